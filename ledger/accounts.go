@@ -1,0 +1,241 @@
+package ledger
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The account kinds. A posting adds its amount to an account, so a transfer
+// "A → B of x" is the postings {A: -x, B: +x}. Kinds marked "per job", "per
+// provider" or "per strategy" need the id of that thing as the account's Ref;
+// the others exist once and take no Ref. docs/accounting.md draws the flows
+// between them.
+const (
+	// KindHubHoldings is the counterparty of money that enters the ledger
+	// over Lightning: a settled funding invoice moves money from here into
+	// a buyer's escrow. Its balance is therefore minus everything that
+	// ever arrived on the hub; it may go negative, and is in fact never
+	// positive in normal operation. Singleton.
+	KindHubHoldings AccountKind = "hub_holdings"
+
+	// KindBuyerEscrow holds what a buyer paid for a job and has not yet
+	// been used or refunded. Per job; may not go negative, which is how a
+	// job that runs out of money is stopped.
+	KindBuyerEscrow AccountKind = "buyer_escrow"
+
+	// KindProviderPayable holds what a provider has earned and not yet
+	// been sent, netted across its jobs. Per provider; may not go
+	// negative.
+	KindProviderPayable AccountKind = "provider_payable"
+
+	// KindPayoutInFlight holds a provider's payouts that have been sent
+	// to lnd and not yet settled or failed. Per provider; may not go
+	// negative.
+	KindPayoutInFlight AccountKind = "payout_in_flight"
+
+	// KindPaidOut accumulates what a provider has been paid over
+	// Lightning; money that lands here has left the hub. Per provider;
+	// may not go negative.
+	KindPaidOut AccountKind = "paid_out"
+
+	// KindRefunded accumulates what was returned to a job's buyer over
+	// Lightning; money that lands here has left the hub. Per job; may not
+	// go negative.
+	KindRefunded AccountKind = "refunded"
+
+	// KindPlatformFees holds the platform's share of usage. Singleton; may
+	// not go negative.
+	KindPlatformFees AccountKind = "platform_fees"
+
+	// KindRoutingFees accumulates the Lightning routing fees paid for
+	// payouts and refunds; money that lands here has left the hub.
+	// Singleton; may not go negative.
+	KindRoutingFees AccountKind = "routing_fees"
+
+	// KindVault holds capital staked into the yield vault (provider
+	// earnings and platform fees) that is not allocated to a strategy.
+	// Singleton; may not go negative.
+	KindVault AccountKind = "vault"
+
+	// KindStrategyPrincipal holds vault capital allocated to one yield
+	// strategy. Per strategy; may not go negative.
+	KindStrategyPrincipal AccountKind = "strategy_principal"
+
+	// KindStrategyYield is the source of one strategy's realised yield:
+	// yield moves from here to the strategy's principal or the vault, so
+	// its balance is minus the strategy's net yield. A loss moves money
+	// back into it. Per strategy; may go negative.
+	KindStrategyYield AccountKind = "strategy_yield"
+)
+
+// kindInfo is what the ledger knows about one kind.
+type kindInfo struct {
+	// perThing is true when each account of the kind names a job,
+	// provider or strategy in its Ref.
+	perThing bool
+
+	// mayGoNegative is true for accounts that stand for money outside
+	// the ledger (where it came from) rather than money the ledger holds.
+	mayGoNegative bool
+}
+
+var kinds = map[AccountKind]kindInfo{
+	KindHubHoldings:       {perThing: false, mayGoNegative: true},
+	KindBuyerEscrow:       {perThing: true},
+	KindProviderPayable:   {perThing: true},
+	KindPayoutInFlight:    {perThing: true},
+	KindPaidOut:           {perThing: true},
+	KindRefunded:          {perThing: true},
+	KindPlatformFees:      {perThing: false},
+	KindRoutingFees:       {perThing: false},
+	KindVault:             {perThing: false},
+	KindStrategyPrincipal: {perThing: true},
+	KindStrategyYield:     {perThing: true, mayGoNegative: true},
+}
+
+// Kinds returns every account kind, in the order they are declared.
+func Kinds() []AccountKind {
+	return []AccountKind{
+		KindHubHoldings, KindBuyerEscrow, KindProviderPayable,
+		KindPayoutInFlight, KindPaidOut, KindRefunded,
+		KindPlatformFees, KindRoutingFees, KindVault,
+		KindStrategyPrincipal, KindStrategyYield,
+	}
+}
+
+// Known reports whether k is one of the kinds this package declares.
+func (k AccountKind) Known() bool {
+	_, ok := kinds[k]
+	return ok
+}
+
+// MayGoNegative reports whether an account of kind k may have a balance
+// below zero. Only the accounts that stand for money outside the ledger
+// (hub holdings and strategy yield) may; an unknown kind may not.
+func (k AccountKind) MayGoNegative() bool {
+	return kinds[k].mayGoNegative
+}
+
+// PerThing reports whether accounts of kind k exist once per job, provider
+// or strategy, and so need a Ref.
+func (k AccountKind) PerThing() bool {
+	return kinds[k].perThing
+}
+
+// HubHoldings is the hub's Lightning holdings account.
+func HubHoldings() Account { return Account{Kind: KindHubHoldings} }
+
+// BuyerEscrow is the escrow account of one job.
+func BuyerEscrow(jobID string) Account {
+	return Account{Kind: KindBuyerEscrow, Ref: jobID}
+}
+
+// ProviderPayable is what one provider has earned and not been sent.
+func ProviderPayable(providerID string) Account {
+	return Account{Kind: KindProviderPayable, Ref: providerID}
+}
+
+// PayoutInFlight is one provider's payouts in flight.
+func PayoutInFlight(providerID string) Account {
+	return Account{Kind: KindPayoutInFlight, Ref: providerID}
+}
+
+// PaidOut is what one provider has been paid.
+func PaidOut(providerID string) Account {
+	return Account{Kind: KindPaidOut, Ref: providerID}
+}
+
+// Refunded is what one job's buyer has been refunded.
+func Refunded(jobID string) Account {
+	return Account{Kind: KindRefunded, Ref: jobID}
+}
+
+// PlatformFees is the platform's fee account.
+func PlatformFees() Account { return Account{Kind: KindPlatformFees} }
+
+// RoutingFees is the account of Lightning routing fees paid.
+func RoutingFees() Account { return Account{Kind: KindRoutingFees} }
+
+// Vault is the yield vault's unallocated capital.
+func Vault() Account { return Account{Kind: KindVault} }
+
+// StrategyPrincipal is the capital allocated to one strategy.
+func StrategyPrincipal(strategyID string) Account {
+	return Account{Kind: KindStrategyPrincipal, Ref: strategyID}
+}
+
+// StrategyYield is the yield source of one strategy.
+func StrategyYield(strategyID string) Account {
+	return Account{Kind: KindStrategyYield, Ref: strategyID}
+}
+
+// MaxRefLen is the longest Ref an account may have, in bytes: enough for a
+// hex node public key (66) or a UUID (36) with room to spare.
+const MaxRefLen = 128
+
+// refChar reports whether r may appear in a Ref: ASCII letters and digits,
+// and '-', '_' and '.'. The charset leaves ':' free as the separator in
+// Account.String and keeps refs safe in logs, URLs and file names.
+func refChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' ||
+		r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+}
+
+// Validate checks that the account's kind is known and that its Ref is
+// present (1 to MaxRefLen characters of [A-Za-z0-9._-]) for per-thing kinds
+// and empty for singletons. Errors wrap ErrInvalidAccount.
+func (a Account) Validate() error {
+	info, ok := kinds[a.Kind]
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: kind %q is not known", ErrInvalidAccount,
+			a.Kind)
+
+	case !info.perThing && a.Ref != "":
+		return fmt.Errorf("%w: kind %s exists once and takes no ref, "+
+			"got %q", ErrInvalidAccount, a.Kind, a.Ref)
+
+	case !info.perThing:
+		return nil
+
+	case a.Ref == "":
+		return fmt.Errorf("%w: kind %s needs a ref", ErrInvalidAccount,
+			a.Kind)
+
+	case len(a.Ref) > MaxRefLen:
+		return fmt.Errorf("%w: %s ref is %d bytes, at most %d",
+			ErrInvalidAccount, a.Kind, len(a.Ref), MaxRefLen)
+	}
+
+	for _, r := range a.Ref {
+		if !refChar(r) {
+			return fmt.Errorf("%w: %s ref %q has %q, want only "+
+				"[A-Za-z0-9._-]", ErrInvalidAccount, a.Kind,
+				a.Ref, r)
+		}
+	}
+
+	return nil
+}
+
+// String formats the account as "kind" for singletons and "kind:ref"
+// otherwise; ParseAccount reads it back.
+func (a Account) String() string {
+	if a.Ref == "" {
+		return string(a.Kind)
+	}
+
+	return string(a.Kind) + ":" + a.Ref
+}
+
+// ParseAccount reads an account written as by Account.String and validates
+// it.
+func ParseAccount(s string) (Account, error) {
+	kind, ref, _ := strings.Cut(s, ":")
+	a := Account{Kind: AccountKind(kind), Ref: ref}
+	if err := a.Validate(); err != nil {
+		return Account{}, fmt.Errorf("account %q: %w", s, err)
+	}
+
+	return a, nil
+}
