@@ -1,0 +1,28 @@
+// Package store is Sluice's SQL persistence: it opens SQLite (WAL, the
+// embedded default) or PostgreSQL, applies the numbered migrations embedded
+// for each dialect, refuses a database whose schema is newer than the
+// binary, and runs every unit of work through one transaction helper that
+// retries serialization and busy errors and maps driver errors to the
+// package's own. Domain packages declare the store interfaces they need;
+// this package implements them.
+//
+// Concurrency. On PostgreSQL every read-write transaction runs at
+// SERIALIZABLE, so the database itself aborts one of two transactions that
+// would interleave badly (two posts reading and writing one balance) and
+// DB.ExecTx runs it again; no query needs an explicit row lock. On SQLite
+// all writes in a process go through one connection whose transactions
+// begin IMMEDIATE, so writers queue in the pool instead of failing, and
+// read-only transactions run beside them on query_only connections that
+// read WAL snapshots. SQLite runs with synchronous=FULL: a commit that has
+// returned survives a power loss, not only a crash of the process.
+//
+// Queries are written once, with $N placeholders, which both PostgreSQL and
+// modernc's SQLite accept; the schemas differ per dialect, the queries do
+// not.
+//
+// Extending. Each domain's queries are methods on *Tx, in a file per domain
+// (ledger.go holds the ledger's), so that one DB.ExecTx can post ledger
+// transactions with ledger.PostTx and write the domain's own rows
+// atomically. A domain's schema comes as a new numbered migration in both
+// migrations/sqlite and migrations/postgres.
+package store

@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+	"time"
+)
+
+// OpenWithMigrations is Open with the migrations read from fsys/dir/<backend>
+// instead of the embedded set.
+func OpenWithMigrations(ctx context.Context, cfg Config, fsys fs.FS,
+	dir string) (*DB, error) {
+
+	return open(ctx, cfg, migrationSource{fsys: fsys, dir: dir})
+}
+
+// LoadMigrations reads and checks fsys/dir/<backend>, returning the latest
+// version.
+func LoadMigrations(fsys fs.FS, dir string, backend Backend) (int, error) {
+	set, err := migrationSource{fsys: fsys, dir: dir}.load(backend)
+	if err != nil {
+		return 0, err
+	}
+
+	return set.latest(), nil
+}
+
+// MapError exposes mapError.
+var MapError = mapError
+
+// ClassifySQLite exposes classifySQLite.
+var ClassifySQLite = classifySQLite
+
+// RetryDelay exposes the backoff before an attempt.
+func (db *DB) RetryDelay(attempt int) time.Duration {
+	return db.retryDelay(attempt)
+}
+
+// Exec runs a raw statement in the transaction.
+func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := t.exec(ctx, query, args...)
+	return err
+}
+
+// QueryRow runs a raw query in the transaction.
+func (t *Tx) QueryRow(ctx context.Context, query string,
+	args ...any) *sql.Row {
+
+	return t.queryRow(ctx, query, args...)
+}

@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-ln/sluice/ledger"
+)
+
+// Metering's rows: each accepted second of a job with its price, and each
+// job's meter state. Package metering owns what they mean and checks it
+// before writing; the store only reads and writes them.
+
+// UsageRecord is one accepted second of a job.
+type UsageRecord struct {
+	JobID string
+
+	// Seq is the record's number in its job, from 1.
+	Seq int64
+
+	// Second is the start of the second, in Unix seconds.
+	Second int64
+
+	// CPU is in core-milliseconds, Mem in MiB-seconds.
+	CPU int64
+	Mem int64
+
+	// Price is what the second cost, Fee the platform's part of it.
+	Price ledger.MilliSatoshi
+	Fee   ledger.MilliSatoshi
+
+	// BatchHash is the lower-case hex digest of the batch that brought
+	// the record.
+	BatchHash string
+}
+
+// UsageMeter is a job's meter state.
+type UsageMeter struct {
+	JobID      string
+	LastSeq    int64
+	LastSecond int64
+
+	// Carry is the pricing remainder, a decimal string in [0, 1) msat.
+	Carry string
+
+	// Charged and Fees are the job's running totals of price and fee.
+	Charged ledger.MilliSatoshi
+	Fees    ledger.MilliSatoshi
+
+	// FeeRate is the job's platform fee in basis points.
+	FeeRate   int64
+	UpdatedAt time.Time
+}
+
+// usageColumns is the column list of usage_records, in the order the
+// insert binds them.
+const usageColumns = "job_id, seq, unix_second, cpu_core_ms, mem_mib_s, " +
+	"price_msat, fee_msat, batch_hash"
+
+// usageInsertChunk is how many rows one INSERT statement carries: 8
+// parameters each, well inside SQLite's and Postgres' limits.
+const usageInsertChunk = 500
+
+// InsertUsageRecords stores usage records with multi-row INSERTs. A (job,
+// seq) already stored fails with ErrUniqueViolation, a job that does not
+// exist with ErrForeignKeyViolation; nothing of the call's rows is then
+// kept once the caller rolls back.
+func (t *Tx) InsertUsageRecords(ctx context.Context,
+	recs []UsageRecord) error {
+
+	for len(recs) > 0 {
+		n := min(len(recs), usageInsertChunk)
+		if err := t.insertUsageChunk(ctx, recs[:n]); err != nil {
+			return err
+		}
+		recs = recs[n:]
+	}
+
+	return nil
+}
+
+// insertUsageChunk inserts up to usageInsertChunk records in one
+// statement.
+func (t *Tx) insertUsageChunk(ctx context.Context, recs []UsageRecord) error {
+	var q strings.Builder
+	q.Grow(64 + len(recs)*48)
+	q.WriteString("INSERT INTO usage_records (" + usageColumns +
+		") VALUES ")
+	args := make([]any, 0, len(recs)*8)
+	for i, r := range recs {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteByte('(')
+		for c := 0; c < 8; c++ {
+			if c > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('$')
+			q.WriteString(strconv.Itoa(i*8 + c + 1))
+		}
+		q.WriteByte(')')
+		args = append(args, r.JobID, r.Seq, r.Second, r.CPU, r.Mem,
+			int64(r.Price), int64(r.Fee), r.BatchHash)
+	}
+
+	if _, err := t.exec(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("insert %d usage records of job %s from seq "+
+			"%d: %w", len(recs), recs[0].JobID, recs[0].Seq, err)
+	}
+
+	return nil
+}
+
+// UsageRecords returns a job's records with seq in [from, to], in seq
+// order.
+func (t *Tx) UsageRecords(ctx context.Context, jobID string, from,
+	to int64) ([]UsageRecord, error) {
+
+	rows, err := t.query(ctx, `SELECT `+usageColumns+`
+		FROM usage_records WHERE job_id = $1 AND seq BETWEEN $2 AND $3
+		ORDER BY seq`, jobID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("usage records of job %s: %w", jobID, err)
+	}
+	defer rows.Close()
+
+	var recs []UsageRecord
+	for rows.Next() {
+		var (
+			r          UsageRecord
+			price, fee int64
+		)
+		err := rows.Scan(&r.JobID, &r.Seq, &r.Second, &r.CPU, &r.Mem,
+			&price, &fee, &r.BatchHash)
+		if err != nil {
+			return nil, fmt.Errorf("usage record of job %s: %w",
+				jobID, mapError(err))
+		}
+		r.Price, r.Fee = ledger.MilliSatoshi(price),
+			ledger.MilliSatoshi(fee)
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("usage records of job %s: %w", jobID,
+			mapError(err))
+	}
+
+	return recs, nil
+}
+
+// UsageMeter returns a job's meter state, or ErrNotFound for a job never
+// metered.
+func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
+	error) {
+
+	var (
+		m             UsageMeter
+		charged, fees int64
+		updatedAt     time.Time
+	)
+	err := t.queryRow(ctx, `SELECT job_id, last_seq, last_second, carry,
+		charged_msat, fees_msat, fee_bp, updated_at
+		FROM usage_meters WHERE job_id = $1`, jobID).Scan(&m.JobID,
+		&m.LastSeq, &m.LastSecond, &m.Carry, &charged, &fees,
+		&m.FeeRate, &updatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return UsageMeter{}, fmt.Errorf("meter of job %s: %w", jobID,
+			ErrNotFound)
+	}
+	if err != nil {
+		return UsageMeter{}, fmt.Errorf("meter of job %s: %w", jobID,
+			mapError(err))
+	}
+	m.Charged, m.Fees = ledger.MilliSatoshi(charged),
+		ledger.MilliSatoshi(fees)
+	m.UpdatedAt = updatedAt.UTC()
+
+	return m, nil
+}
+
+// PutUsageMeter writes a job's meter state, creating it on the job's first
+// metered batch.
+func (t *Tx) PutUsageMeter(ctx context.Context, m UsageMeter) error {
+	_, err := t.exec(ctx, `INSERT INTO usage_meters (job_id, last_seq,
+		last_second, carry, charged_msat, fees_msat, fee_bp, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (job_id) DO UPDATE SET
+			last_seq = excluded.last_seq,
+			last_second = excluded.last_second,
+			carry = excluded.carry,
+			charged_msat = excluded.charged_msat,
+			fees_msat = excluded.fees_msat,
+			fee_bp = excluded.fee_bp,
+			updated_at = excluded.updated_at`,
+		m.JobID, m.LastSeq, m.LastSecond, m.Carry, int64(m.Charged),
+		int64(m.Fees), m.FeeRate, dbTime(m.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("meter of job %s: %w", m.JobID, err)
+	}
+
+	return nil
+}

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// TxOptions says how ExecTx runs a transaction.
+type TxOptions struct {
+	// ReadOnly runs the transaction without writes: on SQLite on a
+	// reader connection, beside the writer; on Postgres as a READ ONLY
+	// transaction. A write in it fails with ErrReadOnly.
+	ReadOnly bool
+}
+
+// Tx is one open store transaction. Every domain's queries are methods on
+// it (the ledger's in ledger.go, later settlement's and metering's in their
+// own files), so one transaction can span them all; *Tx satisfies
+// ledger.TxStore. A Tx is valid only inside the ExecTx callback that
+// received it and is not safe for concurrent use.
+type Tx struct {
+	tx      *sql.Tx
+	backend Backend
+}
+
+// exec runs a statement, classifying driver errors.
+func (t *Tx) exec(ctx context.Context, query string, args ...any) (
+	sql.Result, error) {
+
+	res, err := t.tx.ExecContext(ctx, query, args...)
+	return res, mapError(err)
+}
+
+// query runs a query, classifying driver errors.
+func (t *Tx) query(ctx context.Context, query string, args ...any) (
+	*sql.Rows, error) {
+
+	rows, err := t.tx.QueryContext(ctx, query, args...)
+	return rows, mapError(err)
+}
+
+// queryRow runs a query that returns at most one row. Scan errors of the
+// row are not classified; callers check sql.ErrNoRows and pass the rest to
+// mapError.
+func (t *Tx) queryRow(ctx context.Context, query string,
+	args ...any) *sql.Row {
+
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// Backend returns the engine the transaction runs on, for the rare query
+// that must differ by dialect.
+func (t *Tx) Backend() Backend {
+	return t.backend
+}
+
+// ExecTx runs fn in one transaction and commits it if fn returns nil; if fn
+// returns an error, the transaction is rolled back and the error returned.
+//
+// On Postgres read-write transactions run at SERIALIZABLE: the ledger reads
+// balances and writes new ones, and SERIALIZABLE makes the database abort
+// one of two transactions that would interleave badly, with no explicit
+// row locks for a caller to forget. On SQLite there is only ever one
+// writer, which is serializable by construction.
+//
+// When the database reports a serialization failure or a busy lock,
+// anywhere from BEGIN to COMMIT, ExecTx rolls back, waits a jittered,
+// exponentially growing delay and runs fn again, up to MaxTxAttempts times
+// in all; then it fails with ErrRetriesExceeded. fn must therefore have no
+// effects outside the transaction. Driver errors come back classified as
+// the package's sentinels (ErrUniqueViolation, ...), with the driver error
+// still in the chain.
+func (db *DB) ExecTx(ctx context.Context, opts TxOptions,
+	fn func(*Tx) error) error {
+
+	var lastErr error
+	for attempt := 0; attempt < db.cfg.MaxTxAttempts; attempt++ {
+		if attempt > 0 {
+			delay := db.retryDelay(attempt)
+			log.Debugf("Retrying transaction (attempt %d of %d) "+
+				"in %v: %v", attempt+1, db.cfg.MaxTxAttempts,
+				delay, lastErr)
+
+			if err := sleep(ctx, delay); err != nil {
+				return fmt.Errorf("%w (after: %w)", err, lastErr)
+			}
+		}
+
+		err := db.attemptTx(ctx, opts, fn)
+		if err == nil || !IsRetryable(err) {
+			return err
+		}
+		lastErr = err
+	}
+
+	log.Warnf("Transaction failed after %d attempts: %v",
+		db.cfg.MaxTxAttempts, lastErr)
+
+	return fmt.Errorf("%w (%d attempts): %w", ErrRetriesExceeded,
+		db.cfg.MaxTxAttempts, lastErr)
+}
+
+// attemptTx runs fn once in a fresh transaction.
+func (db *DB) attemptTx(ctx context.Context, opts TxOptions,
+	fn func(*Tx) error) error {
+
+	pool := db.writer
+	sqlOpts := &sql.TxOptions{ReadOnly: opts.ReadOnly}
+	switch db.cfg.Backend {
+	case SQLite:
+		// The reader connections are query_only, which is what makes
+		// a read-only transaction read-only on SQLite; they begin
+		// DEFERRED and read a WAL snapshot.
+		if opts.ReadOnly {
+			pool = db.reader
+		}
+	case Postgres:
+		sqlOpts.Isolation = sql.LevelSerializable
+	}
+
+	sqlTx, err := pool.BeginTx(ctx, sqlOpts)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", mapError(err))
+	}
+
+	tx := &Tx{tx: sqlTx, backend: db.cfg.Backend}
+	if err := fn(tx); err != nil {
+		if rbErr := sqlTx.Rollback(); rbErr != nil &&
+			!errors.Is(rbErr, sql.ErrTxDone) {
+
+			log.Debugf("Rollback after error: %v", rbErr)
+		}
+
+		return mapError(err)
+	}
+
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", mapError(err))
+	}
+
+	return nil
+}
+
+// retryDelay returns the wait before the given attempt (1 for the first
+// retry): RetryDelay doubled per earlier retry, capped at MaxRetryDelay,
+// then scaled by a random factor in [0.5, 1) so that transactions that
+// collided once do not collide again in lockstep.
+func (db *DB) retryDelay(attempt int) time.Duration {
+	delay := db.cfg.RetryDelay
+	for i := 1; i < attempt && delay < db.cfg.MaxRetryDelay; i++ {
+		delay *= 2
+	}
+	delay = min(delay, db.cfg.MaxRetryDelay)
+
+	return delay/2 + rand.N(delay/2+1)
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
