@@ -1,0 +1,378 @@
+package rpc
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/sluice-ln/sluice/keyfile"
+	"gopkg.in/macaroon.v2"
+)
+
+// Files in Config.MacaroonDir.
+const (
+	// RootKeyFile holds the 32-byte secret every macaroon is derived
+	// from. Deleting it (and restarting) revokes every macaroon ever
+	// issued; the role macaroons are then baked anew.
+	RootKeyFile = "macaroons.key"
+
+	// OperatorMacaroonFile is the operator's macaroon: every method.
+	// Buyer macaroons are not baked at start: the operator mints one per
+	// buyer (OperatorService.AddBuyer), bound to the buyer's id.
+	OperatorMacaroonFile = "operator.macaroon"
+)
+
+const (
+	// rootKeyLen is the root key's length in bytes.
+	rootKeyLen = 32
+
+	// rootKeyID names the one root key in macaroon ids, so that a later
+	// key rotation can tell old macaroons from new ones.
+	rootKeyID = "0"
+
+	// macaroonIDPrefix starts every macaroon id this server issues; the
+	// id is "sluice-v1/<root key id>/<role>/<nonce hex>".
+	macaroonIDPrefix = "sluice-v1"
+
+	// macaroonLocation is the location field of issued macaroons.
+	macaroonLocation = "sluice"
+
+	// caveatProviderID binds a provider macaroon to one provider:
+	// "provider_id <id>".
+	caveatProviderID = "provider_id"
+
+	// caveatBuyerID binds a buyer macaroon to one buyer: "buyer_id <id>".
+	caveatBuyerID = "buyer_id"
+
+	// caveatTimeBefore limits a macaroon's life: "time-before <RFC 3339
+	// time>", the condition macaroon-bakery's checkers and lncli's
+	// constrainmacaroon --timeout write, so that those tools can
+	// attenuate Sluice macaroons too.
+	caveatTimeBefore = "time-before"
+
+	// maxProviderIDLen bounds provider ids in caveats.
+	maxProviderIDLen = 128
+)
+
+var (
+	// ErrNoMacaroon is returned when a request carries no macaroon.
+	ErrNoMacaroon = errors.New("no macaroon in the request's \"macaroon\" " +
+		"header")
+
+	// ErrMalformedMacaroon is returned for a macaroon header that is not
+	// hex, not a macaroon, or not one this server's format knows.
+	ErrMalformedMacaroon = errors.New("malformed macaroon")
+
+	// ErrInvalidMacaroon is returned for a macaroon whose signature does
+	// not verify against this server's root key: made by another server,
+	// made before the root key was replaced, or tampered with.
+	ErrInvalidMacaroon = errors.New("macaroon not valid for this server")
+
+	// ErrCaveatFailed is returned when a macaroon's caveat does not hold
+	// (it expired, or names a condition this server does not know).
+	ErrCaveatFailed = errors.New("macaroon caveat not satisfied")
+
+	// ErrInvalidProviderID is returned by BakeProviderMacaroon for a
+	// provider id that cannot be put in a caveat.
+	ErrInvalidProviderID = errors.New("invalid provider id")
+
+	// ErrInvalidBuyerID is returned by BakeBuyerMacaroon for a buyer id
+	// that cannot be put in a caveat.
+	ErrInvalidBuyerID = errors.New("invalid buyer id")
+)
+
+// Role is what a macaroon allows its holder to be.
+type Role string
+
+// The roles. Every macaroon carries exactly one, in its signed id.
+const (
+	// RoleOperator runs sluiced: every method.
+	RoleOperator Role = "operator"
+
+	// RoleBuyer creates and funds jobs, for one buyer id only.
+	RoleBuyer Role = "buyer"
+
+	// RoleProvider runs jobs and receives payouts, for one provider id
+	// only.
+	RoleProvider Role = "provider"
+)
+
+// parseRole returns the role named s.
+func parseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleOperator, RoleBuyer, RoleProvider:
+		return r, nil
+	default:
+		return "", fmt.Errorf("unknown role %q", s)
+	}
+}
+
+// macaroonService bakes and verifies macaroons with one root key.
+type macaroonService struct {
+	rootKey []byte
+}
+
+// newMacaroonService loads the root key from dir, making it (and dir) if
+// missing, and bakes the operator macaroon into dir when it is missing or
+// the root key is new (a new key makes the old file useless).
+func newMacaroonService(dir string) (*macaroonService, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create macaroon directory %s: %w", dir,
+			err)
+	}
+	key, created, err := loadOrCreateRootKey(
+		filepath.Join(dir, RootKeyFile),
+	)
+	if err != nil {
+		return nil, err
+	}
+	svc := &macaroonService{rootKey: key}
+
+	roles := []struct {
+		role Role
+		file string
+	}{
+		{RoleOperator, OperatorMacaroonFile},
+	}
+	for _, r := range roles {
+		path := filepath.Join(dir, r.file)
+		absent, err := missing(path)
+		if err != nil {
+			return nil, err
+		}
+		if !absent && !created {
+			continue
+		}
+		mac, err := svc.bake(r.role)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := mac.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("encode %s macaroon: %w", r.role,
+				err)
+		}
+		if err := keyfile.Write(path, raw); err != nil {
+			return nil, fmt.Errorf("write %s: %w", path, err)
+		}
+		log.Infof("Baked %s macaroon at %s", r.role, path)
+	}
+	return svc, nil
+}
+
+// loadOrCreateRootKey reads the root key at path, or makes one there (mode
+// 0600) if the file does not exist.
+func loadOrCreateRootKey(path string) ([]byte, bool, error) {
+	key, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if len(key) != rootKeyLen {
+			return nil, false, fmt.Errorf("macaroon root key %s "+
+				"has %d bytes, want %d", path, len(key),
+				rootKeyLen)
+		}
+		return key, false, nil
+
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, false, fmt.Errorf("read macaroon root key: %w", err)
+	}
+
+	key = make([]byte, rootKeyLen)
+	if _, err := rand.Read(key); err != nil {
+		return nil, false, fmt.Errorf("make macaroon root key: %w", err)
+	}
+	if err := keyfile.Write(path, key); err != nil {
+		return nil, false, fmt.Errorf("write macaroon root key: %w", err)
+	}
+	log.Infof("Made a new macaroon root key at %s", path)
+	return key, true, nil
+}
+
+// bake makes a macaroon for role with the given first-party caveats.
+func (s *macaroonService) bake(role Role, caveats ...string) (
+	*macaroon.Macaroon, error) {
+
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("macaroon nonce: %w", err)
+	}
+	id := strings.Join([]string{
+		macaroonIDPrefix, rootKeyID, string(role),
+		hex.EncodeToString(nonce),
+	}, "/")
+	mac, err := macaroon.New(
+		s.rootKey, []byte(id), macaroonLocation, macaroon.LatestVersion,
+	)
+	if err != nil {
+		return nil, fmt.Errorf("bake %s macaroon: %w", role, err)
+	}
+	for _, c := range caveats {
+		if err := mac.AddFirstPartyCaveat([]byte(c)); err != nil {
+			return nil, fmt.Errorf("add caveat %q: %w", c, err)
+		}
+	}
+	return mac, nil
+}
+
+// bakeProvider makes a provider macaroon bound to providerID.
+func (s *macaroonService) bakeProvider(providerID string) ([]byte, error) {
+	if err := checkBoundID(providerID); err != nil {
+		return nil, fmt.Errorf("%w: providerID %w", ErrInvalidProviderID,
+			err)
+	}
+	return s.bakeBound(RoleProvider, caveatProviderID, providerID)
+}
+
+// bakeBuyer makes a buyer macaroon bound to buyerID.
+func (s *macaroonService) bakeBuyer(buyerID string) ([]byte, error) {
+	if err := checkBoundID(buyerID); err != nil {
+		return nil, fmt.Errorf("%w: buyerID %w", ErrInvalidBuyerID, err)
+	}
+	return s.bakeBound(RoleBuyer, caveatBuyerID, buyerID)
+}
+
+// bakeBound makes a macaroon of role bound to id by the caveat, in binary
+// form.
+func (s *macaroonService) bakeBound(role Role, caveat, id string) ([]byte,
+	error) {
+
+	mac, err := s.bake(role, caveat+" "+id)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := mac.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("encode %s macaroon: %w", role, err)
+	}
+	return raw, nil
+}
+
+// checkBoundID returns an error unless id can be bound in a caveat: 1 to
+// 128 printable characters without spaces.
+func checkBoundID(id string) error {
+	if id == "" {
+		return errors.New("is empty")
+	}
+	if len(id) > maxProviderIDLen {
+		return fmt.Errorf("has %d bytes, at most %d", len(id),
+			maxProviderIDLen)
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return fmt.Errorf("%q holds %q; only printable "+
+				"characters without spaces", id, r)
+		}
+	}
+	return nil
+}
+
+// verify checks a macaroon as sent in the request header (hex) and returns
+// who it speaks for.
+func (s *macaroonService) verify(headerValue string, now time.Time) (Caller,
+	error) {
+
+	if headerValue == "" {
+		return Caller{}, ErrNoMacaroon
+	}
+	raw, err := hex.DecodeString(strings.TrimSpace(headerValue))
+	if err != nil {
+		return Caller{}, fmt.Errorf("%w: header is not hex: %w",
+			ErrMalformedMacaroon, err)
+	}
+	var mac macaroon.Macaroon
+	if err := mac.UnmarshalBinary(raw); err != nil {
+		return Caller{}, fmt.Errorf("%w: %w", ErrMalformedMacaroon, err)
+	}
+	role, err := parseMacaroonID(mac.Id())
+	if err != nil {
+		return Caller{}, err
+	}
+
+	conditions, err := mac.VerifySignature(s.rootKey, nil)
+	if err != nil {
+		return Caller{}, fmt.Errorf("%w: %w", ErrInvalidMacaroon, err)
+	}
+
+	caller := Caller{Role: role}
+	for _, cond := range conditions {
+		name, arg, _ := strings.Cut(cond, " ")
+		switch name {
+		case caveatTimeBefore:
+			deadline, err := time.Parse(time.RFC3339Nano, arg)
+			if err != nil {
+				return Caller{}, fmt.Errorf("%w: %q: %w",
+					ErrCaveatFailed, cond, err)
+			}
+			if !now.Before(deadline) {
+				return Caller{}, fmt.Errorf("%w: macaroon "+
+					"expired at %v", ErrCaveatFailed,
+					deadline.UTC())
+			}
+
+		case caveatProviderID:
+			if role != RoleProvider {
+				return Caller{}, fmt.Errorf("%w: %q on a %s "+
+					"macaroon", ErrCaveatFailed, cond, role)
+			}
+			// Caveats only narrow: a second provider_id caveat
+			// naming another provider leaves no provider at all.
+			if caller.ProviderID != "" && caller.ProviderID != arg {
+				return Caller{}, fmt.Errorf("%w: provider_id "+
+					"caveats name both %q and %q",
+					ErrCaveatFailed, caller.ProviderID, arg)
+			}
+			caller.ProviderID = arg
+
+		case caveatBuyerID:
+			if role != RoleBuyer {
+				return Caller{}, fmt.Errorf("%w: %q on a %s "+
+					"macaroon", ErrCaveatFailed, cond, role)
+			}
+			if caller.BuyerID != "" && caller.BuyerID != arg {
+				return Caller{}, fmt.Errorf("%w: buyer_id "+
+					"caveats name both %q and %q",
+					ErrCaveatFailed, caller.BuyerID, arg)
+			}
+			caller.BuyerID = arg
+
+		default:
+			return Caller{}, fmt.Errorf("%w: unknown condition %q",
+				ErrCaveatFailed, cond)
+		}
+	}
+	if role == RoleProvider && caller.ProviderID == "" {
+		return Caller{}, fmt.Errorf("%w: provider macaroon without a "+
+			"provider_id caveat", ErrCaveatFailed)
+	}
+	if role == RoleBuyer && caller.BuyerID == "" {
+		return Caller{}, fmt.Errorf("%w: buyer macaroon without a "+
+			"buyer_id caveat (mint one with `sluice operator buyer "+
+			"add`)", ErrCaveatFailed)
+	}
+	return caller, nil
+}
+
+// parseMacaroonID returns the role in a macaroon id this server issued.
+func parseMacaroonID(id []byte) (Role, error) {
+	parts := bytes.Split(id, []byte("/"))
+	if len(parts) != 4 || string(parts[0]) != macaroonIDPrefix {
+		return "", fmt.Errorf("%w: id %q is not a Sluice macaroon id",
+			ErrMalformedMacaroon, id)
+	}
+	if string(parts[1]) != rootKeyID {
+		return "", fmt.Errorf("%w: unknown root key id %q",
+			ErrInvalidMacaroon, parts[1])
+	}
+	role, err := parseRole(string(parts[2]))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrMalformedMacaroon, err)
+	}
+	return role, nil
+}
