@@ -1,0 +1,443 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/lightninglabs/lndclient"
+	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/channels"
+	"github.com/sluice-ln/sluice/failpoint"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/payout"
+	"github.com/sluice-ln/sluice/reconcile"
+	"github.com/sluice-ln/sluice/rpc"
+	"github.com/sluice-ln/sluice/settlement"
+	"github.com/sluice-ln/sluice/store"
+)
+
+// StopTimeout bounds each step of Stop: draining the API, closing the store,
+// closing the lnd connection. A step that overruns is abandoned with a
+// warning so that sluiced always exits.
+const StopTimeout = 10 * time.Second
+
+// ErrAlreadyStarted is returned by Start on a daemon that was started
+// before.
+var ErrAlreadyStarted = errors.New("daemon already started")
+
+// Daemon is a running sluiced: the lnd connection, the store and the API
+// server, started in that order and stopped in reverse.
+type Daemon struct {
+	cfg  *Config
+	logs *logging
+
+	mu        sync.Mutex
+	started   bool
+	startTime time.Time
+	lnd       *lndclient.GrpcLndServices
+	db        *store.DB
+	jobs      *settlement.Manager
+	payouts   *payout.Scheduler
+	meter     *metering.Service
+	server    *rpc.Server
+
+	// critical is closed when a subsystem logs a critical error, which
+	// asks Run to shut down.
+	critical     chan struct{}
+	criticalOnce sync.Once
+	stopOnce     sync.Once
+	stopErr      error
+}
+
+// Daemon answers the API's GetInfo.
+var _ rpc.InfoSource = (*Daemon)(nil)
+
+// New sets up logging to the console and the log file and returns a daemon
+// ready to Start. cfg must come from LoadConfig.
+func New(cfg *Config) (*Daemon, error) {
+	return newDaemon(cfg, os.Stdout)
+}
+
+// newDaemon is New with the console writer given, for tests.
+func newDaemon(cfg *Config, console io.Writer) (*Daemon, error) {
+	if cfg == nil || cfg.Lnd == nil || cfg.Tapd == nil || cfg.DB == nil {
+		return nil, fmt.Errorf("%w: config is incomplete; build it "+
+			"with LoadConfig", ErrInvalidConfig)
+	}
+
+	d := &Daemon{
+		cfg:      cfg,
+		critical: make(chan struct{}),
+	}
+	logs, err := setupLogging(cfg, console, d.requestShutdown)
+	if err != nil {
+		return nil, err
+	}
+	d.logs = logs
+
+	return d, nil
+}
+
+// requestShutdown asks Run to stop; it is called when a subsystem logs a
+// critical error.
+func (d *Daemon) requestShutdown() {
+	d.criticalOnce.Do(func() { close(d.critical) })
+}
+
+// Run starts the daemon, waits until ctx is done (the signal handler in
+// main cancels it) or a subsystem logs a critical error, and stops it. It
+// returns the start error, or the stop error after a clean run.
+func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.Start(ctx); err != nil {
+		log.Errorf("sluiced cannot start: %v", err)
+		return errors.Join(err, d.Stop())
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Infof("Shutdown requested, stopping")
+	case <-d.critical:
+		log.Infof("Critical error logged, stopping")
+	}
+
+	return d.Stop()
+}
+
+// Start connects to lnd, opens the store and starts the API server. ctx
+// bounds start-up only: cancelling it aborts a start in progress. When a
+// step fails, Start undoes the steps before it and returns the error;
+// either way Stop must still be called to close the log file.
+func (d *Daemon) Start(ctx context.Context) error {
+	d.mu.Lock()
+	if d.started {
+		d.mu.Unlock()
+		return ErrAlreadyStarted
+	}
+	d.started = true
+	d.startTime = time.Now()
+	d.mu.Unlock()
+
+	cfg := d.cfg
+	log.Infof("sluiced %s starting on %s (data %s, config %s)",
+		VersionString(), cfg.Network, cfg.DataDir,
+		orNone(cfg.ConfigFile))
+
+	if err := os.MkdirAll(cfg.NetworkDir(), 0o700); err != nil {
+		return fmt.Errorf("--datadir: %w", err)
+	}
+	if err := failpoint.Err(); err != nil {
+		return err
+	}
+	if armed := failpoint.Armed(); len(armed) > 0 {
+		log.Warnf("Failpoints armed by %s, sluiced will kill itself "+
+			"at: %v", failpoint.EnvVar, armed)
+	}
+
+	services, err := ConnectLnd(ctx, cfg.Lnd, cfg.Network)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.lnd = services
+	d.mu.Unlock()
+
+	db, err := store.Open(ctx, store.Config{
+		Backend:     store.Backend(cfg.DB.Backend),
+		SQLitePath:  cfg.DB.SQLite.Path,
+		PostgresDSN: cfg.DB.Postgres.DSN,
+	})
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("open %s store: %w", cfg.DB.Backend, err)
+	}
+	d.mu.Lock()
+	d.db = db
+	d.mu.Unlock()
+	log.Infof("Opened %s store", db.Backend())
+
+	providers, err := channels.NewManager(channels.Config{
+		Store:   db,
+		Hub:     lightning.NewGraph(services.Client),
+		HubNode: route.Vertex(services.NodePubkey),
+		Network: cfg.Network,
+	})
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("provider linking: %w", err)
+	}
+
+	jobs, err := newSettlement(cfg, services, db, providers)
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("settlement: %w", err)
+	}
+	if err := jobs.Start(); err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("settlement: %w", err)
+	}
+	d.mu.Lock()
+	d.jobs = jobs
+	d.mu.Unlock()
+
+	payouts, err := newPayouts(cfg, services, db)
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("payouts: %w", err)
+	}
+	if err := payouts.Start(); err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("payouts: %w", err)
+	}
+	d.mu.Lock()
+	d.payouts = payouts
+	d.mu.Unlock()
+
+	// Usage raises payable: a commit wakes the payout scheduler.
+	meter, err := newMetering(cfg.Metering, db, jobs, payouts.Wake)
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("metering: %w", err)
+	}
+	meter.Start()
+	d.mu.Lock()
+	d.meter = meter
+	d.mu.Unlock()
+
+	history := lightning.NewHubHistory(services.Client)
+	server, err := rpc.NewServer(rpc.Config{
+		ListenAddr:  cfg.RPCListen,
+		TLSCertPath: cfg.TLSCertPath,
+		TLSKeyPath:  cfg.TLSKeyPath,
+		MacaroonDir: cfg.MacaroonDir,
+		Info:        d,
+		Providers:   providers,
+		Jobs:        jobs,
+		Metering:    meter,
+		Payouts:     payouts,
+		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
+			*reconcile.Report, error) {
+
+			return reconcile.Run(ctx, db, history)
+		}),
+	})
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("API server: %w", err)
+	}
+	if err := server.Start(); err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("API server (--rpclisten): %w", err)
+	}
+	d.mu.Lock()
+	d.server = server
+	d.mu.Unlock()
+
+	log.Infof("sluiced started: hub %x, API on %s",
+		services.NodePubkey[:], server.Addr())
+
+	return nil
+}
+
+// Stop stops the API server, closes the store and the lnd connection, in
+// that order, each within StopTimeout, and closes the log file. It is safe
+// to call more than once and after a failed Start.
+func (d *Daemon) Stop() error {
+	d.stopOnce.Do(func() {
+		err := d.stopSubsystems()
+		if err == nil {
+			log.Infof("sluiced stopped")
+		} else {
+			log.Warnf("sluiced stopped with errors: %v", err)
+		}
+		d.stopErr = errors.Join(err, d.logs.close())
+	})
+
+	return d.stopErr
+}
+
+// stopSubsystems stops whatever Start started, in reverse order, and
+// forgets it.
+func (d *Daemon) stopSubsystems() error {
+	d.mu.Lock()
+	server, payouts, jobs := d.server, d.payouts, d.jobs
+	meter, db, services := d.meter, d.db, d.lnd
+	d.server, d.payouts, d.jobs, d.db, d.lnd = nil, nil, nil, nil, nil
+	d.meter = nil
+	d.mu.Unlock()
+
+	var errs []error
+	if server != nil {
+		ctx, cancel := context.WithTimeout(
+			context.Background(), StopTimeout,
+		)
+		if err := server.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
+	if meter != nil {
+		// After the API: no new batches; its commit under way ends.
+		err := withTimeout("stop metering", func() error {
+			meter.Stop()
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if payouts != nil {
+		err := withTimeout("stop payouts", func() error {
+			payouts.Stop()
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if jobs != nil {
+		err := withTimeout("stop settlement", func() error {
+			jobs.Stop()
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if db != nil {
+		err := withTimeout("close store", func() error {
+			return db.Close()
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if services != nil {
+		err := withTimeout("close lnd connection", func() error {
+			services.Close()
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	return errors.Join(errs...)
+}
+
+// withTimeout runs fn and waits for it at most StopTimeout. A step that
+// overruns keeps running in the background; the caller moves on.
+func withTimeout(what string, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+
+	case <-time.After(StopTimeout):
+		return fmt.Errorf("%s: still running after %v, abandoned",
+			what, StopTimeout)
+	}
+}
+
+// Info describes the running daemon for the API's GetInfo.
+func (d *Daemon) Info(_ context.Context) (rpc.Info, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+
+	info := rpc.Info{
+		Version:   Version,
+		Network:   d.cfg.Network,
+		DBBackend: d.cfg.DB.Backend,
+		StartTime: d.startTime,
+	}
+	if d.lnd != nil {
+		info.HubPubkey = d.lnd.NodePubkey
+	}
+	if d.db != nil {
+		info.DBBackend = string(d.db.Backend())
+	}
+
+	return info, nil
+}
+
+// RPCAddr is the API server's address once started, else the configured
+// one.
+func (d *Daemon) RPCAddr() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+
+	if d.server != nil {
+		return d.server.Addr()
+	}
+
+	return d.cfg.RPCListen
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+
+	return s
+}
+
+// newSettlement builds the settlement manager on the hub's lnd, the store
+// and the providers channels links.
+func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
+	db *store.DB, providers *channels.Manager) (*settlement.Manager, error) {
+
+	invoices, err := lightning.NewHubInvoices(services.Client,
+		services.Invoices, cfg.Network)
+	if err != nil {
+		return nil, err
+	}
+	return settlement.New(settlement.Config{
+		DB:       db,
+		Ledger:   ledger.New(store.NewLedgerStore(db), nil),
+		Invoices: invoices,
+		Payments: lightning.NewHubPayments(services.Router),
+		Routes:   lightning.NewGraph(services.Client),
+		Providers: settlement.ProviderLookupFunc(
+			func(ctx context.Context, id string) (
+				settlement.Provider, error) {
+
+				return lookupProvider(ctx, providers, id)
+			}),
+		Network:       cfg.Network,
+		HubNode:       route.Vertex(services.NodePubkey),
+		InvoiceExpiry: cfg.Settlement.InvoiceExpiry,
+		RefundFeeBase: ledger.MilliSatoshi(cfg.Settlement.RefundFeeBase),
+		RefundFeePPM:  cfg.Settlement.RefundFeePPM,
+	})
+}
+
+// lookupProvider is a linked provider as settlement needs it.
+func lookupProvider(ctx context.Context, providers *channels.Manager,
+	id string) (settlement.Provider, error) {
+
+	p, err := providers.Provider(ctx, id)
+	if errors.Is(err, channels.ErrProviderNotFound) {
+		return settlement.Provider{}, fmt.Errorf("%w: %q",
+			settlement.ErrProviderNotFound, id)
+	}
+	if err != nil {
+		return settlement.Provider{}, err
+	}
+	out := settlement.Provider{ID: p.ID, Node: p.Node,
+		Rates: settlement.RateCard{}}
+	for r, rate := range p.Rates {
+		out.Rates[settlement.Resource(r)] = rate
+	}
+	return out, nil
+}
