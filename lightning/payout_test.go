@@ -1,0 +1,246 @@
+package lightning
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lightninglabs/lndclient"
+	"github.com/lightningnetwork/lnd/lnrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/lightningnetwork/lnd/record"
+	"github.com/lightningnetwork/lnd/routing/route"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// routerClient fakes the lndclient router: RawClientWithMacAuth hands out
+// a raw client whose SendPaymentV2 streams the updates given.
+type routerClient struct {
+	lndclient.RouterClient
+	raw *rawRouter
+}
+
+func (r *routerClient) RawClientWithMacAuth(ctx context.Context) (
+	context.Context, time.Duration, routerrpc.RouterClient) {
+
+	return ctx, time.Minute, r.raw
+}
+
+// rawRouter is the raw router client; any other call panics on the nil
+// embedded interface.
+type rawRouter struct {
+	routerrpc.RouterClient
+
+	// updates are streamed in order, then err.
+	updates []*lnrpc.Payment
+	err     error
+
+	// got is the last request; calls counts them.
+	got   *routerrpc.SendPaymentRequest
+	calls int
+}
+
+func (r *rawRouter) SendPaymentV2(_ context.Context,
+	req *routerrpc.SendPaymentRequest, _ ...grpc.CallOption) (
+	routerrpc.Router_SendPaymentV2Client, error) {
+
+	r.got = req
+	r.calls++
+	return &paymentUpdates{updates: r.updates, err: r.err}, nil
+}
+
+// paymentUpdates is a SendPaymentV2 stream.
+type paymentUpdates struct {
+	grpc.ClientStream
+	updates []*lnrpc.Payment
+	err     error
+}
+
+func (s *paymentUpdates) Recv() (*lnrpc.Payment, error) {
+	if len(s.updates) == 0 {
+		return nil, s.err
+	}
+	u := s.updates[0]
+	s.updates = s.updates[1:]
+	return u, nil
+}
+
+// TestSendKeysend checks the request lnd gets, when accepted is called, and
+// how each kind of answer comes back.
+func TestSendKeysend(t *testing.T) {
+	var preimage lntypes.Preimage
+	copy(preimage[:], strings.Repeat("p", 32))
+	hash := preimage.Hash()
+	var dest route.Vertex
+	dest[0] = 2
+	inflight := &lnrpc.Payment{PaymentHash: hash.String(),
+		Status: lnrpc.Payment_IN_FLIGHT}
+	succeeded := &lnrpc.Payment{PaymentHash: hash.String(),
+		Status: lnrpc.Payment_SUCCEEDED, ValueMsat: 5_000,
+		FeeMsat: 7, PaymentPreimage: preimage.String()}
+	failed := &lnrpc.Payment{PaymentHash: hash.String(),
+		Status:        lnrpc.Payment_FAILED,
+		FailureReason: lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE}
+
+	tests := []struct {
+		name      string
+		updates   []*lnrpc.Payment
+		err       error
+		accepted  int
+		succeeded bool
+		failure   string
+		wantErr   error
+		notErr    error
+	}{
+		{name: "succeeded", updates: []*lnrpc.Payment{inflight,
+			inflight, succeeded}, accepted: 1, succeeded: true},
+		{name: "failed", updates: []*lnrpc.Payment{inflight, failed},
+			accepted: 1, failure: "FAILURE_REASON_NO_ROUTE"},
+		{name: "refused before recording",
+			err: status.Error(codes.Unknown,
+				"self-payments not allowed"),
+			wantErr: ErrPaymentRefused},
+		{name: "bad argument",
+			err:     status.Error(codes.InvalidArgument, "amount"),
+			wantErr: ErrPaymentRefused},
+		{name: "hash lnd has",
+			err:     status.Error(codes.AlreadyExists, "in flight"),
+			wantErr: ErrPaymentExists, notErr: ErrPaymentRefused},
+		{name: "connection lost before recording",
+			err: status.Error(codes.Unavailable,
+				"transport closing"),
+			notErr: ErrPaymentRefused},
+		{name: "stream broke after recording",
+			updates:  []*lnrpc.Payment{inflight},
+			err:      status.Error(codes.Unknown, "stream reset"),
+			accepted: 1, notErr: ErrPaymentRefused},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := &rawRouter{updates: tc.updates, err: tc.err}
+			p := NewHubPayments(&routerClient{raw: raw})
+			accepted := 0
+			res, err := p.SendKeysend(context.Background(), Keysend{
+				Dest:     dest,
+				Preimage: preimage,
+				Amount:   5_000,
+				FeeLimit: 1_000,
+				Timeout:  30 * time.Second,
+				Records: map[uint64][]byte{
+					PayoutIDRecord: []byte("id-1"),
+				},
+			}, func() { accepted++ })
+
+			req := raw.got
+			recs := req.DestCustomRecords
+			switch {
+			case string(req.Dest) != string(dest[:]):
+				t.Errorf("dest %x", req.Dest)
+			case req.AmtMsat != 5_000 || req.FeeLimitMsat != 1_000:
+				t.Errorf("amount %d, fee limit %d", req.AmtMsat,
+					req.FeeLimitMsat)
+			case string(req.PaymentHash) != string(hash[:]):
+				t.Errorf("hash %x", req.PaymentHash)
+			case string(recs[record.KeySendType]) !=
+				string(preimage[:]):
+				t.Errorf("keysend record %x",
+					recs[record.KeySendType])
+			case string(recs[PayoutIDRecord]) != "id-1":
+				t.Errorf("payout id record %q",
+					recs[PayoutIDRecord])
+			case req.TimeoutSeconds != 30:
+				t.Errorf("timeout %d s", req.TimeoutSeconds)
+			case req.NoInflightUpdates:
+				t.Error("in-flight updates off: accepted " +
+					"could not be told")
+			}
+			if accepted != tc.accepted {
+				t.Errorf("accepted called %d times, want %d",
+					accepted, tc.accepted)
+			}
+
+			if tc.wantErr != nil || tc.notErr != nil {
+				if err == nil {
+					t.Fatalf("no error, result %+v", res)
+				}
+				if tc.wantErr != nil &&
+					!errors.Is(err, tc.wantErr) {
+
+					t.Fatalf("error %v, want %v", err,
+						tc.wantErr)
+				}
+				if tc.notErr != nil &&
+					errors.Is(err, tc.notErr) {
+
+					t.Fatalf("error %v must not be %v", err,
+						tc.notErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Succeeded != tc.succeeded ||
+				res.Failure != tc.failure || res.Hash != hash {
+
+				t.Fatalf("result %+v", res)
+			}
+			if tc.succeeded && (res.Amount != 5_000 ||
+				res.Fee != 7 || res.Preimage != preimage) {
+
+				t.Fatalf("result %+v", res)
+			}
+		})
+	}
+}
+
+// TestSendKeysendBadRecord refuses records lnd would refuse, before asking
+// lnd.
+func TestSendKeysendBadRecord(t *testing.T) {
+	for _, typ := range []uint64{1, record.CustomTypeStart - 1,
+		record.KeySendType} {
+
+		raw := &rawRouter{}
+		p := NewHubPayments(&routerClient{raw: raw})
+		_, err := p.SendKeysend(context.Background(), Keysend{
+			Amount:  1_000,
+			Records: map[uint64][]byte{typ: []byte("x")},
+		}, nil)
+		if !errors.Is(err, ErrBadRecord) {
+			t.Errorf("record %d: %v, want ErrBadRecord", typ, err)
+		}
+		if raw.calls != 0 {
+			t.Errorf("record %d: lnd was asked", typ)
+		}
+	}
+}
+
+// TestIsRouteFailure tells route failures from the others.
+func TestIsRouteFailure(t *testing.T) {
+	tests := []struct {
+		reason lnrpc.PaymentFailureReason
+		want   bool
+	}{
+		{lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE, true},
+		{lnrpc.PaymentFailureReason_FAILURE_REASON_INSUFFICIENT_BALANCE,
+			true},
+		{lnrpc.PaymentFailureReason_FAILURE_REASON_TIMEOUT, false},
+		{lnrpc.
+			PaymentFailureReason_FAILURE_REASON_INCORRECT_PAYMENT_DETAILS,
+			false},
+		{lnrpc.PaymentFailureReason_FAILURE_REASON_ERROR, false},
+	}
+	for _, tc := range tests {
+		if got := IsRouteFailure(tc.reason.String()); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.reason, got, tc.want)
+		}
+	}
+	if IsRouteFailure("payment refused by lnd") {
+		t.Error("a refusal is not a route failure")
+	}
+}
