@@ -1,0 +1,19 @@
+// Package channels links providers' Lightning nodes to Sluice and keeps
+// what payouts need to know about them.
+//
+// Linking proves that a provider controls the node it names: sluiced issues
+// a challenge (a human-readable message naming the service, the network,
+// the hub, the node, the provider's metering agent key, a random nonce and
+// an expiry), the provider's own lnd signs it with SignMessage, and this
+// package recovers the signer from the signature (lnd's signed-message
+// format, checked locally with btcec) and compares it with the node the
+// challenge names. A challenge is single-use and expires. A successful link
+// records the provider (its id is derived from the node key, so it survives
+// re-links), authorises the agent key the challenge named and revokes the
+// one it replaces, and checks whether the hub can reach the node.
+//
+// The package also holds providers' rate cards (decimal millisatoshi per
+// unit-second for each resource) and answers which agent key is current,
+// which metering uses to check signed usage. Later, liquidity and HTLC-slot
+// planning for payouts lives here too.
+package channels
