@@ -1,0 +1,485 @@
+package metering_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/metering/meteringtest"
+)
+
+// ingestNow is the ingest tests' clock: an hour after their jobs started.
+var (
+	jobStart  = time.Unix(1767225600, 0).UTC()
+	ingestNow = jobStart.Add(time.Hour)
+)
+
+// agentKey is the test provider's agent key.
+func agentKey() *btcec.PrivateKey {
+	sum := sha256.Sum256([]byte("ingest test agent"))
+	priv, _ := btcec.PrivKeyFromBytes(sum[:])
+	return priv
+}
+
+// testJob is a running job of provider "prov-1" with 1 msat per core-second
+// and per 1000 MiB-seconds, and escrow.
+func testJob(t testing.TB, id string, escrow ledger.MilliSatoshi) metering.JobView {
+	t.Helper()
+
+	var key [32]byte
+	copy(key[:], agentKey().PubKey().SerializeCompressed()[1:])
+	cpu, _ := ledger.ParseRate("0.001")
+	mem, _ := ledger.ParseRate("0.001")
+
+	return metering.JobView{
+		ID:         id,
+		ProviderID: "prov-1",
+		AgentKey:   key,
+		State:      metering.JobRunning,
+		Started:    jobStart,
+		Max:        metering.Usage{CPU: 4000, Mem: 8192},
+		Rates: metering.RateCard{
+			metering.ResourceCPU: cpu,
+			metering.ResourceMem: mem,
+		},
+		Escrow: escrow,
+	}
+}
+
+// signed returns a signed batch for job of seqs from..to, second = seq,
+// with cpu 1500 and mem 100 per second.
+func signed(t testing.TB, job string, from, to uint64) *metering.Batch {
+	t.Helper()
+
+	b := &metering.Batch{JobID: job}
+	for s := from; s <= to; s++ {
+		b.Records = append(b.Records, metering.Record{
+			Seq: s, Second: jobStart.Unix() + int64(s),
+			Usage: metering.Usage{CPU: 1500, Mem: 100},
+		})
+	}
+	if err := b.Sign(agentKey()); err != nil {
+		t.Fatal(err)
+	}
+
+	return b
+}
+
+// newIngestor starts an Ingestor on a fresh fake store with the given
+// jobs, a 2.5% fee and the test clock.
+func newIngestor(t testing.TB, cfg metering.IngestConfig,
+	jobs ...metering.JobView) (*metering.Ingestor, *meteringtest.Store) {
+
+	t.Helper()
+
+	store := meteringtest.NewStore()
+	for _, j := range jobs {
+		store.PutJob(j)
+	}
+	cfg.FeeRate = 250
+	cfg.Policy = metering.DefaultPolicy()
+	cfg.Clock = func() time.Time { return ingestNow }
+	in, err := metering.NewIngestor(store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Start()
+	t.Cleanup(in.Stop)
+
+	return in, store
+}
+
+func TestIngestAcceptsAndReplays(t *testing.T) {
+	in, store := newIngestor(t, metering.IngestConfig{},
+		testJob(t, "job-1", 1_000_000))
+	ctx := context.Background()
+
+	// Seqs 1-3: 1.5 msat cpu + 0.1 msat mem per second = 4.8 msat, so 4
+	// whole msat and a carry of 0.8.
+	b := signed(t, "job-1", 1, 3)
+	res, err := in.Submit(ctx, "prov-1", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := metering.Result{Accepted: 3, LastSeq: 3, Price: 4, Fee: 0}
+	if res != want {
+		t.Fatalf("first submit %+v, want %+v", res, want)
+	}
+	if rows := store.Rows("job-1"); len(rows) != 3 {
+		t.Fatalf("%d rows stored", len(rows))
+	}
+	job, _ := store.Job("job-1")
+	if job.Meter.LastSeq != 3 || job.Meter.Carry.String() != "0.8" ||
+		job.Escrow != 1_000_000-4 || job.Meter.FeeRate != 250 {
+
+		t.Fatalf("job after first batch: %+v", job)
+	}
+
+	// The same batch again changes nothing.
+	res, err = in.Submit(ctx, "prov-1", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (metering.Result{Duplicates: 3, LastSeq: 3}); res != want {
+		t.Fatalf("replay %+v, want %+v", res, want)
+	}
+	if n := len(store.Charges()); n != 1 {
+		t.Fatalf("%d charges after a replay", n)
+	}
+
+	// A resend overlapping what was accepted takes only the new part.
+	res, err = in.Submit(ctx, "prov-1", signed(t, "job-1", 2, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 2 || res.Duplicates != 2 || res.LastSeq != 5 {
+		t.Fatalf("overlap %+v", res)
+	}
+	store.CheckCharges(t, "job-1", 8, 0)
+
+	// The same seq with other content is a conflict and changes nothing.
+	conflict := signed(t, "job-1", 5, 6)
+	conflict.Records[0].CPU++
+	if err := conflict.Sign(agentKey()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = in.Submit(ctx, "prov-1", conflict)
+	if !errors.Is(err, metering.ErrConflict) {
+		t.Fatalf("conflict err = %v", err)
+	}
+	if rows := store.Rows("job-1"); len(rows) != 5 {
+		t.Fatalf("%d rows after a conflict", len(rows))
+	}
+	store.CheckCharges(t, "job-1", 8, 0)
+}
+
+// TestIngestOnCommit checks that a commit that accepted records calls
+// OnCommit (the daemon wakes the payout scheduler with it) and that a
+// replay or a refusal does not.
+func TestIngestOnCommit(t *testing.T) {
+	calls := make(chan struct{}, 10)
+	in, _ := newIngestor(t, metering.IngestConfig{
+		OnCommit: func() { calls <- struct{}{} },
+	}, testJob(t, "job-1", 1_000_000))
+	ctx := context.Background()
+
+	first := signed(t, "job-1", 1, 2)
+	tests := []struct {
+		name  string
+		batch *metering.Batch
+		want  int
+	}{
+		{"accepted", first, 1},
+		{"replay", first, 0},
+		{"refused gap", signed(t, "job-1", 5, 6), 0},
+		{"accepted again", signed(t, "job-1", 3, 3), 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _ = in.Submit(ctx, "prov-1", tc.batch)
+			// OnCommit runs before Submit is answered.
+			if got := len(calls); got != tc.want {
+				t.Fatalf("%d OnCommit calls, want %d", got,
+					tc.want)
+			}
+			for len(calls) > 0 {
+				<-calls
+			}
+		})
+	}
+}
+
+func TestIngestRefusals(t *testing.T) {
+	in, store := newIngestor(t, metering.IngestConfig{},
+		testJob(t, "job-1", 1_000_000))
+	ctx := context.Background()
+
+	badSig := signed(t, "job-1", 1, 1)
+	badSig.Records[0].Mem++
+
+	tests := []struct {
+		name    string
+		caller  string
+		batch   *metering.Batch
+		wantErr error
+	}{
+		{"bad signature", "prov-1", badSig, metering.ErrBadSignature},
+		{"unknown job", "prov-1", signed(t, "job-9", 1, 1),
+			metering.ErrUnknownJob},
+		{"other provider", "prov-2", signed(t, "job-1", 1, 1),
+			metering.ErrForeignJob},
+		{"gap", "prov-1", signed(t, "job-1", 2, 3),
+			metering.ErrSeqGap},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := in.Submit(ctx, tc.caller, tc.batch)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+	if len(store.Rows("job-1")) != 0 || len(store.Charges()) != 0 {
+		t.Fatal("a refused batch wrote something")
+	}
+}
+
+func TestIngestStartsFundedJob(t *testing.T) {
+	job := testJob(t, "job-1", 1_000_000)
+	job.State = metering.JobFunded
+	in, store := newIngestor(t, metering.IngestConfig{}, job)
+
+	b := signed(t, "job-1", 1, 2)
+	if _, err := in.Submit(context.Background(), "prov-1", b); err != nil {
+		t.Fatal(err)
+	}
+	at, ok := store.Started("job-1")
+	if want := time.Unix(b.Records[0].Second, 0).UTC(); !ok ||
+		!at.Equal(want) {
+
+		t.Fatalf("started %v (%v), want %v", at, ok, want)
+	}
+	got, _ := store.Job("job-1")
+	if got.State != metering.JobRunning {
+		t.Fatalf("state %v", got.State)
+	}
+}
+
+func TestIngestInsufficientEscrow(t *testing.T) {
+	// Each second costs 1.6 msat: 2 msat pays for one second (1 msat,
+	// carry 0.6) and not the second (2 msat).
+	in, store := newIngestor(t, metering.IngestConfig{},
+		testJob(t, "job-1", 2))
+
+	res, err := in.Submit(context.Background(), "prov-1",
+		signed(t, "job-1", 1, 3))
+	if !errors.Is(err, metering.ErrInsufficientEscrow) {
+		t.Fatalf("err = %v", err)
+	}
+	if res.Accepted != 1 || res.LastSeq != 1 || res.Price != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	store.CheckCharges(t, "job-1", 1, 0)
+
+	// Nothing more fits in the one msat left.
+	res, err = in.Submit(context.Background(), "prov-1",
+		signed(t, "job-1", 2, 3))
+	if !errors.Is(err, metering.ErrInsufficientEscrow) ||
+		res.Accepted != 0 {
+
+		t.Fatalf("second submit %+v, %v", res, err)
+	}
+	store.CheckCharges(t, "job-1", 1, 0)
+}
+
+func TestIngestStoreFailureAndRetry(t *testing.T) {
+	in, store := newIngestor(t, metering.IngestConfig{},
+		testJob(t, "job-1", 1_000_000))
+	ctx := context.Background()
+
+	store.FailNext(1)
+	b := signed(t, "job-1", 1, 10)
+	if _, err := in.Submit(ctx, "prov-1", b); !errors.Is(err,
+		meteringtest.ErrInjected) {
+
+		t.Fatalf("failed commit: err = %v", err)
+	}
+	if len(store.Rows("job-1")) != 0 || len(store.Charges()) != 0 {
+		t.Fatal("a failed commit left writes")
+	}
+
+	// The resend succeeds, and a commit run twice writes once.
+	store.RetryNext(1)
+	res, err := in.Submit(ctx, "prov-1", b)
+	if err != nil || res.Accepted != 10 {
+		t.Fatalf("resend %+v, %v", res, err)
+	}
+	if _, attempts := store.Commits(); attempts != 3 {
+		t.Fatalf("%d attempts, want 3", attempts)
+	}
+	store.CheckCharges(t, "job-1", 16, 0)
+}
+
+// TestIngestGroupCommit has many agents submit concurrently into a slow
+// store: the batches share commits, each agent's batches are accepted in
+// order, and every job is charged exactly its price.
+func TestIngestGroupCommit(t *testing.T) {
+	const (
+		nJobs    = 20
+		nBatches = 15
+		perBatch = 4
+	)
+	var jobs []metering.JobView
+	for i := 0; i < nJobs; i++ {
+		jobs = append(jobs, testJob(t, fmt.Sprintf("job-%d", i),
+			1_000_000))
+	}
+	in, store := newIngestor(t, metering.IngestConfig{
+		FlushRecords: 200,
+		Linger:       time.Millisecond,
+	}, jobs...)
+	store.SetDelay(2 * time.Millisecond)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, nJobs)
+	for _, j := range jobs {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			for b := 0; b < nBatches; b++ {
+				from := uint64(b*perBatch + 1)
+				batch := signed(t, id, from, from+perBatch-1)
+				res, err := in.Submit(context.Background(),
+					"prov-1", batch)
+				if err != nil || res.Accepted != perBatch {
+					errs <- fmt.Errorf("%s batch %d: %+v, %v",
+						id, b, res, err)
+					return
+				}
+			}
+		}(j.ID)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	// 60 seconds at 1.6 msat: 96 msat, fee 2.5%: 2 msat.
+	for _, j := range jobs {
+		if n := len(store.Rows(j.ID)); n != nBatches*perBatch {
+			t.Fatalf("%s: %d rows", j.ID, n)
+		}
+		store.CheckCharges(t, j.ID, 96, 2)
+	}
+	commits, _ := store.Commits()
+	if commits >= nJobs*nBatches {
+		t.Fatalf("%d commits for %d batches: nothing was grouped",
+			commits, nJobs*nBatches)
+	}
+	t.Logf("%d batches in %d commits", nJobs*nBatches, commits)
+}
+
+// TestIngestSameJobInOneCommit queues two batches of one job, and a replay
+// of the first, behind a slow commit, so that one commit carries all
+// three.
+func TestIngestSameJobInOneCommit(t *testing.T) {
+	in, store := newIngestor(t, metering.IngestConfig{
+		Linger: 20 * time.Millisecond,
+	}, testJob(t, "job-1", 1_000_000), testJob(t, "job-0", 1_000_000))
+	ctx := context.Background()
+	holder := signed(t, "job-0", 1, 1)
+	first := signed(t, "job-1", 1, 2)
+	batches := []*metering.Batch{first, signed(t, "job-1", 3, 4), first}
+
+	// A first commit holds the store while the others queue.
+	store.SetDelay(100 * time.Millisecond)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _ = in.Submit(ctx, "prov-1", holder)
+	}()
+	time.Sleep(60 * time.Millisecond)
+
+	results := make([]metering.Result, 3)
+	errs := make([]error, 3)
+	for i, b := range batches {
+
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = in.Submit(ctx, "prov-1", b)
+		}()
+		// Queue them in this order.
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if results[0].Accepted != 2 || results[1].Accepted != 2 ||
+		results[2].Duplicates != 2 || results[2].Accepted != 0 {
+
+		t.Fatalf("results %+v", results)
+	}
+	if commits, _ := store.Commits(); commits != 2 {
+		t.Fatalf("%d commits, want 2", commits)
+	}
+	store.CheckCharges(t, "job-1", 6, 0)
+	if n := len(store.Charges()); n != 2 {
+		t.Fatalf("%d charges, want one per job", n)
+	}
+}
+
+func TestIngestStopAndBackPressure(t *testing.T) {
+	in, store := newIngestor(t, metering.IngestConfig{QueueLen: 1,
+		Linger: -1}, testJob(t, "job-1", 1_000_000),
+		testJob(t, "job-2", 1_000_000), testJob(t, "job-3", 1_000_000))
+	store.SetDelay(300 * time.Millisecond)
+
+	// One batch commits slowly, one waits in the queue; a third cannot
+	// queue and its caller gives up.
+	var wg sync.WaitGroup
+	for _, id := range []string{"job-1", "job-2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = in.Submit(context.Background(), "prov-1",
+				signed(t, id, 1, 1))
+		}()
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(),
+		50*time.Millisecond)
+	defer cancel()
+	_, err := in.Submit(ctx, "prov-1", signed(t, "job-3", 1, 1))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("full queue: err = %v", err)
+	}
+	wg.Wait()
+
+	in.Stop()
+	_, err = in.Submit(context.Background(), "prov-1",
+		signed(t, "job-3", 1, 1))
+	if !errors.Is(err, metering.ErrIngestClosed) {
+		t.Fatalf("after Stop: err = %v", err)
+	}
+}
+
+func TestNewIngestorConfig(t *testing.T) {
+	store := meteringtest.NewStore()
+	tests := []struct {
+		name string
+		cfg  metering.IngestConfig
+		ok   bool
+	}{
+		{"defaults", metering.IngestConfig{}, true},
+		{"fee too high", metering.IngestConfig{FeeRate: 10001}, false},
+		{"negative skew", metering.IngestConfig{
+			Policy: metering.Policy{ClockSkew: -1}}, false},
+		{"negative flush", metering.IngestConfig{FlushRecords: -1},
+			false},
+		{"negative queue", metering.IngestConfig{QueueLen: -1}, false},
+	}
+	for _, tc := range tests {
+		_, err := metering.NewIngestor(store, tc.cfg)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v", tc.name, err)
+		}
+	}
+
+	// An Ingestor stopped without being started does not hang.
+	in, _ := metering.NewIngestor(store, metering.IngestConfig{})
+	in.Stop()
+}

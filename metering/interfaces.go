@@ -1,0 +1,203 @@
+package metering
+
+import (
+	"context"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/ledger"
+)
+
+// JobState is a job's place in its lifecycle as far as metering tells them
+// apart; settlement's finer states map onto these.
+type JobState uint8
+
+const (
+	// JobWaiting is a job that takes no usage yet or any more without
+	// having run: awaiting funding, or expired unpaid.
+	JobWaiting JobState = iota
+
+	// JobFunded is a job whose escrow is funded and that has not started:
+	// its first accepted usage starts it (UsageTx.Start).
+	JobFunded
+
+	// JobRunning is a started job that takes usage, including one whose
+	// escrow is low.
+	JobRunning
+
+	// JobSuspended is a job whose escrow ran out; it takes no usage until
+	// a top-up resumes it.
+	JobSuspended
+
+	// JobEnded is a job that has ended; it takes no usage.
+	JobEnded
+)
+
+// String names the state.
+func (s JobState) String() string {
+	switch s {
+	case JobWaiting:
+		return "waiting"
+	case JobFunded:
+		return "funded"
+	case JobRunning:
+		return "running"
+	case JobSuspended:
+		return "suspended"
+	case JobEnded:
+		return "ended"
+	}
+
+	return "unknown"
+}
+
+// TakesUsage reports whether a job in state s accepts new records.
+func (s JobState) TakesUsage() bool {
+	return s == JobFunded || s == JobRunning
+}
+
+// RateCard is a job's prices: msat per unit-second for each resource, by
+// the resource names ResourceCPU and ResourceMem. A resource missing from
+// the card is free; a name metering does not measure is refused when the
+// job is rated (ErrUnknownResource).
+type RateCard map[string]ledger.Rate
+
+// MeterState is what metering remembers about a job between batches. It is
+// stored with the job, changed only in the store transaction that stores
+// the records it accounts for. The zero MeterState is a job never metered.
+type MeterState struct {
+	// LastSeq is the seq of the job's last accepted record: the number
+	// of records accepted, since seqs start at 1 without gaps. Zero
+	// before the first.
+	LastSeq uint64
+
+	// LastSecond is the second of the job's last accepted record, in
+	// Unix seconds; meaningless while LastSeq is zero.
+	LastSecond int64
+
+	// Carry is the fraction of a millisatoshi the job's pricing has left
+	// over (ledger.Rate.Price), in [0, 1).
+	Carry decimal.Decimal
+
+	// Charged is the whole price of the job's accepted records.
+	Charged ledger.MilliSatoshi
+
+	// Fees is the platform's part of Charged.
+	Fees ledger.MilliSatoshi
+
+	// FeeRate is the platform fee that applies to the job, fixed from the
+	// operator's setting when its first record is accepted, so that a
+	// running job's terms do not change under it.
+	FeeRate ledger.BasisPoints
+}
+
+// JobView is what validation and rating need to know about a job: its
+// owner and state as settlement and channels know them, and its MeterState.
+type JobView struct {
+	// ID names the job.
+	ID string
+
+	// ProviderID is the provider the job runs on.
+	ProviderID string
+
+	// AgentKey is the current agent key of the job's provider (BIP-340
+	// x-only); a batch signed by any other key is refused.
+	AgentKey [AgentKeyLen]byte
+
+	// State is the job's lifecycle state.
+	State JobState
+
+	// Started is the earliest time usage may be reported for: when the
+	// job started running or, for a JobFunded job, when it was funded.
+	// Zero for a job that was never funded.
+	Started time.Time
+
+	// Ended is when the job ended; zero while it has not.
+	Ended time.Time
+
+	// Max is the job's resource spec: the most of each resource it may
+	// use in one second.
+	Max Usage
+
+	// Rates is the job's rate card, copied into the job when it was
+	// created.
+	Rates RateCard
+
+	// Escrow is what the job's escrow account holds now.
+	Escrow ledger.MilliSatoshi
+
+	// Meter is the job's metering state.
+	Meter MeterState
+}
+
+// UsageRow is an accepted record as stored.
+type UsageRow struct {
+	// JobID names the job.
+	JobID string
+
+	// Priced is the record and its price.
+	Priced
+
+	// Batch is the Digest of the batch that brought the record.
+	Batch [32]byte
+}
+
+// Charge is one posting of a job's usage to the ledger: Price moves out of
+// the job's escrow, Fee of it to the platform's fees and the rest to the
+// provider's payable.
+type Charge struct {
+	// Key is the ledger idempotency key: "usage:<job>:<first>-<last>",
+	// unique because each seq is accepted once.
+	Key string
+
+	// JobID and ProviderID name the accounts.
+	JobID      string
+	ProviderID string
+
+	// FirstSeq and LastSeq are the records the charge pays for.
+	FirstSeq uint64
+	LastSeq  uint64
+
+	// Price is the whole amount taken from escrow; Fee is the platform's
+	// part of it, and Price - Fee the provider's.
+	Price ledger.MilliSatoshi
+	Fee   ledger.MilliSatoshi
+}
+
+// UsageTx is one open store transaction as the Ingestor uses it. All its
+// calls commit or roll back together.
+type UsageTx interface {
+	// Job returns the job as metering sees it, read inside the
+	// transaction, or an error wrapping ErrUnknownJob.
+	Job(ctx context.Context, id string) (JobView, error)
+
+	// Records returns the job's stored records with seq in [from, to],
+	// in seq order.
+	Records(ctx context.Context, jobID string, from,
+		to uint64) ([]Record, error)
+
+	// InsertUsage stores accepted records. A (job, seq) already stored is
+	// an error: the Ingestor never inserts one twice.
+	InsertUsage(ctx context.Context, rows []UsageRow) error
+
+	// SaveMeter stores a job's metering state.
+	SaveMeter(ctx context.Context, jobID string, st MeterState) error
+
+	// Start moves a JobFunded job to running, as of at: the start of its
+	// first accepted second.
+	Start(ctx context.Context, jobID string, at time.Time) error
+
+	// Charge posts usage to the ledger (escrow → provider payable and
+	// platform fees) and lets settlement re-evaluate the job's solvency.
+	// The Ingestor has checked that the escrow covers Price.
+	Charge(ctx context.Context, c Charge) error
+}
+
+// Store runs the Ingestor's group commits.
+type Store interface {
+	// ExecUsage runs fn in one read-write store transaction and commits
+	// it if fn returns nil. It may run fn more than once, after a
+	// serialization conflict, so fn has no effects outside the
+	// transaction.
+	ExecUsage(ctx context.Context, fn func(UsageTx) error) error
+}

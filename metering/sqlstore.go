@@ -1,0 +1,238 @@
+package metering
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/store"
+)
+
+// JobSource is what the SQL store needs from the packages that own jobs
+// and providers (settlement and channels), inside the store transaction
+// of a group commit. The daemon satisfies it with their managers.
+type JobSource interface {
+	// JobInfo returns the job as metering sees it, read through tx:
+	// everything in JobView but Escrow and Meter, which the store reads
+	// itself. An unknown job is an error wrapping ErrUnknownJob.
+	JobInfo(ctx context.Context, tx *store.Tx, id string) (JobView, error)
+
+	// StartJob moves a funded job to running in tx, as of at.
+	StartJob(ctx context.Context, tx *store.Tx, id string,
+		at time.Time) error
+
+	// UsageCharged tells the job's owner, in tx, that usage was posted
+	// from its escrow under key, so that it re-evaluates the job's
+	// solvency (low balance, suspension).
+	UsageCharged(ctx context.Context, tx *store.Tx, id, key string) error
+}
+
+// SQLStore is the Ingestor's Store on Sluice's SQL store: usage rows and
+// meter states in metering's tables (store/metering.go), the escrow from
+// the ledger, and the rest of the job from a JobSource.
+type SQLStore struct {
+	db     *store.DB
+	ledger *ledger.Ledger
+	jobs   JobSource
+	clock  func() time.Time
+}
+
+// Compile-time check that SQLStore is what the Ingestor needs.
+var _ Store = (*SQLStore)(nil)
+
+// NewSQLStore returns the SQL store; lg posts the usage, clock stamps the
+// meter states (nil is time.Now).
+func NewSQLStore(db *store.DB, lg *ledger.Ledger, jobs JobSource,
+	clock func() time.Time) *SQLStore {
+
+	if clock == nil {
+		clock = time.Now
+	}
+
+	return &SQLStore{db: db, ledger: lg, jobs: jobs, clock: clock}
+}
+
+// ExecUsage runs fn in one read-write store transaction, retried on
+// serialization and busy errors as store.DB.ExecTx does.
+func (s *SQLStore) ExecUsage(ctx context.Context,
+	fn func(UsageTx) error) error {
+
+	return s.db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+		return fn(&sqlTx{s: s, tx: tx})
+	})
+}
+
+// LastSeq returns a job's last accepted seq (0 for a job never metered),
+// for an agent that resumes.
+func (s *SQLStore) LastSeq(ctx context.Context, jobID string) (uint64,
+	error) {
+
+	var last uint64
+	err := s.db.ExecTx(ctx, store.TxOptions{ReadOnly: true},
+		func(tx *store.Tx) error {
+			st, err := loadMeter(ctx, tx, jobID)
+			last = st.LastSeq
+			return err
+		})
+
+	return last, err
+}
+
+// sqlTx is one group commit's transaction.
+type sqlTx struct {
+	s  *SQLStore
+	tx *store.Tx
+}
+
+// loadMeter reads a job's meter state; zero for a job never metered.
+func loadMeter(ctx context.Context, tx *store.Tx, id string) (MeterState,
+	error) {
+
+	m, err := tx.UsageMeter(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return MeterState{}, nil
+	}
+	if err != nil {
+		return MeterState{}, err
+	}
+
+	carry, err := decimal.NewFromString(m.Carry)
+	if err != nil {
+		return MeterState{}, fmt.Errorf("meter of job %s: carry %q: %w",
+			id, m.Carry, err)
+	}
+	if m.LastSeq < 0 || m.FeeRate < 0 || m.FeeRate > math.MaxUint16 {
+		return MeterState{}, fmt.Errorf("meter of job %s: last seq %d, "+
+			"fee rate %d out of range", id, m.LastSeq, m.FeeRate)
+	}
+
+	return MeterState{
+		LastSeq:    uint64(m.LastSeq),
+		LastSecond: m.LastSecond,
+		Carry:      carry,
+		Charged:    m.Charged,
+		Fees:       m.Fees,
+		FeeRate:    ledger.BasisPoints(m.FeeRate),
+	}, nil
+}
+
+func (t *sqlTx) Job(ctx context.Context, id string) (JobView, error) {
+	job, err := t.s.jobs.JobInfo(ctx, t.tx, id)
+	if err != nil {
+		return JobView{}, err
+	}
+	job.Escrow, err = t.tx.Balance(ctx, ledger.BuyerEscrow(id))
+	if err != nil {
+		return JobView{}, err
+	}
+	job.Meter, err = loadMeter(ctx, t.tx, id)
+	if err != nil {
+		return JobView{}, err
+	}
+
+	return job, nil
+}
+
+// toInt64 converts a seq for the store, whose integers are signed.
+func toInt64(seq uint64) int64 {
+	return int64(min(seq, math.MaxInt64))
+}
+
+func (t *sqlTx) Records(ctx context.Context, jobID string, from,
+	to uint64) ([]Record, error) {
+
+	rows, err := t.tx.UsageRecords(ctx, jobID, toInt64(from), toInt64(to))
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]Record, len(rows))
+	for i, r := range rows {
+		recs[i] = Record{
+			Seq:    uint64(r.Seq),
+			Second: r.Second,
+			Usage:  Usage{CPU: uint64(r.CPU), Mem: uint64(r.Mem)},
+		}
+	}
+
+	return recs, nil
+}
+
+func (t *sqlTx) InsertUsage(ctx context.Context, rows []UsageRow) error {
+	recs := make([]store.UsageRecord, len(rows))
+	for i, r := range rows {
+		// Validation has kept seqs and quantities within int64.
+		recs[i] = store.UsageRecord{
+			JobID:     r.JobID,
+			Seq:       toInt64(r.Seq),
+			Second:    r.Second,
+			CPU:       int64(r.CPU),
+			Mem:       int64(r.Mem),
+			Price:     r.Price,
+			Fee:       r.Fee,
+			BatchHash: hex.EncodeToString(r.Batch[:]),
+		}
+	}
+
+	return t.tx.InsertUsageRecords(ctx, recs)
+}
+
+func (t *sqlTx) SaveMeter(ctx context.Context, jobID string,
+	st MeterState) error {
+
+	return t.tx.PutUsageMeter(ctx, store.UsageMeter{
+		JobID:      jobID,
+		LastSeq:    toInt64(st.LastSeq),
+		LastSecond: st.LastSecond,
+		Carry:      st.Carry.String(),
+		Charged:    st.Charged,
+		Fees:       st.Fees,
+		FeeRate:    int64(st.FeeRate),
+		UpdatedAt:  t.s.clock(),
+	})
+}
+
+func (t *sqlTx) Start(ctx context.Context, jobID string,
+	at time.Time) error {
+
+	return t.s.jobs.StartJob(ctx, t.tx, jobID, at)
+}
+
+// Charge posts escrow → provider payable (Price - Fee) and platform fees
+// (Fee) as one balanced ledger transaction, then has the job's owner
+// re-evaluate its solvency. The fee is metering's (taken from the job's
+// running total, docs/protocol.md), so that the ledger's fees always equal
+// the fee of the job's whole price.
+func (t *sqlTx) Charge(ctx context.Context, c Charge) error {
+	if c.Price > 0 {
+		postings := []ledger.Posting{
+			{Account: ledger.BuyerEscrow(c.JobID), Amount: -c.Price},
+		}
+		if share := c.Price - c.Fee; share > 0 {
+			postings = append(postings, ledger.Posting{
+				Account: ledger.ProviderPayable(c.ProviderID),
+				Amount:  share,
+			})
+		}
+		if c.Fee > 0 {
+			postings = append(postings, ledger.Posting{
+				Account: ledger.PlatformFees(), Amount: c.Fee,
+			})
+		}
+		_, err := t.s.ledger.PostTx(ctx, t.tx, ledger.Transaction{
+			IdempotencyKey: c.Key,
+			Description: fmt.Sprintf("usage of job %s, seqs %d-%d",
+				c.JobID, c.FirstSeq, c.LastSeq),
+			Postings: postings,
+		})
+		if err != nil {
+			return err
+		}
+	}
+
+	return t.s.jobs.UsageCharged(ctx, t.tx, c.JobID, c.Key)
+}
