@@ -1,0 +1,586 @@
+package payout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/failpoint"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/store"
+)
+
+// The executor's failpoints (package failpoint; docs/payouts.md): an
+// integration test arms one with SLUICE_FAILPOINTS and sluiced dies there
+// with SIGKILL.
+const (
+	// FailpointAfterIntent fires after a payout's intent and its
+	// payable → in-flight move are committed, before lnd is asked.
+	FailpointAfterIntent = "payout-after-intent"
+
+	// FailpointAfterSend fires once lnd has recorded the payment
+	// (SendPaymentV2's first update), before its outcome is known.
+	FailpointAfterSend = "payout-after-send"
+
+	// FailpointAfterSuccess fires when lnd has reported the payment
+	// succeeded, before the ledger records it.
+	FailpointAfterSuccess = "payout-after-success-before-ledger"
+)
+
+// Defaults of ExecutorConfig.
+const (
+	// DefaultPaymentTimeout bounds how long lnd tries routes for one
+	// payout.
+	DefaultPaymentTimeout = 60 * time.Second
+
+	// DefaultBlockedRetry is how long a provider whose route cannot carry
+	// its payout waits before the route is checked again.
+	DefaultBlockedRetry = 30 * time.Second
+
+	// DefaultMaxBackoff caps the wait after payouts that failed in a row.
+	DefaultMaxBackoff = 5 * time.Minute
+)
+
+// lnd retry waits while a payout's outcome is unknown (lnd unreachable).
+const (
+	minUnknownWait = 250 * time.Millisecond
+	maxUnknownWait = 30 * time.Second
+)
+
+// maxRouteProbes bounds the route queries that look for an amount a
+// route can carry once the whole payable was refused.
+const maxRouteProbes = 6
+
+// ExecutorConfig is what an Executor works with.
+type ExecutorConfig struct {
+	// DB runs the store transactions.
+	DB DB
+
+	// Ledger posts inside them.
+	Ledger *ledger.Ledger
+
+	// Payments sends and tracks keysends through the hub's lnd.
+	Payments Payments
+
+	// Routes checks that the hub can carry a payout.
+	Routes Routes
+
+	// PaymentTimeout bounds lnd's attempts for one payout;
+	// DefaultPaymentTimeout when zero.
+	PaymentTimeout time.Duration
+
+	// BlockedRetry is the wait before checking again a route that
+	// could not carry a payout; DefaultBlockedRetry when zero.
+	BlockedRetry time.Duration
+
+	// MaxBackoff caps the wait after failed payouts; DefaultMaxBackoff
+	// when zero.
+	MaxBackoff time.Duration
+
+	// Clock gives the time; time.Now when nil.
+	Clock func() time.Time
+}
+
+// Executor makes payouts: it writes each durably before lnd sees it, sends
+// it as a keysend, follows its outcome and records it in the ledger. It
+// also resumes payouts a crash left pending. It enforces nothing about when
+// or how often to pay; the Scheduler does.
+type Executor struct {
+	cfg ExecutorConfig
+
+	// hit is failpoint.Hit; tests put a crash of their own in its place.
+	hit func(name string)
+
+	// sleep waits while an outcome is unknown; tests make it instant.
+	sleep func(ctx context.Context, d time.Duration) error
+
+	mu     sync.Mutex
+	routes map[string]routeInfo
+}
+
+// routeInfo is what the executor learnt about the hub's route to one
+// provider. It lives in memory only; after a restart routes are checked
+// again.
+type routeInfo struct {
+	// carries is the largest amount known to reach the provider: it
+	// passed a route query or was paid.
+	carries ledger.MilliSatoshi
+
+	// direct is set when the route is the hub's own channel to the
+	// provider at no fee.
+	direct bool
+
+	// limited is set when a larger amount was refused; until recheckAt
+	// payouts are capped at carries without asking again.
+	limited   bool
+	recheckAt time.Time
+}
+
+// NewExecutor returns an executor; zero durations take their defaults.
+func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
+	switch {
+	case cfg.DB == nil:
+		return nil, fmt.Errorf("%w: DB is nil", ErrInvalidConfig)
+	case cfg.Ledger == nil:
+		return nil, fmt.Errorf("%w: Ledger is nil", ErrInvalidConfig)
+	case cfg.Payments == nil:
+		return nil, fmt.Errorf("%w: Payments is nil", ErrInvalidConfig)
+	case cfg.Routes == nil:
+		return nil, fmt.Errorf("%w: Routes is nil", ErrInvalidConfig)
+	case cfg.PaymentTimeout < 0:
+		return nil, fmt.Errorf("%w: payment timeout %v is negative",
+			ErrInvalidConfig, cfg.PaymentTimeout)
+	case cfg.BlockedRetry < 0:
+		return nil, fmt.Errorf("%w: blocked retry %v is negative",
+			ErrInvalidConfig, cfg.BlockedRetry)
+	case cfg.MaxBackoff < 0:
+		return nil, fmt.Errorf("%w: max backoff %v is negative",
+			ErrInvalidConfig, cfg.MaxBackoff)
+	}
+	if cfg.PaymentTimeout == 0 {
+		cfg.PaymentTimeout = DefaultPaymentTimeout
+	}
+	if cfg.PaymentTimeout < time.Second {
+		return nil, fmt.Errorf("%w: payment timeout %v is under the "+
+			"second lnd counts in", ErrInvalidConfig,
+			cfg.PaymentTimeout)
+	}
+	if cfg.BlockedRetry == 0 {
+		cfg.BlockedRetry = DefaultBlockedRetry
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+
+	return &Executor{
+		cfg:    cfg,
+		hit:    failpoint.Hit,
+		sleep:  sleepCtx,
+		routes: make(map[string]routeInfo),
+	}, nil
+}
+
+// now is the executor's clock in UTC.
+func (e *Executor) now() time.Time {
+	return e.cfg.Clock().UTC()
+}
+
+// Candidate is a provider to pay, as the scheduler saw it.
+type Candidate struct {
+	ProviderID string
+	Node       route.Vertex
+
+	// Payable is the provider's payable when the scheduler looked; the
+	// payout takes the balance again in its own transaction.
+	Payable ledger.MilliSatoshi
+}
+
+// Pay makes one payout to the provider under pol and waits for its
+// outcome. It checks that the hub's route carries the amount (capping it,
+// or returning ErrRouteBlocked and recording the provider's status, when it
+// does not; a route over the hub's direct channel at no fee gets a zero fee
+// cap, so all of the payable goes), writes the payout and its payable → in-flight move in one
+// transaction (ErrNothingToPay when the fresh balance makes no payout under
+// pol, ErrProviderBusy when the provider has one pending), sends it and
+// records the outcome. It returns the payout as resolved. When ctx ends or
+// the store fails after the payout was written, it returns the payout
+// still pending with the error; Resume finishes it.
+func (e *Executor) Pay(ctx context.Context, c Candidate, pol Policy) (Payout,
+	error) {
+
+	if err := pol.Validate(); err != nil {
+		return Payout{}, err
+	}
+
+	routeMax, direct, err := e.routeLimit(ctx, c, pol)
+	if err != nil {
+		return Payout{}, err
+	}
+	if direct {
+		// Over the hub's own channel a payment costs no fee: no
+		// budget is held back, and all of the payable goes.
+		pol = pol.zeroFee()
+	}
+
+	p, err := e.createIntent(ctx, c, pol, routeMax)
+	if err != nil {
+		return Payout{}, err
+	}
+	e.hit(FailpointAfterIntent)
+
+	return e.execute(ctx, p, false)
+}
+
+// Resume finishes a pending payout found in the store: it follows the
+// payment in lnd, or sends it with its stored preimage when lnd never saw
+// it, and records the outcome. A payout that is already final is returned
+// as it is.
+func (e *Executor) Resume(ctx context.Context, id string) (Payout, error) {
+	var sp store.Payout
+	err := e.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: true},
+		func(tx *store.Tx) error {
+			var err error
+			sp, err = tx.PayoutByID(ctx, id)
+			return err
+		})
+	if errors.Is(err, store.ErrNotFound) {
+		return Payout{}, fmt.Errorf("payout %s: %w", id,
+			ErrPayoutNotFound)
+	}
+	if err != nil {
+		return Payout{}, fmt.Errorf("payout %s: %w", id, err)
+	}
+	p, err := fromStore(sp)
+	if err != nil {
+		return Payout{}, err
+	}
+	if p.State != StatePending {
+		return p, nil
+	}
+
+	log.Infof("Resuming payout %s of %v to provider %s (hash %v)", p.ID,
+		p.Amount, p.ProviderID, p.Hash)
+	return e.execute(ctx, p, true)
+}
+
+// createIntent writes a payout and its payable → in-flight move in one
+// transaction, with the amount planned from the balances in that
+// transaction.
+func (e *Executor) createIntent(ctx context.Context, c Candidate, pol Policy,
+	routeMax ledger.MilliSatoshi) (Payout, error) {
+
+	id, err := newPayoutID()
+	if err != nil {
+		return Payout{}, err
+	}
+	preimage, err := newPreimage()
+	if err != nil {
+		return Payout{}, err
+	}
+	p := Payout{
+		ID:         id,
+		ProviderID: c.ProviderID,
+		Dest:       c.Node,
+		FeePayer:   pol.FeePayer,
+		Preimage:   preimage,
+		Hash:       preimage.Hash(),
+		State:      StatePending,
+		CreatedAt:  e.now().Truncate(time.Microsecond),
+	}
+
+	err = e.cfg.DB.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+		payable, err := tx.Balance(ctx,
+			ledger.ProviderPayable(c.ProviderID))
+		if err != nil {
+			return err
+		}
+		var platform ledger.MilliSatoshi
+		if pol.FeePayer == FeePayerPlatform {
+			platform, err = tx.Balance(ctx, ledger.PlatformFees())
+			if err != nil {
+				return err
+			}
+		}
+		plan, ok := pol.Plan(payable, platform, routeMax)
+		if !ok {
+			return fmt.Errorf("provider %s has %v payable: %w",
+				c.ProviderID, payable, ErrNothingToPay)
+		}
+		p.Amount, p.FeeBudget = plan.Amount, plan.FeeBudget
+
+		err = tx.InsertPayout(ctx, p.toStore())
+		if errors.Is(err, store.ErrUniqueViolation) {
+			return fmt.Errorf("provider %s: %w", c.ProviderID,
+				ErrProviderBusy)
+		}
+		if errors.Is(err, store.ErrForeignKeyViolation) {
+			return fmt.Errorf("provider %s: %w", c.ProviderID,
+				ErrProviderNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = e.cfg.Ledger.PostTx(ctx, tx, p.sendTx())
+		return err
+	})
+	if err != nil {
+		return Payout{}, fmt.Errorf("payout to provider %s: %w",
+			c.ProviderID, err)
+	}
+
+	log.Debugf("Payout %s of %v (fee budget %v, %s pays) to provider "+
+		"%s written, hash %v", p.ID, p.Amount, p.FeeBudget, p.FeePayer,
+		p.ProviderID, p.Hash)
+	return p, nil
+}
+
+// keysend is the payment lnd makes for p.
+func (e *Executor) keysend(p Payout) lightning.Keysend {
+	return lightning.Keysend{
+		Dest:     p.Dest,
+		Preimage: p.Preimage,
+		Amount:   lnwire.MilliSatoshi(p.Amount),
+		FeeLimit: lnwire.MilliSatoshi(p.FeeBudget),
+		Timeout:  e.cfg.PaymentTimeout,
+		Records: map[uint64][]byte{
+			lightning.PayoutIDRecord: []byte(p.ID),
+		},
+	}
+}
+
+// execute gets p's outcome from lnd and records it. lndMayHave says
+// whether lnd may already have the payment (a resumed payout): then it is
+// tracked first and sent only when lnd says it never saw the hash.
+func (e *Executor) execute(ctx context.Context, p Payout,
+	lndMayHave bool) (Payout, error) {
+
+	res, err := e.outcome(ctx, p, lndMayHave)
+	if err != nil {
+		return p, fmt.Errorf("payout %s: %w", p.ID, err)
+	}
+	return e.resolve(ctx, p, res)
+}
+
+// outcome gets a definite outcome for p from lnd, sending it only when lnd
+// has never seen its hash: lnd refuses a second payment to a hash it has,
+// so whatever breaks, p is paid at most once. While the outcome is unknown
+// (the stream broke, lnd is unreachable) it tracks the hash, waiting longer
+// between tries, until ctx ends.
+func (e *Executor) outcome(ctx context.Context, p Payout,
+	lndMayHave bool) (lightning.PaymentResult, error) {
+
+	wait := minUnknownWait
+	pause := func() error {
+		err := e.sleep(ctx, wait)
+		wait = min(2*wait, maxUnknownWait)
+		return err
+	}
+
+	for {
+		if lndMayHave {
+			res, err := e.cfg.Payments.Track(ctx, p.Hash)
+			switch {
+			case err == nil:
+				return res, nil
+
+			case errors.Is(err, lightning.ErrPaymentUnknown):
+				// Never handed to lnd: sending it cannot pay
+				// twice.
+				log.Debugf("Payout %s unknown to lnd, sending",
+					p.ID)
+
+			case ctx.Err() != nil:
+				return lightning.PaymentResult{}, ctx.Err()
+
+			default:
+				log.Warnf("Payout %s: tracking in lnd: %v; "+
+					"trying again in %v", p.ID, err, wait)
+				if err := pause(); err != nil {
+					return lightning.PaymentResult{}, err
+				}
+				continue
+			}
+		}
+
+		res, err := e.cfg.Payments.SendKeysend(ctx, e.keysend(p),
+			func() { e.hit(FailpointAfterSend) })
+		switch {
+		case err == nil:
+			return res, nil
+
+		case errors.Is(err, lightning.ErrPaymentExists):
+			log.Debugf("Payout %s already in lnd, tracking it",
+				p.ID)
+			lndMayHave = true
+
+		case errors.Is(err, lightning.ErrPaymentRefused):
+			return lightning.PaymentResult{
+				Hash:    p.Hash,
+				Failure: err.Error(),
+			}, nil
+
+		case ctx.Err() != nil:
+			return lightning.PaymentResult{}, ctx.Err()
+
+		default:
+			log.Warnf("Payout %s: outcome unknown (%v); tracking "+
+				"it in %v", p.ID, err, wait)
+			lndMayHave = true
+			if err := pause(); err != nil {
+				return lightning.PaymentResult{}, err
+			}
+		}
+	}
+}
+
+// resolve records p's outcome: the payout's final state, its ledger
+// transaction and the provider's status, in one transaction.
+func (e *Executor) resolve(ctx context.Context, p Payout,
+	res lightning.PaymentResult) (Payout, error) {
+
+	if res.Hash != p.Hash {
+		return p, fmt.Errorf("payout %s: lnd answered for hash %v, "+
+			"want %v", p.ID, res.Hash, p.Hash)
+	}
+
+	now := e.now()
+	var (
+		txn   ledger.Transaction
+		state store.PayoutStatus
+	)
+	if res.Succeeded {
+		e.hit(FailpointAfterSuccess)
+
+		if ledger.MilliSatoshi(res.Amount) != p.Amount {
+			log.Errorf("Payout %s: lnd paid %v, the payout is %v",
+				p.ID, res.Amount, p.Amount)
+		}
+		fee := ledger.MilliSatoshi(res.Fee)
+		if fee > p.FeeBudget {
+			log.Errorf("Payout %s: routing fee %v is over the "+
+				"budget %v", p.ID, fee, p.FeeBudget)
+		}
+		p.State, p.Fee = StateSucceeded, fee
+		txn = p.settleTx(fee)
+	} else {
+		p.State, p.Failure = StateFailed, res.Failure
+		if p.Failure == "" {
+			p.Failure = "failed"
+		}
+		txn = p.failTx()
+	}
+	p.ResolvedAt = now.Truncate(time.Microsecond)
+
+	err := e.cfg.DB.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+		err := tx.ResolvePayout(ctx, store.PayoutUpdate{
+			ID:         p.ID,
+			State:      string(p.State),
+			Fee:        p.Fee,
+			Failure:    p.Failure,
+			ResolvedAt: p.ResolvedAt,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := e.cfg.Ledger.PostTx(ctx, tx, txn); err != nil {
+			return err
+		}
+		state, err = e.nextStatus(ctx, tx, p, now)
+		return err
+	})
+	if errors.Is(err, store.ErrStale) {
+		// Resolved by someone else (another sluiced on the same
+		// database); the stored outcome stands.
+		return e.stored(ctx, p.ID)
+	}
+	if err != nil {
+		p.State, p.Fee, p.Failure = StatePending, 0, ""
+		p.ResolvedAt = time.Time{}
+		return p, fmt.Errorf("payout %s: recording the outcome: %w",
+			p.ID, err)
+	}
+
+	if p.State == StateSucceeded {
+		e.learnRoute(p.ProviderID, p.Amount)
+		log.Debugf("Payout %s of %v to provider %s succeeded, fee %v",
+			p.ID, p.Amount, p.ProviderID, p.Fee)
+	} else {
+		if lightning.IsRouteFailure(p.Failure) {
+			e.forgetRoute(p.ProviderID)
+		}
+		log.Infof("Payout %s of %v to provider %s failed (%s); "+
+			"%d in a row, next try after %v", p.ID, p.Amount,
+			p.ProviderID, p.Failure, state.Failures,
+			state.RetryAt.Format(time.RFC3339))
+	}
+	return p, nil
+}
+
+// stored reads a payout back.
+func (e *Executor) stored(ctx context.Context, id string) (Payout, error) {
+	var sp store.Payout
+	err := e.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: true},
+		func(tx *store.Tx) error {
+			var err error
+			sp, err = tx.PayoutByID(ctx, id)
+			return err
+		})
+	if err != nil {
+		return Payout{}, fmt.Errorf("payout %s: %w", id, err)
+	}
+	return fromStore(sp)
+}
+
+// nextStatus records the provider's status after p resolved, when it
+// changes, and returns it. A success clears a run of failures; a failure
+// extends it and sets when to try again (backoff).
+func (e *Executor) nextStatus(ctx context.Context, tx *store.Tx, p Payout,
+	now time.Time) (store.PayoutStatus, error) {
+
+	cur, err := tx.PayoutStatus(ctx, p.ProviderID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		cur = store.PayoutStatus{
+			ProviderID: p.ProviderID,
+			State:      string(StatusOK),
+			Since:      now,
+		}
+	case err != nil:
+		return cur, err
+	}
+
+	next := cur
+	next.UpdatedAt = now
+	if p.State == StateSucceeded {
+		if cur.State != string(StatusRetrying) && cur.Failures == 0 {
+			return cur, nil
+		}
+		next.Failures = 0
+		next.RetryAt = time.Time{}
+		if cur.State == string(StatusRetrying) {
+			next.State, next.Reason, next.Since =
+				string(StatusOK), "", now
+		}
+		return next, tx.SetPayoutStatus(ctx, next)
+	}
+
+	next.Failures++
+	if cur.State != string(StatusRetrying) {
+		next.Since = now
+	}
+	next.State = string(StatusRetrying)
+	next.Reason = fmt.Sprintf("payout %s of %v failed: %s", p.ID,
+		p.Amount, p.Failure)
+	next.RetryAt = now.Add(e.backoff(next.Failures))
+	return next, tx.SetPayoutStatus(ctx, next)
+}
+
+// backoff is the wait after failures payouts failed in a row: one second
+// doubled per failure after the first, at most MaxBackoff.
+func (e *Executor) backoff(failures int64) time.Duration {
+	d := time.Second
+	for i := int64(1); i < failures && d < e.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, e.cfg.MaxBackoff)
+}
+
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

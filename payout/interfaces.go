@@ -1,0 +1,63 @@
+package payout
+
+import (
+	"context"
+
+	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/store"
+)
+
+// Payments is what payouts need of the hub's router.
+// lightning.HubPayments is the lnd adapter; payouttest.Lnd the unit tests'
+// fake.
+type Payments interface {
+	// SendKeysend hands a keysend to lnd and waits for its outcome. It
+	// calls accepted once lnd has recorded the payment; from then on the
+	// hash is lnd's and Track finds it. A hash lnd already has gives
+	// lightning.ErrPaymentExists; a request lnd refused before recording
+	// it gives lightning.ErrPaymentRefused. Any other error leaves the
+	// outcome unknown: the payment may be in lnd or not, and only Track
+	// can tell.
+	SendKeysend(ctx context.Context, k lightning.Keysend,
+		accepted func()) (lightning.PaymentResult, error)
+
+	// Track waits for the outcome of a payment lnd has. A hash lnd never
+	// saw gives lightning.ErrPaymentUnknown; any other error leaves the
+	// outcome unknown.
+	Track(ctx context.Context, hash lntypes.Hash) (
+		lightning.PaymentResult, error)
+}
+
+// Routes answers whether the hub can carry a payout to a node.
+// lightning.Graph is the lnd adapter.
+type Routes interface {
+	// QueryRoute returns a route that delivers amt to dest for at most
+	// feeLimit in fees, or an error wrapping lightning.ErrNoRoute.
+	QueryRoute(ctx context.Context, dest route.Vertex,
+		amt, feeLimit lnwire.MilliSatoshi) (lightning.Route, error)
+
+	// ChannelsWith returns the hub's open channels with peer, active or
+	// not; none when there are none.
+	ChannelsWith(ctx context.Context, peer route.Vertex) (
+		[]lightning.Channel, error)
+}
+
+// The lnd adapters are what payouts need.
+var (
+	_ Payments = (*lightning.HubPayments)(nil)
+	_ Routes   = (*lightning.Graph)(nil)
+)
+
+// DB runs the package's queries (store.Tx's payout and ledger methods) in
+// one transaction; *store.DB is the one implementation. Unit tests use a
+// real SQLite store from storetest: the queries are part of what they
+// test.
+type DB interface {
+	ExecTx(ctx context.Context, opts store.TxOptions,
+		fn func(*store.Tx) error) error
+}
+
+var _ DB = (*store.DB)(nil)

@@ -1,0 +1,388 @@
+package payout
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/payout/payouttest"
+	"github.com/sluice-ln/sluice/store"
+)
+
+// gate holds every send until the test releases it.
+type gate struct {
+	*payouttest.Lnd
+	entered chan route.Vertex
+	release chan struct{}
+}
+
+func newGate(l *payouttest.Lnd) *gate {
+	return &gate{Lnd: l, entered: make(chan route.Vertex, 16),
+		release: make(chan struct{}, 16)}
+}
+
+func (g *gate) SendKeysend(ctx context.Context, k lightning.Keysend,
+	accepted func()) (lightning.PaymentResult, error) {
+
+	g.entered <- k.Dest
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return lightning.PaymentResult{}, ctx.Err()
+	}
+	return g.Lnd.SendKeysend(ctx, k, accepted)
+}
+
+// waitEntered waits for a send to reach the gate and returns its node.
+func (g *gate) waitEntered(t *testing.T) route.Vertex {
+	t.Helper()
+	select {
+	case v := <-g.entered:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("no send reached lnd")
+		return route.Vertex{}
+	}
+}
+
+// newScheduler returns a scheduler over the env with payments (the env's
+// fake lnd when nil) and at most maxInFlight payouts in flight.
+func (e *env) newScheduler(payments Payments, maxInFlight int) *Scheduler {
+	e.t.Helper()
+	if payments == nil {
+		payments = e.lnd
+	}
+	ex, err := NewExecutor(ExecutorConfig{
+		DB:       e.db,
+		Ledger:   e.ledger,
+		Payments: payments,
+		Routes:   e.lnd,
+		Clock:    e.clock.Now,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ex.hit = func(string) {}
+	s, err := NewScheduler(SchedulerConfig{
+		Defaults:    testPolicy(),
+		MaxInFlight: maxInFlight,
+		DB:          e.db,
+		Executor:    ex,
+		Clock:       e.clock.Now,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// roundAndWait runs one scheduling round and waits for the payouts it
+// started.
+func roundAndWait(s *Scheduler) {
+	s.round(context.Background())
+	s.wg.Wait()
+}
+
+// succeededOf returns the amounts of a provider's succeeded payouts.
+func (e *env) succeededOf(provider string) []ledger.MilliSatoshi {
+	e.t.Helper()
+	var out []ledger.MilliSatoshi
+	for _, p := range e.payouts() {
+		if p.ProviderID == provider && p.State == store.PayoutSucceeded {
+			out = append(out, p.Amount)
+		}
+	}
+	return out
+}
+
+// TestSchedulerNets: a provider's payable from several jobs goes out as
+// one payout; each provider gets its own.
+func TestSchedulerNets(t *testing.T) {
+	e := newEnv(t, "")
+	e.earn("pa", "j1", 300_000)
+	e.earn("pa", "j2", 200_000)
+	e.earn("pb", "j3", 100_000)
+
+	roundAndWait(e.newScheduler(nil, 0))
+
+	// 500 000 less the 1 % cap, 5 000.
+	if got := e.succeededOf("pa"); len(got) != 1 || got[0] != 495_000 {
+		t.Fatalf("payouts to pa %v, want one of 495000 msat", got)
+	}
+	if got := e.succeededOf("pb"); len(got) != 1 || got[0] != 99_000 {
+		t.Fatalf("payouts to pb %v, want one of 99000 msat", got)
+	}
+}
+
+// TestSchedulerInterval: a provider is paid again only once its interval
+// has passed, and a provider's override of the interval and payer holds.
+func TestSchedulerInterval(t *testing.T) {
+	e := newEnv(t, "")
+	s := e.newScheduler(nil, 0)
+
+	fast := 200 * time.Millisecond
+	platform := string(FeePayerPlatform)
+	err := e.db.ExecTx(context.Background(), store.TxOptions{},
+		func(tx *store.Tx) error {
+			return tx.SetPayoutPolicy(context.Background(),
+				store.PayoutPolicy{ProviderID: "pb",
+					Interval: &fast, FeePayer: &platform,
+					UpdatedAt: e.clock.Now()})
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.earn("pa", "j1", 100_000)
+	e.earn("pb", "j2", 100_000)
+	roundAndWait(s)
+	e.earn("pa", "j1", 100_000)
+	e.earn("pb", "j2", 100_000)
+
+	roundAndWait(s)
+	if n := len(e.succeededOf("pa")) + len(e.succeededOf("pb")); n != 2 {
+		t.Fatalf("%d payouts before any interval passed, want 2", n)
+	}
+
+	e.clock.Advance(fast)
+	roundAndWait(s)
+	if got := e.succeededOf("pb"); len(got) != 2 || got[1] != 100_000 {
+		t.Fatalf("payouts to pb %v, want a second of all 100000 "+
+			"msat (the platform pays fees)", got)
+	}
+	if n := len(e.succeededOf("pa")); n != 1 {
+		t.Fatalf("%d payouts to pa before its interval", n)
+	}
+
+	e.clock.Advance(time.Second - fast)
+	roundAndWait(s)
+	if n := len(e.succeededOf("pa")); n != 2 {
+		t.Fatalf("%d payouts to pa after its interval, want 2", n)
+	}
+}
+
+// TestSchedulerWaits: below the minimum nothing is paid and nothing is
+// lost; a provider in backoff is paid only after its retry time.
+func TestSchedulerWaits(t *testing.T) {
+	e := newEnv(t, "")
+	s := e.newScheduler(nil, 0)
+
+	e.earn("pa", "j1", 1_500)
+	roundAndWait(s)
+	if len(e.payouts()) != 0 {
+		t.Fatal("paid below the minimum")
+	}
+	// That round counted as the provider's turn.
+	e.clock.Advance(time.Second)
+
+	e.earn("pa", "j1", 100_000)
+	e.lnd.Script(payouttest.Fail, payouttest.Fail)
+	roundAndWait(s)
+	e.clock.Advance(time.Second)
+	roundAndWait(s)
+	st := e.status("pa")
+	if st.State != string(StatusRetrying) || st.Failures != 2 {
+		t.Fatalf("status %+v, want retrying after 2 failures", st)
+	}
+
+	// The interval passes, the backoff (two seconds) not yet.
+	e.clock.Advance(time.Second)
+	roundAndWait(s)
+	if len(e.payouts()) != 2 {
+		t.Fatalf("%d payouts during the backoff, want 2",
+			len(e.payouts()))
+	}
+	e.clock.Advance(time.Second)
+	roundAndWait(s)
+	if got := e.succeededOf("pa"); len(got) != 1 {
+		t.Fatalf("payouts after the backoff %v, want one", got)
+	}
+	if got := e.balance(ledger.ProviderPayable("pa")); got >= 101_500 {
+		t.Fatalf("payable %v: nothing was paid", got)
+	}
+}
+
+// TestSchedulerLimits: at most MaxInFlight payouts at once, and at most one
+// per provider.
+func TestSchedulerLimits(t *testing.T) {
+	t.Run("global cap", func(t *testing.T) {
+		e := newEnv(t, "")
+		g := newGate(e.lnd)
+		s := e.newScheduler(g, 1)
+		e.earn("pa", "j1", 100_000)
+		e.earn("pb", "j2", 100_000)
+
+		s.round(context.Background())
+		first := g.waitEntered(t)
+		s.round(context.Background())
+		s.mu.Lock()
+		busy := len(s.busy)
+		s.mu.Unlock()
+		if busy != 1 {
+			t.Fatalf("%d providers in flight with a cap of 1", busy)
+		}
+
+		g.release <- struct{}{}
+		s.wg.Wait()
+		s.round(context.Background())
+		second := g.waitEntered(t)
+		if second == first {
+			t.Fatal("the same provider was paid twice")
+		}
+		g.release <- struct{}{}
+		s.wg.Wait()
+		if len(e.succeededOf("pa")) != 1 ||
+			len(e.succeededOf("pb")) != 1 {
+
+			t.Fatalf("payouts %+v, want one each", e.payouts())
+		}
+	})
+
+	t.Run("one per provider", func(t *testing.T) {
+		e := newEnv(t, "")
+		g := newGate(e.lnd)
+		s := e.newScheduler(g, 4)
+		e.earn("pa", "j1", 100_000)
+
+		s.round(context.Background())
+		g.waitEntered(t)
+		e.earn("pa", "j1", 100_000)
+		e.clock.Advance(time.Hour)
+		s.round(context.Background())
+		select {
+		case <-g.entered:
+			t.Fatal("a second payout to pa was sent")
+		case <-time.After(200 * time.Millisecond):
+		}
+		g.release <- struct{}{}
+		s.wg.Wait()
+
+		s.round(context.Background())
+		g.waitEntered(t)
+		g.release <- struct{}{}
+		s.wg.Wait()
+		if n := len(e.succeededOf("pa")); n != 2 {
+			t.Fatalf("%d payouts to pa, want 2 one after the "+
+				"other", n)
+		}
+	})
+}
+
+// TestSchedulerResumes: a round resumes a payout a crash left pending,
+// before paying anything new to its provider.
+func TestSchedulerResumes(t *testing.T) {
+	e := newEnv(t, "")
+	e.earn("pa", "j1", 100_000)
+	ctx, cancel := context.WithCancel(context.Background())
+	crashAt(e.exec, FailpointAfterSend, cancel)
+	crashed, err := e.exec.Pay(ctx, e.candidate("pa"), testPolicy())
+	if err == nil {
+		t.Fatal("crashed payout returned no error")
+	}
+	e.earn("pa", "j1", 50_000)
+
+	s := e.newScheduler(nil, 0)
+	roundAndWait(s)
+	ps := e.payouts()
+	if len(ps) != 1 || ps[0].ID != crashed.ID ||
+		ps[0].State != store.PayoutSucceeded {
+
+		t.Fatalf("payouts %+v, want the crashed one succeeded", ps)
+	}
+	if e.lnd.Sends() != 1 {
+		t.Fatalf("%d sends, want the one before the crash",
+			e.lnd.Sends())
+	}
+
+	// Then the rest is paid.
+	e.clock.Advance(time.Second)
+	roundAndWait(s)
+	if got := e.succeededOf("pa"); len(got) != 2 {
+		t.Fatalf("payouts %v, want two", got)
+	}
+}
+
+// TestSchedulerStartStop runs the loop for real: it pays what is earned
+// while it runs, and refuses a second start.
+func TestSchedulerStartStop(t *testing.T) {
+	e := newEnv(t, "")
+	s := e.newSchedulerRealTime(t)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); !errors.Is(err, ErrAlreadyStarted) {
+		t.Fatalf("second start: %v, want ErrAlreadyStarted", err)
+	}
+
+	e.earn("pa", "j1", 100_000)
+	s.Wake()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.succeededOf("pa")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing paid within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Stop()
+	s.Stop()
+}
+
+// newSchedulerRealTime is a scheduler on the wall clock with a short
+// interval.
+func (e *env) newSchedulerRealTime(t *testing.T) *Scheduler {
+	t.Helper()
+	ex, err := NewExecutor(ExecutorConfig{DB: e.db, Ledger: e.ledger,
+		Payments: e.lnd, Routes: e.lnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := testPolicy()
+	pol.Interval = 50 * time.Millisecond
+	s, err := NewScheduler(SchedulerConfig{Defaults: pol, DB: e.db,
+		Executor: ex})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestNewSchedulerConfig refuses bad defaults and limits.
+func TestNewSchedulerConfig(t *testing.T) {
+	e := newEnv(t, "")
+	good := SchedulerConfig{Defaults: testPolicy(), DB: e.db,
+		Executor: e.exec}
+	tests := []struct {
+		name   string
+		change func(*SchedulerConfig)
+	}{
+		{"bad defaults", func(c *SchedulerConfig) {
+			c.Defaults.Minimum = 0
+		}},
+		{"negative cap", func(c *SchedulerConfig) {
+			c.MaxInFlight = -1
+		}},
+		{"cap over the HTLC slots", func(c *SchedulerConfig) {
+			c.MaxInFlight = MaxHTLCSlots + 1
+		}},
+		{"no db", func(c *SchedulerConfig) { c.DB = nil }},
+		{"no executor", func(c *SchedulerConfig) { c.Executor = nil }},
+	}
+	if _, err := NewScheduler(good); err != nil {
+		t.Fatalf("good config refused: %v", err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := good
+			tc.change(&cfg)
+			if _, err := NewScheduler(cfg); !errors.Is(err,
+				ErrInvalidConfig) {
+
+				t.Fatalf("got %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}
