@@ -1,0 +1,403 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/store"
+)
+
+// Kind says which of Sluice's books a difference is in.
+type Kind string
+
+const (
+	// KindFunding is a job's funding or top-up invoice against the hub's
+	// settled invoice.
+	KindFunding Kind = "funding"
+
+	// KindPayout is a payout against the hub's payment.
+	KindPayout Kind = "payout"
+
+	// KindRefund is a refund against the hub's payment.
+	KindRefund Kind = "refund"
+
+	// KindTotal is a ledger total against lnd's.
+	KindTotal Kind = "total"
+)
+
+// Difference is one place where Sluice's books and lnd disagree.
+type Difference struct {
+	Kind Kind
+
+	// Subject names what differs: a payment hash, a payout id, or an
+	// account kind for a total.
+	Subject string
+
+	// Sluice and Lnd say what each side has.
+	Sluice string
+	Lnd    string
+}
+
+// String formats the difference on one line.
+func (d Difference) String() string {
+	return fmt.Sprintf("%s %s: sluice has %s, lnd has %s", d.Kind,
+		d.Subject, d.Sluice, d.Lnd)
+}
+
+// Totals are one side's sums.
+type Totals struct {
+	// Funded is what arrived on the hub for jobs: −hub_holdings in the
+	// ledger, settled job invoices in lnd.
+	Funded ledger.MilliSatoshi
+
+	// PaidOut is what reached providers: Σ paid_out, and lnd's
+	// succeeded payments of succeeded payouts.
+	PaidOut ledger.MilliSatoshi
+
+	// Refunded is what reached buyers: Σ refunded, and lnd's succeeded
+	// payments of succeeded refunds.
+	Refunded ledger.MilliSatoshi
+
+	// RoutingFees is what routing cost: routing_fees, and the fees of
+	// those payments.
+	RoutingFees ledger.MilliSatoshi
+}
+
+// Report is the outcome of one reconciliation.
+type Report struct {
+	At time.Time
+
+	// Invoices, Payouts and Refunds count what was compared: job
+	// invoices lnd settled, and every payout and refund in the store.
+	Invoices int
+	Payouts  int
+	Refunds  int
+
+	// Resolving counts payouts and refunds still pending in Sluice:
+	// lnd may have resolved them a moment ago, and Sluice follows.
+	Resolving int
+
+	// Foreign counts lnd's invoices and payments that are not Sluice's
+	// (the hub's other business); they are not compared.
+	ForeignInvoices int
+	ForeignPayments int
+
+	// Ledger and Lnd are the totals on each side.
+	Ledger Totals
+	Lnd    Totals
+
+	// Differences lists every disagreement; none is expected.
+	Differences []Difference
+}
+
+// OK reports whether the books and lnd agree.
+func (r *Report) OK() bool {
+	return len(r.Differences) == 0
+}
+
+// differ records a difference.
+func (r *Report) differ(kind Kind, subject, sluice, lnd string) {
+	r.Differences = append(r.Differences, Difference{
+		Kind: kind, Subject: subject, Sluice: sluice, Lnd: lnd,
+	})
+}
+
+// books is what one read-only store transaction gives.
+type books struct {
+	// invoices are the job invoices of the hashes lnd settled, and
+	// credits the amounts their fund:<hash> transactions moved.
+	invoices map[lntypes.Hash]store.JobInvoice
+	credits  map[lntypes.Hash]ledger.MilliSatoshi
+
+	payouts []store.Payout
+	refunds []store.Refund
+	totals  Totals
+}
+
+// Run compares Sluice's books with the hub's lnd and reports every
+// difference. It reads lnd's settled invoices first, then the store in one
+// transaction, then lnd's payments: a payout or refund that resolves in
+// between shows as pending in the store, which is not a difference, while a
+// final state in the store must already be final in lnd.
+func Run(ctx context.Context, db DB, lnd Lnd) (*Report, error) {
+	settled, err := lnd.SettledInvoices(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lnd's invoices: %w", err)
+	}
+	b, err := readBooks(ctx, db, settled)
+	if err != nil {
+		return nil, err
+	}
+	payments, err := lnd.Payments(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lnd's payments: %w", err)
+	}
+
+	r := &Report{At: time.Now().UTC(), Ledger: b.totals}
+	r.funding(settled, b)
+	sluiceHashes := r.payments(payments, b)
+	for _, p := range payments {
+		if !sluiceHashes[p.Hash] {
+			r.ForeignPayments++
+		}
+	}
+	r.compareTotals()
+
+	if r.OK() {
+		log.Infof("Reconciled %d invoices, %d payouts, %d refunds "+
+			"with lnd: no difference", r.Invoices, r.Payouts,
+			r.Refunds)
+	} else {
+		log.Warnf("Reconciliation found %d differences with lnd",
+			len(r.Differences))
+	}
+	return r, nil
+}
+
+// readBooks reads, in one transaction, the job invoices and credits of
+// the settled hashes, every payout and refund, and the ledger's totals.
+func readBooks(ctx context.Context, db DB,
+	settled []lightning.SettledInvoice) (*books, error) {
+
+	b := &books{
+		invoices: make(map[lntypes.Hash]store.JobInvoice),
+		credits:  make(map[lntypes.Hash]ledger.MilliSatoshi),
+	}
+	err := db.ExecTx(ctx, store.TxOptions{ReadOnly: true},
+		func(tx *store.Tx) error {
+			*b = books{
+				invoices: make(map[lntypes.Hash]store.JobInvoice),
+				credits: make(
+					map[lntypes.Hash]ledger.MilliSatoshi),
+			}
+			for _, inv := range settled {
+				if err := b.readInvoice(ctx, tx,
+					inv.Hash); err != nil {
+
+					return err
+				}
+			}
+
+			var err error
+			if b.payouts, err = tx.Payouts(ctx, ""); err != nil {
+				return err
+			}
+			jobs, err := tx.ListJobs(ctx, store.JobFilter{})
+			if err != nil {
+				return err
+			}
+			for _, j := range jobs {
+				rs, err := tx.JobRefunds(ctx, j.ID)
+				if err != nil {
+					return err
+				}
+				b.refunds = append(b.refunds, rs...)
+			}
+			return b.readTotals(ctx, tx)
+		})
+	if err != nil {
+		return nil, fmt.Errorf("sluice's books: %w", err)
+	}
+	return b, nil
+}
+
+// readInvoice reads the job invoice with the hash, if it is one, and what
+// its funding transaction credited.
+func (b *books) readInvoice(ctx context.Context, tx *store.Tx,
+	hash lntypes.Hash) error {
+
+	inv, err := tx.JobInvoiceByHash(ctx, hash.String())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	b.invoices[hash] = inv
+
+	stored, err := tx.TransactionByKey(ctx, "fund:"+hash.String())
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	for _, p := range stored.Transaction.Postings {
+		if p.Account.Kind == ledger.KindBuyerEscrow {
+			b.credits[hash] += p.Amount
+		}
+	}
+	return nil
+}
+
+// readTotals reads the ledger's totals.
+func (b *books) readTotals(ctx context.Context, tx *store.Tx) error {
+	for _, t := range []struct {
+		kind ledger.AccountKind
+		into *ledger.MilliSatoshi
+	}{
+		{ledger.KindHubHoldings, &b.totals.Funded},
+		{ledger.KindPaidOut, &b.totals.PaidOut},
+		{ledger.KindRefunded, &b.totals.Refunded},
+		{ledger.KindRoutingFees, &b.totals.RoutingFees},
+	} {
+		total, err := tx.KindTotal(ctx, t.kind)
+		if err != nil {
+			return err
+		}
+		*t.into = total
+	}
+	b.totals.Funded = -b.totals.Funded
+	return nil
+}
+
+// funding compares each settled invoice that is a job's with its credit.
+func (r *Report) funding(settled []lightning.SettledInvoice, b *books) {
+	for _, inv := range settled {
+		row, ok := b.invoices[inv.Hash]
+		if !ok {
+			r.ForeignInvoices++
+			continue
+		}
+		r.Invoices++
+		paid := ledger.MilliSatoshi(inv.AmountPaid)
+		r.Lnd.Funded += paid
+		subject := inv.Hash.String()
+
+		credit, credited := b.credits[inv.Hash]
+		switch {
+		case !credited:
+			r.differ(KindFunding, subject, fmt.Sprintf(
+				"no credit for job %s's invoice (%s)",
+				row.JobID, row.State), fmt.Sprintf(
+				"it settled for %v", paid))
+
+		case credit != paid:
+			r.differ(KindFunding, subject, fmt.Sprintf(
+				"a credit of %v to job %s", credit,
+				row.JobID), fmt.Sprintf("it settled for %v",
+				paid))
+
+		case row.AmountPaid != paid:
+			r.differ(KindFunding, subject, fmt.Sprintf(
+				"the invoice paid %v", row.AmountPaid),
+				fmt.Sprintf("it settled for %v", paid))
+		}
+	}
+}
+
+// payments compares every payout and refund with lnd's payment of its
+// hash and returns the hashes that are Sluice's.
+func (r *Report) payments(payments []lightning.PaymentRecord,
+	b *books) map[lntypes.Hash]bool {
+
+	byHash := make(map[lntypes.Hash]lightning.PaymentRecord,
+		len(payments))
+	for _, p := range payments {
+		byHash[p.Hash] = p
+	}
+	ours := make(map[lntypes.Hash]bool)
+
+	for _, p := range b.payouts {
+		r.Payouts++
+		hash, err := lntypes.MakeHashFromStr(p.PaymentHash)
+		if err != nil {
+			r.differ(KindPayout, p.ID, "hash "+p.PaymentHash,
+				"nothing to compare")
+			continue
+		}
+		ours[hash] = true
+		pay, inLnd := byHash[hash]
+		r.compare(KindPayout, "payout "+p.ID, p.State, p.Amount,
+			p.Fee, pay, inLnd, &r.Lnd.PaidOut)
+	}
+
+	for _, f := range b.refunds {
+		r.Refunds++
+		hash, err := lntypes.MakeHashFromStr(f.PaymentHash)
+		if err != nil {
+			r.differ(KindRefund, f.PaymentHash, "a bad hash",
+				"nothing to compare")
+			continue
+		}
+		ours[hash] = true
+		pay, inLnd := byHash[hash]
+		r.compare(KindRefund, "refund "+f.PaymentHash+" of job "+
+			f.JobID, f.State, f.Amount, f.Fee, pay, inLnd,
+			&r.Lnd.Refunded)
+	}
+	return ours
+}
+
+// compare checks one payout or refund in state with amount and fee
+// against lnd's payment of its hash, and adds what lnd paid for a
+// succeeded one to its total and the fees.
+func (r *Report) compare(kind Kind, subject, state string, amount,
+	fee ledger.MilliSatoshi, pay lightning.PaymentRecord, inLnd bool,
+	total *ledger.MilliSatoshi) {
+
+	lndSays := "no payment"
+	if inLnd {
+		lndSays = "a payment " + pay.State.String()
+		if pay.State == lightning.PaymentSucceeded {
+			lndSays = fmt.Sprintf("a payment of %v with fee %v",
+				ledger.MilliSatoshi(pay.Amount),
+				ledger.MilliSatoshi(pay.Fee))
+		}
+	}
+
+	switch state {
+	case "pending":
+		r.Resolving++
+		if inLnd && pay.State == lightning.PaymentSucceeded {
+			// Counted once Sluice records it.
+			return
+		}
+
+	case "succeeded":
+		sluiceSays := fmt.Sprintf("succeeded, %v with fee %v", amount,
+			fee)
+		if !inLnd || pay.State != lightning.PaymentSucceeded {
+			r.differ(kind, subject, sluiceSays, lndSays)
+			return
+		}
+		*total += ledger.MilliSatoshi(pay.Amount)
+		r.Lnd.RoutingFees += ledger.MilliSatoshi(pay.Fee)
+		if ledger.MilliSatoshi(pay.Amount) != amount ||
+			ledger.MilliSatoshi(pay.Fee) != fee {
+
+			r.differ(kind, subject, sluiceSays, lndSays)
+		}
+
+	case "failed":
+		if inLnd && pay.State != lightning.PaymentFailed {
+			r.differ(kind, subject, "failed", lndSays)
+		}
+
+	default:
+		r.differ(kind, subject, "state "+state, lndSays)
+	}
+}
+
+// compareTotals compares the ledger's totals with lnd's.
+func (r *Report) compareTotals() {
+	for _, t := range []struct {
+		name        string
+		ledger, lnd ledger.MilliSatoshi
+	}{
+		{"funded (-hub_holdings)", r.Ledger.Funded, r.Lnd.Funded},
+		{"paid_out", r.Ledger.PaidOut, r.Lnd.PaidOut},
+		{"refunded", r.Ledger.Refunded, r.Lnd.Refunded},
+		{"routing_fees", r.Ledger.RoutingFees, r.Lnd.RoutingFees},
+	} {
+		if t.ledger != t.lnd {
+			r.differ(KindTotal, t.name, t.ledger.String(),
+				t.lnd.String())
+		}
+	}
+}

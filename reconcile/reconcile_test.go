@@ -1,0 +1,266 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/store/storetest"
+)
+
+// fakeLnd answers with fixed lists.
+type fakeLnd struct {
+	invoices []lightning.SettledInvoice
+	payments []lightning.PaymentRecord
+}
+
+func (f *fakeLnd) SettledInvoices(context.Context) ([]lightning.SettledInvoice,
+	error) {
+
+	return f.invoices, nil
+}
+
+func (f *fakeLnd) Payments(context.Context) ([]lightning.PaymentRecord,
+	error) {
+
+	return f.payments, nil
+}
+
+// hash returns a distinct hash for n.
+func hash(n int) lntypes.Hash {
+	var h lntypes.Hash
+	copy(h[:], fmt.Sprintf("%032d", n))
+	return h
+}
+
+var at = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// testBooks writes a consistent set of books: a job funded by invoice 1 with
+// 100 000 msat, a provider paid payout 2 (50 000, fee 10), a failed payout
+// 3, a pending payout 4 that lnd has just paid, and a refund 5 (30 000, fee
+// 5); and returns lnd's matching view, with a foreign invoice and payment.
+func testBooks(t *testing.T) (*store.DB, *fakeLnd) {
+	t.Helper()
+	db := storetest.Open(t, storetest.Config(t, store.SQLite))
+	l := ledger.New(store.NewLedgerStore(db), nil)
+	ctx := context.Background()
+	node := "02" + strings.Repeat("ab", 32)
+
+	err := db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+		steps := []func() error{
+			func() error {
+				return tx.InsertProvider(ctx, store.Provider{
+					ID: "p1", NodePubkey: node,
+					AgentPubkey: strings.Repeat("1", 64),
+					Status:      "linked", LinkedAt: at,
+					CreatedAt: at,
+				})
+			},
+			func() error {
+				return tx.InsertBuyer(ctx, store.Buyer{ID: "b1",
+					Name: "buyer", CreatedAt: at})
+			},
+			func() error {
+				return tx.InsertJob(ctx, store.Job{ID: "j1",
+					BuyerID: "b1", ProviderID: "p1",
+					State: "ended", Budget: 100_000,
+					PricePerSecond: "1", CreatedAt: at,
+					UpdatedAt: at})
+			},
+			func() error {
+				return tx.InsertJobInvoice(ctx, store.JobInvoice{
+					PaymentHash: hash(1).String(),
+					JobID:       "j1", Purpose: "funding",
+					Amount: 100_000, PaymentRequest: "lnbcrt1",
+					State: "settled", AmountPaid: 100_000,
+					CreatedAt: at, ExpiresAt: at,
+					SettledAt: at})
+			},
+			func() error {
+				return tx.InsertRefund(ctx, store.Refund{
+					PaymentHash: hash(5).String(),
+					JobID:       "j1", Method: "keysend",
+					DestPubkey: node, Amount: 30_000,
+					FeeLimit: 100, State: "succeeded",
+					Fee: 5, CreatedAt: at, ResolvedAt: at})
+			},
+		}
+		for n, state := range map[int]string{2: "succeeded",
+			3: "failed", 4: "pending"} {
+
+			p := store.Payout{
+				ID: fmt.Sprintf("%032d", n), ProviderID: "p1",
+				DestPubkey: node, Amount: 50_000,
+				FeeBudget: 500, FeePayer: "provider",
+				PaymentHash: hash(n).String(),
+				Preimage:    strings.Repeat("0", 64),
+				State:       state, CreatedAt: at,
+			}
+			if state == "succeeded" {
+				p.Fee = 10
+			}
+			if n == 4 {
+				p.Amount = 5_000
+			}
+			steps = append(steps, func() error {
+				return tx.InsertPayout(ctx, p)
+			})
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for i, tx := range []ledger.Transaction{
+		ledger.Transfer("fund:"+hash(1).String(), "",
+			ledger.HubHoldings(), ledger.BuyerEscrow("j1"), 100_000),
+		ledger.Transfer("usage", "", ledger.BuyerEscrow("j1"),
+			ledger.ProviderPayable("p1"), 60_000),
+		ledger.Transfer("pay", "", ledger.ProviderPayable("p1"),
+			ledger.PaidOut("p1"), 50_000),
+		ledger.Transfer("payfee", "", ledger.ProviderPayable("p1"),
+			ledger.RoutingFees(), 10),
+		ledger.Transfer("pending", "", ledger.ProviderPayable("p1"),
+			ledger.PayoutInFlight("p1"), 5_500),
+		ledger.Transfer("refund", "", ledger.BuyerEscrow("j1"),
+			ledger.Refunded("j1"), 30_000),
+		ledger.Transfer("refundfee", "", ledger.BuyerEscrow("j1"),
+			ledger.RoutingFees(), 5),
+	} {
+		if _, err := l.Post(ctx, tx); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+	}
+
+	return db, &fakeLnd{
+		invoices: []lightning.SettledInvoice{
+			{Hash: hash(1), AmountPaid: 100_000},
+			{Hash: hash(9), AmountPaid: 777},
+		},
+		payments: []lightning.PaymentRecord{
+			{Hash: hash(2), State: lightning.PaymentSucceeded,
+				Amount: 50_000, Fee: 10},
+			{Hash: hash(3), State: lightning.PaymentFailed},
+			{Hash: hash(4), State: lightning.PaymentSucceeded,
+				Amount: 5_000},
+			{Hash: hash(5), State: lightning.PaymentSucceeded,
+				Amount: 30_000, Fee: 5},
+			{Hash: hash(8), State: lightning.PaymentSucceeded,
+				Amount: 1_234},
+		},
+	}
+}
+
+// TestRun: consistent books reconcile with no difference; each kind of
+// disagreement is reported, with the totals it upsets.
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(l *fakeLnd)
+		want   []string // "kind subject" prefixes of the differences
+	}{
+		{name: "agree"},
+		{name: "invoice settled for more", change: func(l *fakeLnd) {
+			l.invoices[0].AmountPaid = 100_001
+		}, want: []string{"funding " + hash(1).String(),
+			"total funded"}},
+		{name: "credit without lnd's settlement", change: func(
+			l *fakeLnd) {
+
+			l.invoices = l.invoices[1:]
+		}, want: []string{"total funded"}},
+		{name: "succeeded payout failed in lnd", change: func(
+			l *fakeLnd) {
+
+			l.payments[0] = lightning.PaymentRecord{Hash: hash(2),
+				State: lightning.PaymentFailed}
+		}, want: []string{"payout payout " + fmt.Sprintf("%032d", 2),
+			"total paid_out", "total routing_fees"}},
+		{name: "succeeded payout unknown to lnd", change: func(
+			l *fakeLnd) {
+
+			l.payments = l.payments[1:]
+		}, want: []string{"payout payout", "total paid_out",
+			"total routing_fees"}},
+		{name: "failed payout paid by lnd", change: func(l *fakeLnd) {
+			l.payments[1] = lightning.PaymentRecord{Hash: hash(3),
+				State: lightning.PaymentSucceeded, Amount: 50_000}
+		}, want: []string{"payout payout " + fmt.Sprintf("%032d", 3)}},
+		{name: "payout fee differs", change: func(l *fakeLnd) {
+			l.payments[0].Fee = 11
+		}, want: []string{"payout payout", "total routing_fees"}},
+		{name: "refund amount differs", change: func(l *fakeLnd) {
+			l.payments[3].Amount = 29_999
+		}, want: []string{"refund refund " + hash(5).String(),
+			"total refunded"}},
+		{name: "pending payout still in flight", change: func(
+			l *fakeLnd) {
+
+			l.payments[2] = lightning.PaymentRecord{Hash: hash(4),
+				State: lightning.PaymentInFlight}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db, lnd := testBooks(t)
+			if tc.change != nil {
+				tc.change(lnd)
+			}
+			r, err := Run(context.Background(), db, lnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Differences) != len(tc.want) {
+				t.Fatalf("differences %v, want %v",
+					r.Differences, tc.want)
+			}
+			for i, d := range r.Differences {
+				got := string(d.Kind) + " " + d.Subject
+				if !strings.HasPrefix(got, tc.want[i]) {
+					t.Fatalf("difference %d is %q, want "+
+						"%q", i, d, tc.want[i])
+				}
+			}
+			if r.OK() != (len(tc.want) == 0) {
+				t.Fatalf("OK() = %v", r.OK())
+			}
+			if r.Invoices+r.ForeignInvoices != len(lnd.invoices) ||
+				r.Payouts != 3 || r.Refunds != 1 ||
+				r.Resolving != 1 {
+
+				t.Fatalf("counts %+v", r)
+			}
+		})
+	}
+}
+
+// TestRunTotals shows both sides' totals when they agree.
+func TestRunTotals(t *testing.T) {
+	db, lnd := testBooks(t)
+	r, err := Run(context.Background(), db, lnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Totals{Funded: 100_000, PaidOut: 50_000, Refunded: 30_000,
+		RoutingFees: 15}
+	if r.Ledger != want || r.Lnd != want {
+		t.Fatalf("totals ledger %+v, lnd %+v, want %+v", r.Ledger,
+			r.Lnd, want)
+	}
+	if r.ForeignInvoices != 1 || r.ForeignPayments != 1 {
+		t.Fatalf("foreign %d invoices, %d payments; want 1 each",
+			r.ForeignInvoices, r.ForeignPayments)
+	}
+}
