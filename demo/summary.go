@@ -1,0 +1,188 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+)
+
+// ErrUnbalanced is returned by Summary.Check when the books of the story do
+// not add up; the message lists every equation that failed.
+var ErrUnbalanced = errors.New("the ledger does not balance")
+
+// ErrNotReconciled is returned by Summary.Check when reconciliation with
+// the hub's lnd found differences.
+var ErrNotReconciled = errors.New("the ledger differs from the hub's lnd")
+
+// Summary is what one story moved, read from the store and the nodes after
+// the job ended. Amounts of the provider's and the platform's accounts are
+// what changed during the story (sluiced may have a history from earlier
+// runs); the job's accounts are the job's own.
+type Summary struct {
+	// JobID is the story's job; ProviderID the linked provider1.
+	JobID      string
+	ProviderID string
+
+	// Seconds is how many seconds the agent metered and Sluice accepted.
+	Seconds uint64
+
+	// Funded is what the buyer node paid the job's invoices;
+	// EscrowCredits what the ledger credited to the job's escrow.
+	Funded        ledger.MilliSatoshi
+	EscrowCredits ledger.MilliSatoshi
+
+	// Usage is what the job's metered seconds cost (escrow to provider
+	// payable and platform fees); PlatformFees the platform's share.
+	Usage        ledger.MilliSatoshi
+	PlatformFees ledger.MilliSatoshi
+
+	// PaidOut, Payable and InFlight are the provider's accounts' change;
+	// PayoutFees the routing fees its payouts cost.
+	PaidOut    ledger.MilliSatoshi
+	Payable    ledger.MilliSatoshi
+	InFlight   ledger.MilliSatoshi
+	PayoutFees ledger.MilliSatoshi
+
+	// Payouts is how many payouts to the provider succeeded; Received
+	// what provider1's node's channel balance rose by.
+	Payouts  int
+	Received ledger.MilliSatoshi
+
+	// Refunded is what the buyer got back, RefundFees what routing the
+	// refund cost, EscrowLeft what the job's escrow still holds.
+	Refunded   ledger.MilliSatoshi
+	RefundFees ledger.MilliSatoshi
+	EscrowLeft ledger.MilliSatoshi
+
+	// LedgerSum is the sum of every account's balance: zero when every
+	// transaction balanced.
+	LedgerSum ledger.MilliSatoshi
+
+	// Reconcile is `sluice operator reconcile`'s comparison of the whole
+	// ledger with the hub's lnd.
+	Reconcile *sluicerpc.ReconcileResponse
+
+	// SluicedRunning is whether the story left sluiced running (one it
+	// reused, or one it started with Config.KeepSluiced).
+	SluicedRunning bool
+}
+
+// Check returns nil when the books balance and match lnd, else an error
+// wrapping ErrUnbalanced or ErrNotReconciled that lists what failed.
+func (s *Summary) Check() error {
+	var bad []string
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			bad = append(bad, fmt.Sprintf(format, args...))
+		}
+	}
+	check(s.LedgerSum == 0, "sum of all balances is %v, not 0",
+		s.LedgerSum)
+	check(s.EscrowCredits == s.Funded, "escrow credits %v != funding "+
+		"paid %v", s.EscrowCredits, s.Funded)
+	earned := s.PaidOut + s.Payable + s.InFlight + s.PayoutFees +
+		s.PlatformFees
+	check(earned == s.Usage, "paid out %v + payable %v + in flight %v "+
+		"+ payout fees %v + platform fees %v = %v != usage %v",
+		s.PaidOut, s.Payable, s.InFlight, s.PayoutFees, s.PlatformFees,
+		earned, s.Usage)
+	spent := s.Usage + s.Refunded + s.RefundFees + s.EscrowLeft
+	check(spent == s.Funded, "usage %v + refunded %v + refund fees %v "+
+		"+ escrow left %v = %v != funded %v", s.Usage, s.Refunded,
+		s.RefundFees, s.EscrowLeft, spent, s.Funded)
+	check(s.Received == s.PaidOut, "provider1's node received %v, the "+
+		"ledger paid out %v", s.Received, s.PaidOut)
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s", ErrUnbalanced, strings.Join(bad,
+			"; "))
+	}
+
+	switch {
+	case s.Reconcile == nil:
+		return fmt.Errorf("%w: not reconciled", ErrNotReconciled)
+	case !s.Reconcile.Ok || len(s.Reconcile.Differences) > 0:
+		diffs := make([]string, 0, len(s.Reconcile.Differences))
+		for _, d := range s.Reconcile.Differences {
+			diffs = append(diffs, difference(d))
+		}
+		return fmt.Errorf("%w: %s", ErrNotReconciled,
+			strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
+// difference is one line of reconciliation.
+func difference(d *sluicerpc.ReconcileDifference) string {
+	return fmt.Sprintf("%s %s: sluice has %s, lnd has %s", d.Kind,
+		d.Subject, d.Sluice, d.Lnd)
+}
+
+// sat shows an amount in sat with its msat remainder.
+func sat(m ledger.MilliSatoshi) string {
+	if m%1000 == 0 {
+		return fmt.Sprintf("%d sat", int64(m)/1000)
+	}
+	sign := ""
+	if m < 0 {
+		sign, m = "-", -m
+	}
+	return fmt.Sprintf("%s%d.%03d sat", sign, int64(m)/1000,
+		int64(m)%1000)
+}
+
+// mark is a check's verdict.
+func mark(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISMATCH"
+}
+
+// Print writes the summary as a small table: what moved, and each check
+// with its verdict.
+func (s *Summary) Print(w io.Writer) {
+	fmt.Fprintf(w, "\n== summary: job %s, provider %s ==\n", s.JobID,
+		s.ProviderID)
+	fmt.Fprintf(w, "  seconds metered      %d\n", s.Seconds)
+	fmt.Fprintf(w, "  funded (buyer paid)  %s\n", sat(s.Funded))
+	fmt.Fprintf(w, "  usage                %s  (platform fees %s)\n",
+		sat(s.Usage), sat(s.PlatformFees))
+	fmt.Fprintf(w, "  payouts              %d, paid out %s, payout "+
+		"fees %s\n", s.Payouts, sat(s.PaidOut), sat(s.PayoutFees))
+	fmt.Fprintf(w, "  provider1 received   %s\n", sat(s.Received))
+	fmt.Fprintf(w, "  still payable        %s, in flight %s\n",
+		sat(s.Payable), sat(s.InFlight))
+	fmt.Fprintf(w, "  refunded to buyer    %s (refund fees %s), escrow "+
+		"left %s\n", sat(s.Refunded), sat(s.RefundFees),
+		sat(s.EscrowLeft))
+
+	fmt.Fprintln(w, "checks:")
+	fmt.Fprintf(w, "  sum of all balances = %v: %s\n", s.LedgerSum,
+		mark(s.LedgerSum == 0))
+	fmt.Fprintf(w, "  escrow credits %s = funding %s: %s\n",
+		sat(s.EscrowCredits), sat(s.Funded),
+		mark(s.EscrowCredits == s.Funded))
+	earned := s.PaidOut + s.Payable + s.InFlight + s.PayoutFees +
+		s.PlatformFees
+	fmt.Fprintf(w, "  paid out + payable + in flight + fees = %s = "+
+		"usage %s: %s\n", sat(earned), sat(s.Usage),
+		mark(earned == s.Usage))
+	spent := s.Usage + s.Refunded + s.RefundFees + s.EscrowLeft
+	fmt.Fprintf(w, "  usage + refund + refund fees + escrow left = %s = "+
+		"funding: %s\n", sat(spent), mark(spent == s.Funded))
+	fmt.Fprintf(w, "  provider1 received = paid out: %s\n",
+		mark(s.Received == s.PaidOut))
+	if r := s.Reconcile; r != nil {
+		fmt.Fprintf(w, "  reconciled with the hub's lnd: %d invoices, "+
+			"%d payouts, %d refunds, %d differences: %s\n",
+			r.Invoices, r.Payouts, r.Refunds, len(r.Differences),
+			mark(r.Ok && len(r.Differences) == 0))
+		for _, d := range r.Differences {
+			fmt.Fprintf(w, "    %s\n", difference(d))
+		}
+	}
+}
