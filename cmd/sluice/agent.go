@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/btcsuite/btclog/v2"
+	"github.com/sluice-ln/sluice/agent"
+	"github.com/sluice-ln/sluice/channels"
+	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+	"github.com/urfave/cli"
+)
+
+var agentCommand = cli.Command{
+	Name:     "agent",
+	Category: "Provider",
+	Usage:    "run a job's command and meter it",
+	Subcommands: []cli.Command{
+		agentRunCommand,
+	},
+}
+
+var agentRunCommand = cli.Command{
+	Name:      "run",
+	Usage:     "start a command for a job, meter it and stream its usage",
+	ArgsUsage: "--job ID -- CMD [ARGS...]",
+	Description: `
+Starts CMD in a process group of its own and measures the CPU time and
+memory of its whole process tree every second, from /proc. Each second
+becomes a usage record; records are signed with the agent key and sent to
+sluiced in batches (docs/protocol.md). A batch that gets no answer is sent
+again, as it was, until it does: sluiced acknowledges what it already has as
+duplicates, so no second is lost or billed twice.
+
+When sluiced says the job is suspended (its escrow ran out), the command is
+paused (SIGSTOP) until a top-up lets the job run again, then continued; the
+paused seconds are not billed. When the job has ended the command is
+stopped: SIGTERM, then SIGKILL after --stop-grace. When the command exits,
+what it left in its process group is killed, the last seconds are sent, and
+sluice exits with the command's status. SIGINT or SIGTERM stop the command
+the same way; a second one exits at once.
+
+Calls use the provider macaroon (<sluicedir>/<network>/provider.macaroon,
+or --macaroonpath) and the agent key that linking made
+(<sluicedir>/<network>/agent.key, or --agentkey).`,
+	Flags: []cli.Flag{
+		cli.StringFlag{
+			Name:  "job",
+			Usage: "the job the command runs for",
+		},
+		cli.StringFlag{
+			Name:  "agentkey",
+			Usage: "the agent key file (default <sluicedir>/<network>/agent.key)",
+		},
+		cli.IntFlag{
+			Name:  "batch",
+			Value: 60,
+			Usage: "the most seconds one batch carries",
+		},
+		cli.DurationFlag{
+			Name:  "interval",
+			Value: time.Second,
+			Usage: "the least time between two batches: longer sends " +
+				"fewer, larger batches (cheaper for sluiced), and " +
+				"bills later",
+		},
+		cli.DurationFlag{
+			Name:  "stop-grace",
+			Value: 10 * time.Second,
+			Usage: "how long the command has after SIGTERM before SIGKILL",
+		},
+		cli.DurationFlag{
+			Name:  "poll",
+			Value: 5 * time.Second,
+			Usage: "how often a suspended job's state is checked",
+		},
+		cli.BoolFlag{
+			Name:  "quiet",
+			Usage: "log only warnings and errors",
+		},
+	},
+	Action: agentRun,
+}
+
+func agentRun(c *cli.Context) error {
+	jobID := c.String("job")
+	if jobID == "" {
+		return errors.New("--job is required")
+	}
+	args := c.Args()
+	if len(args) == 0 {
+		return errors.New("no command: sluice agent run --job ID -- " +
+			"CMD [ARGS...]")
+	}
+
+	keyPath := cleanPath(c.String("agentkey"))
+	if keyPath == "" {
+		keyPath = filepath.Join(networkDir(c), channels.AgentKeyFileName)
+	}
+	key, pub, err := channels.ReadAgentKeyFile(keyPath)
+	if err != nil {
+		return fmt.Errorf("agent key: %w (link the provider first: "+
+			"sluice provider link)", err)
+	}
+	client, err := providerClient(c)
+	if err != nil {
+		return err
+	}
+
+	logger := btclog.NewSLogger(btclog.NewDefaultHandler(os.Stderr))
+	logger = logger.SubSystem(agent.Subsystem)
+	if c.Bool("quiet") {
+		logger.SetLevel(btclog.LevelWarn)
+	} else {
+		logger.SetLevel(btclog.LevelInfo)
+	}
+	agent.UseLogger(logger)
+	logger.Infof("Job %s, agent key %v, command %s", jobID, pub,
+		strings.Join(args, " "))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	cfg := agent.StreamConfig{
+		JobID:        jobID,
+		Key:          key,
+		Client:       &meteringClient{api: client},
+		MaxBatch:     c.Int("batch"),
+		Interval:     c.Duration("interval"),
+		PollInterval: c.Duration("poll"),
+		StopGrace:    c.Duration("stop-grace"),
+	}
+
+	// Ask before starting anything: a job that cannot take usage is
+	// refused here, not after the command has run.
+	st, err := cfg.Client.Meter(ctx, jobID)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", jobID, err)
+	}
+	switch st.State {
+	case metering.JobFunded.String(), metering.JobRunning.String(),
+		metering.JobSuspended.String():
+	default:
+		return fmt.Errorf("job %s is %s: it takes no usage", jobID,
+			st.State)
+	}
+
+	run, err := agent.Start(ctx, agent.MeasureConfig{
+		Stdout: os.Stdout, Stderr: os.Stderr,
+	}, args[0], args[1:]...)
+	if err != nil {
+		return err
+	}
+
+	// The first signal stops the command, and the agent sends what it
+	// measured; the second gives up on that.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go func() {
+		select {
+		case sig := <-signals:
+			logger.Infof("Got %v, stopping the command", sig)
+			go run.Stop(c.Duration("stop-grace"))
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-signals:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	stats, streamErr := agent.Stream(ctx, cfg, run)
+	waitErr := run.Wait()
+	logger.Infof("Job %s: %d seconds measured, %d accepted, %d not "+
+		"billable, %d suspensions", jobID, stats.Measured,
+		stats.Accepted, stats.Dropped, stats.Pauses)
+
+	switch {
+	case streamErr != nil:
+		return streamErr
+	case waitErr != nil:
+		var exit *exec.ExitError
+		if errors.As(waitErr, &exit) {
+			return cli.NewExitError(fmt.Sprintf("command: %v",
+				waitErr), exit.ExitCode())
+		}
+		return fmt.Errorf("command: %w", waitErr)
+	}
+
+	return nil
+}
+
+// meteringClient is the agent's Client on the MeteringService. It maps
+// Sluice's refusals back to metering's sentinels by their text, which the
+// status carries, so that the agent can tell a suspension from a gap.
+type meteringClient struct {
+	api *apiClient
+}
+
+var _ agent.Client = (*meteringClient)(nil)
+
+func (m *meteringClient) Submit(ctx context.Context,
+	batch []byte) (agent.SubmitResult, error) {
+
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+
+	resp, err := m.api.metering.SubmitUsage(ctx, connect.NewRequest(
+		&sluicerpc.SubmitUsageRequest{Batch: batch}))
+	if err != nil {
+		return agent.SubmitResult{}, meteringErr(err)
+	}
+
+	return agent.SubmitResult{
+		Accepted:   int(resp.Msg.Accepted),
+		Duplicates: int(resp.Msg.Duplicates),
+		LastSeq:    resp.Msg.LastSeq,
+		Refused:    resp.Msg.Refused,
+	}, nil
+}
+
+func (m *meteringClient) Meter(ctx context.Context,
+	jobID string) (agent.MeterStatus, error) {
+
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+
+	resp, err := m.api.metering.GetMeter(ctx, connect.NewRequest(
+		&sluicerpc.GetMeterRequest{JobId: jobID}))
+	if err != nil {
+		return agent.MeterStatus{}, meteringErr(err)
+	}
+
+	return agent.MeterStatus{
+		State:      resp.Msg.State,
+		LastSeq:    resp.Msg.LastSeq,
+		LastSecond: resp.Msg.LastSecond,
+		Max: metering.Usage{
+			CPU: resp.Msg.MaxCpuCoreMs, Mem: resp.Msg.MaxMemMibS,
+		},
+	}, nil
+}
+
+// meteringSentinels are the errors the agent tells apart.
+var meteringSentinels = []error{
+	metering.ErrMalformed, metering.ErrUnsupportedVersion,
+	metering.ErrBadSignature, metering.ErrUnknownJob,
+	metering.ErrForeignJob, metering.ErrJobNotRunning,
+	metering.ErrSeqGap, metering.ErrSecondNotAfter,
+	metering.ErrFutureSecond, metering.ErrBeforeStart,
+	metering.ErrAfterEnd, metering.ErrTooManySeconds,
+	metering.ErrOverLimit, metering.ErrOverflow, metering.ErrConflict,
+	metering.ErrInsufficientEscrow, metering.ErrUnknownResource,
+}
+
+// meteringErr wraps the metering sentinel whose text the server's error
+// carries; errors without one (a dropped connection, a server not up) are
+// returned as they are, and the agent retries them. Auth failures are
+// wrapped as ErrForeignJob: retrying does not fix a macaroon.
+func meteringErr(err error) error {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	for _, s := range meteringSentinels {
+		if strings.Contains(ce.Message(), s.Error()) {
+			return fmt.Errorf("%w (%v)", s, ce)
+		}
+	}
+	switch ce.Code() {
+	case connect.CodeUnauthenticated, connect.CodePermissionDenied:
+		return fmt.Errorf("%w: %v", metering.ErrForeignJob, ce)
+	}
+
+	return err
+}
