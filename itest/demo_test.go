@@ -1,0 +1,69 @@
+//go:build itest
+
+package itest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sluice-ln/sluice/demo"
+)
+
+// demoWork is the agent's work in the shortened story.
+const demoWork = 10 * time.Second
+
+// TestDemoStory plays the main story (`make run`) in short on a fresh
+// network: sluiced started by the story, provider1 linked by its lnd's
+// signature, a buyer minted, the job funded by the buyer node, ten seconds
+// of a CPU-bound command metered, payouts to provider1's node, the job
+// ended and the buyer refunded. The summary's books must balance and
+// reconcile with the hub's lnd.
+func TestDemoStory(t *testing.T) {
+	net := newNetwork(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+
+	sum, err := demo.Run(ctx, demo.Config{
+		Profile: net.profile,
+		Sluice:  binaries.sluice,
+		Sluiced: binaries.sluiced,
+		Work:    demoWork,
+		Out:     testWriter{t},
+	})
+	if sum != nil {
+		sum.Print(testWriter{t})
+	}
+	if err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	if err := sum.Check(); err != nil {
+		t.Fatalf("summary: %v", err)
+	}
+
+	switch {
+	case sum.Seconds < 5:
+		t.Errorf("%d seconds metered of %v of work", sum.Seconds,
+			demoWork)
+	case sum.Funded != demo.Budget(demoWork):
+		t.Errorf("funded %v, the budget is %v", sum.Funded,
+			demo.Budget(demoWork))
+	case sum.Usage <= 0:
+		t.Errorf("usage %v", sum.Usage)
+	case sum.Payouts == 0 || sum.Received <= 0:
+		t.Errorf("provider1 got %d payouts, %v", sum.Payouts,
+			sum.Received)
+	case sum.Refunded <= 0 || sum.EscrowLeft != 0:
+		t.Errorf("refunded %v, %v left in escrow", sum.Refunded,
+			sum.EscrowLeft)
+	case sum.PlatformFees <= 0:
+		t.Errorf("platform fees %v at %d bps", sum.PlatformFees,
+			demo.DefaultPlatformFee)
+	case sum.Reconcile == nil || sum.Reconcile.Invoices == 0 ||
+		sum.Reconcile.Payouts == 0 || sum.Reconcile.Refunds == 0:
+
+		t.Errorf("reconcile saw too little: %+v", sum.Reconcile)
+	case sum.SluicedRunning:
+		t.Error("the story left the sluiced it started running")
+	}
+}
