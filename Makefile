@@ -1,0 +1,100 @@
+# Sluice's make targets. `make test` is everything CI runs; `make run` is the
+# main job on the local default (SQLite and a local regtest network).
+
+GO ?= go
+PKG := github.com/sluice-ln/sluice
+BIN := $(CURDIR)/bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# The Postgres half of the store suite runs against this DSN. scripts/postgres.sh
+# makes sure a server answers there (installing one from Debian if needed).
+SLUICE_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+export SLUICE_TEST_POSTGRES
+
+# Integration tests: one case alone with `make itest case=Name`.
+case ?=
+ITEST_RUN := $(if $(case),-run '^$(case)$$',)
+
+.PHONY: build test unit itest bench fuzz lint fmt rpc rpc-check run demo sluiced devnet-up devnet-down postgres
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+test: lint postgres unit itest
+
+unit: postgres
+	$(GO) test -count=1 ./...
+
+# Every case brings up its own network of real daemons, so packages run one
+# at a time (-p 1): two cores do not carry several networks at once. The
+# pinned daemons are built into the cache on first use (about 7 minutes).
+itest: build
+	$(GO) test -count=1 -p 1 -tags itest -timeout 60m -v $(ITEST_RUN) ./devnet/... ./itest/...
+
+# bench: metering's ingest, the API's SubmitUsage, then on the local network
+# the keysend baseline (BenchmarkKeysendBaseline) and Sluice's payouts to
+# 1, 4 and 8 providers beside raw keysend to the same providers in the same
+# run (BenchmarkPayouts; SLUICE_BENCH_PROVIDERS=N for fewer providers).
+bench: build postgres
+	$(GO) test -run '^$$' -bench BenchmarkIngest -benchtime 1x -timeout 30m ./metering/
+	$(GO) test -run '^$$' -bench BenchmarkSubmitUsage -benchtime 1x -timeout 30m ./rpc/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -tags itest -timeout 30m ./itest/...
+
+# Every native fuzz test, each for FUZZTIME. go test fuzzes one target of one
+# package at a time.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	ledger:FuzzValidateTransaction ledger:FuzzParseMilliSatoshi ledger:FuzzParseRate \
+	metering:FuzzDecodeBatch metering:FuzzValidateBatch \
+	channels:FuzzRecoverNodeKey channels:FuzzParseChallengeMessage channels:FuzzParseRateValue \
+	settlement:FuzzCheckRefundInvoice rpc:FuzzVerifyMacaroon
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz $$fn in ./$$pkg/ for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/; \
+	done
+
+# The itest-tagged files are linted too, so a broken integration test shows
+# before the networks are started.
+lint:
+	$(GO) vet ./...
+	$(GO) vet -tags itest ./devnet/... ./itest/...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags itest ./devnet/... ./itest/...
+
+fmt:
+	gofmt -s -w $$(git ls-files '*.go' | grep -v '^devnet/tools/')
+
+postgres:
+	@scripts/postgres.sh
+
+rpc:
+	scripts/genrpc.sh
+
+rpc-check: rpc
+	git diff --exit-code -- rpc/
+
+# run is the main job, the whole story: the local network (brought up unless
+# it already runs in .devnet), sluiced on its hub with SQLite, provider1
+# linked, a buyer's job funded by the buyer node, a minute of metered CPU
+# work paid out to provider1 every second, the refund, and the books
+# balanced and reconciled with lnd. sluiced is stopped at the end; the
+# network keeps running until `make devnet-down`. work=10s shortens it.
+work ?= 1m
+run: build
+	$(BIN)/sluice devnet demo --work $(work)
+
+demo: run
+
+# sluiced runs sluiced on the local network in the foreground (Ctrl-C stops
+# it), with the data the story left.
+sluiced: build
+	$(BIN)/sluice devnet run-sluiced
+
+devnet-up: build
+	$(BIN)/sluice devnet up
+
+devnet-down: build
+	$(BIN)/sluice devnet down
