@@ -42,6 +42,11 @@ type network struct {
 	procs   map[string]*process
 	lnds    map[string]*lndConn
 	chain   *Chain
+
+	// nudgeMu guards lastNudge, when a block was last mined for an lnd
+	// that would not call itself synced.
+	nudgeMu   sync.Mutex
+	lastNudge time.Time
 }
 
 // lndConn is a running lnd of the network and a client to it.
@@ -421,6 +426,7 @@ func (n *network) waitLndSynced(ctx context.Context, l *lndConn,
 	height uint32) (*lnrpc.GetInfoResponse, error) {
 
 	var info *lnrpc.GetInfoResponse
+	began := time.Now()
 	what := fmt.Sprintf("%s to sync to chain height %d", l.node.Name,
 		height)
 	err := poll(ctx, n.opts.StartTimeout, what, func(ctx context.Context) error {
@@ -433,6 +439,9 @@ func (n *network) waitLndSynced(ctx context.Context, l *lndConn,
 		case err != nil:
 			return err
 		case !info.SyncedToChain:
+			if time.Since(began) > nudgeAfter {
+				n.nudge(l.node.Name)
+			}
 			return fmt.Errorf("at height %d, not synced",
 				info.BlockHeight)
 		case info.BlockHeight < height:
@@ -444,6 +453,37 @@ func (n *network) waitLndSynced(ctx context.Context, l *lndConn,
 		return nil, l.proc.nodeErr(err)
 	}
 	return info, nil
+}
+
+// nudgeAfter is how long an lnd may say it is not synced to the chain
+// before a block is mined for it: its wallet can wait for a block newer than
+// the one it started on (lnd issues 2544 and 5144), and on regtest none
+// comes unless someone mines it.
+const nudgeAfter = 10 * time.Second
+
+// nudge mines one block on the chain backend, to its burn address, for the
+// named lnd that will not call itself synced; at most one every nudgeAfter
+// for the whole network. A failure is only logged: the wait goes on and
+// names the node when it times out.
+func (n *network) nudge(node string) {
+	n.nudgeMu.Lock()
+	defer n.nudgeMu.Unlock()
+	if time.Since(n.lastNudge) < nudgeAfter {
+		return
+	}
+	n.lastNudge = time.Now()
+	backend, err := btcdClient(n.profile.Btcd)
+	if err != nil {
+		log.Warnf("Nudging %s: %v", node, err)
+		return
+	}
+	defer backend.Shutdown()
+	if _, err := backend.Generate(1); err != nil {
+		log.Warnf("Nudging %s: mine a block: %v", node, err)
+		return
+	}
+	n.stepf("%s not synced to the chain after %s; mined a block for it",
+		node, nudgeAfter)
 }
 
 // waitLndsSynced waits until every lnd has the backend's best block.

@@ -382,6 +382,37 @@ func TestNodeErrorShowsLogTail(t *testing.T) {
 	}
 }
 
+// TestNodeErrorKeepsTailFromFailure checks that a node error shows the log
+// as it was when the failure was seen, not the shutdown lines written
+// after it.
+func TestNodeErrorKeepsTailFromFailure(t *testing.T) {
+	dir := t.TempDir()
+	p := &process{name: "provider2", dir: dir}
+	err := os.WriteFile(p.logPath(), []byte("waiting for chain sync\n"),
+		0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nerr := p.nodeErr(errors.New("not synced"))
+	f, err := os.OpenFile(p.logPath(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("Shutdown complete\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	msg := nerr.Error()
+	if !strings.Contains(msg, "waiting for chain sync") {
+		t.Errorf("message lacks the log at the failure:\n%s", msg)
+	}
+	if strings.Contains(msg, "Shutdown complete") {
+		t.Errorf("message shows lines written after the failure:\n%s",
+			msg)
+	}
+}
+
 // TestProcessLifecycle starts a real process the way Up does, and checks
 // that the pid file and /proc checks recognise it, that a different marker
 // or binary name does not match, and that stopPID ends it.

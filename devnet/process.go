@@ -39,6 +39,11 @@ type NodeError struct {
 
 	// Err is what went wrong.
 	Err error
+
+	// Tail holds the log's last lines as they were when the failure was
+	// seen; when nil, Error reads them from LogPath. Taken early, they
+	// show the node's state at the failure rather than its shutdown.
+	Tail []string
 }
 
 // Error names the node and shows the end of its log.
@@ -48,10 +53,15 @@ func (e *NodeError) Error() string {
 	if e.LogPath == "" {
 		return b.String()
 	}
-	lines, err := tailFile(e.LogPath, TailLines)
-	if err != nil {
-		fmt.Fprintf(&b, "\n(log %s unreadable: %v)", e.LogPath, err)
-		return b.String()
+	lines := e.Tail
+	if lines == nil {
+		var err error
+		lines, err = tailFile(e.LogPath, TailLines)
+		if err != nil {
+			fmt.Fprintf(&b, "\n(log %s unreadable: %v)", e.LogPath,
+				err)
+			return b.String()
+		}
 	}
 	fmt.Fprintf(&b, "\n--- last %d lines of %s ---\n", len(lines), e.LogPath)
 	for _, l := range lines {
@@ -87,9 +97,12 @@ type process struct {
 func (p *process) logPath() string { return filepath.Join(p.dir, outputLogName) }
 func (p *process) pidPath() string { return filepath.Join(p.dir, pidFileName) }
 
-// nodeErr wraps err as a NodeError for this process.
+// nodeErr wraps err as a NodeError for this process, with the end of its
+// log as it is now: the network is stopped before the error is shown.
 func (p *process) nodeErr(err error) error {
-	return &NodeError{Node: p.name, LogPath: p.logPath(), Err: err}
+	tail, _ := tailFile(p.logPath(), TailLines)
+	return &NodeError{Node: p.name, LogPath: p.logPath(), Err: err,
+		Tail: tail}
 }
 
 // start launches the process in its own process group, with stdin from
