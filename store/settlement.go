@@ -683,6 +683,43 @@ func (t *Tx) PendingRefunds(ctx context.Context) ([]Refund, error) {
 		ORDER BY created_at, payment_hash`)
 }
 
+// OwedJob is an ended job that still owes its buyer money.
+type OwedJob struct {
+	ID string
+
+	// RefundPending is true while a refund of the job is pending.
+	RefundPending bool
+}
+
+// OwedEndedJobs returns the ended jobs that still owe their buyer money: a
+// refund node is known and the escrow holds a positive balance. A refund
+// that found no route or failed, or money that came in after the job
+// ended, leaves a job here.
+func (t *Tx) OwedEndedJobs(ctx context.Context) ([]OwedJob, error) {
+	rows, err := t.query(ctx, `SELECT j.id, EXISTS (SELECT 1 FROM refunds r
+			WHERE r.job_id = j.id AND r.state = 'pending')
+		FROM jobs j JOIN accounts a ON a.kind = $1 AND a.ref = j.id
+		WHERE j.state = 'ended' AND j.refund_pubkey <> ''
+		AND a.balance > 0
+		ORDER BY j.id`, string(ledger.KindBuyerEscrow))
+	if err != nil {
+		return nil, fmt.Errorf("owed ended jobs: %w", err)
+	}
+	defer rows.Close()
+	var jobs []OwedJob
+	for rows.Next() {
+		var j OwedJob
+		if err := rows.Scan(&j.ID, &j.RefundPending); err != nil {
+			return nil, fmt.Errorf("owed ended jobs: %w", mapError(err))
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("owed ended jobs: %w", mapError(err))
+	}
+	return jobs, nil
+}
+
 // RefundUpdate is the outcome of a pending refund.
 type RefundUpdate struct {
 	PaymentHash string

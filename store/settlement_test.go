@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
@@ -453,6 +454,86 @@ func TestSettlementRefunds(t *testing.T) {
 		})
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown refund: %v", err)
+		}
+	})
+}
+
+// TestOwedEndedJobs lists only the ended jobs with a refund node and money
+// in escrow, and says which have a refund pending.
+func TestOwedEndedJobs(t *testing.T) {
+	t.Parallel()
+
+	storetest.ForEachBackend(t, func(t *testing.T, cfg store.Config) {
+		t.Parallel()
+		db := storetest.Open(t, cfg)
+		l := ledger.New(store.NewLedgerStore(db), nil)
+		node := "02" + hashOf("e")
+
+		jobs := map[string]struct {
+			state, node string
+			escrow      ledger.MilliSatoshi
+		}{
+			"owed":       {"ended", node, 5000},
+			"owed-too":   {"ended", node, 1},
+			"no-node":    {"ended", "", 5000},
+			"refunded":   {"ended", node, 0},
+			"running":    {"running", node, 5000},
+			"in-flight":  {"ended", node, 5000},
+			"never-paid": {"ended", node, -1},
+		}
+		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			err := tx.InsertBuyer(ctx, store.Buyer{ID: "b1",
+				Name: "b", CreatedAt: setAt})
+			if err != nil {
+				return err
+			}
+			for id, j := range jobs {
+				row := testJob(id, setAt)
+				row.State, row.RefundPubkey = j.state, j.node
+				if err := tx.InsertJob(ctx, row); err != nil {
+					return err
+				}
+			}
+			return tx.InsertRefund(ctx, store.Refund{
+				PaymentHash: hashOf("1"), JobID: "in-flight",
+				Method: "keysend", DestPubkey: node,
+				Preimage: hashOf("9"), Amount: 4000,
+				State: "pending", CreatedAt: setAt,
+			})
+		})
+		for id, j := range jobs {
+			if j.escrow < 0 {
+				continue
+			}
+			fund := j.escrow
+			if fund == 0 {
+				fund = 700
+			}
+			_, err := l.Post(context.Background(), ledger.Transfer(
+				id+":fund", "fund", ledger.HubHoldings(),
+				ledger.BuyerEscrow(id), fund))
+			if err == nil && j.escrow == 0 {
+				_, err = l.Post(context.Background(),
+					ledger.Transfer(id+":refund", "refund",
+						ledger.BuyerEscrow(id),
+						ledger.Refunded(id), fund))
+			}
+			if err != nil {
+				t.Fatalf("fund %s: %v", id, err)
+			}
+		}
+
+		var got []store.OwedJob
+		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			var err error
+			got, err = tx.OwedEndedJobs(ctx)
+			return err
+		})
+		want := []store.OwedJob{{ID: "in-flight", RefundPending: true},
+			{ID: "owed"}, {ID: "owed-too"}}
+		if !reflect.DeepEqual(got, want) {
+
+			t.Fatalf("owed ended jobs %v, want %v", got, want)
 		}
 	})
 }
