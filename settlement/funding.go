@@ -262,6 +262,9 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 	if err := m.resumeRefunds(ctx); err != nil && ctx.Err() == nil {
 		log.Warnf("Resuming refunds: %v", err)
 	}
+	if err := m.retryRefunds(ctx); err != nil && ctx.Err() == nil {
+		log.Warnf("Retrying refunds: %v", err)
+	}
 }
 
 // expireInvoices resolves the open invoices whose expiry has passed: lnd

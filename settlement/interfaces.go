@@ -148,6 +148,7 @@ type TxStore interface {
 	RefundByHash(ctx context.Context, hash string) (store.Refund, error)
 	JobRefunds(ctx context.Context, jobID string) ([]store.Refund, error)
 	PendingRefunds(ctx context.Context) ([]store.Refund, error)
+	OwedEndedJobs(ctx context.Context) ([]store.OwedJob, error)
 	ResolveRefund(ctx context.Context, u store.RefundUpdate) error
 
 	// UsageMeter is the job's metering state (store.ErrNotFound before

@@ -32,6 +32,13 @@ const (
 	DefaultRefundFeeBase = ledger.MilliSatoshi(1000)
 	DefaultRefundFeePPM  = 5000
 
+	// DefaultRefundRetry is how long an ended job that still owes its
+	// buyer money (its refund found no route or failed, or money came
+	// in after it ended) waits before the sweeper refunds it again;
+	// the wait doubles with each try up to DefaultMaxRefundRetry.
+	DefaultRefundRetry    = 30 * time.Second
+	DefaultMaxRefundRetry = 30 * time.Minute
+
 	// resubscribeDelay is the first wait before resubscribing to a
 	// broken invoice stream; it doubles up to maxResubscribeDelay.
 	resubscribeDelay    = 500 * time.Millisecond
@@ -95,6 +102,13 @@ type Config struct {
 	// DefaultSweepInterval when zero.
 	SweepInterval time.Duration
 
+	// RefundRetry and MaxRefundRetry are the first and the longest wait
+	// before an ended job that still owes its buyer is refunded again
+	// by the sweeper; DefaultRefundRetry and DefaultMaxRefundRetry when
+	// zero.
+	RefundRetry    time.Duration
+	MaxRefundRetry time.Duration
+
 	// Clock gives the time; time.Now when nil.
 	Clock func() time.Time
 }
@@ -120,6 +134,10 @@ type Manager struct {
 	// refunding holds the payment hashes of refunds a goroutine is
 	// sending or tracking now.
 	refunding map[string]bool
+
+	// owed holds, for each ended job that still owes its buyer, when the
+	// sweeper refunds it next; only the sweeper touches it.
+	owed map[string]refundRetry
 
 	// topUpMu makes top-up invoices one at a time, so that two callers
 	// never make two for one job.
@@ -164,6 +182,13 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
+	if cfg.RefundRetry <= 0 {
+		cfg.RefundRetry = DefaultRefundRetry
+	}
+	if cfg.MaxRefundRetry <= 0 {
+		cfg.MaxRefundRetry = DefaultMaxRefundRetry
+	}
+	cfg.MaxRefundRetry = max(cfg.MaxRefundRetry, cfg.RefundRetry)
 	if cfg.RefundFeeBase == 0 && cfg.RefundFeePPM == 0 {
 		cfg.RefundFeeBase = DefaultRefundFeeBase
 		cfg.RefundFeePPM = DefaultRefundFeePPM
@@ -176,6 +201,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg:       cfg,
 		params:    params,
 		refunding: make(map[string]bool),
+		owed:      make(map[string]refundRetry),
 		kick:      make(chan struct{}, 1),
 	}, nil
 }

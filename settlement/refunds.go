@@ -707,6 +707,80 @@ func (m *Manager) resumeRefunds(ctx context.Context) error {
 	return nil
 }
 
+// refundRetry is when the sweeper refunds an owed job next, and how long it
+// waits after that.
+type refundRetry struct {
+	at   time.Time
+	wait time.Duration
+}
+
+// retryRefunds refunds, by keysend to their refund node, the ended jobs
+// that still owe their buyer money: a refund that found no route or
+// failed, a refund that reserved more fee than lnd charged, money that came
+// in after the job ended. A job first seen owing waits RefundRetry, so
+// that EndJob's own refund goes first; each try that leaves it owing
+// doubles the wait, up to MaxRefundRetry. The waits live in memory: after
+// a restart, every owed job waits RefundRetry again.
+func (m *Manager) retryRefunds(ctx context.Context) error {
+	var jobs []store.OwedJob
+	err := m.execTx(ctx, true, func(tx TxStore) error {
+		var err error
+		jobs, err = tx.OwedEndedJobs(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+
+	now := m.now()
+	owed := make(map[string]refundRetry, len(jobs))
+	for _, j := range jobs {
+		r, seen := m.owed[j.ID]
+		switch {
+		case !seen:
+			r = refundRetry{at: now.Add(m.cfg.RefundRetry),
+				wait: m.cfg.RefundRetry}
+		case j.RefundPending:
+			// Its refund is on its way; the wait starts over
+			// from now if it fails.
+			r.at = now.Add(r.wait)
+		case !now.Before(r.at):
+			m.retryRefund(ctx, j.ID)
+			r.wait = min(2*r.wait, m.cfg.MaxRefundRetry)
+			r.at = now.Add(r.wait)
+		}
+		owed[j.ID] = r
+	}
+	m.owed = owed
+	return ctx.Err()
+}
+
+// retryRefund is one try of retryRefunds for one job.
+func (m *Manager) retryRefund(ctx context.Context, jobID string) {
+	var job store.Job
+	err := m.execTx(ctx, true, func(tx TxStore) error {
+		var err error
+		job, err = tx.JobByID(ctx, jobID)
+		return err
+	})
+	if err != nil {
+		log.Warnf("Job %s: retrying its refund: %v", jobID, err)
+		return
+	}
+	target, ok := refundTarget(job, nil, "")
+	if !ok {
+		return
+	}
+	log.Infof("Job %s ended owing its buyer; refunding again", jobID)
+	err = m.startRefund(ctx, jobID, target)
+	switch {
+	case err == nil, errors.Is(err, ErrRefundInFlight),
+		errors.Is(err, ErrNothingToRefund):
+	default:
+		log.Warnf("Job %s: refund: %v", jobID, err)
+	}
+}
+
 // refundLeftover refunds money that arrived for a job that had ended (a
 // top-up that settled as the job ended) to the job's refund node, when it
 // has one and no refund is in flight.

@@ -520,3 +520,102 @@ func TestLateTopUpAfterEnd(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSweeperRetriesOwedRefunds ends jobs whose refund finds no route or
+// fails: after RefundRetry the sweeper refunds them by keysend on its own,
+// waiting twice as long after each try that fails, until the escrow is
+// empty.
+func TestSweeperRetriesOwedRefunds(t *testing.T) {
+	e := newEnv(t)
+	e.start(e.m)
+	buyer := newKey(t)
+	dest := settlement.RefundTo{Node: buyer.node, HasNode: true}
+	retry := settlement.DefaultRefundRetry
+
+	// No route when the job ends: nothing is sent, the job owes.
+	e.hub.NoRoute = true
+	noRoute := e.runningJob(1000, 0)
+	_, err := e.m.EndJob(e.ctx, settlement.EndJobRequest{
+		JobID: noRoute.ID, By: settlement.CauseEndedByBuyer,
+		RefundTo: dest})
+	wantErr(t, "no route", err, settlement.ErrNoRoute)
+	e.hub.NoRoute = false
+
+	// The refund is sent and fails.
+	failing := true
+	e.hub.PayOutcome = func(lightning.Payment) lightning.PaymentResult {
+		if failing {
+			return lightning.PaymentResult{
+				Failure: "FAILURE_REASON_NO_ROUTE"}
+		}
+		return lightning.PaymentResult{Succeeded: true}
+	}
+	failed := e.runningJob(2000, 0)
+	_, err = e.m.EndJob(e.ctx, settlement.EndJobRequest{
+		JobID: failed.ID, By: settlement.CauseEndedByBuyer,
+		RefundTo: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.waitRefund(failed.ID); r.State != settlement.RefundFailed {
+		t.Fatalf("first refund %+v", r)
+	}
+
+	refunds := func(id string) int {
+		t.Helper()
+		return len(e.get(id).Refunds)
+	}
+	// The sweeper has seen both; before RefundRetry it sends nothing.
+	time.Sleep(100 * time.Millisecond)
+	e.clock.Advance(retry - time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 0 || m != 1 {
+		t.Fatalf("before the retry: %d and %d refunds, want 0 and 1",
+			n, m)
+	}
+
+	// After it, both are tried; the one that pays fails again.
+	e.clock.Advance(2 * time.Second)
+	e.eventually("both jobs refunded again", func() error {
+		if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 1 ||
+			m != 2 {
+			return fmt.Errorf("%d and %d refunds", n, m)
+		}
+		return nil
+	})
+	if r := e.waitRefund(failed.ID); r.State != settlement.RefundFailed {
+		t.Fatalf("second refund %+v", r)
+	}
+	if r := e.waitRefund(noRoute.ID); r.State != settlement.RefundFailed {
+		t.Fatalf("refund of the job that had no route %+v", r)
+	}
+
+	// The wait doubled: one more RefundRetry is not enough.
+	failing = false
+	e.clock.Advance(retry + time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 1 || m != 2 {
+		t.Fatalf("before the doubled wait: %d and %d refunds", n, m)
+	}
+	e.clock.Advance(retry)
+	for _, id := range []string{noRoute.ID, failed.ID} {
+		e.eventually("job "+id+" refunded", func() error {
+			st := e.get(id)
+			if st.Solvency.Escrow != 0 {
+				return fmt.Errorf("escrow %d msat, refunds %+v",
+					st.Solvency.Escrow, st.Refunds)
+			}
+			return nil
+		})
+	}
+	if got := e.get(failed.ID); got.Refunded != 2000 {
+		t.Fatalf("refunded %d msat, want 2000", got.Refunded)
+	}
+
+	// Nothing more is sent once nothing is owed.
+	e.clock.Advance(settlement.DefaultMaxRefundRetry)
+	time.Sleep(100 * time.Millisecond)
+	if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 2 || m != 3 {
+		t.Fatalf("after paying: %d and %d refunds, want 2 and 3", n, m)
+	}
+}
