@@ -32,6 +32,11 @@ func TestCheckRefundInvoice(t *testing.T) {
 	testnet, _ := buyer.invoice(t, &chaincfg.TestNet3Params, 0, now,
 		time.Hour)
 	hubs, _ := e.hubKey.invoice(t, regtest, 0, now, time.Hour)
+	// The last character changed, always to another one.
+	badSum := good[:len(good)-1] + "q"
+	if strings.HasSuffix(good, "q") {
+		badSum = good[:len(good)-1] + "p"
+	}
 
 	tests := []struct {
 		name    string
@@ -55,7 +60,7 @@ func TestCheckRefundInvoice(t *testing.T) {
 			settlement.ErrRefundInvoiceMalformed, "decode", 0, false},
 		{"empty", "", settlement.ErrRefundInvoiceMalformed, "", 0,
 			false},
-		{"bad checksum", good[:len(good)-1] + "q",
+		{"bad checksum", badSum,
 			settlement.ErrRefundInvoiceMalformed, "", 0, false},
 		{"the hub's own", hubs, settlement.ErrRefundToHub, "hub", 0,
 			false},
