@@ -12,6 +12,8 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil"
 	flags "github.com/jessevdk/go-flags"
+
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 const (
@@ -182,6 +184,7 @@ type SettlementConfig struct {
 	InvoiceExpiry time.Duration `long:"invoiceexpiry" description:"how long a job's funding or top-up invoice may be paid (1s to 720h)"`
 	RefundFeeBase int64         `long:"refundfeebase" description:"the most a refund's routing may cost, in msat, besides refundfeeppm"`
 	RefundFeePPM  int64         `long:"refundfeeppm" description:"the most a refund's routing may cost, in millionths of the refund, besides refundfeebase"`
+	RefundRetry   time.Duration `long:"refundretry" description:"how long an ended job that still owes its buyer (its refund found no route or failed) waits before it is refunded again by keysend; the wait doubles with each try, up to 60 times this (1s to 24h)"`
 }
 
 // DefaultConfig returns the configuration with every default filled in
@@ -210,6 +213,7 @@ func DefaultConfig() Config {
 		Settlement: &SettlementConfig{
 			InvoiceExpiry: DefaultInvoiceExpiry,
 			RefundFeeBase: DefaultRefundFeeBase,
+			RefundRetry:   settlement.DefaultRefundRetry,
 			RefundFeePPM:  DefaultRefundFeePPM,
 		},
 		Payout:   defaultPayoutConfig(),
@@ -386,6 +390,9 @@ func (c *Config) validateSettlement() error {
 	case s.RefundFeePPM < 0 || s.RefundFeePPM > 1_000_000:
 		return invalid("settlement.refundfeeppm", "%d is outside 0 "+
 			"to 1000000", s.RefundFeePPM)
+	case s.RefundRetry < time.Second || s.RefundRetry > 24*time.Hour:
+		return invalid("settlement.refundretry", "%v is outside 1s "+
+			"to 24h", s.RefundRetry)
 	}
 	return nil
 }

@@ -284,6 +284,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		args: []string{"--lnd.host=:10009"},
 		want: []string{"--lnd.host", "no host"},
 	}, {
+		name: "settlement.refundretry too short",
+		args: []string{"--settlement.refundretry=100ms"},
+		want: []string{"settlement.refundretry", "outside 1s to 24h"},
+	}, {
+		name: "settlement.refundretry too long",
+		conf: "[settlement]\nsettlement.refundretry=25h\n",
+		want: []string{"settlement.refundretry", "25h"},	}, {
 		name: "lnd.dialtimeout zero",
 		args: []string{"--lnd.dialtimeout=0s"},
 		want: []string{"--lnd.dialtimeout", "not positive"},

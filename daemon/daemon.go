@@ -419,8 +419,15 @@ func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 		InvoiceExpiry: cfg.Settlement.InvoiceExpiry,
 		RefundFeeBase: ledger.MilliSatoshi(cfg.Settlement.RefundFeeBase),
 		RefundFeePPM:  cfg.Settlement.RefundFeePPM,
+		RefundRetry:   cfg.Settlement.RefundRetry,
+		MaxRefundRetry: refundRetryGrowth *
+			cfg.Settlement.RefundRetry,
 	})
 }
+
+// refundRetryGrowth is how many times settlement.refundretry the wait
+// before refunding an owed job again may grow to: 30 s grows to 30 min.
+const refundRetryGrowth = 60
 
 // lookupProvider is a linked provider as settlement needs it.
 func lookupProvider(ctx context.Context, providers *channels.Manager,
