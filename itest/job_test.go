@@ -265,6 +265,73 @@ func TestJobFundingAndRefunds(t *testing.T) {
 	s.wantReconciled(t)
 }
 
+// TestRefundRetriedAfterNoRoute ends a funded job while the hub cannot
+// send to the buyer (its side of the buyer's channel is below lnd's
+// reserve): EndJob says no route and the job ends owing. Once the buyer
+// has paid the hub enough, sluiced's sweeper refunds the job by keysend on
+// its own, and the buyer's lnd shows it, to the msat.
+func TestRefundRetriedAfterNoRoute(t *testing.T) {
+	net := newNetwork(t)
+	hub := net.lnd(devnet.NodeHub)
+	buyer := net.lnd(devnet.NodeBuyer)
+	s := net.newSluiced()
+	s.addConf("settlement", "settlement.refundretry=2s")
+	s.start()
+	provID := s.linkProvider(t)
+	mac := s.addBuyer(t, "alice")
+
+	// Below the reserve: the hub cannot send this back yet.
+	const budget = 20_000_321
+	job := s.job(t, mac, "create", "--provider", provID, "--cpu", "1000",
+		"--budget", fmt.Sprint(budget), "--buffer", "10")
+	buyer.payInvoice(t, job.Invoices[0].PaymentRequest)
+	s.waitJob(t, mac, job.JobId, "the job funded", funded(budget))
+
+	_, err := s.jobErr(mac, "end", job.JobId, "--refund-node",
+		buyer.PubKey)
+	if err == nil || !strings.Contains(err.Error(), "no route") {
+		t.Fatalf("ending the job with the hub unable to send: %v, "+
+			"want no route", err)
+	}
+	job = s.waitJob(t, mac, job.JobId, "the job ended owing",
+		func(j *sluicerpc.Job) error {
+			if j.State != "ended" || j.EscrowMsat != budget {
+				return permanent(fmt.Errorf("%s with %d msat "+
+					"in escrow", j.State, j.EscrowMsat))
+			}
+			return nil
+		})
+
+	buyer.payInvoice(t, hub.addInvoice(t, hubLiquiditySat*1000,
+		"itest: hub liquidity toward the buyer").PaymentRequest)
+	waitHubCanRefund(t, hub, buyer, budget)
+
+	// No one calls EndJob again.
+	job = s.waitJob(t, mac, job.JobId, "the sweeper's refund",
+		func(j *sluicerpc.Job) error {
+			if j.EscrowMsat != 0 {
+				return fmt.Errorf("escrow %d msat, %d refunds",
+					j.EscrowMsat, len(j.Refunds))
+			}
+			return refunded(j)
+		})
+	r := job.Refunds[len(job.Refunds)-1]
+	if r.Method != "keysend" || r.AmountMsat+r.FeeMsat != budget ||
+		job.RefundedMsat != r.AmountMsat {
+
+		t.Fatalf("job after the sweeper's refund: %+v", job)
+	}
+	got := buyer.lookupInvoice(t, r.PaymentHash)
+	if got.State != lnrpc.Invoice_SETTLED || !got.IsKeysend ||
+		got.AmtPaidMsat != r.AmountMsat {
+
+		t.Fatalf("the buyer's lnd has the refund as %v, %d msat; "+
+			"want %d msat", got.State, got.AmtPaidMsat,
+			r.AmountMsat)
+	}
+	s.wantReconciled(t)
+}
+
 // escrowHistory opens sluiced's SQLite store (sluiced must be stopped)
 // and returns the history of the job's escrow.
 func (s *sluiced) escrowHistory(t *testing.T, jobID string) []ledger.Entry {

@@ -507,17 +507,7 @@ func TestPayoutRandomKills(t *testing.T) {
 	}
 
 	// Pay often, so that many kills land while a payout is in flight.
-	conf, err := os.OpenFile(s.confPath, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = conf.WriteString("\n[payout]\npayout.interval=100ms\n")
-	if cerr := conf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.addConf("payout", "payout.interval=100ms")
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)

@@ -80,6 +80,24 @@ func (n *network) newSluiced() *sluiced {
 	return s
 }
 
+// addConf appends options under a section of sluiced's conf; they take
+// effect at its next start.
+func (s *sluiced) addConf(section string, options ...string) {
+	s.t.Helper()
+	conf, err := os.OpenFile(s.confPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	_, err = fmt.Fprintf(conf, "\n[%s]\n%s\n", section,
+		strings.Join(options, "\n"))
+	if cerr := conf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.t.Fatalf("add to %s: %v", s.confPath, err)
+	}
+}
+
 // logPath is where sluiced's stdout and stderr go.
 func (s *sluiced) logPath() string {
 	return filepath.Join(s.dir, sluicedOutputLog)
