@@ -253,8 +253,8 @@ func BenchmarkPayouts(b *testing.B) {
 
 	net := newNetworkProviders(b, providers)
 	s := net.newSluiced()
-	appendConf(b, s.confPath, fmt.Sprintf("\n[payout]\n"+
-		"payout.interval=%dms\n", payoutBenchInterval.Milliseconds()))
+	s.addConf("payout", fmt.Sprintf("payout.interval=%dms",
+		payoutBenchInterval.Milliseconds()))
 	book := openBook(b, s)
 
 	ids := make([]string, providers)
@@ -583,20 +583,4 @@ func writePayoutTable(w io.Writer, levels []payoutLevel) error {
 		"to its resolution in the store; gap: a resolution to the "+
 		"provider's next intent; medians)")
 	return err
-}
-
-// appendConf appends text to a sluice.conf.
-func appendConf(b testing.TB, path, text string) {
-	b.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, err = f.WriteString(text)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
 }
