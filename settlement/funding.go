@@ -227,7 +227,7 @@ func (m *Manager) settled(ctx context.Context, inv lightning.Invoice,
 	}
 	if endedFunds {
 		// Money arrived for a job that had ended: send it back.
-		m.refundLeftover(ctx, jobID)
+		m.refundToNode(ctx, jobID, "money that came in after it ended")
 	}
 	return nil
 }

@@ -745,7 +745,7 @@ func (m *Manager) retryRefunds(ctx context.Context) error {
 			// from now if it fails.
 			r.at = now.Add(r.wait)
 		case !now.Before(r.at):
-			m.retryRefund(ctx, j.ID)
+			m.refundToNode(ctx, j.ID, "what it still owes")
 			r.wait = min(2*r.wait, m.cfg.MaxRefundRetry)
 			r.at = now.Add(r.wait)
 		}
@@ -755,8 +755,10 @@ func (m *Manager) retryRefunds(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// retryRefund is one try of retryRefunds for one job.
-func (m *Manager) retryRefund(ctx context.Context, jobID string) {
+// refundToNode refunds what an ended job's escrow holds to the job's
+// refund node, when it has one and no refund is in flight; why says what
+// left the money there, for the log.
+func (m *Manager) refundToNode(ctx context.Context, jobID, why string) {
 	var job store.Job
 	err := m.execTx(ctx, true, func(tx TxStore) error {
 		var err error
@@ -764,45 +766,21 @@ func (m *Manager) retryRefund(ctx context.Context, jobID string) {
 		return err
 	})
 	if err != nil {
-		log.Warnf("Job %s: retrying its refund: %v", jobID, err)
+		log.Warnf("Job %s: refund of %s: %v", jobID, why, err)
 		return
 	}
 	target, ok := refundTarget(job, nil, "")
 	if !ok {
+		log.Infof("Job %s ended and holds %s; it waits in escrow "+
+			"for EndJob with a refund destination", jobID, why)
 		return
 	}
-	log.Infof("Job %s ended owing its buyer; refunding again", jobID)
+	log.Infof("Job %s: refunding %s", jobID, why)
 	err = m.startRefund(ctx, jobID, target)
 	switch {
 	case err == nil, errors.Is(err, ErrRefundInFlight),
 		errors.Is(err, ErrNothingToRefund):
 	default:
-		log.Warnf("Job %s: refund: %v", jobID, err)
-	}
-}
-
-// refundLeftover refunds money that arrived for a job that had ended (a
-// top-up that settled as the job ended) to the job's refund node, when it
-// has one and no refund is in flight.
-func (m *Manager) refundLeftover(ctx context.Context, jobID string) {
-	var job store.Job
-	err := m.execTx(ctx, true, func(tx TxStore) error {
-		var err error
-		job, err = tx.JobByID(ctx, jobID)
-		return err
-	})
-	if err != nil {
-		log.Warnf("Job %s: leftover refund: %v", jobID, err)
-		return
-	}
-	target, ok := refundTarget(job, nil, "")
-	if !ok {
-		log.Infof("Job %s ended and received money; it waits in "+
-			"escrow for EndJob with a refund destination", jobID)
-		return
-	}
-	err = m.startRefund(ctx, jobID, target)
-	if err != nil && !errors.Is(err, ErrRefundInFlight) {
-		log.Warnf("Job %s: leftover refund: %v", jobID, err)
+		log.Warnf("Job %s: refund of %s: %v", jobID, why, err)
 	}
 }
