@@ -171,6 +171,20 @@ func refunded(j *sluicerpc.Job) error {
 	return fmt.Errorf("refund %s", r.State)
 }
 
+// wantKeysendRefund checks that the buyer's lnd received the refund as a
+// settled keysend, to the msat.
+func wantKeysendRefund(t *testing.T, buyer *lndNode, r *sluicerpc.JobRefund) {
+	t.Helper()
+	got := buyer.lookupInvoice(t, r.PaymentHash)
+	if got.State != lnrpc.Invoice_SETTLED || !got.IsKeysend ||
+		got.AmtPaidMsat != r.AmountMsat {
+
+		t.Fatalf("the buyer's lnd has the refund as %v, %d msat "+
+			"(keysend %v); want %d msat", got.State,
+			got.AmtPaidMsat, got.IsKeysend, r.AmountMsat)
+	}
+}
+
 // TestJobFundingAndRefunds: a buyer creates two jobs with the CLI and pays
 // each funding invoice with its own lnd; each escrow holds the amount paid
 // to the msat. Ending the first refunds the rest by keysend to the buyer's
@@ -225,14 +239,7 @@ func TestJobFundingAndRefunds(t *testing.T) {
 
 		t.Fatalf("job A after the refund: %+v", jobA)
 	}
-	got := buyer.lookupInvoice(t, r.PaymentHash)
-	if got.State != lnrpc.Invoice_SETTLED || !got.IsKeysend ||
-		got.AmtPaidMsat != r.AmountMsat {
-
-		t.Fatalf("the buyer's lnd has the keysend as %v, %d msat "+
-			"(keysend %v); want %d msat", got.State,
-			got.AmtPaidMsat, got.IsKeysend, r.AmountMsat)
-	}
+	wantKeysendRefund(t, buyer, r)
 	t.Logf("job A: refunded %d of %d msat, routing fee %d msat",
 		r.AmountMsat, budgetA, r.FeeMsat)
 
@@ -247,7 +254,7 @@ func TestJobFundingAndRefunds(t *testing.T) {
 
 		t.Fatalf("job B's refund %+v", r)
 	}
-	got = buyer.lookupInvoice(t, inv.RHash)
+	got := buyer.lookupInvoice(t, inv.RHash)
 	if got.State != lnrpc.Invoice_SETTLED ||
 		got.AmtPaidMsat != r.AmountMsat ||
 		r.AmountMsat+r.FeeMsat+jobB.EscrowMsat != budgetB {
@@ -321,14 +328,7 @@ func TestRefundRetriedAfterNoRoute(t *testing.T) {
 
 		t.Fatalf("job after the sweeper's refund: %+v", job)
 	}
-	got := buyer.lookupInvoice(t, r.PaymentHash)
-	if got.State != lnrpc.Invoice_SETTLED || !got.IsKeysend ||
-		got.AmtPaidMsat != r.AmountMsat {
-
-		t.Fatalf("the buyer's lnd has the refund as %v, %d msat; "+
-			"want %d msat", got.State, got.AmtPaidMsat,
-			r.AmountMsat)
-	}
+	wantKeysendRefund(t, buyer, r)
 	s.wantReconciled(t)
 }
 
