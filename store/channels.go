@@ -144,6 +144,24 @@ func (t *Tx) UseLinkChallenge(ctx context.Context, id, providerID string,
 	return fmt.Errorf("link challenge %q: %w", id, ErrChallengeUsed)
 }
 
+// UnusedChallenges counts the stored challenges not used yet (expired or
+// not, until they are swept), and of those the ones for the node that are
+// still open at now.
+func (t *Tx) UnusedChallenges(ctx context.Context, nodePubkey string,
+	now time.Time) (stored, openForNode int, err error) {
+
+	err = t.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE
+			WHEN node_pubkey = $1 AND expires_at >= $2 THEN 1
+			ELSE 0 END), 0)
+		FROM link_challenges WHERE used_at IS NULL`, nodePubkey,
+		dbTime(now)).Scan(&stored, &openForNode)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count unused link challenges: %w",
+			mapError(err))
+	}
+	return stored, openForNode, nil
+}
+
 // DeleteExpiredChallenges removes unused challenges that expired before
 // the time and returns how many. Used challenges stay: they record which
 // proof linked a provider.

@@ -107,6 +107,28 @@ func TestLinkChallenges(t *testing.T) {
 				"ErrChallengeNotFound", err)
 		}
 
+		// Both are unused; only c1 is open, and only for node A.
+		counts := func(node string) [2]int {
+			t.Helper()
+			var c [2]int
+			mustTx(t, db, func(ctx context.Context,
+				tx *store.Tx) error {
+				var err error
+				c[0], c[1], err = tx.UnusedChallenges(ctx, node,
+					chanAt)
+				return err
+			})
+			return c
+		}
+		if got := counts(nodeA); got != [2]int{2, 1} {
+			t.Errorf("unused challenges for node A = %v, want "+
+				"[2 1]", got)
+		}
+		if got := counts(nodeB); got != [2]int{2, 0} {
+			t.Errorf("unused challenges for node B = %v, want "+
+				"[2 0]", got)
+		}
+
 		// Using needs the provider row (foreign key).
 		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
 			err := tx.InsertProvider(ctx, testProvider("p1", nodeA,
@@ -153,6 +175,12 @@ func TestLinkChallenges(t *testing.T) {
 			}
 			if _, err := tx.LinkChallenge(ctx, "c1"); err != nil {
 				t.Errorf("used challenge swept: %v", err)
+			}
+			stored, open, err := tx.UnusedChallenges(ctx, nodeA,
+				chanAt)
+			if err != nil || stored != 0 || open != 0 {
+				t.Errorf("unused after use and sweep: %d, %d, %v",
+					stored, open, err)
 			}
 			return nil
 		})
