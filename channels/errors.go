@@ -57,6 +57,12 @@ var (
 	// ErrAgentKeyInUse is returned when a link names an agent key that
 	// another provider has linked.
 	ErrAgentKeyInUse = errors.New("agent key belongs to another provider")
+
+	// ErrTooManyChallenges is returned by CreateChallenge when the node
+	// has MaxOpenChallengesPerNode open challenges already, or the
+	// store holds MaxStoredChallenges unused ones: challenges are given
+	// without credentials, so their number is bounded.
+	ErrTooManyChallenges = errors.New("too many link challenges")
 )
 
 // Lookups.

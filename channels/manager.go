@@ -32,6 +32,16 @@ const (
 	// swept.
 	challengeRetention = 24 * time.Hour
 
+	// MaxOpenChallengesPerNode is how many unexpired, unused challenges
+	// one node may have: a provider asking again after a failed try
+	// needs a few.
+	MaxOpenChallengesPerNode = 5
+
+	// MaxStoredChallenges bounds the unused challenges stored (open, or
+	// expired and not yet swept): anyone who reaches the API can ask
+	// for one.
+	MaxStoredChallenges = 10_000
+
 	// idBytes is the size of challenge ids and of the hash part of
 	// provider ids.
 	idBytes = 16
@@ -298,6 +308,23 @@ func (m *Manager) CreateChallenge(ctx context.Context,
 		}
 		if swept > 0 {
 			log.Debugf("Swept %d expired link challenges", swept)
+		}
+		stored, open, err := tx.UnusedChallenges(ctx,
+			ch.Node.String(), now)
+		switch {
+		case err != nil:
+			return err
+		case open >= MaxOpenChallengesPerNode:
+			return fmt.Errorf("%w: node %v has %d open; use one, "+
+				"or wait until they expire (%v after issue)",
+				ErrTooManyChallenges, req.Node, open,
+				m.cfg.ChallengeTTL)
+		case stored >= MaxStoredChallenges:
+			log.Warnf("Refusing a link challenge: %d unused "+
+				"challenges stored", stored)
+			return fmt.Errorf("%w: %d unused challenges are "+
+				"stored; try again later", ErrTooManyChallenges,
+				stored)
 		}
 		return tx.InsertLinkChallenge(ctx, store.LinkChallenge{
 			ID:          ch.ID,

@@ -514,6 +514,49 @@ func TestCreateChallengeRefusals(t *testing.T) {
 	}
 }
 
+// TestChallengesBounded checks that one node gets at most
+// MaxOpenChallengesPerNode open challenges, that another node is not held
+// back by it, and that the node gets more once they expire or one is used.
+func TestChallengesBounded(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	n := newNode(t, 0x2b)
+	other := newNode(t, 0x2c)
+
+	var first channels.Challenge
+	for i := range channels.MaxOpenChallengesPerNode {
+		ch := h.challenge(n, n.agent)
+		if i == 0 {
+			first = ch
+		}
+	}
+	_, err := h.mgr.CreateChallenge(h.ctx, channels.ChallengeRequest{
+		Node: n.pub, Agent: n.agent})
+	if !errors.Is(err, channels.ErrTooManyChallenges) ||
+		!strings.Contains(err.Error(), "has 5 open") {
+
+		t.Fatalf("challenge over the bound: %v, want "+
+			"ErrTooManyChallenges", err)
+	}
+	h.challenge(other, other.agent)
+
+	// Using one frees a place.
+	h.hub.ExpectNodeInfo(n.pub, lightning.NodeInfo{Alias: "n"}, nil)
+	h.reachable(n)
+	_, err = h.mgr.CompleteLink(h.ctx, first.ID,
+		channels.SignNodeMessage(n.priv, []byte(first.Message)))
+	if err != nil {
+		t.Fatalf("CompleteLink: %v", err)
+	}
+	h.challenge(n, n.agent)
+
+	// Expired ones do not count against the node.
+	h.clock.Advance(channels.DefaultChallengeTTL + time.Second)
+	for range channels.MaxOpenChallengesPerNode {
+		h.challenge(n, n.agent)
+	}
+}
+
 // TestReach checks each way the hub can or cannot reach a node.
 func TestReach(t *testing.T) {
 	t.Parallel()

@@ -202,6 +202,7 @@ var providerCodes = errorCodes{
 	{channels.ErrWrongNode, connect.CodePermissionDenied},
 	{channels.ErrAgentKeyRevoked, connect.CodeFailedPrecondition},
 	{channels.ErrAgentKeyInUse, connect.CodeFailedPrecondition},
+	{channels.ErrTooManyChallenges, connect.CodeResourceExhausted},
 }
 
 // providerProto is a provider as the API shows it.

@@ -347,6 +347,7 @@ func TestProviderErrorCodes(t *testing.T) {
 		{channels.ErrWrongNode, connect.CodePermissionDenied},
 		{channels.ErrAgentKeyRevoked, connect.CodeFailedPrecondition},
 		{channels.ErrAgentKeyInUse, connect.CodeFailedPrecondition},
+		{channels.ErrTooManyChallenges, connect.CodeResourceExhausted},
 		{channels.ErrProviderNotFound, connect.CodeNotFound},
 		{errors.New("disk on fire"), connect.CodeInternal},
 	}
