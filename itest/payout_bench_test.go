@@ -438,6 +438,25 @@ func benchSluiceRound(b *testing.B, s *sluiced, book *payoutBook,
 	feedEnd := time.Now()
 	book.drained(ids...)
 	s.stop()
+	// The hub records a payout's success when it learns the preimage;
+	// the provider's invoice stream may tell the watcher a moment later.
+	eventually(b, payoutWait, "the providers' lnds to report every "+
+		"payout settled", func() error {
+		for _, id := range ids {
+			settles, err := watch.since(id, from[id])
+			if err != nil {
+				return permanent(err)
+			}
+			if _, ok := creditLatencies(credits[id],
+				settles); !ok {
+
+				return fmt.Errorf("%s: %d settles do not "+
+					"cover %d credits", id, len(settles),
+					len(credits[id]))
+			}
+		}
+		return nil
+	})
 
 	r := sluiceRound{Elapsed: feedEnd.Sub(start)}
 	r.timings(book, ids, start)
