@@ -67,6 +67,9 @@ type tapdNode struct {
 	universe universerpc.UniverseClient
 }
 
+// upAttempts is how many times newNetwork tries to bring a network up.
+const upAttempts = 2
+
 // newNetwork brings up a fresh network for t in its own directory and
 // stops and removes it when t ends. The directory of a failed test (or of
 // every test with SLUICE_ITEST_KEEP=1) stays on disk, and its path and
@@ -80,33 +83,49 @@ func newNetwork(t testing.TB) *network {
 // nodes (devnet.Options.Providers), each with a channel from the hub.
 func newNetworkProviders(t testing.TB, providers int) *network {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "sluice-itest-"+safeName(t.Name())+"-")
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := &network{
 		t:     t,
-		dir:   dir,
 		lnds:  map[string]*lndNode{},
 		tapds: map[string]*tapdNode{},
 	}
 	t.Cleanup(n.cleanup)
 
-	ctx, cancel := context.WithTimeout(t.Context(), upTimeout)
-	defer cancel()
-	start := time.Now()
-	prof, err := devnet.Up(ctx, devnet.Options{
-		Dir:       dir,
-		Binaries:  binaries.daemons,
-		Out:       testWriter{t},
-		Providers: providers,
-	})
-	if err != nil {
-		t.Fatalf("devnet up in %s: %v", dir, err)
+	// A bring-up that fails (a daemon of the pinned versions stalling
+	// on a loaded machine) is tried once more in a fresh directory; the
+	// failed one stays on disk and is named. devnet's own tests bring
+	// networks up without this second chance.
+	for attempt := 1; ; attempt++ {
+		dir, err := os.MkdirTemp("", "sluice-itest-"+
+			safeName(t.Name())+"-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.dir = dir
+		ctx, cancel := context.WithTimeout(t.Context(), upTimeout)
+		start := time.Now()
+		prof, err := devnet.Up(ctx, devnet.Options{
+			Dir:       dir,
+			Binaries:  binaries.daemons,
+			Out:       testWriter{t},
+			Providers: providers,
+		})
+		cancel()
+		if err == nil {
+			n.profile = prof
+			t.Logf("network up in %s (%s)", dir,
+				time.Since(start).Round(100*time.Millisecond))
+			break
+		}
+		if attempt == upAttempts || t.Context().Err() != nil {
+			t.Fatalf("devnet up in %s: %v", dir, err)
+		}
+		t.Logf("devnet up in %s failed; trying once more in a fresh "+
+			"directory, and keeping this one: %v", dir, err)
+		if err := devnet.Down(dir, false); err != nil {
+			t.Fatalf("devnet down in %s: %v", dir, err)
+		}
 	}
-	n.profile = prof
-	t.Logf("network up in %s (%s)", dir,
-		time.Since(start).Round(100*time.Millisecond))
+	prof := n.profile
 
 	for i := range prof.Nodes {
 		node := &prof.Nodes[i]
@@ -146,6 +165,9 @@ func (n *network) cleanup() {
 	}
 	for _, td := range n.tapds {
 		td.conn.Close()
+	}
+	if n.dir == "" {
+		return
 	}
 	keep := n.t.Failed() || os.Getenv(envKeep) == "1"
 	if err := devnet.Down(n.dir, false); err != nil {
