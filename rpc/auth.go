@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 )
@@ -113,6 +114,10 @@ type Caller struct {
 	// BuyerID is the buyer a buyer macaroon is bound to; empty for other
 	// roles.
 	BuyerID string
+
+	// AgentKey is the agent key of the link that minted a provider
+	// macaroon; zero for other roles.
+	AgentKey channels.AgentKey
 }
 
 // callerKey is the context key of the Caller.
@@ -171,9 +176,21 @@ type authInterceptor struct {
 	macaroons   *macaroonService
 	permissions map[string][]Role
 	now         func() time.Time
+
+	// links checks provider macaroons against the provider's current
+	// link; nil checks nothing.
+	links *linkCache
 }
 
 var _ connect.Interceptor = (*authInterceptor)(nil)
+
+// forgetLink drops what is known of a provider's link: it has just linked
+// again.
+func (a *authInterceptor) forgetLink(providerID string) {
+	if a.links != nil {
+		a.links.forget(providerID)
+	}
+}
 
 // authorize returns ctx with the caller of procedure added, or a connect
 // error saying why the call is refused.
@@ -194,6 +211,15 @@ func (a *authInterceptor) authorize(ctx context.Context, procedure string,
 		return ctx, Caller{}, connect.NewError(
 			connect.CodeUnauthenticated, err,
 		)
+	}
+
+	if caller.Role == RoleProvider && a.links != nil {
+		if err := a.links.check(ctx, caller); err != nil {
+			log.Debugf("Refused %s: %v", procedure, err)
+			return ctx, Caller{}, connect.NewError(
+				connect.CodeUnauthenticated, err,
+			)
+		}
 	}
 
 	if !known {

@@ -105,7 +105,8 @@ func TestAuthInterceptor(t *testing.T) {
 		return hex.EncodeToString(raw)
 	}
 	provider := func(id string) string {
-		raw, err := macs.bakeProvider(id)
+		_, agent := testKeys(t)
+		raw, err := macs.bakeProvider(id, agent)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +260,8 @@ func TestBakeProviderMacaroonID(t *testing.T) {
 		{"tab\t", false},
 	}
 	for _, tc := range tests {
-		raw, err := macs.bakeProvider(tc.id)
+		_, agent := testKeys(t)
+		raw, err := macs.bakeProvider(tc.id, agent)
 		if !tc.ok {
 			if !errors.Is(err, ErrInvalidProviderID) {
 				t.Errorf("%q: err %v, want ErrInvalidProviderID",
@@ -277,7 +279,8 @@ func TestBakeProviderMacaroonID(t *testing.T) {
 				err)
 			continue
 		}
-		if caller != (Caller{Role: RoleProvider, ProviderID: tc.id}) {
+		if caller != (Caller{Role: RoleProvider, ProviderID: tc.id,
+			AgentKey: agent}) {
 			t.Errorf("%q: caller %+v", tc.id, caller)
 		}
 	}
@@ -326,4 +329,40 @@ func procedure(svc protoreflect.ServiceDescriptor,
 	m protoreflect.MethodDescriptor) string {
 
 	return "/" + string(svc.FullName()) + "/" + string(m.Name())
+}
+
+// TestProviderMacaroonNeedsAgentKey checks the agent_key caveat: a provider
+// macaroon without one, with two that disagree, or with a key that is not
+// one, is refused, and so is the caveat on another role's macaroon.
+func TestProviderMacaroonNeedsAgentKey(t *testing.T) {
+	macs, err := newMacaroonService(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, agent := testKeys(t)
+	tests := []struct {
+		name    string
+		role    Role
+		caveats []string
+	}{
+		{"no agent_key", RoleProvider, []string{"provider_id p1"}},
+		{"two agent keys", RoleProvider, []string{"provider_id p1",
+			"agent_key " + agent.String(),
+			"agent_key " + strings.Repeat("ab", 32)}},
+		{"not a key", RoleProvider, []string{"provider_id p1",
+			"agent_key nothex"}},
+		{"on a buyer macaroon", RoleBuyer, []string{"buyer_id b1",
+			"agent_key " + agent.String()}},
+	}
+	for _, tc := range tests {
+		m, err := macs.bake(tc.role, tc.caveats...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := m.MarshalBinary()
+		_, err = macs.verify(hex.EncodeToString(raw), time.Now())
+		if !errors.Is(err, ErrCaveatFailed) {
+			t.Errorf("%s: %v, want ErrCaveatFailed", tc.name, err)
+		}
+	}
 }

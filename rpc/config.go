@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/sluice-ln/sluice/channels"
 )
 
 // DefaultListenAddr is where the API listens unless told otherwise.
@@ -60,10 +62,24 @@ type Config struct {
 	// sets a payout.Scheduler. When nil, it answers unimplemented.
 	Payouts PayoutBackend
 
+	// ProviderLinks tells the current agent key of a provider: a
+	// provider macaroon is bound to the agent key of the link that minted
+	// it, and stops working when the provider links again. The daemon
+	// sets a channels.Manager. When nil, provider macaroons are not
+	// checked against the provider's current link.
+	ProviderLinks ProviderLinks
+
 	// Reconciler serves the OperatorService's Reconcile; the daemon
 	// runs reconcile.Run over the store and the hub's lnd. When nil, it
 	// answers unimplemented.
 	Reconciler Reconciler
+}
+
+// ProviderLinks tells a provider's current agent key, or an error wrapping
+// channels.ErrProviderNotFound. channels.Manager implements it.
+type ProviderLinks interface {
+	AgentKey(ctx context.Context, providerID string) (channels.AgentKey,
+		error)
 }
 
 // InfoSource answers GetInfo: the daemon implements it with what it learned

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/keyfile"
 	"gopkg.in/macaroon.v2"
 )
@@ -47,6 +48,11 @@ const (
 	// caveatProviderID binds a provider macaroon to one provider:
 	// "provider_id <id>".
 	caveatProviderID = "provider_id"
+
+	// caveatAgentKey binds a provider macaroon to the link that minted
+	// it, by that link's agent key: "agent_key <64 hex>". A re-link
+	// rotates the key, and the macaroon stops working.
+	caveatAgentKey = "agent_key"
 
 	// caveatBuyerID binds a buyer macaroon to one buyer: "buyer_id <id>".
 	caveatBuyerID = "buyer_id"
@@ -221,13 +227,20 @@ func (s *macaroonService) bake(role Role, caveats ...string) (
 	return mac, nil
 }
 
-// bakeProvider makes a provider macaroon bound to providerID.
-func (s *macaroonService) bakeProvider(providerID string) ([]byte, error) {
+// bakeProvider makes a provider macaroon bound to providerID and to the
+// link whose agent key is agent.
+func (s *macaroonService) bakeProvider(providerID string,
+	agent channels.AgentKey) ([]byte, error) {
+
 	if err := checkBoundID(providerID); err != nil {
 		return nil, fmt.Errorf("%w: providerID %w", ErrInvalidProviderID,
 			err)
 	}
-	return s.bakeBound(RoleProvider, caveatProviderID, providerID)
+	if agent == (channels.AgentKey{}) {
+		return nil, fmt.Errorf("%w: no agent key", ErrInvalidProviderID)
+	}
+	return s.bakeBound(RoleProvider, caveatProviderID+" "+providerID,
+		caveatAgentKey+" "+agent.String())
 }
 
 // bakeBuyer makes a buyer macaroon bound to buyerID.
@@ -235,15 +248,14 @@ func (s *macaroonService) bakeBuyer(buyerID string) ([]byte, error) {
 	if err := checkBoundID(buyerID); err != nil {
 		return nil, fmt.Errorf("%w: buyerID %w", ErrInvalidBuyerID, err)
 	}
-	return s.bakeBound(RoleBuyer, caveatBuyerID, buyerID)
+	return s.bakeBound(RoleBuyer, caveatBuyerID+" "+buyerID)
 }
 
-// bakeBound makes a macaroon of role bound to id by the caveat, in binary
-// form.
-func (s *macaroonService) bakeBound(role Role, caveat, id string) ([]byte,
+// bakeBound makes a macaroon of role with the caveats, in binary form.
+func (s *macaroonService) bakeBound(role Role, caveats ...string) ([]byte,
 	error) {
 
-	mac, err := s.bake(role, caveat+" "+id)
+	mac, err := s.bake(role, caveats...)
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +342,25 @@ func (s *macaroonService) verify(headerValue string, now time.Time) (Caller,
 			}
 			caller.ProviderID = arg
 
+		case caveatAgentKey:
+			if role != RoleProvider {
+				return Caller{}, fmt.Errorf("%w: %q on a %s "+
+					"macaroon", ErrCaveatFailed, cond, role)
+			}
+			key, err := channels.ParseAgentKeyHex(arg)
+			if err != nil {
+				return Caller{}, fmt.Errorf("%w: %q: %w",
+					ErrCaveatFailed, cond, err)
+			}
+			if caller.AgentKey != (channels.AgentKey{}) &&
+				caller.AgentKey != key {
+
+				return Caller{}, fmt.Errorf("%w: agent_key "+
+					"caveats name both %v and %v",
+					ErrCaveatFailed, caller.AgentKey, key)
+			}
+			caller.AgentKey = key
+
 		case caveatBuyerID:
 			if role != RoleBuyer {
 				return Caller{}, fmt.Errorf("%w: %q on a %s "+
@@ -350,6 +381,11 @@ func (s *macaroonService) verify(headerValue string, now time.Time) (Caller,
 	if role == RoleProvider && caller.ProviderID == "" {
 		return Caller{}, fmt.Errorf("%w: provider macaroon without a "+
 			"provider_id caveat", ErrCaveatFailed)
+	}
+	if role == RoleProvider && caller.AgentKey == (channels.AgentKey{}) {
+		return Caller{}, fmt.Errorf("%w: provider macaroon without an "+
+			"agent_key caveat; link again (`sluice provider link`) "+
+			"for a current one", ErrCaveatFailed)
 	}
 	if role == RoleBuyer && caller.BuyerID == "" {
 		return Caller{}, fmt.Errorf("%w: buyer macaroon without a "+

@@ -23,7 +23,8 @@ func FuzzVerifyMacaroon(f *testing.F) {
 		raw, _ := m.MarshalBinary()
 		f.Add(hex.EncodeToString(raw))
 	}
-	raw, err := macs.bakeProvider("prov-1")
+	_, agent := testKeys(f)
+	raw, err := macs.bakeProvider("prov-1", agent)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func benchSubmitOnce(b *testing.B, cfg store.Config) {
 		defer cancel()
 		_ = srv.Stop(ctx)
 	})
-	macRaw, err := srv.BakeProviderMacaroon("prov-1")
+	macRaw, err := srv.BakeProviderMacaroon("prov-1", agentKey)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -50,8 +50,12 @@ type providerService struct {
 	// payouts serves GetProviderStatus; nil answers unimplemented.
 	payouts PayoutBackend
 
-	// bake mints a provider macaroon for a provider id.
-	bake func(providerID string) ([]byte, error)
+	// bake mints a provider macaroon for a provider id and the agent
+	// key of its link.
+	bake func(providerID string, agent channels.AgentKey) ([]byte, error)
+
+	// linked is told of every completed link; nil when no one listens.
+	linked func(providerID string)
 }
 
 var _ sluicerpcconnect.ProviderServiceHandler = (*providerService)(nil)
@@ -97,7 +101,10 @@ func (s *providerService) CompleteLink(ctx context.Context,
 	if err != nil {
 		return nil, providerCodes.connectError("complete link", err)
 	}
-	mac, err := s.bake(link.Provider.ID)
+	if s.linked != nil {
+		s.linked(link.Provider.ID)
+	}
+	mac, err := s.bake(link.Provider.ID, link.Provider.Agent)
 	if err != nil {
 		log.Errorf("Provider macaroon for %s: %v", link.Provider.ID,
 			err)

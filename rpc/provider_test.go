@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -105,7 +106,7 @@ func (f *fakeProviders) CheckReach(_ context.Context,
 }
 
 // testKeys are a node key and an agent key for requests.
-func testKeys(t *testing.T) (route.Vertex, channels.AgentKey) {
+func testKeys(t testing.TB) (route.Vertex, channels.AgentKey) {
 	t.Helper()
 	_, nodePub := btcec.PrivKeyFromBytes(bytes.Repeat([]byte{3}, 32))
 	_, agentPub := btcec.PrivKeyFromBytes(bytes.Repeat([]byte{4}, 32))
@@ -498,5 +499,141 @@ func TestProviderJSON(t *testing.T) {
 		!strings.Contains(out, `"rates":{"cpu":"0.5"}`) {
 
 		t.Errorf("status %d, body %s", resp.StatusCode, out)
+	}
+}
+
+// fakeLinks answers the current agent key of one provider.
+type fakeLinks struct {
+	mu    sync.Mutex
+	id    string
+	agent channels.AgentKey
+	reads int
+}
+
+func (f *fakeLinks) AgentKey(_ context.Context, id string) (
+	channels.AgentKey, error) {
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if id != f.id {
+		return channels.AgentKey{}, fmt.Errorf("%w: %q",
+			channels.ErrProviderNotFound, id)
+	}
+	return f.agent, nil
+}
+
+func (f *fakeLinks) set(agent channels.AgentKey) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.agent = agent
+}
+
+// TestRelinkRetiresOldMacaroon links a provider, links it again with a new
+// agent key, and checks that the first link's macaroon is refused from then
+// on with ErrStaleLink while the second one works; a macaroon of a provider
+// that is not linked is refused too.
+func TestRelinkRetiresOldMacaroon(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := testProviderRecord(t)
+	fake := &fakeProviders{link: channels.Link{Provider: p}, provider: p}
+	links := &fakeLinks{id: p.ID, agent: p.Agent}
+
+	dir := t.TempDir()
+	cfg := testConfig(dir, &fakeInfo{})
+	cfg.Providers = fake
+	cfg.ProviderLinks = links
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(),
+			5*time.Second)
+		defer cancel()
+		_ = srv.Stop(ctx)
+	})
+	d := &testDaemon{srv: srv, dir: dir}
+	client := sluicerpcconnect.NewProviderServiceClient(
+		httpClient(t, d.certPath(), true), d.url(), connect.WithGRPC(),
+	)
+
+	link := func() string {
+		t.Helper()
+		done, err := client.CompleteLink(ctx, withMac(
+			&sluicerpc.CompleteLinkRequest{ChallengeId: "c1",
+				Signature: "sig"}, ""))
+		if err != nil {
+			t.Fatalf("CompleteLink: %v", err)
+		}
+		return hex.EncodeToString(done.Msg.ProviderMacaroon)
+	}
+	get := func(mac string) error {
+		_, err := client.GetProvider(ctx, withMac(
+			&sluicerpc.GetProviderRequest{ProviderId: p.ID}, mac))
+		return err
+	}
+
+	first := link()
+	if err := get(first); err != nil {
+		t.Fatalf("the first link's macaroon: %v", err)
+	}
+
+	// The provider links again with a new agent key.
+	sum := sha256.Sum256([]byte("second agent"))
+	_, pub := btcec.PrivKeyFromBytes(sum[:])
+	newAgent, err := channels.ParseAgentKey(pub.SerializeCompressed()[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	relinked := p
+	relinked.Agent = newAgent
+	fake.mu.Lock()
+	fake.link = channels.Link{Provider: relinked, Relinked: true,
+		Revoked: &p.Agent}
+	fake.mu.Unlock()
+	links.set(newAgent)
+	second := link()
+
+	err = get(first)
+	if connect.CodeOf(err) != connect.CodeUnauthenticated ||
+		!strings.Contains(err.Error(), "earlier link") {
+
+		t.Fatalf("the first link's macaroon after a re-link: %v, want "+
+			"unauthenticated, from an earlier link", err)
+	}
+	if err := get(second); err != nil {
+		t.Fatalf("the second link's macaroon: %v", err)
+	}
+
+	// Calls in a row read the key once.
+	links.mu.Lock()
+	before := links.reads
+	links.mu.Unlock()
+	for range 5 {
+		if err := get(second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links.mu.Lock()
+	after := links.reads
+	links.mu.Unlock()
+	if after != before {
+		t.Errorf("5 calls read the agent key %d times, want 0 (cached)",
+			after-before)
+	}
+
+	// A provider the store does not know.
+	raw, err := srv.BakeProviderMacaroon("prov-gone", newAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = get(hex.EncodeToString(raw))
+	if connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("macaroon of an unknown provider: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 )
@@ -73,6 +74,9 @@ func NewServer(cfg Config) (*Server, error) {
 		permissions: permissions,
 		now:         time.Now,
 	}
+	if cfg.ProviderLinks != nil {
+		auth.links = newLinkCache(cfg.ProviderLinks, time.Now)
+	}
 	sluice := &sluiceService{
 		info:    cfg.Info,
 		started: s.startTime,
@@ -84,6 +88,7 @@ func NewServer(cfg Config) (*Server, error) {
 			backend: cfg.Providers,
 			payouts: cfg.Payouts,
 			bake:    macaroons.bakeProvider,
+			linked:  auth.forgetLink,
 		}
 	}
 	var meter sluicerpcconnect.MeteringServiceHandler = &sluicerpcconnect.UnimplementedMeteringServiceHandler{}
@@ -232,12 +237,15 @@ func (s *Server) Addr() string {
 	return s.cfg.ListenAddr
 }
 
-// BakeProviderMacaroon mints a provider macaroon bound to providerID, in
-// macaroon v2 binary form: its holder may call the provider methods for that
-// provider only. Nothing is stored; the provider keeps the macaroon, and
-// replacing the root key revokes it.
-func (s *Server) BakeProviderMacaroon(providerID string) ([]byte, error) {
-	return s.macaroons.bakeProvider(providerID)
+// BakeProviderMacaroon mints a provider macaroon bound to providerID and to
+// the link whose agent key is agent, in macaroon v2 binary form: its
+// holder may call the provider methods for that provider only, until the
+// provider links again. Nothing is stored; the provider keeps the
+// macaroon, and replacing the root key revokes it.
+func (s *Server) BakeProviderMacaroon(providerID string,
+	agent channels.AgentKey) ([]byte, error) {
+
+	return s.macaroons.bakeProvider(providerID, agent)
 }
 
 // BakeBuyerMacaroon mints a buyer macaroon bound to buyerID, in macaroon v2

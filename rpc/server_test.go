@@ -72,7 +72,8 @@ func (d *testDaemon) buyerHex(t *testing.T, id string) string {
 // providerHex mints a provider macaroon for id, hex-encoded.
 func (d *testDaemon) providerHex(t *testing.T, id string) string {
 	t.Helper()
-	raw, err := d.srv.BakeProviderMacaroon(id)
+	_, agent := testKeys(t)
+	raw, err := d.srv.BakeProviderMacaroon(id, agent)
 	if err != nil {
 		t.Fatalf("BakeProviderMacaroon(%q): %v", id, err)
 	}

@@ -91,7 +91,8 @@ func startProviderSluiced(t *testing.T) providerSluiced {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mac, err := srv.BakeProviderMacaroon(link.Provider.ID)
+	mac, err := srv.BakeProviderMacaroon(link.Provider.ID,
+		link.Provider.Agent)
 	if err != nil {
 		t.Fatal(err)
 	}
