@@ -218,9 +218,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 		MacaroonDir: cfg.MacaroonDir,
 		Info:        d,
 		Providers:   providers,
-		Jobs:        jobs,
-		Metering:    meter,
-		Payouts:     payouts,
+		// A provider macaroon works until the provider links again.
+		ProviderLinks: providers,
+		Jobs:          jobs,
+		Metering:      meter,
+		Payouts:       payouts,
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {
 
