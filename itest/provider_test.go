@@ -284,6 +284,14 @@ func TestProviderLink(t *testing.T) {
 	}
 
 	// Re-link with a new agent key: same provider, old key revoked.
+	firstMac := f1.macaroon + ".first"
+	firstRaw, err := os.ReadFile(f1.macaroon)
+	if err == nil {
+		err = os.WriteFile(firstMac, firstRaw, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	relinked := s.linkCLI(net.linkArgs(devnet.NodeProvider1, f1,
 		"--new-agent-key")...)
 	_, agent1b, err := channels.ReadAgentKeyFile(f1.agentKey)
@@ -304,6 +312,18 @@ func TestProviderLink(t *testing.T) {
 	case relinked.Provider.Rates["cpu"] != "0.000125":
 		t.Fatalf("rates lost in the re-link: %v",
 			relinked.Provider.Rates)
+	}
+	// The first link's macaroon went with its agent key; the new one
+	// works.
+	out, err = s.cli("--macaroonpath="+firstMac, "provider", "show")
+	if err == nil || !strings.Contains(err.Error(), "earlier link") {
+		t.Fatalf("provider show with the first link's macaroon: %v\n%s",
+			err, out)
+	}
+	if out, err := s.cli("--macaroonpath="+f1.macaroon, "provider",
+		"show"); err != nil {
+
+		t.Fatalf("provider show after the re-link: %v\n%s", err, out)
 	}
 	// The revoked key cannot be linked again.
 	ctx, cancel := rpcContext(t)
