@@ -290,7 +290,8 @@ func TestLoadConfigErrors(t *testing.T) {
 	}, {
 		name: "settlement.refundretry too long",
 		conf: "[settlement]\nsettlement.refundretry=25h\n",
-		want: []string{"settlement.refundretry", "25h"}}, {
+		want: []string{"settlement.refundretry", "25h"},
+	}, {
 		name: "lnd.dialtimeout zero",
 		args: []string{"--lnd.dialtimeout=0s"},
 		want: []string{"--lnd.dialtimeout", "not positive"},
