@@ -153,20 +153,7 @@ func startJobDaemon(t *testing.T, fake *fakeJobs) jobClients {
 	dir := t.TempDir()
 	cfg := testConfig(dir, &fakeInfo{})
 	cfg.Jobs = fake
-	srv, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			5*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-	})
-	d := &testDaemon{srv: srv, dir: dir}
+	d := startServer(t, dir, cfg)
 	hc := httpClient(t, d.certPath(), true)
 	return jobClients{
 		d: d,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/shopspring/decimal"
@@ -60,22 +59,7 @@ func startMeteringDaemon(t *testing.T, fake *fakeMetering) (*testDaemon,
 	dir := t.TempDir()
 	cfg := testConfig(dir, &fakeInfo{})
 	cfg.Metering = fake
-	srv, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			5*time.Second)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	d := &testDaemon{srv: srv, dir: dir}
+	d := startServer(t, dir, cfg)
 	client := sluicerpcconnect.NewMeteringServiceClient(
 		httpClient(t, d.certPath(), true), d.url(), connect.WithGRPC(),
 	)

@@ -144,22 +144,7 @@ func startProviderDaemon(t *testing.T, fake *fakeProviders) (*testDaemon,
 	dir := t.TempDir()
 	cfg := testConfig(dir, &fakeInfo{})
 	cfg.Providers = fake
-	srv, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			5*time.Second)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	d := &testDaemon{srv: srv, dir: dir}
+	d := startServer(t, dir, cfg)
 	client := sluicerpcconnect.NewProviderServiceClient(
 		httpClient(t, d.certPath(), true), d.url(), connect.WithGRPC(),
 	)
@@ -544,20 +529,7 @@ func TestRelinkRetiresOldMacaroon(t *testing.T) {
 	cfg := testConfig(dir, &fakeInfo{})
 	cfg.Providers = fake
 	cfg.ProviderLinks = links
-	srv, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			5*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-	})
-	d := &testDaemon{srv: srv, dir: dir}
+	d := startServer(t, dir, cfg)
 	client := sluicerpcconnect.NewProviderServiceClient(
 		httpClient(t, d.certPath(), true), d.url(), connect.WithGRPC(),
 	)
@@ -628,7 +600,7 @@ func TestRelinkRetiresOldMacaroon(t *testing.T) {
 	}
 
 	// A provider the store does not know.
-	raw, err := srv.BakeProviderMacaroon("prov-gone", newAgent)
+	raw, err := d.srv.BakeProviderMacaroon("prov-gone", newAgent)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,14 @@ func startDaemon(t *testing.T, dir string, info InfoSource) *testDaemon {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	srv, err := NewServer(testConfig(dir, info))
+	return startServer(t, dir, testConfig(dir, info))
+}
+
+// startServer starts a server with cfg, whose files are in dir (as
+// testConfig puts them), and stops it when the test ends.
+func startServer(t *testing.T, dir string, cfg Config) *testDaemon {
+	t.Helper()
+	srv, err := NewServer(cfg)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}

@@ -52,22 +52,7 @@ func startStatusDaemon(t *testing.T, pays *fakePayouts,
 	cfg.Jobs = newFakeJobs()
 	cfg.Payouts = pays
 	cfg.Reconciler = rec
-	srv, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			5*time.Second)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	d := &testDaemon{srv: srv, dir: dir}
+	d := startServer(t, dir, cfg)
 	hc := httpClient(t, d.certPath(), true)
 	return d, sluicerpcconnect.NewProviderServiceClient(hc, d.url(),
 			connect.WithGRPC()),
