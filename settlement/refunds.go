@@ -717,10 +717,11 @@ type refundRetry struct {
 // retryRefunds refunds, by keysend to their refund node, the ended jobs
 // that still owe their buyer money: a refund that found no route or
 // failed, a refund that reserved more fee than lnd charged, money that came
-// in after the job ended. A job first seen owing waits RefundRetry, so
-// that EndJob's own refund goes first; each try that leaves it owing
-// doubles the wait, up to MaxRefundRetry. The waits live in memory: after
-// a restart, every owed job waits RefundRetry again.
+// in after the job ended. The first try comes RefundRetry after the job
+// began to owe (it ended, or its last refund ended), so that EndJob's own
+// refund goes first; each try that leaves it owing doubles the wait, up to
+// MaxRefundRetry. The doubled waits live in memory: after a restart, each
+// owed job's next try is RefundRetry after it began to owe.
 func (m *Manager) retryRefunds(ctx context.Context) error {
 	var jobs []store.OwedJob
 	err := m.execTx(ctx, true, func(tx TxStore) error {
@@ -738,7 +739,13 @@ func (m *Manager) retryRefunds(ctx context.Context) error {
 		r, seen := m.owed[j.ID]
 		switch {
 		case !seen:
-			r = refundRetry{at: now.Add(m.cfg.RefundRetry),
+			since, err := m.owingSince(ctx, j.ID)
+			if err != nil {
+				log.Warnf("Job %s: when it began to owe: %v",
+					j.ID, err)
+				since = now
+			}
+			r = refundRetry{at: since.Add(m.cfg.RefundRetry),
 				wait: m.cfg.RefundRetry}
 		case j.RefundPending:
 			// Its refund is on its way; the wait starts over
@@ -753,6 +760,32 @@ func (m *Manager) retryRefunds(ctx context.Context) error {
 	}
 	m.owed = owed
 	return ctx.Err()
+}
+
+// owingSince is when an owed job began to owe as it does now: when it
+// ended, or when its last refund ended, whichever is later.
+func (m *Manager) owingSince(ctx context.Context, jobID string) (time.Time,
+	error) {
+
+	var since time.Time
+	err := m.execTx(ctx, true, func(tx TxStore) error {
+		job, err := tx.JobByID(ctx, jobID)
+		if err != nil {
+			return err
+		}
+		refunds, err := tx.JobRefunds(ctx, jobID)
+		if err != nil {
+			return err
+		}
+		since = job.EndedAt
+		for _, r := range refunds {
+			if r.ResolvedAt.After(since) {
+				since = r.ResolvedAt
+			}
+		}
+		return nil
+	})
+	return since, err
 }
 
 // refundToNode refunds what an ended job's escrow holds to the job's

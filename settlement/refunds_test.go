@@ -527,9 +527,9 @@ func TestLateTopUpAfterEnd(t *testing.T) {
 }
 
 // TestSweeperRetriesOwedRefunds ends jobs whose refund finds no route or
-// fails: after RefundRetry the sweeper refunds them by keysend on its own,
-// waiting twice as long after each try that fails, until the escrow is
-// empty.
+// fails: RefundRetry after they began to owe, the sweeper refunds them by
+// keysend on its own, waiting twice as long after each try that fails,
+// until the escrow is empty.
 func TestSweeperRetriesOwedRefunds(t *testing.T) {
 	e := newEnv(t)
 	e.start(e.m)
@@ -570,7 +570,7 @@ func TestSweeperRetriesOwedRefunds(t *testing.T) {
 		t.Helper()
 		return len(e.get(id).Refunds)
 	}
-	// The sweeper has seen both; before RefundRetry it sends nothing.
+	// Before RefundRetry has passed since they ended, nothing is sent.
 	time.Sleep(100 * time.Millisecond)
 	e.clock.Advance(retry - time.Second)
 	time.Sleep(100 * time.Millisecond)
