@@ -29,11 +29,7 @@ func startSluiced(t *testing.T) (dir, addr string) {
 	var pub [33]byte
 	pub[0] = 0x03
 	pub[32] = 0xff
-	srv, err := rpc.NewServer(rpc.Config{
-		ListenAddr:  "127.0.0.1:0",
-		TLSCertPath: filepath.Join(dir, "tls.cert"),
-		TLSKeyPath:  filepath.Join(dir, "tls.key"),
-		MacaroonDir: filepath.Join(dir, "regtest"),
+	srv := startServer(t, dir, rpc.Config{
 		Info: fixedInfo{
 			Version:   "9.9.9-test",
 			Network:   "regtest",
@@ -42,9 +38,6 @@ func startSluiced(t *testing.T) (dir, addr string) {
 			StartTime: time.Now().Add(-time.Hour),
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Buyer macaroons are minted per buyer; lay one out where a buyer
 	// would keep it.
 	buyerMac, err := srv.BakeBuyerMacaroon("buyer-test")
@@ -56,15 +49,6 @@ func startSluiced(t *testing.T) (dir, addr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			5*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-	})
 	return dir, srv.Addr()
 }
 
@@ -221,4 +205,29 @@ func TestGetInfoJSONIsTheAPIsJSON(t *testing.T) {
 			t.Errorf("JSON lacks %s: %s", k, out)
 		}
 	}
+}
+
+// startServer starts an API server with cfg, its listener, TLS files and
+// macaroons in dir as the CLI expects them (regtest), and stops it when the
+// test ends.
+func startServer(t *testing.T, dir string, cfg rpc.Config) *rpc.Server {
+	t.Helper()
+	cfg.ListenAddr = "127.0.0.1:0"
+	cfg.TLSCertPath = filepath.Join(dir, "tls.cert")
+	cfg.TLSKeyPath = filepath.Join(dir, "tls.key")
+	cfg.MacaroonDir = filepath.Join(dir, "regtest")
+	srv, err := rpc.NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(),
+			5*time.Second)
+		defer cancel()
+		_ = srv.Stop(ctx)
+	})
+	return srv
 }

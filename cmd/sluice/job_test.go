@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,25 +45,9 @@ func startJobServer(t *testing.T) (dir, addr string,
 	}
 	t.Cleanup(m.Stop)
 
-	srv, err := rpc.NewServer(rpc.Config{
-		ListenAddr:  "127.0.0.1:0",
-		TLSCertPath: filepath.Join(dir, "tls.cert"),
-		TLSKeyPath:  filepath.Join(dir, "tls.key"),
-		MacaroonDir: filepath.Join(dir, "regtest"),
-		Info:        fixedInfo{Network: "regtest"},
-		Jobs:        m,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			5*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
+	srv := startServer(t, dir, rpc.Config{
+		Info: fixedInfo{Network: "regtest"},
+		Jobs: m,
 	})
 	return dir, srv.Addr(), hub
 }

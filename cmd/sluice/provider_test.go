@@ -59,25 +59,9 @@ func startProviderSluiced(t *testing.T) providerSluiced {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := rpc.NewServer(rpc.Config{
-		ListenAddr:  "127.0.0.1:0",
-		TLSCertPath: filepath.Join(dir, "tls.cert"),
-		TLSKeyPath:  filepath.Join(dir, "tls.key"),
-		MacaroonDir: filepath.Join(dir, "regtest"),
-		Info:        fixedInfo{Network: "regtest"},
-		Providers:   mgr,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			5*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
+	srv := startServer(t, dir, rpc.Config{
+		Info:      fixedInfo{Network: "regtest"},
+		Providers: mgr,
 	})
 
 	ch, err := mgr.CreateChallenge(ctx, channels.ChallengeRequest{

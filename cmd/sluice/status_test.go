@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,14 +53,10 @@ func startStatusServer(t *testing.T, report *reconcile.Report) []string {
 		t.Fatal(err)
 	}
 	at := time.Now().Add(-3 * time.Second)
-	srv, err := rpc.NewServer(rpc.Config{
-		ListenAddr:  "127.0.0.1:0",
-		TLSCertPath: filepath.Join(dir, "tls.cert"),
-		TLSKeyPath:  filepath.Join(dir, "tls.key"),
-		MacaroonDir: filepath.Join(dir, "regtest"),
-		Info:        fixedInfo{Network: "regtest"},
-		Jobs:        m,
-		Providers:   noProviders{},
+	srv := startServer(t, dir, rpc.Config{
+		Info:      fixedInfo{Network: "regtest"},
+		Jobs:      m,
+		Providers: noProviders{},
 		Payouts: fixedPayouts{payout.ProviderStatus{
 			ProviderView: payout.ProviderView{PaidOut: 12_345,
 				Payable: 7, Status: payout.Status{
@@ -78,18 +73,6 @@ func startStatusServer(t *testing.T, report *reconcile.Report) []string {
 
 			return report, nil
 		}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			5*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
 	})
 	return []string{"--rpcserver", srv.Addr(), "--sluicedir", dir}
 }
