@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,28 +11,11 @@ import (
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/channels/channelstest"
+	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // harness is a Manager on a fresh SQLite store with a fake hub.
 type harness struct {
@@ -41,7 +23,7 @@ type harness struct {
 	ctx   context.Context
 	db    *store.DB
 	hub   *channelstest.Hub
-	clock *clock
+	clock *clocktest.Clock
 	mgr   *channels.Manager
 
 	hubNode route.Vertex
@@ -56,7 +38,7 @@ func newHarness(t *testing.T) *harness {
 		ctx:   context.Background(),
 		db:    db,
 		hub:   channelstest.NewHub(t),
-		clock: &clock{now: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)},
+		clock: clocktest.New(time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)),
 	}
 	_, h.hubNode = keyOf(0x99)
 	mgr, err := channels.NewManager(channels.Config{

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 	"github.com/sluice-ln/sluice/store"
@@ -36,28 +36,6 @@ func mustVertex(s string) route.Vertex {
 	return v
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a store with two linked providers, a ledger over it, a fake lnd
 // and an executor.
 type env struct {
@@ -65,7 +43,7 @@ type env struct {
 	db     *store.DB
 	ledger *ledger.Ledger
 	lnd    *payouttest.Lnd
-	clock  *clock
+	clock  *clocktest.Clock
 	exec   *Executor
 
 	// keys numbers the test's own ledger transactions.
@@ -90,7 +68,7 @@ func envOver(t testing.TB, db *store.DB) *env {
 		t:     t,
 		db:    db,
 		lnd:   payouttest.New(t),
-		clock: newClock(),
+		clock: clocktest.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)),
 	}
 	e.ledger = ledger.New(store.NewLedgerStore(db), e.clock.Now)
 

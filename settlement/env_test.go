@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,30 +16,13 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/lightningnetwork/lnd/zpay32"
+	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/settlement/settlementtest"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
-
-// clock is a settable clock for tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // key is a node key for tests.
 type key struct {
@@ -99,7 +81,7 @@ type env struct {
 	ledger *ledger.Ledger
 	hub    *settlementtest.Hub
 	provs  *settlementtest.Providers
-	clock  *clock
+	clock  *clocktest.Clock
 	hubKey key
 	cfg    settlement.Config
 	m      *settlement.Manager
@@ -124,7 +106,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{
 		t:     t,
 		ctx:   context.Background(),
-		clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
+		clock: clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
 	}
 	e.db = storetest.Open(t, storetest.Config(t, store.SQLite))
 	e.ledger = ledger.New(store.NewLedgerStore(e.db), e.clock.Now)
