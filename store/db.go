@@ -164,6 +164,9 @@ type DB struct {
 	// writer writes; on Postgres it is the same pool as writer.
 	reader *sql.DB
 
+	// source is where the migrations come from, and migrations what
+	// load found in it.
+	source     migrationSource
 	migrations *migrationSet
 }
 
@@ -183,12 +186,12 @@ func open(ctx context.Context, cfg Config, source migrationSource) (*DB,
 		return nil, err
 	}
 
-	migrations, err := source.load(cfg.Backend)
+	migrations, err := source.load()
 	if err != nil {
 		return nil, err
 	}
 
-	db := &DB{cfg: cfg, migrations: migrations}
+	db := &DB{cfg: cfg, source: source, migrations: migrations}
 	switch cfg.Backend {
 	case SQLite:
 		err = db.openSQLite(ctx)

@@ -16,13 +16,22 @@
 // read WAL snapshots. SQLite runs with synchronous=FULL: a commit that has
 // returned survives a power loss, not only a crash of the process.
 //
+// Schema. migrations/ holds one set of numbered up/down migrations written
+// for PostgreSQL; SQLite runs the same files rewritten by
+// sqliteReplacements (BIGINT to INTEGER, TIMESTAMPTZ to TIMESTAMP, identity
+// keys to INTEGER PRIMARY KEY, and two "/* sqlite: ... */" markers), which
+// yields exactly the schema of databases made before the dialects were
+// merged. golang-migrate runs them through migrateDriver, which applies a
+// migration and records its version in one transaction. A database whose
+// version table is still the old runner's (a row per migration, with
+// applied_at) has its version carried over on first open.
+//
 // Queries are written once, with $N placeholders, which both PostgreSQL and
-// modernc's SQLite accept; the schemas differ per dialect, the queries do
-// not.
+// modernc's SQLite accept.
 //
 // Extending. Each domain's queries are methods on *Tx, in a file per domain
 // (ledger.go holds the ledger's), so that one DB.ExecTx can post ledger
 // transactions with ledger.PostTx and write the domain's own rows
-// atomically. A domain's schema comes as a new numbered migration in both
-// migrations/sqlite and migrations/postgres.
+// atomically. A domain's schema comes as a new numbered migration in
+// migrations/, in PostgreSQL's dialect.
 package store

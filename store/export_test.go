@@ -7,24 +7,29 @@ import (
 	"time"
 )
 
-// OpenWithMigrations is Open with the migrations read from fsys/dir/<backend>
-// instead of the embedded set.
+// OpenWithMigrations is Open with the migrations read from fsys/dir instead
+// of the embedded set.
 func OpenWithMigrations(ctx context.Context, cfg Config, fsys fs.FS,
 	dir string) (*DB, error) {
 
 	return open(ctx, cfg, migrationSource{fsys: fsys, dir: dir})
 }
 
-// LoadMigrations reads and checks fsys/dir/<backend>, returning the latest
-// version.
-func LoadMigrations(fsys fs.FS, dir string, backend Backend) (int, error) {
-	set, err := migrationSource{fsys: fsys, dir: dir}.load(backend)
+// LoadMigrations reads and checks fsys/dir, returning the latest version.
+func LoadMigrations(fsys fs.FS, dir string) (int, error) {
+	set, err := migrationSource{fsys: fsys, dir: dir}.load()
 	if err != nil {
 		return 0, err
 	}
 
 	return set.latest(), nil
 }
+
+// SQLiteSchema exposes sqliteSchema.
+var SQLiteSchema = sqliteSchema
+
+// EmbeddedMigrations is the embedded migration directory.
+var EmbeddedMigrations fs.FS = migrationFiles
 
 // MapError exposes mapError.
 var MapError = mapError

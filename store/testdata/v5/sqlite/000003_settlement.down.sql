@@ -1,0 +1,15 @@
+DROP INDEX refunds_one_pending_idx;
+DROP INDEX refunds_job_idx;
+DROP TABLE refunds;
+DROP TABLE settlement_cursors;
+DROP INDEX job_invoices_open_idx;
+DROP INDEX job_invoices_job_idx;
+DROP TABLE job_invoices;
+DROP INDEX job_events_job_idx;
+DROP TABLE job_events;
+DROP TABLE job_resources;
+DROP INDEX jobs_state_idx;
+DROP INDEX jobs_provider_idx;
+DROP INDEX jobs_buyer_idx;
+DROP TABLE jobs;
+DROP TABLE buyers;

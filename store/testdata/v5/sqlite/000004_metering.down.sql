@@ -1,0 +1,2 @@
+DROP TABLE usage_meters;
+DROP TABLE usage_records;
