@@ -15,7 +15,7 @@ export SLUICE_TEST_POSTGRES
 case ?=
 ITEST_RUN := $(if $(case),-run '^$(case)$$',)
 
-.PHONY: build test unit itest bench fuzz lint fmt rpc rpc-check run demo sluiced devnet-up devnet-down postgres
+.PHONY: build test unit itest bench fuzz lint fmt rpc rpc-check sqlc sqlc-check run demo sluiced devnet-up devnet-down postgres
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -75,6 +75,14 @@ rpc:
 
 rpc-check: rpc
 	git diff --exit-code -- rpc/
+
+sqlc:
+	scripts/gensqlc.sh
+
+sqlc-check: sqlc
+	git diff --exit-code -- store/sqlc/
+	@test -z "$$(git status --porcelain -- store/sqlc/)" || \
+		{ echo "store/sqlc has files git does not know"; exit 1; }
 
 # run is the main job, the whole story: the local network (brought up unless
 # it already runs in .devnet), sluiced on its hub with SQLite, provider1

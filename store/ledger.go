@@ -6,11 +6,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/store/sqlc"
 )
 
 // LedgerStore is the ledger's Store on SQL. Domain stores that need to post
@@ -77,13 +79,8 @@ func (s *LedgerStore) History(ctx context.Context, account ledger.Account,
 func (t *Tx) TransactionByKey(ctx context.Context,
 	key string) (ledger.StoredTx, error) {
 
-	var (
-		stored ledger.StoredTx
-		at     time.Time
-	)
-	err := t.queryRow(ctx, `SELECT id, description, created_at
-		FROM ledger_transactions WHERE idempotency_key = $1`, key).
-		Scan(&stored.Receipt.TxID, &stored.Transaction.Description, &at)
+	var stored ledger.StoredTx
+	row, err := t.q.GetTransactionByKey(ctx, key)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return ledger.StoredTx{}, fmt.Errorf("transaction %q: %w", key,
@@ -92,32 +89,27 @@ func (t *Tx) TransactionByKey(ctx context.Context,
 		return ledger.StoredTx{}, fmt.Errorf("transaction %q: %w", key,
 			mapError(err))
 	}
+	stored.Receipt.TxID = row.ID
 	stored.Receipt.IdempotencyKey = key
-	stored.Receipt.Time = at.UTC()
+	stored.Receipt.Time = row.CreatedAt.UTC()
 	stored.Transaction.IdempotencyKey = key
+	stored.Transaction.Description = row.Description
 
-	rows, err := t.query(ctx, `SELECT a.kind, a.ref, p.amount
-		FROM ledger_postings p JOIN accounts a ON a.id = p.account_id
-		WHERE p.tx_id = $1 ORDER BY p.seq`, stored.Receipt.TxID)
+	postings, err := t.q.ListTransactionPostings(ctx, row.ID)
 	if err != nil {
 		return ledger.StoredTx{}, fmt.Errorf("transaction %q: "+
-			"postings: %w", key, err)
-	}
-	defer rows.Close()
-
-	for rows.Next() {
-		var p ledger.Posting
-		err := rows.Scan(&p.Account.Kind, &p.Account.Ref, &p.Amount)
-		if err != nil {
-			return ledger.StoredTx{}, fmt.Errorf("transaction %q: "+
-				"posting: %w", key, mapError(err))
-		}
-		stored.Transaction.Postings = append(
-			stored.Transaction.Postings, p)
-	}
-	if err := rows.Err(); err != nil {
-		return ledger.StoredTx{}, fmt.Errorf("transaction %q: "+
 			"postings: %w", key, mapError(err))
+	}
+	stored.Transaction.Postings = make([]ledger.Posting, 0, len(postings))
+	for _, p := range postings {
+		stored.Transaction.Postings = append(
+			stored.Transaction.Postings, ledger.Posting{
+				Account: ledger.Account{
+					Kind: ledger.AccountKind(p.Kind),
+					Ref:  p.Ref,
+				},
+				Amount: ledger.MilliSatoshi(p.Amount),
+			})
 	}
 
 	return stored, nil
@@ -134,7 +126,10 @@ func (t *Tx) Accounts(ctx context.Context,
 		return out, nil
 	}
 
-	// One query for all of them: (kind = $1 AND ref = $2) OR ...
+	// One query for all of them: (kind = $1 AND ref = $2) OR ... Built
+	// here rather than by sqlc: the list's length is known only at run
+	// time, and sqlc.slice is not available for the postgresql engine
+	// (its = ANY($1::text[]) form does not run on SQLite).
 	var (
 		where strings.Builder
 		args  = make([]any, 0, 2*len(ids))
@@ -189,10 +184,12 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 	}
 	at = at.UTC().Truncate(time.Microsecond)
 
-	var txID int64
-	err = t.queryRow(ctx, `INSERT INTO ledger_transactions
-		(idempotency_key, description, created_at) VALUES ($1, $2, $3)
-		RETURNING id`, key, tx.Description, at).Scan(&txID)
+	txID, err := t.q.InsertLedgerTransaction(ctx,
+		sqlc.InsertLedgerTransactionParams{
+			IdempotencyKey: key,
+			Description:    tx.Description,
+			CreatedAt:      at,
+		})
 	if err != nil {
 		err = mapError(err)
 		if errors.Is(err, ErrUniqueViolation) {
@@ -213,13 +210,13 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 
 	accountIDs := make(map[ledger.Account]int64, len(touched))
 	for _, a := range touched {
-		var id int64
-		err := t.queryRow(ctx, `INSERT INTO accounts
-			(kind, ref, balance, created_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (kind, ref)
-			DO UPDATE SET balance = excluded.balance
-			RETURNING id`, string(a.Kind), a.Ref, balances[a], at).
-			Scan(&id)
+		id, err := t.q.UpsertAccountBalance(ctx,
+			sqlc.UpsertAccountBalanceParams{
+				Kind:      string(a.Kind),
+				Ref:       a.Ref,
+				Balance:   int64(balances[a]),
+				CreatedAt: at,
+			})
 		if err != nil {
 			return fail(fmt.Sprintf("account %v", a), mapError(err))
 		}
@@ -227,12 +224,16 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 	}
 
 	for i, p := range tx.Postings {
-		_, err := t.exec(ctx, `INSERT INTO ledger_postings
-			(tx_id, seq, account_id, amount, balance_after)
-			VALUES ($1, $2, $3, $4, $5)`, txID, i,
-			accountIDs[p.Account], p.Amount, afters[i])
+		err := t.q.InsertPosting(ctx, sqlc.InsertPostingParams{
+			TxID:         txID,
+			Seq:          int32(i),
+			AccountID:    accountIDs[p.Account],
+			Amount:       int64(p.Amount),
+			BalanceAfter: int64(afters[i]),
+		})
 		if err != nil {
-			return fail(fmt.Sprintf("posting %d", i), err)
+			return fail(fmt.Sprintf("posting %d", i),
+				mapError(err))
 		}
 	}
 
@@ -276,10 +277,10 @@ func balancesAfter(postings []ledger.Posting,
 func (t *Tx) Balance(ctx context.Context,
 	account ledger.Account) (ledger.MilliSatoshi, error) {
 
-	var bal ledger.MilliSatoshi
-	err := t.queryRow(ctx, `SELECT balance FROM accounts
-		WHERE kind = $1 AND ref = $2`, string(account.Kind),
-		account.Ref).Scan(&bal)
+	bal, err := t.q.GetAccountBalance(ctx, sqlc.GetAccountBalanceParams{
+		Kind: string(account.Kind),
+		Ref:  account.Ref,
+	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, nil
@@ -288,7 +289,7 @@ func (t *Tx) Balance(ctx context.Context,
 			mapError(err))
 	}
 
-	return bal, nil
+	return ledger.MilliSatoshi(bal), nil
 }
 
 // History returns an account's postings oldest first, after transaction
@@ -306,40 +307,46 @@ func (t *Tx) History(ctx context.Context, account ledger.Account,
 			account, limit)
 	}
 
-	query := `SELECT t.id, t.idempotency_key, t.description, t.created_at,
-			p.amount, p.balance_after
-		FROM accounts a
-		JOIN ledger_postings p ON p.account_id = a.id
-		JOIN ledger_transactions t ON t.id = p.tx_id
-		WHERE a.kind = $1 AND a.ref = $2 AND p.tx_id > $3
-		ORDER BY p.tx_id, p.seq`
-	args := []any{string(account.Kind), account.Ref, afterTx}
+	var (
+		rows []sqlc.ListAccountHistoryRow
+		err  error
+	)
 	if limit > 0 {
-		query += " LIMIT $4"
-		args = append(args, limit)
-	}
-
-	rows, err := t.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("history of %v: %w", account, err)
-	}
-	defer rows.Close()
-
-	entries := []ledger.Entry{}
-	for rows.Next() {
-		var e ledger.Entry
-		err := rows.Scan(&e.TxID, &e.IdempotencyKey, &e.Description,
-			&e.Time, &e.Amount, &e.BalanceAfter)
-		if err != nil {
-			return nil, fmt.Errorf("history of %v: %w", account,
-				mapError(err))
+		var limited []sqlc.ListAccountHistoryLimitRow
+		limited, err = t.q.ListAccountHistoryLimit(ctx,
+			sqlc.ListAccountHistoryLimitParams{
+				Kind:    string(account.Kind),
+				Ref:     account.Ref,
+				AfterTx: afterTx,
+				MaxRows: int32(min(limit, math.MaxInt32)),
+			})
+		rows = make([]sqlc.ListAccountHistoryRow, len(limited))
+		for i, r := range limited {
+			rows[i] = sqlc.ListAccountHistoryRow(r)
 		}
-		e.Time = e.Time.UTC()
-		entries = append(entries, e)
+	} else {
+		rows, err = t.q.ListAccountHistory(ctx,
+			sqlc.ListAccountHistoryParams{
+				Kind:    string(account.Kind),
+				Ref:     account.Ref,
+				AfterTx: afterTx,
+			})
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("history of %v: %w", account,
 			mapError(err))
+	}
+
+	entries := make([]ledger.Entry, 0, len(rows))
+	for _, r := range rows {
+		entries = append(entries, ledger.Entry{
+			TxID:           r.ID,
+			IdempotencyKey: r.IdempotencyKey,
+			Description:    r.Description,
+			Time:           r.CreatedAt.UTC(),
+			Amount:         ledger.MilliSatoshi(r.Amount),
+			BalanceAfter:   ledger.MilliSatoshi(r.BalanceAfter),
+		})
 	}
 
 	return entries, nil

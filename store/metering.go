@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/store/sqlc"
 )
 
 // Metering's rows: each accepted second of a job with its price, and each
@@ -85,7 +86,10 @@ func (t *Tx) InsertUsageRecords(ctx context.Context,
 }
 
 // insertUsageChunk inserts up to usageInsertChunk records in one
-// statement.
+// statement. It is built here rather than by sqlc: the number of rows is
+// known only at run time, and sqlc has no multi-row VALUES form that runs
+// on both engines (CopyFrom is pgx-only). One statement per chunk keeps
+// metering's group commit to one round trip per 500 records.
 func (t *Tx) insertUsageChunk(ctx context.Context, recs []UsageRecord) error {
 	var q strings.Builder
 	q.Grow(64 + len(recs)*48)
@@ -122,33 +126,28 @@ func (t *Tx) insertUsageChunk(ctx context.Context, recs []UsageRecord) error {
 func (t *Tx) UsageRecords(ctx context.Context, jobID string, from,
 	to int64) ([]UsageRecord, error) {
 
-	rows, err := t.query(ctx, `SELECT `+usageColumns+`
-		FROM usage_records WHERE job_id = $1 AND seq BETWEEN $2 AND $3
-		ORDER BY seq`, jobID, from, to)
+	rows, err := t.q.ListUsageRecords(ctx, sqlc.ListUsageRecordsParams{
+		JobID:   jobID,
+		FromSeq: from,
+		ToSeq:   to,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("usage records of job %s: %w", jobID, err)
-	}
-	defer rows.Close()
-
-	var recs []UsageRecord
-	for rows.Next() {
-		var (
-			r          UsageRecord
-			price, fee int64
-		)
-		err := rows.Scan(&r.JobID, &r.Seq, &r.Second, &r.CPU, &r.Mem,
-			&price, &fee, &r.BatchHash)
-		if err != nil {
-			return nil, fmt.Errorf("usage record of job %s: %w",
-				jobID, mapError(err))
-		}
-		r.Price, r.Fee = ledger.MilliSatoshi(price),
-			ledger.MilliSatoshi(fee)
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("usage records of job %s: %w", jobID,
 			mapError(err))
+	}
+
+	var recs []UsageRecord
+	for _, r := range rows {
+		recs = append(recs, UsageRecord{
+			JobID:     r.JobID,
+			Seq:       r.Seq,
+			Second:    r.UnixSecond,
+			CPU:       r.CpuCoreMs,
+			Mem:       r.MemMibS,
+			Price:     ledger.MilliSatoshi(r.PriceMsat),
+			Fee:       ledger.MilliSatoshi(r.FeeMsat),
+			BatchHash: r.BatchHash,
+		})
 	}
 
 	return recs, nil
@@ -159,16 +158,7 @@ func (t *Tx) UsageRecords(ctx context.Context, jobID string, from,
 func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
 	error) {
 
-	var (
-		m             UsageMeter
-		charged, fees int64
-		updatedAt     time.Time
-	)
-	err := t.queryRow(ctx, `SELECT job_id, last_seq, last_second, carry,
-		charged_msat, fees_msat, fee_bp, updated_at
-		FROM usage_meters WHERE job_id = $1`, jobID).Scan(&m.JobID,
-		&m.LastSeq, &m.LastSecond, &m.Carry, &charged, &fees,
-		&m.FeeRate, &updatedAt)
+	row, err := t.q.GetUsageMeter(ctx, jobID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return UsageMeter{}, fmt.Errorf("meter of job %s: %w", jobID,
 			ErrNotFound)
@@ -177,31 +167,34 @@ func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
 		return UsageMeter{}, fmt.Errorf("meter of job %s: %w", jobID,
 			mapError(err))
 	}
-	m.Charged, m.Fees = ledger.MilliSatoshi(charged),
-		ledger.MilliSatoshi(fees)
-	m.UpdatedAt = updatedAt.UTC()
-
-	return m, nil
+	return UsageMeter{
+		JobID:      row.JobID,
+		LastSeq:    row.LastSeq,
+		LastSecond: row.LastSecond,
+		Carry:      row.Carry,
+		Charged:    ledger.MilliSatoshi(row.ChargedMsat),
+		Fees:       ledger.MilliSatoshi(row.FeesMsat),
+		FeeRate:    int64(row.FeeBp),
+		UpdatedAt:  row.UpdatedAt.UTC(),
+	}, nil
 }
 
 // PutUsageMeter writes a job's meter state, creating it on the job's first
 // metered batch.
 func (t *Tx) PutUsageMeter(ctx context.Context, m UsageMeter) error {
-	_, err := t.exec(ctx, `INSERT INTO usage_meters (job_id, last_seq,
-		last_second, carry, charged_msat, fees_msat, fee_bp, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (job_id) DO UPDATE SET
-			last_seq = excluded.last_seq,
-			last_second = excluded.last_second,
-			carry = excluded.carry,
-			charged_msat = excluded.charged_msat,
-			fees_msat = excluded.fees_msat,
-			fee_bp = excluded.fee_bp,
-			updated_at = excluded.updated_at`,
-		m.JobID, m.LastSeq, m.LastSecond, m.Carry, int64(m.Charged),
-		int64(m.Fees), m.FeeRate, dbTime(m.UpdatedAt))
+	err := t.q.UpsertUsageMeter(ctx, sqlc.UpsertUsageMeterParams{
+		JobID:       m.JobID,
+		LastSeq:     m.LastSeq,
+		LastSecond:  m.LastSecond,
+		Carry:       m.Carry,
+		ChargedMsat: int64(m.Charged),
+		FeesMsat:    int64(m.Fees),
+		FeeBp:       int32(m.FeeRate),
+		UpdatedAt:   dbTime(m.UpdatedAt),
+	})
 	if err != nil {
-		return fmt.Errorf("meter of job %s: %w", m.JobID, err)
+		return fmt.Errorf("meter of job %s: %w", m.JobID,
+			mapError(err))
 	}
 
 	return nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/sluice-ln/sluice/store/sqlc"
 )
 
 // TxOptions says how ExecTx runs a transaction.
@@ -25,6 +27,9 @@ type TxOptions struct {
 type Tx struct {
 	tx      *sql.Tx
 	backend Backend
+
+	// q runs the sqlc-generated queries in tx.
+	q *sqlc.Queries
 }
 
 // exec runs a statement, classifying driver errors.
@@ -127,7 +132,7 @@ func (db *DB) attemptTx(ctx context.Context, opts TxOptions,
 		return fmt.Errorf("begin transaction: %w", mapError(err))
 	}
 
-	tx := &Tx{tx: sqlTx, backend: db.cfg.Backend}
+	tx := &Tx{tx: sqlTx, backend: db.cfg.Backend, q: sqlc.New(sqlTx)}
 	if err := fn(tx); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil &&
 			!errors.Is(rbErr, sql.ErrTxDone) {

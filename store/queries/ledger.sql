@@ -1,0 +1,50 @@
+-- name: GetTransactionByKey :one
+SELECT id, description, created_at
+FROM ledger_transactions
+WHERE idempotency_key = $1;
+
+-- name: ListTransactionPostings :many
+SELECT a.kind, a.ref, p.amount
+FROM ledger_postings p
+JOIN accounts a ON a.id = p.account_id
+WHERE p.tx_id = $1
+ORDER BY p.seq;
+
+-- name: InsertLedgerTransaction :one
+INSERT INTO ledger_transactions (idempotency_key, description, created_at)
+VALUES ($1, $2, $3)
+RETURNING id;
+
+-- name: UpsertAccountBalance :one
+INSERT INTO accounts (kind, ref, balance, created_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (kind, ref) DO UPDATE SET balance = excluded.balance
+RETURNING id;
+
+-- name: InsertPosting :exec
+INSERT INTO ledger_postings (tx_id, seq, account_id, amount, balance_after)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: GetAccountBalance :one
+SELECT balance FROM accounts WHERE kind = $1 AND ref = $2;
+
+-- name: ListAccountHistory :many
+SELECT t.id, t.idempotency_key, t.description, t.created_at,
+    p.amount, p.balance_after
+FROM accounts a
+JOIN ledger_postings p ON p.account_id = a.id
+JOIN ledger_transactions t ON t.id = p.tx_id
+WHERE a.kind = @kind AND a.ref = @ref AND p.tx_id > @after_tx
+ORDER BY p.tx_id, p.seq;
+
+-- name: ListAccountHistoryLimit :many
+-- ListAccountHistory with a limit: LIMIT takes no "all" value that both
+-- engines accept (PostgreSQL refuses a negative one, SQLite a NULL).
+SELECT t.id, t.idempotency_key, t.description, t.created_at,
+    p.amount, p.balance_after
+FROM accounts a
+JOIN ledger_postings p ON p.account_id = a.id
+JOIN ledger_transactions t ON t.id = p.tx_id
+WHERE a.kind = @kind AND a.ref = @ref AND p.tx_id > @after_tx
+ORDER BY p.tx_id, p.seq
+LIMIT @max_rows;
