@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sluice-ln/sluice/store/sqlc"
 )
 
 // The channels domain's rows: link challenges, providers, their agent keys
@@ -74,13 +76,18 @@ type AgentKey struct {
 
 // InsertLinkChallenge stores a new, unused challenge.
 func (t *Tx) InsertLinkChallenge(ctx context.Context, c LinkChallenge) error {
-	_, err := t.exec(ctx, `INSERT INTO link_challenges (id, node_pubkey,
-		agent_pubkey, alias, message, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		c.ID, c.NodePubkey, c.AgentPubkey, c.Alias, c.Message,
-		dbTime(c.CreatedAt), dbTime(c.ExpiresAt))
+	err := t.q.InsertLinkChallenge(ctx, sqlc.InsertLinkChallengeParams{
+		ID:          c.ID,
+		NodePubkey:  c.NodePubkey,
+		AgentPubkey: c.AgentPubkey,
+		Alias:       c.Alias,
+		Message:     c.Message,
+		CreatedAt:   dbTime(c.CreatedAt),
+		ExpiresAt:   dbTime(c.ExpiresAt),
+	})
 	if err != nil {
-		return fmt.Errorf("insert link challenge %s: %w", c.ID, err)
+		return fmt.Errorf("insert link challenge %s: %w", c.ID,
+			mapError(err))
 	}
 	return nil
 }
@@ -90,16 +97,7 @@ func (t *Tx) InsertLinkChallenge(ctx context.Context, c LinkChallenge) error {
 func (t *Tx) LinkChallenge(ctx context.Context, id string) (LinkChallenge,
 	error) {
 
-	var (
-		c          LinkChallenge
-		usedAt     sql.NullTime
-		providerID sql.NullString
-	)
-	err := t.queryRow(ctx, `SELECT id, node_pubkey, agent_pubkey, alias,
-		message, created_at, expires_at, used_at, provider_id
-		FROM link_challenges WHERE id = $1`, id).Scan(
-		&c.ID, &c.NodePubkey, &c.AgentPubkey, &c.Alias, &c.Message,
-		&c.CreatedAt, &c.ExpiresAt, &usedAt, &providerID)
+	row, err := t.q.GetLinkChallenge(ctx, id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return LinkChallenge{}, fmt.Errorf("link challenge %q: %w", id,
@@ -108,11 +106,17 @@ func (t *Tx) LinkChallenge(ctx context.Context, id string) (LinkChallenge,
 		return LinkChallenge{}, fmt.Errorf("link challenge %q: %w", id,
 			mapError(err))
 	}
-	c.CreatedAt = c.CreatedAt.UTC()
-	c.ExpiresAt = c.ExpiresAt.UTC()
-	c.UsedAt = fromNull(usedAt)
-	c.ProviderID = providerID.String
-	return c, nil
+	return LinkChallenge{
+		ID:          row.ID,
+		NodePubkey:  row.NodePubkey,
+		AgentPubkey: row.AgentPubkey,
+		Alias:       row.Alias,
+		Message:     row.Message,
+		CreatedAt:   row.CreatedAt.UTC(),
+		ExpiresAt:   row.ExpiresAt.UTC(),
+		UsedAt:      fromNull(row.UsedAt),
+		ProviderID:  row.ProviderID.String,
+	}, nil
 }
 
 // UseLinkChallenge marks the challenge used at the time, by the provider it
@@ -122,14 +126,14 @@ func (t *Tx) LinkChallenge(ctx context.Context, id string) (LinkChallenge,
 func (t *Tx) UseLinkChallenge(ctx context.Context, id, providerID string,
 	at time.Time) error {
 
-	res, err := t.exec(ctx, `UPDATE link_challenges
-		SET used_at = $1, provider_id = $2
-		WHERE id = $3 AND used_at IS NULL`,
-		dbTime(at), providerID, id)
-	if err != nil {
-		return fmt.Errorf("use link challenge %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := t.q.UseLinkChallenge(ctx, sqlc.UseLinkChallengeParams{
+		UsedAt: sql.NullTime{Time: dbTime(at), Valid: true},
+		ProviderID: sql.NullString{
+			String: providerID,
+			Valid:  true,
+		},
+		ID: id,
+	})
 	if err != nil {
 		return fmt.Errorf("use link challenge %s: %w", id, mapError(err))
 	}
@@ -150,16 +154,16 @@ func (t *Tx) UseLinkChallenge(ctx context.Context, id, providerID string,
 func (t *Tx) UnusedChallenges(ctx context.Context, nodePubkey string,
 	now time.Time) (stored, openForNode int, err error) {
 
-	err = t.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE
-			WHEN node_pubkey = $1 AND expires_at >= $2 THEN 1
-			ELSE 0 END), 0)
-		FROM link_challenges WHERE used_at IS NULL`, nodePubkey,
-		dbTime(now)).Scan(&stored, &openForNode)
+	row, err := t.q.CountUnusedChallenges(ctx,
+		sqlc.CountUnusedChallengesParams{
+			NodePubkey: nodePubkey,
+			Now:        dbTime(now),
+		})
 	if err != nil {
 		return 0, 0, fmt.Errorf("count unused link challenges: %w",
 			mapError(err))
 	}
-	return stored, openForNode, nil
+	return int(row.Stored), int(row.OpenForNode), nil
 }
 
 // DeleteExpiredChallenges removes unused challenges that expired before
@@ -168,12 +172,7 @@ func (t *Tx) UnusedChallenges(ctx context.Context, nodePubkey string,
 func (t *Tx) DeleteExpiredChallenges(ctx context.Context,
 	before time.Time) (int64, error) {
 
-	res, err := t.exec(ctx, `DELETE FROM link_challenges
-		WHERE used_at IS NULL AND expires_at < $1`, dbTime(before))
-	if err != nil {
-		return 0, fmt.Errorf("delete expired link challenges: %w", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := t.q.DeleteExpiredChallenges(ctx, dbTime(before))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired link challenges: %w",
 			mapError(err))
@@ -181,26 +180,20 @@ func (t *Tx) DeleteExpiredChallenges(ctx context.Context,
 	return n, nil
 }
 
-// providerColumns are the columns scanProvider reads, in order.
-const providerColumns = `id, node_pubkey, agent_pubkey, alias, status,
-	linked_at, created_at, reach, reach_reason, reach_checked_at`
-
-// scanProvider reads one provider row.
-func scanProvider(row rowScanner) (Provider, error) {
-	var (
-		p         Provider
-		checkedAt sql.NullTime
-	)
-	err := row.Scan(&p.ID, &p.NodePubkey, &p.AgentPubkey, &p.Alias,
-		&p.Status, &p.LinkedAt, &p.CreatedAt, &p.Reach, &p.ReachReason,
-		&checkedAt)
-	if err != nil {
-		return Provider{}, err
+// providerFromRow is a providers row as a Provider.
+func providerFromRow(row sqlc.Provider) Provider {
+	return Provider{
+		ID:             row.ID,
+		NodePubkey:     row.NodePubkey,
+		AgentPubkey:    row.AgentPubkey,
+		Alias:          row.Alias,
+		Status:         row.Status,
+		LinkedAt:       row.LinkedAt.UTC(),
+		CreatedAt:      row.CreatedAt.UTC(),
+		Reach:          row.Reach,
+		ReachReason:    row.ReachReason,
+		ReachCheckedAt: fromNull(row.ReachCheckedAt),
 	}
-	p.LinkedAt = p.LinkedAt.UTC()
-	p.CreatedAt = p.CreatedAt.UTC()
-	p.ReachCheckedAt = fromNull(checkedAt)
-	return p, nil
 }
 
 // InsertProvider stores a new provider. Its agent key is not recorded
@@ -210,13 +203,20 @@ func (t *Tx) InsertProvider(ctx context.Context, p Provider) error {
 	if reach == "" {
 		reach = "unknown"
 	}
-	_, err := t.exec(ctx, `INSERT INTO providers (`+providerColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		p.ID, p.NodePubkey, p.AgentPubkey, p.Alias, p.Status,
-		dbTime(p.LinkedAt), dbTime(p.CreatedAt), reach, p.ReachReason,
-		nullTime(p.ReachCheckedAt))
+	err := t.q.InsertProvider(ctx, sqlc.InsertProviderParams{
+		ID:             p.ID,
+		NodePubkey:     p.NodePubkey,
+		AgentPubkey:    p.AgentPubkey,
+		Alias:          p.Alias,
+		Status:         p.Status,
+		LinkedAt:       dbTime(p.LinkedAt),
+		CreatedAt:      dbTime(p.CreatedAt),
+		Reach:          reach,
+		ReachReason:    p.ReachReason,
+		ReachCheckedAt: nullTime(p.ReachCheckedAt),
+	})
 	if err != nil {
-		return fmt.Errorf("insert provider %s: %w", p.ID, err)
+		return fmt.Errorf("insert provider %s: %w", p.ID, mapError(err))
 	}
 	return nil
 }
@@ -227,33 +227,32 @@ func (t *Tx) InsertProvider(ctx context.Context, p Provider) error {
 func (t *Tx) RelinkProvider(ctx context.Context, id, agentPubkey, alias,
 	status string, linkedAt time.Time) error {
 
-	res, err := t.exec(ctx, `UPDATE providers SET agent_pubkey = $1,
-		alias = $2, status = $3, linked_at = $4, reach = 'unknown',
-		reach_reason = '', reach_checked_at = NULL WHERE id = $5`,
-		agentPubkey, alias, status, dbTime(linkedAt), id)
-	if err != nil {
-		return fmt.Errorf("relink provider %s: %w", id, err)
-	}
-	return expectOneProvider(res, "relink provider", id)
+	n, err := t.q.RelinkProvider(ctx, sqlc.RelinkProviderParams{
+		AgentPubkey: agentPubkey,
+		Alias:       alias,
+		Status:      status,
+		LinkedAt:    dbTime(linkedAt),
+		ID:          id,
+	})
+	return expectOneProvider(n, err, "relink provider", id)
 }
 
 // SetProviderReach records a reachability check.
 func (t *Tx) SetProviderReach(ctx context.Context, id, reach, reason string,
 	at time.Time) error {
 
-	res, err := t.exec(ctx, `UPDATE providers SET reach = $1,
-		reach_reason = $2, reach_checked_at = $3 WHERE id = $4`,
-		reach, reason, dbTime(at), id)
-	if err != nil {
-		return fmt.Errorf("set reach of provider %s: %w", id, err)
-	}
-	return expectOneProvider(res, "set reach of provider", id)
+	n, err := t.q.SetProviderReach(ctx, sqlc.SetProviderReachParams{
+		Reach:          reach,
+		ReachReason:    reason,
+		ReachCheckedAt: sql.NullTime{Time: dbTime(at), Valid: true},
+		ID:             id,
+	})
+	return expectOneProvider(n, err, "set reach of provider", id)
 }
 
-// expectOneProvider returns an error wrapping ErrProviderNotFound unless the
-// statement changed exactly one row.
-func expectOneProvider(res sql.Result, what, id string) error {
-	n, err := res.RowsAffected()
+// expectOneProvider returns the statement's error, classified, or one
+// wrapping ErrProviderNotFound unless it changed exactly one row.
+func expectOneProvider(n int64, err error, what, id string) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", what, id, mapError(err))
 	}
@@ -266,8 +265,7 @@ func expectOneProvider(res sql.Result, what, id string) error {
 // Provider returns the provider with the id, or an error wrapping
 // ErrProviderNotFound.
 func (t *Tx) Provider(ctx context.Context, id string) (Provider, error) {
-	p, err := scanProvider(t.queryRow(ctx, `SELECT `+providerColumns+`
-		FROM providers WHERE id = $1`, id))
+	row, err := t.q.GetProvider(ctx, id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Provider{}, fmt.Errorf("provider %q: %w", id,
@@ -276,7 +274,7 @@ func (t *Tx) Provider(ctx context.Context, id string) (Provider, error) {
 		return Provider{}, fmt.Errorf("provider %q: %w", id,
 			mapError(err))
 	}
-	return p, nil
+	return providerFromRow(row), nil
 }
 
 // ProviderByNode returns the provider linked with the node key, or an
@@ -284,8 +282,7 @@ func (t *Tx) Provider(ctx context.Context, id string) (Provider, error) {
 func (t *Tx) ProviderByNode(ctx context.Context, nodePubkey string) (
 	Provider, error) {
 
-	p, err := scanProvider(t.queryRow(ctx, `SELECT `+providerColumns+`
-		FROM providers WHERE node_pubkey = $1`, nodePubkey))
+	row, err := t.q.GetProviderByNode(ctx, nodePubkey)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Provider{}, fmt.Errorf("provider of node %s: %w",
@@ -294,29 +291,19 @@ func (t *Tx) ProviderByNode(ctx context.Context, nodePubkey string) (
 		return Provider{}, fmt.Errorf("provider of node %s: %w",
 			nodePubkey, mapError(err))
 	}
-	return p, nil
+	return providerFromRow(row), nil
 }
 
 // Providers returns every provider, oldest first.
 func (t *Tx) Providers(ctx context.Context) ([]Provider, error) {
-	rows, err := t.query(ctx, `SELECT `+providerColumns+`
-		FROM providers ORDER BY created_at, id`)
+	rows, err := t.q.ListProviders(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list providers: %w", err)
+		return nil, fmt.Errorf("list providers: %w", mapError(err))
 	}
-	defer rows.Close()
 
 	var out []Provider
-	for rows.Next() {
-		p, err := scanProvider(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list providers: %w",
-				mapError(err))
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list providers: %w", mapError(err))
+	for _, row := range rows {
+		out = append(out, providerFromRow(row))
 	}
 	return out, nil
 }
@@ -328,12 +315,14 @@ func (t *Tx) Providers(ctx context.Context) ([]Provider, error) {
 func (t *Tx) AddAgentKey(ctx context.Context, providerID,
 	agentPubkey string, at time.Time) error {
 
-	_, err := t.exec(ctx, `INSERT INTO provider_agent_keys
-		(provider_id, agent_pubkey, added_at) VALUES ($1, $2, $3)`,
-		providerID, agentPubkey, dbTime(at))
+	err := t.q.InsertAgentKey(ctx, sqlc.InsertAgentKeyParams{
+		ProviderID:  providerID,
+		AgentPubkey: agentPubkey,
+		AddedAt:     dbTime(at),
+	})
 	if err != nil {
 		return fmt.Errorf("add agent key of provider %s: %w",
-			providerID, err)
+			providerID, mapError(err))
 	}
 	return nil
 }
@@ -343,14 +332,10 @@ func (t *Tx) AddAgentKey(ctx context.Context, providerID,
 func (t *Tx) RevokeAgentKeys(ctx context.Context, providerID string,
 	at time.Time) (int64, error) {
 
-	res, err := t.exec(ctx, `UPDATE provider_agent_keys SET revoked_at = $1
-		WHERE provider_id = $2 AND revoked_at IS NULL`,
-		dbTime(at), providerID)
-	if err != nil {
-		return 0, fmt.Errorf("revoke agent keys of provider %s: %w",
-			providerID, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := t.q.RevokeAgentKeys(ctx, sqlc.RevokeAgentKeysParams{
+		RevokedAt:  sql.NullTime{Time: dbTime(at), Valid: true},
+		ProviderID: providerID,
+	})
 	if err != nil {
 		return 0, fmt.Errorf("revoke agent keys of provider %s: %w",
 			providerID, mapError(err))
@@ -364,33 +349,22 @@ func (t *Tx) RevokeAgentKeys(ctx context.Context, providerID string,
 func (t *Tx) AgentKeys(ctx context.Context, providerID,
 	agentPubkey string) ([]AgentKey, error) {
 
-	rows, err := t.query(ctx, `SELECT provider_id, agent_pubkey, added_at,
-		revoked_at FROM provider_agent_keys
-		WHERE ($1 = '' OR provider_id = $1)
-		AND ($2 = '' OR agent_pubkey = $2)
-		ORDER BY added_at, agent_pubkey`, providerID, agentPubkey)
+	rows, err := t.q.ListAgentKeys(ctx, sqlc.ListAgentKeysParams{
+		ProviderID:  providerID,
+		AgentPubkey: agentPubkey,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("agent keys: %w", err)
+		return nil, fmt.Errorf("agent keys: %w", mapError(err))
 	}
-	defer rows.Close()
 
 	var out []AgentKey
-	for rows.Next() {
-		var (
-			k         AgentKey
-			revokedAt sql.NullTime
-		)
-		err := rows.Scan(&k.ProviderID, &k.AgentPubkey, &k.AddedAt,
-			&revokedAt)
-		if err != nil {
-			return nil, fmt.Errorf("agent keys: %w", mapError(err))
-		}
-		k.AddedAt = k.AddedAt.UTC()
-		k.RevokedAt = fromNull(revokedAt)
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("agent keys: %w", mapError(err))
+	for _, row := range rows {
+		out = append(out, AgentKey{
+			ProviderID:  row.ProviderID,
+			AgentPubkey: row.AgentPubkey,
+			AddedAt:     row.AddedAt.UTC(),
+			RevokedAt:   fromNull(row.RevokedAt),
+		})
 	}
 	return out, nil
 }
@@ -403,20 +377,20 @@ func (t *Tx) SetProviderRates(ctx context.Context, providerID string,
 	if _, err := t.Provider(ctx, providerID); err != nil {
 		return err
 	}
-	_, err := t.exec(ctx, `DELETE FROM provider_rates
-		WHERE provider_id = $1`, providerID)
-	if err != nil {
+	if err := t.q.DeleteProviderRates(ctx, providerID); err != nil {
 		return fmt.Errorf("clear rates of provider %s: %w", providerID,
-			err)
+			mapError(err))
 	}
 	for resource, rate := range rates {
-		_, err := t.exec(ctx, `INSERT INTO provider_rates
-			(provider_id, resource, rate, updated_at)
-			VALUES ($1, $2, $3, $4)`,
-			providerID, resource, rate, dbTime(at))
+		err := t.q.InsertProviderRate(ctx, sqlc.InsertProviderRateParams{
+			ProviderID: providerID,
+			Resource:   resource,
+			Rate:       rate,
+			UpdatedAt:  dbTime(at),
+		})
 		if err != nil {
 			return fmt.Errorf("set rate %s of provider %s: %w",
-				resource, providerID, err)
+				resource, providerID, mapError(err))
 		}
 	}
 	return nil
@@ -427,26 +401,15 @@ func (t *Tx) SetProviderRates(ctx context.Context, providerID string,
 func (t *Tx) ProviderRates(ctx context.Context, providerID string) (
 	map[string]string, error) {
 
-	rows, err := t.query(ctx, `SELECT resource, rate FROM provider_rates
-		WHERE provider_id = $1`, providerID)
+	rows, err := t.q.ListProviderRates(ctx, providerID)
 	if err != nil {
 		return nil, fmt.Errorf("rates of provider %s: %w", providerID,
-			err)
-	}
-	defer rows.Close()
-
-	out := make(map[string]string)
-	for rows.Next() {
-		var resource, rate string
-		if err := rows.Scan(&resource, &rate); err != nil {
-			return nil, fmt.Errorf("rates of provider %s: %w",
-				providerID, mapError(err))
-		}
-		out[resource] = rate
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("rates of provider %s: %w", providerID,
 			mapError(err))
+	}
+
+	out := make(map[string]string, len(rows))
+	for _, row := range rows {
+		out[row.Resource] = row.Rate
 	}
 	return out, nil
 }

@@ -5,8 +5,41 @@
 package sqlc
 
 import (
+	"database/sql"
 	"time"
 )
+
+type LinkChallenge struct {
+	ID          string
+	NodePubkey  string
+	AgentPubkey string
+	Alias       string
+	Message     string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UsedAt      sql.NullTime
+	ProviderID  sql.NullString
+}
+
+type Provider struct {
+	ID             string
+	NodePubkey     string
+	AgentPubkey    string
+	Alias          string
+	Status         string
+	LinkedAt       time.Time
+	CreatedAt      time.Time
+	Reach          string
+	ReachReason    string
+	ReachCheckedAt sql.NullTime
+}
+
+type ProviderAgentKey struct {
+	ProviderID  string
+	AgentPubkey string
+	AddedAt     time.Time
+	RevokedAt   sql.NullTime
+}
 
 type UsageMeter struct {
 	JobID       string
