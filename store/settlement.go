@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/store/sqlc"
 )
 
 // Settlement's rows: buyers, jobs with their resources and events, the
@@ -119,105 +120,104 @@ func notFound(err error, what string) error {
 // InsertBuyer records a new buyer. A name already taken fails with
 // ErrUniqueViolation.
 func (t *Tx) InsertBuyer(ctx context.Context, b Buyer) error {
-	_, err := t.exec(ctx, `INSERT INTO buyers (id, name, created_at)
-		VALUES ($1, $2, $3)`, b.ID, b.Name, dbTime(b.CreatedAt))
+	err := t.q.InsertBuyer(ctx, sqlc.InsertBuyerParams{
+		ID:        b.ID,
+		Name:      b.Name,
+		CreatedAt: dbTime(b.CreatedAt),
+	})
 	if err != nil {
-		return fmt.Errorf("insert buyer %q: %w", b.Name, err)
+		return fmt.Errorf("insert buyer %q: %w", b.Name, mapError(err))
 	}
 	return nil
 }
 
+// buyerFromRow is a buyers row as a Buyer.
+func buyerFromRow(row sqlc.Buyer) Buyer {
+	return Buyer{ID: row.ID, Name: row.Name, CreatedAt: row.CreatedAt.UTC()}
+}
+
 // BuyerByID returns a buyer, or ErrNotFound.
 func (t *Tx) BuyerByID(ctx context.Context, id string) (Buyer, error) {
-	b := Buyer{ID: id}
-	err := t.queryRow(ctx, `SELECT name, created_at FROM buyers
-		WHERE id = $1`, id).Scan(&b.Name, &b.CreatedAt)
+	row, err := t.q.GetBuyer(ctx, id)
 	if err != nil {
 		return Buyer{}, notFound(err, "buyer "+id)
 	}
-	b.CreatedAt = b.CreatedAt.UTC()
-	return b, nil
+	return buyerFromRow(row), nil
 }
 
 // Buyers returns every buyer, oldest first.
 func (t *Tx) Buyers(ctx context.Context) ([]Buyer, error) {
-	rows, err := t.query(ctx, `SELECT id, name, created_at FROM buyers
-		ORDER BY created_at, id`)
+	rows, err := t.q.ListBuyers(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("buyers: %w", err)
+		return nil, fmt.Errorf("buyers: %w", mapError(err))
 	}
-	defer rows.Close()
 
 	var out []Buyer
-	for rows.Next() {
-		var b Buyer
-		if err := rows.Scan(&b.ID, &b.Name, &b.CreatedAt); err != nil {
-			return nil, fmt.Errorf("buyers: %w", mapError(err))
-		}
-		b.CreatedAt = b.CreatedAt.UTC()
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("buyers: %w", mapError(err))
+	for _, row := range rows {
+		out = append(out, buyerFromRow(row))
 	}
 	return out, nil
 }
 
 // InsertJob records a new job with its resources.
 func (t *Tx) InsertJob(ctx context.Context, j Job) error {
-	_, err := t.exec(ctx, `INSERT INTO jobs (id, buyer_id, provider_id,
-		state, budget_msat, buffer_seconds, price_per_second,
-		refund_pubkey, created_at, updated_at, started_at, ended_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		j.ID, j.BuyerID, j.ProviderID, j.State, j.Budget,
-		j.BufferSeconds, j.PricePerSecond, j.RefundPubkey,
-		dbTime(j.CreatedAt), dbTime(j.UpdatedAt), nullTime(j.StartedAt),
-		nullTime(j.EndedAt))
+	err := t.q.InsertJob(ctx, sqlc.InsertJobParams{
+		ID:             j.ID,
+		BuyerID:        j.BuyerID,
+		ProviderID:     j.ProviderID,
+		State:          j.State,
+		BudgetMsat:     int64(j.Budget),
+		BufferSeconds:  j.BufferSeconds,
+		PricePerSecond: j.PricePerSecond,
+		RefundPubkey:   j.RefundPubkey,
+		CreatedAt:      dbTime(j.CreatedAt),
+		UpdatedAt:      dbTime(j.UpdatedAt),
+		StartedAt:      nullTime(j.StartedAt),
+		EndedAt:        nullTime(j.EndedAt),
+	})
 	if err != nil {
-		return fmt.Errorf("insert job %s: %w", j.ID, err)
+		return fmt.Errorf("insert job %s: %w", j.ID, mapError(err))
 	}
 	for _, r := range j.Resources {
-		_, err := t.exec(ctx, `INSERT INTO job_resources (job_id,
-			resource, max_per_second, rate) VALUES ($1, $2, $3, $4)`,
-			j.ID, r.Resource, r.MaxPerSecond, r.Rate)
+		err := t.q.InsertJobResource(ctx, sqlc.InsertJobResourceParams{
+			JobID:        j.ID,
+			Resource:     r.Resource,
+			MaxPerSecond: r.MaxPerSecond,
+			Rate:         r.Rate,
+		})
 		if err != nil {
 			return fmt.Errorf("insert job %s resource %s: %w", j.ID,
-				r.Resource, err)
+				r.Resource, mapError(err))
 		}
 	}
 	return nil
 }
 
-// jobColumns are the columns scanJob reads, in order.
-const jobColumns = `id, buyer_id, provider_id, state, budget_msat,
-	buffer_seconds, price_per_second, refund_pubkey, created_at, updated_at,
-	started_at, ended_at`
-
-// scanJob reads one job row (without resources).
-func scanJob(row rowScanner) (Job, error) {
-	var (
-		j                  Job
-		started, ended     sql.NullTime
-		created, updatedAt time.Time
-	)
-	err := row.Scan(&j.ID, &j.BuyerID, &j.ProviderID, &j.State, &j.Budget,
-		&j.BufferSeconds, &j.PricePerSecond, &j.RefundPubkey, &created,
-		&updatedAt, &started, &ended)
-	if err != nil {
-		return Job{}, err
+// jobFromRow is a jobs row as a Job, without its resources.
+func jobFromRow(row sqlc.Job) Job {
+	return Job{
+		ID:             row.ID,
+		BuyerID:        row.BuyerID,
+		ProviderID:     row.ProviderID,
+		State:          row.State,
+		Budget:         ledger.MilliSatoshi(row.BudgetMsat),
+		BufferSeconds:  row.BufferSeconds,
+		PricePerSecond: row.PricePerSecond,
+		RefundPubkey:   row.RefundPubkey,
+		CreatedAt:      row.CreatedAt.UTC(),
+		UpdatedAt:      row.UpdatedAt.UTC(),
+		StartedAt:      fromNull(row.StartedAt),
+		EndedAt:        fromNull(row.EndedAt),
 	}
-	j.CreatedAt, j.UpdatedAt = created.UTC(), updatedAt.UTC()
-	j.StartedAt, j.EndedAt = fromNull(started), fromNull(ended)
-	return j, nil
 }
 
 // JobByID returns a job with its resources, or ErrNotFound.
 func (t *Tx) JobByID(ctx context.Context, id string) (Job, error) {
-	j, err := scanJob(t.queryRow(ctx, `SELECT `+jobColumns+`
-		FROM jobs WHERE id = $1`, id))
+	row, err := t.q.GetJob(ctx, id)
 	if err != nil {
 		return Job{}, notFound(err, "job "+id)
 	}
+	j := jobFromRow(row)
 	j.Resources, err = t.jobResources(ctx, id)
 	if err != nil {
 		return Job{}, err
@@ -229,32 +229,37 @@ func (t *Tx) JobByID(ctx context.Context, id string) (Job, error) {
 func (t *Tx) jobResources(ctx context.Context, id string) ([]JobResource,
 	error) {
 
-	rows, err := t.query(ctx, `SELECT resource, max_per_second, rate
-		FROM job_resources WHERE job_id = $1 ORDER BY resource`, id)
+	rows, err := t.q.ListJobResources(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("job %s resources: %w", id, err)
-	}
-	defer rows.Close()
-
-	var out []JobResource
-	for rows.Next() {
-		var r JobResource
-		err := rows.Scan(&r.Resource, &r.MaxPerSecond, &r.Rate)
-		if err != nil {
-			return nil, fmt.Errorf("job %s resources: %w", id,
-				mapError(err))
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("job %s resources: %w", id,
 			mapError(err))
+	}
+
+	var out []JobResource
+	for _, row := range rows {
+		out = append(out, JobResource{
+			Resource:     row.Resource,
+			MaxPerSecond: row.MaxPerSecond,
+			Rate:         row.Rate,
+		})
 	}
 	return out, nil
 }
 
+// jobColumns are the columns of jobs in the order of sqlc.Job, for the
+// hand-built ListJobs.
+const jobColumns = `id, buyer_id, provider_id, state, budget_msat,
+	buffer_seconds, price_per_second, refund_pubkey, created_at, updated_at,
+	started_at, ended_at`
+
 // ListJobs returns the jobs the filter selects, newest first, with their
 // resources.
+//
+// The query is built here rather than by sqlc: the filter's list of states
+// has a length known only at run time, and sqlc.slice is not available for
+// the postgresql engine (its = ANY($1::text[]) form does not run on
+// SQLite). Its rows are the generated sqlc.Job, read by jobFromRow like
+// JobByID's.
 func (t *Tx) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	var (
 		where []string
@@ -300,12 +305,16 @@ func (t *Tx) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	}
 	var jobs []Job
 	for rows.Next() {
-		j, err := scanJob(rows)
+		var r sqlc.Job
+		err := rows.Scan(&r.ID, &r.BuyerID, &r.ProviderID, &r.State,
+			&r.BudgetMsat, &r.BufferSeconds, &r.PricePerSecond,
+			&r.RefundPubkey, &r.CreatedAt, &r.UpdatedAt,
+			&r.StartedAt, &r.EndedAt)
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list jobs: %w", mapError(err))
 		}
-		jobs = append(jobs, j)
+		jobs = append(jobs, jobFromRow(r))
 	}
 	err = rows.Err()
 	rows.Close()
@@ -340,15 +349,14 @@ type JobUpdate struct {
 // when the job is no longer in u.From, and ErrNotFound when there is no
 // such job.
 func (t *Tx) UpdateJobState(ctx context.Context, u JobUpdate) error {
-	res, err := t.exec(ctx, `UPDATE jobs SET state = $1, updated_at = $2,
-		started_at = COALESCE($3, started_at),
-		ended_at = COALESCE($4, ended_at)
-		WHERE id = $5 AND state = $6`, u.To, dbTime(u.At),
-		nullTime(u.StartedAt), nullTime(u.EndedAt), u.ID, u.From)
-	if err != nil {
-		return fmt.Errorf("update job %s: %w", u.ID, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := t.q.UpdateJobState(ctx, sqlc.UpdateJobStateParams{
+		ToState:   u.To,
+		UpdatedAt: dbTime(u.At),
+		StartedAt: nullTime(u.StartedAt),
+		EndedAt:   nullTime(u.EndedAt),
+		ID:        u.ID,
+		FromState: u.From,
+	})
 	if err != nil {
 		return fmt.Errorf("update job %s: %w", u.ID, mapError(err))
 	}
@@ -356,9 +364,7 @@ func (t *Tx) UpdateJobState(ctx context.Context, u JobUpdate) error {
 		return nil
 	}
 
-	var state string
-	err = t.queryRow(ctx, `SELECT state FROM jobs WHERE id = $1`, u.ID).
-		Scan(&state)
+	state, err := t.q.GetJobState(ctx, u.ID)
 	if err != nil {
 		return notFound(err, "job "+u.ID)
 	}
@@ -370,12 +376,15 @@ func (t *Tx) UpdateJobState(ctx context.Context, u JobUpdate) error {
 func (t *Tx) SetJobRefundPubkey(ctx context.Context, id, pubkey string,
 	at time.Time) error {
 
-	res, err := t.exec(ctx, `UPDATE jobs SET refund_pubkey = $1,
-		updated_at = $2 WHERE id = $3`, pubkey, dbTime(at), id)
+	n, err := t.q.SetJobRefundPubkey(ctx, sqlc.SetJobRefundPubkeyParams{
+		RefundPubkey: pubkey,
+		UpdatedAt:    dbTime(at),
+		ID:           id,
+	})
 	if err != nil {
-		return fmt.Errorf("job %s refund key: %w", id, err)
+		return fmt.Errorf("job %s refund key: %w", id, mapError(err))
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
+	if n != 1 {
 		return fmt.Errorf("job %s refund key: %w", id, ErrNotFound)
 	}
 	return nil
@@ -383,11 +392,14 @@ func (t *Tx) SetJobRefundPubkey(ctx context.Context, id, pubkey string,
 
 // InsertJobEvent records a state change of a job and returns its id.
 func (t *Tx) InsertJobEvent(ctx context.Context, e JobEvent) (int64, error) {
-	var id int64
-	err := t.queryRow(ctx, `INSERT INTO job_events (job_id, from_state,
-		to_state, cause, detail, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, e.JobID, e.From,
-		e.To, e.Cause, e.Detail, dbTime(e.At)).Scan(&id)
+	id, err := t.q.InsertJobEvent(ctx, sqlc.InsertJobEventParams{
+		JobID:     e.JobID,
+		FromState: e.From,
+		ToState:   e.To,
+		Cause:     e.Cause,
+		Detail:    e.Detail,
+		CreatedAt: dbTime(e.At),
+	})
 	if err != nil {
 		return 0, fmt.Errorf("insert event of job %s: %w", e.JobID,
 			mapError(err))
@@ -399,73 +411,79 @@ func (t *Tx) InsertJobEvent(ctx context.Context, e JobEvent) (int64, error) {
 func (t *Tx) JobEvents(ctx context.Context, jobID string) ([]JobEvent,
 	error) {
 
-	rows, err := t.query(ctx, `SELECT id, from_state, to_state, cause,
-		detail, created_at FROM job_events WHERE job_id = $1
-		ORDER BY id`, jobID)
+	rows, err := t.q.ListJobEvents(ctx, jobID)
 	if err != nil {
-		return nil, fmt.Errorf("events of job %s: %w", jobID, err)
-	}
-	defer rows.Close()
-
-	var out []JobEvent
-	for rows.Next() {
-		e := JobEvent{JobID: jobID}
-		err := rows.Scan(&e.ID, &e.From, &e.To, &e.Cause, &e.Detail,
-			&e.At)
-		if err != nil {
-			return nil, fmt.Errorf("events of job %s: %w", jobID,
-				mapError(err))
-		}
-		e.At = e.At.UTC()
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("events of job %s: %w", jobID,
 			mapError(err))
+	}
+
+	var out []JobEvent
+	for _, row := range rows {
+		out = append(out, JobEvent{
+			ID:     row.ID,
+			JobID:  row.JobID,
+			From:   row.FromState,
+			To:     row.ToState,
+			Cause:  row.Cause,
+			Detail: row.Detail,
+			At:     row.CreatedAt.UTC(),
+		})
 	}
 	return out, nil
 }
 
 // InsertJobInvoice records an invoice made for a job.
 func (t *Tx) InsertJobInvoice(ctx context.Context, inv JobInvoice) error {
-	_, err := t.exec(ctx, `INSERT INTO job_invoices (payment_hash, job_id,
-		purpose, amount_msat, payment_request, state, amount_paid_msat,
-		settle_index, created_at, expires_at, settled_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		inv.PaymentHash, inv.JobID, inv.Purpose, inv.Amount,
-		inv.PaymentRequest, inv.State, inv.AmountPaid,
-		int64(inv.SettleIndex), dbTime(inv.CreatedAt), dbTime(inv.ExpiresAt),
-		nullTime(inv.SettledAt))
+	err := t.q.InsertJobInvoice(ctx, sqlc.InsertJobInvoiceParams{
+		PaymentHash:    inv.PaymentHash,
+		JobID:          inv.JobID,
+		Purpose:        inv.Purpose,
+		AmountMsat:     int64(inv.Amount),
+		PaymentRequest: inv.PaymentRequest,
+		State:          inv.State,
+		AmountPaidMsat: int64(inv.AmountPaid),
+		SettleIndex:    int64(inv.SettleIndex),
+		CreatedAt:      dbTime(inv.CreatedAt),
+		ExpiresAt:      dbTime(inv.ExpiresAt),
+		SettledAt:      nullTime(inv.SettledAt),
+	})
 	if err != nil {
 		return fmt.Errorf("insert invoice %s of job %s: %w",
-			inv.PaymentHash, inv.JobID, err)
+			inv.PaymentHash, inv.JobID, mapError(err))
 	}
 	return nil
 }
 
-// invoiceColumns are the columns scanInvoice reads, in order.
-const invoiceColumns = `payment_hash, job_id, purpose, amount_msat,
-	payment_request, state, amount_paid_msat, settle_index, created_at,
-	expires_at, settled_at`
-
-// scanInvoice reads one invoice row.
-func scanInvoice(row rowScanner) (JobInvoice, error) {
-	var (
-		inv              JobInvoice
-		settleIndex      int64
-		created, expires time.Time
-		settled          sql.NullTime
-	)
-	err := row.Scan(&inv.PaymentHash, &inv.JobID, &inv.Purpose,
-		&inv.Amount, &inv.PaymentRequest, &inv.State, &inv.AmountPaid,
-		&settleIndex, &created, &expires, &settled)
-	if err != nil {
-		return JobInvoice{}, err
+// invoiceFromRow is a job_invoices row as a JobInvoice.
+func invoiceFromRow(row sqlc.JobInvoice) JobInvoice {
+	return JobInvoice{
+		PaymentHash:    row.PaymentHash,
+		JobID:          row.JobID,
+		Purpose:        row.Purpose,
+		Amount:         ledger.MilliSatoshi(row.AmountMsat),
+		PaymentRequest: row.PaymentRequest,
+		State:          row.State,
+		AmountPaid:     ledger.MilliSatoshi(row.AmountPaidMsat),
+		SettleIndex:    uint64(row.SettleIndex),
+		CreatedAt:      row.CreatedAt.UTC(),
+		ExpiresAt:      row.ExpiresAt.UTC(),
+		SettledAt:      fromNull(row.SettledAt),
 	}
-	inv.SettleIndex = uint64(settleIndex)
-	inv.CreatedAt, inv.ExpiresAt = created.UTC(), expires.UTC()
-	inv.SettledAt = fromNull(settled)
-	return inv, nil
+}
+
+// invoicesFromRows is invoiceFromRow over a query's rows, or the query's
+// error with what it was for.
+func invoicesFromRows(rows []sqlc.JobInvoice, err error,
+	what string) ([]JobInvoice, error) {
+
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, mapError(err))
+	}
+	var out []JobInvoice
+	for _, row := range rows {
+		out = append(out, invoiceFromRow(row))
+	}
+	return out, nil
 }
 
 // JobInvoiceByHash returns the invoice with the payment hash, or
@@ -473,53 +491,26 @@ func scanInvoice(row rowScanner) (JobInvoice, error) {
 func (t *Tx) JobInvoiceByHash(ctx context.Context, hash string) (JobInvoice,
 	error) {
 
-	inv, err := scanInvoice(t.queryRow(ctx, `SELECT `+invoiceColumns+`
-		FROM job_invoices WHERE payment_hash = $1`, hash))
+	row, err := t.q.GetJobInvoice(ctx, hash)
 	if err != nil {
 		return JobInvoice{}, notFound(err, "invoice "+hash)
 	}
-	return inv, nil
-}
-
-// queryInvoices runs an invoice query.
-func (t *Tx) queryInvoices(ctx context.Context, what, query string,
-	args ...any) ([]JobInvoice, error) {
-
-	rows, err := t.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer rows.Close()
-
-	var out []JobInvoice
-	for rows.Next() {
-		inv, err := scanInvoice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, mapError(err))
-		}
-		out = append(out, inv)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, mapError(err))
-	}
-	return out, nil
+	return invoiceFromRow(row), nil
 }
 
 // JobInvoices returns a job's invoices, oldest first.
 func (t *Tx) JobInvoices(ctx context.Context, jobID string) ([]JobInvoice,
 	error) {
 
-	return t.queryInvoices(ctx, "invoices of job "+jobID, `SELECT `+
-		invoiceColumns+` FROM job_invoices WHERE job_id = $1
-		ORDER BY created_at, payment_hash`, jobID)
+	rows, err := t.q.ListJobInvoices(ctx, jobID)
+	return invoicesFromRows(rows, err, "invoices of job "+jobID)
 }
 
 // OpenJobInvoices returns every invoice still open, soonest to expire
 // first.
 func (t *Tx) OpenJobInvoices(ctx context.Context) ([]JobInvoice, error) {
-	return t.queryInvoices(ctx, "open invoices", `SELECT `+invoiceColumns+
-		` FROM job_invoices WHERE state = 'open'
-		ORDER BY expires_at, payment_hash`)
+	rows, err := t.q.ListOpenJobInvoices(ctx)
+	return invoicesFromRows(rows, err, "open invoices")
 }
 
 // InvoiceUpdate is the outcome of an invoice.
@@ -535,15 +526,13 @@ type InvoiceUpdate struct {
 // canceled. A settled invoice is final: updating it fails with ErrStale.
 // An invoice that is not one of a job's gives ErrNotFound.
 func (t *Tx) UpdateJobInvoice(ctx context.Context, u InvoiceUpdate) error {
-	res, err := t.exec(ctx, `UPDATE job_invoices SET state = $1,
-		amount_paid_msat = $2, settle_index = $3, settled_at = $4
-		WHERE payment_hash = $5 AND state <> 'settled'`, u.State,
-		u.AmountPaid, int64(u.SettleIndex), nullTime(u.SettledAt),
-		u.PaymentHash)
-	if err != nil {
-		return fmt.Errorf("update invoice %s: %w", u.PaymentHash, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := t.q.UpdateJobInvoice(ctx, sqlc.UpdateJobInvoiceParams{
+		State:          u.State,
+		AmountPaidMsat: int64(u.AmountPaid),
+		SettleIndex:    int64(u.SettleIndex),
+		SettledAt:      nullTime(u.SettledAt),
+		PaymentHash:    u.PaymentHash,
+	})
 	if err != nil {
 		return fmt.Errorf("update invoice %s: %w", u.PaymentHash,
 			mapError(err))
@@ -561,9 +550,7 @@ func (t *Tx) UpdateJobInvoice(ctx context.Context, u InvoiceUpdate) error {
 
 // Cursor returns the named cursor's value; zero when it was never set.
 func (t *Tx) Cursor(ctx context.Context, name string) (uint64, error) {
-	var v int64
-	err := t.queryRow(ctx, `SELECT value FROM settlement_cursors
-		WHERE name = $1`, name).Scan(&v)
+	v, err := t.q.GetCursor(ctx, name)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, nil
@@ -585,11 +572,12 @@ func (t *Tx) AdvanceCursor(ctx context.Context, name string,
 	if value <= cur {
 		return false, nil
 	}
-	_, err = t.exec(ctx, `INSERT INTO settlement_cursors (name, value)
-		VALUES ($1, $2) ON CONFLICT (name)
-		DO UPDATE SET value = excluded.value`, name, int64(value))
+	err = t.q.UpsertCursor(ctx, sqlc.UpsertCursorParams{
+		Name:  name,
+		Value: int64(value),
+	})
 	if err != nil {
-		return false, fmt.Errorf("cursor %s: %w", name, err)
+		return false, fmt.Errorf("cursor %s: %w", name, mapError(err))
 	}
 	return true, nil
 }
@@ -597,90 +585,81 @@ func (t *Tx) AdvanceCursor(ctx context.Context, name string,
 // InsertRefund records a refund intent. A second pending refund of the same
 // job fails with ErrUniqueViolation.
 func (t *Tx) InsertRefund(ctx context.Context, r Refund) error {
-	_, err := t.exec(ctx, `INSERT INTO refunds (payment_hash, job_id,
-		method, payment_request, dest_pubkey, preimage, amount_msat,
-		fee_limit_msat, state, fee_msat, failure, created_at,
-		resolved_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		r.PaymentHash, r.JobID, r.Method, r.PaymentRequest,
-		r.DestPubkey, r.Preimage, r.Amount, r.FeeLimit, r.State, r.Fee,
-		r.Failure, dbTime(r.CreatedAt), nullTime(r.ResolvedAt))
+	err := t.q.InsertRefund(ctx, sqlc.InsertRefundParams{
+		PaymentHash:    r.PaymentHash,
+		JobID:          r.JobID,
+		Method:         r.Method,
+		PaymentRequest: r.PaymentRequest,
+		DestPubkey:     r.DestPubkey,
+		Preimage:       r.Preimage,
+		AmountMsat:     int64(r.Amount),
+		FeeLimitMsat:   int64(r.FeeLimit),
+		State:          r.State,
+		FeeMsat:        int64(r.Fee),
+		Failure:        r.Failure,
+		CreatedAt:      dbTime(r.CreatedAt),
+		ResolvedAt:     nullTime(r.ResolvedAt),
+	})
 	if err != nil {
 		return fmt.Errorf("insert refund %s of job %s: %w",
-			r.PaymentHash, r.JobID, err)
+			r.PaymentHash, r.JobID, mapError(err))
 	}
 	return nil
 }
 
-// refundColumns are the columns scanRefund reads, in order.
-const refundColumns = `payment_hash, job_id, method, payment_request,
-	dest_pubkey, preimage, amount_msat, fee_limit_msat, state, fee_msat,
-	failure, created_at, resolved_at`
-
-// scanRefund reads one refund row.
-func scanRefund(row rowScanner) (Refund, error) {
-	var (
-		r        Refund
-		created  time.Time
-		resolved sql.NullTime
-	)
-	err := row.Scan(&r.PaymentHash, &r.JobID, &r.Method,
-		&r.PaymentRequest, &r.DestPubkey, &r.Preimage, &r.Amount,
-		&r.FeeLimit, &r.State, &r.Fee, &r.Failure, &created, &resolved)
-	if err != nil {
-		return Refund{}, err
+// refundFromRow is a refunds row as a Refund.
+func refundFromRow(row sqlc.Refund) Refund {
+	return Refund{
+		PaymentHash:    row.PaymentHash,
+		JobID:          row.JobID,
+		Method:         row.Method,
+		PaymentRequest: row.PaymentRequest,
+		DestPubkey:     row.DestPubkey,
+		Preimage:       row.Preimage,
+		Amount:         ledger.MilliSatoshi(row.AmountMsat),
+		FeeLimit:       ledger.MilliSatoshi(row.FeeLimitMsat),
+		State:          row.State,
+		Fee:            ledger.MilliSatoshi(row.FeeMsat),
+		Failure:        row.Failure,
+		CreatedAt:      row.CreatedAt.UTC(),
+		ResolvedAt:     fromNull(row.ResolvedAt),
 	}
-	r.CreatedAt = created.UTC()
-	r.ResolvedAt = fromNull(resolved)
-	return r, nil
 }
 
-// RefundByHash returns a refund, or ErrNotFound.
-func (t *Tx) RefundByHash(ctx context.Context, hash string) (Refund, error) {
-	r, err := scanRefund(t.queryRow(ctx, `SELECT `+refundColumns+`
-		FROM refunds WHERE payment_hash = $1`, hash))
+// refundsFromRows is refundFromRow over a query's rows, or the query's
+// error with what it was for.
+func refundsFromRows(rows []sqlc.Refund, err error, what string) ([]Refund,
+	error) {
+
 	if err != nil {
-		return Refund{}, notFound(err, "refund "+hash)
-	}
-	return r, nil
-}
-
-// queryRefunds runs a refund query.
-func (t *Tx) queryRefunds(ctx context.Context, what, query string,
-	args ...any) ([]Refund, error) {
-
-	rows, err := t.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer rows.Close()
-
-	var out []Refund
-	for rows.Next() {
-		r, err := scanRefund(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, mapError(err))
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, mapError(err))
+	}
+	var out []Refund
+	for _, row := range rows {
+		out = append(out, refundFromRow(row))
 	}
 	return out, nil
 }
 
+// RefundByHash returns a refund, or ErrNotFound.
+func (t *Tx) RefundByHash(ctx context.Context, hash string) (Refund, error) {
+	row, err := t.q.GetRefund(ctx, hash)
+	if err != nil {
+		return Refund{}, notFound(err, "refund "+hash)
+	}
+	return refundFromRow(row), nil
+}
+
 // JobRefunds returns a job's refunds, oldest first.
 func (t *Tx) JobRefunds(ctx context.Context, jobID string) ([]Refund, error) {
-	return t.queryRefunds(ctx, "refunds of job "+jobID, `SELECT `+
-		refundColumns+` FROM refunds WHERE job_id = $1
-		ORDER BY created_at, payment_hash`, jobID)
+	rows, err := t.q.ListJobRefunds(ctx, jobID)
+	return refundsFromRows(rows, err, "refunds of job "+jobID)
 }
 
 // PendingRefunds returns every refund still pending, oldest first.
 func (t *Tx) PendingRefunds(ctx context.Context) ([]Refund, error) {
-	return t.queryRefunds(ctx, "pending refunds", `SELECT `+refundColumns+
-		` FROM refunds WHERE state = 'pending'
-		ORDER BY created_at, payment_hash`)
+	rows, err := t.q.ListPendingRefunds(ctx)
+	return refundsFromRows(rows, err, "pending refunds")
 }
 
 // OwedJob is an ended job that still owes its buyer money.
@@ -696,26 +675,17 @@ type OwedJob struct {
 // that found no route or failed, or money that came in after the job
 // ended, leaves a job here.
 func (t *Tx) OwedEndedJobs(ctx context.Context) ([]OwedJob, error) {
-	rows, err := t.query(ctx, `SELECT j.id, EXISTS (SELECT 1 FROM refunds r
-			WHERE r.job_id = j.id AND r.state = 'pending')
-		FROM jobs j JOIN accounts a ON a.kind = $1 AND a.ref = j.id
-		WHERE j.state = 'ended' AND j.refund_pubkey <> ''
-		AND a.balance > 0
-		ORDER BY j.id`, string(ledger.KindBuyerEscrow))
+	rows, err := t.q.ListOwedEndedJobs(ctx,
+		string(ledger.KindBuyerEscrow))
 	if err != nil {
-		return nil, fmt.Errorf("owed ended jobs: %w", err)
-	}
-	defer rows.Close()
-	var jobs []OwedJob
-	for rows.Next() {
-		var j OwedJob
-		if err := rows.Scan(&j.ID, &j.RefundPending); err != nil {
-			return nil, fmt.Errorf("owed ended jobs: %w", mapError(err))
-		}
-		jobs = append(jobs, j)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("owed ended jobs: %w", mapError(err))
+	}
+	var jobs []OwedJob
+	for _, row := range rows {
+		jobs = append(jobs, OwedJob{
+			ID:            row.ID,
+			RefundPending: row.RefundPending,
+		})
 	}
 	return jobs, nil
 }
@@ -732,14 +702,13 @@ type RefundUpdate struct {
 // ResolveRefund records a pending refund's outcome. It fails with ErrStale
 // when the refund is no longer pending, and ErrNotFound when there is none.
 func (t *Tx) ResolveRefund(ctx context.Context, u RefundUpdate) error {
-	res, err := t.exec(ctx, `UPDATE refunds SET state = $1, fee_msat = $2,
-		failure = $3, resolved_at = $4
-		WHERE payment_hash = $5 AND state = 'pending'`, u.State, u.Fee,
-		u.Failure, dbTime(u.ResolvedAt), u.PaymentHash)
-	if err != nil {
-		return fmt.Errorf("resolve refund %s: %w", u.PaymentHash, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := t.q.ResolveRefund(ctx, sqlc.ResolveRefundParams{
+		State:       u.State,
+		FeeMsat:     int64(u.Fee),
+		Failure:     u.Failure,
+		ResolvedAt:  sql.NullTime{Time: dbTime(u.ResolvedAt), Valid: true},
+		PaymentHash: u.PaymentHash,
+	})
 	if err != nil {
 		return fmt.Errorf("resolve refund %s: %w", u.PaymentHash,
 			mapError(err))

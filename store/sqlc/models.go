@@ -9,6 +9,51 @@ import (
 	"time"
 )
 
+type Buyer struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+type Job struct {
+	ID             string
+	BuyerID        string
+	ProviderID     string
+	State          string
+	BudgetMsat     int64
+	BufferSeconds  int64
+	PricePerSecond string
+	RefundPubkey   string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	StartedAt      sql.NullTime
+	EndedAt        sql.NullTime
+}
+
+type JobEvent struct {
+	ID        int64
+	JobID     string
+	FromState string
+	ToState   string
+	Cause     string
+	Detail    string
+	CreatedAt time.Time
+}
+
+type JobInvoice struct {
+	PaymentHash    string
+	JobID          string
+	Purpose        string
+	AmountMsat     int64
+	PaymentRequest string
+	State          string
+	AmountPaidMsat int64
+	SettleIndex    int64
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	SettledAt      sql.NullTime
+}
+
 type LinkChallenge struct {
 	ID          string
 	NodePubkey  string
@@ -39,6 +84,22 @@ type ProviderAgentKey struct {
 	AgentPubkey string
 	AddedAt     time.Time
 	RevokedAt   sql.NullTime
+}
+
+type Refund struct {
+	PaymentHash    string
+	JobID          string
+	Method         string
+	PaymentRequest string
+	DestPubkey     string
+	Preimage       string
+	AmountMsat     int64
+	FeeLimitMsat   int64
+	State          string
+	FeeMsat        int64
+	Failure        string
+	CreatedAt      time.Time
+	ResolvedAt     sql.NullTime
 }
 
 type UsageMeter struct {
