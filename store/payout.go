@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/store/sqlc"
 )
 
 // Payouts' rows: the durable keysend intents of package payout, the
@@ -90,87 +92,78 @@ type PayoutStatus struct {
 	UpdatedAt time.Time
 }
 
-// payoutColumns are the columns scanPayout reads, in order.
-const payoutColumns = `id, provider_id, dest_pubkey, amount_msat,
-	fee_budget_msat, fee_payer, payment_hash, preimage, state, fee_msat,
-	failure, created_at, resolved_at`
-
-// scanPayout reads one payout row.
-func scanPayout(row rowScanner) (Payout, error) {
-	var (
-		p        Payout
-		created  time.Time
-		resolved sql.NullTime
-	)
-	err := row.Scan(&p.ID, &p.ProviderID, &p.DestPubkey, &p.Amount,
-		&p.FeeBudget, &p.FeePayer, &p.PaymentHash, &p.Preimage,
-		&p.State, &p.Fee, &p.Failure, &created, &resolved)
-	if err != nil {
-		return Payout{}, err
+// payoutFromRow is a payouts row as a Payout.
+func payoutFromRow(row sqlc.Payout) Payout {
+	return Payout{
+		ID:          row.ID,
+		ProviderID:  row.ProviderID,
+		DestPubkey:  row.DestPubkey,
+		Amount:      ledger.MilliSatoshi(row.AmountMsat),
+		FeeBudget:   ledger.MilliSatoshi(row.FeeBudgetMsat),
+		FeePayer:    row.FeePayer,
+		PaymentHash: row.PaymentHash,
+		Preimage:    row.Preimage,
+		State:       row.State,
+		Fee:         ledger.MilliSatoshi(row.FeeMsat),
+		Failure:     row.Failure,
+		CreatedAt:   row.CreatedAt.UTC(),
+		ResolvedAt:  fromNull(row.ResolvedAt),
 	}
-	p.CreatedAt, p.ResolvedAt = created.UTC(), fromNull(resolved)
-	return p, nil
+}
+
+// payoutsFromRows is payoutFromRow over a query's rows, or the query's
+// error with what it was for.
+func payoutsFromRows(rows []sqlc.Payout, err error, what string) ([]Payout,
+	error) {
+
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, mapError(err))
+	}
+	var out []Payout
+	for _, row := range rows {
+		out = append(out, payoutFromRow(row))
+	}
+	return out, nil
 }
 
 // InsertPayout records a new payout intent. A second pending payout of the
 // same provider, or a payment hash used before, fails with
 // ErrUniqueViolation; an unknown provider with ErrForeignKeyViolation.
 func (t *Tx) InsertPayout(ctx context.Context, p Payout) error {
-	_, err := t.exec(ctx, `INSERT INTO payouts (id, provider_id,
-		dest_pubkey, amount_msat, fee_budget_msat, fee_payer,
-		payment_hash, preimage, state, fee_msat, failure, created_at,
-		resolved_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-		$13)`,
-		p.ID, p.ProviderID, p.DestPubkey, int64(p.Amount),
-		int64(p.FeeBudget), p.FeePayer, p.PaymentHash, p.Preimage,
-		p.State, int64(p.Fee), p.Failure, dbTime(p.CreatedAt),
-		nullTime(p.ResolvedAt))
+	err := t.q.InsertPayout(ctx, sqlc.InsertPayoutParams{
+		ID:            p.ID,
+		ProviderID:    p.ProviderID,
+		DestPubkey:    p.DestPubkey,
+		AmountMsat:    int64(p.Amount),
+		FeeBudgetMsat: int64(p.FeeBudget),
+		FeePayer:      p.FeePayer,
+		PaymentHash:   p.PaymentHash,
+		Preimage:      p.Preimage,
+		State:         p.State,
+		FeeMsat:       int64(p.Fee),
+		Failure:       p.Failure,
+		CreatedAt:     dbTime(p.CreatedAt),
+		ResolvedAt:    nullTime(p.ResolvedAt),
+	})
 	if err != nil {
-		return fmt.Errorf("insert payout %s: %w", p.ID, err)
+		return fmt.Errorf("insert payout %s: %w", p.ID, mapError(err))
 	}
 	return nil
 }
 
 // PayoutByID returns a payout, or ErrNotFound.
 func (t *Tx) PayoutByID(ctx context.Context, id string) (Payout, error) {
-	p, err := scanPayout(t.queryRow(ctx, `SELECT `+payoutColumns+`
-		FROM payouts WHERE id = $1`, id))
+	row, err := t.q.GetPayout(ctx, id)
 	if err != nil {
 		return Payout{}, notFound(err, "payout "+id)
 	}
-	return p, nil
-}
-
-// queryPayouts runs a query over payoutColumns.
-func (t *Tx) queryPayouts(ctx context.Context, what, query string,
-	args ...any) ([]Payout, error) {
-
-	rows, err := t.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer rows.Close()
-
-	var out []Payout
-	for rows.Next() {
-		p, err := scanPayout(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, mapError(err))
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, mapError(err))
-	}
-	return out, nil
+	return payoutFromRow(row), nil
 }
 
 // PendingPayouts returns every pending payout, oldest first.
 func (t *Tx) PendingPayouts(ctx context.Context) ([]Payout, error) {
-	return t.queryPayouts(ctx, "pending payouts", `SELECT `+
-		payoutColumns+` FROM payouts WHERE state = 'pending'
-		ORDER BY created_at, id`)
+	rows, err := t.q.ListPendingPayouts(ctx)
+	return payoutsFromRows(rows, err, "pending payouts")
 }
 
 // ProviderPayouts returns a provider's payouts, newest first, at most
@@ -178,40 +171,44 @@ func (t *Tx) PendingPayouts(ctx context.Context) ([]Payout, error) {
 func (t *Tx) ProviderPayouts(ctx context.Context, providerID string,
 	limit int) ([]Payout, error) {
 
-	query := `SELECT ` + payoutColumns + ` FROM payouts
-		WHERE provider_id = $1 ORDER BY created_at DESC, id DESC`
-	args := []any{providerID}
+	var (
+		rows []sqlc.Payout
+		err  error
+	)
 	if limit > 0 {
-		query += ` LIMIT $2`
-		args = append(args, limit)
+		rows, err = t.q.ListProviderPayoutsLimit(ctx,
+			sqlc.ListProviderPayoutsLimitParams{
+				ProviderID: providerID,
+				MaxRows:    int32(min(limit, math.MaxInt32)),
+			})
+	} else {
+		rows, err = t.q.ListProviderPayouts(ctx, providerID)
 	}
-	return t.queryPayouts(ctx, "payouts of provider "+providerID, query,
-		args...)
+	return payoutsFromRows(rows, err, "payouts of provider "+providerID)
 }
 
 // Payouts returns every payout in the given state ("" for all), oldest
 // first.
 func (t *Tx) Payouts(ctx context.Context, state string) ([]Payout, error) {
 	if state == "" {
-		return t.queryPayouts(ctx, "payouts", `SELECT `+
-			payoutColumns+` FROM payouts ORDER BY created_at, id`)
+		rows, err := t.q.ListPayouts(ctx)
+		return payoutsFromRows(rows, err, "payouts")
 	}
-	return t.queryPayouts(ctx, "payouts "+state, `SELECT `+payoutColumns+`
-		FROM payouts WHERE state = $1 ORDER BY created_at, id`, state)
+	rows, err := t.q.ListPayoutsByState(ctx, state)
+	return payoutsFromRows(rows, err, "payouts "+state)
 }
 
 // ResolvePayout moves a pending payout to its final state. A payout that is
 // not pending any more fails with ErrStale; an unknown one with
 // ErrNotFound.
 func (t *Tx) ResolvePayout(ctx context.Context, u PayoutUpdate) error {
-	res, err := t.exec(ctx, `UPDATE payouts SET state = $1, fee_msat = $2,
-		failure = $3, resolved_at = $4
-		WHERE id = $5 AND state = 'pending'`, u.State, int64(u.Fee),
-		u.Failure, dbTime(u.ResolvedAt), u.ID)
-	if err != nil {
-		return fmt.Errorf("resolve payout %s: %w", u.ID, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := t.q.ResolvePayout(ctx, sqlc.ResolvePayoutParams{
+		State:      u.State,
+		FeeMsat:    int64(u.Fee),
+		Failure:    u.Failure,
+		ResolvedAt: sql.NullTime{Time: dbTime(u.ResolvedAt), Valid: true},
+		ID:         u.ID,
+	})
 	if err != nil {
 		return fmt.Errorf("resolve payout %s: %w", u.ID, mapError(err))
 	}
@@ -232,27 +229,19 @@ func (t *Tx) ResolvePayout(ctx context.Context, u PayoutUpdate) error {
 func (t *Tx) PayoutCandidates(ctx context.Context) ([]PayoutCandidate,
 	error) {
 
-	rows, err := t.query(ctx, `SELECT p.id, p.node_pubkey, a.balance
-		FROM accounts a JOIN providers p ON p.id = a.ref
-		WHERE a.kind = $1 AND a.balance > 0
-		ORDER BY p.id`, string(ledger.KindProviderPayable))
+	rows, err := t.q.ListPayoutCandidates(ctx,
+		string(ledger.KindProviderPayable))
 	if err != nil {
-		return nil, fmt.Errorf("payout candidates: %w", err)
+		return nil, fmt.Errorf("payout candidates: %w", mapError(err))
 	}
-	defer rows.Close()
 
 	var out []PayoutCandidate
-	for rows.Next() {
-		var c PayoutCandidate
-		err := rows.Scan(&c.ProviderID, &c.NodePubkey, &c.Payable)
-		if err != nil {
-			return nil, fmt.Errorf("payout candidates: %w",
-				mapError(err))
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("payout candidates: %w", mapError(err))
+	for _, row := range rows {
+		out = append(out, PayoutCandidate{
+			ProviderID: row.ID,
+			NodePubkey: row.NodePubkey,
+			Payable:    ledger.MilliSatoshi(row.Balance),
+		})
 	}
 	return out, nil
 }
@@ -278,64 +267,49 @@ func (t *Tx) SetPayoutPolicy(ctx context.Context, p PayoutPolicy) error {
 	if p.FeePayer != nil {
 		feePayer = sql.NullString{String: *p.FeePayer, Valid: true}
 	}
-	_, err := t.exec(ctx, `INSERT INTO payout_policies (provider_id,
-		interval_ms, minimum_msat, fee_floor_msat, fee_ppm, fee_payer,
-		updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (provider_id) DO UPDATE SET
-		interval_ms = excluded.interval_ms,
-		minimum_msat = excluded.minimum_msat,
-		fee_floor_msat = excluded.fee_floor_msat,
-		fee_ppm = excluded.fee_ppm, fee_payer = excluded.fee_payer,
-		updated_at = excluded.updated_at`,
-		p.ProviderID, nullInt64(intervalMS), nullInt64(p.Minimum),
-		nullInt64(p.FeeFloor), nullInt64(p.FeePPM), feePayer,
-		dbTime(p.UpdatedAt))
+	err := t.q.UpsertPayoutPolicy(ctx, sqlc.UpsertPayoutPolicyParams{
+		ProviderID:   p.ProviderID,
+		IntervalMs:   nullInt64(intervalMS),
+		MinimumMsat:  nullInt64(p.Minimum),
+		FeeFloorMsat: nullInt64(p.FeeFloor),
+		FeePpm:       nullInt64(p.FeePPM),
+		FeePayer:     feePayer,
+		UpdatedAt:    dbTime(p.UpdatedAt),
+	})
 	if err != nil {
 		return fmt.Errorf("set payout policy of %s: %w", p.ProviderID,
-			err)
+			mapError(err))
 	}
 	return nil
 }
 
-// payoutPolicyColumns are the columns scanPayoutPolicy reads, in order.
-const payoutPolicyColumns = `provider_id, interval_ms, minimum_msat,
-	fee_floor_msat, fee_ppm, fee_payer, updated_at`
-
-// scanPayoutPolicy reads one policy row.
-func scanPayoutPolicy(row rowScanner) (PayoutPolicy, error) {
-	var (
-		p                             PayoutPolicy
-		interval, minimum, floor, ppm sql.NullInt64
-		payer                         sql.NullString
-		updated                       time.Time
-	)
-	err := row.Scan(&p.ProviderID, &interval, &minimum, &floor, &ppm,
-		&payer, &updated)
-	if err != nil {
-		return PayoutPolicy{}, err
+// payoutPolicyFromRow is a payout_policies row as a PayoutPolicy.
+func payoutPolicyFromRow(row sqlc.PayoutPolicy) PayoutPolicy {
+	p := PayoutPolicy{
+		ProviderID: row.ProviderID,
+		UpdatedAt:  row.UpdatedAt.UTC(),
 	}
-	if interval.Valid {
-		d := time.Duration(interval.Int64) * time.Millisecond
+	if row.IntervalMs.Valid {
+		d := time.Duration(row.IntervalMs.Int64) * time.Millisecond
 		p.Interval = &d
 	}
-	if minimum.Valid {
-		m := ledger.MilliSatoshi(minimum.Int64)
+	if row.MinimumMsat.Valid {
+		m := ledger.MilliSatoshi(row.MinimumMsat.Int64)
 		p.Minimum = &m
 	}
-	if floor.Valid {
-		f := ledger.MilliSatoshi(floor.Int64)
+	if row.FeeFloorMsat.Valid {
+		f := ledger.MilliSatoshi(row.FeeFloorMsat.Int64)
 		p.FeeFloor = &f
 	}
-	if ppm.Valid {
-		v := ppm.Int64
+	if row.FeePpm.Valid {
+		v := row.FeePpm.Int64
 		p.FeePPM = &v
 	}
-	if payer.Valid {
-		s := payer.String
+	if row.FeePayer.Valid {
+		s := row.FeePayer.String
 		p.FeePayer = &s
 	}
-	p.UpdatedAt = updated.UTC()
-	return p, nil
+	return p
 }
 
 // PayoutPolicy returns a provider's overrides, or ErrNotFound when it has
@@ -343,38 +317,26 @@ func scanPayoutPolicy(row rowScanner) (PayoutPolicy, error) {
 func (t *Tx) PayoutPolicy(ctx context.Context, providerID string) (
 	PayoutPolicy, error) {
 
-	p, err := scanPayoutPolicy(t.queryRow(ctx, `SELECT `+
-		payoutPolicyColumns+` FROM payout_policies
-		WHERE provider_id = $1`, providerID))
+	row, err := t.q.GetPayoutPolicy(ctx, providerID)
 	if err != nil {
 		return PayoutPolicy{}, notFound(err,
 			"payout policy of "+providerID)
 	}
-	return p, nil
+	return payoutPolicyFromRow(row), nil
 }
 
 // PayoutPolicies returns every provider's overrides by provider id.
 func (t *Tx) PayoutPolicies(ctx context.Context) (map[string]PayoutPolicy,
 	error) {
 
-	rows, err := t.query(ctx, `SELECT `+payoutPolicyColumns+`
-		FROM payout_policies`)
+	rows, err := t.q.ListPayoutPolicies(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("payout policies: %w", err)
-	}
-	defer rows.Close()
-
-	out := make(map[string]PayoutPolicy)
-	for rows.Next() {
-		p, err := scanPayoutPolicy(rows)
-		if err != nil {
-			return nil, fmt.Errorf("payout policies: %w",
-				mapError(err))
-		}
-		out[p.ProviderID] = p
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("payout policies: %w", mapError(err))
+	}
+
+	out := make(map[string]PayoutPolicy, len(rows))
+	for _, row := range rows {
+		out[row.ProviderID] = payoutPolicyFromRow(row)
 	}
 	return out, nil
 }
@@ -382,11 +344,9 @@ func (t *Tx) PayoutPolicies(ctx context.Context) (map[string]PayoutPolicy,
 // DeletePayoutPolicy removes a provider's overrides, so that the defaults
 // apply; removing none is not an error.
 func (t *Tx) DeletePayoutPolicy(ctx context.Context, providerID string) error {
-	_, err := t.exec(ctx, `DELETE FROM payout_policies
-		WHERE provider_id = $1`, providerID)
-	if err != nil {
+	if err := t.q.DeletePayoutPolicy(ctx, providerID); err != nil {
 		return fmt.Errorf("delete payout policy of %s: %w", providerID,
-			err)
+			mapError(err))
 	}
 	return nil
 }
@@ -394,42 +354,33 @@ func (t *Tx) DeletePayoutPolicy(ctx context.Context, providerID string) error {
 // SetPayoutStatus records a provider's payout status, replacing the one
 // before.
 func (t *Tx) SetPayoutStatus(ctx context.Context, s PayoutStatus) error {
-	_, err := t.exec(ctx, `INSERT INTO payout_status (provider_id, state,
-		reason, since, retry_at, failures, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (provider_id) DO UPDATE SET
-		state = excluded.state, reason = excluded.reason,
-		since = excluded.since, retry_at = excluded.retry_at,
-		failures = excluded.failures,
-		updated_at = excluded.updated_at`,
-		s.ProviderID, s.State, s.Reason, dbTime(s.Since),
-		nullTime(s.RetryAt), s.Failures, dbTime(s.UpdatedAt))
+	err := t.q.UpsertPayoutStatus(ctx, sqlc.UpsertPayoutStatusParams{
+		ProviderID: s.ProviderID,
+		State:      s.State,
+		Reason:     s.Reason,
+		Since:      dbTime(s.Since),
+		RetryAt:    nullTime(s.RetryAt),
+		Failures:   s.Failures,
+		UpdatedAt:  dbTime(s.UpdatedAt),
+	})
 	if err != nil {
 		return fmt.Errorf("set payout status of %s: %w", s.ProviderID,
-			err)
+			mapError(err))
 	}
 	return nil
 }
 
-// payoutStatusColumns are the columns scanPayoutStatus reads, in order.
-const payoutStatusColumns = `provider_id, state, reason, since, retry_at,
-	failures, updated_at`
-
-// scanPayoutStatus reads one status row.
-func scanPayoutStatus(row rowScanner) (PayoutStatus, error) {
-	var (
-		s              PayoutStatus
-		since, updated time.Time
-		retry          sql.NullTime
-	)
-	err := row.Scan(&s.ProviderID, &s.State, &s.Reason, &since, &retry,
-		&s.Failures, &updated)
-	if err != nil {
-		return PayoutStatus{}, err
+// payoutStatusFromRow is a payout_status row as a PayoutStatus.
+func payoutStatusFromRow(row sqlc.PayoutStatus) PayoutStatus {
+	return PayoutStatus{
+		ProviderID: row.ProviderID,
+		State:      row.State,
+		Reason:     row.Reason,
+		Since:      row.Since.UTC(),
+		RetryAt:    fromNull(row.RetryAt),
+		Failures:   row.Failures,
+		UpdatedAt:  row.UpdatedAt.UTC(),
 	}
-	s.Since, s.UpdatedAt = since.UTC(), updated.UTC()
-	s.RetryAt = fromNull(retry)
-	return s, nil
 }
 
 // PayoutStatus returns a provider's payout status, or ErrNotFound when
@@ -437,38 +388,26 @@ func scanPayoutStatus(row rowScanner) (PayoutStatus, error) {
 func (t *Tx) PayoutStatus(ctx context.Context, providerID string) (
 	PayoutStatus, error) {
 
-	s, err := scanPayoutStatus(t.queryRow(ctx, `SELECT `+
-		payoutStatusColumns+` FROM payout_status
-		WHERE provider_id = $1`, providerID))
+	row, err := t.q.GetPayoutStatus(ctx, providerID)
 	if err != nil {
 		return PayoutStatus{}, notFound(err,
 			"payout status of "+providerID)
 	}
-	return s, nil
+	return payoutStatusFromRow(row), nil
 }
 
 // PayoutStatuses returns every recorded payout status by provider id.
 func (t *Tx) PayoutStatuses(ctx context.Context) (map[string]PayoutStatus,
 	error) {
 
-	rows, err := t.query(ctx, `SELECT `+payoutStatusColumns+`
-		FROM payout_status`)
+	rows, err := t.q.ListPayoutStatuses(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("payout statuses: %w", err)
-	}
-	defer rows.Close()
-
-	out := make(map[string]PayoutStatus)
-	for rows.Next() {
-		s, err := scanPayoutStatus(rows)
-		if err != nil {
-			return nil, fmt.Errorf("payout statuses: %w",
-				mapError(err))
-		}
-		out[s.ProviderID] = s
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("payout statuses: %w", mapError(err))
+	}
+
+	out := make(map[string]PayoutStatus, len(rows))
+	for _, row := range rows {
+		out[row.ProviderID] = payoutStatusFromRow(row)
 	}
 	return out, nil
 }

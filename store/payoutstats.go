@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 )
 
 // PayoutCounts are how many payouts a provider had, for its status view.
@@ -41,4 +43,50 @@ func (t *Tx) ProviderPayoutCounts(ctx context.Context, providerID string) (
 		c.Last = &last[0]
 	}
 	return c, nil
+}
+
+// payoutColumns are the columns scanPayout reads, in order.
+const payoutColumns = `id, provider_id, dest_pubkey, amount_msat,
+	fee_budget_msat, fee_payer, payment_hash, preimage, state, fee_msat,
+	failure, created_at, resolved_at`
+
+// scanPayout reads one payout row.
+func scanPayout(row rowScanner) (Payout, error) {
+	var (
+		p        Payout
+		created  time.Time
+		resolved sql.NullTime
+	)
+	err := row.Scan(&p.ID, &p.ProviderID, &p.DestPubkey, &p.Amount,
+		&p.FeeBudget, &p.FeePayer, &p.PaymentHash, &p.Preimage,
+		&p.State, &p.Fee, &p.Failure, &created, &resolved)
+	if err != nil {
+		return Payout{}, err
+	}
+	p.CreatedAt, p.ResolvedAt = created.UTC(), fromNull(resolved)
+	return p, nil
+}
+
+// queryPayouts runs a query over payoutColumns.
+func (t *Tx) queryPayouts(ctx context.Context, what, query string,
+	args ...any) ([]Payout, error) {
+
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+
+	var out []Payout
+	for rows.Next() {
+		p, err := scanPayout(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, mapError(err))
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, mapError(err))
+	}
+	return out, nil
 }

@@ -66,6 +66,42 @@ type LinkChallenge struct {
 	ProviderID  sql.NullString
 }
 
+type Payout struct {
+	ID            string
+	ProviderID    string
+	DestPubkey    string
+	AmountMsat    int64
+	FeeBudgetMsat int64
+	FeePayer      string
+	PaymentHash   string
+	Preimage      string
+	State         string
+	FeeMsat       int64
+	Failure       string
+	CreatedAt     time.Time
+	ResolvedAt    sql.NullTime
+}
+
+type PayoutPolicy struct {
+	ProviderID   string
+	IntervalMs   sql.NullInt64
+	MinimumMsat  sql.NullInt64
+	FeeFloorMsat sql.NullInt64
+	FeePpm       sql.NullInt64
+	FeePayer     sql.NullString
+	UpdatedAt    time.Time
+}
+
+type PayoutStatus struct {
+	ProviderID string
+	State      string
+	Reason     string
+	Since      time.Time
+	RetryAt    sql.NullTime
+	Failures   int64
+	UpdatedAt  time.Time
+}
+
 type Provider struct {
 	ID             string
 	NodePubkey     string
