@@ -498,3 +498,89 @@ func TestPayoutStatus(t *testing.T) {
 		}
 	})
 }
+
+// TestProviderPayoutCounts counts a provider's payouts by outcome and
+// finds its latest successful one by resolution time, not creation time,
+// leaving other providers' payouts out.
+func TestProviderPayoutCounts(t *testing.T) {
+	t.Parallel()
+
+	storetest.ForEachBackend(t, func(t *testing.T, cfg store.Config) {
+		t.Parallel()
+		db := storetest.Open(t, cfg)
+		addProvider(t, db, "pa", nodeA)
+		addProvider(t, db, "pb", nodeB)
+		addProvider(t, db, "pc", nodeA[:64]+"ff")
+
+		// pa: 1 succeeds late, 2 fails, 3 succeeds early, 4 pending.
+		// pb: 5 succeeds latest of all. pc: none.
+		outcomes := []struct {
+			provider, node string
+			n              int
+			state          string
+			resolvedAfter  time.Duration
+		}{
+			{"pa", nodeA, 1, store.PayoutSucceeded, time.Hour},
+			{"pa", nodeA, 2, store.PayoutFailed, 2 * time.Hour},
+			{"pa", nodeA, 3, store.PayoutSucceeded, time.Minute},
+			{"pa", nodeA, 4, store.PayoutPending, 0},
+			{"pb", nodeB, 5, store.PayoutSucceeded, 3 * time.Hour},
+		}
+		payouts := make(map[int]store.Payout)
+		for _, o := range outcomes {
+			p := testPayout(o.provider, o.node, o.n)
+			mustTx(t, db, func(ctx context.Context,
+				tx *store.Tx) error {
+
+				return tx.InsertPayout(ctx, p)
+			})
+			if o.state != store.PayoutPending {
+				p.State = o.state
+				p.ResolvedAt = payoutAt.Add(o.resolvedAfter)
+				mustTx(t, db, func(ctx context.Context,
+					tx *store.Tx) error {
+
+					return tx.ResolvePayout(ctx,
+						store.PayoutUpdate{
+							ID:         p.ID,
+							State:      p.State,
+							ResolvedAt: p.ResolvedAt,
+						})
+				})
+			}
+			payouts[o.n] = utcPayout(p)
+		}
+
+		last := func(n int) *store.Payout {
+			p := payouts[n]
+			return &p
+		}
+		tests := []struct {
+			provider string
+			want     store.PayoutCounts
+		}{
+			{"pa", store.PayoutCounts{Total: 4, Succeeded: 2,
+				Last: last(1)}},
+			{"pb", store.PayoutCounts{Total: 1, Succeeded: 1,
+				Last: last(5)}},
+			{"pc", store.PayoutCounts{}},
+			{"nobody", store.PayoutCounts{}},
+		}
+		for _, tc := range tests {
+			var got store.PayoutCounts
+			mustTx(t, db, func(ctx context.Context,
+				tx *store.Tx) error {
+
+				var err error
+				got, err = tx.ProviderPayoutCounts(ctx,
+					tc.provider)
+				return err
+			})
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s: counts\n got %+v (last %+v)\n"+
+					"want %+v (last %+v)", tc.provider, got,
+					got.Last, tc.want, tc.want.Last)
+			}
+		}
+	})
+}

@@ -28,9 +28,3 @@ func fromNull(t sql.NullTime) time.Time {
 	}
 	return t.Time.UTC()
 }
-
-// rowScanner is *sql.Row or *sql.Rows, for scan functions that read one
-// row of either.
-type rowScanner interface {
-	Scan(dest ...any) error
-}

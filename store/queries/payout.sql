@@ -114,3 +114,19 @@ WHERE provider_id = $1;
 -- name: ListPayoutStatuses :many
 SELECT provider_id, state, reason, since, retry_at, failures, updated_at
 FROM payout_status;
+
+-- name: CountProviderPayouts :one
+SELECT CAST(COUNT(*) AS BIGINT) AS total,
+    CAST(COALESCE(SUM(CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END), 0)
+        AS BIGINT) AS succeeded
+FROM payouts
+WHERE provider_id = $1;
+
+-- name: GetLastSucceededPayout :one
+SELECT id, provider_id, dest_pubkey, amount_msat, fee_budget_msat,
+    fee_payer, payment_hash, preimage, state, fee_msat, failure, created_at,
+    resolved_at
+FROM payouts
+WHERE provider_id = $1 AND state = 'succeeded'
+ORDER BY resolved_at DESC, id DESC
+LIMIT 1;

@@ -11,6 +11,26 @@ import (
 	"time"
 )
 
+const countProviderPayouts = `-- name: CountProviderPayouts :one
+SELECT CAST(COUNT(*) AS BIGINT) AS total,
+    CAST(COALESCE(SUM(CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END), 0)
+        AS BIGINT) AS succeeded
+FROM payouts
+WHERE provider_id = $1
+`
+
+type CountProviderPayoutsRow struct {
+	Total     int64
+	Succeeded int64
+}
+
+func (q *Queries) CountProviderPayouts(ctx context.Context, providerID string) (CountProviderPayoutsRow, error) {
+	row := q.db.QueryRowContext(ctx, countProviderPayouts, providerID)
+	var i CountProviderPayoutsRow
+	err := row.Scan(&i.Total, &i.Succeeded)
+	return i, err
+}
+
 const deletePayoutPolicy = `-- name: DeletePayoutPolicy :exec
 DELETE FROM payout_policies WHERE provider_id = $1
 `
@@ -18,6 +38,37 @@ DELETE FROM payout_policies WHERE provider_id = $1
 func (q *Queries) DeletePayoutPolicy(ctx context.Context, providerID string) error {
 	_, err := q.db.ExecContext(ctx, deletePayoutPolicy, providerID)
 	return err
+}
+
+const getLastSucceededPayout = `-- name: GetLastSucceededPayout :one
+SELECT id, provider_id, dest_pubkey, amount_msat, fee_budget_msat,
+    fee_payer, payment_hash, preimage, state, fee_msat, failure, created_at,
+    resolved_at
+FROM payouts
+WHERE provider_id = $1 AND state = 'succeeded'
+ORDER BY resolved_at DESC, id DESC
+LIMIT 1
+`
+
+func (q *Queries) GetLastSucceededPayout(ctx context.Context, providerID string) (Payout, error) {
+	row := q.db.QueryRowContext(ctx, getLastSucceededPayout, providerID)
+	var i Payout
+	err := row.Scan(
+		&i.ID,
+		&i.ProviderID,
+		&i.DestPubkey,
+		&i.AmountMsat,
+		&i.FeeBudgetMsat,
+		&i.FeePayer,
+		&i.PaymentHash,
+		&i.Preimage,
+		&i.State,
+		&i.FeeMsat,
+		&i.Failure,
+		&i.CreatedAt,
+		&i.ResolvedAt,
+	)
+	return i, err
 }
 
 const getPayout = `-- name: GetPayout :one
