@@ -13,9 +13,7 @@ import (
 func (t *Tx) KindTotal(ctx context.Context, kind ledger.AccountKind) (
 	ledger.MilliSatoshi, error) {
 
-	var total int64
-	err := t.queryRow(ctx, `SELECT CAST(COALESCE(SUM(balance), 0) AS
-		BIGINT) FROM accounts WHERE kind = $1`, string(kind)).Scan(&total)
+	total, err := t.q.SumKindBalances(ctx, string(kind))
 	if err != nil {
 		return 0, fmt.Errorf("total of %s: %w", kind, mapError(err))
 	}
