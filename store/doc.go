@@ -26,12 +26,20 @@
 // version table is still the old runner's (a row per migration, with
 // applied_at) has its version carried over on first open.
 //
-// Queries are written once, with $N placeholders, which both PostgreSQL and
-// modernc's SQLite accept.
+// Queries. Every query is written once, in queries/*.sql, and compiled by
+// sqlc (engine postgresql, from migrations/) into package sqlc; the
+// generated code runs on both engines, since modernc's SQLite accepts
+// PostgreSQL's $N placeholders, so a query uses only syntax both accept
+// (CAST(x AS TEXT), not x::text). Each Tx holds the generated Queries for
+// its transaction. Three statements are built at run time instead, each
+// with a comment saying why: Accounts (a list of accounts), the multi-row
+// usage insert (a batch of records) and ListJobs (a filter with a list of
+// states); sqlc's postgresql engine has no list form that SQLite runs.
 //
 // Extending. Each domain's queries are methods on *Tx, in a file per domain
 // (ledger.go holds the ledger's), so that one DB.ExecTx can post ledger
 // transactions with ledger.PostTx and write the domain's own rows
 // atomically. A domain's schema comes as a new numbered migration in
-// migrations/, in PostgreSQL's dialect.
+// migrations/, in PostgreSQL's dialect; its queries go in
+// queries/<domain>.sql, and make sqlc regenerates package sqlc.
 package store
