@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/cenkalti/backoff/v4"
 	"github.com/sluice-ln/sluice/metering"
 )
 
@@ -283,7 +284,7 @@ func Stream(ctx context.Context, cfg StreamConfig, run Measured) (StreamStats,
 
 // meter asks for the job's status, retrying transport failures.
 func (s *streamer) meter(ctx context.Context) (MeterStatus, error) {
-	delay := s.cfg.RetryMin
+	retry := s.retryBackoff()
 	for {
 		st, err := s.cfg.Client.Meter(ctx, s.cfg.JobID)
 		if err == nil {
@@ -293,13 +294,29 @@ func (s *streamer) meter(ctx context.Context) (MeterStatus, error) {
 			return MeterStatus{}, fmt.Errorf("job %s: %w",
 				s.cfg.JobID, err)
 		}
+		delay := retry.NextBackOff()
 		log.Warnf("Job %s: asking for its meter: %v; again in %v",
 			s.cfg.JobID, err, delay)
 		if err := s.cfg.Sleep(ctx, delay); err != nil {
 			return MeterStatus{}, err
 		}
-		delay = min(2*delay, s.cfg.RetryMax)
 	}
+}
+
+// retryBackoff returns the waits between resends after failures: doubling
+// from RetryMin up to RetryMax, without jitter, never giving up (the job's
+// context ends the retries). The loops sleep with cfg.Sleep, which tests
+// set, so only the sequence comes from backoff.
+func (s *streamer) retryBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: s.cfg.RetryMin,
+		Multiplier:      2,
+		MaxInterval:     s.cfg.RetryMax,
+		Stop:            backoff.Stop,
+		Clock:           backoff.SystemClock,
+	}
+	b.Reset()
+	return b
 }
 
 // sync takes the job's status: where its sequence stands and its spec. It
@@ -365,18 +382,20 @@ func (s *streamer) sendOne(ctx context.Context) error {
 		return err
 	}
 
-	delay := s.cfg.RetryMin
+	retry := s.retryBackoff()
 	for {
 		res, err := s.cfg.Client.Submit(ctx, enc)
-		switch {
-		case err == nil:
+		if err == nil {
 			s.acknowledge(res.LastSeq, res.Accepted)
 			if res.Refused != "" {
 				log.Infof("Job %s: %s", s.cfg.JobID, res.Refused)
 				return s.waitForJob(ctx)
 			}
 			return nil
+		}
 
+		delay := retry.NextBackOff()
+		switch {
 		case errors.Is(err, metering.ErrJobNotRunning),
 			errors.Is(err, metering.ErrInsufficientEscrow):
 			log.Infof("Job %s: %v", s.cfg.JobID, err)
@@ -414,7 +433,6 @@ func (s *streamer) sendOne(ctx context.Context) error {
 		if err := s.cfg.Sleep(ctx, delay); err != nil {
 			return err
 		}
-		delay = min(2*delay, s.cfg.RetryMax)
 	}
 }
 

@@ -560,24 +560,12 @@ func (in *Ingestor) checkReplay(ctx context.Context, tx UsageTx,
 	return CheckReplay(w.view.ID, replayed, want)
 }
 
-// refusals are the errors that refuse one batch without failing the
-// commit it is in.
-var refusals = []error{
-	ErrMalformed, ErrBadSignature, ErrUnknownJob, ErrForeignJob,
-	ErrJobNotRunning, ErrSeqGap, ErrSecondNotAfter, ErrFutureSecond,
-	ErrBeforeStart, ErrAfterEnd, ErrTooManySeconds, ErrOverLimit,
-	ErrOverflow, ErrConflict, ErrInsufficientEscrow, ErrUnknownResource,
-	ledger.ErrInvalidCarry, ledger.ErrInvalidBasisPoints,
-}
-
 // isRefusal reports whether err refuses a batch (the caller's fault, or the
-// job's) rather than being a fault of the store.
+// job's) rather than failing the commit it is in. Metering's own refusals
+// carry RefusedError (IsRefusal); a corrupt carry or fee rate comes from
+// ledger, whose sentinels metering cannot mark, and refuses the job's batch
+// too.
 func isRefusal(err error) bool {
-	for _, r := range refusals {
-		if errors.Is(err, r) {
-			return true
-		}
-	}
-
-	return false
+	return IsRefusal(err) || errors.Is(err, ledger.ErrInvalidCarry) ||
+		errors.Is(err, ledger.ErrInvalidBasisPoints)
 }

@@ -94,11 +94,12 @@ func (p Policy) FeeCap(amt ledger.MilliSatoshi) ledger.MilliSatoshi {
 	if amt <= 0 {
 		return p.FeeFloor
 	}
-	// amt × ppm could overflow; whole millions and the remainder keep
-	// each step in range (q × ppm ≤ MaxInt64 / 1e6 × 1e6) and round down
-	// the same way.
-	q, r := int64(amt)/PPMScale, int64(amt)%PPMScale
-	share := ledger.MilliSatoshi(q*p.FeePPM + r*p.FeePPM/PPMScale)
+	// Validate keeps FeePPM in 0..1e6, so the share is at most amt and
+	// PPM cannot fail; an unvalidated policy gets the floor.
+	share, err := amt.PPM(p.FeePPM)
+	if err != nil {
+		return p.FeeFloor
+	}
 	return max(p.FeeFloor, share)
 }
 

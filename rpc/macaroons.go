@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/keyfile"
+	"gopkg.in/macaroon-bakery.v2/bakery/checkers"
 	"gopkg.in/macaroon.v2"
 )
 
@@ -56,12 +58,6 @@ const (
 
 	// caveatBuyerID binds a buyer macaroon to one buyer: "buyer_id <id>".
 	caveatBuyerID = "buyer_id"
-
-	// caveatTimeBefore limits a macaroon's life: "time-before <RFC 3339
-	// time>", the condition macaroon-bakery's checkers and lncli's
-	// constrainmacaroon --timeout write, so that those tools can
-	// attenuate Sluice macaroons too.
-	caveatTimeBefore = "time-before"
 
 	// maxProviderIDLen bounds provider ids in caveats.
 	maxProviderIDLen = 128
@@ -123,6 +119,11 @@ func parseRole(s string) (Role, error) {
 // macaroonService bakes and verifies macaroons with one root key.
 type macaroonService struct {
 	rootKey []byte
+
+	// checker checks first-party caveats; conditions are the ones it
+	// knows.
+	checker    *checkers.Checker
+	conditions map[string]bool
 }
 
 // newMacaroonService loads the root key from dir, making it (and dir) if
@@ -139,7 +140,12 @@ func newMacaroonService(dir string) (*macaroonService, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &macaroonService{rootKey: key}
+	checker, conditions := newCaveatChecker()
+	svc := &macaroonService{
+		rootKey:    key,
+		checker:    checker,
+		conditions: conditions,
+	}
 
 	roles := []struct {
 		role Role
@@ -286,7 +292,10 @@ func checkBoundID(id string) error {
 }
 
 // verify checks a macaroon as sent in the request header (hex) and returns
-// who it speaks for.
+// who it speaks for. Each first-party caveat goes to the bakery checker
+// (newCaveatChecker): macaroon-bakery's own for time-before, Sluice's for
+// its role and id caveats; a condition neither knows refuses the macaroon,
+// since caveats only narrow and an ignored one would widen.
 func (s *macaroonService) verify(headerValue string, now time.Time) (Caller,
 	error) {
 
@@ -313,69 +322,18 @@ func (s *macaroonService) verify(headerValue string, now time.Time) (Caller,
 	}
 
 	caller := Caller{Role: role}
+	ctx := context.WithValue(context.Background(), verifyingKey{},
+		&caller)
+	ctx = checkers.ContextWithClock(ctx, fixedClock(now))
 	for _, cond := range conditions {
-		name, arg, _ := strings.Cut(cond, " ")
-		switch name {
-		case caveatTimeBefore:
-			deadline, err := time.Parse(time.RFC3339Nano, arg)
-			if err != nil {
-				return Caller{}, fmt.Errorf("%w: %q: %w",
-					ErrCaveatFailed, cond, err)
-			}
-			if !now.Before(deadline) {
-				return Caller{}, fmt.Errorf("%w: macaroon "+
-					"expired at %v", ErrCaveatFailed,
-					deadline.UTC())
-			}
-
-		case caveatProviderID:
-			if role != RoleProvider {
-				return Caller{}, fmt.Errorf("%w: %q on a %s "+
-					"macaroon", ErrCaveatFailed, cond, role)
-			}
-			// Caveats only narrow: a second provider_id caveat
-			// naming another provider leaves no provider at all.
-			if caller.ProviderID != "" && caller.ProviderID != arg {
-				return Caller{}, fmt.Errorf("%w: provider_id "+
-					"caveats name both %q and %q",
-					ErrCaveatFailed, caller.ProviderID, arg)
-			}
-			caller.ProviderID = arg
-
-		case caveatAgentKey:
-			if role != RoleProvider {
-				return Caller{}, fmt.Errorf("%w: %q on a %s "+
-					"macaroon", ErrCaveatFailed, cond, role)
-			}
-			key, err := channels.ParseAgentKeyHex(arg)
-			if err != nil {
-				return Caller{}, fmt.Errorf("%w: %q: %w",
-					ErrCaveatFailed, cond, err)
-			}
-			if caller.AgentKey != (channels.AgentKey{}) &&
-				caller.AgentKey != key {
-
-				return Caller{}, fmt.Errorf("%w: agent_key "+
-					"caveats name both %v and %v",
-					ErrCaveatFailed, caller.AgentKey, key)
-			}
-			caller.AgentKey = key
-
-		case caveatBuyerID:
-			if role != RoleBuyer {
-				return Caller{}, fmt.Errorf("%w: %q on a %s "+
-					"macaroon", ErrCaveatFailed, cond, role)
-			}
-			if caller.BuyerID != "" && caller.BuyerID != arg {
-				return Caller{}, fmt.Errorf("%w: buyer_id "+
-					"caveats name both %q and %q",
-					ErrCaveatFailed, caller.BuyerID, arg)
-			}
-			caller.BuyerID = arg
-
-		default:
+		name, _, err := checkers.ParseCaveat(cond)
+		if err != nil || !s.conditions[name] {
 			return Caller{}, fmt.Errorf("%w: unknown condition %q",
 				ErrCaveatFailed, cond)
+		}
+		if err := s.checker.CheckFirstPartyCaveat(ctx, cond); err != nil {
+			return Caller{}, fmt.Errorf("%w: %v", ErrCaveatFailed,
+				err)
 		}
 	}
 	if role == RoleProvider && caller.ProviderID == "" {
@@ -393,6 +351,111 @@ func (s *macaroonService) verify(headerValue string, now time.Time) (Caller,
 			"add`)", ErrCaveatFailed)
 	}
 	return caller, nil
+}
+
+// fixedClock is the time a verification happens at, as the bakery's
+// time-before checker reads it from the context.
+type fixedClock time.Time
+
+// Now returns the verification's time.
+func (c fixedClock) Now() time.Time {
+	return time.Time(c)
+}
+
+// verifyingKey is the context key of the *Caller that Sluice's caveat
+// checkers fill in while one macaroon is verified.
+type verifyingKey struct{}
+
+// newCaveatChecker returns the checker for every first-party caveat a
+// Sluice macaroon may carry, and the set of their conditions: the
+// bakery's standard ones and Sluice's id caveats. "time-before <RFC 3339
+// time>" limits a macaroon's life; it is the condition lnd's
+// TimeoutConstraint and lncli constrainmacaroon --timeout write, so those
+// tools attenuate Sluice macaroons too. The bakery's "declared" and
+// "error" always refuse here (nothing is declared).
+func newCaveatChecker() (*checkers.Checker, map[string]bool) {
+	c := checkers.New(nil)
+	c.Register(caveatProviderID, checkers.StdNamespace, checkProviderID)
+	c.Register(caveatAgentKey, checkers.StdNamespace, checkAgentKey)
+	c.Register(caveatBuyerID, checkers.StdNamespace, checkBuyerID)
+
+	known := make(map[string]bool)
+	for _, info := range c.Info() {
+		known[checkers.ConditionWithPrefix(info.Prefix, info.Name)] =
+			true
+	}
+	return c, known
+}
+
+// verifyingCaller returns the caller being verified, and an error if
+// there is none (a checker called outside verify) or its role is not
+// role: an id caveat on another role's macaroon is refused.
+func verifyingCaller(ctx context.Context, cond string, role Role) (*Caller,
+	error) {
+
+	caller, ok := ctx.Value(verifyingKey{}).(*Caller)
+	if !ok {
+		return nil, errors.New("no macaroon being verified")
+	}
+	if caller.Role != role {
+		return nil, fmt.Errorf("%s on a %s macaroon", cond, caller.Role)
+	}
+	return caller, nil
+}
+
+// checkProviderID binds a provider macaroon to the provider arg names.
+// Caveats only narrow: a second provider_id caveat naming another
+// provider leaves no provider at all.
+func checkProviderID(ctx context.Context, cond, arg string) error {
+	caller, err := verifyingCaller(ctx, cond, RoleProvider)
+	if err != nil {
+		return err
+	}
+	if arg == "" {
+		return errors.New("names no provider")
+	}
+	if caller.ProviderID != "" && caller.ProviderID != arg {
+		return fmt.Errorf("provider_id caveats name both %q and %q",
+			caller.ProviderID, arg)
+	}
+	caller.ProviderID = arg
+	return nil
+}
+
+// checkAgentKey binds a provider macaroon to the link whose agent key arg
+// names, in hex.
+func checkAgentKey(ctx context.Context, cond, arg string) error {
+	caller, err := verifyingCaller(ctx, cond, RoleProvider)
+	if err != nil {
+		return err
+	}
+	key, err := channels.ParseAgentKeyHex(arg)
+	if err != nil {
+		return err
+	}
+	if caller.AgentKey != (channels.AgentKey{}) && caller.AgentKey != key {
+		return fmt.Errorf("agent_key caveats name both %v and %v",
+			caller.AgentKey, key)
+	}
+	caller.AgentKey = key
+	return nil
+}
+
+// checkBuyerID binds a buyer macaroon to the buyer arg names.
+func checkBuyerID(ctx context.Context, cond, arg string) error {
+	caller, err := verifyingCaller(ctx, cond, RoleBuyer)
+	if err != nil {
+		return err
+	}
+	if arg == "" {
+		return errors.New("names no buyer")
+	}
+	if caller.BuyerID != "" && caller.BuyerID != arg {
+		return fmt.Errorf("buyer_id caveats name both %q and %q",
+			caller.BuyerID, arg)
+	}
+	caller.BuyerID = arg
+	return nil
 }
 
 // parseMacaroonID returns the role in a macaroon id this server issued.

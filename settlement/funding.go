@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/ledger"
@@ -20,12 +21,13 @@ import (
 func (m *Manager) watchInvoices(ctx context.Context) {
 	defer m.wg.Done()
 
-	delay := resubscribeDelay
+	wait := newResubscribeBackoff()
 	for ctx.Err() == nil {
-		err := m.watchOnce(ctx, func() { delay = resubscribeDelay })
+		err := m.watchOnce(ctx, wait.Reset)
 		if ctx.Err() != nil {
 			return
 		}
+		delay := wait.NextBackOff()
 		log.Warnf("Invoice stream: %v; subscribing again in %v", err,
 			delay)
 		select {
@@ -33,8 +35,23 @@ func (m *Manager) watchInvoices(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		delay = min(2*delay, maxResubscribeDelay)
 	}
+}
+
+// newResubscribeBackoff returns the waits between invoice subscriptions:
+// doubling from resubscribeDelay up to maxResubscribeDelay, without
+// jitter (one stream, nothing to fall in step with), never giving up.
+// Reset starts over once a subscription is up.
+func newResubscribeBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: resubscribeDelay,
+		Multiplier:      2,
+		MaxInterval:     maxResubscribeDelay,
+		Stop:            backoff.Stop,
+		Clock:           backoff.SystemClock,
+	}
+	b.Reset()
+	return b
 }
 
 // watchOnce runs one subscription until it breaks; connected is called once

@@ -204,11 +204,16 @@ func CheckRefundAmount(pr lightning.PaymentRequest, refund, escrow,
 // RefundFeeBase + RefundFeePPM of the escrow, and never more than the
 // escrow.
 func (m *Manager) refundFeeCap(escrow ledger.MilliSatoshi) ledger.MilliSatoshi {
-	ppm := m.cfg.RefundFeePPM
-	capped := m.cfg.RefundFeeBase +
-		ledger.MilliSatoshi(int64(escrow)/1_000_000*ppm+
-			int64(escrow)%1_000_000*ppm/1_000_000)
-	return min(capped, escrow)
+	// PPM and Add fail only for a cap beyond any escrow (or a negative
+	// escrow): the cap is the escrow then.
+	share, err := escrow.PPM(m.cfg.RefundFeePPM)
+	if err == nil {
+		share, err = m.cfg.RefundFeeBase.Add(share)
+	}
+	if err != nil {
+		return escrow
+	}
+	return min(share, escrow)
 }
 
 // EndJob ends a job on behalf of its buyer, its provider or the operator

@@ -37,9 +37,15 @@ var MapError = mapError
 // ClassifySQLite exposes classifySQLite.
 var ClassifySQLite = classifySQLite
 
-// RetryDelay exposes the backoff before an attempt.
+// RetryDelay exposes the backoff before an attempt (1 for the first
+// retry), drawn from a fresh retryBackoff.
 func (db *DB) RetryDelay(attempt int) time.Duration {
-	return db.retryDelay(attempt)
+	b := db.retryBackoff()
+	var d time.Duration
+	for i := 0; i < attempt; i++ {
+		d = b.NextBackOff()
+	}
+	return d
 }
 
 // Exec runs a raw statement in the transaction.

@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/sluice-ln/sluice/store/sqlc"
 )
 
@@ -82,10 +82,16 @@ func (t *Tx) Backend() Backend {
 func (db *DB) ExecTx(ctx context.Context, opts TxOptions,
 	fn func(*Tx) error) error {
 
-	var lastErr error
+	var (
+		lastErr error
+		waits   *backoff.ExponentialBackOff
+	)
 	for attempt := 0; attempt < db.cfg.MaxTxAttempts; attempt++ {
 		if attempt > 0 {
-			delay := db.retryDelay(attempt)
+			if waits == nil {
+				waits = db.retryBackoff()
+			}
+			delay := waits.NextBackOff()
 			log.Debugf("Retrying transaction (attempt %d of %d) "+
 				"in %v: %v", attempt+1, db.cfg.MaxTxAttempts,
 				delay, lastErr)
@@ -150,18 +156,24 @@ func (db *DB) attemptTx(ctx context.Context, opts TxOptions,
 	return nil
 }
 
-// retryDelay returns the wait before the given attempt (1 for the first
-// retry): RetryDelay doubled per earlier retry, capped at MaxRetryDelay,
-// then scaled by a random factor in [0.5, 1) so that transactions that
-// collided once do not collide again in lockstep.
-func (db *DB) retryDelay(attempt int) time.Duration {
-	delay := db.cfg.RetryDelay
-	for i := 1; i < attempt && delay < db.cfg.MaxRetryDelay; i++ {
-		delay *= 2
+// retryBackoff returns the waits between the attempts of one
+// transaction: RetryDelay doubled per earlier retry, capped at
+// MaxRetryDelay, each scaled by a random factor in [0.5, 1] so that
+// transactions that collided once do not collide again in lockstep.
+// backoff jitters symmetrically (interval × [1-f, 1+f]), so the interval
+// it doubles is ¾ of the full delay and f is ⅓: ¾d × [⅔, 4/3] = d × [½, 1].
+// It never stops on its own; MaxTxAttempts bounds the attempts.
+func (db *DB) retryBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     db.cfg.RetryDelay * 3 / 4,
+		RandomizationFactor: 1.0 / 3,
+		Multiplier:          2,
+		MaxInterval:         db.cfg.MaxRetryDelay * 3 / 4,
+		Stop:                backoff.Stop,
+		Clock:               backoff.SystemClock,
 	}
-	delay = min(delay, db.cfg.MaxRetryDelay)
-
-	return delay/2 + rand.N(delay/2+1)
+	b.Reset()
+	return b
 }
 
 // sleep waits for d or until ctx is done.
