@@ -172,10 +172,19 @@ type Config struct {
 	Lnd  *LndConfig  `group:"lnd" namespace:"lnd"`
 	Tapd *TapdConfig `group:"tapd" namespace:"tapd"`
 	DB   *DBConfig   `group:"db" namespace:"db"`
+	Hub  *HubConfig  `group:"hub" namespace:"hub"`
 
 	Settlement *SettlementConfig `group:"settlement" namespace:"settlement"`
 	Payout     *PayoutConfig     `group:"payout" namespace:"payout"`
 	Metering   *MeteringConfig   `group:"metering" namespace:"metering"`
+}
+
+// HubConfig holds the hub.* options: what to do when the store was made
+// with another hub.
+//
+//nolint:ll
+type HubConfig struct {
+	AllowChange bool `long:"allowchange" description:"start even though the store was recorded with another lnd node or network, and record this one as its hub; pending payouts are then sent again from this node (paid twice if the old node had sent them): see docs/operations.md"`
 }
 
 // SettlementConfig holds the settlement.* options: jobs' invoices and
@@ -210,6 +219,7 @@ func DefaultConfig() Config {
 			SQLite:   &SQLiteConfig{},
 			Postgres: &PostgresConfig{},
 		},
+		Hub: &HubConfig{},
 		Settlement: &SettlementConfig{
 			InvoiceExpiry: DefaultInvoiceExpiry,
 			RefundFeeBase: DefaultRefundFeeBase,
