@@ -224,12 +224,14 @@ func (d *Daemon) Start(ctx context.Context) error {
 
 	history := lightning.NewHubHistory(services.Client)
 	server, err := rpc.NewServer(rpc.Config{
-		ListenAddr:  cfg.RPCListen,
-		TLSCertPath: cfg.TLSCertPath,
-		TLSKeyPath:  cfg.TLSKeyPath,
-		MacaroonDir: cfg.MacaroonDir,
-		Info:        d,
-		Providers:   providers,
+		ListenAddr:      cfg.RPCListen,
+		TLSCertPath:     cfg.TLSCertPath,
+		TLSKeyPath:      cfg.TLSKeyPath,
+		TLSExtraIPs:     cfg.TLSExtraIPs,
+		TLSExtraDomains: cfg.TLSExtraDomains,
+		MacaroonDir:     cfg.MacaroonDir,
+		Info:            d,
+		Providers:       providers,
 		// A provider macaroon works until the provider links again.
 		ProviderLinks: providers,
 		Jobs:          jobs,
