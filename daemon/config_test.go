@@ -593,3 +593,38 @@ func allLongNames(cfg *Config) []string {
 
 	return names
 }
+
+// TestLoadConfigHubAllowChange checks that hub.allowchange is off unless
+// the file or a flag turns it on, so that no start accepts another hub by
+// default.
+func TestLoadConfigHubAllowChange(t *testing.T) {
+	tests := []struct {
+		name string
+		conf string
+		args []string
+		want bool
+	}{
+		{name: "default"},
+		{name: "file false", conf: "[hub]\nhub.allowchange=false\n"},
+		{name: "file true", conf: "[hub]\nhub.allowchange=true\n",
+			want: true},
+		{name: "flag", args: []string{"--hub.allowchange"}, want: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.conf != "" {
+				writeConf(t, dir, tc.conf)
+			}
+			cfg, err := LoadConfig(append([]string{"--datadir", dir},
+				tc.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Hub.AllowChange != tc.want {
+				t.Errorf("hub.allowchange = %v, want %v",
+					cfg.Hub.AllowChange, tc.want)
+			}
+		})
+	}
+}
