@@ -25,8 +25,12 @@ const (
 	// on. Regtest until Sluice has run on a public network.
 	DefaultNetwork = "regtest"
 
-	// DefaultRPCListen is where the API server listens.
+	// DefaultRPCListen is where the API server listens: loopback only,
+	// until the operator says otherwise with --rpclisten.
 	DefaultRPCListen = "127.0.0.1:10090"
+
+	// DefaultRPCPort is the API port of an --rpclisten without one.
+	DefaultRPCPort = "10090"
 
 	// DefaultLndHost is lnd's default gRPC address.
 	DefaultLndHost = "127.0.0.1:10009"
@@ -158,11 +162,13 @@ type Config struct {
 
 	DataDir   string `long:"datadir" description:"the directory for sluiced's data"`
 	Network   string `long:"network" description:"the bitcoin network lnd must be on" choice:"regtest" choice:"testnet" choice:"signet" choice:"mainnet" choice:"simnet"`
-	RPCListen string `long:"rpclisten" description:"the API server's address, host:port on a loopback interface"`
+	RPCListen string `long:"rpclisten" description:"the API server's address: host:port, :port (every interface), or a host or IP alone (port 10090); a host name must resolve. Anything but loopback is reachable from other machines"`
 
-	TLSCertPath string `long:"tlscertpath" description:"the API's TLS certificate, made on first start (default: <datadir>/tls.cert)"`
-	TLSKeyPath  string `long:"tlskeypath" description:"the API's TLS key, made on first start (default: <datadir>/tls.key)"`
-	MacaroonDir string `long:"macaroondir" description:"where the API's macaroons are baked on first start (default: <datadir>/<network>)"`
+	TLSCertPath     string   `long:"tlscertpath" description:"the API's TLS certificate, made on first start (default: <datadir>/tls.cert)"`
+	TLSKeyPath      string   `long:"tlskeypath" description:"the API's TLS key, made on first start (default: <datadir>/tls.key)"`
+	TLSExtraIPs     []string `long:"tlsextraip" description:"an IP address to add to the self-signed TLS certificate, besides 127.0.0.1 and ::1; repeat for several. A certificate sluiced made is made again when these change"`
+	TLSExtraDomains []string `long:"tlsextradomain" description:"a domain name to add to the self-signed TLS certificate, besides localhost; repeat for several. A certificate sluiced made is made again when these change"`
+	MacaroonDir     string   `long:"macaroondir" description:"where the API's macaroons are baked on first start (default: <datadir>/<network>)"`
 
 	DebugLevel     string `long:"debuglevel" description:"log level for all subsystems, or per subsystem: info or LDGR=debug,STOR=trace or info,RPCS=debug; levels: trace, debug, info, warn, error, critical, off"`
 	LogDir         string `long:"logdir" description:"the directory for log files (default: <datadir>/logs)"`
@@ -172,10 +178,19 @@ type Config struct {
 	Lnd  *LndConfig  `group:"lnd" namespace:"lnd"`
 	Tapd *TapdConfig `group:"tapd" namespace:"tapd"`
 	DB   *DBConfig   `group:"db" namespace:"db"`
+	Hub  *HubConfig  `group:"hub" namespace:"hub"`
 
 	Settlement *SettlementConfig `group:"settlement" namespace:"settlement"`
 	Payout     *PayoutConfig     `group:"payout" namespace:"payout"`
 	Metering   *MeteringConfig   `group:"metering" namespace:"metering"`
+}
+
+// HubConfig holds the hub.* options: what to do when the store was made
+// with another hub.
+//
+//nolint:ll
+type HubConfig struct {
+	AllowChange bool `long:"allowchange" description:"start even though the store was recorded with another lnd node or network, and record this one as its hub; pending payouts are then sent again from this node (paid twice if the old node had sent them): see docs/operations.md"`
 }
 
 // SettlementConfig holds the settlement.* options: jobs' invoices and
@@ -210,6 +225,7 @@ func DefaultConfig() Config {
 			SQLite:   &SQLiteConfig{},
 			Postgres: &PostgresConfig{},
 		},
+		Hub: &HubConfig{},
 		Settlement: &SettlementConfig{
 			InvoiceExpiry: DefaultInvoiceExpiry,
 			RefundFeeBase: DefaultRefundFeeBase,
@@ -317,13 +333,24 @@ func (c *Config) validate() error {
 			strings.Join(Networks, ", "))
 	}
 
-	if err := checkHostPort(c.RPCListen); err != nil {
+	listen, err := normalizeListen(c.RPCListen)
+	if err != nil {
 		return invalid("rpclisten", "%v", err)
 	}
-	if !isLoopback(c.RPCListen) {
-		return invalid("rpclisten", "%q is not a loopback address; "+
-			"sluiced listens on 127.0.0.1 or [::1] only",
-			c.RPCListen)
+	c.RPCListen = listen
+	for _, ip := range c.TLSExtraIPs {
+		if net.ParseIP(ip) == nil {
+			return invalid("tlsextraip", "%q is not an IP address",
+				ip)
+		}
+	}
+	for _, domain := range c.TLSExtraDomains {
+		if strings.TrimSpace(domain) == "" ||
+			strings.ContainsAny(domain, " \t/:") {
+
+			return invalid("tlsextradomain", "%q is not a domain "+
+				"name", domain)
+		}
 	}
 
 	if c.TLSCertPath == "" {
@@ -511,16 +538,45 @@ func checkHostPort(addr string) error {
 	return nil
 }
 
-// isLoopback says whether the host of a valid host:port is localhost or a
-// loopback IP.
-func isLoopback(addr string) bool {
-	host, _, _ := net.SplitHostPort(addr)
-	if host == "localhost" {
-		return true
+// normalizeListen checks an --rpclisten address the way lnd checks its
+// own: host:port, :port (every interface), or a host or IP alone, which
+// gets DefaultRPCPort; IPv6 addresses in brackets, or bare without a port.
+// A host name must resolve. It returns the address as host:port.
+func normalizeListen(addr string) (string, error) {
+	if strings.TrimSpace(addr) == "" {
+		return "", errors.New("must not be empty")
 	}
-	ip := net.ParseIP(host)
 
-	return ip != nil && ip.IsLoopback()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		// No port: the whole is the host (an IPv6 address may
+		// come in brackets).
+		host, port = addr, DefaultRPCPort
+		if strings.HasPrefix(host, "[") &&
+			strings.HasSuffix(host, "]") {
+
+			host = host[1 : len(host)-1]
+		}
+		if strings.ContainsAny(host, "[]") ||
+			(strings.Contains(host, ":") &&
+				net.ParseIP(host) == nil) {
+
+			return "", fmt.Errorf("%q is not host:port: %w", addr,
+				err)
+		}
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return "", fmt.Errorf("%q: port %q is not a number in "+
+			"1..65535", addr, port)
+	}
+
+	hostPort := net.JoinHostPort(host, port)
+	if _, err := net.ResolveTCPAddr("tcp", hostPort); err != nil {
+		return "", fmt.Errorf("%q does not resolve: %w", addr, err)
+	}
+
+	return hostPort, nil
 }
 
 // cleanPath expands a leading ~ or ~/ to the home directory and environment

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,89 @@ func TestLoadConfigHomeExpansion(t *testing.T) {
 	}
 }
 
+// TestLoadConfigRPCListen checks that --rpclisten takes any address lnd's
+// rpclisten would, loopback or not, and says it as host:port.
+func TestLoadConfigRPCListen(t *testing.T) {
+	tests := []struct {
+		listen string
+		want   string
+	}{
+		{"127.0.0.1:10090", "127.0.0.1:10090"},
+		{"0.0.0.0:10090", "0.0.0.0:10090"},
+		{":10091", ":10091"},
+		{"[::]:10092", "[::]:10092"},
+		{"[::1]:10093", "[::1]:10093"},
+		{"192.0.2.1:443", "192.0.2.1:443"},
+		{"[2001:db8::1]:10090", "[2001:db8::1]:10090"},
+		{"localhost:10094", "localhost:10094"},
+		// Without a port, the default API port, as lnd does.
+		{"0.0.0.0", "0.0.0.0:10090"},
+		{"localhost", "localhost:10090"},
+		{"::", "[::]:10090"},
+		{"2001:db8::1", "[2001:db8::1]:10090"},
+		{"[2001:db8::1]", "[2001:db8::1]:10090"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.listen, func(t *testing.T) {
+			cfg, err := LoadConfig([]string{
+				"--datadir", t.TempDir(),
+				"--rpclisten", tc.listen,
+			})
+			if err != nil {
+				t.Fatalf("LoadConfig: %v", err)
+			}
+			if cfg.RPCListen != tc.want {
+				t.Errorf("rpclisten = %q, want %q",
+					cfg.RPCListen, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoadConfigTLSExtras checks that tlsextraip and tlsextradomain repeat,
+// in the file and as flags, as lnd's do.
+func TestLoadConfigTLSExtras(t *testing.T) {
+	dir := t.TempDir()
+	writeConf(t, dir, "tlsextraip=192.0.2.1\ntlsextraip=2001:db8::1\n"+
+		"tlsextradomain=hub.example.com\n")
+
+	tests := []struct {
+		name        string
+		args        []string
+		wantIPs     []string
+		wantDomains []string
+	}{{
+		name:        "file only",
+		wantIPs:     []string{"192.0.2.1", "2001:db8::1"},
+		wantDomains: []string{"hub.example.com"},
+	}, {
+		name: "flags replace the file's",
+		args: []string{"--tlsextraip=198.51.100.1",
+			"--tlsextradomain=a.example.org",
+			"--tlsextradomain=b.example.org"},
+		wantIPs:     []string{"198.51.100.1"},
+		wantDomains: []string{"a.example.org", "b.example.org"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := LoadConfig(append([]string{
+				"--datadir", dir,
+			}, tc.args...))
+			if err != nil {
+				t.Fatalf("LoadConfig: %v", err)
+			}
+			if !slices.Equal(cfg.TLSExtraIPs, tc.wantIPs) ||
+				!slices.Equal(cfg.TLSExtraDomains,
+					tc.wantDomains) {
+
+				t.Errorf("extras %v %v, want %v %v",
+					cfg.TLSExtraIPs, cfg.TLSExtraDomains,
+					tc.wantIPs, tc.wantDomains)
+			}
+		})
+	}
+}
+
 // TestLoadConfigErrors checks that every bad value is refused with an
 // error naming the option.
 func TestLoadConfigErrors(t *testing.T) {
@@ -261,12 +345,34 @@ func TestLoadConfigErrors(t *testing.T) {
 		want: []string{"network", "litecoin"},
 	}, {
 		name: "rpclisten not host:port",
-		args: []string{"--rpclisten=10090"},
+		args: []string{"--rpclisten=127.0.0.1:10090:1"},
 		want: []string{"--rpclisten", "host:port"},
 	}, {
-		name: "rpclisten not loopback",
-		args: []string{"--rpclisten=0.0.0.0:10090"},
-		want: []string{"--rpclisten", "loopback"},
+		name: "rpclisten empty",
+		args: []string{"--rpclisten="},
+		want: []string{"--rpclisten", "empty"},
+	}, {
+		name: "rpclisten host does not resolve",
+		args: []string{"--rpclisten=no-such-host.invalid:10090"},
+		want: []string{"--rpclisten", "no-such-host.invalid",
+			"does not resolve"},
+	}, {
+		name: "rpclisten port zero",
+		args: []string{"--rpclisten=0.0.0.0:0"},
+		want: []string{"--rpclisten", "port"},
+	}, {
+		name: "tlsextraip not an ip",
+		args: []string{"--tlsextraip=192.0.2.1",
+			"--tlsextraip=hub.example.com"},
+		want: []string{"--tlsextraip", "hub.example.com"},
+	}, {
+		name: "tlsextraip not an ip in file",
+		conf: "tlsextraip=300.1.1.1\n",
+		want: []string{"tlsextraip", "300.1.1.1"},
+	}, {
+		name: "tlsextradomain with a port",
+		args: []string{"--tlsextradomain=hub.example.com:10090"},
+		want: []string{"--tlsextradomain", "hub.example.com:10090"},
 	}, {
 		name: "rpclisten bad port",
 		args: []string{"--rpclisten=127.0.0.1:99999"},
@@ -486,4 +592,39 @@ func allLongNames(cfg *Config) []string {
 	walk(newParser(cfg).Command.Group)
 
 	return names
+}
+
+// TestLoadConfigHubAllowChange checks that hub.allowchange is off unless
+// the file or a flag turns it on, so that no start accepts another hub by
+// default.
+func TestLoadConfigHubAllowChange(t *testing.T) {
+	tests := []struct {
+		name string
+		conf string
+		args []string
+		want bool
+	}{
+		{name: "default"},
+		{name: "file false", conf: "[hub]\nhub.allowchange=false\n"},
+		{name: "file true", conf: "[hub]\nhub.allowchange=true\n",
+			want: true},
+		{name: "flag", args: []string{"--hub.allowchange"}, want: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.conf != "" {
+				writeConf(t, dir, tc.conf)
+			}
+			cfg, err := LoadConfig(append([]string{"--datadir", dir},
+				tc.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Hub.AllowChange != tc.want {
+				t.Errorf("hub.allowchange = %v, want %v",
+					cfg.Hub.AllowChange, tc.want)
+			}
+		})
+	}
 }

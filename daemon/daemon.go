@@ -162,6 +162,18 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Unlock()
 	log.Infof("Opened %s store", db.Backend())
 
+	// Before anything resumes from the store: payouts it holds as
+	// pending were made by its hub, and only that node can say how they
+	// ended.
+	err = CheckHub(ctx, storeHubs{db: db}, Hub{
+		Node:    route.Vertex(services.NodePubkey),
+		Network: cfg.Network,
+	}, cfg.Hub != nil && cfg.Hub.AllowChange, time.Now())
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("lnd at %s: %w", cfg.Lnd.Host, err)
+	}
+
 	providers, err := channels.NewManager(channels.Config{
 		Store:   db,
 		Hub:     lightning.NewGraph(services.Client),
@@ -212,12 +224,14 @@ func (d *Daemon) Start(ctx context.Context) error {
 
 	history := lightning.NewHubHistory(services.Client)
 	server, err := rpc.NewServer(rpc.Config{
-		ListenAddr:  cfg.RPCListen,
-		TLSCertPath: cfg.TLSCertPath,
-		TLSKeyPath:  cfg.TLSKeyPath,
-		MacaroonDir: cfg.MacaroonDir,
-		Info:        d,
-		Providers:   providers,
+		ListenAddr:      cfg.RPCListen,
+		TLSCertPath:     cfg.TLSCertPath,
+		TLSKeyPath:      cfg.TLSKeyPath,
+		TLSExtraIPs:     cfg.TLSExtraIPs,
+		TLSExtraDomains: cfg.TLSExtraDomains,
+		MacaroonDir:     cfg.MacaroonDir,
+		Info:            d,
+		Providers:       providers,
 		// A provider macaroon works until the provider links again.
 		ProviderLinks: providers,
 		Jobs:          jobs,

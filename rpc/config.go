@@ -20,20 +20,30 @@ var ErrInvalidConfig = errors.New("invalid rpc config")
 // Config is what NewServer needs.
 type Config struct {
 	// ListenAddr is the host:port the API listens on; DefaultListenAddr
-	// when empty. The host must be a loopback address (127.0.0.1, ::1 or
-	// localhost): Sluice serves only its own machine, and the
-	// self-signed certificate names only loopback addresses. An address
-	// elsewhere is refused rather than served with a certificate no
-	// client could verify; serving remote clients is a later, deliberate
-	// change (extra certificate names, a config switch).
+	// when empty. An empty host (":10090") or an unspecified address
+	// ("0.0.0.0", "[::]") listens on every interface. Any address but
+	// loopback is reachable from other machines, and Start says so in
+	// the log; every call still needs a macaroon. Remote clients verify
+	// the server against the certificate, so it should carry the name
+	// they dial (TLSExtraIPs, TLSExtraDomains).
 	ListenAddr string
 
 	// TLSCertPath and TLSKeyPath are the server's certificate and key.
 	// When either file is missing (or the certificate has expired), a
-	// self-signed pair for 127.0.0.1, ::1 and localhost is made there, as
-	// lnd does; the key file is written with mode 0600.
+	// self-signed pair is made there, as lnd does, for 127.0.0.1, ::1,
+	// localhost and the extra names below; the key file is written with
+	// mode 0600. A certificate that sluiced made (its organization is
+	// sluice's) is made again, with a new key, when its names differ
+	// from the ones asked for, as lnd's tlsautorefresh does; one made
+	// by anyone else is used as it is, whatever it names.
 	TLSCertPath string
 	TLSKeyPath  string
+
+	// TLSExtraIPs and TLSExtraDomains are added to the self-signed
+	// certificate's names (lnd's tlsextraip and tlsextradomain). Each
+	// IP must parse; lnd would skip one that does not.
+	TLSExtraIPs     []string
+	TLSExtraDomains []string
 
 	// MacaroonDir holds the macaroon root key (macaroons.key, mode 0600)
 	// and the operator macaroon baked on first start (operator.macaroon).
@@ -117,8 +127,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ListenAddr == "" {
 		c.ListenAddr = DefaultListenAddr
 	}
-	if err := checkLoopback(c.ListenAddr); err != nil {
-		return c, fmt.Errorf("%w: ListenAddr: %w", ErrInvalidConfig, err)
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		return c, fmt.Errorf("%w: ListenAddr: %q is not host:port: %w",
+			ErrInvalidConfig, c.ListenAddr, err)
+	}
+	for _, ip := range c.TLSExtraIPs {
+		if net.ParseIP(ip) == nil {
+			return c, fmt.Errorf("%w: TLSExtraIPs: %q is not an IP "+
+				"address", ErrInvalidConfig, ip)
+		}
 	}
 	switch {
 	case c.TLSCertPath == "":
@@ -134,22 +151,4 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: Info is nil", ErrInvalidConfig)
 	}
 	return c, nil
-}
-
-// checkLoopback returns an error unless addr is host:port with a loopback
-// host.
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%q is not host:port: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%q is not a loopback address; the API "+
-			"listens on 127.0.0.1, ::1 or localhost only", addr)
-	}
-	return nil
 }

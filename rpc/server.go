@@ -53,9 +53,12 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	tlsConf, err := loadOrCreateTLS(
-		cfg.TLSCertPath, cfg.TLSKeyPath, time.Now(),
-	)
+	tlsConf, err := loadOrCreateTLS(tlsFiles{
+		certPath:     cfg.TLSCertPath,
+		keyPath:      cfg.TLSKeyPath,
+		extraIPs:     cfg.TLSExtraIPs,
+		extraDomains: cfg.TLSExtraDomains,
+	}, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +189,13 @@ func (s *Server) Start() error {
 	}
 	log.Infof("API listening on %s (gRPC, gRPC-Web and JSON over "+
 		"HTTPS)", ln.Addr())
+	if !isLoopback(ln.Addr()) {
+		log.Warnf("The API listens on %s, which other machines can "+
+			"reach: every call needs a macaroon, so guard "+
+			"operator.macaroon; remote clients verify %s, which "+
+			"must name the address they dial (--tlsextraip, "+
+			"--tlsextradomain)", ln.Addr(), s.cfg.TLSCertPath)
+	}
 
 	go func(srv *http.Server, served chan struct{}) {
 		defer close(served)
@@ -196,6 +206,14 @@ func (s *Server) Start() error {
 		}
 	}(s.httpSrv, s.served)
 	return nil
+}
+
+// isLoopback says whether a listener's address is on a loopback interface
+// only; an unspecified address (every interface) is not.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+
+	return ok && tcp.IP.IsLoopback()
 }
 
 // Stop stops accepting calls and waits for running calls to finish until

@@ -548,11 +548,19 @@ func TestNewServerConfig(t *testing.T) {
 		{"ipv6 loopback", func(c *Config) { c.ListenAddr = "[::1]:0" }, ""},
 		{"localhost", func(c *Config) { c.ListenAddr = "localhost:0" }, ""},
 		{"all interfaces", func(c *Config) { c.ListenAddr = ":10090" },
-			"ListenAddr"},
+			""},
+		{"ipv4 any", func(c *Config) { c.ListenAddr = "0.0.0.0:0" }, ""},
+		{"ipv6 any", func(c *Config) { c.ListenAddr = "[::]:0" }, ""},
 		{"public ip", func(c *Config) { c.ListenAddr = "8.8.8.8:10090" },
-			"ListenAddr"},
+			""},
 		{"no port", func(c *Config) { c.ListenAddr = "127.0.0.1" },
 			"ListenAddr"},
+		{"extra ip", func(c *Config) {
+			c.TLSExtraIPs = []string{"192.0.2.1", "2001:db8::1"}
+		}, ""},
+		{"bad extra ip", func(c *Config) {
+			c.TLSExtraIPs = []string{"192.0.2.300"}
+		}, "TLSExtraIPs"},
 		{"no cert path", func(c *Config) { c.TLSCertPath = "" },
 			"TLSCertPath"},
 		{"no key path", func(c *Config) { c.TLSKeyPath = "" },

@@ -2,11 +2,13 @@ package rpc
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/lightningnetwork/lnd/cert"
@@ -21,14 +23,26 @@ const (
 	certValidity = 14 * 30 * 24 * time.Hour
 )
 
-// loadOrCreateTLS returns the server's TLS config from certPath and keyPath,
-// making a self-signed pair there first when either file is missing or the
-// certificate has expired. The certificate names 127.0.0.1, ::1 and
-// localhost only: lnd's autofill of every interface address and the host
-// name is turned off because the API serves loopback only.
-func loadOrCreateTLS(certPath, keyPath string, now time.Time) (*tls.Config,
-	error) {
+// tlsFiles says where the server's certificate and key live and which
+// names beyond loopback a self-signed certificate carries.
+type tlsFiles struct {
+	certPath     string
+	keyPath      string
+	extraIPs     []string
+	extraDomains []string
+}
 
+// loadOrCreateTLS returns the server's TLS config from the files, making a
+// self-signed pair there first when either file is missing, the
+// certificate has expired, or it is one sluiced made (its organization is
+// certOrganization) and its names are not exactly 127.0.0.1, ::1,
+// localhost and the extra IPs and domains (lnd's cert.IsOutdated, as its
+// tlsautorefresh does). lnd's autofill of every interface address and the
+// host name is turned off: the certificate names what the operator asked
+// for and nothing about the machine besides. A certificate made by anyone
+// else is never replaced, whatever it names.
+func loadOrCreateTLS(files tlsFiles, now time.Time) (*tls.Config, error) {
+	certPath, keyPath := files.certPath, files.keyPath
 	certMissing, err := missing(certPath)
 	if err != nil {
 		return nil, err
@@ -44,14 +58,30 @@ func loadOrCreateTLS(certPath, keyPath string, now time.Time) (*tls.Config,
 			return nil, fmt.Errorf("load TLS certificate %s and key "+
 				"%s: %w", certPath, keyPath, err)
 		}
-		if now.Before(x509Cert.NotAfter) {
+		outdated, err := ownOutdated(x509Cert, files)
+		switch {
+		case err != nil:
+			return nil, err
+
+		case !now.Before(x509Cert.NotAfter):
+			log.Infof("TLS certificate %s expired at %v, making a "+
+				"new one", certPath, x509Cert.NotAfter)
+
+		case outdated:
+			log.Infof("TLS certificate %s names %v and %v, not the "+
+				"configured names; making a new one (clients "+
+				"need the new %s)", certPath,
+				x509Cert.IPAddresses, x509Cert.DNSNames,
+				certPath)
+
+		default:
 			return tlsConfig(pair), nil
 		}
-		log.Infof("TLS certificate %s expired at %v, making a new one",
-			certPath, x509Cert.NotAfter)
 	}
 
-	log.Infof("Making a self-signed TLS certificate at %s", certPath)
+	log.Infof("Making a self-signed TLS certificate at %s (extra IPs "+
+		"%v, extra domains %v)", certPath, files.extraIPs,
+		files.extraDomains)
 	for _, p := range []string{certPath, keyPath} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return nil, fmt.Errorf("create directory for %s: %w", p,
@@ -59,7 +89,8 @@ func loadOrCreateTLS(certPath, keyPath string, now time.Time) (*tls.Config,
 		}
 	}
 	certPEM, keyPEM, err := cert.GenCertPair(
-		certOrganization, nil, nil, true, certValidity,
+		certOrganization, files.extraIPs, files.extraDomains, true,
+		certValidity,
 	)
 	if err != nil {
 		return nil, fmt.Errorf("make TLS certificate: %w", err)
@@ -74,6 +105,22 @@ func loadOrCreateTLS(certPath, keyPath string, now time.Time) (*tls.Config,
 		return nil, fmt.Errorf("load new TLS certificate: %w", err)
 	}
 	return tlsConfig(pair), nil
+}
+
+// ownOutdated says whether c is a certificate sluiced made whose names
+// differ from the ones files asks for.
+func ownOutdated(c *x509.Certificate, files tlsFiles) (bool, error) {
+	if !slices.Equal(c.Subject.Organization, []string{certOrganization}) {
+		return false, nil
+	}
+	outdated, err := cert.IsOutdated(
+		c, files.extraIPs, files.extraDomains, true,
+	)
+	if err != nil {
+		return false, fmt.Errorf("check TLS certificate %s: %w",
+			files.certPath, err)
+	}
+	return outdated, nil
 }
 
 // tlsConfig is lnd's server TLS config (TLS 1.2 or later, its cipher suites)
