@@ -45,14 +45,10 @@ var (
 	// invoice is not paid yet: pay that one first.
 	ErrNotFunded = errors.New("job is not funded yet")
 
-	// ErrJobNotRunning is returned by Charge for a job that is not
-	// running (or low on balance): usage before the agent started, or on
-	// a suspended job, is refused so that no provider works unpaid.
+	// ErrJobNotRunning is returned by StartJob for a suspended job: no
+	// work may start until a top-up resumes it, so that no provider
+	// works unpaid.
 	ErrJobNotRunning = errors.New("job is not running")
-
-	// ErrInsufficientEscrow is returned by Charge when the job's escrow
-	// cannot cover the amount; nothing is posted.
-	ErrInsufficientEscrow = errors.New("escrow cannot cover the charge")
 
 	// ErrInvalidRefund is returned for a refund destination that cannot
 	// be paid: an invoice that does not decode, is for another network,
