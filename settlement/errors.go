@@ -3,6 +3,8 @@ package settlement
 import (
 	"errors"
 	"fmt"
+
+	"github.com/sluice-ln/sluice/channels"
 )
 
 var (
@@ -24,9 +26,10 @@ var (
 	// ErrBuyerExists is returned by AddBuyer for a name already taken.
 	ErrBuyerExists = errors.New("buyer name already taken")
 
-	// ErrProviderNotFound is returned by a ProviderLookup, and by
-	// CreateJob, for a provider id that names no linked provider.
-	ErrProviderNotFound = errors.New("provider not found")
+	// ErrProviderNotFound is channels' sentinel, returned (wrapped) by a
+	// ProviderLookup and by CreateJob for a provider id no link
+	// created: channels owns providers, so there is one such error.
+	ErrProviderNotFound = channels.ErrProviderNotFound
 
 	// ErrInvalidJob is returned for a job request with a field out of
 	// range; the message names the field and why.
