@@ -9,6 +9,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/cenkalti/backoff/v4"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 // Errors of Stream.
@@ -40,8 +41,9 @@ type SubmitResult struct {
 
 // MeterStatus is the job as Sluice's metering sees it.
 type MeterStatus struct {
-	// State is the job's metering state: waiting, funded, running,
-	// suspended or ended.
+	// State is the job's state as settlement names it (settlement.State:
+	// awaiting_funding, funded, running, low_balance, suspended, ended,
+	// expired).
 	State string
 
 	// LastSeq and LastSecond are the job's last accepted record.
@@ -322,8 +324,7 @@ func (s *streamer) retryBackoff() *backoff.ExponentialBackOff {
 // sync takes the job's status: where its sequence stands and its spec. It
 // refuses a job that ended.
 func (s *streamer) sync(st MeterStatus) error {
-	switch st.State {
-	case metering.JobEnded.String(), metering.JobWaiting.String():
+	if !settlement.State(st.State).Funded() {
 		return fmt.Errorf("%w: job %s is %s", ErrJobEnded, s.cfg.JobID,
 			st.State)
 	}
@@ -456,8 +457,8 @@ func (s *streamer) waitForJob(ctx context.Context) error {
 			return err
 		}
 
-		switch st.State {
-		case metering.JobRunning.String(), metering.JobFunded.String():
+		switch state := settlement.State(st.State); {
+		case state.TakesUsage():
 			if paused {
 				log.Infof("Job %s runs again, resuming",
 					s.cfg.JobID)
@@ -479,7 +480,7 @@ func (s *streamer) waitForJob(ctx context.Context) error {
 			// the job moved past them.
 			return s.sync(st)
 
-		case metering.JobSuspended.String():
+		case state == settlement.StateSuspended:
 			if !paused {
 				log.Infof("Job %s is suspended, pausing the "+
 					"command until it is topped up",

@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/metering/meteringtest"
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 var (
@@ -132,12 +133,12 @@ func (c *serverClient) Meter(_ context.Context,
 	if !ok {
 		return MeterStatus{}, metering.ErrUnknownJob
 	}
-	return MeterStatus{State: j.State.String(), LastSeq: j.Meter.LastSeq,
+	return MeterStatus{State: string(j.State), LastSeq: j.Meter.LastSeq,
 		LastSecond: j.Meter.LastSecond, Max: j.Max}, nil
 }
 
 // setState changes the job's state in the store.
-func (c *serverClient) setState(s metering.JobState, escrow ledger.MilliSatoshi) {
+func (c *serverClient) setState(s settlement.State, escrow ledger.MilliSatoshi) {
 	j, _ := c.store.Job("job-1")
 	j.State = s
 	if escrow >= 0 {
@@ -156,10 +157,11 @@ func newServer(t *testing.T, mutate func(j *metering.JobView)) *serverClient {
 	cpu, _ := ledger.ParseRate("0.001")
 	job := metering.JobView{
 		ID: "job-1", ProviderID: "prov-1", AgentKey: key,
-		State: metering.JobRunning, Started: streamStart,
-		Max:    metering.Usage{CPU: 2000, Mem: 1024},
-		Rates:  metering.RateCard{metering.ResourceCPU: cpu},
-		Escrow: 1_000_000,
+		State: settlement.StateRunning, Started: streamStart,
+		StartedAt: streamStart,
+		Max:       metering.Usage{CPU: 2000, Mem: 1024},
+		Rates:     metering.RateCard{metering.ResourceCPU: cpu},
+		Escrow:    1_000_000,
 	}
 	if mutate != nil {
 		mutate(&job)
@@ -299,14 +301,14 @@ func TestStreamSuspendAndResume(t *testing.T) {
 	cfg := streamCfg(c, func() {
 		polls++
 		if polls == 3 {
-			c.setState(metering.JobRunning, 1_000_000)
+			c.setState(settlement.StateRunning, 1_000_000)
 		}
 	})
 	// The first batch goes through; then the job is suspended.
 	c.store.SetDelay(0)
 	var once sync.Once
 	cfg.Client = &hookClient{Client: c, after: func() {
-		once.Do(func() { c.setState(metering.JobSuspended, -1) })
+		once.Do(func() { c.setState(settlement.StateSuspended, -1) })
 	}}
 
 	stats, err := Stream(context.Background(), cfg, run)
@@ -347,7 +349,7 @@ func TestStreamStops(t *testing.T) {
 		wantErr error
 	}{
 		{"job ended", func(c *serverClient, cfg *StreamConfig) {
-			c.setState(metering.JobEnded, -1)
+			c.setState(settlement.StateEnded, -1)
 		}, ErrJobEnded},
 		{"job ends while running", func(c *serverClient,
 			cfg *StreamConfig) {
@@ -355,18 +357,18 @@ func TestStreamStops(t *testing.T) {
 			var once sync.Once
 			cfg.Client = &hookClient{Client: c, after: func() {
 				once.Do(func() {
-					c.setState(metering.JobEnded, -1)
+					c.setState(settlement.StateEnded, -1)
 				})
 			}}
 		}, ErrJobEnded},
 		{"escrow runs out, then suspended", func(c *serverClient,
 			cfg *StreamConfig) {
 
-			c.setState(metering.JobRunning, 5)
+			c.setState(settlement.StateRunning, 5)
 			cfg.Sleep = func(ctx context.Context,
 				d time.Duration) error {
 
-				c.setState(metering.JobEnded, -1)
+				c.setState(settlement.StateEnded, -1)
 				return nil
 			}
 		}, ErrJobEnded},

@@ -16,4 +16,15 @@
 // unit-second for each resource) and answers which agent key is current,
 // which metering uses to check signed usage. Later, liquidity and HTLC-slot
 // planning for payouts lives here too.
+//
+// Resource and RateCard are defined here and only here: a rate card is what
+// a provider offers, set, parsed and checked when the provider sets it.
+// Settlement copies the card into a job at creation and metering applies
+// the job's copy, both with this type (settlement's and metering's
+// RateCard are aliases of it). The other way round would not work: metering
+// asks settlement for job states, and settlement asks channels for
+// providers, so the lowest of the three, channels, owns the card. Likewise
+// ErrProviderNotFound is channels' alone; settlement and payout use the
+// same value. The store keeps its own (it sits below every domain and
+// imports none); the domains map it to this one.
 package channels

@@ -445,22 +445,15 @@ func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 // before refunding an owed job again may grow to: 30 s grows to 30 min.
 const refundRetryGrowth = 60
 
-// lookupProvider is a linked provider as settlement needs it.
+// lookupProvider is a linked provider as settlement needs it. The rate
+// card is channels' own type, shared, not copied between packages; an
+// unknown provider is channels.ErrProviderNotFound, which settlement uses.
 func lookupProvider(ctx context.Context, providers *channels.Manager,
 	id string) (settlement.Provider, error) {
 
 	p, err := providers.Provider(ctx, id)
-	if errors.Is(err, channels.ErrProviderNotFound) {
-		return settlement.Provider{}, fmt.Errorf("%w: %q",
-			settlement.ErrProviderNotFound, id)
-	}
 	if err != nil {
 		return settlement.Provider{}, err
 	}
-	out := settlement.Provider{ID: p.ID, Node: p.Node,
-		Rates: settlement.RateCard{}}
-	for r, rate := range p.Rates {
-		out.Rates[settlement.Resource(r)] = rate
-	}
-	return out, nil
+	return settlement.Provider{ID: p.ID, Node: p.Node, Rates: p.Rates}, nil
 }

@@ -1,9 +1,6 @@
 package daemon
 
 import (
-	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -67,7 +64,7 @@ func newMetering(c *MeteringConfig, db *store.DB,
 	return metering.NewService(metering.ServiceConfig{
 		DB:     db,
 		Ledger: ledger.New(store.NewLedgerStore(db), nil),
-		Jobs:   &meteringJobs{jobs: jobs},
+		Jobs:   &metering.SettlementJobs{Jobs: jobs},
 		Ingest: metering.IngestConfig{
 			Policy:       metering.Policy{ClockSkew: c.ClockSkew},
 			FeeRate:      ledger.BasisPoints(c.PlatformFee),
@@ -76,110 +73,4 @@ func newMetering(c *MeteringConfig, db *store.DB,
 			OnCommit:     onCommit,
 		},
 	})
-}
-
-// meteringJobs is metering's JobSource: jobs as settlement keeps them, the
-// agent key as channels keeps it, all read in metering's transaction.
-type meteringJobs struct {
-	jobs *settlement.Manager
-}
-
-var _ metering.JobSource = (*meteringJobs)(nil)
-
-// meteringState maps settlement's job states onto metering's. A job low on
-// balance that never started is still waiting for its first record.
-func meteringState(j settlement.Job) metering.JobState {
-	switch j.State {
-	case settlement.StateFunded:
-		return metering.JobFunded
-	case settlement.StateRunning:
-		return metering.JobRunning
-	case settlement.StateLowBalance:
-		if j.StartedAt.IsZero() {
-			return metering.JobFunded
-		}
-		return metering.JobRunning
-	case settlement.StateSuspended:
-		return metering.JobSuspended
-	case settlement.StateEnded, settlement.StateExpired:
-		return metering.JobEnded
-	}
-
-	return metering.JobWaiting
-}
-
-// JobInfo reads the job and its provider's current agent key in tx.
-func (m *meteringJobs) JobInfo(ctx context.Context, tx *store.Tx,
-	id string) (metering.JobView, error) {
-
-	job, err := m.jobs.JobInTx(ctx, tx, id)
-	if errors.Is(err, settlement.ErrJobNotFound) {
-		return metering.JobView{}, fmt.Errorf("%w: %s",
-			metering.ErrUnknownJob, id)
-	}
-	if err != nil {
-		return metering.JobView{}, err
-	}
-
-	prov, err := tx.Provider(ctx, job.ProviderID)
-	if err != nil {
-		return metering.JobView{}, fmt.Errorf("provider %s of job %s: "+
-			"%w", job.ProviderID, id, err)
-	}
-	key, err := hex.DecodeString(prov.AgentPubkey)
-	if err != nil || len(key) != metering.AgentKeyLen {
-		return metering.JobView{}, fmt.Errorf("provider %s: agent "+
-			"key %q is not 32 bytes of hex", prov.ID,
-			prov.AgentPubkey)
-	}
-
-	view := metering.JobView{
-		ID:         job.ID,
-		ProviderID: job.ProviderID,
-		State:      meteringState(job),
-		Ended:      job.EndedAt,
-		Rates:      make(metering.RateCard, len(job.Rates)),
-	}
-	copy(view.AgentKey[:], key)
-
-	// Usage may be for any second since the job could first run: when it
-	// was funded. A job started by its first record starts at that
-	// record's second, which is no earlier.
-	view.Started = job.FundedAt
-	if view.Started.IsZero() {
-		view.Started = job.StartedAt
-	}
-
-	for r, rate := range job.Rates {
-		view.Rates[string(r)] = rate
-	}
-	for r, n := range job.Spec {
-		if n < 0 {
-			continue
-		}
-		switch string(r) {
-		case metering.ResourceCPU:
-			view.Max.CPU = uint64(n)
-		case metering.ResourceMem:
-			view.Max.Mem = uint64(n)
-		}
-	}
-
-	return view, nil
-}
-
-// StartJob starts a funded job at its first metered second.
-func (m *meteringJobs) StartJob(ctx context.Context, tx *store.Tx, id string,
-	at time.Time) error {
-
-	_, err := m.jobs.StartJob(ctx, tx, id, at)
-	return err
-}
-
-// UsageCharged has settlement re-evaluate the job's solvency.
-func (m *meteringJobs) UsageCharged(ctx context.Context, tx *store.Tx, id,
-	key string) error {
-
-	_, _, err := m.jobs.UsageCharged(ctx, tx, id, key)
-	return err
 }

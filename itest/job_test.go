@@ -505,25 +505,38 @@ func TestTopUpResumesSuspendedJob(t *testing.T) {
 		return nil
 	})
 
-	// The agent starts, and its usage leaves 5 msat: half a second.
-	var res settlement.ChargeResult
+	// The agent starts, and its usage leaves 5 msat: half a second. The
+	// usage is posted as metering's store posts it, and settlement
+	// re-evaluates the job.
+	var state settlement.State
 	err = db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
 		if _, err := m.StartJob(ctx, tx, st.ID, time.Time{}); err != nil {
 			return err
 		}
-		var err error
-		res, err = m.Charge(ctx, tx, st.ID, budget-5,
-			"usage:"+st.ID+":1-999999")
+		key := "usage:" + st.ID + ":1-999999"
+		_, err := lg.PostTx(ctx, tx, ledger.Transfer(key, "usage",
+			ledger.BuyerEscrow(st.ID),
+			ledger.ProviderPayable("prov-itest"), budget-5))
+		if err != nil {
+			return err
+		}
+		state, _, err = m.UsageCharged(ctx, tx, st.ID, key)
 		return err
 	})
-	if err != nil || res.State != settlement.StateSuspended {
-		t.Fatalf("charge: %+v, %v", res, err)
+	if err != nil || state != settlement.StateSuspended {
+		t.Fatalf("usage: %s, %v", state, err)
 	}
 
-	top := get().TopUp
-	if top == nil {
-		t.Fatal("no top-up invoice ready for a suspended job")
-	}
+	// The suspension wakes the sweeper, which makes the top-up invoice;
+	// reading the job makes none.
+	var top *settlement.Invoice
+	eventually(t, waitTimeout, "a top-up invoice for the suspended job",
+		func() error {
+			if top = get().TopUp; top == nil {
+				return errors.New("none yet")
+			}
+			return nil
+		})
 	hash, err := lntypes.MakeHashFromStr(top.PaymentHash)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 // FuzzDecodeBatch feeds arbitrary bytes to Decode. Whatever it accepts must
@@ -52,14 +53,18 @@ func FuzzDecodeBatch(f *testing.F) {
 // Whatever passes must keep the rules' promises: new records continue the
 // sequence, lie in the job's window and spec, and the rated ones never cost
 // more than the escrow. Seeds: testdata/fuzz/FuzzValidateBatch.
+// fuzzStates are the job states FuzzValidateBatch picks from, and one that
+// is no state.
+var fuzzStates = append(settlement.States(), "bogus")
+
 func FuzzValidateBatch(f *testing.F) {
 	enc, err := testBatch(f, 3).Encode()
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(enc, uint64(0), int64(990), int64(20), uint8(JobRunning),
+	f.Add(enc, uint64(0), int64(990), int64(20), uint8(2),
 		int64(100))
-	f.Add(enc, uint64(2), int64(990), int64(20), uint8(JobFunded),
+	f.Add(enc, uint64(2), int64(990), int64(20), uint8(1),
 		int64(1))
 
 	agent := testBatch(f, 1).AgentKey
@@ -82,7 +87,7 @@ func FuzzValidateBatch(f *testing.F) {
 			ID:         b.JobID,
 			ProviderID: "prov-1",
 			AgentKey:   agent,
-			State:      JobState(state % 6),
+			State:      fuzzStates[int(state)%len(fuzzStates)],
 			Started:    time.Unix(started, 0),
 			Max:        Usage{CPU: 4000, Mem: 1 << 20},
 			Rates:      rates,

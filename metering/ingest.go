@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 // Defaults of IngestConfig.
@@ -500,10 +501,13 @@ func (in *Ingestor) applyBatch(ctx context.Context, tx UsageTx, w *jobWork,
 	if w.firstSeq == 0 {
 		w.firstSeq = priced[0].Seq
 	}
-	if w.view.State == JobFunded {
+	if w.view.StartedAt.IsZero() {
 		w.startAt = time.Unix(priced[0].Second, 0).UTC()
-		w.view.State = JobRunning
+		w.view.StartedAt = w.startAt
 		w.view.Started = w.startAt
+		if w.view.State == settlement.StateFunded {
+			w.view.State = settlement.StateRunning
+		}
 	}
 	for _, p := range priced {
 		res.Price += p.Price

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/metering/meteringtest"
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 // ingestNow is the ingest tests' clock: an hour after their jobs started.
@@ -42,7 +43,8 @@ func testJob(t testing.TB, id string, escrow ledger.MilliSatoshi) metering.JobVi
 		ID:         id,
 		ProviderID: "prov-1",
 		AgentKey:   key,
-		State:      metering.JobRunning,
+		State:      settlement.StateRunning,
+		StartedAt:  jobStart,
 		Started:    jobStart,
 		Max:        metering.Usage{CPU: 4000, Mem: 8192},
 		Rates: metering.RateCard{
@@ -233,7 +235,7 @@ func TestIngestRefusals(t *testing.T) {
 
 func TestIngestStartsFundedJob(t *testing.T) {
 	job := testJob(t, "job-1", 1_000_000)
-	job.State = metering.JobFunded
+	job.State, job.StartedAt = settlement.StateFunded, time.Time{}
 	in, store := newIngestor(t, metering.IngestConfig{}, job)
 
 	b := signed(t, "job-1", 1, 2)
@@ -247,7 +249,7 @@ func TestIngestStartsFundedJob(t *testing.T) {
 		t.Fatalf("started %v (%v), want %v", at, ok, want)
 	}
 	got, _ := store.Job("job-1")
-	if got.State != metering.JobRunning {
+	if got.State != settlement.StateRunning || got.StartedAt.IsZero() {
 		t.Fatalf("state %v", got.State)
 	}
 }

@@ -5,62 +5,16 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/settlement"
 )
 
-// JobState is a job's place in its lifecycle as far as metering tells them
-// apart; settlement's finer states map onto these.
-type JobState uint8
-
-const (
-	// JobWaiting is a job that takes no usage yet or any more without
-	// having run: awaiting funding, or expired unpaid.
-	JobWaiting JobState = iota
-
-	// JobFunded is a job whose escrow is funded and that has not started:
-	// its first accepted usage starts it (UsageTx.Start).
-	JobFunded
-
-	// JobRunning is a started job that takes usage, including one whose
-	// escrow is low.
-	JobRunning
-
-	// JobSuspended is a job whose escrow ran out; it takes no usage until
-	// a top-up resumes it.
-	JobSuspended
-
-	// JobEnded is a job that has ended; it takes no usage.
-	JobEnded
-)
-
-// String names the state.
-func (s JobState) String() string {
-	switch s {
-	case JobWaiting:
-		return "waiting"
-	case JobFunded:
-		return "funded"
-	case JobRunning:
-		return "running"
-	case JobSuspended:
-		return "suspended"
-	case JobEnded:
-		return "ended"
-	}
-
-	return "unknown"
-}
-
-// TakesUsage reports whether a job in state s accepts new records.
-func (s JobState) TakesUsage() bool {
-	return s == JobFunded || s == JobRunning
-}
-
-// RateCard is a job's prices: msat per unit-second for each resource, by
-// the resource names ResourceCPU and ResourceMem. A resource missing from
-// the card is free; a name metering does not measure is refused when the
-// job is rated (ErrUnknownResource).
-type RateCard map[string]ledger.Rate
+// RateCard is channels' rate card (channels owns providers and their
+// prices; a job copies its provider's card): msat per unit-second for
+// each resource. A resource missing from the card is free; a name metering
+// does not measure is refused when the job is rated (ErrUnknownResource).
+type RateCard = channels.RateCard
 
 // MeterState is what metering remembers about a job between batches. It is
 // stored with the job, changed only in the store transaction that stores
@@ -104,12 +58,18 @@ type JobView struct {
 	// x-only); a batch signed by any other key is refused.
 	AgentKey [AgentKeyLen]byte
 
-	// State is the job's lifecycle state.
-	State JobState
+	// State is the job's state as settlement keeps it; metering asks
+	// it State.TakesUsage.
+	State settlement.State
+
+	// StartedAt is when the job's agent started it (its first accepted
+	// second); zero until then, and the first accepted record of a job
+	// that takes usage starts it (UsageTx.Start).
+	StartedAt time.Time
 
 	// Started is the earliest time usage may be reported for: when the
-	// job started running or, for a JobFunded job, when it was funded.
-	// Zero for a job that was never funded.
+	// job started running or, for a job not started yet, when it was
+	// funded. Zero for a job that was never funded.
 	Started time.Time
 
 	// Ended is when the job ended; zero while it has not.
@@ -183,8 +143,9 @@ type UsageTx interface {
 	// SaveMeter stores a job's metering state.
 	SaveMeter(ctx context.Context, jobID string, st MeterState) error
 
-	// Start moves a JobFunded job to running, as of at: the start of its
-	// first accepted second.
+	// Start starts a job whose agent had not reported (funded, or low on
+	// balance before its first second), as of at: the start of its first
+	// accepted second.
 	Start(ctx context.Context, jobID string, at time.Time) error
 
 	// Charge posts usage to the ledger (escrow → provider payable and

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 )
 
 // resources are the resources metering measures, in the order a second's
 // price adds them up. The order does not change the result (the carry makes
 // the sum exact) but keeps the arithmetic reproducible.
-var resources = []string{ResourceCPU, ResourceMem}
+var resources = []channels.Resource{ResourceCPU, ResourceMem}
 
 // Priced is an accepted record with what it costs.
 type Priced struct {

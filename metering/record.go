@@ -9,19 +9,20 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/sluice-ln/sluice/channels"
 )
 
-// The resources metering measures, by the names rate cards and resource
-// specs use.
+// The resources metering measures: channels' resources (channels owns rate
+// cards and their resources), named here for metering's readers.
 const (
 	// ResourceCPU is processor time, in core-milliseconds: a process that
 	// keeps two cores busy for one second uses 2000. Rates are in msat
 	// per core-millisecond.
-	ResourceCPU = "cpu"
+	ResourceCPU = channels.ResourceCPU
 
 	// ResourceMem is memory held over time, in MiB-seconds: 512 MiB held
 	// for one second is 512. Rates are in msat per MiB-second.
-	ResourceMem = "mem"
+	ResourceMem = channels.ResourceMem
 )
 
 // Limits of the encoding.
@@ -74,7 +75,7 @@ type Usage struct {
 
 // Quantity returns the quantity of the named resource, and false for a
 // resource metering does not measure.
-func (u Usage) Quantity(resource string) (uint64, bool) {
+func (u Usage) Quantity(resource channels.Resource) (uint64, bool) {
 	switch resource {
 	case ResourceCPU:
 		return u.CPU, true

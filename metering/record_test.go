@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sluice-ln/sluice/channels"
 )
 
 // testBatch returns a signed batch of n records for job "job-1", seqs from
@@ -250,7 +252,7 @@ func TestSignIsRandomizedButVerifies(t *testing.T) {
 func TestUsageQuantity(t *testing.T) {
 	u := Usage{CPU: 3, Mem: 4}
 	for _, tc := range []struct {
-		res  string
+		res  channels.Resource
 		want uint64
 		ok   bool
 	}{

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/metering/meteringtest"
+	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
@@ -90,7 +91,7 @@ func TestSQLStoreIngest(t *testing.T) {
 		ctx := context.Background()
 
 		job := testJob(t, "job-1", 100)
-		job.State = metering.JobFunded
+		job.State, job.StartedAt = settlement.StateFunded, time.Time{}
 		f := newSQLFixture(t, cfg, metering.IngestConfig{}, job)
 
 		// 50 seconds at 1.6 msat: 80 msat, 2.5% fee: 2 msat.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/sluice-ln/sluice/channels"
 )
 
 // DefaultClockSkew is how far an agent's clock may run ahead of Sluice's.
@@ -157,7 +159,7 @@ func checkRecord(r Record, job JobView, lastSecond int64, now time.Time,
 	p Policy) error {
 
 	for _, q := range []struct {
-		name     string
+		name     channels.Resource
 		got, max uint64
 	}{
 		{ResourceCPU, r.CPU, job.Max.CPU},

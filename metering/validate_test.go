@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 // validateNow is the clock of the validation tests.
@@ -21,7 +23,8 @@ func baseJob() JobView {
 		ID:         "job-1",
 		ProviderID: "prov-1",
 		AgentKey:   b.AgentKey,
-		State:      JobRunning,
+		State:      settlement.StateRunning,
+		StartedAt:  started,
 		Started:    started,
 		Max:        Usage{CPU: 2000, Mem: 1024},
 		Meter: MeterState{
@@ -58,7 +61,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"ok", nil, "", nil, 0, 3},
 		{"funded job starts", func(j *JobView, b *Batch) {
-			j.State = JobFunded
+			j.State, j.StartedAt = settlement.StateFunded, time.Time{}
 		}, "", nil, 0, 3},
 		{"at the spec's limits", func(j *JobView, b *Batch) {
 			b.Records[0].Usage = j.Max
@@ -73,7 +76,7 @@ func TestValidate(t *testing.T) {
 		}, "", nil, 2, 0},
 		{"replay to a suspended job is still a replay",
 			func(j *JobView, b *Batch) {
-				j.State = JobSuspended
+				j.State = settlement.StateSuspended
 				b.Records = []Record{{Seq: 10,
 					Second: start + 20}}
 			}, "", nil, 1, 0},
@@ -164,13 +167,13 @@ func TestValidate(t *testing.T) {
 			b.Records[2].Second = math.MaxInt64
 		}, "", ErrFutureSecond, 0, 0},
 		{"suspended", func(j *JobView, b *Batch) {
-			j.State = JobSuspended
+			j.State = settlement.StateSuspended
 		}, "", ErrJobNotRunning, 0, 0},
 		{"ended", func(j *JobView, b *Batch) {
-			j.State = JobEnded
+			j.State = settlement.StateEnded
 		}, "", ErrJobNotRunning, 0, 0},
 		{"awaiting funding", func(j *JobView, b *Batch) {
-			j.State = JobWaiting
+			j.State = settlement.StateAwaitingFunding
 			j.Started = time.Time{}
 			j.Meter = MeterState{}
 			b.Records = []Record{{Seq: 1, Second: start}}
@@ -264,25 +267,5 @@ func TestCheckReplay(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
 		})
-	}
-}
-
-func TestJobState(t *testing.T) {
-	for _, tc := range []struct {
-		s     JobState
-		name  string
-		takes bool
-	}{
-		{JobWaiting, "waiting", false},
-		{JobFunded, "funded", true},
-		{JobRunning, "running", true},
-		{JobSuspended, "suspended", false},
-		{JobEnded, "ended", false},
-		{JobState(99), "unknown", false},
-	} {
-		if tc.s.String() != tc.name || tc.s.TakesUsage() != tc.takes {
-			t.Errorf("%d: %q %v", tc.s, tc.s.String(),
-				tc.s.TakesUsage())
-		}
 	}
 }

@@ -1,6 +1,10 @@
 package payout
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/sluice-ln/sluice/channels"
+)
 
 var (
 	// ErrInvalidPolicy is returned for a payout policy or override with a
@@ -11,9 +15,10 @@ var (
 	// use; the message names the field.
 	ErrInvalidConfig = errors.New("invalid payout config")
 
-	// ErrProviderNotFound is returned for a provider id that names no
+	// ErrProviderNotFound is channels' sentinel (channels owns
+	// providers), returned wrapped for a provider id that names no
 	// linked provider.
-	ErrProviderNotFound = errors.New("provider not found")
+	ErrProviderNotFound = channels.ErrProviderNotFound
 
 	// ErrPayoutNotFound is returned for a payout id that names no payout.
 	ErrPayoutNotFound = errors.New("payout not found")

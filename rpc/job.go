@@ -348,8 +348,7 @@ func jobError(what string, err error) error {
 		errors.Is(err, settlement.ErrJobNotRunning),
 		errors.Is(err, settlement.ErrRefundInFlight),
 		errors.Is(err, settlement.ErrNothingToRefund),
-		errors.Is(err, settlement.ErrNoRoute),
-		errors.Is(err, settlement.ErrInsufficientEscrow):
+		errors.Is(err, settlement.ErrNoRoute):
 
 		code = connect.CodeFailedPrecondition
 	}

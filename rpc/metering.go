@@ -92,7 +92,7 @@ func (s *meteringService) GetMeter(ctx context.Context,
 
 	return connect.NewResponse(&sluicerpc.GetMeterResponse{
 		JobId:        job.ID,
-		State:        job.State.String(),
+		State:        string(job.State),
 		LastSeq:      job.Meter.LastSeq,
 		LastSecond:   job.Meter.LastSecond,
 		ChargedMsat:  int64(job.Meter.Charged),

@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-ln/sluice/metering/meteringtest"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
+	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
@@ -75,8 +76,9 @@ func benchSubmitOnce(b *testing.B, cfg store.Config) {
 			jobs = append(jobs, metering.JobView{
 				ID:         fmt.Sprintf("%s-%d", prefix, a),
 				ProviderID: "prov-1", AgentKey: agentKey,
-				State: metering.JobRunning, Started: start,
-				Max: metering.Usage{CPU: 4000, Mem: 8192},
+				State: settlement.StateRunning, Started: start,
+				StartedAt: start,
+				Max:       metering.Usage{CPU: 4000, Mem: 8192},
 				Rates: metering.RateCard{
 					metering.ResourceCPU: rate,
 					metering.ResourceMem: rate,

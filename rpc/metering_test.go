@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 // fakeMetering is a MeteringBackend with set answers that records calls.
@@ -159,7 +160,7 @@ func TestGetMeter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	fake := &fakeMetering{job: metering.JobView{
-		ID: "job-1", ProviderID: "prov-1", State: metering.JobSuspended,
+		ID: "job-1", ProviderID: "prov-1", State: settlement.StateSuspended,
 		Escrow: 7,
 		Meter: metering.MeterState{LastSeq: 42, LastSecond: 1000,
 			Carry: decimal.RequireFromString("0.25"), Charged: 99,

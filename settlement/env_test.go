@@ -123,7 +123,7 @@ func newEnv(t *testing.T) *env {
 	e.cfg = settlement.Config{
 		DB: e.db, Ledger: e.ledger, Invoices: e.hub, Payments: e.hub,
 		Routes: e.hub, Providers: e.provs, Network: "regtest",
-		HubNode: e.hubKey.node, PlatformFee: 1000,
+		HubNode:       e.hubKey.node,
 		SweepInterval: 20 * time.Millisecond, Clock: e.clock.Now,
 	}
 	e.m = e.newManager()
@@ -227,17 +227,81 @@ func (e *env) inTx(fn func(tx *store.Tx) error) error {
 	return e.db.ExecTx(e.ctx, store.TxOptions{}, fn)
 }
 
-// charge charges a job in its own transaction.
-func (e *env) charge(id string, amt ledger.MilliSatoshi,
-	key string) (settlement.ChargeResult, error) {
+// testFee is the platform fee the usage helper takes, as metering would
+// at the operator's setting of 10%.
+const testFee = ledger.BasisPoints(1000)
 
-	var res settlement.ChargeResult
-	err := e.inTx(func(tx *store.Tx) error {
+// usageResult is what posting usage did: the ledger's receipt and the
+// job's state and solvency after settlement re-evaluated it.
+type usageResult struct {
+	Receipt       ledger.Receipt
+	Fee           ledger.MilliSatoshi
+	ProviderShare ledger.MilliSatoshi
+	State         settlement.State
+	Solvency      settlement.Solvency
+}
+
+// charge posts usage of a job in its own transaction the way metering's
+// SQL store does (metering/sqlstore.go): escrow → provider payable and
+// platform fees (testFee of amt, rounded down) under key, then
+// UsageCharged. Settlement no longer charges; it only re-evaluates.
+func (e *env) charge(id string, amt ledger.MilliSatoshi,
+	key string) (usageResult, error) {
+
+	return e.chargeWith(e.m, id, amt, key)
+}
+
+// chargeWith is charge with settlement's re-evaluation by m.
+func (e *env) chargeWith(m *settlement.Manager, id string,
+	amt ledger.MilliSatoshi, key string) (usageResult, error) {
+
+	fee, share, err := ledger.SplitFee(amt, testFee)
+	if err != nil {
+		return usageResult{}, err
+	}
+	res := usageResult{Fee: fee, ProviderShare: share}
+	err = e.inTx(func(tx *store.Tx) error {
+		postings := []ledger.Posting{
+			{Account: ledger.BuyerEscrow(id), Amount: -amt},
+		}
+		if share > 0 {
+			postings = append(postings, ledger.Posting{
+				Account: ledger.ProviderPayable(e.prov.ID),
+				Amount:  share,
+			})
+		}
+		if fee > 0 {
+			postings = append(postings, ledger.Posting{
+				Account: ledger.PlatformFees(), Amount: fee,
+			})
+		}
 		var err error
-		res, err = e.m.Charge(e.ctx, tx, id, amt, key)
+		res.Receipt, err = e.ledger.PostTx(e.ctx, tx,
+			ledger.Transaction{IdempotencyKey: key,
+				Description: "usage of " + id,
+				Postings:    postings})
+		if err != nil {
+			return err
+		}
+		res.State, res.Solvency, err = m.UsageCharged(e.ctx, tx, id,
+			key)
 		return err
 	})
 	return res, err
+}
+
+// waitTopUp waits until the sweeper has made a job's top-up invoice.
+func (e *env) waitTopUp(id string) settlement.Status {
+	e.t.Helper()
+	var st settlement.Status
+	e.eventually("a top-up invoice of job "+id, func() error {
+		st = e.get(id)
+		if st.TopUp == nil {
+			return fmt.Errorf("none yet, state %s", st.State)
+		}
+		return nil
+	})
+	return st
 }
 
 // startJob marks a job started in its own transaction.

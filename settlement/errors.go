@@ -3,6 +3,8 @@ package settlement
 import (
 	"errors"
 	"fmt"
+
+	"github.com/sluice-ln/sluice/channels"
 )
 
 var (
@@ -24,9 +26,10 @@ var (
 	// ErrBuyerExists is returned by AddBuyer for a name already taken.
 	ErrBuyerExists = errors.New("buyer name already taken")
 
-	// ErrProviderNotFound is returned by a ProviderLookup, and by
-	// CreateJob, for a provider id that names no linked provider.
-	ErrProviderNotFound = errors.New("provider not found")
+	// ErrProviderNotFound is channels' sentinel, returned (wrapped) by a
+	// ProviderLookup and by CreateJob for a provider id no link
+	// created: channels owns providers, so there is one such error.
+	ErrProviderNotFound = channels.ErrProviderNotFound
 
 	// ErrInvalidJob is returned for a job request with a field out of
 	// range; the message names the field and why.
@@ -45,14 +48,10 @@ var (
 	// invoice is not paid yet: pay that one first.
 	ErrNotFunded = errors.New("job is not funded yet")
 
-	// ErrJobNotRunning is returned by Charge for a job that is not
-	// running (or low on balance): usage before the agent started, or on
-	// a suspended job, is refused so that no provider works unpaid.
+	// ErrJobNotRunning is returned by StartJob for a suspended job: no
+	// work may start until a top-up resumes it, so that no provider
+	// works unpaid.
 	ErrJobNotRunning = errors.New("job is not running")
-
-	// ErrInsufficientEscrow is returned by Charge when the job's escrow
-	// cannot cover the amount; nothing is posted.
-	ErrInsufficientEscrow = errors.New("escrow cannot cover the charge")
 
 	// ErrInvalidRefund is returned for a refund destination that cannot
 	// be paid: an invoice that does not decode, is for another network,

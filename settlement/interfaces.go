@@ -110,8 +110,8 @@ var _ DB = (*store.DB)(nil)
 
 // TxStore is one open store transaction as settlement uses it: the
 // ledger's queries and settlement's own. Metering hands its transaction
-// (a *store.Tx) to StartJob and Charge, so that usage records, the ledger
-// posting and the job's state commit together.
+// (a *store.Tx) to StartJob and UsageCharged, so that usage records, the
+// ledger posting and the job's state commit together.
 type TxStore interface {
 	ledger.TxStore
 

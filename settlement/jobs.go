@@ -450,22 +450,13 @@ func (m *Manager) readStatus(ctx context.Context, tx TxStore, row store.Job,
 }
 
 // GetJob returns a job's status: its solvency (escrow, price per second,
-// runway, depletion time), invoices, refunds and events. A job low on
-// balance or suspended always shows a top-up invoice ready: GetJob makes
-// one if none is open. ErrJobNotFound for an unknown id.
+// runway, depletion time), invoices, refunds and events. It only reads:
+// it never calls lnd. The top-up invoice of a job low on balance or
+// suspended is made where the job moved there (the sweeper, woken by the
+// move) or on request (TopUpJob); until then TopUp is nil.
+// ErrJobNotFound for an unknown id.
 func (m *Manager) GetJob(ctx context.Context, id string) (Status, error) {
-	st, err := m.getJob(ctx, id)
-	if err != nil {
-		return Status{}, err
-	}
-	if needsTopUp(st) {
-		if err := m.ensureTopUp(ctx, id); err != nil {
-			log.Warnf("Job %s: top-up invoice: %v", id, err)
-			return st, nil
-		}
-		return m.getJob(ctx, id)
-	}
-	return st, nil
+	return m.getJob(ctx, id)
 }
 
 // needsTopUp reports whether a job should have a top-up invoice ready and
@@ -719,97 +710,6 @@ func (m *Manager) UsageCharged(ctx context.Context, tx TxStore, id,
 			key, err)
 	}
 	return State(row.State), s, nil
-}
-
-// ChargeResult is what a charge did.
-type ChargeResult struct {
-	// Receipt is the ledger's, Duplicate set when the key was charged
-	// before (nothing changed).
-	Receipt ledger.Receipt
-
-	// Fee and ProviderShare split the amount.
-	Fee           ledger.MilliSatoshi
-	ProviderShare ledger.MilliSatoshi
-
-	// State and Solvency are the job's after the charge.
-	State    State
-	Solvency Solvency
-}
-
-// Charge posts usage of a running job in the caller's transaction:
-// escrow → provider payable, less the platform's fee (SplitFee), with the
-// caller's idempotency key (usage:<job>:<first seq>-<last seq>), and then
-// re-evaluates the job's solvency, which may mark it low on balance or
-// suspend it. Errors: ErrJobNotFound, ErrJobEnded, ErrJobNotRunning (not
-// started, or suspended: usage is refused), ErrInsufficientEscrow (the
-// escrow cannot cover amount; nothing is posted), ErrInvalidJob for a
-// negative amount, or the ledger's (ErrIdempotencyConflict).
-func (m *Manager) Charge(ctx context.Context, tx TxStore, id string,
-	amount ledger.MilliSatoshi, key string) (ChargeResult, error) {
-
-	if amount < 0 {
-		return ChargeResult{}, fmt.Errorf("%w: charge of %d msat is "+
-			"negative", ErrInvalidJob, amount)
-	}
-	row, err := tx.JobByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return ChargeResult{}, fmt.Errorf("%w: %q", ErrJobNotFound, id)
-	}
-	if err != nil {
-		return ChargeResult{}, err
-	}
-	state := State(row.State)
-	switch {
-	case state.Terminal():
-		return ChargeResult{}, fmt.Errorf("%w: job %s is %s",
-			ErrJobEnded, id, state)
-	case !state.Chargeable():
-		return ChargeResult{}, fmt.Errorf("%w: job %s is %s",
-			ErrJobNotRunning, id, state)
-	}
-
-	fee, rest, err := ledger.SplitFee(amount, m.cfg.PlatformFee)
-	if err != nil {
-		return ChargeResult{}, err
-	}
-	res := ChargeResult{Fee: fee, ProviderShare: rest}
-	if amount > 0 {
-		postings := []ledger.Posting{
-			{Account: ledger.BuyerEscrow(id), Amount: -amount},
-		}
-		if rest > 0 {
-			postings = append(postings, ledger.Posting{
-				Account: ledger.ProviderPayable(row.ProviderID),
-				Amount:  rest,
-			})
-		}
-		if fee > 0 {
-			postings = append(postings, ledger.Posting{
-				Account: ledger.PlatformFees(), Amount: fee,
-			})
-		}
-		res.Receipt, err = m.cfg.Ledger.PostTx(ctx, tx,
-			ledger.Transaction{
-				IdempotencyKey: key,
-				Description:    fmt.Sprintf("usage of job %s", id),
-				Postings:       postings,
-			})
-		if errors.Is(err, ledger.ErrOverdraft) {
-			return ChargeResult{}, fmt.Errorf("%w: job %s: %w",
-				ErrInsufficientEscrow, id, err)
-		}
-		if err != nil {
-			return ChargeResult{}, fmt.Errorf("charge job %s: %w",
-				id, err)
-		}
-	}
-
-	res.Solvency, err = m.evaluate(ctx, tx, &row)
-	if err != nil {
-		return ChargeResult{}, err
-	}
-	res.State = State(row.State)
-	return res, nil
 }
 
 // readEarnings reads in tx what the job metered and earned, and its

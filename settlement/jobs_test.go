@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/settlement"
+	"github.com/sluice-ln/sluice/settlement/settlementtest"
 	"github.com/sluice-ln/sluice/store"
 )
 
@@ -356,17 +357,14 @@ func TestSolvency(t *testing.T) {
 	e.start(e.m)
 	st := e.create(1000, 30)
 
-	_, err := e.charge(st.ID, 1, "usage:early")
-	wantErr(t, "charge before funding", err, settlement.ErrJobNotRunning)
-	_, err = e.startJob(st.ID)
+	// Usage before funding or before the agent started is metering's
+	// to refuse (metering's validate and property tests); settlement
+	// refuses to start an unfunded job.
+	_, err := e.startJob(st.ID)
 	wantErr(t, "start before funding", err,
 		settlement.ErrInvalidTransition)
 
 	e.fund(st, 0)
-	_, err = e.charge(st.ID, 1, "usage:unstarted")
-	wantErr(t, "charge before the agent started", err,
-		settlement.ErrJobNotRunning)
-
 	state, err := e.startJob(st.ID)
 	if err != nil || state != settlement.StateRunning {
 		t.Fatalf("start: %s, %v", state, err)
@@ -406,10 +404,10 @@ func TestSolvency(t *testing.T) {
 		}
 	}
 
-	// Usage of a suspended job is refused, and nothing is posted.
-	_, err = e.charge(st.ID, 1, "usage:suspended")
-	wantErr(t, "charge of a suspended job", err,
-		settlement.ErrJobNotRunning)
+	// A suspended job takes no usage: metering asks its state.
+	if st := e.get(st.ID).State; st.TakesUsage() {
+		t.Fatalf("suspended job %s takes usage", st)
+	}
 
 	// The fee split: 10% of 700 to the platform, the rest to the
 	// provider; 1 + 289 + 1 split the same way.
@@ -422,8 +420,9 @@ func TestSolvency(t *testing.T) {
 		t.Errorf("provider payable %d", pay)
 	}
 
-	// A top-up invoice is ready; paying it resumes the job.
-	got = e.get(st.ID)
+	// The sweeper, woken by the suspension, makes a top-up invoice;
+	// paying it resumes the job.
+	got = e.waitTopUp(st.ID)
 	if got.TopUp == nil || got.TopUp.Amount != 1000 ||
 		!got.DepletionTime.IsZero() {
 
@@ -442,9 +441,9 @@ func TestSolvency(t *testing.T) {
 		t.Fatalf("resume event %+v", ev)
 	}
 
-	// A charge the escrow cannot cover is refused whole.
+	// Usage the escrow cannot cover is refused whole by the ledger.
 	_, err = e.charge(st.ID, 1010, "usage:too-much")
-	wantErr(t, "overdraft", err, settlement.ErrInsufficientEscrow)
+	wantErr(t, "overdraft", err, ledger.ErrOverdraft)
 	if b := e.balance(ledger.BuyerEscrow(st.ID)); b != 1009 {
 		t.Fatalf("escrow after a refused charge: %d", b)
 	}
@@ -475,10 +474,8 @@ func TestLowFromTheStart(t *testing.T) {
 	st := e.create(100, 30) // 10 s of runway, 30 s of buffer
 
 	e.fund(st, 0)
-	got := e.waitState(st.ID, settlement.StateLowBalance)
-	if got.TopUp == nil {
-		t.Fatal("no top-up invoice for a job low from the start")
-	}
+	e.waitState(st.ID, settlement.StateLowBalance)
+	got := e.waitTopUp(st.ID)
 	state, err := e.startJob(st.ID)
 	if err != nil || state != settlement.StateLowBalance {
 		t.Fatalf("start of a low job: %s, %v", state, err)
@@ -640,3 +637,93 @@ func TestMeteringHooks(t *testing.T) {
 			err)
 	}
 }
+
+// TestReadsCallNoLnd is the regression test of a GetJob that made a top-up
+// invoice, and an EndJob of a suspended job that made one only to cancel
+// it: reading a job low on balance or suspended calls no lnd method, and
+// ending a suspended job makes no invoice. A second manager on the same
+// store, never started (no sweeper) and on a hub of its own, does the
+// reads, so that every call it makes shows on that hub.
+func TestReadsCallNoLnd(t *testing.T) {
+	tests := []struct {
+		name  string
+		used  ledger.MilliSatoshi
+		state settlement.State
+	}{
+		{"low on balance", 800, settlement.StateLowBalance},
+		{"suspended", 995, settlement.StateSuspended},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.start(e.m)
+			st := e.create(1000, 30)
+			e.fund(st, 0)
+			// Stop the first manager's sweeper before the job
+			// needs a top-up, so that none is made behind the
+			// reads' backs.
+			e.m.Stop()
+			if _, err := e.startJob(st.ID); err != nil {
+				t.Fatal(err)
+			}
+
+			quiet := settlementtest.NewHub(t, e.clock.Now)
+			cfg := e.cfg
+			cfg.Invoices, cfg.Payments, cfg.Routes = quiet, quiet,
+				quiet
+			reader, err := settlement.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.chargeWith(reader, st.ID, tc.used,
+				"usage:"+st.ID)
+			if err != nil || res.State != tc.state {
+				t.Fatalf("usage: %+v, %v; want %s", res, err,
+					tc.state)
+			}
+
+			got, err := reader.GetJob(e.ctx, st.ID)
+			if err != nil || got.State != tc.state ||
+				got.TopUp != nil {
+
+				t.Fatalf("GetJob: %s, top-up %+v, %v", got.State,
+					got.TopUp, err)
+			}
+			if _, err := reader.ListJobs(e.ctx,
+				settlement.ListFilter{}); err != nil {
+
+				t.Fatal(err)
+			}
+			for _, method := range lndMethods {
+				if n := quiet.Calls(method); n != 0 {
+					t.Fatalf("reading called %s %d times",
+						method, n)
+				}
+			}
+
+			if tc.state != settlement.StateSuspended {
+				return
+			}
+			_, _ = reader.EndJob(e.ctx, settlement.EndJobRequest{
+				JobID: st.ID, By: settlement.CauseEndedByBuyer})
+			if got := e.get(st.ID); got.State !=
+				settlement.StateEnded || len(got.Invoices) != 1 {
+
+				t.Fatalf("ended: %s with %d invoices", got.State,
+					len(got.Invoices))
+			}
+			for _, method := range []string{"AddInvoice",
+				"CancelInvoice"} {
+
+				if n := quiet.Calls(method); n != 0 {
+					t.Fatalf("ending a suspended job called "+
+						"%s %d times", method, n)
+				}
+			}
+		})
+	}
+}
+
+// lndMethods are the methods of the fake hub, each a call to lnd.
+var lndMethods = []string{"AddInvoice", "LookupInvoice", "CancelInvoice",
+	"SubscribeSettled", "Pay", "Track", "QueryRoute"}

@@ -90,9 +90,6 @@ type Config struct {
 	// DefaultInvoiceExpiry when zero.
 	InvoiceExpiry time.Duration
 
-	// PlatformFee is the platform's share of usage.
-	PlatformFee ledger.BasisPoints
-
 	// RefundFeeBase and RefundFeePPM bound a refund's routing fee to
 	// base + ppm × escrow / 10⁶; the defaults when both are zero.
 	RefundFeeBase ledger.MilliSatoshi
@@ -173,9 +170,6 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("settlement: Config.Network: %w", err)
 	}
-	if err := cfg.PlatformFee.Validate(); err != nil {
-		return nil, fmt.Errorf("settlement: Config.PlatformFee: %w", err)
-	}
 	if cfg.InvoiceExpiry == 0 {
 		cfg.InvoiceExpiry = DefaultInvoiceExpiry
 	}
@@ -224,8 +218,8 @@ func (m *Manager) Start() error {
 	go m.watchInvoices(m.ctx)
 	go m.sweep(m.ctx)
 
-	log.Infof("Settlement started (invoice expiry %v, platform fee %d "+
-		"bp)", m.cfg.InvoiceExpiry, m.cfg.PlatformFee)
+	log.Infof("Settlement started (invoice expiry %v, sweep every %v)",
+		m.cfg.InvoiceExpiry, m.cfg.SweepInterval)
 
 	return nil
 }

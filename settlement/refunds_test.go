@@ -205,8 +205,6 @@ func TestRefundByKeysend(t *testing.T) {
 		RefundTo: settlement.RefundTo{Node: buyer.node,
 			HasNode: true}})
 	wantErr(t, "second end", err, settlement.ErrJobEnded)
-	_, err = e.charge(st.ID, 1, "usage:after-end")
-	wantErr(t, "charge after the end", err, settlement.ErrJobEnded)
 	_, err = e.startJob(st.ID)
 	wantErr(t, "start after the end", err, settlement.ErrJobEnded)
 }

@@ -3,34 +3,36 @@ package settlement
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 )
 
-// Resource names a metered resource of a rate card and a job's spec.
-type Resource string
+// Resource names a metered resource of a rate card and a job's spec. It is
+// channels' type, not a copy: channels owns providers and the rate cards
+// they offer, a job copies its provider's card when it is created, and
+// metering applies the job's copy (doc.go says why channels owns it).
+type Resource = channels.Resource
 
-// The resources jobs are metered in.
+// The resources jobs are metered in (channels.ResourceCPU and
+// channels.ResourceMem; see there for units).
 const (
-	// ResourceCPU is CPU time: rates are msat per core-millisecond, a
-	// spec is the most core-milliseconds per second (1000 per core).
-	ResourceCPU Resource = "cpu"
-
-	// ResourceMem is memory: rates are msat per MiB-second, a spec is
-	// the most MiB held (MiB-seconds per second).
-	ResourceMem Resource = "mem"
+	ResourceCPU = channels.ResourceCPU
+	ResourceMem = channels.ResourceMem
 )
 
 // Resources returns the resources a job may name, in a fixed order.
 func Resources() []Resource {
-	return []Resource{ResourceCPU, ResourceMem}
+	return slices.Clone(channels.Resources)
 }
 
-// RateCard is a price per unit-second for each resource.
-type RateCard map[Resource]ledger.Rate
+// RateCard is channels' rate card: a price per unit-second for each
+// resource.
+type RateCard = channels.RateCard
 
 // Spec is the most of each resource a job may use per second. Resources
 // absent from a spec are not used.
@@ -48,7 +50,7 @@ func (s Spec) Validate() error {
 	for _, r := range s.sorted() {
 		n := s[r]
 		switch {
-		case r != ResourceCPU && r != ResourceMem:
+		case !slices.Contains(channels.Resources, r):
 			return fmt.Errorf("%w: spec names resource %q, want "+
 				"%v", ErrInvalidJob, r, Resources())
 		case n < 0:

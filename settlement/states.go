@@ -73,6 +73,15 @@ func (s State) Chargeable() bool {
 	return s == StateRunning || s == StateLowBalance
 }
 
+// TakesUsage reports whether a job in s accepts new usage records: funded
+// (its first record starts it), running, or low on balance. A suspended
+// job takes none until a top-up lifts it, so that no provider works
+// unpaid; a job awaiting funding or ended takes none. Metering asks this
+// of every batch.
+func (s State) TakesUsage() bool {
+	return s == StateFunded || s.Chargeable()
+}
+
 // Cause is why a job changed state; each transition is recorded with one.
 type Cause string
 

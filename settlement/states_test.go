@@ -137,17 +137,17 @@ func TestRefusedTransitionReasons(t *testing.T) {
 
 func TestStatePredicates(t *testing.T) {
 	tests := []struct {
-		s                            State
-		terminal, funded, chargeable bool
+		s                                   State
+		terminal, funded, chargeable, usage bool
 	}{
-		{StateAwaitingFunding, false, false, false},
-		{StateFunded, false, true, false},
-		{StateRunning, false, true, true},
-		{StateLowBalance, false, true, true},
-		{StateSuspended, false, true, false},
-		{StateEnded, true, false, false},
-		{StateExpired, true, false, false},
-		{"bogus", false, false, false},
+		{StateAwaitingFunding, false, false, false, false},
+		{StateFunded, false, true, false, true},
+		{StateRunning, false, true, true, true},
+		{StateLowBalance, false, true, true, true},
+		{StateSuspended, false, true, false, false},
+		{StateEnded, true, false, false, false},
+		{StateExpired, true, false, false, false},
+		{"bogus", false, false, false, false},
 	}
 	for _, tc := range tests {
 		if got := tc.s.Terminal(); got != tc.terminal {
@@ -158,6 +158,9 @@ func TestStatePredicates(t *testing.T) {
 		}
 		if got := tc.s.Chargeable(); got != tc.chargeable {
 			t.Errorf("%s.Chargeable() = %v", tc.s, got)
+		}
+		if got := tc.s.TakesUsage(); got != tc.usage {
+			t.Errorf("%s.TakesUsage() = %v", tc.s, got)
 		}
 		if got := tc.s.Known(); got != (tc.s != "bogus") {
 			t.Errorf("%s.Known() = %v", tc.s, got)

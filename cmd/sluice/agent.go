@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+	"github.com/sluice-ln/sluice/settlement"
 	"github.com/urfave/cli"
 )
 
@@ -147,10 +148,7 @@ func agentRun(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("job %s: %w", jobID, err)
 	}
-	switch st.State {
-	case metering.JobFunded.String(), metering.JobRunning.String(),
-		metering.JobSuspended.String():
-	default:
+	if !settlement.State(st.State).Funded() {
 		return fmt.Errorf("job %s is %s: it takes no usage", jobID,
 			st.State)
 	}

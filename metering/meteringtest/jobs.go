@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
 )
 
@@ -53,7 +54,10 @@ func (j *Jobs) JobInfo(_ context.Context, _ *store.Tx,
 			metering.ErrUnknownJob, id)
 	}
 	if at, ok := j.started[id]; ok {
-		job.State, job.Started = metering.JobRunning, at
+		job.Started, job.StartedAt = at, at
+		if job.State == settlement.StateFunded {
+			job.State = settlement.StateRunning
+		}
 	}
 
 	return job, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 // ErrInjected is the error a Store fails a commit with when told to.
@@ -258,11 +259,13 @@ func (t *tx) SaveMeter(_ context.Context, jobID string,
 
 func (t *tx) Start(_ context.Context, jobID string, at time.Time) error {
 	j, ok := t.st.jobs[jobID]
-	if !ok || j.State != metering.JobFunded {
+	if !ok || !j.State.TakesUsage() || !j.StartedAt.IsZero() {
 		return fmt.Errorf("start of job %s in state %v", jobID, j.State)
 	}
-	j.State = metering.JobRunning
-	j.Started = at
+	if j.State == settlement.StateFunded {
+		j.State = settlement.StateRunning
+	}
+	j.Started, j.StartedAt = at, at
 	t.st.jobs[jobID] = j
 	t.st.starts[jobID] = at
 

@@ -222,8 +222,8 @@ type GetMeterResponse struct {
 	unknownFields protoimpl.UnknownFields
 
 	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	// The job's state as metering sees it: waiting, funded, running,
-	// suspended or ended. Only funded and running jobs take usage.
+	// The job's state, as jobs have it (Job.state): funded, running and
+	// low_balance jobs take usage; a suspended one waits for a top-up.
 	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	// The job's last accepted seq and second (Unix seconds); 0 before
 	// its first record.
