@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/reconcile"
 	"github.com/sluice-ln/sluice/rpc"
@@ -52,6 +53,7 @@ func subsystems() []subsystem {
 		{rpc.Subsystem, rpc.UseLogger},
 		{settlement.Subsystem, settlement.UseLogger},
 		{payout.Subsystem, payout.UseLogger},
+		{outbound.Subsystem, outbound.UseLogger},
 		{reconcile.Subsystem, reconcile.UseLogger},
 		{metering.Subsystem, metering.UseLogger},
 		{lndclientSubsystem, lndclient.UseLogger},

@@ -150,19 +150,3 @@ func refusedCode(code codes.Code) bool {
 	}
 	return false
 }
-
-// IsRouteFailure reports whether a failed payment's PaymentResult.Failure
-// says the hub found no route that could carry it (no route within the fee
-// limit, or not enough outbound balance), rather than a timeout, an error at
-// the destination or a local fault. Retrying such a payment at once does
-// not help; a smaller amount or more liquidity might.
-func IsRouteFailure(failure string) bool {
-	switch failure {
-	case lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE.String(),
-		lnrpc.PaymentFailureReason_FAILURE_REASON_INSUFFICIENT_BALANCE.
-			String():
-
-		return true
-	}
-	return false
-}

@@ -93,14 +93,14 @@ func TestSendKeysend(t *testing.T) {
 		err       error
 		accepted  int
 		succeeded bool
-		failure   string
+		failure   FailureReason
 		wantErr   error
 		notErr    error
 	}{
 		{name: "succeeded", updates: []*lnrpc.Payment{inflight,
 			inflight, succeeded}, accepted: 1, succeeded: true},
 		{name: "failed", updates: []*lnrpc.Payment{inflight, failed},
-			accepted: 1, failure: "FAILURE_REASON_NO_ROUTE"},
+			accepted: 1, failure: FailureReasonNoRoute},
 		{name: "refused before recording",
 			err: status.Error(codes.Unknown,
 				"self-payments not allowed"),
@@ -220,27 +220,50 @@ func TestSendKeysendBadRecord(t *testing.T) {
 	}
 }
 
-// TestIsRouteFailure tells route failures from the others.
-func TestIsRouteFailure(t *testing.T) {
+// TestFailureReason tells route failures from the others, and reads each
+// of lnd's reasons back from the name the store keeps.
+func TestFailureReason(t *testing.T) {
 	tests := []struct {
 		reason lnrpc.PaymentFailureReason
-		want   bool
+		want   FailureReason
+		route  bool
 	}{
-		{lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE, true},
+		{lnrpc.PaymentFailureReason_FAILURE_REASON_NONE,
+			FailureReasonNone, false},
+		{lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE,
+			FailureReasonNoRoute, true},
 		{lnrpc.PaymentFailureReason_FAILURE_REASON_INSUFFICIENT_BALANCE,
-			true},
-		{lnrpc.PaymentFailureReason_FAILURE_REASON_TIMEOUT, false},
+			FailureReasonInsufficientBalance, true},
+		{lnrpc.PaymentFailureReason_FAILURE_REASON_TIMEOUT,
+			FailureReasonTimeout, false},
 		{lnrpc.
 			PaymentFailureReason_FAILURE_REASON_INCORRECT_PAYMENT_DETAILS,
-			false},
-		{lnrpc.PaymentFailureReason_FAILURE_REASON_ERROR, false},
+			FailureReasonIncorrectPaymentDetails, false},
+		{lnrpc.PaymentFailureReason_FAILURE_REASON_ERROR,
+			FailureReasonError, false},
+		{lnrpc.PaymentFailureReason_FAILURE_REASON_CANCELED,
+			FailureReasonCanceled, false},
 	}
 	for _, tc := range tests {
-		if got := IsRouteFailure(tc.reason.String()); got != tc.want {
-			t.Errorf("%v: %v, want %v", tc.reason, got, tc.want)
+		got := failureReason(tc.reason)
+		if got != tc.want {
+			t.Errorf("%v maps to %v, want %v", tc.reason, got,
+				tc.want)
+		}
+		if got.IsRouteFailure() != tc.route {
+			t.Errorf("%v: route failure %v, want %v", tc.reason,
+				got.IsRouteFailure(), tc.route)
+		}
+		if got.String() != tc.reason.String() {
+			t.Errorf("%v is stored as %q", tc.reason, got.String())
+		}
+		back, ok := ParseFailureReason(tc.reason.String())
+		if !ok || back != tc.want {
+			t.Errorf("%q reads back as %v, %v", tc.reason.String(),
+				back, ok)
 		}
 	}
-	if IsRouteFailure("payment refused by lnd") {
-		t.Error("a refusal is not a route failure")
+	if r, ok := ParseFailureReason("payment refused by lnd"); ok {
+		t.Errorf("a refusal's message reads as reason %v", r)
 	}
 }

@@ -71,7 +71,61 @@ type PaymentResult struct {
 	Preimage lntypes.Preimage
 
 	// Failure says why a payment failed.
-	Failure string
+	Failure FailureReason
+}
+
+// FailureReason is why lnd failed a payment: lnrpc.PaymentFailureReason as
+// this package's type, so that callers ask it questions (IsRouteFailure)
+// instead of comparing enum names. Its String is lnd's enum name, which is
+// what the store keeps.
+type FailureReason int32
+
+// The failure reasons, as lnd numbers them.
+const (
+	FailureReasonNone FailureReason = FailureReason(
+		lnrpc.PaymentFailureReason_FAILURE_REASON_NONE)
+	FailureReasonTimeout FailureReason = FailureReason(
+		lnrpc.PaymentFailureReason_FAILURE_REASON_TIMEOUT)
+	FailureReasonNoRoute FailureReason = FailureReason(
+		lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE)
+	FailureReasonError FailureReason = FailureReason(
+		lnrpc.PaymentFailureReason_FAILURE_REASON_ERROR)
+	FailureReasonIncorrectPaymentDetails FailureReason = FailureReason(
+		lnrpc.PaymentFailureReason_FAILURE_REASON_INCORRECT_PAYMENT_DETAILS)
+	FailureReasonInsufficientBalance FailureReason = FailureReason(
+		lnrpc.PaymentFailureReason_FAILURE_REASON_INSUFFICIENT_BALANCE)
+	FailureReasonCanceled FailureReason = FailureReason(
+		lnrpc.PaymentFailureReason_FAILURE_REASON_CANCELED)
+)
+
+// failureReason maps lnd's reason onto FailureReason.
+func failureReason(r lnrpc.PaymentFailureReason) FailureReason {
+	return FailureReason(r)
+}
+
+// String is lnd's name of the reason (FAILURE_REASON_NO_ROUTE), as stored.
+func (r FailureReason) String() string {
+	return lnrpc.PaymentFailureReason(r).String()
+}
+
+// ParseFailureReason reads a stored reason name; false for a string that
+// names none (a refusal's message, say).
+func ParseFailureReason(s string) (FailureReason, bool) {
+	v, ok := lnrpc.PaymentFailureReason_value[s]
+	return FailureReason(v), ok
+}
+
+// IsRouteFailure reports whether the hub found no route that could carry
+// the payment (no route within the fee limit, or not enough outbound
+// balance), rather than a timeout, an error at the destination or a local
+// fault. Retrying such a payment at once does not help; a smaller amount
+// or more liquidity might.
+func (r FailureReason) IsRouteFailure() bool {
+	switch r {
+	case FailureReasonNoRoute, FailureReasonInsufficientBalance:
+		return true
+	}
+	return false
 }
 
 // HubPayments sends and tracks the hub's payments through lnd's router.
@@ -179,7 +233,7 @@ func follow(stream paymentStream) (PaymentResult, error) {
 			return res, nil
 
 		case lnrpc.Payment_FAILED:
-			res.Failure = pay.FailureReason.String()
+			res.Failure = failureReason(pay.FailureReason)
 			return res, nil
 		}
 	}

@@ -24,7 +24,8 @@
 // success moves in flight → paid out plus the actual routing fee; a
 // definite failure moves the money back and the provider's status records
 // why and when to retry; an unknown outcome is tracked, never resent
-// blindly. On start every pending payout is resumed with TrackPaymentV2: a
+// blindly. Sending, tracking and the retry rule are package outbound's one
+// lifecycle, which refunds share; a payout's State is its Status. On start every pending payout is resumed with TrackPaymentV2: a
 // hash lnd never saw is sent with the same preimage, any other is followed
 // to its end. lnd refuses a second payment to a hash it has, so a payout is
 // paid at most once whatever crashes when.

@@ -11,6 +11,7 @@ import (
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
@@ -113,9 +114,8 @@ func (e *env) newExecutor() *Executor {
 		e.t.Fatal(err)
 	}
 	ex.hit = func(string) {}
-	ex.sleep = func(ctx context.Context, _ time.Duration) error {
-		return ctx.Err()
-	}
+	ex.retry = outbound.Retry{InitialWait: time.Nanosecond,
+		MaxWait: time.Nanosecond}
 	return ex
 }
 

@@ -7,11 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/store"
 )
 
@@ -44,12 +46,6 @@ const (
 
 	// DefaultMaxBackoff caps the wait after payouts that failed in a row.
 	DefaultMaxBackoff = 5 * time.Minute
-)
-
-// lnd retry waits while a payout's outcome is unknown (lnd unreachable).
-const (
-	minUnknownWait = 250 * time.Millisecond
-	maxUnknownWait = 30 * time.Second
 )
 
 // maxRouteProbes bounds the route queries that look for an amount a
@@ -93,11 +89,14 @@ type ExecutorConfig struct {
 type Executor struct {
 	cfg ExecutorConfig
 
-	// hit is failpoint.Hit; tests put a crash of their own in its place.
+	// hit fires the lifecycle's failpoints: failpoint.Hit; tests put a
+	// crash of their own in its place.
 	hit func(name string)
 
-	// sleep waits while an outcome is unknown; tests make it instant.
-	sleep func(ctx context.Context, d time.Duration) error
+	// clock and retry time the waits while an outcome is unknown
+	// (outbound.Retry); tests make them instant.
+	clock clock.Clock
+	retry outbound.Retry
 
 	mu     sync.Mutex
 	routes map[string]routeInfo
@@ -163,7 +162,7 @@ func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
 	return &Executor{
 		cfg:    cfg,
 		hit:    failpoint.Hit,
-		sleep:  sleepCtx,
+		clock:  clock.NewDefaultClock(),
 		routes: make(map[string]routeInfo),
 	}, nil
 }
@@ -214,8 +213,6 @@ func (e *Executor) Pay(ctx context.Context, c Candidate, pol Policy) (Payout,
 	if err != nil {
 		return Payout{}, err
 	}
-	e.hit(FailpointAfterIntent)
-
 	return e.execute(ctx, p, false)
 }
 
@@ -336,96 +333,46 @@ func (e *Executor) keysend(p Payout) lightning.Keysend {
 	}
 }
 
-// execute gets p's outcome from lnd and records it. lndMayHave says
-// whether lnd may already have the payment (a resumed payout): then it is
-// tracked first and sent only when lnd says it never saw the hash.
+// failpoints are the executor's failpoints in the lifecycle.
+var failpoints = outbound.Failpoints{
+	AfterIntent:  FailpointAfterIntent,
+	AfterSend:    FailpointAfterSend,
+	AfterSuccess: FailpointAfterSuccess,
+}
+
+// driver is the lifecycle driver with the executor's hook, clock and
+// retry rule.
+func (e *Executor) driver() outbound.Driver {
+	return outbound.Driver{Hook: e.hit, Clock: e.clock, Retry: e.retry}
+}
+
+// execute gets p's outcome from lnd through the one outbound lifecycle and
+// records it. lndMayHave says whether lnd may already have the payment (a
+// resumed payout): then it is tracked first and sent only when lnd says it
+// never saw the hash. lnd refuses a second payment to a hash it has, so
+// whatever breaks, p is paid at most once; while the outcome is unknown it
+// is tracked again, with backoff, until ctx ends.
 func (e *Executor) execute(ctx context.Context, p Payout,
 	lndMayHave bool) (Payout, error) {
 
-	res, err := e.outcome(ctx, p, lndMayHave)
+	call := outbound.Keysend{Payer: e.cfg.Payments, Payment: e.keysend(p)}
+	out, err := outbound.Drive(ctx, e.driver(), "payout "+p.ID, call,
+		failpoints, lndMayHave)
 	if err != nil {
-		return p, fmt.Errorf("payout %s: %w", p.ID, err)
+		return p, err
 	}
-	return e.resolve(ctx, p, res)
-}
-
-// outcome gets a definite outcome for p from lnd, sending it only when lnd
-// has never seen its hash: lnd refuses a second payment to a hash it has,
-// so whatever breaks, p is paid at most once. While the outcome is unknown
-// (the stream broke, lnd is unreachable) it tracks the hash, waiting longer
-// between tries, until ctx ends.
-func (e *Executor) outcome(ctx context.Context, p Payout,
-	lndMayHave bool) (lightning.PaymentResult, error) {
-
-	wait := minUnknownWait
-	pause := func() error {
-		err := e.sleep(ctx, wait)
-		wait = min(2*wait, maxUnknownWait)
-		return err
-	}
-
-	for {
-		if lndMayHave {
-			res, err := e.cfg.Payments.Track(ctx, p.Hash)
-			switch {
-			case err == nil:
-				return res, nil
-
-			case errors.Is(err, lightning.ErrPaymentUnknown):
-				// Never handed to lnd: sending it cannot pay
-				// twice.
-				log.Debugf("Payout %s unknown to lnd, sending",
-					p.ID)
-
-			case ctx.Err() != nil:
-				return lightning.PaymentResult{}, ctx.Err()
-
-			default:
-				log.Warnf("Payout %s: tracking in lnd: %v; "+
-					"trying again in %v", p.ID, err, wait)
-				if err := pause(); err != nil {
-					return lightning.PaymentResult{}, err
-				}
-				continue
-			}
-		}
-
-		res, err := e.cfg.Payments.SendKeysend(ctx, e.keysend(p),
-			func() { e.hit(FailpointAfterSend) })
-		switch {
-		case err == nil:
-			return res, nil
-
-		case errors.Is(err, lightning.ErrPaymentExists):
-			log.Debugf("Payout %s already in lnd, tracking it",
-				p.ID)
-			lndMayHave = true
-
-		case errors.Is(err, lightning.ErrPaymentRefused):
-			return lightning.PaymentResult{
-				Hash:    p.Hash,
-				Failure: err.Error(),
-			}, nil
-
-		case ctx.Err() != nil:
-			return lightning.PaymentResult{}, ctx.Err()
-
-		default:
-			log.Warnf("Payout %s: outcome unknown (%v); tracking "+
-				"it in %v", p.ID, err, wait)
-			lndMayHave = true
-			if err := pause(); err != nil {
-				return lightning.PaymentResult{}, err
-			}
-		}
-	}
+	return e.resolve(ctx, p, out)
 }
 
 // resolve records p's outcome: the payout's final state, its ledger
 // transaction and the provider's status, in one transaction.
 func (e *Executor) resolve(ctx context.Context, p Payout,
-	res lightning.PaymentResult) (Payout, error) {
+	out outbound.PaymentOutcome) (Payout, error) {
 
+	if err := outbound.Transition(p.State, out.Status); err != nil {
+		return p, fmt.Errorf("payout %s: %w", p.ID, err)
+	}
+	res := out.Detail
 	if res.Hash != p.Hash {
 		return p, fmt.Errorf("payout %s: lnd answered for hash %v, "+
 			"want %v", p.ID, res.Hash, p.Hash)
@@ -436,9 +383,7 @@ func (e *Executor) resolve(ctx context.Context, p Payout,
 		txn   ledger.Transaction
 		state store.PayoutStatus
 	)
-	if res.Succeeded {
-		e.hit(FailpointAfterSuccess)
-
+	if out.Status == StateSucceeded {
 		if ledger.MilliSatoshi(res.Amount) != p.Amount {
 			log.Errorf("Payout %s: lnd paid %v, the payout is %v",
 				p.ID, res.Amount, p.Amount)
@@ -451,7 +396,7 @@ func (e *Executor) resolve(ctx context.Context, p Payout,
 		p.State, p.Fee = StateSucceeded, fee
 		txn = p.settleTx(fee)
 	} else {
-		p.State, p.Failure = StateFailed, res.Failure
+		p.State, p.Failure = StateFailed, out.Failure
 		if p.Failure == "" {
 			p.Failure = "failed"
 		}
@@ -493,7 +438,7 @@ func (e *Executor) resolve(ctx context.Context, p Payout,
 		log.Debugf("Payout %s of %v to provider %s succeeded, fee %v",
 			p.ID, p.Amount, p.ProviderID, p.Fee)
 	} else {
-		if lightning.IsRouteFailure(p.Failure) {
+		if res.Failure.IsRouteFailure() {
 			e.forgetRoute(p.ProviderID)
 		}
 		log.Infof("Payout %s of %v to provider %s failed (%s); "+
@@ -571,16 +516,4 @@ func (e *Executor) backoff(failures int64) time.Duration {
 		d *= 2
 	}
 	return min(d, e.cfg.MaxBackoff)
-}
-
-// sleepCtx waits for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

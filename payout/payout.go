@@ -9,11 +9,13 @@ import (
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/store"
 )
 
-// State is where a payout is in its life.
-type State string
+// State is where a payout is in its life: the one outbound lifecycle's
+// status, stored as the same strings ("pending", "succeeded", "failed").
+type State = outbound.Status
 
 const (
 	// StatePending is a payout written durably, with its preimage and
@@ -21,16 +23,16 @@ const (
 	// it in flight, may have settled or failed it, or may never have
 	// seen it. On start every pending payout is resumed by tracking its
 	// hash.
-	StatePending State = store.PayoutPending
+	StatePending = outbound.StatusPending
 
 	// StateSucceeded is a payout lnd paid: the amount is in paid_out and
 	// the fee in routing_fees. Final.
-	StateSucceeded State = store.PayoutSucceeded
+	StateSucceeded = outbound.StatusSucceeded
 
 	// StateFailed is a payout lnd failed for good (or refused before
 	// recording it): the amount and its fee budget went back where they
 	// came from. Final; a later payout pays the amount with a new hash.
-	StateFailed State = store.PayoutFailed
+	StateFailed = outbound.StatusFailed
 )
 
 // Payout is one payment to a provider's node.
@@ -112,12 +114,16 @@ func fromStore(sp store.Payout) (Payout, error) {
 		Amount:     sp.Amount,
 		FeeBudget:  sp.FeeBudget,
 		FeePayer:   FeePayer(sp.FeePayer),
-		State:      State(sp.State),
 		Fee:        sp.Fee,
 		Failure:    sp.Failure,
 		CreatedAt:  sp.CreatedAt,
 		ResolvedAt: sp.ResolvedAt,
 	}
+	state, err := outbound.ParseStatus(sp.State)
+	if err != nil {
+		return Payout{}, fmt.Errorf("payout %s: %w", sp.ID, err)
+	}
+	p.State = state
 	dest, err := route.NewVertexFromStr(sp.DestPubkey)
 	if err != nil {
 		return Payout{}, fmt.Errorf("payout %s: dest %q: %w", sp.ID,

@@ -429,7 +429,7 @@ func jobProto(st settlement.Status) *sluicerpc.Job {
 			AmountMsat:     int64(r.Amount),
 			FeeLimitMsat:   int64(r.FeeLimit),
 			FeeMsat:        int64(r.Fee),
-			State:          r.State,
+			State:          string(r.State),
 			Failure:        r.Failure,
 			CreatedAt:      ts(r.CreatedAt),
 			ResolvedAt:     ts(r.ResolvedAt),

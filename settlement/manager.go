@@ -11,6 +11,7 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/store"
@@ -128,6 +129,10 @@ type Manager struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
+	// hit fires the refunds' failpoints through the outbound
+	// lifecycle: failpoint.Hit; tests put a crash of their own there.
+	hit func(name string)
+
 	// refunding holds the payment hashes of refunds a goroutine is
 	// sending or tracking now.
 	refunding map[string]bool
@@ -194,6 +199,7 @@ func New(cfg Config) (*Manager, error) {
 	return &Manager{
 		cfg:       cfg,
 		params:    params,
+		hit:       failpoint.Hit,
 		refunding: make(map[string]bool),
 		owed:      make(map[string]refundRetry),
 		kick:      make(chan struct{}, 1),

@@ -12,9 +12,9 @@ import (
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
-	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/store"
 )
 
@@ -53,12 +53,23 @@ const (
 	RefundByKeysend RefundMethod = "keysend"
 )
 
+// RefundState is where a refund is in its life: the one outbound
+// lifecycle's status, stored as the same strings.
+type RefundState = outbound.Status
+
 // Refund states.
 const (
-	RefundPending   = "pending"
-	RefundSucceeded = "succeeded"
-	RefundFailed    = "failed"
+	RefundPending   = outbound.StatusPending
+	RefundSucceeded = outbound.StatusSucceeded
+	RefundFailed    = outbound.StatusFailed
 )
+
+// refundFailpoints are the refunds' failpoints in the lifecycle; lnd's
+// Pay tells nothing before the outcome, so there is none after the send.
+var refundFailpoints = outbound.Failpoints{
+	AfterIntent:  FailpointRefundAfterIntent,
+	AfterSuccess: FailpointRefundAfterSuccess,
+}
 
 // Refund is a payment of what was left in a job's escrow to its buyer.
 type Refund struct {
@@ -74,7 +85,7 @@ type Refund struct {
 	Fee      ledger.MilliSatoshi
 
 	// State is pending, succeeded or failed; Failure says why it failed.
-	State   string
+	State   RefundState
 	Failure string
 
 	CreatedAt  time.Time
@@ -86,7 +97,7 @@ func refundFromRow(r store.Refund) Refund {
 	out := Refund{
 		PaymentHash: r.PaymentHash, Method: RefundMethod(r.Method),
 		PaymentRequest: r.PaymentRequest, Amount: r.Amount,
-		FeeLimit: r.FeeLimit, Fee: r.Fee, State: r.State,
+		FeeLimit: r.FeeLimit, Fee: r.Fee, State: RefundState(r.State),
 		Failure: r.Failure, CreatedAt: r.CreatedAt,
 		ResolvedAt: r.ResolvedAt,
 	}
@@ -463,7 +474,7 @@ func (m *Manager) startRefundOnce(ctx context.Context, jobID string,
 	node := dest.destination()
 	row := store.Refund{
 		JobID: jobID, DestPubkey: hex.EncodeToString(node[:]),
-		Amount: refund, FeeLimit: fee, State: RefundPending,
+		Amount: refund, FeeLimit: fee, State: string(RefundPending),
 		CreatedAt: m.now(),
 	}
 	if dest.invoice != nil {
@@ -552,10 +563,11 @@ func (m *Manager) followRefund(r store.Refund, resume bool) bool {
 	return ok
 }
 
-// payRefund pays a pending refund and records how it ended. Resuming, it
-// first asks lnd about the payment hash and sends only if lnd never saw
-// it; a payment lnd has is followed to its end instead, so a refund is
-// never paid twice.
+// payRefund pays a pending refund through the one outbound lifecycle and
+// records how it ended. Resuming, it first asks lnd about the payment hash
+// and sends only if lnd never saw it; a payment lnd has is followed to its
+// end instead, so a refund is never paid twice. An unknown outcome is
+// tracked again in place, with backoff, until ctx ends, as a payout's is.
 func (m *Manager) payRefund(ctx context.Context, r store.Refund,
 	resume bool) error {
 
@@ -563,40 +575,23 @@ func (m *Manager) payRefund(ctx context.Context, r store.Refund,
 	if err != nil {
 		return err
 	}
-
-	var res lightning.PaymentResult
-	if resume {
-		res, err = m.cfg.Payments.Track(ctx, hash)
-		if errors.Is(err, lightning.ErrPaymentUnknown) {
-			log.Infof("Refund %s of job %s: lnd never saw it; "+
-				"sending", r.PaymentHash, r.JobID)
-			res, err = m.send(ctx, r)
-		}
-	} else {
-		failpoint.Hit(FailpointRefundAfterIntent)
-		res, err = m.send(ctx, r)
-	}
-	if errors.Is(err, lightning.ErrPaymentExists) {
-		res, err = m.cfg.Payments.Track(ctx, hash)
-	}
-	if errors.Is(err, lightning.ErrPaymentRefused) {
-		// lnd never started it and never will: it failed.
-		res, err = lightning.PaymentResult{Hash: hash,
-			Failure: err.Error()}, nil
-	}
+	pay, err := m.refundPayment(r)
 	if err != nil {
 		return err
 	}
-	if res.Succeeded {
-		failpoint.Hit(FailpointRefundAfterSuccess)
+	call := outbound.Payment{Payer: m.cfg.Payments, Payment: pay,
+		Hash: hash}
+	driver := outbound.Driver{Hook: m.hit}
+	out, err := outbound.Drive(ctx, driver, "refund "+r.PaymentHash, call,
+		refundFailpoints, resume)
+	if err != nil {
+		return err
 	}
-	return m.resolveRefund(ctx, r, res)
+	return m.resolveRefund(ctx, r, out)
 }
 
-// send hands a refund to lnd and waits for its outcome.
-func (m *Manager) send(ctx context.Context, r store.Refund) (
-	lightning.PaymentResult, error) {
-
+// refundPayment is the payment lnd makes for a refund.
+func (m *Manager) refundPayment(r store.Refund) (lightning.Payment, error) {
 	pay := lightning.Payment{
 		Invoice:  r.PaymentRequest,
 		FeeLimit: lnwire.MilliSatoshi(r.FeeLimit),
@@ -605,12 +600,12 @@ func (m *Manager) send(ctx context.Context, r store.Refund) (
 	case RefundByKeysend:
 		node, err := ParseNodeKey(r.DestPubkey)
 		if err != nil {
-			return lightning.PaymentResult{}, err
+			return pay, err
 		}
 		preimage, err := lntypes.MakePreimageFromStr(r.Preimage)
 		if err != nil {
-			return lightning.PaymentResult{}, fmt.Errorf("refund "+
-				"%s preimage: %w", r.PaymentHash, err)
+			return pay, fmt.Errorf("refund %s preimage: %w",
+				r.PaymentHash, err)
 		}
 		pay.Dest, pay.Preimage = node, preimage
 		pay.Amount = lnwire.MilliSatoshi(r.Amount)
@@ -622,13 +617,13 @@ func (m *Manager) send(ctx context.Context, r store.Refund) (
 		pr, err := lightning.DecodePaymentRequest(r.PaymentRequest,
 			m.params)
 		if err != nil {
-			return lightning.PaymentResult{}, err
+			return pay, err
 		}
 		if pr.Amount == 0 {
 			pay.Amount = lnwire.MilliSatoshi(r.Amount)
 		}
 	}
-	return m.cfg.Payments.Pay(ctx, pay)
+	return pay, nil
 }
 
 // resolveRefund records a refund's outcome. When it succeeded with fee f,
@@ -636,20 +631,27 @@ func (m *Manager) send(ctx context.Context, r store.Refund) (
 // +amount, routing fees: +f}, under the key refund:<payment hash>. What
 // the fee limit reserved beyond f stays in the escrow.
 func (m *Manager) resolveRefund(ctx context.Context, r store.Refund,
-	res lightning.PaymentResult) error {
+	out outbound.PaymentOutcome) error {
 
+	err := outbound.Transition(RefundState(r.State), out.Status)
+	if err != nil {
+		return fmt.Errorf("refund %s: %w", r.PaymentHash, err)
+	}
+	res := out.Detail
 	now := m.now()
-	err := m.execTx(ctx, false, func(tx TxStore) error {
-		if !res.Succeeded {
+	err = m.execTx(ctx, false, func(tx TxStore) error {
+		if out.Status == RefundFailed {
 			return tx.ResolveRefund(ctx, store.RefundUpdate{
-				PaymentHash: r.PaymentHash, State: RefundFailed,
-				Failure: res.Failure, ResolvedAt: now,
+				PaymentHash: r.PaymentHash,
+				State:       string(RefundFailed),
+				Failure:     out.Failure, ResolvedAt: now,
 			})
 		}
 		fee := ledger.MilliSatoshi(res.Fee)
 		err := tx.ResolveRefund(ctx, store.RefundUpdate{
-			PaymentHash: r.PaymentHash, State: RefundSucceeded,
-			Fee: fee, ResolvedAt: now,
+			PaymentHash: r.PaymentHash,
+			State:       string(RefundSucceeded),
+			Fee:         fee, ResolvedAt: now,
 		})
 		if err != nil {
 			return err
@@ -683,12 +685,12 @@ func (m *Manager) resolveRefund(ctx context.Context, r store.Refund,
 		return fmt.Errorf("record outcome of refund %s: %w",
 			r.PaymentHash, err)
 	}
-	if res.Succeeded {
+	if out.Status == RefundSucceeded {
 		log.Infof("Refund %s of job %s: paid %d msat, fee %d msat",
 			r.PaymentHash, r.JobID, r.Amount, res.Fee)
 	} else {
 		log.Warnf("Refund %s of job %s failed: %s", r.PaymentHash,
-			r.JobID, res.Failure)
+			r.JobID, out.Failure)
 	}
 	return nil
 }

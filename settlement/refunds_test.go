@@ -1,6 +1,7 @@
 package settlement_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/settlement"
+	"github.com/sluice-ln/sluice/settlement/settlementtest"
 )
 
 // TestCheckRefundInvoice checks each way a refund invoice is refused, each
@@ -356,7 +358,7 @@ func TestEndJobWithoutRefund(t *testing.T) {
 
 	// The first refund fails; a second one succeeds.
 	e.hub.PayOutcome = func(lightning.Payment) lightning.PaymentResult {
-		return lightning.PaymentResult{Failure: "FAILURE_REASON_NO_ROUTE"}
+		return lightning.PaymentResult{Failure: lightning.FailureReasonNoRoute}
 	}
 	dest := settlement.RefundTo{Node: buyer.node, HasNode: true}
 	_, err = e.m.EndJob(e.ctx, settlement.EndJobRequest{JobID: st.ID,
@@ -549,7 +551,7 @@ func TestSweeperRetriesOwedRefunds(t *testing.T) {
 	e.hub.PayOutcome = func(lightning.Payment) lightning.PaymentResult {
 		if failing {
 			return lightning.PaymentResult{
-				Failure: "FAILURE_REASON_NO_ROUTE"}
+				Failure: lightning.FailureReasonNoRoute}
 		}
 		return lightning.PaymentResult{Succeeded: true}
 	}
@@ -620,5 +622,64 @@ func TestSweeperRetriesOwedRefunds(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 2 || m != 3 {
 		t.Fatalf("after paying: %d and %d refunds, want 2 and 3", n, m)
+	}
+}
+
+// brokenPay hands each payment to the hub and then answers as a broken
+// stream does: lnd has the payment, the sender does not know its outcome.
+type brokenPay struct {
+	*settlementtest.Hub
+}
+
+func (b brokenPay) Pay(ctx context.Context, pay lightning.Payment) (
+	lightning.PaymentResult, error) {
+
+	before := b.Payments()
+	go func() { _, _ = b.Hub.Pay(context.Background(), pay) }()
+	for b.Payments() == before {
+		select {
+		case <-ctx.Done():
+			return lightning.PaymentResult{}, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return lightning.PaymentResult{}, errors.New("stream broken")
+}
+
+// TestRefundUnknownOutcomeTrackedInPlace: a refund whose outcome is
+// unknown once lnd has it is tracked again where it is, with backoff, as a
+// payout is, not left for the sweeper (which here runs once an hour), and
+// it is never sent twice.
+func TestRefundUnknownOutcomeTrackedInPlace(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.Payments = brokenPay{e.hub}
+	e.cfg.SweepInterval = time.Hour
+	e.m = e.newManager()
+	e.start(e.m)
+	buyer := newKey(t)
+	st := e.runningJob(10_000, 2_345)
+
+	_, err := e.m.EndJob(e.ctx, settlement.EndJobRequest{
+		JobID: st.ID, By: settlement.CauseEndedByBuyer,
+		RefundTo: settlement.RefundTo{Node: buyer.node, HasNode: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.waitRefund(st.ID)
+	if r.State != settlement.RefundSucceeded || r.Amount != 7_655 {
+		t.Fatalf("refund: %+v", r)
+	}
+	if n := e.hub.Calls("Pay"); n != 1 {
+		t.Fatalf("Pay called %d times, want 1", n)
+	}
+	if n := e.hub.Calls("Track"); n < 1 {
+		t.Fatal("the refund's outcome was never tracked")
+	}
+	if got := e.get(st.ID); got.Solvency.Escrow != 0 ||
+		got.Refunded != 7_655 {
+
+		t.Fatalf("after the refund: escrow %d, refunded %d",
+			got.Solvency.Escrow, got.Refunded)
 	}
 }

@@ -274,7 +274,7 @@ func (l *Lnd) resolve(hash lntypes.Hash, p *Payment) lightning.PaymentResult {
 		res.Fee = p.Fee
 		res.Preimage = p.Keysend.Preimage
 	default:
-		res.Failure = "FAILURE_REASON_NO_ROUTE"
+		res.Failure = lightning.FailureReasonNoRoute
 	}
 	return res
 }
