@@ -231,15 +231,18 @@ func (s *Scheduler) run(ctx context.Context) {
 	defer s.wg.Done()
 
 	read := true
-	var deadline time.Time
+	var deadline, lastRead time.Time
 	for {
 		if read {
+			lastRead = s.cfg.Clock.Now()
 			deadline = s.round(ctx)
 			read = false
 		}
 
+		// The safety poll counts from the last read, so that wake-ups
+		// that read nothing do not put it off.
 		now := s.cfg.Clock.Now()
-		wait := s.cfg.SafetyPoll
+		wait := max(lastRead.Add(s.cfg.SafetyPoll).Sub(now), 0)
 		if !deadline.IsZero() {
 			wait = min(wait, max(deadline.Sub(now), 0))
 		}

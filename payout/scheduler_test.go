@@ -410,10 +410,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestSchedulerWakes runs the loop on a test clock with no safety poll in
-// reach: it reads the store when metering credits a provider it could pay
+// TestSchedulerWakes runs the loop on a test clock with an hour's safety
+// poll: it reads the store when metering credits a provider it could pay
 // and when a payout ends, not when it credits one whose interval has not
-// passed (then the interval's end wakes it), and never on its own.
+// passed (then the interval's end wakes it), and on its own only at the
+// safety poll.
 func TestSchedulerWakes(t *testing.T) {
 	e := newEnv(t, "")
 	tc := clock.NewTestClock(e.clock.Now())
@@ -463,4 +464,14 @@ func TestSchedulerWakes(t *testing.T) {
 	tc.SetTime(tc.Now().Add(time.Second))
 	waitFor(t, "a second payout to pa at its interval's end",
 		func() bool { return len(e.succeededOf("pa")) == 2 })
+
+	// Payable nobody announces is paid at the safety poll.
+	e.earn("pb", "j2", 100_000)
+	time.Sleep(100 * time.Millisecond)
+	if n := len(e.succeededOf("pb")); n != 0 {
+		t.Fatalf("%d payouts to pb before the safety poll", n)
+	}
+	tc.SetTime(tc.Now().Add(time.Hour))
+	waitFor(t, "a payout to pb at the safety poll",
+		func() bool { return len(e.succeededOf("pb")) == 1 })
 }
