@@ -305,13 +305,14 @@ func BenchmarkPayouts(b *testing.B) {
 	s.addConf("metering", "metering.clockskew=1m")
 	book := openBook(b, s)
 
-	// What sluiced runs with nothing to do, for as long as a round
-	// feeds: its start, the sweeper, the safety poll.
-	idle := benchIdleRun(b, s)
-
 	s.start()
 	feeds := newBenchFeeds(b, net, s, providers)
 	s.stop()
+
+	// What sluiced runs with the jobs funded and nothing metered, for as
+	// long as a round feeds: its start and stop, the sweeper, the safety
+	// poll.
+	idle := benchIdleRun(b, s)
 	nodes := map[string]*lndNode{}
 	for _, f := range feeds {
 		nodes[f.providerID] = net.lnd(f.node)
