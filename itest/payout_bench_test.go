@@ -374,9 +374,11 @@ func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
 
 	b.Helper()
 	c := len(feeds)
-	ids := make([]string, c)
+	// The baseline pays the same nodes, named as the network names
+	// them.
+	nodes := make([]string, c)
 	for i, f := range feeds {
-		ids[i] = f.providerID
+		nodes[i] = f.node
 	}
 	level := payoutLevel{
 		sluice:   Level{Concurrency: c},
@@ -409,7 +411,7 @@ func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
 		// The baseline pays the median payout so far.
 		amt := ledger.MilliSatoshi(Percentile(amounts, 50))
 		ctx, cancel := context.WithTimeout(b.Context(), benchTimeout)
-		base, lat, err := roundRobinKeysend(ctx, net, ids, amt, c,
+		base, lat, err := roundRobinKeysend(ctx, net, nodes, amt, c,
 			round == 0)
 		cancel()
 		if err != nil {
