@@ -33,8 +33,10 @@ itest: build
 
 # bench: metering's ingest, the API's SubmitUsage, then on the local network
 # the keysend baseline (BenchmarkKeysendBaseline) and Sluice's payouts to
-# 1, 4 and 8 providers beside raw keysend to the same providers in the same
-# run (BenchmarkPayouts; SLUICE_BENCH_PROVIDERS=N for fewer providers).
+# 1, 4 and 8 providers, fed by agents submitting signed usage over the API,
+# beside raw keysend to the same providers in the same run, with sluiced's
+# CPU, store statements and scheduler reads per payout (BenchmarkPayouts;
+# SLUICE_BENCH_PROVIDERS=N for fewer providers).
 bench: build postgres
 	$(GO) test -run '^$$' -bench BenchmarkIngest -benchtime 1x -timeout 30m ./metering/
 	$(GO) test -run '^$$' -bench BenchmarkSubmitUsage -benchtime 1x -timeout 30m ./rpc/

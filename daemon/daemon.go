@@ -211,8 +211,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.payouts = payouts
 	d.mu.Unlock()
 
-	// Usage raises payable: a commit wakes the payout scheduler.
-	meter, err := newMetering(cfg.Metering, db, jobs, payouts.Wake)
+	// Usage raises payable: a commit tells the payout scheduler whom.
+	meter, err := newMetering(cfg.Metering, db, jobs, payouts.Credited)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("metering: %w", err)

@@ -50,9 +50,11 @@ func (c *MeteringConfig) validate() error {
 }
 
 // newMetering returns the metering service on the store, posting with its
-// own ledger and asking settlement about jobs.
-func newMetering(c *MeteringConfig, db *store.DB,
-	jobs *settlement.Manager, onCommit func()) (*metering.Service, error) {
+// own ledger and asking settlement about jobs; after each commit that
+// credited usage it calls credited with the providers whose payable grew
+// (the payout scheduler's Credited).
+func newMetering(c *MeteringConfig, db *store.DB, jobs *settlement.Manager,
+	credited func(providers ...string)) (*metering.Service, error) {
 
 	linger := c.Linger
 	if linger == 0 {
@@ -70,7 +72,9 @@ func newMetering(c *MeteringConfig, db *store.DB,
 			FeeRate:      ledger.BasisPoints(c.PlatformFee),
 			FlushRecords: c.FlushRecords,
 			Linger:       linger,
-			OnCommit:     onCommit,
+			Credited: func(providers []string) {
+				credited(providers...)
+			},
 		},
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,12 +18,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"connectrpc.com/connect"
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 )
 
 // Bounds of BenchmarkPayouts. Each level runs payoutBenchRounds rounds;
@@ -48,9 +55,18 @@ const (
 	// payoutBenchSecondMsat is what one metered second earns: 1 sat.
 	payoutBenchSecondMsat = 1_000
 
-	// payoutBenchInterval is the payout interval (and scheduler poll)
-	// sluiced runs with.
+	// payoutBenchInterval is the payout interval sluiced runs with.
 	payoutBenchInterval = 10 * time.Millisecond
+
+	// payoutBenchJobs is how many jobs each provider's agent meters. A
+	// job bills at most one second per second that passed since it was
+	// funded, plus the clock skew (set to its most, a minute): feeding
+	// one second every 50 ms takes several jobs, used in turn.
+	payoutBenchJobs = 10
+
+	// payoutBenchBudget is each job's budget: 1000 sat, more than the
+	// seconds the benchmark meters on one job.
+	payoutBenchBudget = 1_000_000
 )
 
 // payoutBenchBaseline bounds each level's keysend baseline.
@@ -206,6 +222,38 @@ type payoutLevel struct {
 
 	// inFlight and gap are medians of sluiceRound's.
 	inFlight, gap time.Duration
+
+	// payouts counts the payouts of the rounds' windows; cpu is
+	// sluiced's CPU in them; statements and reads are what sluiced
+	// ran on its store (less an idle run's) and the scheduler's store
+	// reads, -1 when sluiced's log did not say.
+	payouts           int
+	cpu               time.Duration
+	statements, reads int64
+}
+
+// cpuPerPayout is sluiced's CPU per payout in milliseconds.
+func (l payoutLevel) cpuPerPayout() float64 {
+	if l.payouts == 0 {
+		return 0
+	}
+	return ms(l.cpu) / float64(l.payouts)
+}
+
+// statementsPerPayout is the store statements sluiced ran per payout.
+func (l payoutLevel) statementsPerPayout() float64 {
+	if l.payouts == 0 || l.statements < 0 {
+		return 0
+	}
+	return float64(l.statements) / float64(l.payouts)
+}
+
+// readsPerPayout is the scheduler's store reads per payout.
+func (l payoutLevel) readsPerPayout() float64 {
+	if l.payouts == 0 || l.reads < 0 {
+		return 0
+	}
+	return float64(l.reads) / float64(l.payouts)
 }
 
 func (l payoutLevel) ratio() float64 {
@@ -218,20 +266,19 @@ func (l payoutLevel) ratio() float64 {
 // BenchmarkPayouts measures Sluice's payouts beside raw lnd keysend on one
 // network with eight providers (SLUICE_BENCH_PROVIDERS sets fewer). A level
 // of N providers (1, 4, 8) runs three rounds of two halves. Sluice: sluiced
-// runs with a 10 ms payout interval while every one of the N providers is
-// credited a metered second (1 sat) every 50 ms for 5 s; payouts per second
-// are those settled on the providers' lnds in that time, and latency is
-// from a second's commit to the settle of the payout that carried it.
+// runs with a 10 ms payout interval while an agent of every one of the N
+// providers submits a signed metered second (1 sat at the provider's rate
+// card) over the API every 50 ms for 5 s, to its jobs in turn, each funded
+// by the buyer node; payouts per second are those settled on the
+// providers' lnds in that time, and latency is from a second's commit
+// (its SubmitUsage answer) to the settle of the payout that carried it.
 // Keysend: with sluiced stopped, the hub pays the same N providers round
 // robin, from N senders, by keysend of the median payout amount
-// (KeysendPayer), for 5 s. At the end the ledger is reconciled with every
-// lnd.
-//
-// The metered seconds are posted to the ledger directly from the
-// benchmark, all providers' in one store transaction as metering's group
-// commit does (benchEarn), not through agents: a job is metered once a
-// second, so real jobs could not keep N providers' payable from running
-// dry between payouts that take a hundred milliseconds or two.
+// (KeysendPayer), for 5 s. Per payout it reports sluiced's CPU (utime and
+// stime from /proc over the round's feeding and draining), the store
+// statements sluiced ran (its count at exit, less that of an idle run as
+// long) and the scheduler's store reads. At the end the ledger is
+// reconciled with every lnd.
 func BenchmarkPayouts(b *testing.B) {
 	providers := devnet.MaxProviders
 	if v := os.Getenv(envBenchProviders); v != "" {
@@ -255,14 +302,20 @@ func BenchmarkPayouts(b *testing.B) {
 	s := net.newSluiced()
 	s.addConf("payout", fmt.Sprintf("payout.interval=%dms",
 		payoutBenchInterval.Milliseconds()))
+	s.addConf("metering", "metering.clockskew=1m")
 	book := openBook(b, s)
 
-	ids := make([]string, providers)
+	s.start()
+	feeds := newBenchFeeds(b, net, s, providers)
+	s.stop()
+
+	// What sluiced runs with the jobs funded and nothing metered, for as
+	// long as a round feeds: its start and stop, the sweeper, the safety
+	// poll.
+	idle := benchIdleRun(b, s)
 	nodes := map[string]*lndNode{}
-	for i := range ids {
-		ids[i] = devnet.ProviderName(i + 1)
-		nodes[ids[i]] = net.lnd(ids[i])
-		book.addProvider(ids[i], nodes[ids[i]])
+	for _, f := range feeds {
+		nodes[f.providerID] = net.lnd(f.node)
 	}
 
 	watchCtx, stopWatch := context.WithCancel(b.Context())
@@ -277,7 +330,7 @@ func BenchmarkPayouts(b *testing.B) {
 		levels = levels[:0]
 		for _, c := range concurrencies {
 			levels = append(levels, benchPayoutLevel(b, net, s,
-				book, watch, ids[:c]))
+				book, watch, feeds[:c], idle))
 		}
 	}
 	stopWatch()
@@ -298,6 +351,10 @@ func BenchmarkPayouts(b *testing.B) {
 			fmt.Sprintf("payout-p50-ms@%d", c))
 		b.ReportMetric(ms(l.sluice.P99),
 			fmt.Sprintf("payout-p99-ms@%d", c))
+		b.ReportMetric(l.cpuPerPayout(), fmt.Sprintf("cpu-ms/payout@%d",
+			c))
+		b.ReportMetric(l.statementsPerPayout(),
+			fmt.Sprintf("statements/payout@%d", c))
 		if l.baseline.Failed > 0 {
 			b.Errorf("%d of %d keysend payments failed at %d "+
 				"senders; first: %v", l.baseline.Failed,
@@ -312,17 +369,35 @@ func BenchmarkPayouts(b *testing.B) {
 // same providers: interleaving keeps a slow spell of the shared machine
 // from falling on one side only.
 func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
-	book *payoutBook, watch *settleWatch, ids []string) payoutLevel {
+	book *payoutBook, watch *settleWatch, feeds []*benchFeed,
+	idle sluicedUse) payoutLevel {
 
 	b.Helper()
-	c := len(ids)
+	c := len(feeds)
+	// The baseline pays the same nodes, named as the network names
+	// them.
+	nodes := make([]string, c)
+	for i, f := range feeds {
+		nodes[i] = f.node
+	}
 	level := payoutLevel{
 		sluice:   Level{Concurrency: c},
 		baseline: Level{Concurrency: c},
 	}
 	var sluiceLat, baseLat, amounts, inFlight, gaps []time.Duration
 	for round := range payoutBenchRounds {
-		r := benchSluiceRound(b, s, book, watch, ids)
+		r := benchSluiceRound(b, s, book, watch, feeds)
+		level.payouts += r.payouts
+		level.cpu += r.use.cpu
+		level.statements = addKnown(level.statements,
+			r.use.statements-idle.statements)
+		level.reads = addKnown(level.reads, r.use.reads)
+		if r.use.statements < 0 || idle.statements < 0 {
+			level.statements = -1
+		}
+		if r.use.reads < 0 {
+			level.reads = -1
+		}
 		level.sluice.Succeeded += r.Succeeded
 		level.sluice.Elapsed += r.Elapsed
 		level.credits += r.credits
@@ -336,7 +411,7 @@ func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
 		// The baseline pays the median payout so far.
 		amt := ledger.MilliSatoshi(Percentile(amounts, 50))
 		ctx, cancel := context.WithTimeout(b.Context(), benchTimeout)
-		base, lat, err := roundRobinKeysend(ctx, net, ids, amt, c,
+		base, lat, err := roundRobinKeysend(ctx, net, nodes, amt, c,
 			round == 0)
 		cancel()
 		if err != nil {
@@ -384,6 +459,11 @@ type sluiceRound struct {
 	// scheduler).
 	inFlight []time.Duration
 	gaps     []time.Duration
+
+	// payouts counts the providers' payouts made from the feed's start
+	// to the drain; use is what sluiced spent on the round.
+	payouts int
+	use     sluicedUse
 }
 
 // timings fills inFlight and gaps from the store's payouts of the
@@ -398,6 +478,7 @@ func (r *sluiceRound) timings(book *payoutBook, ids []string,
 
 			continue
 		}
+		r.payouts++
 		r.inFlight = append(r.inFlight, p.ResolvedAt.Sub(p.CreatedAt))
 		if prev, ok := last[p.ProviderID]; ok &&
 			p.CreatedAt.After(prev) {
@@ -408,59 +489,75 @@ func (r *sluiceRound) timings(book *payoutBook, ids []string,
 	}
 }
 
-// benchSluiceRound starts sluiced, credits every provider one metered
-// second every payoutBenchEvery for payoutBenchFeed, waits until the
-// payable is paid and stops sluiced.
+// benchSluiceRound starts sluiced, has every provider's agent submit one
+// metered second every payoutBenchEvery for payoutBenchFeed, waits until
+// the payable is paid and stops sluiced.
 func benchSluiceRound(b *testing.B, s *sluiced, book *payoutBook,
-	watch *settleWatch, ids []string) sluiceRound {
+	watch *settleWatch, feeds []*benchFeed) sluiceRound {
 
 	b.Helper()
+	ids := make([]string, len(feeds))
 	from := map[string]int{}
-	for _, id := range ids {
-		from[id] = watch.count(id)
+	for i, f := range feeds {
+		ids[i] = f.providerID
+		from[f.providerID] = watch.count(f.providerID)
 	}
 	s.start()
-
-	credits := map[string][]credit{}
-	start := time.Now()
-	for n := 0; time.Since(start) < payoutBenchFeed; n++ {
-		at, err := benchEarn(b.Context(), book, ids, n)
-		if err != nil {
-			b.Fatalf("crediting payable: %v", err)
-		}
-		for _, id := range ids {
-			credits[id] = append(credits[id], credit{
-				amount: payoutBenchSecondMsat, at: at,
-			})
-		}
-		time.Sleep(payoutBenchEvery - time.Since(at)%payoutBenchEvery)
+	pid := s.cmd.Process.Pid
+	cpuStart, err := ProcessCPU(pid)
+	if err != nil {
+		b.Fatal(err)
 	}
+
+	credits := make([][]credit, len(feeds))
+	errs := make([]error, len(feeds))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, f := range feeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			credits[i], errs[i] = f.feed(b.Context(), start,
+				payoutBenchFeed)
+		}()
+	}
+	wg.Wait()
 	feedEnd := time.Now()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatalf("metering: %v", err)
+	}
 	book.drained(ids...)
+	cpuEnd, err := ProcessCPU(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
 	s.stop()
+	r := sluiceRound{Elapsed: feedEnd.Sub(start)}
+	r.use = sluicedLog(b, s)
+	r.use.cpu = cpuEnd - cpuStart
+
 	// The hub records a payout's success when it learns the preimage;
 	// the provider's invoice stream may tell the watcher a moment later.
 	eventually(b, payoutWait, "the providers' lnds to report every "+
 		"payout settled", func() error {
-		for _, id := range ids {
+		for i, id := range ids {
 			settles, err := watch.since(id, from[id])
 			if err != nil {
 				return permanent(err)
 			}
-			if _, ok := creditLatencies(credits[id],
+			if _, ok := creditLatencies(credits[i],
 				settles); !ok {
 
 				return fmt.Errorf("%s: %d settles do not "+
 					"cover %d credits", id, len(settles),
-					len(credits[id]))
+					len(credits[i]))
 			}
 		}
 		return nil
 	})
 
-	r := sluiceRound{Elapsed: feedEnd.Sub(start)}
 	r.timings(book, ids, start)
-	for _, id := range ids {
+	for i, id := range ids {
 		settles, err := watch.since(id, from[id])
 		if err != nil {
 			b.Fatal(err)
@@ -471,15 +568,15 @@ func benchSluiceRound(b *testing.B, s *sluiced, book *payoutBook,
 				r.Succeeded++
 			}
 		}
-		l, ok := creditLatencies(credits[id], settles)
+		l, ok := creditLatencies(credits[i], settles)
 		if !ok {
 			b.Fatalf("%s: %d settled payouts do not cover its %d "+
 				"credited seconds", id, len(settles),
-				len(credits[id]))
+				len(credits[i]))
 		}
 		r.latencies = append(r.latencies, l...)
-		r.credits += len(credits[id])
-		for _, cr := range credits[id] {
+		r.credits += len(credits[i])
+		for _, cr := range credits[i] {
 			book.earned[id] += cr.amount
 		}
 	}
@@ -487,43 +584,6 @@ func benchSluiceRound(b *testing.B, s *sluiced, book *payoutBook,
 		b.Fatalf("no payout settled at %d providers", len(ids))
 	}
 	return r
-}
-
-// benchEarn credits one metered second to each provider's payable in one
-// store transaction, as metering's group commit does: a bench-only path
-// that posts what a funding and a metered second would (payoutBook.earn
-// posts the same), and returns when it committed.
-func benchEarn(ctx context.Context, book *payoutBook, ids []string,
-	n int) (time.Time, error) {
-
-	amt := ledger.MilliSatoshi(payoutBenchSecondMsat)
-	err := store.NewLedgerStore(book.db).ExecTx(ctx,
-		func(txs ledger.TxStore) error {
-			for _, id := range ids {
-				job := fmt.Sprintf("bench-%s-%d-%d", id,
-					time.Now().UnixNano(), n)
-				for _, tx := range []ledger.Transaction{
-					ledger.Transfer(job+":fund",
-						"bench funding",
-						ledger.HubHoldings(),
-						ledger.BuyerEscrow(job), amt),
-					ledger.Transfer(job+":usage",
-						"bench metered second",
-						ledger.BuyerEscrow(job),
-						ledger.ProviderPayable(id), amt),
-				} {
-					_, err := book.ledger.PostTx(ctx, txs, tx)
-					if err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("metered second %d: %w", n, err)
-	}
-	return time.Now(), nil
 }
 
 // roundRobinKeysend measures raw keysend from the hub to the providers,
@@ -572,8 +632,8 @@ func roundRobinKeysend(ctx context.Context, net *network, ids []string,
 // writePayoutTable prints the levels side by side.
 func writePayoutTable(w io.Writer, levels []payoutLevel) error {
 	_, err := fmt.Fprintf(w, "payouts vs keysend, hub -> N providers, "+
-		"same run, %d rounds of each; Sluice fed a 1-sat metered "+
-		"second per provider every %v for %v, payout interval %v; "+
+		"same run, %d rounds of each; Sluice fed by agents, a 1-sat "+
+		"metered second per provider every %v for %v, payout interval %v; "+
 		"keysend of the median payout, round robin, N senders, at "+
 		"most %d payments or %v:\n", payoutBenchRounds,
 		payoutBenchEvery, payoutBenchFeed, payoutBenchInterval,
@@ -584,14 +644,17 @@ func writePayoutTable(w io.Writer, levels []payoutLevel) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "N\tkeysend/s\tp50 ms\tp99 ms\tpayouts/s\t"+
 		"p50 ms\tp99 ms\tratio\tpayout msat\tin flight ms\t"+
-		"gap ms\t")
+		"gap ms\tcpu ms/payout\tstmts/payout\treads/payout\t")
 	for _, l := range levels {
 		fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t"+
-			"%.2f\t%d\t%.0f\t%.0f\t\n", l.sluice.Concurrency,
+			"%.2f\t%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.2f\t\n",
+			l.sluice.Concurrency,
 			l.baseline.PerSecond(), ms(l.baseline.P50),
 			ms(l.baseline.P99), l.sluice.PerSecond(),
 			ms(l.sluice.P50), ms(l.sluice.P99), l.ratio(),
-			int64(l.amount), ms(l.inFlight), ms(l.gap))
+			int64(l.amount), ms(l.inFlight), ms(l.gap),
+			l.cpuPerPayout(), l.statementsPerPayout(),
+			l.readsPerPayout())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -600,6 +663,242 @@ func writePayoutTable(w io.Writer, levels []payoutLevel) error {
 		"the hub; payout p50/p99: a metered second's commit to the "+
 		"settle on the provider's lnd; in flight: a payout's intent "+
 		"to its resolution in the store; gap: a resolution to the "+
-		"provider's next intent; medians)")
+		"provider's next intent; medians; per payout: sluiced's "+
+		"CPU, store statements (metering's included, an idle "+
+		"run's taken off) and the scheduler's store reads over "+
+		"the rounds' payouts)")
 	return err
+}
+
+// benchJob is one job an agent meters, and where its meter stands.
+type benchJob struct {
+	id     string
+	seq    uint64
+	second int64
+}
+
+// benchFeed is one provider's agent: its key, its API client and its
+// funded jobs.
+type benchFeed struct {
+	providerID string
+	node       string
+	key        *btcec.PrivateKey
+	metering   sluicerpcconnect.MeteringServiceClient
+	jobs       []*benchJob
+	next       int
+}
+
+// benchFiles are where one bench provider keeps its agent key and
+// macaroon.
+func benchFiles(b *testing.B, name string) providerFiles {
+	dir := filepath.Join(b.TempDir(), name)
+	return providerFiles{
+		agentKey: filepath.Join(dir, "agent.key"),
+		macaroon: filepath.Join(dir, "provider.macaroon"),
+	}
+}
+
+// newBenchFeeds links the network's providers to the running sluiced, each
+// with a rate card of 1 msat per core-millisecond and none for memory (a
+// metered second of 1000 core-ms earns 1 sat; no platform fee), and funds payoutBenchJobs
+// jobs for each from the buyer node.
+func newBenchFeeds(b *testing.B, net *network, s *sluiced,
+	providers int) []*benchFeed {
+
+	b.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
+	defer cancel()
+
+	op := s.clientsWith(readFile(b, filepath.Join(s.dir,
+		net.profile.Network, "operator.macaroon")))
+	added, err := op.operator.AddBuyer(ctx, connect.NewRequest(
+		&sluicerpc.AddBuyerRequest{Name: "bench-buyer"}))
+	if err != nil {
+		b.Fatalf("add buyer: %v", err)
+	}
+	buyer := s.clientsWith(added.Msg.BuyerMacaroon)
+	buyerNode := net.lnd(devnet.NodeBuyer)
+
+	feeds := make([]*benchFeed, providers)
+	var jobs []string
+	for i := range feeds {
+		name := devnet.ProviderName(i + 1)
+		files := benchFiles(b, name)
+		link := s.linkCLI(net.linkArgs(name, files)...)
+		id := link.Provider.ProviderId
+		prov := s.clientsWith(readFile(b, files.macaroon))
+		_, err := prov.provider.SetRates(ctx, connect.NewRequest(
+			&sluicerpc.SetRatesRequest{ProviderId: id,
+				Rates: map[string]string{"cpu": "1",
+					"mem": "0"}}))
+		if err != nil {
+			b.Fatalf("%s: set rates: %v", name, err)
+		}
+		key, _, err := channels.ReadAgentKeyFile(files.agentKey)
+		if err != nil {
+			b.Fatalf("%s: agent key: %v", name, err)
+		}
+		f := &benchFeed{providerID: id, node: name, key: key,
+			metering: prov.metering}
+		for range payoutBenchJobs {
+			created, err := buyer.jobs.CreateJob(ctx,
+				connect.NewRequest(&sluicerpc.CreateJobRequest{
+					ProviderId: id,
+					Spec: map[string]int64{"cpu": 2000,
+						"mem": 1024},
+					BudgetMsat:    payoutBenchBudget,
+					BufferSeconds: 5,
+				}))
+			if err != nil {
+				b.Fatalf("%s: create job: %v", name, err)
+			}
+			job := created.Msg.Job
+			if len(job.Invoices) == 0 {
+				b.Fatalf("job %s has no funding invoice",
+					job.JobId)
+			}
+			buyerNode.payInvoice(b, job.Invoices[0].PaymentRequest)
+			f.jobs = append(f.jobs, &benchJob{id: job.JobId})
+			jobs = append(jobs, job.JobId)
+		}
+		feeds[i] = f
+	}
+
+	eventually(b, 2*time.Minute, "the bench jobs to be funded",
+		func() error {
+			for _, id := range jobs {
+				got, err := buyer.jobs.GetJob(ctx,
+					connect.NewRequest(&sluicerpc.GetJobRequest{
+						JobId: id,
+					}))
+				if err != nil {
+					return err
+				}
+				if st := got.Msg.Job.State; st != "funded" {
+					return fmt.Errorf("job %s is %s", id, st)
+				}
+			}
+			return nil
+		})
+	return feeds
+}
+
+// submit signs one metered second of 1000 core-ms for the provider's next
+// job, as the agent does, and submits it; it returns when sluiced has
+// committed it.
+func (f *benchFeed) submit(ctx context.Context) (time.Time, error) {
+	j := f.jobs[f.next%len(f.jobs)]
+	f.next++
+	second := max(j.second+1, time.Now().Unix())
+	rec := metering.Record{Seq: j.seq + 1, Second: second,
+		Usage: metering.Usage{CPU: 1000}}
+	batch := &metering.Batch{JobID: j.id, Records: []metering.Record{rec}}
+	if err := batch.Sign(f.key); err != nil {
+		return time.Time{}, err
+	}
+	enc, err := batch.Encode()
+	if err != nil {
+		return time.Time{}, err
+	}
+	resp, err := f.metering.SubmitUsage(ctx, connect.NewRequest(
+		&sluicerpc.SubmitUsageRequest{Batch: enc}))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("job %s seq %d: %w", j.id,
+			rec.Seq, err)
+	}
+	if resp.Msg.Accepted != 1 {
+		return time.Time{}, fmt.Errorf("job %s seq %d: accepted %d: "+
+			"%s", j.id, rec.Seq, resp.Msg.Accepted, resp.Msg.Refused)
+	}
+	j.seq, j.second = rec.Seq, second
+	return time.Now(), nil
+}
+
+// feed submits a metered second every payoutBenchEvery from start for d
+// and returns the credits.
+func (f *benchFeed) feed(ctx context.Context, start time.Time,
+	d time.Duration) ([]credit, error) {
+
+	var credits []credit
+	for n := 0; time.Since(start) < d; n++ {
+		at, err := f.submit(ctx)
+		if err != nil {
+			return credits, fmt.Errorf("%s: %w", f.providerID, err)
+		}
+		credits = append(credits, credit{
+			amount: payoutBenchSecondMsat, at: at,
+		})
+		next := start.Add(time.Duration(n+1) * payoutBenchEvery)
+		time.Sleep(time.Until(next))
+	}
+	return credits, nil
+}
+
+// sluicedUse is what one run of sluiced spent: CPU, and, from its log at
+// exit, the store statements it ran and the payout scheduler's store
+// reads (-1 when the log does not say).
+type sluicedUse struct {
+	cpu               time.Duration
+	statements, reads int64
+}
+
+// Lines sluiced logs at exit with its counts.
+var (
+	statementsLine = regexp.MustCompile(
+		`Store closed after (\d+) statements`)
+	readsLine = regexp.MustCompile(
+		`Payout scheduler stopped after (\d+) store reads`)
+)
+
+// sluicedLog reads the counts of sluiced's last run from its log.
+func sluicedLog(b *testing.B, s *sluiced) sluicedUse {
+	b.Helper()
+	raw, err := os.ReadFile(s.logPath())
+	if err != nil {
+		b.Fatal(err)
+	}
+	last := func(re *regexp.Regexp) int64 {
+		m := re.FindAllSubmatch(raw, -1)
+		if len(m) == 0 {
+			return -1
+		}
+		n, err := strconv.ParseInt(string(m[len(m)-1][1]), 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	return sluicedUse{statements: last(statementsLine),
+		reads: last(readsLine)}
+}
+
+// benchIdleRun runs sluiced for a round's feeding time with nothing to do
+// and returns what it spent.
+func benchIdleRun(b *testing.B, s *sluiced) sluicedUse {
+	b.Helper()
+	s.start()
+	pid := s.cmd.Process.Pid
+	before, err := ProcessCPU(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(payoutBenchFeed)
+	after, err := ProcessCPU(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.stop()
+	use := sluicedLog(b, s)
+	use.cpu = after - before
+	b.Logf("idle sluiced for %v: %v CPU, %d statements in all",
+		payoutBenchFeed, use.cpu, use.statements)
+	return use
+}
+
+// addKnown adds n to a count that may be unknown (-1).
+func addKnown(sum, n int64) int64 {
+	if sum < 0 {
+		return sum
+	}
+	return sum + n
 }

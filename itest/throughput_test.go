@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -221,5 +222,31 @@ func TestWriteTable(t *testing.T) {
 	want := []string{"8", "200", "1", "5.0", "40.0", "180", "400"}
 	if strings.Join(fields, " ") != strings.Join(want, " ") {
 		t.Fatalf("row %q, want %q", fields, want)
+	}
+}
+
+// TestProcessCPU: this process's CPU grows while it spins, and a process
+// that does not exist is an error.
+func TestProcessCPU(t *testing.T) {
+	before, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spin for 200 ms of CPU at least: five ticks of USER_HZ.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		now, err := ProcessCPU(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now-before >= 200*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU grew %v in 30 s of spinning", now-before)
+		}
+	}
+	if _, err := ProcessCPU(-1); err == nil {
+		t.Fatal("no error for pid -1")
 	}
 }

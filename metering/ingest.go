@@ -58,6 +58,13 @@ type IngestConfig struct {
 	// raised is paid at once rather than at the next poll. It must not
 	// block.
 	OnCommit func()
+
+	// Credited, when set, is called after each durable commit that
+	// credited usage, with the providers whose payable it raised
+	// (sorted, each once), outside the transaction and before the
+	// callers are answered: the payout scheduler is told who may be
+	// paid and reads the store only for them. It must not block.
+	Credited func(providers []string)
 }
 
 // withDefaults fills in the zero fields and checks the rest.
@@ -322,11 +329,14 @@ func (in *Ingestor) commit(group []*request) {
 	// callers are waiting for it.
 	ctx := context.Background()
 
-	var answers []response
+	var (
+		answers  []response
+		credited []string
+	)
 	err := in.store.ExecUsage(ctx, func(tx UsageTx) error {
 		// ExecUsage may run this again after a conflict: start over.
 		var err error
-		answers, err = in.apply(ctx, tx, group)
+		answers, credited, err = in.apply(ctx, tx, group)
 		return err
 	})
 	if err != nil {
@@ -350,16 +360,19 @@ func (in *Ingestor) commit(group []*request) {
 	if accepted && in.cfg.OnCommit != nil {
 		in.cfg.OnCommit()
 	}
+	if len(credited) > 0 && in.cfg.Credited != nil {
+		in.cfg.Credited(credited)
+	}
 	for i, r := range group {
 		r.done <- answers[i]
 	}
 }
 
 // apply validates, rates and writes a group's batches in tx, returning
-// each batch's answer. A batch that breaks a rule gets its error and writes
+// each batch's answer and the providers whose payable it credited. A batch that breaks a rule gets its error and writes
 // nothing; an error of the store fails the whole commit.
 func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
-	group []*request) ([]response, error) {
+	group []*request) ([]response, []string, error) {
 
 	now := in.cfg.Clock()
 	answers := make([]response, len(group))
@@ -372,12 +385,12 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 
 		res, err := in.applyBatch(ctx, tx, w, r, now)
 		if err != nil && !isRefusal(err) {
-			return nil, err
+			return nil, nil, err
 		}
 		answers[i] = response{res: res, err: err}
 	}
@@ -393,24 +406,31 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 		}
 	}
 	if len(rows) == 0 {
-		return answers, nil
+		return answers, nil, nil
 	}
 	slices.Sort(ids)
 
 	if err := tx.InsertUsage(ctx, rows); err != nil {
-		return nil, fmt.Errorf("inserting %d usage records: %w",
+		return nil, nil, fmt.Errorf("inserting %d usage records: %w",
 			len(rows), err)
 	}
+	var credited []string
 	for _, id := range ids {
 		w := jobs[id]
+		if w.price > w.fee &&
+			!slices.Contains(credited, w.view.ProviderID) {
+
+			credited = append(credited, w.view.ProviderID)
+		}
 		if !w.startAt.IsZero() {
 			if err := tx.Start(ctx, id, w.startAt); err != nil {
-				return nil, fmt.Errorf("starting job %s: %w", id,
+				return nil, nil, fmt.Errorf("starting job %s: %w", id,
 					err)
 			}
 		}
 		if err := tx.SaveMeter(ctx, id, w.view.Meter); err != nil {
-			return nil, fmt.Errorf("job %s meter state: %w", id, err)
+			return nil, nil, fmt.Errorf("job %s meter state: %w",
+				id, err)
 		}
 		last := w.view.Meter.LastSeq
 		err := tx.Charge(ctx, Charge{
@@ -423,12 +443,14 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 			Fee:        w.fee,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("charging job %s seqs %d-%d: %w",
+			return nil, nil, fmt.Errorf("charging job %s seqs %d-%d: %w",
 				id, w.firstSeq, last, err)
 		}
 	}
 
-	return answers, nil
+	slices.Sort(credited)
+
+	return answers, credited, nil
 }
 
 // loadJob returns the job's work, loading the job the first time a commit

@@ -163,12 +163,14 @@ func TestIngestAcceptsAndReplays(t *testing.T) {
 }
 
 // TestIngestOnCommit checks that a commit that accepted records calls
-// OnCommit (the daemon wakes the payout scheduler with it) and that a
-// replay or a refusal does not.
+// OnCommit, and Credited with the job's provider (the daemon tells the
+// payout scheduler with it), and that a replay or a refusal does not.
 func TestIngestOnCommit(t *testing.T) {
 	calls := make(chan struct{}, 10)
+	credited := make(chan []string, 10)
 	in, _ := newIngestor(t, metering.IngestConfig{
 		OnCommit: func() { calls <- struct{}{} },
+		Credited: func(p []string) { credited <- p },
 	}, testJob(t, "job-1", 1_000_000))
 	ctx := context.Background()
 
@@ -191,8 +193,19 @@ func TestIngestOnCommit(t *testing.T) {
 				t.Fatalf("%d OnCommit calls, want %d", got,
 					tc.want)
 			}
+			if got := len(credited); got != tc.want {
+				t.Fatalf("%d Credited calls, want %d", got,
+					tc.want)
+			}
 			for len(calls) > 0 {
 				<-calls
+			}
+			for len(credited) > 0 {
+				if p := <-credited; len(p) != 1 ||
+					p[0] != "prov-1" {
+
+					t.Fatalf("Credited %v, want [prov-1]", p)
+				}
 			}
 		})
 	}

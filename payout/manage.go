@@ -68,7 +68,7 @@ func (s *Scheduler) SetPolicy(ctx context.Context, providerID string,
 	if err := pol.Validate(); err != nil {
 		return Policy{}, fmt.Errorf("provider %s: %w", providerID, err)
 	}
-	now := s.cfg.Clock().UTC()
+	now := s.cfg.Clock.Now().UTC()
 	err := s.cfg.DB.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
 		return tx.SetPayoutPolicy(ctx, o.toStore(providerID, now))
 	})

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/lightningnetwork/lnd/clock"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/store"
 )
@@ -55,19 +57,26 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// minWait is the shortest sleep between two scheduling rounds.
-const minWait = time.Millisecond
+// DefaultSafetyPoll is how often the scheduler reads the store without
+// being woken. Payable that sluiced's own metering credits wakes it (Credited)
+// and so does every payout that ends; the slow poll is for payable written
+// into the store by something else (an operator's repair, the integration
+// tests' ledger writes from their own process), which nothing announces.
+const DefaultSafetyPoll = time.Second
 
 // SchedulerConfig is what a Scheduler works with.
 type SchedulerConfig struct {
 	// Defaults is the policy of providers without overrides, and the
-	// base the overrides change; its Interval is also how often the
-	// scheduler looks for payable.
+	// base the overrides change.
 	Defaults Policy
 
 	// MaxInFlight caps concurrent payouts across all providers,
 	// 1..MaxHTLCSlots; DefaultMaxInFlight when zero.
 	MaxInFlight int
+
+	// SafetyPoll is the longest the scheduler sleeps without reading
+	// the store; DefaultSafetyPoll when zero.
+	SafetyPoll time.Duration
 
 	// DB runs the scheduler's reads and the policy updates.
 	DB DB
@@ -75,8 +84,8 @@ type SchedulerConfig struct {
 	// Executor makes the payouts.
 	Executor *Executor
 
-	// Clock gives the time; time.Now when nil.
-	Clock func() time.Time
+	// Clock gives the time and the timers; the wall clock when nil.
+	Clock clock.Clock
 }
 
 // Scheduler decides when each provider is paid: per provider, its payable
@@ -84,17 +93,26 @@ type SchedulerConfig struct {
 // has passed and the amount reaches the minimum, at most one payout in
 // flight per provider and MaxInFlight in all. It resumes every pending
 // payout on start and whenever one is left pending by an error.
+//
+// The decisions are plan's, a pure function of a snapshot; the loop reads
+// the snapshot, starts what plan says and sleeps until something could
+// change the answer: usage credited to a provider that could be paid now
+// (Credited), a payout's end, the plan's next deadline, a policy change
+// (Wake) or the slow safety poll.
 type Scheduler struct {
 	cfg   SchedulerConfig
 	exec  *Executor
-	slots chan struct{}
 	wake  chan struct{}
+	kick  chan struct{}
+	reads atomic.Int64
 
-	mu      sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	busy    map[string]bool
-	nextDue map[string]time.Time
+	mu       sync.Mutex
+	started  bool
+	cancel   context.CancelFunc
+	busy     map[string]bool
+	nextDue  map[string]time.Time
+	retryAt  map[string]time.Time
+	credited map[string]bool
 
 	wg sync.WaitGroup
 }
@@ -108,26 +126,34 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
+	if cfg.SafetyPoll == 0 {
+		cfg.SafetyPoll = DefaultSafetyPoll
+	}
 	switch {
 	case cfg.MaxInFlight < 1 || cfg.MaxInFlight > MaxHTLCSlots:
 		return nil, fmt.Errorf("%w: max in flight %d is not in 1..%d",
 			ErrInvalidConfig, cfg.MaxInFlight, MaxHTLCSlots)
+	case cfg.SafetyPoll < 0:
+		return nil, fmt.Errorf("%w: safety poll %v is negative",
+			ErrInvalidConfig, cfg.SafetyPoll)
 	case cfg.DB == nil:
 		return nil, fmt.Errorf("%w: DB is nil", ErrInvalidConfig)
 	case cfg.Executor == nil:
 		return nil, fmt.Errorf("%w: Executor is nil", ErrInvalidConfig)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = time.Now
+		cfg.Clock = clock.NewDefaultClock()
 	}
 
 	return &Scheduler{
-		cfg:     cfg,
-		exec:    cfg.Executor,
-		slots:   make(chan struct{}, cfg.MaxInFlight),
-		wake:    make(chan struct{}, 1),
-		busy:    make(map[string]bool),
-		nextDue: make(map[string]time.Time),
+		cfg:      cfg,
+		exec:     cfg.Executor,
+		wake:     make(chan struct{}, 1),
+		kick:     make(chan struct{}, 1),
+		busy:     make(map[string]bool),
+		nextDue:  make(map[string]time.Time),
+		retryAt:  make(map[string]time.Time),
+		credited: make(map[string]bool),
 	}, nil
 }
 
@@ -167,15 +193,35 @@ func (s *Scheduler) Stop() {
 	}
 	cancel()
 	s.wg.Wait()
-	log.Infof("Payout scheduler stopped")
+	log.Infof("Payout scheduler stopped after %d store reads",
+		s.reads.Load())
 }
 
-// Wake asks for a scheduling round now, for example after usage raised a
-// provider's payable; without it the next round comes within the default
-// interval.
+// Wake asks for a scheduling round now: something may have changed that
+// the scheduler cannot see on its own, such as a provider's policy.
 func (s *Scheduler) Wake() {
 	select {
 	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Credited tells the scheduler that a commit raised the payable of the
+// providers: metering calls it after each durable group commit. It never
+// blocks. A provider with a payout in progress, or whose interval or retry
+// time has not passed, costs no store read: its payout's end or its
+// deadline wakes the scheduler anyway.
+func (s *Scheduler) Credited(providers ...string) {
+	if len(providers) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for _, p := range providers {
+		s.credited[p] = true
+	}
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
 	default:
 	}
 }
@@ -184,161 +230,164 @@ func (s *Scheduler) Wake() {
 func (s *Scheduler) run(ctx context.Context) {
 	defer s.wg.Done()
 
+	read := true
+	var deadline, lastRead time.Time
 	for {
-		wait := s.round(ctx)
-		t := time.NewTimer(wait)
+		if read {
+			lastRead = s.cfg.Clock.Now()
+			deadline = s.round(ctx)
+			read = false
+		}
+
+		// The safety poll counts from the last read, so that wake-ups
+		// that read nothing do not put it off.
+		now := s.cfg.Clock.Now()
+		wait := max(lastRead.Add(s.cfg.SafetyPoll).Sub(now), 0)
+		if !deadline.IsZero() {
+			wait = min(wait, max(deadline.Sub(now), 0))
+		}
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
+
 		case <-s.wake:
-		case <-t.C:
+			read = true
+
+		case <-s.kick:
+			var due time.Time
+			read, due = s.creditedDue(s.cfg.Clock.Now())
+			deadline = earliest(deadline, due)
+
+		case <-s.cfg.Clock.TickAfter(wait):
+			read = true
 		}
-		t.Stop()
 	}
 }
 
-// snapshot is what one scheduling round reads.
-type snapshot struct {
-	pending    []store.Payout
-	candidates []store.PayoutCandidate
-	overrides  map[string]store.PayoutPolicy
-	statuses   map[string]store.PayoutStatus
+// creditedDue takes the providers credited since it was last called and
+// says whether one of them could be paid now, which is worth a round, or
+// else the earliest time one of them becomes due.
+func (s *Scheduler) creditedDue(now time.Time) (bool, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	var next time.Time
+	read := false
+	for p := range s.credited {
+		delete(s.credited, p)
+		if s.busy[p] {
+			continue
+		}
+		due := s.nextDue[p]
+		if s.retryAt[p].After(due) {
+			due = s.retryAt[p]
+		}
+		if now.Before(due) {
+			next = earliest(next, due)
+			continue
+		}
+		read = true
+	}
+	return read, next
 }
 
-// read takes a snapshot in one read-only transaction.
+// read takes a snapshot of the store in one read-only transaction.
 func (s *Scheduler) read(ctx context.Context) (snapshot, error) {
-	var snap snapshot
+	s.reads.Add(1)
+	snap := snapshot{
+		defaults:    s.cfg.Defaults,
+		maxInFlight: s.cfg.MaxInFlight,
+	}
 	err := s.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: true},
 		func(tx *store.Tx) error {
-			var err error
-			snap.pending, err = tx.PendingPayouts(ctx)
+			snap.pending, snap.providers = nil, nil
+			pending, err := tx.PendingPayouts(ctx)
 			if err != nil {
 				return err
 			}
-			snap.candidates, err = tx.PayoutCandidates(ctx)
+			for _, p := range pending {
+				snap.pending = append(snap.pending,
+					pendingPayout{id: p.ID,
+						providerID: p.ProviderID})
+			}
+			candidates, err := tx.PayoutCandidates(ctx)
 			if err != nil {
 				return err
 			}
-			snap.overrides, err = tx.PayoutPolicies(ctx)
+			overrides, err := tx.PayoutPolicies(ctx)
 			if err != nil {
 				return err
 			}
-			snap.statuses, err = tx.PayoutStatuses(ctx)
-			return err
+			statuses, err := tx.PayoutStatuses(ctx)
+			if err != nil {
+				return err
+			}
+			for _, c := range candidates {
+				ps := providerState{id: c.ProviderID,
+					node: c.NodePubkey, payable: c.Payable}
+				if o, ok := overrides[c.ProviderID]; ok {
+					ov := overrideFromStore(o)
+					ps.override = &ov
+				}
+				if st, ok := statuses[c.ProviderID]; ok {
+					ps.retryAt = st.RetryAt
+				}
+				snap.providers = append(snap.providers, ps)
+			}
+			return nil
 		})
 	return snap, err
 }
 
-// round starts whatever is due: first the pending payouts nobody works on,
-// then a payout for each provider whose interval has passed, whose backoff
-// is over and whose payable makes one. It returns how long to sleep
-// before the next round.
-func (s *Scheduler) round(ctx context.Context) time.Duration {
-	poll := s.cfg.Defaults.Interval
+// round reads a snapshot, plans and starts what the plan says. It returns
+// the plan's next deadline, zero for none.
+func (s *Scheduler) round(ctx context.Context) time.Time {
 	snap, err := s.read(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Warnf("Payout round: reading the store: %v", err)
 		}
-		return poll
+		// The safety poll tries again.
+		return time.Time{}
 	}
-
-	now := s.cfg.Clock()
-	next := now.Add(poll)
+	now := s.cfg.Clock.Now()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	for _, sp := range snap.pending {
-		if s.busy[sp.ProviderID] {
-			continue
+	snap.busy = maps.Clone(s.busy)
+	snap.nextDue = s.nextDue
+	clear(s.retryAt)
+	for _, p := range snap.providers {
+		if !p.retryAt.IsZero() {
+			s.retryAt[p.id] = p.retryAt
 		}
-		if !s.acquire() {
-			return poll
-		}
-		s.busy[sp.ProviderID] = true
-		s.wg.Add(1)
-		go s.resume(ctx, sp.ProviderID, sp.ID)
 	}
 
-	for _, c := range snap.candidates {
-		if s.busy[c.ProviderID] {
-			continue
-		}
-		pol := s.cfg.Defaults
-		if o, ok := snap.overrides[c.ProviderID]; ok {
-			pol = pol.Apply(overrideFromStore(o))
-		}
-		if err := pol.Validate(); err != nil {
-			log.Warnf("Provider %s: payout policy: %v",
-				c.ProviderID, err)
-			continue
-		}
-
-		due := s.nextDue[c.ProviderID]
-		if st, ok := snap.statuses[c.ProviderID]; ok &&
-			st.RetryAt.After(due) {
-
-			due = st.RetryAt
-		}
-		if now.Before(due) {
-			if due.Before(next) {
-				next = due
-			}
-			continue
-		}
-		// Whether fees apply depends on the route, which the
-		// executor checks; here only what could not be paid even
-		// without fees waits.
-		if _, ok := pol.zeroFee().Plan(c.Payable, 0, 0); !ok {
-			continue
-		}
-
-		node, err := route.NewVertexFromStr(c.NodePubkey)
-		if err != nil {
-			log.Errorf("Provider %s: node key %q: %v", c.ProviderID,
-				c.NodePubkey, err)
-			continue
-		}
-		if !s.acquire() {
-			// Every slot is taken; a payout that ends wakes
-			// the loop.
-			return poll
-		}
-		s.busy[c.ProviderID] = true
-		due = now.Add(pol.Interval)
-		s.nextDue[c.ProviderID] = due
-		if due.Before(next) {
-			next = due
-		}
-		s.wg.Add(1)
-		go s.pay(ctx, Candidate{
-			ProviderID: c.ProviderID,
-			Node:       node,
-			Payable:    c.Payable,
-		}, pol)
+	d := plan(snap, now)
+	for _, sk := range d.skipped {
+		log.Warnf("Provider %s: %v", sk.providerID, sk.err)
 	}
-
-	return max(next.Sub(now), minWait)
+	for _, st := range d.starts {
+		s.busy[st.providerID] = true
+		s.wg.Add(1)
+		if st.resume != "" {
+			go s.resume(ctx, st.providerID, st.resume)
+			continue
+		}
+		s.nextDue[st.providerID] = st.nextDue
+		go s.pay(ctx, st.candidate, st.policy)
+	}
+	return d.next
 }
 
-// acquire takes a global slot if one is free.
-func (s *Scheduler) acquire() bool {
-	select {
-	case s.slots <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
-
-// done releases a provider and its slot and wakes the loop.
+// done releases a provider, and its slot, and wakes the loop: the
+// provider may have more payable, or a retry time, and the slot may let
+// another provider go.
 func (s *Scheduler) done(providerID string) {
 	s.mu.Lock()
 	delete(s.busy, providerID)
 	s.mu.Unlock()
-	<-s.slots
 	s.Wake()
 }
 

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/payout/payouttest"
@@ -72,13 +74,22 @@ func (e *env) newScheduler(payments Payments, maxInFlight int) *Scheduler {
 		MaxInFlight: maxInFlight,
 		DB:          e.db,
 		Executor:    ex,
-		Clock:       e.clock.Now,
+		Clock:       envClock{Clock: clock.NewDefaultClock(), c: e.clock},
 	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return s
 }
+
+// envClock is the env's settable clock as a clock.Clock; its timers are
+// the wall clock's, which the round tests never wait on.
+type envClock struct {
+	clock.Clock
+	c *clocktest.Clock
+}
+
+func (c envClock) Now() time.Time { return c.c.Now() }
 
 // roundAndWait runs one scheduling round and waits for the payouts it
 // started.
@@ -385,4 +396,82 @@ func TestNewSchedulerConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitFor polls cond for up to ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSchedulerWakes runs the loop on a test clock with an hour's safety
+// poll: it reads the store when metering credits a provider it could pay
+// and when a payout ends, not when it credits one whose interval has not
+// passed (then the interval's end wakes it), and on its own only at the
+// safety poll.
+func TestSchedulerWakes(t *testing.T) {
+	e := newEnv(t, "")
+	tc := clock.NewTestClock(e.clock.Now())
+	ex := e.newExecutor()
+	s, err := NewScheduler(SchedulerConfig{Defaults: testPolicy(),
+		SafetyPoll: time.Hour, DB: e.db, Executor: ex, Clock: tc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	waitFor(t, "the first read", func() bool { return s.reads.Load() == 1 })
+
+	// Payable nobody announces waits for the safety poll.
+	e.earn("pa", "j1", 100_000)
+	time.Sleep(100 * time.Millisecond)
+	if n := s.reads.Load(); n != 1 || len(e.payouts()) != 0 {
+		t.Fatalf("%d reads, %d payouts without a wake-up", n,
+			len(e.payouts()))
+	}
+
+	// Announced, it is paid at once; the payout's end reads again.
+	s.Credited("pa")
+	waitFor(t, "a payout to pa", func() bool {
+		return len(e.succeededOf("pa")) == 1
+	})
+	waitFor(t, "the read after the payout's end", func() bool {
+		return s.reads.Load() == 3
+	})
+
+	// Credited again within its interval: no read until the interval
+	// ends, then a payout.
+	e.earn("pa", "j1", 100_000)
+	s.Credited("pa")
+	s.Credited("pa", "pb")
+	time.Sleep(100 * time.Millisecond)
+	if n := s.reads.Load(); n != 4 {
+		// pb is due and unknown: one read for it, none for pa.
+		t.Fatalf("%d reads after crediting pa within its interval "+
+			"and pb, want 4", n)
+	}
+	if n := len(e.succeededOf("pa")); n != 1 {
+		t.Fatalf("%d payouts to pa within its interval", n)
+	}
+	tc.SetTime(tc.Now().Add(time.Second))
+	waitFor(t, "a second payout to pa at its interval's end",
+		func() bool { return len(e.succeededOf("pa")) == 2 })
+
+	// Payable nobody announces is paid at the safety poll.
+	e.earn("pb", "j2", 100_000)
+	time.Sleep(100 * time.Millisecond)
+	if n := len(e.succeededOf("pb")); n != 0 {
+		t.Fatalf("%d payouts to pb before the safety poll", n)
+	}
+	tc.SetTime(tc.Now().Add(time.Hour))
+	waitFor(t, "a payout to pb at the safety poll",
+		func() bool { return len(e.succeededOf("pb")) == 1 })
 }

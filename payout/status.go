@@ -63,7 +63,7 @@ func (s *Scheduler) ProviderStatus(ctx context.Context, providerID string,
 	var st ProviderStatus
 	err := s.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: true},
 		func(tx *store.Tx) error {
-			st = ProviderStatus{AsOf: s.cfg.Clock().UTC()}
+			st = ProviderStatus{AsOf: s.cfg.Clock.Now().UTC()}
 			var err error
 			st.ProviderView, err = s.readView(ctx, tx, providerID,
 				0)

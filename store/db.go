@@ -239,7 +239,7 @@ func (db *DB) openSQLite(ctx context.Context) error {
 	writeParams.Add("_pragma", "journal_mode(WAL)")
 	writeParams.Set("_txlock", "immediate")
 
-	writer, err := sql.Open("sqlite", path+"?"+writeParams.Encode())
+	writer, err := sql.Open(sqliteDriver, path+"?"+writeParams.Encode())
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -258,7 +258,7 @@ func (db *DB) openSQLite(ctx context.Context) error {
 	readParams := cloneValues(common)
 	readParams.Add("_pragma", "query_only(1)")
 
-	reader, err := sql.Open("sqlite", path+"?"+readParams.Encode())
+	reader, err := sql.Open(sqliteDriver, path+"?"+readParams.Encode())
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
@@ -325,6 +325,7 @@ func (db *DB) Backend() Backend {
 
 // Close closes every connection. Transactions still running fail.
 func (db *DB) Close() error {
+	defer logStats()
 	var errs []error
 	if db.reader != nil && db.reader != db.writer {
 		errs = append(errs, db.reader.Close())
