@@ -10,6 +10,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/lightning"
@@ -79,8 +80,8 @@ type Config struct {
 	// zero.
 	ReachTimeout time.Duration
 
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
+	// Clock gives the time; the wall clock when nil.
+	Clock clock.Clock
 
 	// Rand is the source of challenge ids and nonces; crypto/rand when
 	// nil.
@@ -228,8 +229,8 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.ReachTimeout == 0 {
 		cfg.ReachTimeout = DefaultReachTimeout
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.NewDefaultClock()
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -276,7 +277,7 @@ func (m *Manager) CreateChallenge(ctx context.Context,
 		return Challenge{}, err
 	}
 
-	now := m.cfg.Now().UTC()
+	now := m.cfg.Clock.Now().UTC()
 	ch := Challenge{
 		ChallengeFields: ChallengeFields{
 			Network: m.cfg.Network,
@@ -390,7 +391,7 @@ func (m *Manager) CompleteLink(ctx context.Context, challengeID,
 	if err != nil {
 		return Link{}, err
 	}
-	now := m.cfg.Now().UTC()
+	now := m.cfg.Clock.Now().UTC()
 	switch {
 	case !ch.UsedAt.IsZero():
 		return Link{}, fmt.Errorf("%w: challenge %s linked provider "+
@@ -698,7 +699,7 @@ func (m *Manager) SetRates(ctx context.Context, id string,
 	var p Provider
 	err := m.cfg.Store.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
 		err := tx.SetProviderRates(ctx, id, card.Strings(),
-			m.cfg.Now())
+			m.cfg.Clock.Now())
 		if errors.Is(err, store.ErrProviderNotFound) {
 			return fmt.Errorf("%w: provider_id %q",
 				ErrProviderNotFound, id)

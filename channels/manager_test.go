@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/channels/channelstest"
-	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
@@ -23,11 +23,14 @@ type harness struct {
 	ctx   context.Context
 	db    *store.DB
 	hub   *channelstest.Hub
-	clock *clocktest.Clock
+	clock *clock.TestClock
 	mgr   *channels.Manager
 
 	hubNode route.Vertex
 }
+
+// harnessStart is when a harness's clock starts.
+var harnessStart = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
@@ -38,7 +41,7 @@ func newHarness(t *testing.T) *harness {
 		ctx:   context.Background(),
 		db:    db,
 		hub:   channelstest.NewHub(t),
-		clock: clocktest.New(time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)),
+		clock: clock.NewTestClock(harnessStart),
 	}
 	_, h.hubNode = keyOf(0x99)
 	mgr, err := channels.NewManager(channels.Config{
@@ -46,13 +49,18 @@ func newHarness(t *testing.T) *harness {
 		Hub:     h.hub,
 		HubNode: h.hubNode,
 		Network: "regtest",
-		Now:     h.clock.Now,
+		Clock:   h.clock,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.mgr = mgr
 	return h
+}
+
+// advance moves the harness's clock d forward.
+func (h *harness) advance(d time.Duration) {
+	h.clock.SetTime(h.clock.Now().Add(d))
 }
 
 // node is a provider node for tests: its key and an agent key.
@@ -233,7 +241,7 @@ func TestCompleteLinkRefusals(t *testing.T) {
 	}, {
 		name: "expired",
 		run: func(h *harness, n node, ch channels.Challenge) error {
-			h.clock.Advance(channels.DefaultChallengeTTL)
+			h.advance(channels.DefaultChallengeTTL)
 			_, err := h.mgr.CompleteLink(h.ctx, ch.ID,
 				channels.SignNodeMessage(n.priv,
 					[]byte(ch.Message)))
@@ -392,13 +400,13 @@ func TestRelinkRotatesAgentKey(t *testing.T) {
 	}
 
 	// The same key again: a re-link without rotation.
-	h.clock.Advance(time.Minute)
+	h.advance(time.Minute)
 	same := h.link(n, n.agent)
 	if !same.Relinked || same.Revoked != nil || same.Provider.ID != id {
 		t.Errorf("re-link with the same key: %+v", same)
 	}
 
-	h.clock.Advance(time.Minute)
+	h.advance(time.Minute)
 	newAgent := agentKey(t, 0x77)
 	second := h.link(n, newAgent)
 	switch {
@@ -533,7 +541,7 @@ func TestChallengesBounded(t *testing.T) {
 	h.challenge(n, n.agent)
 
 	// Expired ones do not count against the node.
-	h.clock.Advance(channels.DefaultChallengeTTL + time.Second)
+	h.advance(channels.DefaultChallengeTTL + time.Second)
 	for range channels.MaxOpenChallengesPerNode {
 		h.challenge(n, n.agent)
 	}
@@ -624,7 +632,7 @@ func TestReach(t *testing.T) {
 			n := newNode(t, 0x2b)
 			id := h.link(n, n.agent).Provider.ID
 
-			h.clock.Advance(time.Hour)
+			h.advance(time.Hour)
 			tc.expect(h, n)
 			reach, err := h.mgr.CheckReach(h.ctx, id)
 			if err != nil {
@@ -675,7 +683,7 @@ func TestRatesAndListing(t *testing.T) {
 	}
 
 	a := h.link(newNode(t, 0x2c), agentKey(t, 0x60)).Provider
-	h.clock.Advance(time.Second)
+	h.advance(time.Second)
 	b := h.link(newNode(t, 0x2d), agentKey(t, 0x61)).Provider
 
 	card, err := channels.ParseRateCard(map[string]string{

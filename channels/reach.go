@@ -35,7 +35,7 @@ func (m *Manager) CheckReach(ctx context.Context, providerID string) (Reach,
 	checkCtx, cancel := context.WithTimeout(ctx, m.cfg.ReachTimeout)
 	reach := m.probeReach(checkCtx, p.Node)
 	cancel()
-	reach.CheckedAt = m.cfg.Now().UTC().Truncate(time.Microsecond)
+	reach.CheckedAt = m.cfg.Clock.Now().UTC().Truncate(time.Microsecond)
 
 	err = m.cfg.Store.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
 		return tx.SetProviderReach(ctx, providerID, string(reach.State),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lightninglabs/lndclient"
+	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/failpoint"
@@ -37,6 +38,9 @@ var ErrAlreadyStarted = errors.New("daemon already started")
 type Daemon struct {
 	cfg  *Config
 	logs *logging
+
+	// clock is the one clock every subsystem reads and waits on.
+	clock clock.Clock
 
 	mu        sync.Mutex
 	started   bool
@@ -74,6 +78,7 @@ func newDaemon(cfg *Config, console io.Writer) (*Daemon, error) {
 
 	d := &Daemon{
 		cfg:      cfg,
+		clock:    clock.NewDefaultClock(),
 		critical: make(chan struct{}),
 	}
 	logs, err := setupLogging(cfg, console, d.requestShutdown)
@@ -121,7 +126,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return ErrAlreadyStarted
 	}
 	d.started = true
-	d.startTime = time.Now()
+	d.startTime = d.clock.Now()
 	d.mu.Unlock()
 
 	cfg := d.cfg
@@ -168,7 +173,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	err = CheckHub(ctx, storeHubs{db: db}, Hub{
 		Node:    route.Vertex(services.NodePubkey),
 		Network: cfg.Network,
-	}, cfg.Hub != nil && cfg.Hub.AllowChange, time.Now())
+	}, cfg.Hub != nil && cfg.Hub.AllowChange, d.clock.Now())
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("lnd at %s: %w", cfg.Lnd.Host, err)
@@ -179,13 +184,14 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Hub:     lightning.NewGraph(services.Client),
 		HubNode: route.Vertex(services.NodePubkey),
 		Network: cfg.Network,
+		Clock:   d.clock,
 	})
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("provider linking: %w", err)
 	}
 
-	jobs, err := newSettlement(cfg, services, db, providers)
+	jobs, err := newSettlement(cfg, services, db, providers, d.clock)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("settlement: %w", err)
@@ -198,7 +204,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.jobs = jobs
 	d.mu.Unlock()
 
-	payouts, err := newPayouts(cfg, services, db)
+	payouts, err := newPayouts(cfg, services, db, d.clock)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("payouts: %w", err)
@@ -408,10 +414,11 @@ func orNone(s string) string {
 	return s
 }
 
-// newSettlement builds the settlement manager on the hub's lnd, the store
-// and the providers channels links.
+// newSettlement builds the settlement manager on the hub's lnd, the store,
+// the providers channels links and the daemon's clock.
 func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
-	db *store.DB, providers *channels.Manager) (*settlement.Manager, error) {
+	db *store.DB, providers *channels.Manager,
+	clk clock.Clock) (*settlement.Manager, error) {
 
 	invoices, err := lightning.NewHubInvoices(services.Client,
 		services.Invoices, cfg.Network)
@@ -438,6 +445,7 @@ func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 		RefundRetry:   cfg.Settlement.RefundRetry,
 		MaxRefundRetry: refundRetryGrowth *
 			cfg.Settlement.RefundRetry,
+		Clock: clk,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/lightninglabs/lndclient"
+	"github.com/lightningnetwork/lnd/clock"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/payout"
@@ -81,10 +82,10 @@ func (c *Config) validatePayout() error {
 	return nil
 }
 
-// newPayouts builds the payout scheduler on the hub's router and graph and
-// the store.
+// newPayouts builds the payout scheduler on the hub's router and graph, the
+// store and the daemon's clock.
 func newPayouts(cfg *Config, services *lndclient.GrpcLndServices,
-	db *store.DB) (*payout.Scheduler, error) {
+	db *store.DB, clk clock.Clock) (*payout.Scheduler, error) {
 
 	exec, err := payout.NewExecutor(payout.ExecutorConfig{
 		DB:             db,
@@ -93,6 +94,7 @@ func newPayouts(cfg *Config, services *lndclient.GrpcLndServices,
 		Routes:         lightning.NewGraph(services.Client),
 		PaymentTimeout: cfg.Payout.Timeout,
 		BlockedRetry:   cfg.Payout.BlockedRetry,
+		Clock:          clk,
 	})
 	if err != nil {
 		return nil, err
@@ -102,5 +104,6 @@ func newPayouts(cfg *Config, services *lndclient.GrpcLndServices,
 		MaxInFlight: cfg.Payout.MaxInFlight,
 		DB:          db,
 		Executor:    exec,
+		Clock:       clk,
 	})
 }

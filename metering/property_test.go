@@ -10,6 +10,7 @@ import (
 
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/settlement"
@@ -51,7 +52,8 @@ func newPropEnv(t *testing.T) *propEnv {
 	e.m, err = settlement.New(settlement.Config{
 		DB: e.db, Ledger: e.lg, Invoices: e.hub, Payments: e.hub,
 		Routes: e.hub, Providers: e.provs, Network: "regtest",
-		SweepInterval: 20 * time.Millisecond, Clock: clock,
+		SweepInterval: 20 * time.Millisecond,
+		Clock:         clocktest.New(propBase),
 	})
 	if err != nil {
 		t.Fatal(err)

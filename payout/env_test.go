@@ -108,7 +108,7 @@ func (e *env) newExecutor() *Executor {
 		Ledger:   e.ledger,
 		Payments: e.lnd,
 		Routes:   e.lnd,
-		Clock:    e.clock.Now,
+		Clock:    e.clock,
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -78,8 +78,9 @@ type ExecutorConfig struct {
 	// when zero.
 	MaxBackoff time.Duration
 
-	// Clock gives the time; time.Now when nil.
-	Clock func() time.Time
+	// Clock gives the time and times the waits on an unknown outcome;
+	// the wall clock when nil.
+	Clock clock.Clock
 }
 
 // Executor makes payouts: it writes each durably before lnd sees it, sends
@@ -93,9 +94,8 @@ type Executor struct {
 	// crash of their own in its place.
 	hit func(name string)
 
-	// clock and retry time the waits while an outcome is unknown
-	// (outbound.Retry); tests make them instant.
-	clock clock.Clock
+	// retry is the rule for the waits while an outcome is unknown
+	// (outbound.Retry), on cfg.Clock; tests make them instant.
 	retry outbound.Retry
 
 	mu     sync.Mutex
@@ -156,20 +156,19 @@ func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
 		cfg.MaxBackoff = DefaultMaxBackoff
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = time.Now
+		cfg.Clock = clock.NewDefaultClock()
 	}
 
 	return &Executor{
 		cfg:    cfg,
 		hit:    failpoint.Hit,
-		clock:  clock.NewDefaultClock(),
 		routes: make(map[string]routeInfo),
 	}, nil
 }
 
 // now is the executor's clock in UTC.
 func (e *Executor) now() time.Time {
-	return e.cfg.Clock().UTC()
+	return e.cfg.Clock.Now().UTC()
 }
 
 // Candidate is a provider to pay, as the scheduler saw it.
@@ -343,7 +342,8 @@ var failpoints = outbound.Failpoints{
 // driver is the lifecycle driver with the executor's hook, clock and
 // retry rule.
 func (e *Executor) driver() outbound.Driver {
-	return outbound.Driver{Hook: e.hit, Clock: e.clock, Retry: e.retry}
+	return outbound.Driver{Hook: e.hit, Clock: e.cfg.Clock,
+		Retry: e.retry}
 }
 
 // execute gets p's outcome from lnd through the one outbound lifecycle and
@@ -508,12 +508,12 @@ func (e *Executor) nextStatus(ctx context.Context, tx *store.Tx, p Payout,
 	return next, tx.SetPayoutStatus(ctx, next)
 }
 
+// firstBackoff is the wait after a provider's first failed payout.
+const firstBackoff = time.Second
+
 // backoff is the wait after failures payouts failed in a row: one second
-// doubled per failure after the first, at most MaxBackoff.
+// doubled per failure after the first, at most MaxBackoff
+// (outbound.NthWait).
 func (e *Executor) backoff(failures int64) time.Duration {
-	d := time.Second
-	for i := int64(1); i < failures && d < e.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, e.cfg.MaxBackoff)
+	return outbound.NthWait(firstBackoff, e.cfg.MaxBackoff, failures)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/routing/route"
-	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/payout/payouttest"
@@ -63,7 +62,7 @@ func (e *env) newScheduler(payments Payments, maxInFlight int) *Scheduler {
 		Ledger:   e.ledger,
 		Payments: payments,
 		Routes:   e.lnd,
-		Clock:    e.clock.Now,
+		Clock:    e.clock,
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -74,22 +73,13 @@ func (e *env) newScheduler(payments Payments, maxInFlight int) *Scheduler {
 		MaxInFlight: maxInFlight,
 		DB:          e.db,
 		Executor:    ex,
-		Clock:       envClock{Clock: clock.NewDefaultClock(), c: e.clock},
+		Clock:       e.clock,
 	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return s
 }
-
-// envClock is the env's settable clock as a clock.Clock; its timers are
-// the wall clock's, which the round tests never wait on.
-type envClock struct {
-	clock.Clock
-	c *clocktest.Clock
-}
-
-func (c envClock) Now() time.Time { return c.c.Now() }
 
 // roundAndWait runs one scheduling round and waits for the payouts it
 // started.

@@ -124,7 +124,7 @@ func newEnv(t *testing.T) *env {
 		DB: e.db, Ledger: e.ledger, Invoices: e.hub, Payments: e.hub,
 		Routes: e.hub, Providers: e.provs, Network: "regtest",
 		HubNode:       e.hubKey.node,
-		SweepInterval: 20 * time.Millisecond, Clock: e.clock.Now,
+		SweepInterval: 20 * time.Millisecond, Clock: e.clock,
 	}
 	e.m = e.newManager()
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/store"
 )
 
@@ -31,7 +31,7 @@ func (m *Manager) watchInvoices(ctx context.Context) {
 		log.Warnf("Invoice stream: %v; subscribing again in %v", err,
 			delay)
 		select {
-		case <-time.After(delay):
+		case <-m.cfg.Clock.TickAfter(delay):
 		case <-ctx.Done():
 			return
 		}
@@ -40,18 +40,10 @@ func (m *Manager) watchInvoices(ctx context.Context) {
 
 // newResubscribeBackoff returns the waits between invoice subscriptions:
 // doubling from resubscribeDelay up to maxResubscribeDelay, without
-// jitter (one stream, nothing to fall in step with), never giving up.
-// Reset starts over once a subscription is up.
+// jitter (one stream, nothing to fall in step with), never giving up
+// (outbound.Doubling). Reset starts over once a subscription is up.
 func newResubscribeBackoff() *backoff.ExponentialBackOff {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval: resubscribeDelay,
-		Multiplier:      2,
-		MaxInterval:     maxResubscribeDelay,
-		Stop:            backoff.Stop,
-		Clock:           backoff.SystemClock,
-	}
-	b.Reset()
-	return b
+	return outbound.Doubling(resubscribeDelay, maxResubscribeDelay)
 }
 
 // watchOnce runs one subscription until it breaks; connected is called once
@@ -249,18 +241,17 @@ func (m *Manager) settled(ctx context.Context, inv lightning.Invoice,
 	return nil
 }
 
-// sweep runs every SweepInterval, and when woken: it resolves expired
-// invoices, makes top-up invoices ready and resumes refunds that no
-// goroutine follows (all the pending ones, on the first run).
+// sweep runs SweepInterval after its last run, on the Clock, and when
+// woken: it resolves expired invoices, makes top-up invoices ready and
+// resumes refunds that no goroutine follows (all the pending ones, on the
+// first run).
 func (m *Manager) sweep(ctx context.Context) {
 	defer m.wg.Done()
 
-	ticker := time.NewTicker(m.cfg.SweepInterval)
-	defer ticker.Stop()
 	for {
 		m.sweepOnce(ctx)
 		select {
-		case <-ticker.C:
+		case <-m.cfg.Clock.TickAfter(m.cfg.SweepInterval):
 		case <-m.kick:
 		case <-ctx.Done():
 			return

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/ledger"
@@ -107,8 +108,9 @@ type Config struct {
 	RefundRetry    time.Duration
 	MaxRefundRetry time.Duration
 
-	// Clock gives the time; time.Now when nil.
-	Clock func() time.Time
+	// Clock gives the time and times the sweeper and the invoice
+	// stream's resubscriptions; the wall clock when nil.
+	Clock clock.Clock
 }
 
 // Manager runs jobs: it creates them with their funding invoices, credits
@@ -193,7 +195,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.RefundFeePPM = DefaultRefundFeePPM
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = time.Now
+		cfg.Clock = clock.NewDefaultClock()
 	}
 
 	return &Manager{
@@ -272,7 +274,7 @@ func (m *Manager) wake() {
 // now is the clock's time in UTC, to the microsecond, as the store keeps
 // it.
 func (m *Manager) now() time.Time {
-	return m.cfg.Clock().UTC().Truncate(time.Microsecond)
+	return m.cfg.Clock.Now().UTC().Truncate(time.Microsecond)
 }
 
 // execTx runs fn in a store transaction.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/cenkalti/backoff/v4"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
@@ -714,11 +715,13 @@ func (m *Manager) resumeRefunds(ctx context.Context) error {
 	return nil
 }
 
-// refundRetry is when the sweeper refunds an owed job next, and how long it
-// waits after that.
+// refundRetry is when the sweeper refunds an owed job next, how long it
+// waits after that, and the waits that follow (outbound.Doubling from
+// RefundRetry to MaxRefundRetry).
 type refundRetry struct {
-	at   time.Time
-	wait time.Duration
+	at    time.Time
+	wait  time.Duration
+	waits *backoff.ExponentialBackOff
 }
 
 // retryRefunds refunds, by keysend to their refund node, the ended jobs
@@ -752,15 +755,18 @@ func (m *Manager) retryRefunds(ctx context.Context) error {
 					j.ID, err)
 				since = now
 			}
-			r = refundRetry{at: since.Add(m.cfg.RefundRetry),
-				wait: m.cfg.RefundRetry}
+			waits := outbound.Doubling(m.cfg.RefundRetry,
+				m.cfg.MaxRefundRetry)
+			wait := waits.NextBackOff()
+			r = refundRetry{at: since.Add(wait), wait: wait,
+				waits: waits}
 		case j.RefundPending:
 			// Its refund is on its way; the wait starts over
 			// from now if it fails.
 			r.at = now.Add(r.wait)
 		case !now.Before(r.at):
 			m.refundToNode(ctx, j.ID, "what it still owes")
-			r.wait = min(2*r.wait, m.cfg.MaxRefundRetry)
+			r.wait = r.waits.NextBackOff()
 			r.at = now.Add(r.wait)
 		}
 		owed[j.ID] = r
