@@ -25,6 +25,10 @@
 // asks settlement for job states, and settlement asks channels for
 // providers, so the lowest of the three, channels, owns the card. Likewise
 // ErrProviderNotFound is channels' alone; settlement and payout use the
-// same value. The store keeps its own (it sits below every domain and
-// imports none); the domains map it to this one.
+// same value, and so does the store (store.ErrProviderNotFound is this
+// error).
+//
+// The Manager's store is declared here in channels' own rows (Store and
+// StoreTx, store.go); store/channels_domain.go implements it, so channels
+// imports no store package.
 package channels

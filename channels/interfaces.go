@@ -6,7 +6,6 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // Hub is what linking needs from the hub's lnd: its channel graph, its own
@@ -34,14 +33,21 @@ type Hub interface {
 // The lnd adapter is what linking needs.
 var _ Hub = (*lightning.Graph)(nil)
 
-// Store runs the package's queries (store.Tx's channels methods) in one
-// transaction; *store.DB is the one implementation. Unit tests use a real
-// SQLite store from storetest: the queries are part of what they test.
+// Store runs the Manager's transactions (StoreTx, channels/store.go);
+// store.DB implements it (store/channels_domain.go). Unit tests use a
+// real SQLite store from storetest: the queries are part of what they
+// test.
 type Store interface {
-	// ExecTx runs fn in a transaction, retrying it on serialization
-	// failures, and commits it when fn returns nil.
-	ExecTx(ctx context.Context, opts store.TxOptions,
-		fn func(*store.Tx) error) error
+	// ExecChannels runs fn in one transaction, read-only when readOnly
+	// is set, and commits it when fn returns nil. It may run fn more
+	// than once, after a serialization conflict, so fn has no effects
+	// outside the transaction.
+	ExecChannels(ctx context.Context, readOnly bool,
+		fn func(StoreTx) error) error
 }
 
-var _ Store = (*store.DB)(nil)
+// The modes of Store.ExecChannels.
+const (
+	readWrite = false
+	readOnly  = true
+)

@@ -14,7 +14,6 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
 )
 
 const (
@@ -295,7 +294,7 @@ func (m *Manager) CreateChallenge(ctx context.Context,
 	}
 	ch.Message = ch.ChallengeFields.Message()
 
-	err = m.cfg.Store.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+	err = m.cfg.Store.ExecChannels(ctx, readWrite, func(tx StoreTx) error {
 		err := checkAgentKeyFree(ctx, tx, ProviderID(req.Node),
 			req.Agent)
 		if err != nil {
@@ -327,7 +326,7 @@ func (m *Manager) CreateChallenge(ctx context.Context,
 				"stored; try again later", ErrTooManyChallenges,
 				stored)
 		}
-		return tx.InsertLinkChallenge(ctx, store.LinkChallenge{
+		return tx.InsertLinkChallenge(ctx, StoredChallenge{
 			ID:          ch.ID,
 			NodePubkey:  ch.Node.String(),
 			AgentPubkey: ch.Agent.String(),
@@ -350,7 +349,7 @@ func (m *Manager) CreateChallenge(ctx context.Context,
 // checkAgentKeyFree returns ErrAgentKeyInUse when another provider has
 // linked agent, and ErrAgentKeyRevoked when a re-link of providerID
 // replaced it.
-func checkAgentKeyFree(ctx context.Context, tx *store.Tx, providerID string,
+func checkAgentKeyFree(ctx context.Context, tx StoreTx, providerID string,
 	agent AgentKey) error {
 
 	keys, err := tx.AgentKeys(ctx, "", agent.String())
@@ -452,17 +451,17 @@ func (m *Manager) CompleteLink(ctx context.Context, challengeID,
 
 // loadChallenge reads a challenge, mapping the store's not-found.
 func (m *Manager) loadChallenge(ctx context.Context,
-	id string) (store.LinkChallenge, error) {
+	id string) (StoredChallenge, error) {
 
-	var ch store.LinkChallenge
-	err := m.cfg.Store.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
+	var ch StoredChallenge
+	err := m.cfg.Store.ExecChannels(ctx, readOnly,
+		func(tx StoreTx) error {
 			var err error
 			ch, err = tx.LinkChallenge(ctx, id)
 			return err
 		})
 	switch {
-	case errors.Is(err, store.ErrChallengeNotFound):
+	case errors.Is(err, ErrChallengeNotFound):
 		return ch, fmt.Errorf("%w: challenge_id %q", ErrChallengeNotFound,
 			id)
 	case err != nil:
@@ -514,13 +513,13 @@ func (m *Manager) graphAlias(ctx context.Context, node route.Vertex) string {
 
 // recordLink writes the provider, its agent key and the used challenge in
 // one transaction.
-func (m *Manager) recordLink(ctx context.Context, ch store.LinkChallenge,
+func (m *Manager) recordLink(ctx context.Context, ch StoredChallenge,
 	node route.Vertex, agent AgentKey, alias string,
 	now time.Time) (Link, error) {
 
 	id := ProviderID(node)
 	var link Link
-	err := m.cfg.Store.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+	err := m.cfg.Store.ExecChannels(ctx, readWrite, func(tx StoreTx) error {
 		link = Link{}
 		if err := checkAgentKeyFree(ctx, tx, id, agent); err != nil {
 			return err
@@ -528,13 +527,13 @@ func (m *Manager) recordLink(ctx context.Context, ch store.LinkChallenge,
 
 		prev, err := tx.Provider(ctx, id)
 		switch {
-		case errors.Is(err, store.ErrProviderNotFound):
-			err = tx.InsertProvider(ctx, store.Provider{
+		case errors.Is(err, ErrProviderNotFound):
+			err = tx.InsertProvider(ctx, StoredProvider{
 				ID:          id,
 				NodePubkey:  node.String(),
 				AgentPubkey: agent.String(),
 				Alias:       alias,
-				Status:      string(StatusLinked),
+				Status:      StatusLinked,
 				LinkedAt:    now,
 				CreatedAt:   now,
 			})
@@ -553,7 +552,7 @@ func (m *Manager) recordLink(ctx context.Context, ch store.LinkChallenge,
 		default:
 			link.Relinked = true
 			err := tx.RelinkProvider(ctx, id, agent.String(), alias,
-				string(StatusLinked), now)
+				StatusLinked, now)
 			if err != nil {
 				return err
 			}
@@ -577,7 +576,7 @@ func (m *Manager) recordLink(ctx context.Context, ch store.LinkChallenge,
 		}
 
 		err = tx.UseLinkChallenge(ctx, ch.ID, id, now)
-		if errors.Is(err, store.ErrChallengeUsed) {
+		if errors.Is(err, ErrChallengeUsed) {
 			return fmt.Errorf("%w: challenge %s was used by a "+
 				"concurrent link", ErrChallengeUsed, ch.ID)
 		}
@@ -595,11 +594,11 @@ func (m *Manager) recordLink(ctx context.Context, ch store.LinkChallenge,
 }
 
 // loadProvider reads a provider and its rate card.
-func loadProvider(ctx context.Context, tx *store.Tx,
+func loadProvider(ctx context.Context, tx StoreTx,
 	id string) (Provider, error) {
 
 	row, err := tx.Provider(ctx, id)
-	if errors.Is(err, store.ErrProviderNotFound) {
+	if errors.Is(err, ErrProviderNotFound) {
 		return Provider{}, fmt.Errorf("%w: provider_id %q",
 			ErrProviderNotFound, id)
 	}
@@ -614,7 +613,7 @@ func loadProvider(ctx context.Context, tx *store.Tx,
 }
 
 // providerFromRow parses a stored provider.
-func providerFromRow(row store.Provider,
+func providerFromRow(row StoredProvider,
 	rates map[string]string) (Provider, error) {
 
 	node, err := ParseNodeKeyHex(row.NodePubkey)
@@ -637,10 +636,10 @@ func providerFromRow(row store.Provider,
 		Node:   node,
 		Agent:  agent,
 		Alias:  row.Alias,
-		Status: Status(row.Status),
+		Status: row.Status,
 		Rates:  card,
 		Reach: Reach{
-			State:     ReachState(row.Reach),
+			State:     row.Reach,
 			Reason:    row.ReachReason,
 			CheckedAt: row.ReachCheckedAt,
 		},
@@ -652,8 +651,8 @@ func providerFromRow(row store.Provider,
 // Provider returns the provider with the id, or ErrProviderNotFound.
 func (m *Manager) Provider(ctx context.Context, id string) (Provider, error) {
 	var p Provider
-	err := m.cfg.Store.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
+	err := m.cfg.Store.ExecChannels(ctx, readOnly,
+		func(tx StoreTx) error {
 			var err error
 			p, err = loadProvider(ctx, tx, id)
 			return err
@@ -664,8 +663,8 @@ func (m *Manager) Provider(ctx context.Context, id string) (Provider, error) {
 // Providers returns every provider, oldest first.
 func (m *Manager) Providers(ctx context.Context) ([]Provider, error) {
 	var out []Provider
-	err := m.cfg.Store.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
+	err := m.cfg.Store.ExecChannels(ctx, readOnly,
+		func(tx StoreTx) error {
 			out = nil
 			rows, err := tx.Providers(ctx)
 			if err != nil {
@@ -697,10 +696,10 @@ func (m *Manager) SetRates(ctx context.Context, id string,
 	card RateCard) (Provider, error) {
 
 	var p Provider
-	err := m.cfg.Store.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+	err := m.cfg.Store.ExecChannels(ctx, readWrite, func(tx StoreTx) error {
 		err := tx.SetProviderRates(ctx, id, card.Strings(),
 			m.cfg.Clock.Now())
-		if errors.Is(err, store.ErrProviderNotFound) {
+		if errors.Is(err, ErrProviderNotFound) {
 			return fmt.Errorf("%w: provider_id %q",
 				ErrProviderNotFound, id)
 		}
@@ -736,8 +735,8 @@ func (m *Manager) AgentKey(ctx context.Context, providerID string) (AgentKey,
 func (m *Manager) VerifyAgent(ctx context.Context, providerID string,
 	key AgentKey) error {
 
-	return m.cfg.Store.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
+	return m.cfg.Store.ExecChannels(ctx, readOnly,
+		func(tx StoreTx) error {
 			keys, err := tx.AgentKeys(ctx, providerID, key.String())
 			if err != nil {
 				return err

@@ -11,7 +11,6 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // minReachFeeLimit is the least fee the reachability probe allows: a
@@ -37,8 +36,8 @@ func (m *Manager) CheckReach(ctx context.Context, providerID string) (Reach,
 	cancel()
 	reach.CheckedAt = m.cfg.Clock.Now().UTC().Truncate(time.Microsecond)
 
-	err = m.cfg.Store.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
-		return tx.SetProviderReach(ctx, providerID, string(reach.State),
+	err = m.cfg.Store.ExecChannels(ctx, readWrite, func(tx StoreTx) error {
+		return tx.SetProviderReach(ctx, providerID, reach.State,
 			reach.Reason, reach.CheckedAt)
 	})
 	if err != nil {

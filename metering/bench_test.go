@@ -11,8 +11,9 @@ import (
 
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
-	"github.com/sluice-ln/sluice/metering/meteringtest"
 	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/store/meteringstore"
+	"github.com/sluice-ln/sluice/store/meteringstore/meteringstoretest"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
 
@@ -163,10 +164,11 @@ func newBenchFixture(b *testing.B, cfg store.Config,
 
 	db := storetest.Open(b, cfg)
 	lg := ledger.New(store.NewLedgerStore(db), nil)
-	meteringtest.SeedJobs(b, db, lg, jobStart, jobs...)
+	meteringstoretest.SeedJobs(b, db, lg, jobStart, jobs...)
 
 	svc, err := metering.NewService(metering.ServiceConfig{
-		DB: db, Ledger: lg, Jobs: meteringtest.NewJobs(jobs...),
+		Store: meteringstore.NewSQLStore(db, lg,
+			meteringstoretest.NewJobs(jobs...), func() time.Time { return ingestNow }),
 		Ingest: metering.IngestConfig{
 			FeeRate: 250,
 			Policy:  metering.DefaultPolicy(),

@@ -10,7 +10,9 @@
 // The package is pure up to the Ingestor: decoding, signatures, validation
 // and rating are functions of their inputs and a clock. What it needs from
 // the rest of Sluice (the job as settlement and channels see it, the usage
-// tables, the ledger posting) is declared in interfaces.go. Metering keeps no
-// concepts of its own for what others own: a job's state is settlement's
-// State, its rate card channels' RateCard (SettlementJobs reads both).
+// tables, the ledger posting) is declared in interfaces.go, in metering's
+// own types; store/meteringstore implements it on the SQL store, and the
+// package imports no store package. Metering keeps no concepts of its own
+// for what others own: a job's state is settlement's State, its rate card
+// channels' RateCard (meteringstore.SettlementJobs reads both).
 package metering

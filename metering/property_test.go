@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/settlement/settlementtest"
 	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/store/meteringstore"
 	"github.com/sluice-ln/sluice/store/storetest"
 	"pgregory.net/rapid"
 )
@@ -34,7 +35,7 @@ type propEnv struct {
 	hub   *settlementtest.Hub
 	provs *settlementtest.Providers
 	m     *settlement.Manager
-	sql   *metering.SQLStore
+	sql   *meteringstore.SQLStore
 	buyer string
 
 	// nprov counts the providers made, one per case.
@@ -67,8 +68,8 @@ func newPropEnv(t *testing.T) *propEnv {
 		t.Fatal(err)
 	}
 	e.buyer = b.ID
-	e.sql = metering.NewSQLStore(e.db, e.lg,
-		&metering.SettlementJobs{Jobs: e.m}, clock)
+	e.sql = meteringstore.NewSQLStore(e.db, e.lg,
+		&meteringstore.SettlementJobs{Jobs: e.m}, clock)
 	return e
 }
 

@@ -3,19 +3,23 @@ package metering
 import (
 	"context"
 	"fmt"
-
-	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/store"
 )
+
+// ServiceStore is the store a Service runs on: the Ingestor's group
+// commits and a read of one job. store/meteringstore's SQLStore implements
+// it.
+type ServiceStore interface {
+	Store
+
+	// JobStatus returns the job as metering sees it, read in one
+	// read-only transaction, or an error wrapping ErrUnknownJob.
+	JobStatus(ctx context.Context, jobID string) (JobView, error)
+}
 
 // ServiceConfig is what NewService needs.
 type ServiceConfig struct {
-	// DB is Sluice's store; Ledger posts usage on it.
-	DB     *store.DB
-	Ledger *ledger.Ledger
-
-	// Jobs answers for settlement and channels.
-	Jobs JobSource
+	// Store holds usage, meters and jobs; it posts usage to the ledger.
+	Store ServiceStore
 
 	// Ingest configures the group commits, the rules and the platform
 	// fee.
@@ -23,25 +27,23 @@ type ServiceConfig struct {
 }
 
 // Service is metering as the API sees it: SubmitUsage and GetMeter over
-// the Ingestor and the SQL store.
+// the Ingestor and its store.
 type Service struct {
-	store *SQLStore
+	store ServiceStore
 	in    *Ingestor
 }
 
 // NewService returns a Service; Start runs its Ingestor.
 func NewService(cfg ServiceConfig) (*Service, error) {
-	if cfg.DB == nil || cfg.Ledger == nil || cfg.Jobs == nil {
-		return nil, fmt.Errorf("metering service: DB, Ledger and Jobs " +
-			"are required")
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("metering service: Store is required")
 	}
-	st := NewSQLStore(cfg.DB, cfg.Ledger, cfg.Jobs, cfg.Ingest.Clock)
-	in, err := NewIngestor(st, cfg.Ingest)
+	in, err := NewIngestor(cfg.Store, cfg.Ingest)
 	if err != nil {
 		return nil, err
 	}
 
-	return &Service{store: st, in: in}, nil
+	return &Service{store: cfg.Store, in: in}, nil
 }
 
 // Start starts the Ingestor.
@@ -68,13 +70,5 @@ func (s *Service) Submit(ctx context.Context, callerID string,
 func (s *Service) Status(ctx context.Context, jobID string) (JobView,
 	error) {
 
-	var job JobView
-	err := s.store.db.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
-			var err error
-			job, err = (&sqlTx{s: s.store, tx: tx}).Job(ctx, jobID)
-			return err
-		})
-
-	return job, err
+	return s.store.JobStatus(ctx, jobID)
 }

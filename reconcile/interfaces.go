@@ -2,9 +2,12 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 
+	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/outbound"
 )
 
 // Lnd is what reconciliation reads of the hub's lnd.
@@ -21,11 +24,73 @@ type Lnd interface {
 
 var _ Lnd = (*lightning.HubHistory)(nil)
 
-// DB runs the reads in one transaction; *store.DB is the one
-// implementation.
-type DB interface {
-	ExecTx(ctx context.Context, opts store.TxOptions,
-		fn func(*store.Tx) error) error
+// ErrNotFound is returned by BooksTx.JobInvoice for a hash that is no
+// job's invoice.
+var ErrNotFound = errors.New("not found")
+
+// Invoice is a job's funding or top-up invoice as Sluice keeps it.
+type Invoice struct {
+	// JobID names the job the invoice funds.
+	JobID string
+
+	// State is the invoice's state as settlement stores it (open,
+	// settled, canceled); reconciliation only prints it.
+	State string
+
+	// AmountPaid is what the invoice settled for; zero while it has not.
+	AmountPaid ledger.MilliSatoshi
 }
 
-var _ DB = (*store.DB)(nil)
+// Payment is a payout or a refund as Sluice keeps it.
+type Payment struct {
+	// ID is the payout's id; empty for a refund.
+	ID string
+
+	// JobID is the refunded job; empty for a payout.
+	JobID string
+
+	// PaymentHash is the payment's hash in lower-case hex, as stored;
+	// one that does not parse is a difference.
+	PaymentHash string
+
+	// State is the payment's outbound status as stored; one that names
+	// no status is a difference.
+	State outbound.Status
+
+	// Amount is what the payment delivers; Fee the routing fee Sluice
+	// recorded for a succeeded one.
+	Amount ledger.MilliSatoshi
+	Fee    ledger.MilliSatoshi
+}
+
+// BooksTx is one read-only store transaction over Sluice's books. Its reads
+// see one snapshot.
+type BooksTx interface {
+	// JobInvoice returns the job invoice with the hash, or an error
+	// wrapping ErrNotFound when the hash is no job's invoice.
+	JobInvoice(ctx context.Context, hash lntypes.Hash) (Invoice, error)
+
+	// TransactionByKey returns the ledger transaction with the
+	// idempotency key, or an error wrapping ledger.ErrNotFound.
+	TransactionByKey(ctx context.Context, key string) (ledger.StoredTx,
+		error)
+
+	// Payouts returns every payout, in any state.
+	Payouts(ctx context.Context) ([]Payment, error)
+
+	// Refunds returns every refund of every job, in any state.
+	Refunds(ctx context.Context) ([]Payment, error)
+
+	// KindTotal returns the sum of the balances of every account of the
+	// kind; zero when there is none.
+	KindTotal(ctx context.Context, kind ledger.AccountKind) (
+		ledger.MilliSatoshi, error)
+}
+
+// DB runs the reads in one transaction; store.DB implements it
+// (store/reconcile.go).
+type DB interface {
+	// ReadBooks runs fn in one read-only transaction. It may run fn more
+	// than once, so fn has no effects outside the transaction.
+	ReadBooks(ctx context.Context, fn func(BooksTx) error) error
+}

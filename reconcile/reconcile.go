@@ -9,7 +9,7 @@ import (
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/outbound"
 )
 
 // Kind says which of Sluice's books a difference is in.
@@ -111,11 +111,11 @@ func (r *Report) differ(kind Kind, subject, sluice, lnd string) {
 type books struct {
 	// invoices are the job invoices of the hashes lnd settled, and
 	// credits the amounts their fund:<hash> transactions moved.
-	invoices map[lntypes.Hash]store.JobInvoice
+	invoices map[lntypes.Hash]Invoice
 	credits  map[lntypes.Hash]ledger.MilliSatoshi
 
-	payouts []store.Payout
-	refunds []store.Refund
+	payouts []Payment
+	refunds []Payment
 	totals  Totals
 }
 
@@ -164,42 +164,27 @@ func Run(ctx context.Context, db DB, lnd Lnd) (*Report, error) {
 func readBooks(ctx context.Context, db DB,
 	settled []lightning.SettledInvoice) (*books, error) {
 
-	b := &books{
-		invoices: make(map[lntypes.Hash]store.JobInvoice),
-		credits:  make(map[lntypes.Hash]ledger.MilliSatoshi),
-	}
-	err := db.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
-			*b = books{
-				invoices: make(map[lntypes.Hash]store.JobInvoice),
-				credits: make(
-					map[lntypes.Hash]ledger.MilliSatoshi),
-			}
-			for _, inv := range settled {
-				if err := b.readInvoice(ctx, tx,
-					inv.Hash); err != nil {
-
-					return err
-				}
-			}
-
-			var err error
-			if b.payouts, err = tx.Payouts(ctx, ""); err != nil {
+	b := &books{}
+	err := db.ReadBooks(ctx, func(tx BooksTx) error {
+		*b = books{
+			invoices: make(map[lntypes.Hash]Invoice),
+			credits:  make(map[lntypes.Hash]ledger.MilliSatoshi),
+		}
+		for _, inv := range settled {
+			if err := b.readInvoice(ctx, tx, inv.Hash); err != nil {
 				return err
 			}
-			jobs, err := tx.ListJobs(ctx, store.JobFilter{})
-			if err != nil {
-				return err
-			}
-			for _, j := range jobs {
-				rs, err := tx.JobRefunds(ctx, j.ID)
-				if err != nil {
-					return err
-				}
-				b.refunds = append(b.refunds, rs...)
-			}
-			return b.readTotals(ctx, tx)
-		})
+		}
+
+		var err error
+		if b.payouts, err = tx.Payouts(ctx); err != nil {
+			return err
+		}
+		if b.refunds, err = tx.Refunds(ctx); err != nil {
+			return err
+		}
+		return b.readTotals(ctx, tx)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sluice's books: %w", err)
 	}
@@ -208,12 +193,12 @@ func readBooks(ctx context.Context, db DB,
 
 // readInvoice reads the job invoice with the hash, if it is one, and what
 // its funding transaction credited.
-func (b *books) readInvoice(ctx context.Context, tx *store.Tx,
+func (b *books) readInvoice(ctx context.Context, tx BooksTx,
 	hash lntypes.Hash) error {
 
-	inv, err := tx.JobInvoiceByHash(ctx, hash.String())
+	inv, err := tx.JobInvoice(ctx, hash)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ErrNotFound):
 		return nil
 	case err != nil:
 		return err
@@ -236,7 +221,7 @@ func (b *books) readInvoice(ctx context.Context, tx *store.Tx,
 }
 
 // readTotals reads the ledger's totals.
-func (b *books) readTotals(ctx context.Context, tx *store.Tx) error {
+func (b *books) readTotals(ctx context.Context, tx BooksTx) error {
 	for _, t := range []struct {
 		kind ledger.AccountKind
 		into *ledger.MilliSatoshi
@@ -337,8 +322,8 @@ func (r *Report) payments(payments []lightning.PaymentRecord,
 // compare checks one payout or refund in state with amount and fee
 // against lnd's payment of its hash, and adds what lnd paid for a
 // succeeded one to its total and the fees.
-func (r *Report) compare(kind Kind, subject, state string, amount,
-	fee ledger.MilliSatoshi, pay lightning.PaymentRecord, inLnd bool,
+func (r *Report) compare(kind Kind, subject string, state outbound.Status,
+	amount, fee ledger.MilliSatoshi, pay lightning.PaymentRecord, inLnd bool,
 	total *ledger.MilliSatoshi) {
 
 	lndSays := "no payment"
@@ -352,14 +337,14 @@ func (r *Report) compare(kind Kind, subject, state string, amount,
 	}
 
 	switch state {
-	case "pending":
+	case outbound.StatusPending:
 		r.Resolving++
 		if inLnd && pay.State == lightning.PaymentSucceeded {
 			// Counted once Sluice records it.
 			return
 		}
 
-	case "succeeded":
+	case outbound.StatusSucceeded:
 		sluiceSays := fmt.Sprintf("succeeded, %v with fee %v", amount,
 			fee)
 		if !inLnd || pay.State != lightning.PaymentSucceeded {
@@ -374,13 +359,13 @@ func (r *Report) compare(kind Kind, subject, state string, amount,
 			r.differ(kind, subject, sluiceSays, lndSays)
 		}
 
-	case "failed":
+	case outbound.StatusFailed:
 		if inLnd && pay.State != lightning.PaymentFailed {
 			r.differ(kind, subject, "failed", lndSays)
 		}
 
 	default:
-		r.differ(kind, subject, "state "+state, lndSays)
+		r.differ(kind, subject, "state "+string(state), lndSays)
 	}
 }
 

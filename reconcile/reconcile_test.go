@@ -1,4 +1,4 @@
-package reconcile
+package reconcile_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/reconcile"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
@@ -218,7 +219,7 @@ func TestRun(t *testing.T) {
 			if tc.change != nil {
 				tc.change(lnd)
 			}
-			r, err := Run(context.Background(), db, lnd)
+			r, err := reconcile.Run(context.Background(), db, lnd)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,11 +250,11 @@ func TestRun(t *testing.T) {
 // TestRunTotals shows both sides' totals when they agree.
 func TestRunTotals(t *testing.T) {
 	db, lnd := testBooks(t)
-	r, err := Run(context.Background(), db, lnd)
+	r, err := reconcile.Run(context.Background(), db, lnd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Totals{Funded: 100_000, PaidOut: 50_000, Refunded: 30_000,
+	want := reconcile.Totals{Funded: 100_000, PaidOut: 50_000, Refunded: 30_000,
 		RoutingFees: 15}
 	if r.Ledger != want || r.Lnd != want {
 		t.Fatalf("totals ledger %+v, lnd %+v, want %+v", r.Ledger,

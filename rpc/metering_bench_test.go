@@ -19,11 +19,12 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
-	"github.com/sluice-ln/sluice/metering/meteringtest"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/store/meteringstore"
+	"github.com/sluice-ln/sluice/store/meteringstore/meteringstoretest"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
 
@@ -90,9 +91,10 @@ func benchSubmitOnce(b *testing.B, cfg store.Config) {
 
 	db := storetest.Open(b, cfg)
 	lg := ledger.New(store.NewLedgerStore(db), nil)
-	meteringtest.SeedJobs(b, db, lg, start, jobs...)
+	meteringstoretest.SeedJobs(b, db, lg, start, jobs...)
 	svc, err := metering.NewService(metering.ServiceConfig{
-		DB: db, Ledger: lg, Jobs: meteringtest.NewJobs(jobs...),
+		Store: meteringstore.NewSQLStore(db, lg,
+			meteringstoretest.NewJobs(jobs...), func() time.Time { return now }),
 		Ingest: metering.IngestConfig{
 			FeeRate: 250, Policy: metering.DefaultPolicy(),
 			Clock: func() time.Time { return now },

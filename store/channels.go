@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/store/sqlc"
 )
 
@@ -14,17 +15,19 @@ import (
 // and rate cards. Keys are lower-case hex and rates decimal strings; the
 // channels package parses and checks them, this file only stores them.
 
+// The channels domain's sentinels are channels': the store returns them and
+// the domain checks them with errors.Is, one error on both sides.
 var (
 	// ErrChallengeNotFound is returned when no link challenge has the id.
-	ErrChallengeNotFound = errors.New("link challenge not found")
+	ErrChallengeNotFound = channels.ErrChallengeNotFound
 
 	// ErrChallengeUsed is returned by UseLinkChallenge when the challenge
 	// was used already: a second completion lost the race.
-	ErrChallengeUsed = errors.New("link challenge already used")
+	ErrChallengeUsed = channels.ErrChallengeUsed
 
 	// ErrProviderNotFound is returned when no provider has the id or
 	// node key.
-	ErrProviderNotFound = errors.New("provider not found")
+	ErrProviderNotFound = channels.ErrProviderNotFound
 )
 
 // LinkChallenge is a row of link_challenges.

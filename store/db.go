@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	// The pgx driver registers itself with database/sql as "pgx".
+	// The pgx driver registers itself with database/sql as "pgx/v5"
+	// (and as "pgx" only when no other pgx took that name first).
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	// The modernc driver registers itself with database/sql as "sqlite".
@@ -286,10 +287,16 @@ func (db *DB) openSQLite(ctx context.Context) error {
 	return nil
 }
 
+// pgxDriver names pgx v5 explicitly: lnd's kvdb, linked into sluiced,
+// brings pgx v4, whose driver may take the plain name "pgx" first, and
+// whose errors are not the *pgconn.PgError that mapError classifies (a
+// serialization failure would not be retried).
+const pgxDriver = "pgx/v5"
+
 // openPostgres opens the connection pool and checks that the server
 // answers.
 func (db *DB) openPostgres(ctx context.Context) error {
-	pool, err := sql.Open("pgx", db.cfg.PostgresDSN)
+	pool, err := sql.Open(pgxDriver, db.cfg.PostgresDSN)
 	if err != nil {
 		return fmt.Errorf("postgres: parse DSN: %w", err)
 	}

@@ -42,4 +42,14 @@
 // atomically. A domain's schema comes as a new numbered migration in
 // migrations/, in PostgreSQL's dialect; its queries go in
 // queries/<domain>.sql, and make sqlc regenerates package sqlc.
+//
+// Domains. A domain declares its store in its own types and sentinel
+// errors, and imports no store package (tapd's tapgarden and tapdb split
+// the same way); a file here adapts Tx to it, converting rows and errors:
+// channels_domain.go (channels.Store, whose not-found and used errors are
+// this package's ErrProviderNotFound and friends) and reconcile.go
+// (reconcile.DB). metering's (metering.ServiceStore) is implemented in
+// meteringstore, beside this package rather than in it, because it asks
+// settlement, which imports this package still. settlement and payout
+// still use Tx and its rows directly.
 package store

@@ -285,7 +285,7 @@ func rawOpen(t *testing.T, cfg store.Config) *sql.DB {
 
 	driver, dsn := "sqlite", cfg.SQLitePath
 	if cfg.Backend == store.Postgres {
-		driver, dsn = "pgx", cfg.PostgresDSN
+		driver, dsn = "pgx/v5", cfg.PostgresDSN
 	}
 	raw, err := sql.Open(driver, dsn)
 	if err != nil {

@@ -2,10 +2,113 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/outbound"
+	"github.com/sluice-ln/sluice/reconcile"
 )
+
+// Compile-time check that the store is what reconciliation reads.
+var _ reconcile.DB = (*DB)(nil)
+
+// ReadBooks runs fn in one read-only transaction over reconciliation's
+// view of the books (reconcile.BooksTx).
+func (d *DB) ReadBooks(ctx context.Context,
+	fn func(reconcile.BooksTx) error) error {
+
+	return d.ExecTx(ctx, TxOptions{ReadOnly: true}, func(tx *Tx) error {
+		return fn(booksTx{tx: tx})
+	})
+}
+
+// booksTx is a store transaction as reconciliation reads it.
+type booksTx struct {
+	tx *Tx
+}
+
+// Compile-time check that booksTx is reconciliation's transaction.
+var _ reconcile.BooksTx = booksTx{}
+
+// JobInvoice returns the job invoice with the hash; reconcile.ErrNotFound
+// for a hash that is no job's.
+func (b booksTx) JobInvoice(ctx context.Context, hash lntypes.Hash) (
+	reconcile.Invoice, error) {
+
+	inv, err := b.tx.JobInvoiceByHash(ctx, hash.String())
+	if errors.Is(err, ErrNotFound) {
+		return reconcile.Invoice{}, fmt.Errorf("job invoice %v: %w",
+			hash, reconcile.ErrNotFound)
+	}
+	if err != nil {
+		return reconcile.Invoice{}, err
+	}
+	return reconcile.Invoice{
+		JobID:      inv.JobID,
+		State:      inv.State,
+		AmountPaid: inv.AmountPaid,
+	}, nil
+}
+
+// TransactionByKey returns the ledger transaction with the key.
+func (b booksTx) TransactionByKey(ctx context.Context, key string) (
+	ledger.StoredTx, error) {
+
+	return b.tx.TransactionByKey(ctx, key)
+}
+
+// Payouts returns every payout.
+func (b booksTx) Payouts(ctx context.Context) ([]reconcile.Payment, error) {
+	rows, err := b.tx.Payouts(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]reconcile.Payment, len(rows))
+	for i, p := range rows {
+		out[i] = reconcile.Payment{
+			ID:          p.ID,
+			PaymentHash: p.PaymentHash,
+			State:       outbound.Status(p.State),
+			Amount:      p.Amount,
+			Fee:         p.Fee,
+		}
+	}
+	return out, nil
+}
+
+// Refunds returns every job's refunds.
+func (b booksTx) Refunds(ctx context.Context) ([]reconcile.Payment, error) {
+	jobs, err := b.tx.ListJobs(ctx, JobFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var out []reconcile.Payment
+	for _, j := range jobs {
+		rows, err := b.tx.JobRefunds(ctx, j.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range rows {
+			out = append(out, reconcile.Payment{
+				JobID:       f.JobID,
+				PaymentHash: f.PaymentHash,
+				State:       outbound.Status(f.State),
+				Amount:      f.Amount,
+				Fee:         f.Fee,
+			})
+		}
+	}
+	return out, nil
+}
+
+// KindTotal returns the sum of the balances of every account of a kind.
+func (b booksTx) KindTotal(ctx context.Context, kind ledger.AccountKind) (
+	ledger.MilliSatoshi, error) {
+
+	return b.tx.KindTotal(ctx, kind)
+}
 
 // KindTotal returns the sum of the balances of every account of a kind
 // (all providers' paid_out, say); zero when there is none. Reconciliation

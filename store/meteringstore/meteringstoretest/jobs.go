@@ -1,4 +1,7 @@
-package meteringtest
+// Package meteringstoretest holds fakes for tests of metering's SQL store
+// (meteringstore): a JobSource over fixed jobs, and the rows and escrow
+// those jobs need.
+package meteringstoretest
 
 import (
 	"context"
@@ -11,9 +14,10 @@ import (
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/store/meteringstore"
 )
 
-// Jobs is a metering.JobSource over a fixed set of jobs, for tests of the
+// Jobs is a meteringstore.JobSource over a fixed set of jobs, for tests of the
 // SQL store without settlement and channels. A job it starts runs from
 // then on; it records the solvency evaluations asked of it.
 type Jobs struct {
@@ -24,7 +28,7 @@ type Jobs struct {
 }
 
 // Compile-time check that Jobs is a JobSource.
-var _ metering.JobSource = (*Jobs)(nil)
+var _ meteringstore.JobSource = (*Jobs)(nil)
 
 // NewJobs returns a JobSource over the jobs.
 func NewJobs(jobs ...metering.JobView) *Jobs {

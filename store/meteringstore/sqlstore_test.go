@@ -1,4 +1,4 @@
-package metering_test
+package meteringstore_test
 
 import (
 	"context"
@@ -10,9 +10,10 @@ import (
 
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
-	"github.com/sluice-ln/sluice/metering/meteringtest"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/store/meteringstore"
+	"github.com/sluice-ln/sluice/store/meteringstore/meteringstoretest"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
 
@@ -21,9 +22,9 @@ import (
 type sqlFixture struct {
 	db     *store.DB
 	ledger *ledger.Ledger
-	jobs   *meteringtest.Jobs
+	jobs   *meteringstoretest.Jobs
 	in     *metering.Ingestor
-	sql    *metering.SQLStore
+	sql    *meteringstore.SQLStore
 }
 
 // newSQLFixture opens a store of cfg's backend with the jobs' rows (which
@@ -35,10 +36,10 @@ func newSQLFixture(t *testing.T, cfg store.Config, icfg metering.IngestConfig,
 
 	db := storetest.Open(t, cfg)
 	lg := ledger.New(store.NewLedgerStore(db), nil)
-	meteringtest.SeedJobs(t, db, lg, jobStart, jobs...)
+	meteringstoretest.SeedJobs(t, db, lg, jobStart, jobs...)
 
-	f := &sqlFixture{db: db, ledger: lg, jobs: meteringtest.NewJobs(jobs...)}
-	f.sql = metering.NewSQLStore(db, lg, f.jobs, nil)
+	f := &sqlFixture{db: db, ledger: lg, jobs: meteringstoretest.NewJobs(jobs...)}
+	f.sql = meteringstore.NewSQLStore(db, lg, f.jobs, nil)
 	icfg.FeeRate = 250
 	icfg.Policy = metering.DefaultPolicy()
 	icfg.Clock = func() time.Time { return ingestNow }

@@ -1,4 +1,4 @@
-package metering
+package meteringstore
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
 )
@@ -26,28 +27,28 @@ var _ JobSource = (*SettlementJobs)(nil)
 
 // JobInfo reads the job and its provider's current agent key in tx.
 func (s *SettlementJobs) JobInfo(ctx context.Context, tx *store.Tx,
-	id string) (JobView, error) {
+	id string) (metering.JobView, error) {
 
 	job, err := s.Jobs.JobInTx(ctx, tx, id)
 	if errors.Is(err, settlement.ErrJobNotFound) {
-		return JobView{}, fmt.Errorf("%w: %s", ErrUnknownJob, id)
+		return metering.JobView{}, fmt.Errorf("%w: %s", metering.ErrUnknownJob, id)
 	}
 	if err != nil {
-		return JobView{}, err
+		return metering.JobView{}, err
 	}
 
 	prov, err := tx.Provider(ctx, job.ProviderID)
 	if err != nil {
-		return JobView{}, fmt.Errorf("provider %s of job %s: %w",
+		return metering.JobView{}, fmt.Errorf("provider %s of job %s: %w",
 			job.ProviderID, id, err)
 	}
 	key, err := hex.DecodeString(prov.AgentPubkey)
-	if err != nil || len(key) != AgentKeyLen {
-		return JobView{}, fmt.Errorf("provider %s: agent key %q is "+
+	if err != nil || len(key) != metering.AgentKeyLen {
+		return metering.JobView{}, fmt.Errorf("provider %s: agent key %q is "+
 			"not 32 bytes of hex", prov.ID, prov.AgentPubkey)
 	}
 
-	view := JobView{
+	view := metering.JobView{
 		ID:         job.ID,
 		ProviderID: job.ProviderID,
 		State:      job.State,
@@ -70,9 +71,9 @@ func (s *SettlementJobs) JobInfo(ctx context.Context, tx *store.Tx,
 			continue
 		}
 		switch r {
-		case ResourceCPU:
+		case metering.ResourceCPU:
 			view.Max.CPU = uint64(n)
-		case ResourceMem:
+		case metering.ResourceMem:
 			view.Max.Mem = uint64(n)
 		}
 	}

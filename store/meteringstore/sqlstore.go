@@ -1,4 +1,11 @@
-package metering
+// Package meteringstore is metering's Store on Sluice's SQL store: usage
+// rows and meter states in metering's tables (store/metering.go), the
+// escrow from the ledger, and the rest of the job from a JobSource
+// (settlement and channels, SettlementJobs). metering declares what it
+// needs (metering.Store, metering.UsageTx) and imports no store package;
+// this package implements it. It sits beside store rather than in it
+// because settlement, which SettlementJobs asks, still imports store.
+package meteringstore
 
 import (
 	"context"
@@ -10,6 +17,7 @@ import (
 
 	"github.com/shopspring/decimal"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/store"
 )
 
@@ -18,9 +26,11 @@ import (
 // of a group commit. The daemon satisfies it with their managers.
 type JobSource interface {
 	// JobInfo returns the job as metering sees it, read through tx:
-	// everything in JobView but Escrow and Meter, which the store reads
-	// itself. An unknown job is an error wrapping ErrUnknownJob.
-	JobInfo(ctx context.Context, tx *store.Tx, id string) (JobView, error)
+	// everything in metering.JobView but Escrow and Meter, which the
+	// store reads itself. An unknown job is an error wrapping
+	// metering.ErrUnknownJob.
+	JobInfo(ctx context.Context, tx *store.Tx, id string) (
+		metering.JobView, error)
 
 	// StartJob moves a funded job to running in tx, as of at.
 	StartJob(ctx context.Context, tx *store.Tx, id string,
@@ -42,8 +52,9 @@ type SQLStore struct {
 	clock  func() time.Time
 }
 
-// Compile-time check that SQLStore is what the Ingestor needs.
-var _ Store = (*SQLStore)(nil)
+// Compile-time check that SQLStore is what the Ingestor and the Service
+// need.
+var _ metering.ServiceStore = (*SQLStore)(nil)
 
 // NewSQLStore returns the SQL store; lg posts the usage, clock stamps the
 // meter states (nil is time.Now).
@@ -60,7 +71,7 @@ func NewSQLStore(db *store.DB, lg *ledger.Ledger, jobs JobSource,
 // ExecUsage runs fn in one read-write store transaction, retried on
 // serialization and busy errors as store.DB.ExecTx does.
 func (s *SQLStore) ExecUsage(ctx context.Context,
-	fn func(UsageTx) error) error {
+	fn func(metering.UsageTx) error) error {
 
 	return s.db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
 		return fn(&sqlTx{s: s, tx: tx})
@@ -83,6 +94,22 @@ func (s *SQLStore) LastSeq(ctx context.Context, jobID string) (uint64,
 	return last, err
 }
 
+// JobStatus returns a job as metering sees it, read in one read-only
+// transaction, or an error wrapping metering.ErrUnknownJob.
+func (s *SQLStore) JobStatus(ctx context.Context, jobID string) (
+	metering.JobView, error) {
+
+	var job metering.JobView
+	err := s.db.ExecTx(ctx, store.TxOptions{ReadOnly: true},
+		func(tx *store.Tx) error {
+			var err error
+			job, err = (&sqlTx{s: s, tx: tx}).Job(ctx, jobID)
+			return err
+		})
+
+	return job, err
+}
+
 // sqlTx is one group commit's transaction.
 type sqlTx struct {
 	s  *SQLStore
@@ -90,28 +117,28 @@ type sqlTx struct {
 }
 
 // loadMeter reads a job's meter state; zero for a job never metered.
-func loadMeter(ctx context.Context, tx *store.Tx, id string) (MeterState,
-	error) {
+func loadMeter(ctx context.Context, tx *store.Tx, id string) (
+	metering.MeterState, error) {
 
 	m, err := tx.UsageMeter(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return MeterState{}, nil
+		return metering.MeterState{}, nil
 	}
 	if err != nil {
-		return MeterState{}, err
+		return metering.MeterState{}, err
 	}
 
 	carry, err := decimal.NewFromString(m.Carry)
 	if err != nil {
-		return MeterState{}, fmt.Errorf("meter of job %s: carry %q: %w",
+		return metering.MeterState{}, fmt.Errorf("meter of job %s: carry %q: %w",
 			id, m.Carry, err)
 	}
 	if m.LastSeq < 0 || m.FeeRate < 0 || m.FeeRate > math.MaxUint16 {
-		return MeterState{}, fmt.Errorf("meter of job %s: last seq %d, "+
+		return metering.MeterState{}, fmt.Errorf("meter of job %s: last seq %d, "+
 			"fee rate %d out of range", id, m.LastSeq, m.FeeRate)
 	}
 
-	return MeterState{
+	return metering.MeterState{
 		LastSeq:    uint64(m.LastSeq),
 		LastSecond: m.LastSecond,
 		Carry:      carry,
@@ -121,18 +148,18 @@ func loadMeter(ctx context.Context, tx *store.Tx, id string) (MeterState,
 	}, nil
 }
 
-func (t *sqlTx) Job(ctx context.Context, id string) (JobView, error) {
+func (t *sqlTx) Job(ctx context.Context, id string) (metering.JobView, error) {
 	job, err := t.s.jobs.JobInfo(ctx, t.tx, id)
 	if err != nil {
-		return JobView{}, err
+		return metering.JobView{}, err
 	}
 	job.Escrow, err = t.tx.Balance(ctx, ledger.BuyerEscrow(id))
 	if err != nil {
-		return JobView{}, err
+		return metering.JobView{}, err
 	}
 	job.Meter, err = loadMeter(ctx, t.tx, id)
 	if err != nil {
-		return JobView{}, err
+		return metering.JobView{}, err
 	}
 
 	return job, nil
@@ -144,25 +171,26 @@ func toInt64(seq uint64) int64 {
 }
 
 func (t *sqlTx) Records(ctx context.Context, jobID string, from,
-	to uint64) ([]Record, error) {
+	to uint64) ([]metering.Record, error) {
 
 	rows, err := t.tx.UsageRecords(ctx, jobID, toInt64(from), toInt64(to))
 	if err != nil {
 		return nil, err
 	}
-	recs := make([]Record, len(rows))
+	recs := make([]metering.Record, len(rows))
 	for i, r := range rows {
-		recs[i] = Record{
+		recs[i] = metering.Record{
 			Seq:    uint64(r.Seq),
 			Second: r.Second,
-			Usage:  Usage{CPU: uint64(r.CPU), Mem: uint64(r.Mem)},
+			Usage:  metering.Usage{CPU: uint64(r.CPU), Mem: uint64(r.Mem)},
 		}
 	}
 
 	return recs, nil
 }
 
-func (t *sqlTx) InsertUsage(ctx context.Context, rows []UsageRow) error {
+func (t *sqlTx) InsertUsage(ctx context.Context,
+	rows []metering.UsageRow) error {
 	recs := make([]store.UsageRecord, len(rows))
 	for i, r := range rows {
 		// Validation has kept seqs and quantities within int64.
@@ -182,7 +210,7 @@ func (t *sqlTx) InsertUsage(ctx context.Context, rows []UsageRow) error {
 }
 
 func (t *sqlTx) SaveMeter(ctx context.Context, jobID string,
-	st MeterState) error {
+	st metering.MeterState) error {
 
 	return t.tx.PutUsageMeter(ctx, store.UsageMeter{
 		JobID:      jobID,
@@ -207,7 +235,7 @@ func (t *sqlTx) Start(ctx context.Context, jobID string,
 // re-evaluate its solvency. The fee is metering's (taken from the job's
 // running total, docs/protocol.md), so that the ledger's fees always equal
 // the fee of the job's whole price.
-func (t *sqlTx) Charge(ctx context.Context, c Charge) error {
+func (t *sqlTx) Charge(ctx context.Context, c metering.Charge) error {
 	if c.Price > 0 {
 		postings := []ledger.Posting{
 			{Account: ledger.BuyerEscrow(c.JobID), Amount: -c.Price},
