@@ -257,11 +257,17 @@ func (m *Manager) sweep(ctx context.Context) {
 
 	ticker := time.NewTicker(m.cfg.SweepInterval)
 	defer ticker.Stop()
+	var asked chan struct{}
 	for {
 		m.sweepOnce(ctx)
+		if asked != nil {
+			close(asked)
+			asked = nil
+		}
 		select {
 		case <-ticker.C:
 		case <-m.kick:
+		case asked = <-m.sweepNow:
 		case <-ctx.Done():
 			return
 		}
