@@ -404,45 +404,71 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // poll: it reads the store when metering credits a provider it could pay
 // and when a payout ends, not when it credits one whose interval has not
 // passed (then the interval's end wakes it), and on its own only at the
-// safety poll.
+// safety poll. The clock signals each time the loop arms its timer, which
+// it does once per turn, just before it waits: the test counts those
+// turns (parked), so it knows the loop has handled every wake-up and
+// waits, instead of sleeping and hoping it has.
 func TestSchedulerWakes(t *testing.T) {
 	e := newEnv(t, "")
-	tc := clock.NewTestClock(e.clock.Now())
+	ticks := make(chan time.Duration, 64)
+	tc := clock.NewTestClockWithTickSignal(e.clock.Now(), ticks)
 	ex := e.newExecutor()
 	s, err := NewScheduler(SchedulerConfig{Defaults: testPolicy(),
 		SafetyPoll: time.Hour, DB: e.db, Executor: ex, Clock: tc})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// parked waits for the loop to end n turns and wait.
+	parked := func(what string, n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			select {
+			case <-ticks:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: the loop waited %d times, want %d",
+					what, i, n)
+			}
+		}
+	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	waitFor(t, "the first read", func() bool { return s.reads.Load() == 1 })
+	parked("the first read", 1)
+	if n := s.reads.Load(); n != 1 {
+		t.Fatalf("%d reads at the start, want 1", n)
+	}
 
-	// Payable nobody announces waits for the safety poll.
+	// Payable nobody announces waits for the safety poll: the loop
+	// is waiting, and nothing wakes it.
 	e.earn("pa", "j1", 100_000)
-	time.Sleep(100 * time.Millisecond)
 	if n := s.reads.Load(); n != 1 || len(e.payouts()) != 0 {
 		t.Fatalf("%d reads, %d payouts without a wake-up", n,
 			len(e.payouts()))
 	}
 
-	// Announced, it is paid at once; the payout's end reads again.
+	// Announced, it is paid at once (a read); the payout's end reads
+	// again.
 	s.Credited("pa")
-	waitFor(t, "a payout to pa", func() bool {
-		return len(e.succeededOf("pa")) == 1
-	})
-	waitFor(t, "the read after the payout's end", func() bool {
-		return s.reads.Load() == 3
-	})
+	parked("the credit and the payout's end", 2)
+	if n := len(e.succeededOf("pa")); n != 1 {
+		t.Fatalf("%d payouts to pa after its credit, want 1", n)
+	}
+	if n := s.reads.Load(); n != 3 {
+		t.Fatalf("%d reads after the payout's end, want 3", n)
+	}
 
 	// Credited again within its interval: no read until the interval
 	// ends, then a payout.
 	e.earn("pa", "j1", 100_000)
 	s.Credited("pa")
+	parked("pa's credit within its interval", 1)
+	if n := s.reads.Load(); n != 3 {
+		t.Fatalf("%d reads after crediting pa within its interval, "+
+			"want 3", n)
+	}
 	s.Credited("pa", "pb")
-	time.Sleep(100 * time.Millisecond)
+	parked("pb's credit", 1)
 	if n := s.reads.Load(); n != 4 {
 		// pb is due and unknown: one read for it, none for pa.
 		t.Fatalf("%d reads after crediting pa within its interval "+
@@ -452,15 +478,21 @@ func TestSchedulerWakes(t *testing.T) {
 		t.Fatalf("%d payouts to pa within its interval", n)
 	}
 	tc.SetTime(tc.Now().Add(time.Second))
-	waitFor(t, "a second payout to pa at its interval's end",
-		func() bool { return len(e.succeededOf("pa")) == 2 })
+	parked("pa's interval's end and the payout's end", 2)
+	if n := len(e.succeededOf("pa")); n != 2 {
+		t.Fatalf("%d payouts to pa at its interval's end, want 2", n)
+	}
 
 	// Payable nobody announces is paid at the safety poll.
 	e.earn("pb", "j2", 100_000)
-	time.Sleep(100 * time.Millisecond)
 	if n := len(e.succeededOf("pb")); n != 0 {
 		t.Fatalf("%d payouts to pb before the safety poll", n)
 	}
+	// The safety poll's round also tries pa's 1010 msat left from the
+	// fee budgets, which the executor finds too little once fees are
+	// counted; how many turns the two payouts' ends take depends on
+	// whether their wake-ups coalesce, so this waits for pb's payout
+	// itself.
 	tc.SetTime(tc.Now().Add(time.Hour))
 	waitFor(t, "a payout to pb at the safety poll",
 		func() bool { return len(e.succeededOf("pb")) == 1 })

@@ -248,11 +248,17 @@ func (m *Manager) settled(ctx context.Context, inv lightning.Invoice,
 func (m *Manager) sweep(ctx context.Context) {
 	defer m.wg.Done()
 
+	var asked chan struct{}
 	for {
 		m.sweepOnce(ctx)
+		if asked != nil {
+			close(asked)
+			asked = nil
+		}
 		select {
 		case <-m.cfg.Clock.TickAfter(m.cfg.SweepInterval):
 		case <-m.kick:
+		case asked = <-m.sweepNow:
 		case <-ctx.Done():
 			return
 		}

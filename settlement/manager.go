@@ -149,6 +149,12 @@ type Manager struct {
 
 	// kick wakes the sweeper early: a job may need a top-up invoice.
 	kick chan struct{}
+
+	// sweepNow asks the sweeper for a round; it closes the channel
+	// sent once a round that began after the request has ended. Only
+	// tests ask (export_test.go), to wait for a round instead of
+	// sleeping.
+	sweepNow chan chan struct{}
 }
 
 // New checks cfg and returns a Manager.
@@ -205,6 +211,7 @@ func New(cfg Config) (*Manager, error) {
 		refunding: make(map[string]bool),
 		owed:      make(map[string]refundRetry),
 		kick:      make(chan struct{}, 1),
+		sweepNow:  make(chan chan struct{}),
 	}, nil
 }
 

@@ -733,6 +733,11 @@ type refundRetry struct {
 // MaxRefundRetry. The doubled waits live in memory: after a restart, each
 // owed job's next try is RefundRetry after it began to owe.
 func (m *Manager) retryRefunds(ctx context.Context) error {
+	// now is read before the snapshot, so that a refund the snapshot
+	// shows pending was still pending at now: read after it, now could
+	// be later than the refund's end, and the next try would wait from
+	// a time the sweeper happened to look rather than from the failure.
+	now := m.now()
 	var jobs []store.OwedJob
 	err := m.execTx(ctx, true, func(tx TxStore) error {
 		var err error
@@ -743,7 +748,6 @@ func (m *Manager) retryRefunds(ctx context.Context) error {
 		return err
 	}
 
-	now := m.now()
 	owed := make(map[string]refundRetry, len(jobs))
 	for _, j := range jobs {
 		r, seen := m.owed[j.ID]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -529,7 +530,10 @@ func TestLateTopUpAfterEnd(t *testing.T) {
 // TestSweeperRetriesOwedRefunds ends jobs whose refund finds no route or
 // fails: RefundRetry after they began to owe, the sweeper refunds them by
 // keysend on its own, waiting twice as long after each try that fails,
-// until the escrow is empty.
+// until the escrow is empty. Each step runs a sweeper round to its end
+// (SweepNow) on the test clock, so that what a round did or did not send
+// is known, not guessed after a sleep; the background rounds the ticker
+// runs meanwhile see the same clock and change nothing.
 func TestSweeperRetriesOwedRefunds(t *testing.T) {
 	e := newEnv(t)
 	e.start(e.m)
@@ -546,10 +550,12 @@ func TestSweeperRetriesOwedRefunds(t *testing.T) {
 	wantErr(t, "no route", err, settlement.ErrNoRoute)
 	e.hub.NoRoute = false
 
-	// The refund is sent and fails.
-	failing := true
+	// The refund is sent and fails. failing is read by the payments'
+	// goroutines.
+	var failing atomic.Bool
+	failing.Store(true)
 	e.hub.PayOutcome = func(lightning.Payment) lightning.PaymentResult {
-		if failing {
+		if failing.Load() {
 			return lightning.PaymentResult{
 				Failure: lightning.FailureReasonNoRoute}
 		}
@@ -570,24 +576,28 @@ func TestSweeperRetriesOwedRefunds(t *testing.T) {
 		t.Helper()
 		return len(e.get(id).Refunds)
 	}
+	// sweepAt moves the clock by d and runs a sweeper round after it.
+	sweepAt := func(d time.Duration) {
+		t.Helper()
+		e.clock.Advance(d)
+		e.m.SweepNow(e.ctx, t)
+	}
+
 	// Before RefundRetry has passed since they ended, nothing is sent.
-	time.Sleep(100 * time.Millisecond)
-	e.clock.Advance(retry - time.Second)
-	time.Sleep(100 * time.Millisecond)
+	sweepAt(0)
+	sweepAt(retry - time.Second)
 	if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 0 || m != 1 {
 		t.Fatalf("before the retry: %d and %d refunds, want 0 and 1",
 			n, m)
 	}
 
-	// After it, both are tried; the one that pays fails again.
-	e.clock.Advance(2 * time.Second)
-	e.eventually("both jobs refunded again", func() error {
-		if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 1 ||
-			m != 2 {
-			return fmt.Errorf("%d and %d refunds", n, m)
-		}
-		return nil
-	})
+	// After it, both are tried in one round; the one that pays fails
+	// again.
+	sweepAt(2 * time.Second)
+	if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 1 || m != 2 {
+		t.Fatalf("after the retry: %d and %d refunds, want 1 and 2",
+			n, m)
+	}
 	if r := e.waitRefund(failed.ID); r.State != settlement.RefundFailed {
 		t.Fatalf("second refund %+v", r)
 	}
@@ -596,30 +606,31 @@ func TestSweeperRetriesOwedRefunds(t *testing.T) {
 	}
 
 	// The wait doubled: one more RefundRetry is not enough.
-	failing = false
-	e.clock.Advance(retry + time.Second)
-	time.Sleep(100 * time.Millisecond)
+	failing.Store(false)
+	sweepAt(retry + time.Second)
 	if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 1 || m != 2 {
 		t.Fatalf("before the doubled wait: %d and %d refunds", n, m)
 	}
-	e.clock.Advance(retry)
+	sweepAt(retry)
+	if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 2 || m != 3 {
+		t.Fatalf("after the doubled wait: %d and %d refunds, want 2 "+
+			"and 3", n, m)
+	}
 	for _, id := range []string{noRoute.ID, failed.ID} {
-		e.eventually("job "+id+" refunded", func() error {
-			st := e.get(id)
-			if st.Solvency.Escrow != 0 {
-				return fmt.Errorf("escrow %d msat, refunds %+v",
-					st.Solvency.Escrow, st.Refunds)
-			}
-			return nil
-		})
+		if r := e.waitRefund(id); r.State != settlement.RefundSucceeded {
+			t.Fatalf("job %s: last refund %+v", id, r)
+		}
+		if st := e.get(id); st.Solvency.Escrow != 0 {
+			t.Fatalf("job %s: escrow %d msat, refunds %+v", id,
+				st.Solvency.Escrow, st.Refunds)
+		}
 	}
 	if got := e.get(failed.ID); got.Refunded != 2000 {
 		t.Fatalf("refunded %d msat, want 2000", got.Refunded)
 	}
 
 	// Nothing more is sent once nothing is owed.
-	e.clock.Advance(settlement.DefaultMaxRefundRetry)
-	time.Sleep(100 * time.Millisecond)
+	sweepAt(settlement.DefaultMaxRefundRetry)
 	if n, m := refunds(noRoute.ID), refunds(failed.ID); n != 2 || m != 3 {
 		t.Fatalf("after paying: %d and %d refunds, want 2 and 3", n, m)
 	}

@@ -1,0 +1,35 @@
+package settlement
+
+import (
+	"context"
+	"testing"
+)
+
+// SweepNow runs a sweeper round and waits until it has ended: what the
+// round decided (refunds recorded, invoices expired) is in the store when
+// it returns. Tests use it instead of sleeping for the sweeper's interval.
+// It fails the test if the manager is not running or ctx ends first.
+func (m *Manager) SweepNow(ctx context.Context, t testing.TB) {
+	t.Helper()
+	m.mu.Lock()
+	running := m.ctx
+	m.mu.Unlock()
+	if running == nil {
+		t.Fatal("SweepNow: the manager is not running")
+	}
+	done := make(chan struct{})
+	select {
+	case m.sweepNow <- done:
+	case <-running.Done():
+		t.Fatal("SweepNow: the manager stopped")
+	case <-ctx.Done():
+		t.Fatalf("SweepNow: %v", ctx.Err())
+	}
+	select {
+	case <-done:
+	case <-running.Done():
+		t.Fatal("SweepNow: the manager stopped during the round")
+	case <-ctx.Done():
+		t.Fatalf("SweepNow: %v", ctx.Err())
+	}
+}
