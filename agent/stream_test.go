@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/metering/meteringtest"
@@ -160,7 +161,7 @@ func newServer(t *testing.T, mutate func(j *metering.JobView)) *serverClient {
 		State: settlement.StateRunning, Started: streamStart,
 		StartedAt: streamStart,
 		Max:       metering.Usage{CPU: 2000, Mem: 1024},
-		Rates:     metering.RateCard{metering.ResourceCPU: cpu},
+		Rates:     channels.RateCard{channels.ResourceCPU: cpu},
 		Escrow:    1_000_000,
 	}
 	if mutate != nil {

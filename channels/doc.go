@@ -20,8 +20,7 @@
 // Resource and RateCard are defined here and only here: a rate card is what
 // a provider offers, set, parsed and checked when the provider sets it.
 // Settlement copies the card into a job at creation and metering applies
-// the job's copy, both with this type (settlement's and metering's
-// RateCard are aliases of it). The other way round would not work: metering
+// the job's copy, both with this type. The other way round would not work: metering
 // asks settlement for job states, and settlement asks channels for
 // providers, so the lowest of the three, channels, owns the card. Likewise
 // ErrProviderNotFound is channels' alone; settlement and payout use the

@@ -17,6 +17,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/daemon"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/failpoint"
@@ -459,8 +460,8 @@ func TestTopUpResumesSuspendedJob(t *testing.T) {
 			context.Context, string) (settlement.Provider, error) {
 
 			return settlement.Provider{ID: "prov-itest",
-				Rates: settlement.RateCard{
-					settlement.ResourceCPU: cpu,
+				Rates: channels.RateCard{
+					channels.ResourceCPU: cpu,
 				}}, nil
 		}),
 		Network: net.profile.Network, HubNode: route.Vertex(
@@ -483,7 +484,7 @@ func TestTopUpResumesSuspendedJob(t *testing.T) {
 	const budget = 10_000_000
 	st, err := m.CreateJob(ctx, settlement.CreateJobRequest{
 		BuyerID: b.ID, ProviderID: "prov-itest",
-		Spec:   settlement.Spec{settlement.ResourceCPU: 1000},
+		Spec:   settlement.Spec{channels.ResourceCPU: 1000},
 		Budget: budget, BufferSeconds: 60,
 	})
 	if err != nil {

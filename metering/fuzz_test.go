@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/settlement"
 )
@@ -68,9 +69,9 @@ func FuzzValidateBatch(f *testing.F) {
 		int64(1))
 
 	agent := testBatch(f, 1).AgentKey
-	rates := RateCard{
-		ResourceCPU: mustRate(f, "0.0015"),
-		ResourceMem: mustRate(f, "0.25"),
+	rates := channels.RateCard{
+		channels.ResourceCPU: mustRate(f, "0.0015"),
+		channels.ResourceMem: mustRate(f, "0.25"),
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte, lastSeq uint64,

@@ -10,12 +10,6 @@ import (
 	"github.com/sluice-ln/sluice/settlement"
 )
 
-// RateCard is channels' rate card (channels owns providers and their
-// prices; a job copies its provider's card): msat per unit-second for
-// each resource. A resource missing from the card is free; a name metering
-// does not measure is refused when the job is rated (ErrUnknownResource).
-type RateCard = channels.RateCard
-
 // MeterState is what metering remembers about a job between batches. It is
 // stored with the job, changed only in the store transaction that stores
 // the records it accounts for. The zero MeterState is a job never metered.
@@ -81,7 +75,7 @@ type JobView struct {
 
 	// Rates is the job's rate card, copied into the job when it was
 	// created.
-	Rates RateCard
+	Rates channels.RateCard
 
 	// Escrow is what the job's escrow account holds now.
 	Escrow ledger.MilliSatoshi

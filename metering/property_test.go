@@ -10,6 +10,7 @@ import (
 
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
@@ -75,7 +76,7 @@ func newPropEnv(t *testing.T) *propEnv {
 
 // addProvider stores a linked provider with the test agent's key and the
 // rates, and returns its id.
-func (e *propEnv) addProvider(rt *rapid.T, rates settlement.RateCard) string {
+func (e *propEnv) addProvider(rt *rapid.T, rates channels.RateCard) string {
 	e.nprov++
 	id := fmt.Sprintf("prov-%d", e.nprov)
 	pub := agentKey().PubKey().SerializeCompressed()
@@ -165,14 +166,14 @@ func TestPropertyIngestMoney(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		cpuRate := propRate(rt, rapid.SampledFrom(rates[1:]).
 			Draw(rt, "cpu rate"))
-		card := settlement.RateCard{settlement.ResourceCPU: cpuRate}
-		spec := settlement.Spec{settlement.ResourceCPU: 4000}
+		card := channels.RateCard{channels.ResourceCPU: cpuRate}
+		spec := settlement.Spec{channels.ResourceCPU: 4000}
 		memRate := ledger.Rate{}
 		if rapid.Bool().Draw(rt, "mem priced") {
 			memRate = propRate(rt, rapid.SampledFrom(rates).
 				Draw(rt, "mem rate"))
-			card[settlement.ResourceMem] = memRate
-			spec[settlement.ResourceMem] = 8192
+			card[channels.ResourceMem] = memRate
+			spec[channels.ResourceMem] = 8192
 		}
 		feeRate := ledger.BasisPoints(rapid.IntRange(0, 10000).
 			Draw(rt, "fee"))
@@ -208,7 +209,7 @@ func TestPropertyIngestMoney(t *testing.T) {
 			rt.Fatal(err)
 		}
 		id := st.ID
-		maxMem := uint64(spec[settlement.ResourceMem])
+		maxMem := uint64(spec[channels.ResourceMem])
 		price := st.PricePerSecond
 		e.settle(rt, st.Invoices[0], id, budget)
 

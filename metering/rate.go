@@ -12,7 +12,7 @@ import (
 // resources are the resources metering measures, in the order a second's
 // price adds them up. The order does not change the result (the carry makes
 // the sum exact) but keeps the arithmetic reproducible.
-var resources = []channels.Resource{ResourceCPU, ResourceMem}
+var resources = []channels.Resource{channels.ResourceCPU, channels.ResourceMem}
 
 // Priced is an accepted record with what it costs.
 type Priced struct {
@@ -33,12 +33,12 @@ func (p Priced) ProviderShare() ledger.MilliSatoshi {
 
 // CheckRates checks that a rate card names only resources metering
 // measures (ErrUnknownResource).
-func CheckRates(rates RateCard) error {
+func CheckRates(rates channels.RateCard) error {
 	for name := range rates {
 		if _, ok := (Usage{}).Quantity(name); !ok {
 			return fmt.Errorf("%w: rate card names %q, metering "+
 				"measures %q and %q", ErrUnknownResource, name,
-				ResourceCPU, ResourceMem)
+				channels.ResourceCPU, channels.ResourceMem)
 		}
 	}
 
@@ -62,7 +62,7 @@ func CheckRates(rates RateCard) error {
 // Errors: ErrUnknownResource for a rate card naming a resource metering
 // does not measure, ErrOverflow for a quantity or total that does not fit
 // int64, and ledger's errors for a corrupt carry or fee rate.
-func PriceSecond(rates RateCard, st MeterState, r Record) (Priced,
+func PriceSecond(rates channels.RateCard, st MeterState, r Record) (Priced,
 	MeterState, error) {
 
 	if err := CheckRates(rates); err != nil {
@@ -136,7 +136,7 @@ func wrapOverflow(err error) error {
 // the budget cannot pay for a record, it stops there and returns the ones
 // before it with ErrInsufficientEscrow: every second the escrow covers is
 // billed, none that it does not. Other errors price nothing.
-func RateRecords(rates RateCard, st MeterState, budget ledger.MilliSatoshi,
+func RateRecords(rates channels.RateCard, st MeterState, budget ledger.MilliSatoshi,
 	recs []Record) ([]Priced, MeterState, error) {
 
 	priced := make([]Priced, 0, len(recs))

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"pgregory.net/rapid"
 )
@@ -23,14 +24,14 @@ func mustRate(t testing.TB, s string) ledger.Rate {
 }
 
 func TestPriceSecond(t *testing.T) {
-	card := RateCard{
-		ResourceCPU: mustRate(t, "0.001"),
-		ResourceMem: mustRate(t, "0.0001"),
+	card := channels.RateCard{
+		channels.ResourceCPU: mustRate(t, "0.001"),
+		channels.ResourceMem: mustRate(t, "0.0001"),
 	}
 	dec := decimal.RequireFromString
 	tests := []struct {
 		name      string
-		rates     RateCard
+		rates     channels.RateCard
 		st        MeterState
 		usage     Usage
 		wantPrice ledger.MilliSatoshi
@@ -54,17 +55,17 @@ func TestPriceSecond(t *testing.T) {
 			1, 1, "0", nil},
 		{"idle", card, MeterState{Carry: dec("0.25")}, Usage{}, 0, 0,
 			"0.25", nil},
-		{"free resource", RateCard{ResourceCPU: mustRate(t, "2")},
+		{"free resource", channels.RateCard{channels.ResourceCPU: mustRate(t, "2")},
 			MeterState{}, Usage{CPU: 3, Mem: 1 << 40}, 6, 0, "0",
 			nil},
-		{"empty card", RateCard{}, MeterState{}, Usage{CPU: 5}, 0, 0,
+		{"empty card", channels.RateCard{}, MeterState{}, Usage{CPU: 5}, 0, 0,
 			"0", nil},
 
-		{"unknown resource", RateCard{"gpu": mustRate(t, "1")},
+		{"unknown resource", channels.RateCard{"gpu": mustRate(t, "1")},
 			MeterState{}, Usage{}, 0, 0, "", ErrUnknownResource},
 		{"quantity overflows", card, MeterState{},
 			Usage{CPU: math.MaxUint64}, 0, 0, "", ErrOverflow},
-		{"price overflows", RateCard{ResourceCPU: mustRate(t, "4")},
+		{"price overflows", channels.RateCard{channels.ResourceCPU: mustRate(t, "4")},
 			MeterState{}, Usage{CPU: math.MaxInt64 / 2}, 0, 0, "",
 			ErrOverflow},
 		{"total overflows", card, MeterState{
@@ -111,7 +112,7 @@ func TestPriceSecond(t *testing.T) {
 }
 
 func TestRateRecordsEscrow(t *testing.T) {
-	card := RateCard{ResourceCPU: mustRate(t, "1")}
+	card := channels.RateCard{channels.ResourceCPU: mustRate(t, "1")}
 	recs := []Record{
 		{Seq: 1, Second: 1, Usage: Usage{CPU: 10}},
 		{Seq: 2, Second: 2, Usage: Usage{CPU: 10}},
@@ -149,7 +150,7 @@ func TestRateRecordsEscrow(t *testing.T) {
 	}
 
 	// Any other error prices nothing.
-	got, st, err := RateRecords(RateCard{"gpu": mustRate(t, "1")},
+	got, st, err := RateRecords(channels.RateCard{"gpu": mustRate(t, "1")},
 		MeterState{}, 100, recs)
 	if !errors.Is(err, ErrUnknownResource) || got != nil ||
 		st != (MeterState{}) {
@@ -178,12 +179,12 @@ func genRate(t *rapid.T, label string) ledger.Rate {
 // its price.
 func TestPricingProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		card := RateCard{}
+		card := channels.RateCard{}
 		if rapid.Bool().Draw(t, "cpu priced") {
-			card[ResourceCPU] = genRate(t, "cpu")
+			card[channels.ResourceCPU] = genRate(t, "cpu")
 		}
 		if rapid.Bool().Draw(t, "mem priced") {
-			card[ResourceMem] = genRate(t, "mem")
+			card[channels.ResourceMem] = genRate(t, "mem")
 		}
 		feeRate := ledger.BasisPoints(rapid.IntRange(0,
 			int(ledger.MaxBasisPoints)).Draw(t, "fee bp"))

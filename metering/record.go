@@ -12,19 +12,6 @@ import (
 	"github.com/sluice-ln/sluice/channels"
 )
 
-// The resources metering measures: channels' resources (channels owns rate
-// cards and their resources), named here for metering's readers.
-const (
-	// ResourceCPU is processor time, in core-milliseconds: a process that
-	// keeps two cores busy for one second uses 2000. Rates are in msat
-	// per core-millisecond.
-	ResourceCPU = channels.ResourceCPU
-
-	// ResourceMem is memory held over time, in MiB-seconds: 512 MiB held
-	// for one second is 512. Rates are in msat per MiB-second.
-	ResourceMem = channels.ResourceMem
-)
-
 // Limits of the encoding.
 const (
 	// Version is the encoding version this build writes and reads.
@@ -77,9 +64,9 @@ type Usage struct {
 // resource metering does not measure.
 func (u Usage) Quantity(resource channels.Resource) (uint64, bool) {
 	switch resource {
-	case ResourceCPU:
+	case channels.ResourceCPU:
 		return u.CPU, true
-	case ResourceMem:
+	case channels.ResourceMem:
 		return u.Mem, true
 	}
 

@@ -256,7 +256,7 @@ func TestUsageQuantity(t *testing.T) {
 		want uint64
 		ok   bool
 	}{
-		{ResourceCPU, 3, true}, {ResourceMem, 4, true},
+		{channels.ResourceCPU, 3, true}, {channels.ResourceMem, 4, true},
 		{"gpu", 0, false}, {"", 0, false},
 	} {
 		got, ok := u.Quantity(tc.res)

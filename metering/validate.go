@@ -162,8 +162,8 @@ func checkRecord(r Record, job JobView, lastSecond int64, now time.Time,
 		name     channels.Resource
 		got, max uint64
 	}{
-		{ResourceCPU, r.CPU, job.Max.CPU},
-		{ResourceMem, r.Mem, job.Max.Mem},
+		{channels.ResourceCPU, r.CPU, job.Max.CPU},
+		{channels.ResourceMem, r.Mem, job.Max.Mem},
 	} {
 		if q.got > math.MaxInt64 {
 			return fmt.Errorf("%w: %s quantity %d is above %d",

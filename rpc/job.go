@@ -10,6 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
@@ -100,7 +101,7 @@ func (s *jobService) CreateJob(ctx context.Context,
 
 	spec := settlement.Spec{}
 	for r, n := range m.Spec {
-		spec[settlement.Resource(r)] = n
+		spec[channels.Resource(r)] = n
 	}
 	cr := settlement.CreateJobRequest{
 		BuyerID: buyer, ProviderID: m.ProviderId, Spec: spec,

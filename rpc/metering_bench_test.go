@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
@@ -80,9 +81,9 @@ func benchSubmitOnce(b *testing.B, cfg store.Config) {
 				State: settlement.StateRunning, Started: start,
 				StartedAt: start,
 				Max:       metering.Usage{CPU: 4000, Mem: 8192},
-				Rates: metering.RateCard{
-					metering.ResourceCPU: rate,
-					metering.ResourceMem: rate,
+				Rates: channels.RateCard{
+					channels.ResourceCPU: rate,
+					channels.ResourceMem: rate,
 				},
 				Escrow: 1_000_000_000_000,
 			})

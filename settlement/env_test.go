@@ -16,6 +16,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/lightningnetwork/lnd/zpay32"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/settlement"
@@ -114,9 +115,9 @@ func newEnv(t *testing.T) *env {
 	e.hubKey = newKey(t)
 	e.prov = settlement.Provider{
 		ID: "prov-1", Node: newKey(t).node,
-		Rates: settlement.RateCard{
-			settlement.ResourceCPU: rate(t, "0.01"),
-			settlement.ResourceMem: rate(t, "0.001"),
+		Rates: channels.RateCard{
+			channels.ResourceCPU: rate(t, "0.01"),
+			channels.ResourceMem: rate(t, "0.001"),
 		},
 	}
 	e.provs = settlementtest.NewProviders(e.prov)
@@ -163,7 +164,7 @@ func (e *env) create(budget ledger.MilliSatoshi,
 	e.t.Helper()
 	st, err := e.m.CreateJob(e.ctx, settlement.CreateJobRequest{
 		BuyerID: e.buyer, ProviderID: e.prov.ID,
-		Spec:   settlement.Spec{settlement.ResourceCPU: 1000},
+		Spec:   settlement.Spec{channels.ResourceCPU: 1000},
 		Budget: budget, BufferSeconds: buffer,
 	})
 	if err != nil {

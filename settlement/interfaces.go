@@ -7,6 +7,7 @@ import (
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/store"
@@ -77,7 +78,7 @@ type Provider struct {
 
 	// Rates is the provider's current rate card, copied into each job
 	// created for it.
-	Rates RateCard
+	Rates channels.RateCard
 }
 
 // ProviderLookup finds linked providers; the daemon adapts channels'

@@ -11,6 +11,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/store"
 )
@@ -42,7 +43,7 @@ type Job struct {
 	// Spec is the most of each resource per second; Rates the
 	// provider's rate card as it stood when the job was created.
 	Spec  Spec
-	Rates RateCard
+	Rates channels.RateCard
 
 	// PricePerSecond is Σ rate × spec, in msat, exact.
 	PricePerSecond decimal.Decimal
@@ -320,7 +321,7 @@ func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 
 // rateOrZero is the card's rate for r, zero when it has none (for a
 // resource the spec does not use).
-func rateOrZero(card RateCard, r Resource) ledger.Rate {
+func rateOrZero(card channels.RateCard, r channels.Resource) ledger.Rate {
 	if rate, ok := card[r]; ok {
 		return rate
 	}
@@ -344,7 +345,7 @@ func jobFromRow(row store.Job) (Job, error) {
 	}
 	j := Job{
 		ID: row.ID, BuyerID: row.BuyerID, ProviderID: row.ProviderID,
-		State: State(row.State), Spec: Spec{}, Rates: RateCard{},
+		State: State(row.State), Spec: Spec{}, Rates: channels.RateCard{},
 		PricePerSecond: price, Budget: row.Budget,
 		BufferSeconds: row.BufferSeconds, CreatedAt: row.CreatedAt,
 		UpdatedAt: row.UpdatedAt, StartedAt: row.StartedAt,
@@ -362,8 +363,8 @@ func jobFromRow(row store.Job) (Job, error) {
 		if err != nil {
 			return Job{}, fmt.Errorf("job %s: %w", row.ID, err)
 		}
-		j.Spec[Resource(r.Resource)] = r.MaxPerSecond
-		j.Rates[Resource(r.Resource)] = rate
+		j.Spec[channels.Resource(r.Resource)] = r.MaxPerSecond
+		j.Rates[channels.Resource(r.Resource)] = rate
 	}
 	return j, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/settlement/settlementtest"
@@ -45,8 +46,8 @@ func TestCreateJob(t *testing.T) {
 	e := newEnv(t)
 	st, err := e.m.CreateJob(e.ctx, settlement.CreateJobRequest{
 		BuyerID: e.buyer, ProviderID: e.prov.ID,
-		Spec: settlement.Spec{settlement.ResourceCPU: 2000,
-			settlement.ResourceMem: 512},
+		Spec: settlement.Spec{channels.ResourceCPU: 2000,
+			channels.ResourceMem: 512},
 		Budget: 100_000, BufferSeconds: 30,
 		InvoiceExpiry: 10 * time.Minute,
 	})
@@ -89,13 +90,13 @@ func TestCreateJob(t *testing.T) {
 
 	// The provider doubles its rates; the job keeps its copy.
 	doubled := e.prov
-	doubled.Rates = settlement.RateCard{
-		settlement.ResourceCPU: rate(t, "0.02"),
-		settlement.ResourceMem: rate(t, "0.002"),
+	doubled.Rates = channels.RateCard{
+		channels.ResourceCPU: rate(t, "0.02"),
+		channels.ResourceMem: rate(t, "0.002"),
 	}
 	e.provs.Set(doubled)
 	again := e.get(st.ID)
-	if !again.Rates[settlement.ResourceCPU].Decimal().Equal(
+	if !again.Rates[channels.ResourceCPU].Decimal().Equal(
 		decimal.RequireFromString("0.01")) ||
 		!again.PricePerSecond.Equal(st.PricePerSecond) {
 
@@ -108,11 +109,11 @@ func TestCreateJob(t *testing.T) {
 func TestCreateJobRefused(t *testing.T) {
 	e := newEnv(t)
 	e.provs.Set(settlement.Provider{ID: "cpu-only",
-		Rates: settlement.RateCard{settlement.ResourceCPU: rate(t, "1")}})
+		Rates: channels.RateCard{channels.ResourceCPU: rate(t, "1")}})
 	e.provs.Set(settlement.Provider{ID: "free",
-		Rates: settlement.RateCard{settlement.ResourceCPU: rate(t, "0")}})
+		Rates: channels.RateCard{channels.ResourceCPU: rate(t, "0")}})
 
-	cpu := settlement.Spec{settlement.ResourceCPU: 1000}
+	cpu := settlement.Spec{channels.ResourceCPU: 1000}
 	good := settlement.CreateJobRequest{BuyerID: e.buyer,
 		ProviderID: e.prov.ID, Spec: cpu, Budget: 1000, BufferSeconds: 5}
 	tests := []struct {
@@ -147,7 +148,7 @@ func TestCreateJobRefused(t *testing.T) {
 		}, settlement.ErrInvalidJob, "gpu"},
 		{"resource without a rate", func(r *settlement.CreateJobRequest) {
 			r.ProviderID = "cpu-only"
-			r.Spec = settlement.Spec{settlement.ResourceMem: 1}
+			r.Spec = settlement.Spec{channels.ResourceMem: 1}
 		}, settlement.ErrInvalidJob, "no rate for mem"},
 		{"free", func(r *settlement.CreateJobRequest) {
 			r.ProviderID = "free"
@@ -530,7 +531,7 @@ func TestListJobs(t *testing.T) {
 	e.clock.Advance(time.Second)
 	b, err := e.m.CreateJob(e.ctx, settlement.CreateJobRequest{
 		BuyerID: b2.ID, ProviderID: "prov-2",
-		Spec:   settlement.Spec{settlement.ResourceCPU: 1},
+		Spec:   settlement.Spec{channels.ResourceCPU: 1},
 		Budget: 1000,
 	})
 	if err != nil {
@@ -584,7 +585,7 @@ func TestMeteringHooks(t *testing.T) {
 		return err
 	})
 	if err != nil || !job.FundedAt.IsZero() ||
-		job.Spec[settlement.ResourceCPU] != 1000 {
+		job.Spec[channels.ResourceCPU] != 1000 {
 
 		t.Fatalf("unfunded job: %+v, %v", job, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/store"
@@ -136,8 +137,8 @@ func TestPropertyJobMoney(t *testing.T) {
 			Providers: ProviderLookupFunc(func(context.Context,
 				string) (Provider, error) {
 
-				return Provider{ID: "p", Rates: RateCard{
-					ResourceCPU: cpu}}, nil
+				return Provider{ID: "p", Rates: channels.RateCard{
+					channels.ResourceCPU: cpu}}, nil
 			}),
 			Network: "regtest",
 		})
@@ -153,7 +154,7 @@ func TestPropertyJobMoney(t *testing.T) {
 		budget := ledger.MilliSatoshi(rapid.Int64Range(10_000,
 			1_000_000).Draw(rt, "budget"))
 		st, err := m.CreateJob(ctx, CreateJobRequest{BuyerID: b.ID,
-			ProviderID: "p", Spec: Spec{ResourceCPU: 1000},
+			ProviderID: "p", Spec: Spec{channels.ResourceCPU: 1000},
 			Budget:        budget,
 			BufferSeconds: rapid.Int64Range(0, 200).Draw(rt, "buffer"),
 		})

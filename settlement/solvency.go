@@ -12,31 +12,14 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 )
 
-// Resource names a metered resource of a rate card and a job's spec. It is
-// channels' type, not a copy: channels owns providers and the rate cards
-// they offer, a job copies its provider's card when it is created, and
-// metering applies the job's copy (doc.go says why channels owns it).
-type Resource = channels.Resource
-
-// The resources jobs are metered in (channels.ResourceCPU and
-// channels.ResourceMem; see there for units).
-const (
-	ResourceCPU = channels.ResourceCPU
-	ResourceMem = channels.ResourceMem
-)
-
 // Resources returns the resources a job may name, in a fixed order.
-func Resources() []Resource {
+func Resources() []channels.Resource {
 	return slices.Clone(channels.Resources)
 }
 
-// RateCard is channels' rate card: a price per unit-second for each
-// resource.
-type RateCard = channels.RateCard
-
 // Spec is the most of each resource a job may use per second. Resources
 // absent from a spec are not used.
-type Spec map[Resource]int64
+type Spec map[channels.Resource]int64
 
 // MaxSpecUnits bounds each resource of a spec, so that a price computed
 // from it stays far from overflowing: a million cores, or a TiB of memory
@@ -73,8 +56,8 @@ func (s Spec) Validate() error {
 }
 
 // sorted returns the spec's resources in a fixed order.
-func (s Spec) sorted() []Resource {
-	out := make([]Resource, 0, len(s))
+func (s Spec) sorted() []channels.Resource {
+	out := make([]channels.Resource, 0, len(s))
 	for r := range s {
 		out = append(out, r)
 	}
@@ -86,7 +69,7 @@ func (s Spec) sorted() []Resource {
 // PricePerSecond is what one second of the job at its full spec costs, in
 // msat, exactly: Σ rate[r] × spec[r] over the spec's resources. A resource
 // the spec uses (above zero) that the rate card lacks is an error.
-func PricePerSecond(spec Spec, rates RateCard) (decimal.Decimal, error) {
+func PricePerSecond(spec Spec, rates channels.RateCard) (decimal.Decimal, error) {
 	total := decimal.Zero
 	for _, r := range spec.sorted() {
 		n := spec[r]

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 )
 
@@ -25,15 +26,15 @@ func TestSpecValidate(t *testing.T) {
 		spec Spec
 		ok   bool
 	}{
-		{"cpu only", Spec{ResourceCPU: 2000}, true},
-		{"both", Spec{ResourceCPU: 500, ResourceMem: 1024}, true},
-		{"one zero", Spec{ResourceCPU: 0, ResourceMem: 1}, true},
+		{"cpu only", Spec{channels.ResourceCPU: 2000}, true},
+		{"both", Spec{channels.ResourceCPU: 500, channels.ResourceMem: 1024}, true},
+		{"one zero", Spec{channels.ResourceCPU: 0, channels.ResourceMem: 1}, true},
 		{"empty", Spec{}, false},
-		{"all zero", Spec{ResourceCPU: 0}, false},
-		{"negative", Spec{ResourceCPU: -1, ResourceMem: 5}, false},
+		{"all zero", Spec{channels.ResourceCPU: 0}, false},
+		{"negative", Spec{channels.ResourceCPU: -1, channels.ResourceMem: 5}, false},
 		{"unknown", Spec{"gpu": 1}, false},
-		{"too big", Spec{ResourceMem: MaxSpecUnits + 1}, false},
-		{"max", Spec{ResourceMem: MaxSpecUnits}, true},
+		{"too big", Spec{channels.ResourceMem: MaxSpecUnits + 1}, false},
+		{"max", Spec{channels.ResourceMem: MaxSpecUnits}, true},
 	}
 	for _, tc := range tests {
 		err := tc.spec.Validate()
@@ -47,25 +48,25 @@ func TestSpecValidate(t *testing.T) {
 }
 
 func TestPricePerSecond(t *testing.T) {
-	rates := RateCard{
-		ResourceCPU: mustRate(t, "0.25"),
-		ResourceMem: mustRate(t, "0.001"),
+	rates := channels.RateCard{
+		channels.ResourceCPU: mustRate(t, "0.25"),
+		channels.ResourceMem: mustRate(t, "0.001"),
 	}
 	tests := []struct {
 		name  string
 		spec  Spec
-		rates RateCard
+		rates channels.RateCard
 		want  string
 		err   bool
 	}{
-		{"cpu", Spec{ResourceCPU: 2000}, rates, "500", false},
-		{"both", Spec{ResourceCPU: 1000, ResourceMem: 512}, rates,
+		{"cpu", Spec{channels.ResourceCPU: 2000}, rates, "500", false},
+		{"both", Spec{channels.ResourceCPU: 1000, channels.ResourceMem: 512}, rates,
 			"250.512", false},
-		{"zero resource needs no rate", Spec{ResourceCPU: 4,
-			ResourceMem: 0}, RateCard{ResourceCPU: mustRate(t,
+		{"zero resource needs no rate", Spec{channels.ResourceCPU: 4,
+			channels.ResourceMem: 0}, channels.RateCard{channels.ResourceCPU: mustRate(t,
 			"1")}, "4", false},
-		{"missing rate", Spec{ResourceMem: 1},
-			RateCard{ResourceCPU: mustRate(t, "1")}, "", true},
+		{"missing rate", Spec{channels.ResourceMem: 1},
+			channels.RateCard{channels.ResourceCPU: mustRate(t, "1")}, "", true},
 	}
 	for _, tc := range tests {
 		got, err := PricePerSecond(tc.spec, tc.rates)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/rpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
@@ -33,7 +34,7 @@ func startJobServer(t *testing.T) (dir, addr string,
 		Invoices: hub, Payments: hub, Routes: hub,
 		Providers: settlementtest.NewProviders(settlement.Provider{
 			ID:    "prov-1",
-			Rates: settlement.RateCard{settlement.ResourceCPU: cpu},
+			Rates: channels.RateCard{channels.ResourceCPU: cpu},
 		}),
 		Network: "regtest", SweepInterval: 10 * time.Millisecond,
 	})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/settlement"
@@ -56,9 +57,9 @@ func Job(t testing.TB, id string,
 		StartedAt:  JobStart,
 		Started:    JobStart,
 		Max:        metering.Usage{CPU: 4000, Mem: 8192},
-		Rates: metering.RateCard{
-			metering.ResourceCPU: cpu,
-			metering.ResourceMem: mem,
+		Rates: channels.RateCard{
+			channels.ResourceCPU: cpu,
+			channels.ResourceMem: mem,
 		},
 		Escrow: escrow,
 	}

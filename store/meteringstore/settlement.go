@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
@@ -71,9 +72,9 @@ func (s *SettlementJobs) JobInfo(ctx context.Context, tx *store.Tx,
 			continue
 		}
 		switch r {
-		case metering.ResourceCPU:
+		case channels.ResourceCPU:
 			view.Max.CPU = uint64(n)
-		case metering.ResourceMem:
+		case channels.ResourceMem:
 			view.Max.Mem = uint64(n)
 		}
 	}
