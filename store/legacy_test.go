@@ -2,80 +2,200 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
 
-// legacyDir holds the per-dialect migrations 1 to 5 as binaries before
-// golang-migrate carried them: a fixture of the schema existing databases
-// have.
-const legacyDir = "testdata/v5"
+// legacyDigests holds, in sha256sum's format, the SHA-256 of each file of
+// the per-dialect migrations 1 to 5 that binaries before golang-migrate
+// carried (store/migrations/{sqlite,postgres} as of commit 7159fd4): the
+// schema existing databases have. The files themselves are gone; today's
+// migrations, derived per dialect, must hash to them, which stands for the
+// byte for byte comparison with the old files.
+const legacyDigests = "testdata/legacy-v5.sha256"
 
-// legacyVersion is the last version the fixture holds.
+// legacyVersion is the last version the per-dialect migrations held.
 const legacyVersion = 5
 
-// readLegacy returns the fixture's files of backend, by file name.
-func readLegacy(t *testing.T, backend store.Backend) map[string]string {
+// legacyVersionTable is the per-dialect runner's version table, created as
+// that runner did before each migration, one row per applied migration.
+const legacyVersionTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TIMESTAMP NOT NULL
+)`
+
+// readLegacyDigests returns the old files' hex SHA-256 digests by backend
+// and file name, checking that each backend has all of its files.
+func readLegacyDigests(t *testing.T) map[store.Backend]map[string]string {
 	t.Helper()
 
-	dir := filepath.Join(legacyDir, string(backend))
-	entries, err := os.ReadDir(dir)
+	body, err := os.ReadFile(legacyDigests)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := make(map[string]string)
-	for _, e := range entries {
-		body, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	digests := map[store.Backend]map[string]string{
+		store.SQLite: {}, store.Postgres: {},
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(body)),
+		"\n") {
+
+		fields := strings.Fields(line)
+		if len(fields) != 2 || len(fields[0]) != 2*sha256.Size {
+			t.Fatalf("%s: malformed line %q", legacyDigests, line)
+		}
+		dir, name := path.Split(fields[1])
+		files, ok := digests[store.Backend(strings.TrimSuffix(dir,
+			"/"))]
+		if !ok {
+			t.Fatalf("%s: unknown backend in %q", legacyDigests,
+				line)
+		}
+		files[name] = fields[0]
+	}
+	for backend, files := range digests {
+		if len(files) != 2*legacyVersion {
+			t.Fatalf("%s: %d files for %s, want %d", legacyDigests,
+				len(files), backend, 2*legacyVersion)
+		}
+	}
+
+	return digests
+}
+
+// legacyText derives, from today's migration file name, the text the
+// per-dialect migration of that name held for backend: SQLite's with the
+// replacements, PostgreSQL's with the markers removed.
+func legacyText(backend store.Backend, name string) (string, error) {
+	body, err := fs.ReadFile(store.EmbeddedMigrations, "migrations/"+name)
+	if err != nil {
+		return "", err
+	}
+	if backend == store.SQLite {
+		return store.SQLiteSchema(string(body))
+	}
+
+	return strings.NewReplacer(" /* sqlite: rowid */", "",
+		" /* sqlite: WITHOUT ROWID */", "").Replace(string(body)), nil
+}
+
+// sha256Hex is the hex SHA-256 digest of s, as sha256sum writes it.
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// legacyMigration is one up migration as the per-dialect runner applied it.
+type legacyMigration struct {
+	version int
+	name    string
+	up      string
+}
+
+// legacyUps returns the up migrations 1 to legacyVersion as the per-dialect
+// runner ran them on backend, in version order: derived from today's files
+// and each checked against the old file's digest, so a database built from
+// them is one that runner built.
+func legacyUps(t *testing.T, backend store.Backend) []legacyMigration {
+	t.Helper()
+
+	files := readLegacyDigests(t)[backend]
+	var names []string
+	for name := range files {
+		if strings.HasSuffix(name, ".up.sql") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+
+	ups := make([]legacyMigration, 0, len(names))
+	for i, name := range names {
+		if !strings.HasPrefix(name, fmt.Sprintf("%06d_", i+1)) {
+			t.Fatalf("%s for %s: want version %d", name, backend,
+				i+1)
+		}
+		text, err := legacyText(backend, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if sha256Hex(text) != files[name] {
+			t.Fatalf("%s for %s differs from the legacy file",
+				name, backend)
+		}
+		ups = append(ups, legacyMigration{
+			version: i + 1,
+			name:    strings.TrimSuffix(name[7:], ".up.sql"),
+			up:      text,
+		})
+	}
+
+	return ups
+}
+
+// legacyMigrate migrates the empty database raw to legacyVersion as the
+// per-dialect runner did: each migration in its own transaction, after
+// creating the version table if need be, and recorded with its name and a
+// UTC time.
+func legacyMigrate(t *testing.T, raw *sql.DB, backend store.Backend) {
+	t.Helper()
+	ctx := context.Background()
+
+	appliedAt := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for _, mig := range legacyUps(t, backend) {
+		tx, err := raw.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		files[e.Name()] = string(body)
+		for _, stmt := range []string{legacyVersionTable, mig.up} {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				t.Fatalf("%d (%s): %.60s: %v", mig.version,
+					mig.name, stmt, err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO schema_migrations "+
+			"(version, name, applied_at) VALUES ($1, $2, $3)",
+			mig.version, mig.name, appliedAt)
+		if err != nil {
+			t.Fatalf("%d (%s): record: %v", mig.version, mig.name,
+				err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if len(files) != 2*legacyVersion {
-		t.Fatalf("%s holds %d files, want %d", dir, len(files),
-			2*legacyVersion)
-	}
-
-	return files
 }
 
 // TestSQLiteSchemaMatchesLegacy checks that the one schema, with SQLite's
 // replacements, is byte for byte the SQLite schema of the per-dialect
 // migrations (SQLite keeps each CREATE statement's text, so any difference
 // would be a different schema), and that without its markers it is the
-// PostgreSQL one.
+// PostgreSQL one: each derived file hashes to the old file's digest.
 func TestSQLiteSchemaMatchesLegacy(t *testing.T) {
 	t.Parallel()
 
-	lite := readLegacy(t, store.SQLite)
-	pg := readLegacy(t, store.Postgres)
-	for name, want := range lite {
-		body, err := fs.ReadFile(store.EmbeddedMigrations,
-			"migrations/"+name)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		got, err := store.SQLiteSchema(string(body))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if got != want {
-			t.Errorf("%s for SQLite differs from the legacy "+
-				"file:\n%s\nwant:\n%s", name, got, want)
-		}
-
-		unmarked := strings.NewReplacer(" /* sqlite: rowid */", "",
-			" /* sqlite: WITHOUT ROWID */", "").Replace(string(body))
-		if unmarked != pg[name] {
-			t.Errorf("%s differs from the legacy PostgreSQL file",
-				name)
+	for backend, files := range readLegacyDigests(t) {
+		for name, want := range files {
+			got, err := legacyText(backend, name)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if sum := sha256Hex(got); sum != want {
+				t.Errorf("%s for %s differs from the legacy "+
+					"file: SHA-256 %s, want %s:\n%s", name,
+					backend, sum, want, got)
+			}
 		}
 	}
 }
@@ -140,15 +260,6 @@ func TestMigrateLegacyDatabase(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 
-		files := readLegacy(t, cfg.Backend)
-		var ups []string
-		for name := range files {
-			if strings.HasSuffix(name, ".up.sql") {
-				ups = append(ups, name)
-			}
-		}
-		sort.Strings(ups)
-
 		raw := rawOpen(t, cfg)
 		exec := func(q string, args ...any) {
 			t.Helper()
@@ -156,16 +267,7 @@ func TestMigrateLegacyDatabase(t *testing.T) {
 				t.Fatalf("%.60s: %v", q, err)
 			}
 		}
-		exec(`CREATE TABLE schema_migrations (
-			version INTEGER PRIMARY KEY,
-			name TEXT NOT NULL,
-			applied_at TIMESTAMP NOT NULL)`)
-		for i, name := range ups {
-			exec(files[name])
-			exec(`INSERT INTO schema_migrations (version, name,
-				applied_at) VALUES ($1, $2, CURRENT_TIMESTAMP)`,
-				i+1, strings.TrimSuffix(name[7:], ".up.sql"))
-		}
+		legacyMigrate(t, raw, cfg.Backend)
 		exec(`INSERT INTO accounts (kind, ref, balance, created_at)
 			VALUES ('vault', 'v1', 42, CURRENT_TIMESTAMP)`)
 
@@ -263,17 +365,9 @@ func TestFreshSQLiteMatchesLegacy(t *testing.T) {
 
 	legacy := storetest.Config(t, store.SQLite)
 	raw := rawOpen(t, legacy)
-	files := readLegacy(t, store.SQLite)
-	var ups []string
-	for name := range files {
-		if strings.HasSuffix(name, ".up.sql") {
-			ups = append(ups, name)
-		}
-	}
-	sort.Strings(ups)
-	for _, name := range ups {
-		if _, err := raw.ExecContext(ctx, files[name]); err != nil {
-			t.Fatalf("%s: %v", name, err)
+	for _, mig := range legacyUps(t, store.SQLite) {
+		if _, err := raw.ExecContext(ctx, mig.up); err != nil {
+			t.Fatalf("%d (%s): %v", mig.version, mig.name, err)
 		}
 	}
 

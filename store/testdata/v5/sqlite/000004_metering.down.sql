@@ -1,2 +1,0 @@
-DROP TABLE usage_meters;
-DROP TABLE usage_records;
