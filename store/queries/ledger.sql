@@ -48,3 +48,10 @@ JOIN ledger_transactions t ON t.id = p.tx_id
 WHERE a.kind = @kind AND a.ref = @ref AND p.tx_id > @after_tx
 ORDER BY p.tx_id, p.seq
 LIMIT @max_rows;
+
+-- name: SumBalancesOfKind :one
+-- The total of every account of one kind (the vault's allocated capital is
+-- the strategies' principal accounts).
+SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total
+FROM accounts
+WHERE kind = $1;

@@ -244,6 +244,21 @@ func (q *Queries) ListTransactionPostings(ctx context.Context, txID int64) ([]Li
 	return items, nil
 }
 
+const sumBalancesOfKind = `-- name: SumBalancesOfKind :one
+SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total
+FROM accounts
+WHERE kind = $1
+`
+
+// The total of every account of one kind (the vault's allocated capital is
+// the strategies' principal accounts).
+func (q *Queries) SumBalancesOfKind(ctx context.Context, kind string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, sumBalancesOfKind, kind)
+	var total int64
+	err := row.Scan(&total)
+	return total, err
+}
+
 const upsertAccountBalance = `-- name: UpsertAccountBalance :one
 INSERT INTO accounts (kind, ref, balance, created_at)
 VALUES ($1, $2, $3, $4)

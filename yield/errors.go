@@ -1,0 +1,93 @@
+package yield
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors of the store contract (store.go).
+var (
+	// ErrKeyExists is returned when an idempotency key is stored already.
+	ErrKeyExists = errors.New("idempotency key exists")
+
+	// ErrRedemptionNotFound is returned for a redemption id or key the
+	// vault never stored.
+	ErrRedemptionNotFound = errors.New("redemption not found")
+
+	// ErrRedemptionState is returned when a redemption is no longer in
+	// the state a change needs: a cancel of a finalized request, a
+	// second finalization.
+	ErrRedemptionState = errors.New("redemption is not in that state")
+
+	// ErrNoOpenEpoch is returned before the first epoch was opened.
+	ErrNoOpenEpoch = errors.New("no open epoch")
+
+	// ErrEpochClosed is returned when closing an epoch that is closed
+	// already.
+	ErrEpochClosed = errors.New("epoch is closed already")
+
+	// ErrEpochNotFound is returned for an epoch number never opened.
+	ErrEpochNotFound = errors.New("epoch not found")
+)
+
+// Bad input and refusals. Each gets its own API status code (rpc maps
+// them) and changes nothing.
+var (
+	// ErrInvalidAmount is returned for a zero or negative amount of
+	// msat or shares.
+	ErrInvalidAmount = errors.New("invalid amount")
+
+	// ErrInvalidPercent is returned for an auto-stake percent outside
+	// 0–100.
+	ErrInvalidPercent = errors.New("invalid percent")
+
+	// ErrInvalidPolicy is returned for a policy with a floor above
+	// 100 % or a cap on a strategy the vault does not know.
+	ErrInvalidPolicy = errors.New("invalid vault policy")
+
+	// ErrProviderNotFound is returned for a provider id that is not
+	// linked.
+	ErrProviderNotFound = errors.New("provider not found")
+
+	// ErrNotOwner is returned when a provider acts on another
+	// provider's redemption or shares.
+	ErrNotOwner = errors.New("not the provider's own")
+
+	// ErrShutdown is returned for a stake while the vault is shut down.
+	ErrShutdown = errors.New("vault is shut down")
+
+	// ErrEpochOpen is returned for a reward proof of an epoch that has
+	// not closed.
+	ErrEpochOpen = errors.New("epoch has not closed")
+
+	// ErrNoContribution is returned for a reward proof of a provider
+	// that did no metered work in the epoch.
+	ErrNoContribution = errors.New("provider has no contribution in the epoch")
+
+	// ErrLimit is wrapped by *LimitError.
+	ErrLimit = errors.New("vault limit")
+)
+
+// LimitError is a refusal by a limit: which one, what it allows and what
+// was asked, in the limit's unit (msat or share units), so the caller sees
+// by how much. errors.Is(err, ErrLimit) holds.
+type LimitError struct {
+	// Limit names it: "payable", "shares held", "cap of routing",
+	// "liquid floor", ...
+	Limit string
+
+	// Unit is "msat" or "share units".
+	Unit string
+
+	// Have is what the limit allows; Want what was asked.
+	Have, Want int64
+}
+
+// Error says which limit and by how much.
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%v: %s allows %d %s, asked %d (%d over)",
+		ErrLimit, e.Limit, e.Have, e.Unit, e.Want, e.Want-e.Have)
+}
+
+// Unwrap makes errors.Is(err, ErrLimit) hold.
+func (e *LimitError) Unwrap() error { return ErrLimit }
