@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/sluice-ln/sluice/ledger"
 )
 
@@ -191,7 +192,7 @@ type StoredEpoch struct {
 	NAVSupply ledger.Shares
 
 	// Root is the Merkle root of its contributions (Root in merkle.go).
-	Root [32]byte
+	Root chainhash.Hash
 }
 
 // Contribution is one provider's work in one epoch: the leaf of the
