@@ -209,6 +209,17 @@ func TestVaultWorkedExample(t *testing.T) {
 	if v != (Vault{Assets: 6_234_568, Supply: 5_000_000}) {
 		t.Fatalf("vault %+v", v)
 	}
+
+	// Epoch 42 closes with a reward of 300_000 msat: it is deposited at
+	// the NAV before it, ⌊300_000·5_000_001/6_234_569⌋ = ⌊240_594.07…⌋
+	// units, which TestApportion's "epoch example" splits.
+	v, reward, err := v.Deposit(300_000)
+	mustEq("epoch 42's reward units", int64(reward), 240_594, err)
+	if v != (Vault{Assets: 6_534_568, Supply: 5_240_594}) {
+		t.Fatalf("vault %+v", v)
+	}
+	pps, err = v.PricePerShare()
+	mustEq("price after epoch 42", int64(pps), 1246, err)
 }
 
 // TestVaultErrors checks that bad input is refused and that the offset
