@@ -59,7 +59,8 @@ func Apportion(total ledger.Shares, weights []Weight) ([]ledger.Shares,
 		var carry uint64
 		sum, carry = bits.Add64(sum, uint64(w.Earned), 0)
 		if carry != 0 {
-			return nil, fmt.Errorf("sum of weights: %w", ErrOverflow)
+			return nil, fmt.Errorf("sum of weights: %w",
+				ErrOverflow)
 		}
 	}
 
@@ -80,7 +81,8 @@ func Apportion(total ledger.Shares, weights []Weight) ([]ledger.Shares,
 		// Earned ≤ sum, so the quotient is at most total: no error.
 		q, rem, err := mulDivRem(uint64(total), uint64(w.Earned), sum)
 		if err != nil {
-			return nil, fmt.Errorf("weight %d (%q): %w", i, w.ID, err)
+			return nil, fmt.Errorf("weight %d (%q): %w", i, w.ID,
+				err)
 		}
 		out[i] = ledger.Shares(q)
 		rems[i] = rem

@@ -124,6 +124,11 @@ func rootHash(count uint64, top *chainhash.Hash) chainhash.Hash {
 // sibling hashes on its way to the top. Its index and the leaf count are
 // part of what it proves, since the root commits to the count and the
 // order of each pair.
+//
+// The hashes here are chainhash.Hash, whose String and JSON forms reverse
+// the bytes as Bitcoin displays transaction ids; docs/vault.md and the
+// vectors write hashes in SHA-256's order, hex.EncodeToString(h[:]), and
+// so should anything shown to a provider.
 type Proof struct {
 	// Index is the leaf's position among the epoch's leaves sorted by
 	// provider id, from 0.
@@ -149,9 +154,9 @@ func sortLeaves(leaves []Leaf) ([]Leaf, []chainhash.Hash, error) {
 	hashes := make([]chainhash.Hash, len(sorted))
 	for i, l := range sorted {
 		if l.Epoch != sorted[0].Epoch {
-			return nil, nil, fmt.Errorf("%w: %q is of epoch %d, %q "+
-				"of %d", ErrInvalidLeaf, l.ProviderID, l.Epoch,
-				sorted[0].ProviderID, sorted[0].Epoch)
+			return nil, nil, fmt.Errorf("%w: %q is of epoch %d, "+
+				"%q of %d", ErrInvalidLeaf, l.ProviderID,
+				l.Epoch, sorted[0].ProviderID, sorted[0].Epoch)
 		}
 		if i > 0 && l.ProviderID == sorted[i-1].ProviderID {
 			return nil, nil, fmt.Errorf("leaf %q: %w", l.ProviderID,
@@ -263,8 +268,8 @@ func Verify(root chainhash.Hash, leaf Leaf, proof Proof) error {
 	for n > 1 {
 		if idx != n-1 || n%2 == 0 {
 			if used == len(proof.Siblings) {
-				return fmt.Errorf("%w: path of %d hashes is too "+
-					"short for leaf %d of %d",
+				return fmt.Errorf("%w: path of %d hashes is "+
+					"too short for leaf %d of %d",
 					ErrProofMismatch, len(proof.Siblings),
 					proof.Index, proof.Count)
 			}
