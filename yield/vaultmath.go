@@ -114,7 +114,7 @@ const VirtualShares = 1
 // carries three decimals.
 const UnitsPerShare = 1000
 
-// Vault is the vault's state as the share price sees it: its assets and
+// NAV is the vault's state as the share price sees it: its assets and
 // its share supply. Its methods are ERC-4626's conversions and previews
 // (OpenZeppelin v5) in integers, with rounding always in the vault's
 // favour: what the vault hands out is rounded down, what it asks for is
@@ -129,7 +129,7 @@ const UnitsPerShare = 1000
 //
 // Negative figures are refused with ErrNegative, results that do not fit
 // their type with ErrOverflow.
-type Vault struct {
+type NAV struct {
 	// Assets is what the vault holds, its net asset value.
 	Assets ledger.MilliSatoshi
 
@@ -142,7 +142,7 @@ type Vault struct {
 }
 
 // offset returns V.
-func (v Vault) offset() uint64 {
+func (v NAV) offset() uint64 {
 	if v.virtual == 0 {
 		return VirtualShares
 	}
@@ -151,7 +151,7 @@ func (v Vault) offset() uint64 {
 }
 
 // check refuses a vault with negative assets or supply.
-func (v Vault) check() error {
+func (v NAV) check() error {
 	if v.Assets < 0 {
 		return fmt.Errorf("vault assets %v: %w", v.Assets, ErrNegative)
 	}
@@ -165,7 +165,7 @@ func (v Vault) check() error {
 
 // ToShares returns the share units worth assets, rounded as r:
 // assets·(S+V)/(A+1).
-func (v Vault) ToShares(assets ledger.MilliSatoshi, r Rounding) (
+func (v NAV) ToShares(assets ledger.MilliSatoshi, r Rounding) (
 	ledger.Shares, error) {
 
 	if err := v.check(); err != nil {
@@ -191,7 +191,7 @@ func (v Vault) ToShares(assets ledger.MilliSatoshi, r Rounding) (
 
 // ToAssets returns the assets that shares are worth, rounded as r:
 // shares·(A+1)/(S+V).
-func (v Vault) ToAssets(shares ledger.Shares, r Rounding) (
+func (v NAV) ToAssets(shares ledger.Shares, r Rounding) (
 	ledger.MilliSatoshi, error) {
 
 	if err := v.check(); err != nil {
@@ -216,7 +216,7 @@ func (v Vault) ToAssets(shares ledger.Shares, r Rounding) (
 
 // PreviewDeposit returns the share units a deposit (a stake, or a reward)
 // of assets is issued, rounded down.
-func (v Vault) PreviewDeposit(assets ledger.MilliSatoshi) (ledger.Shares,
+func (v NAV) PreviewDeposit(assets ledger.MilliSatoshi) (ledger.Shares,
 	error) {
 
 	return v.ToShares(assets, Floor)
@@ -224,7 +224,7 @@ func (v Vault) PreviewDeposit(assets ledger.MilliSatoshi) (ledger.Shares,
 
 // PreviewMint returns the assets that must be deposited to be issued
 // exactly shares, rounded up.
-func (v Vault) PreviewMint(shares ledger.Shares) (ledger.MilliSatoshi,
+func (v NAV) PreviewMint(shares ledger.Shares) (ledger.MilliSatoshi,
 	error) {
 
 	return v.ToAssets(shares, Ceil)
@@ -232,7 +232,7 @@ func (v Vault) PreviewMint(shares ledger.Shares) (ledger.MilliSatoshi,
 
 // PreviewWithdraw returns the share units that must be burnt to take out
 // exactly assets, rounded up.
-func (v Vault) PreviewWithdraw(assets ledger.MilliSatoshi) (ledger.Shares,
+func (v NAV) PreviewWithdraw(assets ledger.MilliSatoshi) (ledger.Shares,
 	error) {
 
 	return v.ToShares(assets, Ceil)
@@ -240,7 +240,7 @@ func (v Vault) PreviewWithdraw(assets ledger.MilliSatoshi) (ledger.Shares,
 
 // PreviewRedeem returns the assets that burning shares pays, rounded down.
 // It charges no exit fee.
-func (v Vault) PreviewRedeem(shares ledger.Shares) (ledger.MilliSatoshi,
+func (v NAV) PreviewRedeem(shares ledger.Shares) (ledger.MilliSatoshi,
 	error) {
 
 	return v.ToAssets(shares, Floor)
@@ -250,14 +250,14 @@ func (v Vault) PreviewRedeem(shares ledger.Shares) (ledger.MilliSatoshi,
 // worth, in msat rounded down: 1000 msat at genesis. It is for display;
 // every amount that moves is computed with the conversions above, which
 // keep the price's full precision.
-func (v Vault) PricePerShare() (ledger.MilliSatoshi, error) {
+func (v NAV) PricePerShare() (ledger.MilliSatoshi, error) {
 	return v.ToAssets(UnitsPerShare, Floor)
 }
 
 // Deposit returns the vault after a deposit of assets and the share units
 // issued for it (PreviewDeposit). A deposit too small to buy one unit is
 // issued none; the caller decides whether to refuse it.
-func (v Vault) Deposit(assets ledger.MilliSatoshi) (Vault, ledger.Shares,
+func (v NAV) Deposit(assets ledger.MilliSatoshi) (NAV, ledger.Shares,
 	error) {
 
 	shares, err := v.PreviewDeposit(assets)
@@ -282,7 +282,7 @@ func (v Vault) Deposit(assets ledger.MilliSatoshi) (Vault, ledger.Shares,
 // Redeem returns the vault after shares are burnt and the assets paid for
 // them (PreviewRedeem). Redeeming more than the supply is refused with
 // ErrExceedsSupply; what it pays never exceeds the assets.
-func (v Vault) Redeem(shares ledger.Shares) (Vault, ledger.MilliSatoshi,
+func (v NAV) Redeem(shares ledger.Shares) (NAV, ledger.MilliSatoshi,
 	error) {
 
 	assets, err := v.PreviewRedeem(shares)

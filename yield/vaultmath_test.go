@@ -142,7 +142,7 @@ func TestMulDivProperty(t *testing.T) {
 // TestVaultWorkedExample is the worked example of docs/vault.md, each
 // figure computed by hand from the formulas.
 func TestVaultWorkedExample(t *testing.T) {
-	var v Vault
+	var v NAV
 	mustEq := func(what string, got, want int64, err error) {
 		t.Helper()
 		if err != nil {
@@ -165,7 +165,7 @@ func TestVaultWorkedExample(t *testing.T) {
 
 	// The vault earns 1_234_567 msat of routing fees: no new shares.
 	v.Assets += 1_234_567
-	if v != (Vault{Assets: 6_234_567, Supply: 5_000_000}) {
+	if v != (NAV{Assets: 6_234_567, Supply: 5_000_000}) {
 		t.Fatalf("vault %+v", v)
 	}
 
@@ -193,7 +193,7 @@ func TestVaultWorkedExample(t *testing.T) {
 
 	v, bob, err := v.Deposit(2_000_000)
 	mustEq("Bob's units", int64(bob), 1_603_960, err)
-	if v != (Vault{Assets: 8_234_567, Supply: 6_603_960}) {
+	if v != (NAV{Assets: 8_234_567, Supply: 6_603_960}) {
 		t.Fatalf("vault %+v", v)
 	}
 
@@ -206,7 +206,7 @@ func TestVaultWorkedExample(t *testing.T) {
 	// less than he staked.
 	v, paid, err := v.Redeem(bob)
 	mustEq("Bob's redemption", int64(paid), 1_999_999, err)
-	if v != (Vault{Assets: 6_234_568, Supply: 5_000_000}) {
+	if v != (NAV{Assets: 6_234_568, Supply: 5_000_000}) {
 		t.Fatalf("vault %+v", v)
 	}
 
@@ -215,7 +215,7 @@ func TestVaultWorkedExample(t *testing.T) {
 	// units, which TestApportion's "epoch example" splits.
 	v, reward, err := v.Deposit(300_000)
 	mustEq("epoch 42's reward units", int64(reward), 240_594, err)
-	if v != (Vault{Assets: 6_534_568, Supply: 5_240_594}) {
+	if v != (NAV{Assets: 6_534_568, Supply: 5_240_594}) {
 		t.Fatalf("vault %+v", v)
 	}
 	pps, err = v.PricePerShare()
@@ -231,51 +231,51 @@ func TestVaultErrors(t *testing.T) {
 		err  error
 	}{
 		{"negative deposit", func() error {
-			_, err := Vault{}.PreviewDeposit(-1)
+			_, err := NAV{}.PreviewDeposit(-1)
 			return err
 		}, ErrNegative},
 		{"negative redeem", func() error {
-			_, err := Vault{}.PreviewRedeem(-1)
+			_, err := NAV{}.PreviewRedeem(-1)
 			return err
 		}, ErrNegative},
 		{"negative assets", func() error {
-			_, err := Vault{Assets: -1}.PreviewMint(1)
+			_, err := NAV{Assets: -1}.PreviewMint(1)
 			return err
 		}, ErrNegative},
 		{"negative supply", func() error {
-			_, err := Vault{Supply: -1}.PreviewWithdraw(1)
+			_, err := NAV{Supply: -1}.PreviewWithdraw(1)
 			return err
 		}, ErrNegative},
 		{"zero rounding", func() error {
-			_, err := Vault{}.ToShares(1, 0)
+			_, err := NAV{}.ToShares(1, 0)
 			return err
 		}, ErrInvalidRounding},
 		{"shares overflow int64", func() error {
 			// 2^62 msat into a vault whose unit costs 1/2 msat:
 			// 2^63 units fit uint64 but not int64.
-			v := Vault{Assets: 3, Supply: 7}
+			v := NAV{Assets: 3, Supply: 7}
 			_, err := v.PreviewDeposit(1 << 62)
 			return err
 		}, ErrOverflow},
 		{"assets overflow int64", func() error {
-			v := Vault{Assets: math.MaxInt64 - 1, Supply: 0}
+			v := NAV{Assets: math.MaxInt64 - 1, Supply: 0}
 			_, err := v.PreviewMint(2)
 			return err
 		}, ErrOverflow},
 		{"deposit overflows assets", func() error {
-			v := Vault{Assets: math.MaxInt64 - 1, Supply: 1}
+			v := NAV{Assets: math.MaxInt64 - 1, Supply: 1}
 			_, _, err := v.Deposit(2)
 			return err
 		}, ErrOverflow},
 		{"deposit overflows supply", func() error {
 			// About 200 units, onto a supply 10 below the top.
-			v := Vault{Assets: math.MaxInt64 / 2,
+			v := NAV{Assets: math.MaxInt64 / 2,
 				Supply: math.MaxInt64 - 10}
 			_, _, err := v.Deposit(100)
 			return err
 		}, ErrOverflow},
 		{"redeem above supply", func() error {
-			_, _, err := Vault{Assets: 10, Supply: 10}.Redeem(11)
+			_, _, err := NAV{Assets: 10, Supply: 10}.Redeem(11)
 			return err
 		}, ErrExceedsSupply},
 	}
@@ -289,7 +289,7 @@ func TestVaultErrors(t *testing.T) {
 
 	// With V = 1000 a first msat buys 1000 units, and one share is worth
 	// one msat: why VirtualShares is 1.
-	v := Vault{virtual: 1000}
+	v := NAV{virtual: 1000}
 	s, err := v.PreviewDeposit(1)
 	if err != nil || s != 1000 {
 		t.Fatalf("V=1000: PreviewDeposit(1) = %d, %v", s, err)
@@ -309,14 +309,14 @@ var offsets = []uint64{VirtualShares, 1000}
 // msat beside an empty supply (a vault whose holders all left, or one that
 // was donated to before its first deposit). Amounts up to 2^40 then fit
 // every conversion.
-func genVault(virtual uint64) *rapid.Generator[Vault] {
-	return rapid.Custom(func(t *rapid.T) Vault {
+func genVault(virtual uint64) *rapid.Generator[NAV] {
+	return rapid.Custom(func(t *rapid.T) NAV {
 		supply := rapid.Int64Range(0, 1<<40).Draw(t, "supply")
 		num := rapid.Int64Range(1, 1<<10).Draw(t, "price num")
 		den := rapid.Int64Range(1, 1<<10).Draw(t, "price den")
 		extra := rapid.Int64Range(0, 1<<20).Draw(t, "extra")
 
-		return Vault{
+		return NAV{
 			Assets:  ledger.MilliSatoshi(supply*num/den + extra),
 			Supply:  ledger.Shares(supply),
 			virtual: virtual,
@@ -326,7 +326,7 @@ func genVault(virtual uint64) *rapid.Generator[Vault] {
 
 // priceAtLeast reports whether after's price per unit, (A+1)/(S+V), is at
 // least before's, compared exactly.
-func priceAtLeast(after, before Vault) bool {
+func priceAtLeast(after, before NAV) bool {
 	l := new(big.Int).Mul(big.NewInt(int64(after.Assets)+1),
 		new(big.Int).SetUint64(uint64(before.Supply)+before.offset()))
 	r := new(big.Int).Mul(big.NewInt(int64(before.Assets)+1),
@@ -399,7 +399,7 @@ func TestVaultOthersCannotLowerValue(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			var next Vault
+			var next NAV
 			if rapid.Bool().Draw(t, "deposit") {
 				a := ledger.MilliSatoshi(rapid.Int64Range(0,
 					1<<40).Draw(t, "a"))
@@ -434,7 +434,7 @@ func TestVaultOthersCannotLowerValue(t *testing.T) {
 func attack(t interface{ Fatal(...any) }, virtual uint64, donation,
 	a ledger.MilliSatoshi) (victimLoss, attackerLoss int64, x *big.Rat) {
 
-	v := Vault{virtual: virtual}
+	v := NAV{virtual: virtual}
 	v, attackerUnits, err := v.Deposit(1)
 	if err != nil {
 		t.Fatal(err)
