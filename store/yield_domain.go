@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
@@ -42,13 +41,7 @@ func (v vaultTx) Ledger() ledger.TxStore { return v.tx }
 func (v vaultTx) AllocatedTotal(ctx context.Context) (ledger.MilliSatoshi,
 	error) {
 
-	total, err := v.tx.q.SumBalancesOfKind(ctx,
-		string(ledger.KindStrategyPrincipal))
-	if err != nil {
-		return 0, fmt.Errorf("allocated capital: %w", mapError(err))
-	}
-
-	return ledger.MilliSatoshi(total), nil
+	return v.tx.KindTotal(ctx, ledger.KindStrategyPrincipal)
 }
 
 func (v vaultTx) ProviderExists(ctx context.Context, id string) (bool,
