@@ -2,12 +2,12 @@ package payout_test
 
 import (
 	"context"
-	"github.com/sluice-ln/sluice/payout"
 	"testing"
 	"time"
 
 	"github.com/lightningnetwork/lnd/clock"
 	"github.com/sluice-ln/sluice/outbound"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 )
 

@@ -3,7 +3,6 @@ package payout_test
 import (
 	"context"
 	"errors"
-	"github.com/sluice-ln/sluice/payout"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 	"github.com/sluice-ln/sluice/store"
 )

@@ -3,11 +3,11 @@ package payout_test
 import (
 	"context"
 	"errors"
-	"github.com/sluice-ln/sluice/payout"
 	"testing"
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 	"github.com/sluice-ln/sluice/store"
 )

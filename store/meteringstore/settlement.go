@@ -30,7 +30,7 @@ var _ JobSource = (*SettlementJobs)(nil)
 func (s *SettlementJobs) JobInfo(ctx context.Context, tx *store.Tx,
 	id string) (metering.JobView, error) {
 
-	job, err := s.Jobs.JobInTx(ctx, tx, id)
+	job, err := s.Jobs.JobInTx(ctx, tx.Settlement(), id)
 	if errors.Is(err, settlement.ErrJobNotFound) {
 		return metering.JobView{}, fmt.Errorf("%w: %s", metering.ErrUnknownJob, id)
 	}
@@ -86,7 +86,7 @@ func (s *SettlementJobs) JobInfo(ctx context.Context, tx *store.Tx,
 func (s *SettlementJobs) StartJob(ctx context.Context, tx *store.Tx,
 	id string, at time.Time) error {
 
-	_, err := s.Jobs.StartJob(ctx, tx, id, at)
+	_, err := s.Jobs.StartJob(ctx, tx.Settlement(), id, at)
 	return err
 }
 
@@ -94,6 +94,6 @@ func (s *SettlementJobs) StartJob(ctx context.Context, tx *store.Tx,
 func (s *SettlementJobs) UsageCharged(ctx context.Context, tx *store.Tx,
 	id, key string) error {
 
-	_, _, err := s.Jobs.UsageCharged(ctx, tx, id, key)
+	_, _, err := s.Jobs.UsageCharged(ctx, tx.Settlement(), id, key)
 	return err
 }
