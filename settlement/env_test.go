@@ -244,7 +244,7 @@ type usageResult struct {
 }
 
 // charge posts usage of a job in its own transaction the way metering's
-// SQL store does (store/meteringstore/sqlstore.go): escrow → provider payable and
+// store does (store/metering_domain.go): escrow → provider payable and
 // platform fees (testFee of amt, rounded down) under key, then
 // UsageCharged. Settlement no longer charges; it only re-evaluates.
 func (e *env) charge(id string, amt ledger.MilliSatoshi,

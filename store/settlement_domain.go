@@ -444,9 +444,3 @@ func (s settlementTx) JobMetered(ctx context.Context, jobID string) (
 	return settlement.Metered{LastSeq: m.LastSeq, Charged: m.Charged,
 		Fees: m.Fees}, nil
 }
-
-// Settlement is the transaction as settlement's TxStore, for a caller
-// whose transaction settlement joins (metering's group commit).
-func (t *Tx) Settlement() settlement.TxStore {
-	return settlementTx{Tx: t}
-}
