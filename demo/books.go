@@ -268,7 +268,17 @@ func (s *story) summarize(ctx context.Context) error {
 
 				return err
 			}
+			// Each unit sums to zero on its own; money and shares
+			// are never added together.
 			for _, k := range ledger.Kinds() {
+				if k.Unit() == ledger.UnitShares {
+					total, err := tx.ShareKindTotal(ctx, k)
+					if err != nil {
+						return err
+					}
+					sum.ShareSum += total
+					continue
+				}
 				total, err := tx.KindTotal(ctx, k)
 				if err != nil {
 					return err

@@ -58,9 +58,11 @@ type Summary struct {
 	RefundFees ledger.MilliSatoshi
 	EscrowLeft ledger.MilliSatoshi
 
-	// LedgerSum is the sum of every account's balance: zero when every
-	// transaction balanced.
+	// LedgerSum is the sum of every msat account's balance, and ShareSum
+	// of every share account's: each zero when every transaction
+	// balanced.
 	LedgerSum ledger.MilliSatoshi
+	ShareSum  ledger.Shares
 
 	// Reconcile is `sluice operator reconcile`'s comparison of the whole
 	// ledger with the hub's lnd.
@@ -82,6 +84,8 @@ func (s *Summary) Check() error {
 	}
 	check(s.LedgerSum == 0, "sum of all balances is %v, not 0",
 		s.LedgerSum)
+	check(s.ShareSum == 0, "sum of all share balances is %v, not 0",
+		s.ShareSum)
 	check(s.EscrowCredits == s.Funded, "escrow credits %v != funding "+
 		"paid %v", s.EscrowCredits, s.Funded)
 	earned := s.PaidOut + s.Payable + s.InFlight + s.PayoutFees +
@@ -163,6 +167,8 @@ func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintln(w, "checks:")
 	fmt.Fprintf(w, "  sum of all balances = %v: %s\n", s.LedgerSum,
 		mark(s.LedgerSum == 0))
+	fmt.Fprintf(w, "  sum of all share balances = %v: %s\n", s.ShareSum,
+		mark(s.ShareSum == 0))
 	fmt.Fprintf(w, "  escrow credits %s = funding %s: %s\n",
 		sat(s.EscrowCredits), sat(s.Funded),
 		mark(s.EscrowCredits == s.Funded))

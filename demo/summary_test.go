@@ -47,6 +47,9 @@ func TestSummaryCheck(t *testing.T) {
 		{name: "sum not zero", change: func(s *Summary) {
 			s.LedgerSum = 1
 		}, wantErr: ErrUnbalanced, wantMsg: "sum of all balances"},
+		{name: "share sum not zero", change: func(s *Summary) {
+			s.ShareSum = -1
+		}, wantErr: ErrUnbalanced, wantMsg: "sum of all share balances"},
 		{name: "escrow credited more than paid", change: func(s *Summary) {
 			s.EscrowCredits++
 		}, wantErr: ErrUnbalanced, wantMsg: "escrow credits"},

@@ -8,7 +8,8 @@ import (
 // The account kinds. A posting adds its amount to an account, so a transfer
 // "A → B of x" is the postings {A: -x, B: +x}. Kinds marked "per job", "per
 // provider" or "per strategy" need the id of that thing as the account's Ref;
-// the others exist once and take no Ref. docs/accounting.md draws the flows
+// the others exist once and take no Ref. Every kind counts millisatoshis
+// unless it says it counts shares. docs/accounting.md draws the flows
 // between them.
 const (
 	// KindHubHoldings is the counterparty of money that enters the ledger
@@ -53,8 +54,8 @@ const (
 	KindRoutingFees AccountKind = "routing_fees"
 
 	// KindVault holds capital staked into the yield vault (provider
-	// earnings and platform fees) that is not allocated to a strategy.
-	// Singleton; may not go negative.
+	// earnings and platform fees) that is not allocated to a strategy:
+	// the vault's idle assets. Singleton; may not go negative.
 	KindVault AccountKind = "vault"
 
 	// KindStrategyPrincipal holds vault capital allocated to one yield
@@ -66,10 +67,29 @@ const (
 	// its balance is minus the strategy's net yield. A loss moves money
 	// back into it. Per strategy; may go negative.
 	KindStrategyYield AccountKind = "strategy_yield"
+
+	// KindShareSupply is the issuer's side of the vault's shares: shares
+	// are issued from it to a holder and burnt back into it, so its
+	// balance is minus the shares outstanding. Counts shares. Singleton;
+	// may go negative, and is in fact never positive.
+	KindShareSupply AccountKind = "share_supply"
+
+	// KindProviderShares holds the vault shares a provider owns and may
+	// redeem. Counts shares. Per provider; may not go negative.
+	KindProviderShares AccountKind = "provider_shares"
+
+	// KindSharesLocked holds a provider's shares locked in redemption
+	// requests that are not yet finalized: they go back to
+	// provider_shares when a request is cancelled and to the supply when
+	// it is finalized. Counts shares. Per provider; may not go negative.
+	KindSharesLocked AccountKind = "shares_locked"
 )
 
 // kindInfo is what the ledger knows about one kind.
 type kindInfo struct {
+	// unit is what the kind's accounts count.
+	unit Unit
+
 	// perThing is true when each account of the kind names a job,
 	// provider or strategy in its Ref.
 	perThing bool
@@ -80,17 +100,20 @@ type kindInfo struct {
 }
 
 var kinds = map[AccountKind]kindInfo{
-	KindHubHoldings:       {perThing: false, mayGoNegative: true},
-	KindBuyerEscrow:       {perThing: true},
-	KindProviderPayable:   {perThing: true},
-	KindPayoutInFlight:    {perThing: true},
-	KindPaidOut:           {perThing: true},
-	KindRefunded:          {perThing: true},
-	KindPlatformFees:      {perThing: false},
-	KindRoutingFees:       {perThing: false},
-	KindVault:             {perThing: false},
-	KindStrategyPrincipal: {perThing: true},
-	KindStrategyYield:     {perThing: true, mayGoNegative: true},
+	KindHubHoldings:       {unit: UnitMsat, mayGoNegative: true},
+	KindBuyerEscrow:       {unit: UnitMsat, perThing: true},
+	KindProviderPayable:   {unit: UnitMsat, perThing: true},
+	KindPayoutInFlight:    {unit: UnitMsat, perThing: true},
+	KindPaidOut:           {unit: UnitMsat, perThing: true},
+	KindRefunded:          {unit: UnitMsat, perThing: true},
+	KindPlatformFees:      {unit: UnitMsat},
+	KindRoutingFees:       {unit: UnitMsat},
+	KindVault:             {unit: UnitMsat},
+	KindStrategyPrincipal: {unit: UnitMsat, perThing: true},
+	KindStrategyYield:     {unit: UnitMsat, perThing: true, mayGoNegative: true},
+	KindShareSupply:       {unit: UnitShares, mayGoNegative: true},
+	KindProviderShares:    {unit: UnitShares, perThing: true},
+	KindSharesLocked:      {unit: UnitShares, perThing: true},
 }
 
 // Kinds returns every account kind, in the order they are declared.
@@ -100,6 +123,7 @@ func Kinds() []AccountKind {
 		KindPayoutInFlight, KindPaidOut, KindRefunded,
 		KindPlatformFees, KindRoutingFees, KindVault,
 		KindStrategyPrincipal, KindStrategyYield,
+		KindShareSupply, KindProviderShares, KindSharesLocked,
 	}
 }
 
@@ -109,9 +133,16 @@ func (k AccountKind) Known() bool {
 	return ok
 }
 
+// Unit returns what accounts of kind k count: UnitMsat or UnitShares, and
+// "" for an unknown kind.
+func (k AccountKind) Unit() Unit {
+	return kinds[k].unit
+}
+
 // MayGoNegative reports whether an account of kind k may have a balance
-// below zero. Only the accounts that stand for money outside the ledger
-// (hub holdings and strategy yield) may; an unknown kind may not.
+// below zero. Only the accounts that stand for value outside the ledger
+// (hub holdings, strategy yield, and the share supply) may; an unknown
+// kind may not.
 func (k AccountKind) MayGoNegative() bool {
 	return kinds[k].mayGoNegative
 }
@@ -167,6 +198,19 @@ func StrategyPrincipal(strategyID string) Account {
 // StrategyYield is the yield source of one strategy.
 func StrategyYield(strategyID string) Account {
 	return Account{Kind: KindStrategyYield, Ref: strategyID}
+}
+
+// ShareSupply is the issuer's side of the vault's shares.
+func ShareSupply() Account { return Account{Kind: KindShareSupply} }
+
+// ProviderShares is the vault shares one provider owns.
+func ProviderShares(providerID string) Account {
+	return Account{Kind: KindProviderShares, Ref: providerID}
+}
+
+// SharesLocked is one provider's shares locked in redemption requests.
+func SharesLocked(providerID string) Account {
+	return Account{Kind: KindSharesLocked, Ref: providerID}
 }
 
 // MaxRefLen is the longest Ref an account may have, in bytes: enough for a

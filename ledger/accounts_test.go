@@ -46,6 +46,12 @@ func TestKinds(t *testing.T) {
 	negative := map[AccountKind]bool{
 		KindHubHoldings:   true,
 		KindStrategyYield: true,
+		KindShareSupply:   true,
+	}
+	shares := map[AccountKind]bool{
+		KindShareSupply:    true,
+		KindProviderShares: true,
+		KindSharesLocked:   true,
 	}
 	perThing := map[AccountKind]bool{
 		KindBuyerEscrow:       true,
@@ -55,10 +61,12 @@ func TestKinds(t *testing.T) {
 		KindRefunded:          true,
 		KindStrategyPrincipal: true,
 		KindStrategyYield:     true,
+		KindProviderShares:    true,
+		KindSharesLocked:      true,
 	}
 
-	if len(Kinds()) != len(kinds) || len(Kinds()) != 11 {
-		t.Fatalf("Kinds() has %d, table %d, want 11", len(Kinds()),
+	if len(Kinds()) != len(kinds) || len(Kinds()) != 14 {
+		t.Fatalf("Kinds() has %d, table %d, want 14", len(Kinds()),
 			len(kinds))
 	}
 	for _, k := range Kinds() {
@@ -71,11 +79,28 @@ func TestKinds(t *testing.T) {
 		if k.PerThing() != perThing[k] {
 			t.Errorf("%s.PerThing() = %v", k, k.PerThing())
 		}
+		want := UnitMsat
+		if shares[k] {
+			want = UnitShares
+		}
+		if k.Unit() != want {
+			t.Errorf("%s.Unit() = %q, want %q", k, k.Unit(), want)
+		}
 	}
 
 	unknown := AccountKind("nope")
-	if unknown.Known() || unknown.MayGoNegative() || unknown.PerThing() {
+	if unknown.Known() || unknown.MayGoNegative() || unknown.PerThing() ||
+		unknown.Unit() != "" {
+
 		t.Error("unknown kind has properties")
+	}
+
+	for _, a := range []Account{ShareSupply(), ProviderShares("p"),
+		SharesLocked("p")} {
+
+		if err := a.Validate(); err != nil || a.Kind.Unit() != UnitShares {
+			t.Errorf("%v: %v, unit %q", a, err, a.Kind.Unit())
+		}
 	}
 }
 

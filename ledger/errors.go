@@ -16,8 +16,9 @@ var (
 	// retry finds the recorded transaction.
 	ErrKeyExists = errors.New("idempotency key already recorded")
 
-	// ErrOverflow is returned when an amount would not fit in 64 bits.
-	ErrOverflow = errors.New("amount overflows int64 millisatoshi")
+	// ErrOverflow is returned when an amount, of millisatoshis or of
+	// shares, would not fit in 64 bits.
+	ErrOverflow = errors.New("amount overflows int64")
 
 	// ErrInvalidAmount is returned when an amount cannot be parsed or is
 	// out of the range its use allows.
@@ -64,8 +65,16 @@ var (
 	ErrZeroPosting = errors.New("zero posting")
 
 	// ErrUnbalanced is returned for a transaction whose postings do not
-	// sum to zero.
+	// sum to zero in one of its units; the error names the unit.
 	ErrUnbalanced = errors.New("postings do not sum to zero")
+
+	// ErrWrongUnit is returned for a posting that carries an amount in a
+	// unit its account does not count (Shares to an msat account, Amount
+	// to a share account, or both), for a balance asked of an account in
+	// the other unit (Balance of a share account, ShareBalance of an msat
+	// one), and for an account the store recorded in a unit other than
+	// its kind's.
+	ErrWrongUnit = errors.New("wrong unit")
 
 	// ErrIdempotencyConflict is returned when an idempotency key is posted
 	// again with postings other than the recorded ones.
@@ -84,15 +93,27 @@ type OverdraftError struct {
 	// Account is the account that would have gone negative.
 	Account Account
 
-	// Balance is its balance before the transaction.
-	Balance MilliSatoshi
+	// Unit is the account's unit, and says which pair below is set.
+	Unit Unit
 
-	// Amount is the transaction's net posting to it.
-	Amount MilliSatoshi
+	// Balance is an msat account's balance before the transaction, and
+	// Amount the transaction's net posting to it.
+	Balance MilliSatoshi
+	Amount  MilliSatoshi
+
+	// ShareBalance and Shares are the same for a share account.
+	ShareBalance Shares
+	Shares       Shares
 }
 
-// Error describes the overdraft.
+// Error describes the overdraft, in the account's unit.
 func (e *OverdraftError) Error() string {
+	if e.Unit == UnitShares {
+		return fmt.Sprintf("%v: account %v has %v, posting %v would "+
+			"leave %v", ErrOverdraft, e.Account, e.ShareBalance,
+			e.Shares, e.ShareBalance+e.Shares)
+	}
+
 	return fmt.Sprintf("%v: account %v has %v, posting %v would leave %v",
 		ErrOverdraft, e.Account, e.Balance, e.Amount,
 		e.Balance+e.Amount)

@@ -59,11 +59,13 @@ func (l *Ledger) Post(ctx context.Context, tx Transaction) (Receipt, error) {
 // It validates tx (Validate) and merges postings to the same account. If the
 // key was recorded before with the same net postings, it returns the first
 // receipt with Duplicate set and writes nothing; with other postings it
-// returns ErrIdempotencyConflict. Otherwise it computes each touched
-// account's new balance with checked arithmetic (ErrOverflow), refuses an
-// *OverdraftError (errors.Is ErrOverdraft) when an account whose kind may
-// not go negative would end below zero, and inserts the transaction. On
-// error nothing has been written through txs.
+// returns ErrIdempotencyConflict. Otherwise it reads the touched accounts,
+// refusing one the store recorded in a unit other than its kind's
+// (ErrWrongUnit), computes each one's new balance in its unit with checked
+// arithmetic (ErrOverflow), refuses an *OverdraftError (errors.Is
+// ErrOverdraft) when an account whose kind may not go negative would end
+// below zero, and inserts the transaction. On error nothing has been written
+// through txs.
 func (l *Ledger) PostTx(ctx context.Context, txs TxStore,
 	tx Transaction) (Receipt, error) {
 
@@ -104,30 +106,26 @@ func (l *Ledger) PostTx(ctx context.Context, txs TxStore,
 			"accounts: %w", norm.IdempotencyKey, err)
 	}
 
-	balances := make(map[Account]MilliSatoshi, len(norm.Postings))
+	next := make(map[Account]AccountState, len(norm.Postings))
 	for _, p := range norm.Postings {
-		old := states[p.Account].Balance
-		bal, err := old.Add(p.Amount)
+		old, ok := states[p.Account]
+		if !ok {
+			old = AccountState{Account: p.Account,
+				Unit: p.Account.Kind.Unit()}
+		}
+		st, err := apply(old, p)
 		if err != nil {
-			return Receipt{}, fmt.Errorf("transaction %q: account "+
-				"%v: %w", norm.IdempotencyKey, p.Account, err)
-		}
-		if bal < 0 && !p.Account.Kind.MayGoNegative() {
 			return Receipt{}, fmt.Errorf("transaction %q: %w",
-				norm.IdempotencyKey, &OverdraftError{
-					Account: p.Account,
-					Balance: old,
-					Amount:  p.Amount,
-				})
+				norm.IdempotencyKey, err)
 		}
-		balances[p.Account] = bal
+		next[p.Account] = st
 	}
 
 	// Microseconds in UTC are what every backend stores exactly, so a
 	// replayed receipt carries the same time as the first one.
 	at := l.clock().UTC().Truncate(time.Microsecond)
 
-	receipt, err := txs.InsertTransaction(ctx, norm, at, balances)
+	receipt, err := txs.InsertTransaction(ctx, norm, at, next)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("transaction %q: inserting: %w",
 			norm.IdempotencyKey, err)
@@ -139,25 +137,104 @@ func (l *Ledger) PostTx(ctx context.Context, txs TxStore,
 	return receipt, nil
 }
 
-// Balance returns an account's balance, zero for an account never posted
-// to.
+// apply returns the state old is left in by the posting p, in the
+// account's unit: ErrWrongUnit when the store recorded old in another unit,
+// ErrOverflow when the balance would not fit, and an *OverdraftError when an
+// account that may not go negative would.
+func apply(old AccountState, p Posting) (AccountState, error) {
+	if err := old.CheckUnit(); err != nil {
+		return AccountState{}, err
+	}
+
+	st := old
+	mayGoNegative := p.Account.Kind.MayGoNegative()
+	var err error
+	switch old.Unit {
+	case UnitShares:
+		st.Shares, err = old.Shares.Add(p.Shares)
+		if err == nil && st.Shares < 0 && !mayGoNegative {
+			err = &OverdraftError{Account: p.Account, Unit: UnitShares,
+				ShareBalance: old.Shares, Shares: p.Shares}
+		}
+
+	default:
+		st.Balance, err = old.Balance.Add(p.Amount)
+		if err == nil && st.Balance < 0 && !mayGoNegative {
+			err = &OverdraftError{Account: p.Account, Unit: UnitMsat,
+				Balance: old.Balance, Amount: p.Amount}
+		}
+	}
+	if err != nil {
+		return AccountState{}, fmt.Errorf("account %v: %w", p.Account,
+			err)
+	}
+
+	return st, nil
+}
+
+// state returns an account's stored state, checked against its kind's
+// unit, which must be want; an account never posted to has the zero
+// balance.
+func (l *Ledger) state(ctx context.Context, account Account,
+	want Unit) (AccountState, error) {
+
+	if err := account.Validate(); err != nil {
+		return AccountState{}, err
+	}
+	if u := account.Kind.Unit(); u != want {
+		return AccountState{}, fmt.Errorf("balance of %v: %w: it "+
+			"counts %s, not %s", account, ErrWrongUnit, u, want)
+	}
+
+	st, err := l.store.State(ctx, account)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return AccountState{Account: account, Unit: want}, nil
+
+	case err != nil:
+		return AccountState{}, fmt.Errorf("balance of %v: %w",
+			account, err)
+	}
+	if err := st.CheckUnit(); err != nil {
+		return AccountState{}, fmt.Errorf("balance of %v: %w",
+			account, err)
+	}
+
+	return st, nil
+}
+
+// Balance returns an msat account's balance, zero for an account never
+// posted to. A share account is refused with ErrWrongUnit: use
+// ShareBalance.
 func (l *Ledger) Balance(ctx context.Context, account Account) (MilliSatoshi,
 	error) {
 
-	if err := account.Validate(); err != nil {
+	st, err := l.state(ctx, account, UnitMsat)
+	if err != nil {
 		return 0, err
 	}
 
-	bal, err := l.store.Balance(ctx, account)
+	return st.Balance, nil
+}
+
+// ShareBalance returns a share account's balance, zero for an account never
+// posted to. An msat account is refused with ErrWrongUnit: use Balance.
+func (l *Ledger) ShareBalance(ctx context.Context, account Account) (Shares,
+	error) {
+
+	st, err := l.state(ctx, account, UnitShares)
 	if err != nil {
-		return 0, fmt.Errorf("balance of %v: %w", account, err)
+		return 0, err
 	}
 
-	return bal, nil
+	return st.Shares, nil
 }
 
 // History returns an account's postings, oldest first, after transaction id
-// afterTx (0 for the start) and at most limit of them (0 for all).
+// afterTx (0 for the start) and at most limit of them (0 for all), in the
+// account's unit: Amount and BalanceAfter for an msat account, Shares and
+// SharesAfter for a share account. An entry the store holds in the other
+// unit is refused with ErrWrongUnit.
 func (l *Ledger) History(ctx context.Context, account Account, afterTx int64,
 	limit int) ([]Entry, error) {
 
@@ -178,10 +255,23 @@ func (l *Ledger) History(ctx context.Context, account Account, afterTx int64,
 		return nil, fmt.Errorf("history of %v: %w", account, err)
 	}
 
+	// A stored posting is never zero, so an entry in the account's unit
+	// has a non-zero amount in it and nothing in the other.
+	shares := account.Kind.Unit() == UnitShares
+	for _, e := range entries {
+		inMsat := e.Amount != 0 || e.BalanceAfter != 0
+		inShares := e.Shares != 0 || e.SharesAfter != 0
+		if inMsat == shares || inShares != shares {
+			return nil, fmt.Errorf("history of %v: %w: tx %d is "+
+				"stored in the other unit", account,
+				ErrWrongUnit, e.TxID)
+		}
+	}
+
 	return entries, nil
 }
 
-// Transfer builds the transaction that moves amt from one account to
+// Transfer builds the transaction that moves amt from one msat account to
 // another: the postings {from: -amt, to: +amt}. It does not validate; Post
 // does, and refuses a zero amount or two equal accounts.
 func Transfer(key, description string, from, to Account,
@@ -193,6 +283,22 @@ func Transfer(key, description string, from, to Account,
 		Postings: []Posting{
 			{Account: from, Amount: -amt},
 			{Account: to, Amount: amt},
+		},
+	}
+}
+
+// TransferShares builds the transaction that moves shares from one share
+// account to another: the postings {from: -shares, to: +shares}. Like
+// Transfer, it leaves the checks to Post.
+func TransferShares(key, description string, from, to Account,
+	shares Shares) Transaction {
+
+	return Transaction{
+		IdempotencyKey: key,
+		Description:    description,
+		Postings: []Posting{
+			{Account: from, Shares: -shares},
+			{Account: to, Shares: shares},
 		},
 	}
 }

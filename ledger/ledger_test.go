@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +36,21 @@ func mustPost(t *testing.T, l *Ledger, tx Transaction) Receipt {
 	}
 
 	return r
+}
+
+// wantShares fails the test unless each share account has the given
+// balance.
+func wantShares(t *testing.T, l *Ledger, want map[Account]Shares) {
+	t.Helper()
+	for a, w := range want {
+		got, err := l.ShareBalance(context.Background(), a)
+		if err != nil {
+			t.Fatalf("ShareBalance(%v): %v", a, err)
+		}
+		if got != w {
+			t.Errorf("share balance of %v = %v, want %v", a, got, w)
+		}
+	}
 }
 
 // wantBalances fails the test unless each account has the given balance.
@@ -179,35 +196,71 @@ func TestOverdraftError(t *testing.T) {
 	if !errors.As(err, &od) {
 		t.Fatalf("error %v is not an OverdraftError", err)
 	}
-	want := OverdraftError{Account: escrow, Balance: 100, Amount: -150}
+	want := OverdraftError{Account: escrow, Unit: UnitMsat, Balance: 100,
+		Amount: -150}
 	if *od != want {
 		t.Fatalf("got %+v, want %+v", *od, want)
 	}
+	if msg := od.Error(); !strings.Contains(msg, "100 msat") ||
+		!strings.Contains(msg, "-50 msat") {
+
+		t.Fatalf("error %q does not say the msat amounts", msg)
+	}
+
+	// A share account says its shares.
+	held := ProviderShares("p")
+	mustPost(t, l, TransferShares("issue", "", ShareSupply(), held, 2_500))
+	_, err = l.Post(context.Background(),
+		TransferShares("lock", "", held, SharesLocked("p"), 3_000))
+	if !errors.As(err, &od) {
+		t.Fatalf("error %v is not an OverdraftError", err)
+	}
+	want = OverdraftError{Account: held, Unit: UnitShares,
+		ShareBalance: 2_500, Shares: -3_000}
+	if *od != want {
+		t.Fatalf("got %+v, want %+v", *od, want)
+	}
+	if msg := od.Error(); !strings.Contains(msg, "has 2.500 shares") ||
+		!strings.Contains(msg, "leave -0.500 shares") {
+
+		t.Fatalf("error %q does not say the share amounts", msg)
+	}
 }
 
-// TestMayGoNegative posts money out of a fresh account of every kind: only
-// the kinds that may go negative accept it.
+// TestMayGoNegative posts value out of a fresh account of every kind, in
+// the kind's unit: only the kinds that may go negative accept it.
 func TestMayGoNegative(t *testing.T) {
 	for _, kind := range Kinds() {
 		t.Run(string(kind), func(t *testing.T) {
+			ctx := context.Background()
 			l, _ := newTestLedger(t)
 			from := Account{Kind: kind}
 			if kind.PerThing() {
 				from.Ref = "x"
 			}
-			to := BuyerEscrow("sink")
-			if kind == KindBuyerEscrow {
-				to = Vault()
-			}
 
-			_, err := l.Post(context.Background(),
-				Transfer("k", "", from, to, 5))
+			tx := Transfer("k", "", from, BuyerEscrow("sink"), 5)
+			if kind == KindBuyerEscrow {
+				tx = Transfer("k", "", from, Vault(), 5)
+			}
+			if kind.Unit() == UnitShares {
+				tx = TransferShares("k", "", from,
+					ProviderShares("sink"), 5)
+			}
+			to := tx.Postings[1].Account
+
+			_, err := l.Post(ctx, tx)
 			switch {
 			case kind.MayGoNegative() && err != nil:
 				t.Fatalf("Post: %v", err)
 
 			case !kind.MayGoNegative() && !errors.Is(err, ErrOverdraft):
 				t.Fatalf("Post = %v, want ErrOverdraft", err)
+
+			case kind.MayGoNegative() && kind.Unit() == UnitShares:
+				wantShares(t, l, map[Account]Shares{
+					from: -5, to: 5,
+				})
 
 			case kind.MayGoNegative():
 				wantBalances(t, l, map[Account]MilliSatoshi{
@@ -363,7 +416,7 @@ func (f failingTx) Accounts(ctx context.Context,
 }
 
 func (f failingTx) InsertTransaction(ctx context.Context, tx Transaction,
-	at time.Time, b map[Account]MilliSatoshi) (Receipt, error) {
+	at time.Time, b map[Account]AccountState) (Receipt, error) {
 
 	if f.fail == "InsertTransaction" {
 		return Receipt{}, errStore
@@ -471,5 +524,190 @@ func TestTransfer(t *testing.T) {
 	}
 	if fmt.Sprint(tx) != fmt.Sprint(want) {
 		t.Fatalf("Transfer = %+v", tx)
+	}
+}
+
+func TestTransferShares(t *testing.T) {
+	tx := TransferShares("k", "d", ShareSupply(), ProviderShares("p"), 42)
+	want := Transaction{
+		IdempotencyKey: "k", Description: "d",
+		Postings: []Posting{sh(ShareSupply(), -42),
+			sh(ProviderShares("p"), 42)},
+	}
+	if fmt.Sprint(tx) != fmt.Sprint(want) {
+		t.Fatalf("TransferShares = %+v", tx)
+	}
+}
+
+// TestPostBothUnits posts a stake, which moves money and shares in one
+// transaction, and checks balances, histories, replays and refusals in
+// both units.
+func TestPostBothUnits(t *testing.T) {
+	ctx := context.Background()
+	l, store := newTestLedger(t)
+	var (
+		hub    = HubHoldings()
+		pay    = ProviderPayable("p")
+		vault  = Vault()
+		supply = ShareSupply()
+		held   = ProviderShares("p")
+		locked = SharesLocked("p")
+	)
+	mustPost(t, l, Transfer("earn", "", hub, pay, 10_000))
+
+	stake := Transaction{
+		IdempotencyKey: "stake:1",
+		Description:    "stake 6000 msat at 1 unit per msat",
+		Postings: []Posting{
+			p(pay, -6_000), p(vault, 6_000),
+			sh(supply, -6_000), sh(held, 6_000),
+		},
+	}
+	r := mustPost(t, l, stake)
+	wantBalances(t, l, map[Account]MilliSatoshi{
+		hub: -10_000, pay: 4_000, vault: 6_000,
+	})
+	wantShares(t, l, map[Account]Shares{supply: -6_000, held: 6_000})
+
+	// A replay in another order is the same transaction; other shares
+	// under the key are a conflict.
+	again := cloneTx(stake)
+	slices.Reverse(again.Postings)
+	if dup, err := l.Post(ctx, again); err != nil || !dup.Duplicate ||
+		dup.TxID != r.TxID {
+
+		t.Fatalf("replay: %+v, %v", dup, err)
+	}
+	other := cloneTx(stake)
+	other.Postings[2].Shares, other.Postings[3].Shares = -5_999, 5_999
+	if _, err := l.Post(ctx, other); !errors.Is(err,
+		ErrIdempotencyConflict) {
+
+		t.Fatalf("other shares under the key: %v", err)
+	}
+
+	h, err := l.History(ctx, held, 0, 0)
+	wantEntry := Entry{TxID: r.TxID, IdempotencyKey: "stake:1",
+		Description: stake.Description, Time: r.Time, Shares: 6_000,
+		SharesAfter: 6_000}
+	if err != nil || len(h) != 1 || h[0] != wantEntry {
+		t.Fatalf("history of %v: %+v, %v; want %+v", held, h, err,
+			wantEntry)
+	}
+	h, err = l.History(ctx, vault, 0, 0)
+	if err != nil || len(h) != 1 || h[0].Amount != 6_000 ||
+		h[0].BalanceAfter != 6_000 || h[0].Shares != 0 {
+
+		t.Fatalf("history of %v: %+v, %v", vault, h, err)
+	}
+
+	// A share overdraft refuses the whole transaction, its msat legs
+	// with it.
+	n := len(store.txs)
+	_, err = l.Post(ctx, Transaction{
+		IdempotencyKey: "stake-and-lock",
+		Postings: []Posting{
+			p(pay, -1_000), p(vault, 1_000),
+			sh(held, -7_000), sh(locked, 7_000),
+		},
+	})
+	var od *OverdraftError
+	if !errors.As(err, &od) || od.Account != held ||
+		od.Unit != UnitShares {
+
+		t.Fatalf("share overdraft: %v", err)
+	}
+	if len(store.txs) != n {
+		t.Fatal("refused transaction recorded")
+	}
+	wantBalances(t, l, map[Account]MilliSatoshi{pay: 4_000, vault: 6_000})
+	wantShares(t, l, map[Account]Shares{held: 6_000, locked: 0})
+
+	// Neither unit is read as the other.
+	if _, err := l.Balance(ctx, held); !errors.Is(err, ErrWrongUnit) {
+		t.Fatalf("Balance of a share account: %v", err)
+	}
+	if _, err := l.ShareBalance(ctx, vault); !errors.Is(err, ErrWrongUnit) {
+		t.Fatalf("ShareBalance of an msat account: %v", err)
+	}
+	if _, err := l.ShareBalance(ctx, Account{Kind: "x"}); !errors.Is(err,
+		ErrInvalidAccount) {
+
+		t.Fatalf("ShareBalance of an invalid account: %v", err)
+	}
+	if s, err := l.ShareBalance(ctx, SharesLocked("never")); err != nil ||
+		s != 0 {
+
+		t.Fatalf("ShareBalance of an account never posted to: %v, %v",
+			s, err)
+	}
+}
+
+// TestStoredUnitMismatch: an account the store holds in a unit other than
+// its kind's is refused wherever the ledger reads it, and a transaction
+// that touches it is not posted.
+func TestStoredUnitMismatch(t *testing.T) {
+	ctx := context.Background()
+	l, store := newTestLedger(t)
+	held := ProviderShares("p")
+	vault := Vault()
+	mustPost(t, l, TransferShares("issue", "", ShareSupply(), held, 500))
+	mustPost(t, l, Transfer("fund", "", HubHoldings(), vault, 500))
+
+	// As if a store had recorded the share account as msat, and the
+	// vault as shares.
+	store.states[held] = AccountState{Account: held, Unit: UnitMsat,
+		Balance: 500}
+	store.states[vault] = AccountState{Account: vault, Unit: UnitShares,
+		Shares: 500}
+	store.history[held][0].Amount = 500
+	store.history[held][0].Shares = 0
+
+	if _, err := l.ShareBalance(ctx, held); !errors.Is(err, ErrWrongUnit) {
+		t.Fatalf("ShareBalance: %v", err)
+	}
+	if _, err := l.Balance(ctx, vault); !errors.Is(err, ErrWrongUnit) {
+		t.Fatalf("Balance: %v", err)
+	}
+	if _, err := l.History(ctx, held, 0, 0); !errors.Is(err, ErrWrongUnit) {
+		t.Fatalf("History: %v", err)
+	}
+	n := len(store.txs)
+	for _, tx := range []Transaction{
+		TransferShares("lock", "", held, SharesLocked("p"), 100),
+		Transfer("out", "", vault, PlatformFees(), 100),
+	} {
+		if _, err := l.Post(ctx, tx); !errors.Is(err, ErrWrongUnit) {
+			t.Fatalf("Post(%v): %v", tx, err)
+		}
+	}
+	if len(store.txs) != n {
+		t.Fatal("refused transaction recorded")
+	}
+}
+
+func TestAccountStateCheckUnit(t *testing.T) {
+	held, vault := ProviderShares("p"), Vault()
+	tests := []struct {
+		name string
+		st   AccountState
+		ok   bool
+	}{
+		{"msat", AccountState{Account: vault, Unit: UnitMsat, Balance: 5}, true},
+		{"shares", AccountState{Account: held, Unit: UnitShares, Shares: 5}, true},
+		{"msat account stored as shares", AccountState{Account: vault, Unit: UnitShares}, false},
+		{"share account stored as msat", AccountState{Account: held, Unit: UnitMsat}, false},
+		{"no unit", AccountState{Account: vault}, false},
+		{"unknown unit", AccountState{Account: vault, Unit: "btc"}, false},
+		{"msat account holding shares", AccountState{Account: vault, Unit: UnitMsat, Shares: 1}, false},
+		{"share account holding msat", AccountState{Account: held, Unit: UnitShares, Balance: 1}, false},
+	}
+	for _, tc := range tests {
+		err := tc.st.CheckUnit()
+		if tc.ok != (err == nil) || err != nil &&
+			!errors.Is(err, ErrWrongUnit) {
+
+			t.Errorf("%s: CheckUnit() = %v", tc.name, err)
+		}
 	}
 }

@@ -15,14 +15,15 @@ var errTxClosed = errors.New("store transaction already finished")
 // MemStore is a Store in memory, for unit tests here and in the packages
 // that use the ledger. It answers as the SQL store does: ErrNotFound for an
 // unknown key, ErrKeyExists for a key inserted twice, zero balances and empty
-// histories for accounts never posted to. ExecTx runs one function at a time
-// and applies its writes only when it returns nil. The zero value is not
-// usable; call NewMemStore.
+// histories for accounts never posted to; it records an account's unit when
+// it creates the account and refuses to write it in another. ExecTx runs one
+// function at a time and applies its writes only when it returns nil. The
+// zero value is not usable; call NewMemStore.
 type MemStore struct {
 	mu sync.Mutex
 
-	// balances holds every account posted to.
-	balances map[Account]MilliSatoshi
+	// states holds every account posted to.
+	states map[Account]AccountState
 
 	// txs holds the recorded transactions; txs[i] has id i+1.
 	txs []StoredTx
@@ -40,9 +41,9 @@ var _ Store = (*MemStore)(nil)
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
 	return &MemStore{
-		balances: make(map[Account]MilliSatoshi),
-		byKey:    make(map[string]int),
-		history:  make(map[Account][]Entry),
+		states:  make(map[Account]AccountState),
+		byKey:   make(map[string]int),
+		history: make(map[Account][]Entry),
 	}
 }
 
@@ -57,7 +58,7 @@ func (m *MemStore) ExecTx(ctx context.Context, fn func(TxStore) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	tx := &memTx{store: m, balances: make(map[Account]MilliSatoshi)}
+	tx := &memTx{store: m, states: make(map[Account]AccountState)}
 	defer func() { tx.closed = true }()
 
 	if err := fn(tx); err != nil {
@@ -72,18 +73,25 @@ func (m *MemStore) ExecTx(ctx context.Context, fn func(TxStore) error) error {
 	return nil
 }
 
-// Balance returns the account's balance, zero if it was never posted to.
-func (m *MemStore) Balance(ctx context.Context, account Account) (MilliSatoshi,
+// State returns the account's state, or ErrNotFound if it was never posted
+// to.
+func (m *MemStore) State(ctx context.Context, account Account) (AccountState,
 	error) {
 
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return AccountState{}, err
 	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	return m.balances[account], nil
+	st, ok := m.states[account]
+	if !ok {
+		return AccountState{}, fmt.Errorf("account %v: %w", account,
+			ErrNotFound)
+	}
+
+	return st, nil
 }
 
 // History returns the account's entries after transaction afterTx, oldest
@@ -132,8 +140,8 @@ type memTx struct {
 	// txs are the transactions inserted so far, in order.
 	txs []StoredTx
 
-	// balances are the balances set so far.
-	balances map[Account]MilliSatoshi
+	// states are the account states set so far.
+	states map[Account]AccountState
 }
 
 // TransactionByKey returns the transaction recorded under key, or
@@ -173,23 +181,29 @@ func (t *memTx) Accounts(ctx context.Context,
 
 	out := make(map[Account]AccountState, len(ids))
 	for _, id := range ids {
-		bal, ok := t.balances[id]
-		if !ok {
-			bal, ok = t.store.balances[id]
-		}
-		if ok {
-			out[id] = AccountState{Account: id, Balance: bal}
+		if st, ok := t.state(id); ok {
+			out[id] = st
 		}
 	}
 
 	return out, nil
 }
 
-// InsertTransaction records tx at the given time and sets the balances of
-// the accounts it touches. Every account posted to must have a balance in
-// balances.
+// state returns the account's state as this transaction sees it.
+func (t *memTx) state(id Account) (AccountState, bool) {
+	st, ok := t.states[id]
+	if !ok {
+		st, ok = t.store.states[id]
+	}
+
+	return st, ok
+}
+
+// InsertTransaction records tx at the given time and sets the states of
+// the accounts it touches. Every account posted to must have a state in
+// states, in the unit the account was created with.
 func (t *memTx) InsertTransaction(ctx context.Context, tx Transaction,
-	at time.Time, balances map[Account]MilliSatoshi) (Receipt, error) {
+	at time.Time, states map[Account]AccountState) (Receipt, error) {
 
 	if t.closed {
 		return Receipt{}, errTxClosed
@@ -203,10 +217,17 @@ func (t *memTx) InsertTransaction(ctx context.Context, tx Transaction,
 			tx.IdempotencyKey, ErrKeyExists)
 	}
 	for _, p := range tx.Postings {
-		if _, ok := balances[p.Account]; !ok {
+		st, ok := states[p.Account]
+		if !ok {
 			return Receipt{}, fmt.Errorf("transaction %q: no "+
-				"balance given for account %v",
+				"state given for account %v",
 				tx.IdempotencyKey, p.Account)
+		}
+		if old, ok := t.state(p.Account); ok && old.Unit != st.Unit {
+			return Receipt{}, fmt.Errorf("transaction %q: %w: "+
+				"account %v is in unit %q, not %q",
+				tx.IdempotencyKey, ErrWrongUnit, p.Account,
+				old.Unit, st.Unit)
 		}
 	}
 
@@ -220,7 +241,7 @@ func (t *memTx) InsertTransaction(ctx context.Context, tx Transaction,
 		Transaction: cloneTx(tx),
 	})
 	for _, p := range tx.Postings {
-		t.balances[p.Account] = balances[p.Account]
+		t.states[p.Account] = states[p.Account]
 	}
 
 	return receipt, nil
@@ -238,22 +259,29 @@ func (t *memTx) commit() {
 		// one, so an account posted to twice in one transaction still
 		// gets a history that adds up.
 		for _, p := range stored.Transaction.Postings {
-			prev := s.balances[p.Account]
-			if h := s.history[p.Account]; len(h) > 0 {
-				prev = h[len(h)-1].BalanceAfter
-			}
-			s.history[p.Account] = append(s.history[p.Account], Entry{
+			e := Entry{
 				TxID:           stored.Receipt.TxID,
 				IdempotencyKey: stored.Receipt.IdempotencyKey,
 				Description:    stored.Transaction.Description,
 				Time:           stored.Receipt.Time,
-				Amount:         p.Amount,
-				BalanceAfter:   prev + p.Amount,
-			})
+			}
+			prev := s.states[p.Account]
+			if h := s.history[p.Account]; len(h) > 0 {
+				prev.Balance = h[len(h)-1].BalanceAfter
+				prev.Shares = h[len(h)-1].SharesAfter
+			}
+			if p.Account.Kind.Unit() == UnitShares {
+				e.Shares, e.SharesAfter = p.Shares,
+					prev.Shares+p.Shares
+			} else {
+				e.Amount, e.BalanceAfter = p.Amount,
+					prev.Balance+p.Amount
+			}
+			s.history[p.Account] = append(s.history[p.Account], e)
 		}
 	}
-	for a, bal := range t.balances {
-		s.balances[a] = bal
+	for a, st := range t.states {
+		s.states[a] = st
 	}
 }
 

@@ -13,12 +13,16 @@ var testTime = time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
 func insert(ctx context.Context, txs TxStore, tx Transaction) (Receipt,
 	error) {
 
-	bal := make(map[Account]MilliSatoshi)
+	states := make(map[Account]AccountState)
 	for _, p := range tx.Postings {
-		bal[p.Account] += p.Amount
+		st := states[p.Account]
+		st.Account, st.Unit = p.Account, p.Account.Kind.Unit()
+		st.Balance += p.Amount
+		st.Shares += p.Shares
+		states[p.Account] = st
 	}
 
-	return txs.InsertTransaction(ctx, tx, testTime, bal)
+	return txs.InsertTransaction(ctx, tx, testTime, states)
 }
 
 func TestMemStoreNotFound(t *testing.T) {
@@ -32,9 +36,10 @@ func TestMemStoreNotFound(t *testing.T) {
 		t.Fatalf("TransactionByKey = %v, want ErrNotFound", err)
 	}
 
-	bal, err := s.Balance(ctx, Vault())
-	if err != nil || bal != 0 {
-		t.Fatalf("Balance of an untouched account = %v, %v", bal, err)
+	st, err := s.State(ctx, Vault())
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("State of an untouched account = %+v, %v; want "+
+			"ErrNotFound", st, err)
 	}
 	h, err := s.History(ctx, Vault(), 0, 0)
 	if err != nil || h == nil || len(h) != 0 {
@@ -122,8 +127,8 @@ func TestMemStoreRollback(t *testing.T) {
 		t.Fatalf("ExecTx = %v", err)
 	}
 
-	if bal, _ := s.Balance(ctx, Vault()); bal != 0 {
-		t.Fatalf("rolled back balance %v", bal)
+	if st, err := s.State(ctx, Vault()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rolled back state %+v, %v", st, err)
 	}
 	if h, _ := s.History(ctx, Vault(), 0, 0); len(h) != 0 {
 		t.Fatalf("rolled back history %v", h)
@@ -158,11 +163,61 @@ func TestMemStoreMissingBalance(t *testing.T) {
 	err := s.ExecTx(ctx, func(txs TxStore) error {
 		_, err := txs.InsertTransaction(ctx,
 			Transfer("k", "", HubHoldings(), Vault(), 5), testTime,
-			map[Account]MilliSatoshi{Vault(): 5})
+			map[Account]AccountState{Vault(): {Account: Vault(),
+				Unit: UnitMsat, Balance: 5}})
 		return err
 	})
 	if err == nil {
 		t.Fatal("insert without every balance accepted")
+	}
+}
+
+// TestMemStoreUnits checks that the store records an account's unit when it
+// creates it, answers in it, and refuses to write the account in another.
+func TestMemStoreUnits(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemStore()
+	held := ProviderShares("p")
+	issue := TransferShares("issue", "", ShareSupply(), held, 1_500)
+	err := s.ExecTx(ctx, func(txs TxStore) error {
+		_, err := insert(ctx, txs, issue)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ExecTx: %v", err)
+	}
+
+	st, err := s.State(ctx, held)
+	want := AccountState{Account: held, Unit: UnitShares, Shares: 1_500}
+	if err != nil || st != want {
+		t.Fatalf("State = %+v, %v; want %+v", st, err, want)
+	}
+	h, err := s.History(ctx, held, 0, 0)
+	if err != nil || len(h) != 1 || h[0].Shares != 1_500 ||
+		h[0].SharesAfter != 1_500 || h[0].Amount != 0 ||
+		h[0].BalanceAfter != 0 {
+
+		t.Fatalf("History = %+v, %v", h, err)
+	}
+
+	// The same account written as msat is refused.
+	err = s.ExecTx(ctx, func(txs TxStore) error {
+		_, err := txs.InsertTransaction(ctx, Transaction{
+			IdempotencyKey: "bad",
+			Postings: []Posting{{Account: held, Amount: 5},
+				{Account: HubHoldings(), Amount: -5}},
+		}, testTime, map[Account]AccountState{
+			held: {Account: held, Unit: UnitMsat, Balance: 5},
+			HubHoldings(): {Account: HubHoldings(), Unit: UnitMsat,
+				Balance: -5},
+		})
+		return err
+	})
+	if !errors.Is(err, ErrWrongUnit) {
+		t.Fatalf("insert in another unit = %v, want ErrWrongUnit", err)
+	}
+	if st, _ := s.State(ctx, held); st != want {
+		t.Fatalf("refused insert changed the account: %+v", st)
 	}
 }
 
@@ -219,7 +274,7 @@ func TestMemStoreContext(t *testing.T) {
 		t.Fatalf("ExecTx on a cancelled context = %v, ran %v", err,
 			called)
 	}
-	if _, err := s.Balance(ctx, Vault()); !errors.Is(err,
+	if _, err := s.State(ctx, Vault()); !errors.Is(err,
 		context.Canceled) {
 
 		t.Fatalf("Balance = %v", err)

@@ -54,21 +54,83 @@ func ValidateKey(key string) error {
 
 // Validate checks a transaction before it is posted: a valid idempotency key
 // (ValidateKey); a description of at most MaxDescriptionLen bytes of UTF-8;
-// between two and MaxPostings postings, none of them zero, each to a valid
-// account; postings whose positive and negative totals each fit in int64
-// and sum to zero; and, once postings to the same account are merged, at
-// least two accounts that money moves between. Each failure wraps its own
-// sentinel error and names the posting at fault.
+// between two and MaxPostings postings, each to a valid account, in that
+// account's unit only (ErrWrongUnit: no posting mixes units) and none of
+// them zero; in each unit, postings whose positive and negative totals each
+// fit in int64 and sum to zero; and, once postings to the same account are
+// merged, at least two accounts that value moves between. A transaction
+// may move both units (a stake moves money into the vault and shares to
+// the staker at once), each balanced on its own. Each failure wraps its
+// own sentinel error and names the posting, or the unit, at fault.
 func Validate(tx Transaction) error {
 	_, err := normalize(tx)
 	return err
+}
+
+// units lists the units in the order the checks report them.
+var units = []Unit{UnitMsat, UnitShares}
+
+// value returns p's amount in its account's unit as a plain number. Once
+// checkUnit has passed, the other unit's field is zero; summing and merging
+// are the same in both units, and are kept apart by unit.
+func (p Posting) value() int64 {
+	if p.Account.Kind.Unit() == UnitShares {
+		return int64(p.Shares)
+	}
+
+	return int64(p.Amount)
+}
+
+// postingOf returns the posting of v to a, in a's unit.
+func postingOf(a Account, v int64) Posting {
+	if a.Kind.Unit() == UnitShares {
+		return Posting{Account: a, Shares: Shares(v)}
+	}
+
+	return Posting{Account: a, Amount: MilliSatoshi(v)}
+}
+
+// formatIn formats v as an amount of unit u.
+func formatIn(u Unit, v int64) string {
+	if u == UnitShares {
+		return Shares(v).String()
+	}
+
+	return MilliSatoshi(v).String()
+}
+
+// checkUnit refuses a posting that carries an amount in the unit its
+// account does not count, alone or beside one in the right unit.
+func checkUnit(p Posting) error {
+	switch p.Account.Kind.Unit() {
+	case UnitMsat:
+		if p.Shares != 0 {
+			return fmt.Errorf("%w: %v to msat account %v",
+				ErrWrongUnit, p.Shares, p.Account)
+		}
+
+	case UnitShares:
+		if p.Amount != 0 {
+			return fmt.Errorf("%w: %v to share account %v",
+				ErrWrongUnit, p.Amount, p.Account)
+		}
+	}
+
+	return nil
+}
+
+// unitSums are one unit's positive and negative totals.
+type unitSums struct {
+	credits, debits int64
 }
 
 // normalize validates tx and returns it with postings to the same account
 // merged into one, at the position of the account's first posting. It
 // refuses a transaction in which the merged amounts leave fewer than two
 // accounts with a non-zero amount; a merged amount of zero in a transaction
-// that still moves money is dropped, since it changes nothing.
+// that still moves value is dropped, since it changes nothing. Balancing
+// per unit means that a unit which moves at all moves between at least two
+// accounts, so the count is taken over the whole transaction.
 func normalize(tx Transaction) (Transaction, error) {
 	if err := ValidateKey(tx.IdempotencyKey); err != nil {
 		return Transaction{}, err
@@ -94,43 +156,58 @@ func normalize(tx Transaction) (Transaction, error) {
 	}
 
 	var (
-		credits, debits MilliSatoshi
-		merged          = make(map[Account]MilliSatoshi, len(tx.Postings))
-		order           = make([]Account, 0, len(tx.Postings))
-		err             error
+		sums   = make(map[Unit]*unitSums, len(units))
+		merged = make(map[Account]int64, len(tx.Postings))
+		order  = make([]Account, 0, len(tx.Postings))
 	)
+	for _, u := range units {
+		sums[u] = &unitSums{}
+	}
 	for i, p := range tx.Postings {
 		if err := p.Account.Validate(); err != nil {
 			return Transaction{}, fmt.Errorf("posting %d: %w", i, err)
 		}
-		if p.Amount == 0 {
+		if err := checkUnit(p); err != nil {
+			return Transaction{}, fmt.Errorf("posting %d: %w", i, err)
+		}
+		v := p.value()
+		if v == 0 {
 			return Transaction{}, fmt.Errorf("posting %d to %v: %w",
 				i, p.Account, ErrZeroPosting)
 		}
 
 		// Summing credits and debits apart makes the overflow rule
 		// independent of the postings' order.
-		if p.Amount > 0 {
-			credits, err = credits.Add(p.Amount)
-		} else {
-			debits, err = debits.Add(p.Amount)
+		unit := p.Account.Kind.Unit()
+		total := &sums[unit].debits
+		if v > 0 {
+			total = &sums[unit].credits
 		}
-		if err != nil {
-			return Transaction{}, fmt.Errorf("posting %d to %v: %w",
-				i, p.Account, err)
+		sum, ok := addChecked(*total, v)
+		if !ok {
+			return Transaction{}, fmt.Errorf("posting %d to %v: "+
+				"%s + %s: %w", i, p.Account,
+				formatIn(unit, *total), formatIn(unit, v),
+				ErrOverflow)
 		}
+		*total = sum
 
 		// The running totals bound every partial sum per account, so
 		// this cannot overflow once they did not.
 		if _, seen := merged[p.Account]; !seen {
 			order = append(order, p.Account)
 		}
-		merged[p.Account] += p.Amount
+		merged[p.Account] += v
 	}
 
-	if sum := credits + debits; sum != 0 {
-		return Transaction{}, fmt.Errorf("%w: credits %v, debits %v, "+
-			"off by %v", ErrUnbalanced, credits, debits, sum)
+	for _, u := range units {
+		s := sums[u]
+		if off := s.credits + s.debits; off != 0 {
+			return Transaction{}, fmt.Errorf("%w in %s: credits %s, "+
+				"debits %s, off by %s", ErrUnbalanced, u,
+				formatIn(u, s.credits), formatIn(u, s.debits),
+				formatIn(u, off))
+		}
 	}
 
 	out := Transaction{
@@ -140,9 +217,7 @@ func normalize(tx Transaction) (Transaction, error) {
 	}
 	for _, a := range order {
 		if merged[a] != 0 {
-			out.Postings = append(out.Postings, Posting{
-				Account: a, Amount: merged[a],
-			})
+			out.Postings = append(out.Postings, postingOf(a, merged[a]))
 		}
 	}
 	if len(out.Postings) < 2 {
@@ -155,15 +230,25 @@ func normalize(tx Transaction) (Transaction, error) {
 	return out, nil
 }
 
+// netAmount is what a set of postings moves into one account, in both
+// units, so that postings are compared exactly whatever their units.
+type netAmount struct {
+	amount MilliSatoshi
+	shares Shares
+}
+
 // samePostings reports whether two sets of postings move the same net
-// amounts into the same accounts, whatever their order and however they are
-// split between postings to one account.
+// amounts, unit by unit, into the same accounts, whatever their order and
+// however they are split between postings to one account.
 func samePostings(a, b []Posting) bool {
-	net := func(ps []Posting) map[Account]MilliSatoshi {
-		m := make(map[Account]MilliSatoshi, len(ps))
+	net := func(ps []Posting) map[Account]netAmount {
+		m := make(map[Account]netAmount, len(ps))
 		for _, p := range ps {
-			m[p.Account] += p.Amount
-			if m[p.Account] == 0 {
+			n := m[p.Account]
+			n.amount += p.Amount
+			n.shares += p.Shares
+			m[p.Account] = n
+			if n == (netAmount{}) {
 				delete(m, p.Account)
 			}
 		}

@@ -7,7 +7,10 @@
 // payout and refund in the store against lnd's payment of its hash (a
 // succeeded one must have succeeded in lnd for the same amount and fee, a
 // failed one must not have); and −hub_holdings, Σ paid_out, Σ refunded and
-// routing_fees against the sums of those invoices and payments. It reports
+// routing_fees against the sums of those invoices and payments. It sums the
+// ledger per unit: those totals are millisatoshis, and the vault's share
+// books, in shares, are checked on their own (the shares outstanding,
+// −share_supply, equal Σ provider_shares + Σ shares_locked). It reports
 // every difference; none is expected. Invoices and payments of the hub
 // that are not Sluice's are counted and left alone. docs/accounting.md
 // explains the accounts.

@@ -81,10 +81,17 @@ type BooksTx interface {
 	// Refunds returns every refund of every job, in any state.
 	Refunds(ctx context.Context) ([]Payment, error)
 
-	// KindTotal returns the sum of the balances of every account of the
-	// kind; zero when there is none.
+	// KindTotal returns the sum of the balances of every account of an
+	// msat kind; zero when there is none. A share kind is refused with
+	// ledger.ErrWrongUnit.
 	KindTotal(ctx context.Context, kind ledger.AccountKind) (
 		ledger.MilliSatoshi, error)
+
+	// ShareKindTotal returns the sum of the balances of every account of
+	// a share kind; zero when there is none. An msat kind is refused
+	// with ledger.ErrWrongUnit.
+	ShareKindTotal(ctx context.Context, kind ledger.AccountKind) (
+		ledger.Shares, error)
 }
 
 // DB runs the reads in one transaction; store.DB implements it

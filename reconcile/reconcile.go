@@ -28,9 +28,14 @@ const (
 
 	// KindTotal is a ledger total against lnd's.
 	KindTotal Kind = "total"
+
+	// KindShares is the vault's share supply against what its holders
+	// hold: a check within Sluice's own books, in shares.
+	KindShares Kind = "shares"
 )
 
-// Difference is one place where Sluice's books and lnd disagree.
+// Difference is one place where Sluice's books and lnd disagree, or, for
+// KindShares, where the share books disagree with themselves.
 type Difference struct {
 	Kind Kind
 
@@ -38,7 +43,8 @@ type Difference struct {
 	// account kind for a total.
 	Subject string
 
-	// Sluice and Lnd say what each side has.
+	// Sluice and Lnd say what each side has. For KindShares both sides
+	// are Sluice's, so Sluice says both and Lnd that it has no part.
 	Sluice string
 	Lnd    string
 }
@@ -68,6 +74,20 @@ type Totals struct {
 	RoutingFees ledger.MilliSatoshi
 }
 
+// ShareTotals are the vault's share books, in shares: the issuer's side
+// and the holders', which must be equal. The ledger balances every
+// transaction in shares, so a difference here means books written around
+// it.
+type ShareTotals struct {
+	// Outstanding is the shares issued and not burnt: −share_supply.
+	Outstanding ledger.Shares
+
+	// Held is Σ provider_shares, and Locked Σ shares_locked (shares in
+	// redemption requests not yet finalized).
+	Held   ledger.Shares
+	Locked ledger.Shares
+}
+
 // Report is the outcome of one reconciliation.
 type Report struct {
 	At time.Time
@@ -90,6 +110,9 @@ type Report struct {
 	// Ledger and Lnd are the totals on each side.
 	Ledger Totals
 	Lnd    Totals
+
+	// Shares are the ledger's share books.
+	Shares ShareTotals
 
 	// Differences lists every disagreement; none is expected.
 	Differences []Difference
@@ -117,6 +140,7 @@ type books struct {
 	payouts []Payment
 	refunds []Payment
 	totals  Totals
+	shares  ShareTotals
 }
 
 // Run compares Sluice's books with the hub's lnd and reports every
@@ -138,7 +162,7 @@ func Run(ctx context.Context, db DB, lnd Lnd) (*Report, error) {
 		return nil, fmt.Errorf("lnd's payments: %w", err)
 	}
 
-	r := &Report{At: time.Now().UTC(), Ledger: b.totals}
+	r := &Report{At: time.Now().UTC(), Ledger: b.totals, Shares: b.shares}
 	r.funding(settled, b)
 	sluiceHashes := r.payments(payments, b)
 	for _, p := range payments {
@@ -147,6 +171,7 @@ func Run(ctx context.Context, db DB, lnd Lnd) (*Report, error) {
 		}
 	}
 	r.compareTotals()
+	r.compareShares()
 
 	if r.OK() {
 		log.Infof("Reconciled %d invoices, %d payouts, %d refunds "+
@@ -220,8 +245,28 @@ func (b *books) readInvoice(ctx context.Context, tx BooksTx,
 	return nil
 }
 
-// readTotals reads the ledger's totals.
+// readTotals reads the ledger's totals, each unit's apart.
 func (b *books) readTotals(ctx context.Context, tx BooksTx) error {
+	for _, t := range []struct {
+		kind ledger.AccountKind
+		into *ledger.Shares
+	}{
+		{ledger.KindShareSupply, &b.shares.Outstanding},
+		{ledger.KindProviderShares, &b.shares.Held},
+		{ledger.KindSharesLocked, &b.shares.Locked},
+	} {
+		total, err := tx.ShareKindTotal(ctx, t.kind)
+		if err != nil {
+			return err
+		}
+		*t.into = total
+	}
+	outstanding, err := b.shares.Outstanding.Neg()
+	if err != nil {
+		return fmt.Errorf("share supply: %w", err)
+	}
+	b.shares.Outstanding = outstanding
+
 	for _, t := range []struct {
 		kind ledger.AccountKind
 		into *ledger.MilliSatoshi
@@ -385,4 +430,22 @@ func (r *Report) compareTotals() {
 				t.lnd.String())
 		}
 	}
+}
+
+// compareShares compares the shares outstanding with what holders hold.
+func (r *Report) compareShares() {
+	s := r.Shares
+	held, err := s.Held.Add(s.Locked)
+	if err == nil && held == s.Outstanding {
+		return
+	}
+
+	holders := fmt.Sprintf("%v held", held)
+	if err != nil {
+		holders = "more than fits in int64 held"
+	}
+	r.differ(KindShares, "share_supply", fmt.Sprintf("%v outstanding "+
+		"(-share_supply) against %s (provider_shares %v + "+
+		"shares_locked %v)", s.Outstanding, holders, s.Held, s.Locked),
+		"no part: a check of Sluice's own books")
 }

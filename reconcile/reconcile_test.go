@@ -45,7 +45,8 @@ var at = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 // testBooks writes a consistent set of books: a job funded by invoice 1 with
 // 100 000 msat, a provider paid payout 2 (50 000, fee 10), a failed payout
 // 3, a pending payout 4 that lnd has just paid, and a refund 5 (30 000, fee
-// 5); and returns lnd's matching view, with a foreign invoice and payment.
+// 5), a stake of 400 msat for 2 shares of which 0.5 are locked; and returns
+// lnd's matching view, with a foreign invoice and payment.
 func testBooks(t *testing.T) (*store.DB, *fakeLnd) {
 	t.Helper()
 	db := storetest.Open(t, storetest.Config(t, store.SQLite))
@@ -139,6 +140,14 @@ func testBooks(t *testing.T) (*store.DB, *fakeLnd) {
 			ledger.Refunded("j1"), 30_000),
 		ledger.Transfer("refundfee", "", ledger.BuyerEscrow("j1"),
 			ledger.RoutingFees(), 5),
+		{IdempotencyKey: "stake", Postings: []ledger.Posting{
+			{Account: ledger.ProviderPayable("p1"), Amount: -400},
+			{Account: ledger.Vault(), Amount: 400},
+			{Account: ledger.ShareSupply(), Shares: -2_000},
+			{Account: ledger.ProviderShares("p1"), Shares: 2_000},
+		}},
+		ledger.TransferShares("lock", "", ledger.ProviderShares("p1"),
+			ledger.SharesLocked("p1"), 500),
 	} {
 		if _, err := l.Post(ctx, tx); err != nil {
 			t.Fatalf("post %d: %v", i, err)
@@ -263,5 +272,77 @@ func TestRunTotals(t *testing.T) {
 	if r.ForeignInvoices != 1 || r.ForeignPayments != 1 {
 		t.Fatalf("foreign %d invoices, %d payments; want 1 each",
 			r.ForeignInvoices, r.ForeignPayments)
+	}
+	wantShares := reconcile.ShareTotals{Outstanding: 2_000, Held: 1_500,
+		Locked: 500}
+	if r.Shares != wantShares {
+		t.Fatalf("shares %+v, want %+v", r.Shares, wantShares)
+	}
+}
+
+// skewedDB reads the books as they are, except that one share kind's total
+// is off by delta: share books written around the ledger, which it would
+// never write itself.
+type skewedDB struct {
+	reconcile.DB
+	kind  ledger.AccountKind
+	delta ledger.Shares
+}
+
+func (d skewedDB) ReadBooks(ctx context.Context,
+	fn func(reconcile.BooksTx) error) error {
+
+	return d.DB.ReadBooks(ctx, func(tx reconcile.BooksTx) error {
+		return fn(skewedTx{tx, d})
+	})
+}
+
+type skewedTx struct {
+	reconcile.BooksTx
+	db skewedDB
+}
+
+func (t skewedTx) ShareKindTotal(ctx context.Context,
+	kind ledger.AccountKind) (ledger.Shares, error) {
+
+	total, err := t.BooksTx.ShareKindTotal(ctx, kind)
+	if kind == t.db.kind {
+		total += t.db.delta
+	}
+	return total, err
+}
+
+// TestRunShares: the share supply must equal what holders hold, locked
+// shares included; a difference on either side is reported, in shares,
+// and upsets nothing else.
+func TestRunShares(t *testing.T) {
+	tests := []struct {
+		kind  ledger.AccountKind
+		delta ledger.Shares
+	}{
+		{ledger.KindProviderShares, 1},
+		{ledger.KindSharesLocked, -500},
+		{ledger.KindShareSupply, -1},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			db, lnd := testBooks(t)
+			r, err := reconcile.Run(context.Background(),
+				skewedDB{db, tc.kind, tc.delta}, lnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.OK() || len(r.Differences) != 1 {
+				t.Fatalf("differences %v, want one", r.Differences)
+			}
+			d := r.Differences[0]
+			t.Log(d)
+			if d.Kind != reconcile.KindShares ||
+				d.Subject != "share_supply" ||
+				!strings.Contains(d.Sluice, "shares outstanding") {
+
+				t.Fatalf("difference %q", d)
+			}
+		})
 	}
 }

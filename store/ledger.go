@@ -43,19 +43,19 @@ func (s *LedgerStore) ExecTx(ctx context.Context,
 	})
 }
 
-// Balance returns an account's balance; zero for an account never posted
-// to.
-func (s *LedgerStore) Balance(ctx context.Context,
-	account ledger.Account) (ledger.MilliSatoshi, error) {
+// State returns an account's state in the unit recorded for it, or an
+// error wrapping ledger.ErrNotFound for an account never posted to.
+func (s *LedgerStore) State(ctx context.Context,
+	account ledger.Account) (ledger.AccountState, error) {
 
-	var bal ledger.MilliSatoshi
+	var st ledger.AccountState
 	err := s.db.ExecTx(ctx, TxOptions{ReadOnly: true}, func(tx *Tx) error {
 		var err error
-		bal, err = tx.Balance(ctx, account)
+		st, err = tx.State(ctx, account)
 		return err
 	})
 
-	return bal, err
+	return st, err
 }
 
 // History returns an account's postings oldest first, after transaction
@@ -102,17 +102,67 @@ func (t *Tx) TransactionByKey(ctx context.Context,
 	}
 	stored.Transaction.Postings = make([]ledger.Posting, 0, len(postings))
 	for _, p := range postings {
+		acct := ledger.Account{Kind: ledger.AccountKind(p.Kind),
+			Ref: p.Ref}
 		stored.Transaction.Postings = append(
-			stored.Transaction.Postings, ledger.Posting{
-				Account: ledger.Account{
-					Kind: ledger.AccountKind(p.Kind),
-					Ref:  p.Ref,
-				},
-				Amount: ledger.MilliSatoshi(p.Amount),
-			})
+			stored.Transaction.Postings,
+			storedPosting(acct, ledger.Unit(p.Unit), p.Amount))
 	}
 
 	return stored, nil
+}
+
+// The ledger's two units share one BIGINT column for balances and posting
+// amounts, in the unit recorded for the account. These helpers put a
+// stored number into the field of its unit and take it out again; the
+// ledger checks the recorded unit against the account's kind.
+
+// storedPosting is a posting of amount, stored in unit, to acct.
+func storedPosting(acct ledger.Account, unit ledger.Unit,
+	amount int64) ledger.Posting {
+
+	if unit == ledger.UnitShares {
+		return ledger.Posting{Account: acct,
+			Shares: ledger.Shares(amount)}
+	}
+
+	return ledger.Posting{Account: acct,
+		Amount: ledger.MilliSatoshi(amount)}
+}
+
+// storedState is the state of acct, stored in unit with balance.
+func storedState(acct ledger.Account, unit ledger.Unit,
+	balance int64) ledger.AccountState {
+
+	st := ledger.AccountState{Account: acct, Unit: unit}
+	if unit == ledger.UnitShares {
+		st.Shares = ledger.Shares(balance)
+	} else {
+		st.Balance = ledger.MilliSatoshi(balance)
+	}
+
+	return st
+}
+
+// column returns a posting's amount, or a balance, for the one column, in
+// unit u: the field of u, when the other one is zero. A number in the
+// other unit's field has no place to go and is refused rather than lost.
+func column(u ledger.Unit, msat ledger.MilliSatoshi,
+	shares ledger.Shares) (int64, error) {
+
+	switch {
+	case u != ledger.UnitMsat && u != ledger.UnitShares:
+		return 0, fmt.Errorf("%w: unit %q", ledger.ErrWrongUnit, u)
+
+	case u == ledger.UnitMsat && shares == 0:
+		return int64(msat), nil
+
+	case u == ledger.UnitShares && msat == 0:
+		return int64(shares), nil
+	}
+
+	return 0, fmt.Errorf("%w: %v and %v in unit %s", ledger.ErrWrongUnit,
+		msat, shares, u)
 }
 
 // Accounts returns the state of each named account that exists; accounts
@@ -142,20 +192,24 @@ func (t *Tx) Accounts(ctx context.Context,
 		args = append(args, string(id.Kind), id.Ref)
 	}
 
-	rows, err := t.query(ctx, "SELECT kind, ref, balance FROM accounts "+
-		"WHERE "+where.String(), args...)
+	rows, err := t.query(ctx, "SELECT kind, ref, unit, balance FROM "+
+		"accounts WHERE "+where.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
 	defer rows.Close()
 
 	for rows.Next() {
-		var st ledger.AccountState
-		err := rows.Scan(&st.Account.Kind, &st.Account.Ref, &st.Balance)
+		var (
+			acct    ledger.Account
+			unit    ledger.Unit
+			balance int64
+		)
+		err := rows.Scan(&acct.Kind, &acct.Ref, &unit, &balance)
 		if err != nil {
 			return nil, fmt.Errorf("accounts: %w", mapError(err))
 		}
-		out[st.Account] = st
+		out[acct] = storedState(acct, unit, balance)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("accounts: %w", mapError(err))
@@ -165,11 +219,14 @@ func (t *Tx) Accounts(ctx context.Context,
 }
 
 // InsertTransaction records tx at the given time, creates the accounts it
-// posts to on first use, and sets each one's balance to balances[account],
-// which is also the balance_after of its posting. A key already recorded
-// gives an error wrapping ledger.ErrKeyExists (and ErrUniqueViolation).
+// posts to on first use in the unit of their state, and sets each one's
+// balance to the one in states[account], which is also the balance_after
+// of its posting. A key already recorded gives an error wrapping
+// ledger.ErrKeyExists (and ErrUniqueViolation); an account recorded in
+// another unit than its state's, or a posting with an amount outside its
+// account's unit, one wrapping ledger.ErrWrongUnit.
 func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
-	at time.Time, balances map[ledger.Account]ledger.MilliSatoshi) (
+	at time.Time, states map[ledger.Account]ledger.AccountState) (
 	ledger.Receipt, error) {
 
 	key := tx.IdempotencyKey
@@ -178,7 +235,7 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 			"%s: %w", key, what, err)
 	}
 
-	afters, err := balancesAfter(tx.Postings, balances)
+	amounts, afters, err := balancesAfter(tx.Postings, states)
 	if err != nil {
 		return fail("balances", err)
 	}
@@ -210,15 +267,27 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 
 	accountIDs := make(map[ledger.Account]int64, len(touched))
 	for _, a := range touched {
+		st := states[a]
+		balance, err := column(st.Unit, st.Balance, st.Shares)
+		if err != nil {
+			return fail(fmt.Sprintf("account %v", a), err)
+		}
 		id, err := t.q.UpsertAccountBalance(ctx,
 			sqlc.UpsertAccountBalanceParams{
 				Kind:      string(a.Kind),
 				Ref:       a.Ref,
-				Balance:   int64(balances[a]),
+				Unit:      string(st.Unit),
+				Balance:   balance,
 				CreatedAt: at,
 			})
+		if errors.Is(err, sql.ErrNoRows) {
+			err = fmt.Errorf("%w: recorded in another unit than %s",
+				ledger.ErrWrongUnit, st.Unit)
+		} else if err != nil {
+			err = mapError(err)
+		}
 		if err != nil {
-			return fail(fmt.Sprintf("account %v", a), mapError(err))
+			return fail(fmt.Sprintf("account %v", a), err)
 		}
 		accountIDs[a] = id
 	}
@@ -228,8 +297,8 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 			TxID:         txID,
 			Seq:          int32(i),
 			AccountID:    accountIDs[p.Account],
-			Amount:       int64(p.Amount),
-			BalanceAfter: int64(afters[i]),
+			Amount:       amounts[i],
+			BalanceAfter: afters[i],
 		})
 		if err != nil {
 			return fail(fmt.Sprintf("posting %d", i),
@@ -240,61 +309,147 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 	return ledger.Receipt{TxID: txID, IdempotencyKey: key, Time: at}, nil
 }
 
-// balancesAfter returns the balance each posting leaves its account at:
-// the account's final balance less whatever later postings of the same
-// transaction add to it. The ledger merges postings per account, so this
-// is usually just the final balance, but the store does not rely on it.
+// balancesAfter returns each posting's amount and the balance it leaves
+// its account at, as stored: in the unit of the account's state. The
+// balance after is the account's final balance less whatever later
+// postings of the same transaction add to it. The ledger merges postings
+// per account, so this is usually just the final balance, but the store
+// does not rely on it.
 func balancesAfter(postings []ledger.Posting,
-	balances map[ledger.Account]ledger.MilliSatoshi) (
-	[]ledger.MilliSatoshi, error) {
+	states map[ledger.Account]ledger.AccountState) (amounts,
+	afters []int64, err error) {
 
-	afters := make([]ledger.MilliSatoshi, len(postings))
-	running := make(map[ledger.Account]ledger.MilliSatoshi, len(postings))
+	amounts = make([]int64, len(postings))
+	afters = make([]int64, len(postings))
+	running := make(map[ledger.Account]int64, len(postings))
 	for i := len(postings) - 1; i >= 0; i-- {
 		p := postings[i]
+		st, ok := states[p.Account]
+		if !ok {
+			return nil, nil, fmt.Errorf("no state given for "+
+				"account %v", p.Account)
+		}
+		amount, err := column(st.Unit, p.Amount, p.Shares)
+		if err != nil {
+			return nil, nil, fmt.Errorf("posting %d to %v: %w", i,
+				p.Account, err)
+		}
 		bal, ok := running[p.Account]
 		if !ok {
-			bal, ok = balances[p.Account]
-			if !ok {
-				return nil, fmt.Errorf("no balance given for "+
-					"account %v", p.Account)
+			bal, err = column(st.Unit, st.Balance, st.Shares)
+			if err != nil {
+				return nil, nil, fmt.Errorf("account %v: %w",
+					p.Account, err)
 			}
 		}
-		afters[i] = bal
+		amounts[i], afters[i] = amount, bal
 
-		before, err := bal.Sub(p.Amount)
+		before, err := subIn(st.Unit, bal, amount)
 		if err != nil {
-			return nil, fmt.Errorf("account %v: %w", p.Account, err)
+			return nil, nil, fmt.Errorf("account %v: %w",
+				p.Account, err)
 		}
 		running[p.Account] = before
 	}
 
-	return afters, nil
+	return amounts, afters, nil
 }
 
-// Balance returns an account's balance as this transaction sees it; zero
-// for an account never posted to.
-func (t *Tx) Balance(ctx context.Context,
-	account ledger.Account) (ledger.MilliSatoshi, error) {
+// subIn returns a - b, amounts in unit u, with the ledger's checked
+// arithmetic of that unit.
+func subIn(u ledger.Unit, a, b int64) (int64, error) {
+	if u == ledger.UnitShares {
+		d, err := ledger.Shares(a).Sub(ledger.Shares(b))
+		return int64(d), err
+	}
+	d, err := ledger.MilliSatoshi(a).Sub(ledger.MilliSatoshi(b))
 
-	bal, err := t.q.GetAccountBalance(ctx, sqlc.GetAccountBalanceParams{
+	return int64(d), err
+}
+
+// State returns an account's state as this transaction sees it, in the
+// unit recorded for it, or an error wrapping ledger.ErrNotFound for an
+// account never posted to.
+func (t *Tx) State(ctx context.Context,
+	account ledger.Account) (ledger.AccountState, error) {
+
+	row, err := t.q.GetAccountState(ctx, sqlc.GetAccountStateParams{
 		Kind: string(account.Kind),
 		Ref:  account.Ref,
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return 0, nil
+		return ledger.AccountState{}, fmt.Errorf("account %v: %w",
+			account, ledger.ErrNotFound)
 	case err != nil:
-		return 0, fmt.Errorf("balance of %v: %w", account,
-			mapError(err))
+		return ledger.AccountState{}, fmt.Errorf("account %v: %w",
+			account, mapError(err))
 	}
 
-	return ledger.MilliSatoshi(bal), nil
+	return storedState(account, ledger.Unit(row.Unit), row.Balance), nil
+}
+
+// checkedState returns an account's state as this transaction sees it,
+// zero for an account never posted to, refusing with ledger.ErrWrongUnit an
+// account whose kind does not count want or that is recorded in another
+// unit than its kind's.
+func (t *Tx) checkedState(ctx context.Context, account ledger.Account,
+	want ledger.Unit) (ledger.AccountState, error) {
+
+	if u := account.Kind.Unit(); u != want {
+		return ledger.AccountState{}, fmt.Errorf("balance of %v: %w: "+
+			"it counts %q, not %s", account, ledger.ErrWrongUnit, u,
+			want)
+	}
+	st, err := t.State(ctx, account)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return ledger.AccountState{Account: account, Unit: want}, nil
+	case err != nil:
+		return ledger.AccountState{}, fmt.Errorf("balance of %v: %w",
+			account, err)
+	}
+	if err := st.CheckUnit(); err != nil {
+		return ledger.AccountState{}, fmt.Errorf("balance of %v: %w",
+			account, err)
+	}
+
+	return st, nil
+}
+
+// Balance returns an msat account's balance as this transaction sees it;
+// zero for an account never posted to. A share account, or one recorded
+// in another unit than its kind's, is refused with ledger.ErrWrongUnit.
+func (t *Tx) Balance(ctx context.Context,
+	account ledger.Account) (ledger.MilliSatoshi, error) {
+
+	st, err := t.checkedState(ctx, account, ledger.UnitMsat)
+	if err != nil {
+		return 0, err
+	}
+
+	return st.Balance, nil
+}
+
+// ShareBalance returns a share account's balance as this transaction sees
+// it; zero for an account never posted to. An msat account, or one
+// recorded in another unit than its kind's, is refused with
+// ledger.ErrWrongUnit.
+func (t *Tx) ShareBalance(ctx context.Context,
+	account ledger.Account) (ledger.Shares, error) {
+
+	st, err := t.checkedState(ctx, account, ledger.UnitShares)
+	if err != nil {
+		return 0, err
+	}
+
+	return st.Shares, nil
 }
 
 // History returns an account's postings oldest first, after transaction
-// afterTx (0 for the start) and at most limit of them (0 for all). An
-// account never posted to has an empty history.
+// afterTx (0 for the start) and at most limit of them (0 for all), each in
+// the unit recorded for the account. An account never posted to has an
+// empty history.
 func (t *Tx) History(ctx context.Context, account ledger.Account,
 	afterTx int64, limit int) ([]ledger.Entry, error) {
 
@@ -339,14 +494,20 @@ func (t *Tx) History(ctx context.Context, account ledger.Account,
 
 	entries := make([]ledger.Entry, 0, len(rows))
 	for _, r := range rows {
-		entries = append(entries, ledger.Entry{
+		e := ledger.Entry{
 			TxID:           r.ID,
 			IdempotencyKey: r.IdempotencyKey,
 			Description:    r.Description,
 			Time:           r.CreatedAt.UTC(),
-			Amount:         ledger.MilliSatoshi(r.Amount),
-			BalanceAfter:   ledger.MilliSatoshi(r.BalanceAfter),
-		})
+		}
+		if ledger.Unit(r.Unit) == ledger.UnitShares {
+			e.Shares = ledger.Shares(r.Amount)
+			e.SharesAfter = ledger.Shares(r.BalanceAfter)
+		} else {
+			e.Amount = ledger.MilliSatoshi(r.Amount)
+			e.BalanceAfter = ledger.MilliSatoshi(r.BalanceAfter)
+		}
+		entries = append(entries, e)
 	}
 
 	return entries, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,9 +22,26 @@ import (
 var txAt = time.Date(2025, 3, 1, 12, 30, 45, 123456789,
 	time.FixedZone("CET", 3600))
 
-// insert runs one InsertTransaction in its own store transaction.
+// insert runs one InsertTransaction of msat accounts in its own store
+// transaction.
 func insert(t *testing.T, db *store.DB, tx ledger.Transaction,
 	balances map[ledger.Account]ledger.MilliSatoshi) (ledger.Receipt,
+	error) {
+
+	t.Helper()
+
+	states := make(map[ledger.Account]ledger.AccountState, len(balances))
+	for a, b := range balances {
+		states[a] = ledger.AccountState{Account: a,
+			Unit: ledger.UnitMsat, Balance: b}
+	}
+
+	return insertStates(t, db, tx, states)
+}
+
+// insertStates runs one InsertTransaction in its own store transaction.
+func insertStates(t *testing.T, db *store.DB, tx ledger.Transaction,
+	states map[ledger.Account]ledger.AccountState) (ledger.Receipt,
 	error) {
 
 	t.Helper()
@@ -33,7 +51,7 @@ func insert(t *testing.T, db *store.DB, tx ledger.Transaction,
 		func(stx *store.Tx) error {
 			var err error
 			receipt, err = stx.InsertTransaction(
-				context.Background(), tx, txAt, balances)
+				context.Background(), tx, txAt, states)
 			return err
 		})
 
@@ -173,11 +191,15 @@ func TestTxStoreContract(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			msat := ledger.UnitMsat
 			want2 := map[ledger.Account]ledger.AccountState{
-				hub:     {Account: hub, Balance: -1000},
-				escrow:  {Account: escrow, Balance: 700},
-				payable: {Account: payable, Balance: 290},
-				fees:    {Account: fees, Balance: 10},
+				hub: {Account: hub, Unit: msat,
+					Balance: -1000},
+				escrow: {Account: escrow, Unit: msat,
+					Balance: 700},
+				payable: {Account: payable, Unit: msat,
+					Balance: 290},
+				fees: {Account: fees, Unit: msat, Balance: 10},
 			}
 			if !reflect.DeepEqual(states, want2) {
 				t.Errorf("Accounts = %v, want %v", states, want2)
@@ -191,14 +213,21 @@ func TestTxStoreContract(t *testing.T) {
 
 		balances := map[ledger.Account]ledger.MilliSatoshi{
 			hub: -1000, escrow: 700, payable: 290, fees: 10,
-			ledger.Vault(): 0,
 		}
 		for acct, want := range balances {
-			got, err := ls.Balance(ctx, acct)
-			if err != nil || got != want {
-				t.Errorf("Balance(%v) = %v, %v; want %v", acct,
-					got, err, want)
+			got, err := ls.State(ctx, acct)
+			wantState := ledger.AccountState{Account: acct,
+				Unit: ledger.UnitMsat, Balance: want}
+			if err != nil || got != wantState {
+				t.Errorf("State(%v) = %+v, %v; want %+v", acct,
+					got, err, wantState)
 			}
+		}
+		if st, err := ls.State(ctx, ledger.Vault()); !errors.Is(err,
+			ledger.ErrNotFound) {
+
+			t.Errorf("State of an account never posted to = %+v, "+
+				"%v; want ErrNotFound", st, err)
 		}
 
 		e1 := ledger.Entry{TxID: r1.TxID, IdempotencyKey: "fund:job-1",
@@ -494,10 +523,10 @@ func TestLedgerSameKeyConcurrently(t *testing.T) {
 	})
 }
 
-// TestLedgerMatchesMemStore posts random sequences of transfers, replays
-// and conflicts to the ledger on the SQL store and on MemStore, and checks
-// that both answer every post alike and end with the same balances and
-// histories.
+// TestLedgerMatchesMemStore posts random sequences of transfers in both
+// units, stakes that move both at once, replays and conflicts to the ledger
+// on the SQL store and on MemStore, and checks that both answer every post
+// alike and end with the same balances and histories.
 func TestLedgerMatchesMemStore(t *testing.T) {
 	t.Parallel()
 
@@ -510,27 +539,55 @@ func TestLedgerMatchesMemStore(t *testing.T) {
 		var check atomic.Int64
 		rapid.Check(t, func(rt *rapid.T) {
 			// Each check uses refs and keys of its own, so checks
-			// share the database without seeing each other.
+			// share the database without seeing each other. The
+			// share supply is a singleton, so checks share it; it
+			// is compared only by what each check moved.
 			n := check.Add(1)
-			accounts := []ledger.Account{
+			money := []ledger.Account{
 				ledger.StrategyYield(fmt.Sprintf("s%d", n)),
 				ledger.BuyerEscrow(fmt.Sprintf("j%d", n)),
 				ledger.ProviderPayable(fmt.Sprintf("p%d", n)),
 				ledger.PaidOut(fmt.Sprintf("p%d", n)),
 			}
+			shares := []ledger.Account{
+				ledger.ShareSupply(),
+				ledger.ProviderShares(fmt.Sprintf("p%d", n)),
+				ledger.SharesLocked(fmt.Sprintf("p%d", n)),
+			}
 
 			sqlL := ledger.New(sqlStore, fixedClock())
 			memL := ledger.New(ledger.NewMemStore(), fixedClock())
+			supplyBefore, err := sqlL.ShareBalance(ctx,
+				ledger.ShareSupply())
+			if err != nil {
+				rt.Fatal(err)
+			}
 
 			ops := rapid.IntRange(1, 12).Draw(rt, "ops")
 			for i := 0; i < ops; i++ {
-				from := rapid.SampledFrom(accounts).Draw(rt, "from")
-				to := rapid.SampledFrom(accounts).Draw(rt, "to")
-				amt := rapid.Int64Range(1, 1000).Draw(rt, "amt")
 				key := fmt.Sprintf("k%d:%d", n,
 					rapid.IntRange(0, 4).Draw(rt, "key"))
-				tx := ledger.Transfer(key, "op", from, to,
+				amt := rapid.Int64Range(1, 1000).Draw(rt, "amt")
+				msatTx := ledger.Transfer(key, "op",
+					rapid.SampledFrom(money).Draw(rt, "from"),
+					rapid.SampledFrom(money).Draw(rt, "to"),
 					ledger.MilliSatoshi(amt))
+				shareTx := ledger.TransferShares(key, "op",
+					rapid.SampledFrom(shares).Draw(rt, "sfrom"),
+					rapid.SampledFrom(shares).Draw(rt, "sto"),
+					ledger.Shares(amt))
+
+				var tx ledger.Transaction
+				switch rapid.IntRange(0, 2).Draw(rt, "unit") {
+				case 0:
+					tx = msatTx
+				case 1:
+					tx = shareTx
+				default:
+					tx = msatTx
+					tx.Postings = append(tx.Postings,
+						shareTx.Postings...)
+				}
 
 				sr, serr := sqlL.Post(ctx, tx)
 				mr, merr := memL.Post(ctx, tx)
@@ -545,15 +602,32 @@ func TestLedgerMatchesMemStore(t *testing.T) {
 				}
 			}
 
-			for _, acct := range accounts {
-				sb, err := sqlL.Balance(ctx, acct)
-				if err != nil {
-					rt.Fatal(err)
+			for _, acct := range append(money, shares...) {
+				var sb, mb int64
+				if acct.Kind.Unit() == ledger.UnitShares {
+					s, err := sqlL.ShareBalance(ctx, acct)
+					if err != nil {
+						rt.Fatal(err)
+					}
+					m, _ := memL.ShareBalance(ctx, acct)
+					if acct == ledger.ShareSupply() {
+						s -= supplyBefore
+					}
+					sb, mb = int64(s), int64(m)
+				} else {
+					s, err := sqlL.Balance(ctx, acct)
+					if err != nil {
+						rt.Fatal(err)
+					}
+					m, _ := memL.Balance(ctx, acct)
+					sb, mb = int64(s), int64(m)
 				}
-				mb, _ := memL.Balance(ctx, acct)
 				if sb != mb {
-					rt.Fatalf("%v: sql balance %v, mem %v",
+					rt.Fatalf("%v: sql balance %d, mem %d",
 						acct, sb, mb)
+				}
+				if acct == ledger.ShareSupply() {
+					continue
 				}
 
 				sh, err := sqlL.History(ctx, acct, 0, 0)
@@ -574,7 +648,8 @@ func TestLedgerMatchesMemStore(t *testing.T) {
 // the same ledger refusal.
 func sameOutcome(a, b error) bool {
 	for _, sentinel := range []error{ledger.ErrOverdraft,
-		ledger.ErrIdempotencyConflict, ledger.ErrTooFewPostings} {
+		ledger.ErrIdempotencyConflict, ledger.ErrTooFewPostings,
+		ledger.ErrWrongUnit} {
 
 		if errors.Is(a, sentinel) != errors.Is(b, sentinel) {
 			return false
@@ -603,4 +678,288 @@ func sameHistory(a, b []ledger.Entry) bool {
 	}
 
 	return true
+}
+
+// TestShareAccounts runs the ledger's second unit on each backend: a stake
+// that moves money and shares at once, balances, histories and the stored
+// transaction in each unit, replays, a share overdraft, and an account
+// whose recorded unit disagrees with its kind, refused wherever it is read
+// or written.
+func TestShareAccounts(t *testing.T) {
+	t.Parallel()
+
+	var (
+		hub    = ledger.HubHoldings()
+		pay    = ledger.ProviderPayable("p1")
+		vault  = ledger.Vault()
+		supply = ledger.ShareSupply()
+		held   = ledger.ProviderShares("p1")
+		locked = ledger.SharesLocked("p1")
+	)
+
+	storetest.ForEachBackend(t, func(t *testing.T, cfg store.Config) {
+		t.Parallel()
+		ctx := context.Background()
+		db := storetest.Open(t, cfg)
+		ls := store.NewLedgerStore(db)
+		l := ledger.New(ls, fixedClock())
+
+		if _, err := l.Post(ctx, ledger.Transfer("earn", "", hub, pay,
+			10_000)); err != nil {
+
+			t.Fatal(err)
+		}
+		stake := ledger.Transaction{
+			IdempotencyKey: "stake:1",
+			Description:    "stake",
+			Postings: []ledger.Posting{
+				{Account: pay, Amount: -6_000},
+				{Account: supply, Shares: -5_500},
+				{Account: vault, Amount: 6_000},
+				{Account: held, Shares: 5_500},
+			},
+		}
+		r, err := l.Post(ctx, stake)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Read back in each unit, and refused in the other.
+		for acct, want := range map[ledger.Account]ledger.Shares{
+			supply: -5_500, held: 5_500, locked: 0,
+		} {
+			got, err := l.ShareBalance(ctx, acct)
+			if err != nil || got != want {
+				t.Errorf("ShareBalance(%v) = %v, %v; want %v",
+					acct, got, err, want)
+			}
+			if _, err := l.Balance(ctx, acct); !errors.Is(err,
+				ledger.ErrWrongUnit) {
+
+				t.Errorf("Balance(%v) = %v, want ErrWrongUnit",
+					acct, err)
+			}
+		}
+		if got, err := l.Balance(ctx, vault); err != nil || got != 6_000 {
+			t.Errorf("Balance(vault) = %v, %v", got, err)
+		}
+		st, err := ls.State(ctx, held)
+		wantSt := ledger.AccountState{Account: held,
+			Unit: ledger.UnitShares, Shares: 5_500}
+		if err != nil || st != wantSt {
+			t.Errorf("State(%v) = %+v, %v; want %+v", held, st, err,
+				wantSt)
+		}
+		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			s, err := tx.ShareBalance(ctx, held)
+			if err != nil || s != 5_500 {
+				t.Errorf("Tx.ShareBalance = %v, %v", s, err)
+			}
+			if _, err := tx.Balance(ctx, held); !errors.Is(err,
+				ledger.ErrWrongUnit) {
+
+				t.Errorf("Tx.Balance of shares: %v", err)
+			}
+			if _, err := tx.ShareBalance(ctx, vault); !errors.Is(
+				err, ledger.ErrWrongUnit) {
+
+				t.Errorf("Tx.ShareBalance of msat: %v", err)
+			}
+
+			stored, err := tx.TransactionByKey(ctx, "stake:1")
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(stored.Transaction, stake) {
+				t.Errorf("stored %+v, want %+v",
+					stored.Transaction, stake)
+			}
+
+			held, err := tx.ShareKindTotal(ctx,
+				ledger.KindProviderShares)
+			if err != nil || held != 5_500 {
+				t.Errorf("ShareKindTotal = %v, %v", held, err)
+			}
+			if _, err := tx.KindTotal(ctx,
+				ledger.KindProviderShares); !errors.Is(err,
+				ledger.ErrWrongUnit) {
+
+				t.Errorf("KindTotal of shares: %v", err)
+			}
+			if _, err := tx.ShareKindTotal(ctx,
+				ledger.KindVault); !errors.Is(err,
+				ledger.ErrWrongUnit) {
+
+				t.Errorf("ShareKindTotal of msat: %v", err)
+			}
+
+			return nil
+		})
+
+		h, err := l.History(ctx, held, 0, 0)
+		wantEntry := ledger.Entry{TxID: r.TxID,
+			IdempotencyKey: "stake:1", Description: "stake",
+			Time: r.Time, Shares: 5_500, SharesAfter: 5_500}
+		if err != nil || len(h) != 1 || h[0] != wantEntry {
+			t.Errorf("History(%v) = %+v, %v; want %+v", held, h,
+				err, wantEntry)
+		}
+
+		// A replay in another order is a duplicate; a share
+		// overdraft refuses the money legs with it.
+		again := stake
+		again.Postings = []ledger.Posting{stake.Postings[3],
+			stake.Postings[2], stake.Postings[1], stake.Postings[0]}
+		if dup, err := l.Post(ctx, again); err != nil ||
+			!dup.Duplicate || dup.TxID != r.TxID {
+
+			t.Fatalf("replay: %+v, %v", dup, err)
+		}
+		_, err = l.Post(ctx, ledger.Transaction{
+			IdempotencyKey: "too-much",
+			Postings: []ledger.Posting{
+				{Account: pay, Amount: -1_000},
+				{Account: vault, Amount: 1_000},
+				{Account: held, Shares: -5_501},
+				{Account: locked, Shares: 5_501},
+			},
+		})
+		var od *ledger.OverdraftError
+		if !errors.As(err, &od) || od.Account != held ||
+			od.Unit != ledger.UnitShares {
+
+			t.Fatalf("share overdraft: %v", err)
+		}
+		if got, _ := l.Balance(ctx, pay); got != 4_000 {
+			t.Fatalf("refused transaction moved payable to %v", got)
+		}
+
+		// The store writes an account only in the unit it recorded.
+		_, err = insertStates(t, db, ledger.Transaction{
+			IdempotencyKey: "as-msat",
+			Postings: []ledger.Posting{
+				{Account: held, Amount: 1},
+				{Account: hub, Amount: -1},
+			},
+		}, map[ledger.Account]ledger.AccountState{
+			held: {Account: held, Unit: ledger.UnitMsat,
+				Balance: 1},
+			hub: {Account: hub, Unit: ledger.UnitMsat,
+				Balance: -10_001},
+		})
+		if !errors.Is(err, ledger.ErrWrongUnit) {
+			t.Fatalf("insert in another unit: %v, want "+
+				"ErrWrongUnit", err)
+		}
+
+		// An account recorded in the wrong unit, as a bad write
+		// would leave it, is refused on every path.
+		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			return tx.Exec(ctx, `UPDATE accounts SET unit = 'msat'
+				WHERE kind = 'provider_shares'`)
+		})
+		if _, err := l.ShareBalance(ctx, held); !errors.Is(err,
+			ledger.ErrWrongUnit) {
+
+			t.Errorf("ShareBalance of a mislabelled account: %v", err)
+		}
+		if _, err := l.History(ctx, held, 0, 0); !errors.Is(err,
+			ledger.ErrWrongUnit) {
+
+			t.Errorf("History of a mislabelled account: %v", err)
+		}
+		_, err = l.Post(ctx, ledger.TransferShares("lock", "", held,
+			locked, 100))
+		if !errors.Is(err, ledger.ErrWrongUnit) {
+			t.Errorf("Post to a mislabelled account: %v", err)
+		}
+		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			if _, err := tx.ShareBalance(ctx, held); !errors.Is(err,
+				ledger.ErrWrongUnit) {
+
+				t.Errorf("Tx.ShareBalance of a mislabelled "+
+					"account: %v", err)
+			}
+			if _, err := tx.ShareKindTotal(ctx,
+				ledger.KindProviderShares); !errors.Is(err,
+				ledger.ErrWrongUnit) {
+
+				t.Errorf("ShareKindTotal over a mislabelled "+
+					"account: %v", err)
+			}
+
+			return nil
+		})
+
+		// Nor does the schema take a unit it does not know.
+		err = inTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			return tx.Exec(ctx, `UPDATE accounts SET unit = 'btc'
+				WHERE kind = 'vault'`)
+		})
+		if err == nil {
+			t.Error("unit 'btc' accepted")
+		}
+	})
+}
+
+// unitsVersion is the migration that gives accounts their unit.
+const unitsVersion = 7
+
+// TestLedgerUnitsMigrateDown: migrating below the units migration keeps
+// msat accounts and their balances and, back up, they count msat again;
+// while a share account exists it is refused and changes nothing.
+func TestLedgerUnitsMigrateDown(t *testing.T) {
+	t.Parallel()
+
+	storetest.ForEachBackend(t, func(t *testing.T, cfg store.Config) {
+		t.Parallel()
+		ctx := context.Background()
+		db := storetest.Open(t, cfg)
+		l := ledger.New(store.NewLedgerStore(db), fixedClock())
+		latest := schemaVersion(t, db)
+		escrow := ledger.BuyerEscrow("j")
+
+		_, err := l.Post(ctx, ledger.Transfer("fund", "",
+			ledger.HubHoldings(), escrow, 700))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.MigrateTo(ctx, unitsVersion-1); err != nil {
+			t.Fatalf("down without share accounts: %v", err)
+		}
+		err = inTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			var unit string
+			return tx.QueryRow(ctx, `SELECT unit FROM accounts`).
+				Scan(&unit)
+		})
+		if err == nil {
+			t.Fatal("the unit column survived migrating down")
+		}
+		if err := db.MigrateTo(ctx, latest); err != nil {
+			t.Fatal(err)
+		}
+		if bal, err := l.Balance(ctx, escrow); err != nil || bal != 700 {
+			t.Fatalf("escrow after down and up: %v, %v", bal, err)
+		}
+
+		_, err = l.Post(ctx, ledger.TransferShares("issue", "",
+			ledger.ShareSupply(), ledger.ProviderShares("p"), 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.MigrateTo(ctx, unitsVersion-1)
+		if err == nil || !strings.Contains(err.Error(),
+			"ledger_units") {
+
+			t.Fatalf("down with a share account: %v", err)
+		}
+		if v := schemaVersion(t, db); v != latest {
+			t.Fatalf("version %d after the refused down, want %d",
+				v, latest)
+		}
+		s, err := l.ShareBalance(ctx, ledger.ProviderShares("p"))
+		if err != nil || s != 5 {
+			t.Fatalf("shares after the refused down: %v, %v", s, err)
+		}
+	})
 }

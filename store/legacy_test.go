@@ -252,7 +252,8 @@ func TestSQLiteSchema(t *testing.T) {
 // TestMigrateLegacyDatabase makes a database as the per-dialect runner did
 // (its version table, its migrations 1 to 5) with a ledger transaction in
 // it, opens it with the store, and checks that the version was carried over
-// to golang-migrate's table, later migrations applied, and the data kept.
+// to golang-migrate's table, later migrations applied, and the data kept:
+// the old account counts msat.
 func TestMigrateLegacyDatabase(t *testing.T) {
 	t.Parallel()
 
@@ -271,12 +272,16 @@ func TestMigrateLegacyDatabase(t *testing.T) {
 		exec(`INSERT INTO accounts (kind, ref, balance, created_at)
 			VALUES ('vault', 'v1', 42, CURRENT_TIMESTAMP)`)
 
-		// SQLite's accounts table must come through untouched.
+		// SQLite's accounts table must come through as the later
+		// migrations change it and no otherwise: carrying the version
+		// over rebuilds nothing, so it ends as a fresh database's.
 		var sqliteSQL string
 		if cfg.Backend == store.SQLite {
-			err := raw.QueryRowContext(ctx, `SELECT sql FROM
-				sqlite_master WHERE name = 'accounts'`).
-				Scan(&sqliteSQL)
+			fresh := storetest.Config(t, store.SQLite)
+			storetest.Open(t, fresh)
+			err := rawOpen(t, fresh).QueryRowContext(ctx, `SELECT
+				sql FROM sqlite_master WHERE name =
+				'accounts'`).Scan(&sqliteSQL)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,16 +302,20 @@ func TestMigrateLegacyDatabase(t *testing.T) {
 					latest)
 			}
 
-			var bal int64
+			var (
+				bal  int64
+				unit string
+			)
 			err = db.ExecTx(ctx, store.TxOptions{ReadOnly: true},
 				func(tx *store.Tx) error {
-					return tx.QueryRow(ctx, `SELECT balance
-						FROM accounts WHERE kind =
-						'vault' AND ref = 'v1'`).Scan(&bal)
+					return tx.QueryRow(ctx, `SELECT balance,
+						unit FROM accounts WHERE kind =
+						'vault' AND ref = 'v1'`).Scan(&bal,
+						&unit)
 				})
-			if err != nil || bal != 42 {
-				t.Fatalf("open %d: balance %d, %v; want 42", i,
-					bal, err)
+			if err != nil || bal != 42 || unit != "msat" {
+				t.Fatalf("open %d: balance %d in %q, %v; want "+
+					"42 in msat", i, bal, unit, err)
 			}
 			db.Close()
 		}
@@ -327,7 +336,9 @@ func TestMigrateLegacyDatabase(t *testing.T) {
 				sqlite_master WHERE name = 'accounts'`).
 				Scan(&after)
 			if err != nil || after != sqliteSQL {
-				t.Fatalf("accounts changed: %q, %v", after, err)
+				t.Fatalf("accounts is\n%s\n%v; a fresh "+
+					"database's is\n%s", after, err,
+					sqliteSQL)
 			}
 		}
 	})

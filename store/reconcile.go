@@ -103,22 +103,68 @@ func (b booksTx) Refunds(ctx context.Context) ([]reconcile.Payment, error) {
 	return out, nil
 }
 
-// KindTotal returns the sum of the balances of every account of a kind.
+// KindTotal returns the sum of the balances of every account of an msat
+// kind.
 func (b booksTx) KindTotal(ctx context.Context, kind ledger.AccountKind) (
 	ledger.MilliSatoshi, error) {
 
 	return b.tx.KindTotal(ctx, kind)
 }
 
-// KindTotal returns the sum of the balances of every account of a kind
-// (all providers' paid_out, say); zero when there is none. Reconciliation
-// compares such totals with lnd's.
+// ShareKindTotal returns the sum of the balances of every account of a
+// share kind.
+func (b booksTx) ShareKindTotal(ctx context.Context,
+	kind ledger.AccountKind) (ledger.Shares, error) {
+
+	return b.tx.ShareKindTotal(ctx, kind)
+}
+
+// KindTotal returns the sum of the balances of every account of an msat
+// kind (all providers' paid_out, say); zero when there is none.
+// Reconciliation compares such totals with lnd's. A share kind, or an
+// account of the kind recorded in shares, is refused with
+// ledger.ErrWrongUnit: the sum would add shares to money.
 func (t *Tx) KindTotal(ctx context.Context, kind ledger.AccountKind) (
 	ledger.MilliSatoshi, error) {
 
-	total, err := t.q.SumKindBalances(ctx, string(kind))
+	total, err := t.kindTotal(ctx, kind, ledger.UnitMsat)
+	return ledger.MilliSatoshi(total), err
+}
+
+// ShareKindTotal returns the sum of the balances of every account of a
+// share kind (all providers' provider_shares, say); zero when there is
+// none. An msat kind, or an account of the kind recorded in msat, is
+// refused with ledger.ErrWrongUnit.
+func (t *Tx) ShareKindTotal(ctx context.Context, kind ledger.AccountKind) (
+	ledger.Shares, error) {
+
+	total, err := t.kindTotal(ctx, kind, ledger.UnitShares)
+	return ledger.Shares(total), err
+}
+
+// kindTotal sums the balances of a kind that counts want, refusing an
+// account of it recorded in another unit.
+func (t *Tx) kindTotal(ctx context.Context, kind ledger.AccountKind,
+	want ledger.Unit) (int64, error) {
+
+	if u := kind.Unit(); u != want {
+		return 0, fmt.Errorf("total of %s: %w: it counts %q, not %s",
+			kind, ledger.ErrWrongUnit, u, want)
+	}
+	rows, err := t.q.SumKindBalances(ctx, string(kind))
 	if err != nil {
 		return 0, fmt.Errorf("total of %s: %w", kind, mapError(err))
 	}
-	return ledger.MilliSatoshi(total), nil
+
+	var total int64
+	for _, r := range rows {
+		if ledger.Unit(r.Unit) != want {
+			return 0, fmt.Errorf("total of %s: %w: accounts of "+
+				"it recorded in %q", kind, ledger.ErrWrongUnit,
+				r.Unit)
+		}
+		total = r.Total
+	}
+
+	return total, nil
 }

@@ -4,7 +4,7 @@ FROM ledger_transactions
 WHERE idempotency_key = $1;
 
 -- name: ListTransactionPostings :many
-SELECT a.kind, a.ref, p.amount
+SELECT a.kind, a.ref, a.unit, p.amount
 FROM ledger_postings p
 JOIN accounts a ON a.id = p.account_id
 WHERE p.tx_id = $1
@@ -16,21 +16,25 @@ VALUES ($1, $2, $3)
 RETURNING id;
 
 -- name: UpsertAccountBalance :one
-INSERT INTO accounts (kind, ref, balance, created_at)
-VALUES ($1, $2, $3, $4)
+-- An account is created in its unit and only ever written in it: for one
+-- recorded in another unit the update does not happen and no row comes
+-- back.
+INSERT INTO accounts (kind, ref, unit, balance, created_at)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (kind, ref) DO UPDATE SET balance = excluded.balance
+WHERE accounts.unit = excluded.unit
 RETURNING id;
 
 -- name: InsertPosting :exec
 INSERT INTO ledger_postings (tx_id, seq, account_id, amount, balance_after)
 VALUES ($1, $2, $3, $4, $5);
 
--- name: GetAccountBalance :one
-SELECT balance FROM accounts WHERE kind = $1 AND ref = $2;
+-- name: GetAccountState :one
+SELECT unit, balance FROM accounts WHERE kind = $1 AND ref = $2;
 
 -- name: ListAccountHistory :many
 SELECT t.id, t.idempotency_key, t.description, t.created_at,
-    p.amount, p.balance_after
+    a.unit, p.amount, p.balance_after
 FROM accounts a
 JOIN ledger_postings p ON p.account_id = a.id
 JOIN ledger_transactions t ON t.id = p.tx_id
@@ -41,7 +45,7 @@ ORDER BY p.tx_id, p.seq;
 -- ListAccountHistory with a limit: LIMIT takes no "all" value that both
 -- engines accept (PostgreSQL refuses a negative one, SQLite a NULL).
 SELECT t.id, t.idempotency_key, t.description, t.created_at,
-    p.amount, p.balance_after
+    a.unit, p.amount, p.balance_after
 FROM accounts a
 JOIN ledger_postings p ON p.account_id = a.id
 JOIN ledger_transactions t ON t.id = p.tx_id

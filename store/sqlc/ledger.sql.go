@@ -10,20 +10,25 @@ import (
 	"time"
 )
 
-const getAccountBalance = `-- name: GetAccountBalance :one
-SELECT balance FROM accounts WHERE kind = $1 AND ref = $2
+const getAccountState = `-- name: GetAccountState :one
+SELECT unit, balance FROM accounts WHERE kind = $1 AND ref = $2
 `
 
-type GetAccountBalanceParams struct {
+type GetAccountStateParams struct {
 	Kind string
 	Ref  string
 }
 
-func (q *Queries) GetAccountBalance(ctx context.Context, arg GetAccountBalanceParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, getAccountBalance, arg.Kind, arg.Ref)
-	var balance int64
-	err := row.Scan(&balance)
-	return balance, err
+type GetAccountStateRow struct {
+	Unit    string
+	Balance int64
+}
+
+func (q *Queries) GetAccountState(ctx context.Context, arg GetAccountStateParams) (GetAccountStateRow, error) {
+	row := q.db.QueryRowContext(ctx, getAccountState, arg.Kind, arg.Ref)
+	var i GetAccountStateRow
+	err := row.Scan(&i.Unit, &i.Balance)
+	return i, err
 }
 
 const getTransactionByKey = `-- name: GetTransactionByKey :one
@@ -90,7 +95,7 @@ func (q *Queries) InsertPosting(ctx context.Context, arg InsertPostingParams) er
 
 const listAccountHistory = `-- name: ListAccountHistory :many
 SELECT t.id, t.idempotency_key, t.description, t.created_at,
-    p.amount, p.balance_after
+    a.unit, p.amount, p.balance_after
 FROM accounts a
 JOIN ledger_postings p ON p.account_id = a.id
 JOIN ledger_transactions t ON t.id = p.tx_id
@@ -109,6 +114,7 @@ type ListAccountHistoryRow struct {
 	IdempotencyKey string
 	Description    string
 	CreatedAt      time.Time
+	Unit           string
 	Amount         int64
 	BalanceAfter   int64
 }
@@ -127,6 +133,7 @@ func (q *Queries) ListAccountHistory(ctx context.Context, arg ListAccountHistory
 			&i.IdempotencyKey,
 			&i.Description,
 			&i.CreatedAt,
+			&i.Unit,
 			&i.Amount,
 			&i.BalanceAfter,
 		); err != nil {
@@ -145,7 +152,7 @@ func (q *Queries) ListAccountHistory(ctx context.Context, arg ListAccountHistory
 
 const listAccountHistoryLimit = `-- name: ListAccountHistoryLimit :many
 SELECT t.id, t.idempotency_key, t.description, t.created_at,
-    p.amount, p.balance_after
+    a.unit, p.amount, p.balance_after
 FROM accounts a
 JOIN ledger_postings p ON p.account_id = a.id
 JOIN ledger_transactions t ON t.id = p.tx_id
@@ -166,6 +173,7 @@ type ListAccountHistoryLimitRow struct {
 	IdempotencyKey string
 	Description    string
 	CreatedAt      time.Time
+	Unit           string
 	Amount         int64
 	BalanceAfter   int64
 }
@@ -191,6 +199,7 @@ func (q *Queries) ListAccountHistoryLimit(ctx context.Context, arg ListAccountHi
 			&i.IdempotencyKey,
 			&i.Description,
 			&i.CreatedAt,
+			&i.Unit,
 			&i.Amount,
 			&i.BalanceAfter,
 		); err != nil {
@@ -208,7 +217,7 @@ func (q *Queries) ListAccountHistoryLimit(ctx context.Context, arg ListAccountHi
 }
 
 const listTransactionPostings = `-- name: ListTransactionPostings :many
-SELECT a.kind, a.ref, p.amount
+SELECT a.kind, a.ref, a.unit, p.amount
 FROM ledger_postings p
 JOIN accounts a ON a.id = p.account_id
 WHERE p.tx_id = $1
@@ -218,6 +227,7 @@ ORDER BY p.seq
 type ListTransactionPostingsRow struct {
 	Kind   string
 	Ref    string
+	Unit   string
 	Amount int64
 }
 
@@ -230,7 +240,12 @@ func (q *Queries) ListTransactionPostings(ctx context.Context, txID int64) ([]Li
 	var items []ListTransactionPostingsRow
 	for rows.Next() {
 		var i ListTransactionPostingsRow
-		if err := rows.Scan(&i.Kind, &i.Ref, &i.Amount); err != nil {
+		if err := rows.Scan(
+			&i.Kind,
+			&i.Ref,
+			&i.Unit,
+			&i.Amount,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -245,23 +260,29 @@ func (q *Queries) ListTransactionPostings(ctx context.Context, txID int64) ([]Li
 }
 
 const upsertAccountBalance = `-- name: UpsertAccountBalance :one
-INSERT INTO accounts (kind, ref, balance, created_at)
-VALUES ($1, $2, $3, $4)
+INSERT INTO accounts (kind, ref, unit, balance, created_at)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (kind, ref) DO UPDATE SET balance = excluded.balance
+WHERE accounts.unit = excluded.unit
 RETURNING id
 `
 
 type UpsertAccountBalanceParams struct {
 	Kind      string
 	Ref       string
+	Unit      string
 	Balance   int64
 	CreatedAt time.Time
 }
 
+// An account is created in its unit and only ever written in it: for one
+// recorded in another unit the update does not happen and no row comes
+// back.
 func (q *Queries) UpsertAccountBalance(ctx context.Context, arg UpsertAccountBalanceParams) (int64, error) {
 	row := q.db.QueryRowContext(ctx, upsertAccountBalance,
 		arg.Kind,
 		arg.Ref,
+		arg.Unit,
 		arg.Balance,
 		arg.CreatedAt,
 	)

@@ -9,15 +9,40 @@ import (
 	"context"
 )
 
-const sumKindBalances = `-- name: SumKindBalances :one
-SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total
+const sumKindBalances = `-- name: SumKindBalances :many
+SELECT unit, CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total
 FROM accounts
 WHERE kind = $1
+GROUP BY unit
+ORDER BY unit
 `
 
-func (q *Queries) SumKindBalances(ctx context.Context, kind string) (int64, error) {
-	row := q.db.QueryRowContext(ctx, sumKindBalances, kind)
-	var total int64
-	err := row.Scan(&total)
-	return total, err
+type SumKindBalancesRow struct {
+	Unit  string
+	Total int64
+}
+
+// One row per unit the kind's accounts are recorded in: one row, in the
+// kind's unit, unless an account was recorded in the wrong one.
+func (q *Queries) SumKindBalances(ctx context.Context, kind string) ([]SumKindBalancesRow, error) {
+	rows, err := q.db.QueryContext(ctx, sumKindBalances, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SumKindBalancesRow
+	for rows.Next() {
+		var i SumKindBalancesRow
+		if err := rows.Scan(&i.Unit, &i.Total); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
