@@ -49,7 +49,8 @@ FUZZ_TARGETS := \
 	ledger:FuzzValidateTransaction ledger:FuzzParseMilliSatoshi ledger:FuzzParseShares ledger:FuzzParseRate \
 	metering:FuzzDecodeBatch metering:FuzzValidateBatch \
 	channels:FuzzRecoverNodeKey channels:FuzzParseChallengeMessage channels:FuzzParseRateValue \
-	settlement:FuzzCheckRefundInvoice rpc:FuzzVerifyMacaroon
+	settlement:FuzzCheckRefundInvoice rpc:FuzzVerifyMacaroon \
+	yield:FuzzMulDiv yield:FuzzVerify
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -1,0 +1,15 @@
+package yield
+
+import "github.com/btcsuite/btclog/v2"
+
+// Subsystem is this package's logging subsystem name.
+const Subsystem = "YELD"
+
+// log is the package logger; it is silent until the daemon sets one. The
+// pure math here does not log; the vault's service will.
+//
+//lint:ignore U1000 the logger is in place for the vault service to come.
+var log = btclog.Disabled
+
+// UseLogger sets the package logger; the daemon calls it at start.
+func UseLogger(logger btclog.Logger) { log = logger }
