@@ -8,7 +8,6 @@ import (
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
-	"github.com/sluice-ln/sluice/store/meteringstore"
 )
 
 // MeteringConfig is the metering.* options: the platform's fee on usage
@@ -65,9 +64,9 @@ func newMetering(c *MeteringConfig, db *store.DB, jobs *settlement.Manager,
 	}
 
 	return metering.NewService(metering.ServiceConfig{
-		Store: meteringstore.NewSQLStore(db,
+		Store: store.NewMeteringStore(db,
 			ledger.New(store.NewLedgerStore(db), nil),
-			&meteringstore.SettlementJobs{Jobs: jobs}, nil),
+			&store.SettlementJobs{Jobs: jobs}, nil),
 		Ingest: metering.IngestConfig{
 			Policy:       metering.Policy{ClockSkew: c.ClockSkew},
 			FeeRate:      ledger.BasisPoints(c.PlatformFee),

@@ -510,7 +510,7 @@ func TestTopUpResumesSuspendedJob(t *testing.T) {
 	// usage is posted as metering's store posts it, and settlement
 	// re-evaluates the job.
 	var state settlement.State
-	err = db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+	err = db.ExecSettlement(ctx, false, func(tx settlement.TxStore) error {
 		if _, err := m.StartJob(ctx, tx, st.ID, time.Time{}); err != nil {
 			return err
 		}

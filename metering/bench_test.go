@@ -12,8 +12,6 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/store"
-	"github.com/sluice-ln/sluice/store/meteringstore"
-	"github.com/sluice-ln/sluice/store/meteringstore/meteringstoretest"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
 
@@ -164,11 +162,11 @@ func newBenchFixture(b *testing.B, cfg store.Config,
 
 	db := storetest.Open(b, cfg)
 	lg := ledger.New(store.NewLedgerStore(db), nil)
-	meteringstoretest.SeedJobs(b, db, lg, jobStart, jobs...)
+	storetest.SeedJobs(b, db, lg, jobStart, jobs...)
 
 	svc, err := metering.NewService(metering.ServiceConfig{
-		Store: meteringstore.NewSQLStore(db, lg,
-			meteringstoretest.NewJobs(jobs...), func() time.Time { return ingestNow }),
+		Store: store.NewMeteringStore(db, lg,
+			storetest.NewMeteringJobs(jobs...), func() time.Time { return ingestNow }),
 		Ingest: metering.IngestConfig{
 			FeeRate: 250,
 			Policy:  metering.DefaultPolicy(),

@@ -11,8 +11,8 @@
 // and rating are functions of their inputs and a clock. What it needs from
 // the rest of Sluice (the job as settlement and channels see it, the usage
 // tables, the ledger posting) is declared in interfaces.go, in metering's
-// own types; store/meteringstore implements it on the SQL store, and the
+// own types; package store implements it (store.MeteringStore), and this
 // package imports no store package. Metering keeps no concepts of its own
 // for what others own: a job's state is settlement's State, its rate card
-// channels' RateCard (meteringstore.SettlementJobs reads both).
+// channels' RateCard (store.SettlementJobs reads both).
 package metering

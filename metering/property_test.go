@@ -17,7 +17,6 @@ import (
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/settlement/settlementtest"
 	"github.com/sluice-ln/sluice/store"
-	"github.com/sluice-ln/sluice/store/meteringstore"
 	"github.com/sluice-ln/sluice/store/storetest"
 	"pgregory.net/rapid"
 )
@@ -36,7 +35,7 @@ type propEnv struct {
 	hub   *settlementtest.Hub
 	provs *settlementtest.Providers
 	m     *settlement.Manager
-	sql   *meteringstore.SQLStore
+	sql   *store.MeteringStore
 	buyer string
 
 	// nprov counts the providers made, one per case.
@@ -69,8 +68,8 @@ func newPropEnv(t *testing.T) *propEnv {
 		t.Fatal(err)
 	}
 	e.buyer = b.ID
-	e.sql = meteringstore.NewSQLStore(e.db, e.lg,
-		&meteringstore.SettlementJobs{Jobs: e.m}, clock)
+	e.sql = store.NewMeteringStore(e.db, e.lg,
+		&store.SettlementJobs{Jobs: e.m}, clock)
 	return e
 }
 

@@ -6,8 +6,7 @@ import (
 )
 
 // ServiceStore is the store a Service runs on: the Ingestor's group
-// commits and a read of one job. store/meteringstore's SQLStore implements
-// it.
+// commits and a read of one job. store.MeteringStore implements it.
 type ServiceStore interface {
 	Store
 

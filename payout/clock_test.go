@@ -1,4 +1,4 @@
-package payout
+package payout_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/lightningnetwork/lnd/clock"
 	"github.com/sluice-ln/sluice/outbound"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 )
 
@@ -22,22 +23,22 @@ func TestExecutorWaitsOnItsClock(t *testing.T) {
 	start := e.clock.Now()
 	ticks := make(chan time.Duration, 1)
 	tc := clock.NewTestClockWithTickSignal(start, ticks)
-	ex, err := NewExecutor(ExecutorConfig{DB: e.db, Ledger: e.ledger,
+	ex, err := payout.NewExecutor(payout.ExecutorConfig{DB: e.db, Ledger: e.ledger,
 		Payments: e.lnd, Routes: e.lnd, Clock: tc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex.hit = func(string) {}
-	ex.retry = outbound.Retry{InitialWait: time.Hour, MaxWait: time.Hour}
+	ex.SetHook(func(string) {})
+	ex.SetRetry(outbound.Retry{InitialWait: time.Hour, MaxWait: time.Hour})
 
 	type result struct {
-		p   Payout
+		p   payout.Payout
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
 		p, err := ex.Pay(context.Background(), e.candidate("pa"),
-			testPolicy())
+			payout.TestPolicy())
 		done <- result{p, err}
 	}()
 
@@ -69,7 +70,7 @@ func TestExecutorWaitsOnItsClock(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the payout did not resolve once the wait ended")
 	}
-	if r.err != nil || r.p.State != StateSucceeded {
+	if r.err != nil || r.p.State != payout.StateSucceeded {
 		t.Fatalf("payout %+v, %v; want succeeded", r.p, r.err)
 	}
 	at := start.Add(wait).Truncate(time.Microsecond)

@@ -1,4 +1,4 @@
-package payout
+package payout_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-ln/sluice/clocktest"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/outbound"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
@@ -19,8 +20,8 @@ import (
 
 // The fake is what the package needs.
 var (
-	_ Payments = (*payouttest.Lnd)(nil)
-	_ Routes   = (*payouttest.Lnd)(nil)
+	_ payout.Payments = (*payouttest.Lnd)(nil)
+	_ payout.Routes   = (*payouttest.Lnd)(nil)
 )
 
 // Providers of the tests and their nodes.
@@ -45,7 +46,7 @@ type env struct {
 	ledger *ledger.Ledger
 	lnd    *payouttest.Lnd
 	clock  *clocktest.Clock
-	exec   *Executor
+	exec   *payout.Executor
 
 	// keys numbers the test's own ledger transactions.
 	keys int
@@ -101,9 +102,9 @@ func envOver(t testing.TB, db *store.DB) *env {
 
 // newExecutor returns a fresh executor over the env, as a restarted
 // sluiced would have, whose waits are instant.
-func (e *env) newExecutor() *Executor {
+func (e *env) newExecutor() *payout.Executor {
 	e.t.Helper()
-	ex, err := NewExecutor(ExecutorConfig{
+	ex, err := payout.NewExecutor(payout.ExecutorConfig{
 		DB:       e.db,
 		Ledger:   e.ledger,
 		Payments: e.lnd,
@@ -113,20 +114,20 @@ func (e *env) newExecutor() *Executor {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ex.hit = func(string) {}
-	ex.retry = outbound.Retry{InitialWait: time.Nanosecond,
-		MaxWait: time.Nanosecond}
+	ex.SetHook(func(string) {})
+	ex.SetRetry(outbound.Retry{InitialWait: time.Nanosecond,
+		MaxWait: time.Nanosecond})
 	return ex
 }
 
 // crashAt makes ex cancel cancel when it reaches the failpoint, as a kill
 // there would: nothing after it reaches the store or lnd.
-func crashAt(ex *Executor, point string, cancel context.CancelFunc) {
-	ex.hit = func(name string) {
+func crashAt(ex *payout.Executor, point string, cancel context.CancelFunc) {
+	ex.SetHook(func(name string) {
 		if name == point {
 			cancel()
 		}
-	}
+	})
 }
 
 // post records a transfer under a fresh key.
@@ -183,13 +184,13 @@ func (e *env) balances(provider string) balances {
 }
 
 // candidate is the provider as the scheduler would see it now.
-func (e *env) candidate(provider string) Candidate {
+func (e *env) candidate(provider string) payout.Candidate {
 	e.t.Helper()
 	node := nodeA
 	if provider == "pb" {
 		node = nodeB
 	}
-	return Candidate{
+	return payout.Candidate{
 		ProviderID: provider,
 		Node:       node,
 		Payable:    e.balance(ledger.ProviderPayable(provider)),

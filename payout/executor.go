@@ -14,7 +14,6 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // The executor's failpoints (package failpoint; docs/payouts.md): an
@@ -220,14 +219,13 @@ func (e *Executor) Pay(ctx context.Context, c Candidate, pol Policy) (Payout,
 // it, and records the outcome. A payout that is already final is returned
 // as it is.
 func (e *Executor) Resume(ctx context.Context, id string) (Payout, error) {
-	var sp store.Payout
-	err := e.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
-			var err error
-			sp, err = tx.PayoutByID(ctx, id)
-			return err
-		})
-	if errors.Is(err, store.ErrNotFound) {
+	var sp StoredPayout
+	err := e.cfg.DB.ExecPayouts(ctx, true, func(tx TxStore) error {
+		var err error
+		sp, err = tx.Payout(ctx, id)
+		return err
+	})
+	if errors.Is(err, ErrPayoutNotFound) {
 		return Payout{}, fmt.Errorf("payout %s: %w", id,
 			ErrPayoutNotFound)
 	}
@@ -272,7 +270,7 @@ func (e *Executor) createIntent(ctx context.Context, c Candidate, pol Policy,
 		CreatedAt:  e.now().Truncate(time.Microsecond),
 	}
 
-	err = e.cfg.DB.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+	err = e.cfg.DB.ExecPayouts(ctx, false, func(tx TxStore) error {
 		payable, err := tx.Balance(ctx,
 			ledger.ProviderPayable(c.ProviderID))
 		if err != nil {
@@ -293,11 +291,11 @@ func (e *Executor) createIntent(ctx context.Context, c Candidate, pol Policy,
 		p.Amount, p.FeeBudget = plan.Amount, plan.FeeBudget
 
 		err = tx.InsertPayout(ctx, p.toStore())
-		if errors.Is(err, store.ErrUniqueViolation) {
+		if errors.Is(err, ErrProviderBusy) {
 			return fmt.Errorf("provider %s: %w", c.ProviderID,
 				ErrProviderBusy)
 		}
-		if errors.Is(err, store.ErrForeignKeyViolation) {
+		if errors.Is(err, ErrProviderNotFound) {
 			return fmt.Errorf("provider %s: %w", c.ProviderID,
 				ErrProviderNotFound)
 		}
@@ -381,7 +379,7 @@ func (e *Executor) resolve(ctx context.Context, p Payout,
 	now := e.now()
 	var (
 		txn   ledger.Transaction
-		state store.PayoutStatus
+		state StoredStatus
 	)
 	if out.Status == StateSucceeded {
 		if ledger.MilliSatoshi(res.Amount) != p.Amount {
@@ -404,10 +402,10 @@ func (e *Executor) resolve(ctx context.Context, p Payout,
 	}
 	p.ResolvedAt = now.Truncate(time.Microsecond)
 
-	err := e.cfg.DB.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
-		err := tx.ResolvePayout(ctx, store.PayoutUpdate{
+	err := e.cfg.DB.ExecPayouts(ctx, false, func(tx TxStore) error {
+		err := tx.ResolvePayout(ctx, StoredOutcome{
 			ID:         p.ID,
-			State:      string(p.State),
+			State:      p.State,
 			Fee:        p.Fee,
 			Failure:    p.Failure,
 			ResolvedAt: p.ResolvedAt,
@@ -421,7 +419,7 @@ func (e *Executor) resolve(ctx context.Context, p Payout,
 		state, err = e.nextStatus(ctx, tx, p, now)
 		return err
 	})
-	if errors.Is(err, store.ErrStale) {
+	if errors.Is(err, outbound.ErrInvalidTransition) {
 		// Resolved by someone else (another sluiced on the same
 		// database); the stored outcome stands.
 		return e.stored(ctx, p.ID)
@@ -451,13 +449,12 @@ func (e *Executor) resolve(ctx context.Context, p Payout,
 
 // stored reads a payout back.
 func (e *Executor) stored(ctx context.Context, id string) (Payout, error) {
-	var sp store.Payout
-	err := e.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
-			var err error
-			sp, err = tx.PayoutByID(ctx, id)
-			return err
-		})
+	var sp StoredPayout
+	err := e.cfg.DB.ExecPayouts(ctx, true, func(tx TxStore) error {
+		var err error
+		sp, err = tx.Payout(ctx, id)
+		return err
+	})
 	if err != nil {
 		return Payout{}, fmt.Errorf("payout %s: %w", id, err)
 	}
@@ -467,41 +464,40 @@ func (e *Executor) stored(ctx context.Context, id string) (Payout, error) {
 // nextStatus records the provider's status after p resolved, when it
 // changes, and returns it. A success clears a run of failures; a failure
 // extends it and sets when to try again (backoff).
-func (e *Executor) nextStatus(ctx context.Context, tx *store.Tx, p Payout,
-	now time.Time) (store.PayoutStatus, error) {
+func (e *Executor) nextStatus(ctx context.Context, tx TxStore, p Payout,
+	now time.Time) (StoredStatus, error) {
 
-	cur, err := tx.PayoutStatus(ctx, p.ProviderID)
+	cur, ok, err := tx.PayoutStatus(ctx, p.ProviderID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		cur = store.PayoutStatus{
-			ProviderID: p.ProviderID,
-			State:      string(StatusOK),
-			Since:      now,
-		}
 	case err != nil:
 		return cur, err
+	case !ok:
+		cur = StoredStatus{
+			ProviderID: p.ProviderID,
+			Status:     Status{State: StatusOK, Since: now},
+		}
 	}
 
 	next := cur
 	next.UpdatedAt = now
 	if p.State == StateSucceeded {
-		if cur.State != string(StatusRetrying) && cur.Failures == 0 {
+		if cur.State != StatusRetrying && cur.Failures == 0 {
 			return cur, nil
 		}
 		next.Failures = 0
 		next.RetryAt = time.Time{}
-		if cur.State == string(StatusRetrying) {
+		if cur.State == StatusRetrying {
 			next.State, next.Reason, next.Since =
-				string(StatusOK), "", now
+				StatusOK, "", now
 		}
 		return next, tx.SetPayoutStatus(ctx, next)
 	}
 
 	next.Failures++
-	if cur.State != string(StatusRetrying) {
+	if cur.State != StatusRetrying {
 		next.Since = now
 	}
-	next.State = string(StatusRetrying)
+	next.State = StatusRetrying
 	next.Reason = fmt.Sprintf("payout %s of %v failed: %s", p.ID,
 		p.Amount, p.Failure)
 	next.RetryAt = now.Add(e.backoff(next.Failures))

@@ -1,4 +1,4 @@
-package payout
+package payout_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 	"github.com/sluice-ln/sluice/store"
 )
@@ -19,7 +20,7 @@ import (
 func TestPaySucceeds(t *testing.T) {
 	tests := []struct {
 		name     string
-		payer    FeePayer
+		payer    payout.FeePayer
 		platform ledger.MilliSatoshi
 		fee      lnwire.MilliSatoshi
 		amount   ledger.MilliSatoshi
@@ -27,19 +28,19 @@ func TestPaySucceeds(t *testing.T) {
 		want     balances
 	}{{
 		name:   "provider pays, direct channel",
-		payer:  FeePayerProvider,
+		payer:  payout.FeePayerProvider,
 		amount: 990_000, budget: 9_900,
 		want: balances{Payable: 10_000, PaidOut: 990_000},
 	}, {
 		name:   "provider pays a fee",
-		payer:  FeePayerProvider,
+		payer:  payout.FeePayerProvider,
 		fee:    1_234,
 		amount: 990_000, budget: 9_900,
 		want: balances{Payable: 10_000 - 1_234, PaidOut: 990_000,
 			Routing: 1_234},
 	}, {
 		name:     "platform pays a fee",
-		payer:    FeePayerPlatform,
+		payer:    payout.FeePayerPlatform,
 		platform: 50_000,
 		fee:      1_234,
 		amount:   1_000_000, budget: 10_000,
@@ -47,7 +48,7 @@ func TestPaySucceeds(t *testing.T) {
 			Platform: 50_000 - 1_234},
 	}, {
 		name:     "platform short of fees",
-		payer:    FeePayerPlatform,
+		payer:    payout.FeePayerPlatform,
 		platform: 700,
 		fee:      5_000,
 		amount:   1_000_000, budget: 700,
@@ -61,7 +62,7 @@ func TestPaySucceeds(t *testing.T) {
 				e.fees(tc.platform)
 			}
 			e.lnd.SetFee(tc.fee)
-			pol := testPolicy()
+			pol := payout.TestPolicy()
 			pol.FeePayer = tc.payer
 
 			p, err := e.exec.Pay(context.Background(),
@@ -69,7 +70,7 @@ func TestPaySucceeds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.State != StateSucceeded || p.Amount != tc.amount ||
+			if p.State != payout.StateSucceeded || p.Amount != tc.amount ||
 				p.FeeBudget != tc.budget {
 
 				t.Fatalf("payout %+v, want succeeded %v with "+
@@ -97,7 +98,7 @@ func TestPaySucceeds(t *testing.T) {
 					k.Records[lightning.PayoutIDRecord], p.ID)
 			case k.Preimage.Hash() != p.Hash:
 				t.Errorf("preimage does not match hash")
-			case k.Timeout != DefaultPaymentTimeout:
+			case k.Timeout != payout.DefaultPaymentTimeout:
 				t.Errorf("timeout %v", k.Timeout)
 			}
 
@@ -133,11 +134,11 @@ func TestPayFails(t *testing.T) {
 				2 * time.Second} {
 
 				p, err := e.exec.Pay(ctx, e.candidate("pa"),
-					testPolicy())
+					payout.TestPolicy())
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.State != StateFailed || p.Failure == "" {
+				if p.State != payout.StateFailed || p.Failure == "" {
 					t.Fatalf("payout %+v, want failed "+
 						"with a reason", p)
 				}
@@ -147,7 +148,7 @@ func TestPayFails(t *testing.T) {
 						got, want)
 				}
 				st := e.status("pa")
-				if st.State != string(StatusRetrying) ||
+				if st.State != string(payout.StatusRetrying) ||
 					st.Failures != int64(i+1) ||
 					!st.RetryAt.Equal(e.clock.Now().Add(
 						wait)) {
@@ -158,12 +159,12 @@ func TestPayFails(t *testing.T) {
 			}
 
 			p, err := e.exec.Pay(ctx, e.candidate("pa"),
-				testPolicy())
-			if err != nil || p.State != StateSucceeded {
+				payout.TestPolicy())
+			if err != nil || p.State != payout.StateSucceeded {
 				t.Fatalf("third payout %+v: %v", p, err)
 			}
 			st := e.status("pa")
-			if st.State != string(StatusOK) || st.Failures != 0 ||
+			if st.State != string(payout.StatusOK) || st.Failures != 0 ||
 				!st.RetryAt.IsZero() {
 
 				t.Fatalf("status after a success: %+v", st)
@@ -180,21 +181,21 @@ func TestPayUnknownOutcome(t *testing.T) {
 		name        string
 		steps       []payouttest.Step
 		trackBreaks int
-		state       State
+		state       payout.State
 		sends       int
 		tracks      int
 	}{
 		{"hang then succeed", []payouttest.Step{
-			payouttest.HangSucceed}, 0, StateSucceeded, 1, 1},
+			payouttest.HangSucceed}, 0, payout.StateSucceeded, 1, 1},
 		{"hang then fail", []payouttest.Step{payouttest.HangFail}, 0,
-			StateFailed, 1, 1},
+			payout.StateFailed, 1, 1},
 		{"tracking breaks too", []payouttest.Step{
-			payouttest.HangSucceed}, 3, StateSucceeded, 1, 4},
+			payouttest.HangSucceed}, 3, payout.StateSucceeded, 1, 4},
 		{"dropped before lnd: sent again", []payouttest.Step{
-			payouttest.Drop}, 0, StateSucceeded, 2, 1},
+			payouttest.Drop}, 0, payout.StateSucceeded, 2, 1},
 		{"dropped twice", []payouttest.Step{payouttest.Drop,
 			payouttest.Drop, payouttest.HangSucceed}, 0,
-			StateSucceeded, 3, 3},
+			payout.StateSucceeded, 3, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,7 +205,7 @@ func TestPayUnknownOutcome(t *testing.T) {
 			e.lnd.BreakTracks(tc.trackBreaks)
 
 			p, err := e.exec.Pay(context.Background(),
-				e.candidate("pa"), testPolicy())
+				e.candidate("pa"), payout.TestPolicy())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,23 +240,23 @@ func TestResume(t *testing.T) {
 		point   string
 		step    payouttest.Step
 		resolve bool // lnd resolves the payment before the restart
-		state   State
+		state   payout.State
 		sends   int
 	}{
-		{"not found", FailpointAfterIntent, payouttest.Succeed, false,
-			StateSucceeded, 1},
-		{"not found, then fails", FailpointAfterIntent,
-			payouttest.Fail, false, StateFailed, 1},
-		{"in flight, succeeds", FailpointAfterSend,
-			payouttest.Succeed, false, StateSucceeded, 1},
-		{"in flight, fails", FailpointAfterSend, payouttest.Fail,
-			false, StateFailed, 1},
-		{"succeeded", FailpointAfterSend, payouttest.Succeed, true,
-			StateSucceeded, 1},
-		{"failed", FailpointAfterSend, payouttest.Fail, true,
-			StateFailed, 1},
-		{"succeeded before the ledger", FailpointAfterSuccess,
-			payouttest.Succeed, false, StateSucceeded, 1},
+		{"not found", payout.FailpointAfterIntent, payouttest.Succeed, false,
+			payout.StateSucceeded, 1},
+		{"not found, then fails", payout.FailpointAfterIntent,
+			payouttest.Fail, false, payout.StateFailed, 1},
+		{"in flight, succeeds", payout.FailpointAfterSend,
+			payouttest.Succeed, false, payout.StateSucceeded, 1},
+		{"in flight, fails", payout.FailpointAfterSend, payouttest.Fail,
+			false, payout.StateFailed, 1},
+		{"succeeded", payout.FailpointAfterSend, payouttest.Succeed, true,
+			payout.StateSucceeded, 1},
+		{"failed", payout.FailpointAfterSend, payouttest.Fail, true,
+			payout.StateFailed, 1},
+		{"succeeded before the ledger", payout.FailpointAfterSuccess,
+			payouttest.Succeed, false, payout.StateSucceeded, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -267,8 +268,8 @@ func TestResume(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			crashAt(e.exec, tc.point, cancel)
 			p, err := e.exec.Pay(ctx, e.candidate("pa"),
-				testPolicy())
-			if err == nil || p.State != StatePending {
+				payout.TestPolicy())
+			if err == nil || p.State != payout.StatePending {
 				t.Fatalf("crashed payout %+v, %v; want pending "+
 					"and an error", p, err)
 			}
@@ -303,7 +304,7 @@ func TestResume(t *testing.T) {
 
 			paid, fees := e.lnd.Paid()
 			want := balances{Payable: 100_000}
-			if tc.state == StateSucceeded {
+			if tc.state == payout.StateSucceeded {
 				want = balances{
 					Payable: 100_000 - p.Amount -
 						ledger.MilliSatoshi(fees),
@@ -333,7 +334,7 @@ func TestResumeUnknown(t *testing.T) {
 	e := newEnv(t, "")
 	_, err := e.exec.Resume(context.Background(),
 		"00000000000000000000000000000000")
-	if !errors.Is(err, ErrPayoutNotFound) {
+	if !errors.Is(err, payout.ErrPayoutNotFound) {
 		t.Fatalf("got %v, want ErrPayoutNotFound", err)
 	}
 }
@@ -346,24 +347,24 @@ func TestOnePendingPerProvider(t *testing.T) {
 	e.earn("pb", "j2", 100_000)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	crashAt(e.exec, FailpointAfterIntent, cancel)
+	crashAt(e.exec, payout.FailpointAfterIntent, cancel)
 	if _, err := e.exec.Pay(ctx, e.candidate("pa"),
-		testPolicy()); err == nil {
+		payout.TestPolicy()); err == nil {
 
 		t.Fatal("crashed payout returned no error")
 	}
 	e.earn("pa", "j1", 50_000)
 
 	ex := e.newExecutor()
-	_, err := ex.Pay(context.Background(), e.candidate("pa"), testPolicy())
-	if !errors.Is(err, ErrProviderBusy) {
+	_, err := ex.Pay(context.Background(), e.candidate("pa"), payout.TestPolicy())
+	if !errors.Is(err, payout.ErrProviderBusy) {
 		t.Fatalf("second payout to pa: %v, want ErrProviderBusy", err)
 	}
 	if e.lnd.Sends() != 0 {
 		t.Fatalf("%d sends, want none", e.lnd.Sends())
 	}
 	if p, err := ex.Pay(context.Background(), e.candidate("pb"),
-		testPolicy()); err != nil || p.State != StateSucceeded {
+		payout.TestPolicy()); err != nil || p.State != payout.StateSucceeded {
 
 		t.Fatalf("payout to pb %+v: %v", p, err)
 	}
@@ -376,8 +377,8 @@ func TestNothingToPay(t *testing.T) {
 	e.earn("pa", "j1", 1_999) // less the 1 sat fee cap: below 1 sat
 
 	_, err := e.exec.Pay(context.Background(), e.candidate("pa"),
-		testPolicy())
-	if !errors.Is(err, ErrNothingToPay) {
+		payout.TestPolicy())
+	if !errors.Is(err, payout.ErrNothingToPay) {
 		t.Fatalf("got %v, want ErrNothingToPay", err)
 	}
 	if len(e.payouts()) != 0 || e.lnd.Sends() != 0 {
@@ -390,8 +391,8 @@ func TestNothingToPay(t *testing.T) {
 	// The scheduler's view may be stale: the fresh balance decides.
 	c := e.candidate("pa")
 	c.Payable = 1_000_000
-	_, err = e.exec.Pay(context.Background(), c, testPolicy())
-	if !errors.Is(err, ErrNothingToPay) {
+	_, err = e.exec.Pay(context.Background(), c, payout.TestPolicy())
+	if !errors.Is(err, payout.ErrNothingToPay) {
 		t.Fatalf("stale candidate: %v, want ErrNothingToPay", err)
 	}
 }
@@ -407,13 +408,13 @@ func TestRouteLimits(t *testing.T) {
 		e := newEnv(t, "")
 		e.earn("pa", "j1", 100_000)
 		if _, err := e.exec.Pay(ctx, e.candidate("pa"),
-			testPolicy()); err != nil {
+			payout.TestPolicy()); err != nil {
 
 			t.Fatal(err)
 		}
 		e.earn("pa", "j1", 50_000)
 		if _, err := e.exec.Pay(ctx, e.candidate("pa"),
-			testPolicy()); err != nil {
+			payout.TestPolicy()); err != nil {
 
 			t.Fatal(err)
 		}
@@ -434,22 +435,22 @@ func TestRouteLimits(t *testing.T) {
 			{Active: true, LocalBalance: btcutil.Amount(300)},
 		})
 
-		p, err := e.exec.Pay(ctx, e.candidate("pa"), testPolicy())
+		p, err := e.exec.Pay(ctx, e.candidate("pa"), payout.TestPolicy())
 		if err != nil {
 			t.Fatal(err)
 		}
 		// 300 sat is refused, its half goes through.
-		if p.Amount != 150_000 || p.State != StateSucceeded {
+		if p.Amount != 150_000 || p.State != payout.StateSucceeded {
 			t.Fatalf("payout %+v, want 150000 msat paid", p)
 		}
 		st := e.status("pa")
-		if st.State != string(StatusLimited) || st.Reason == "" {
+		if st.State != string(payout.StatusLimited) || st.Reason == "" {
 			t.Fatalf("status %+v, want limited", st)
 		}
 
 		// Until the recheck the cap holds without queries.
 		q := e.lnd.Queries()
-		p, err = e.exec.Pay(ctx, e.candidate("pa"), testPolicy())
+		p, err = e.exec.Pay(ctx, e.candidate("pa"), payout.TestPolicy())
 		if err != nil || p.Amount != 150_000 {
 			t.Fatalf("second payout %+v: %v", p, err)
 		}
@@ -459,12 +460,12 @@ func TestRouteLimits(t *testing.T) {
 
 		// Then the route carries all of it again.
 		e.lnd.SetRouteMax(nodeA, 10_000_000)
-		e.clock.Advance(DefaultBlockedRetry)
-		p, err = e.exec.Pay(ctx, e.candidate("pa"), testPolicy())
+		e.clock.Advance(payout.DefaultBlockedRetry)
+		p, err = e.exec.Pay(ctx, e.candidate("pa"), payout.TestPolicy())
 		if err != nil || p.Amount <= 150_000 {
 			t.Fatalf("payout after the recheck %+v: %v", p, err)
 		}
-		if st := e.status("pa"); st.State != string(StatusOK) {
+		if st := e.status("pa"); st.State != string(payout.StatusOK) {
 			t.Fatalf("status %+v, want ok", st)
 		}
 	})
@@ -474,14 +475,14 @@ func TestRouteLimits(t *testing.T) {
 		e.earn("pa", "j1", 1_000_000)
 		e.lnd.SetRouteMax(nodeA, 0)
 
-		_, err := e.exec.Pay(ctx, e.candidate("pa"), testPolicy())
-		if !errors.Is(err, ErrRouteBlocked) {
+		_, err := e.exec.Pay(ctx, e.candidate("pa"), payout.TestPolicy())
+		if !errors.Is(err, payout.ErrRouteBlocked) {
 			t.Fatalf("got %v, want ErrRouteBlocked", err)
 		}
 		st := e.status("pa")
-		if st.State != string(StatusBlocked) || st.Reason == "" ||
+		if st.State != string(payout.StatusBlocked) || st.Reason == "" ||
 			!st.RetryAt.Equal(e.clock.Now().Add(
-				DefaultBlockedRetry)) {
+				payout.DefaultBlockedRetry)) {
 
 			t.Fatalf("status %+v, want blocked until the retry",
 				st)
@@ -496,16 +497,16 @@ func TestRouteLimits(t *testing.T) {
 		}
 
 		q := e.lnd.Queries()
-		_, err = e.exec.Pay(ctx, e.candidate("pa"), testPolicy())
-		if !errors.Is(err, ErrRouteBlocked) || e.lnd.Queries() != q {
+		_, err = e.exec.Pay(ctx, e.candidate("pa"), payout.TestPolicy())
+		if !errors.Is(err, payout.ErrRouteBlocked) || e.lnd.Queries() != q {
 			t.Fatalf("before the recheck: %v, %d new queries", err,
 				e.lnd.Queries()-q)
 		}
 
 		e.lnd.SetRouteMax(nodeA, 10_000_000)
-		e.clock.Advance(DefaultBlockedRetry)
-		p, err := e.exec.Pay(ctx, e.candidate("pa"), testPolicy())
-		if err != nil || p.State != StateSucceeded {
+		e.clock.Advance(payout.DefaultBlockedRetry)
+		p, err := e.exec.Pay(ctx, e.candidate("pa"), payout.TestPolicy())
+		if err != nil || p.State != payout.StateSucceeded {
 			t.Fatalf("after the recheck %+v: %v", p, err)
 		}
 	})
@@ -515,7 +516,7 @@ func TestRouteLimits(t *testing.T) {
 		e.earn("pa", "j1", 100_000)
 		e.lnd.Script(payouttest.Fail)
 		if p, err := e.exec.Pay(ctx, e.candidate("pa"),
-			testPolicy()); err != nil || p.State != StateFailed {
+			payout.TestPolicy()); err != nil || p.State != payout.StateFailed {
 
 			t.Fatalf("payout %+v: %v", p, err)
 		}
@@ -523,7 +524,7 @@ func TestRouteLimits(t *testing.T) {
 		// next payout checks it again.
 		q := e.lnd.Queries()
 		if _, err := e.exec.Pay(ctx, e.candidate("pa"),
-			testPolicy()); err != nil {
+			payout.TestPolicy()); err != nil {
 
 			t.Fatal(err)
 		}
@@ -536,38 +537,38 @@ func TestRouteLimits(t *testing.T) {
 // TestNewExecutorConfig refuses a config without its parts.
 func TestNewExecutorConfig(t *testing.T) {
 	e := newEnv(t, "")
-	good := ExecutorConfig{DB: e.db, Ledger: e.ledger, Payments: e.lnd,
+	good := payout.ExecutorConfig{DB: e.db, Ledger: e.ledger, Payments: e.lnd,
 		Routes: e.lnd}
 	tests := []struct {
 		name   string
-		change func(*ExecutorConfig)
+		change func(*payout.ExecutorConfig)
 	}{
-		{"no db", func(c *ExecutorConfig) { c.DB = nil }},
-		{"no ledger", func(c *ExecutorConfig) { c.Ledger = nil }},
-		{"no payments", func(c *ExecutorConfig) { c.Payments = nil }},
-		{"no routes", func(c *ExecutorConfig) { c.Routes = nil }},
-		{"negative timeout", func(c *ExecutorConfig) {
+		{"no db", func(c *payout.ExecutorConfig) { c.DB = nil }},
+		{"no ledger", func(c *payout.ExecutorConfig) { c.Ledger = nil }},
+		{"no payments", func(c *payout.ExecutorConfig) { c.Payments = nil }},
+		{"no routes", func(c *payout.ExecutorConfig) { c.Routes = nil }},
+		{"negative timeout", func(c *payout.ExecutorConfig) {
 			c.PaymentTimeout = -time.Second
 		}},
-		{"sub-second timeout", func(c *ExecutorConfig) {
+		{"sub-second timeout", func(c *payout.ExecutorConfig) {
 			c.PaymentTimeout = 500 * time.Millisecond
 		}},
-		{"negative retry", func(c *ExecutorConfig) {
+		{"negative retry", func(c *payout.ExecutorConfig) {
 			c.BlockedRetry = -1
 		}},
-		{"negative backoff", func(c *ExecutorConfig) {
+		{"negative backoff", func(c *payout.ExecutorConfig) {
 			c.MaxBackoff = -1
 		}},
 	}
-	if _, err := NewExecutor(good); err != nil {
+	if _, err := payout.NewExecutor(good); err != nil {
 		t.Fatalf("good config refused: %v", err)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := good
 			tc.change(&cfg)
-			if _, err := NewExecutor(cfg); !errors.Is(err,
-				ErrInvalidConfig) {
+			if _, err := payout.NewExecutor(cfg); !errors.Is(err,
+				payout.ErrInvalidConfig) {
 
 				t.Fatalf("got %v, want ErrInvalidConfig", err)
 			}
@@ -578,12 +579,12 @@ func TestNewExecutorConfig(t *testing.T) {
 // TestPayDirect: over the hub's direct channel at no fee, all of the
 // payable goes and no fee budget is held back, for either fee payer.
 func TestPayDirect(t *testing.T) {
-	for _, payer := range []FeePayer{FeePayerProvider, FeePayerPlatform} {
+	for _, payer := range []payout.FeePayer{payout.FeePayerProvider, payout.FeePayerPlatform} {
 		t.Run(string(payer), func(t *testing.T) {
 			e := newEnv(t, "")
 			e.lnd.SetDirect(nodeA)
 			e.earn("pa", "j1", 100_000)
-			pol := testPolicy()
+			pol := payout.TestPolicy()
 			pol.FeePayer = payer
 
 			p, err := e.exec.Pay(context.Background(),
@@ -591,7 +592,7 @@ func TestPayDirect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.State != StateSucceeded || p.Amount != 100_000 ||
+			if p.State != payout.StateSucceeded || p.Amount != 100_000 ||
 				p.FeeBudget != 0 {
 
 				t.Fatalf("payout %+v, want all 100000 msat "+
@@ -609,7 +610,7 @@ func TestPayDirect(t *testing.T) {
 			e.earn("pa", "j1", 999)
 			_, err = e.exec.Pay(context.Background(),
 				e.candidate("pa"), pol)
-			if !errors.Is(err, ErrNothingToPay) {
+			if !errors.Is(err, payout.ErrNothingToPay) {
 				t.Fatalf("999 msat: %v, want ErrNothingToPay",
 					err)
 			}

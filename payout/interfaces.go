@@ -7,7 +7,6 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // Payments is what payouts need of the hub's router.
@@ -50,14 +49,3 @@ var (
 	_ Payments = (*lightning.HubPayments)(nil)
 	_ Routes   = (*lightning.Graph)(nil)
 )
-
-// DB runs the package's queries (store.Tx's payout and ledger methods) in
-// one transaction; *store.DB is the one implementation. Unit tests use a
-// real SQLite store from storetest: the queries are part of what they
-// test.
-type DB interface {
-	ExecTx(ctx context.Context, opts store.TxOptions,
-		fn func(*store.Tx) error) error
-}
-
-var _ DB = (*store.DB)(nil)

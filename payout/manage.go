@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // What operators and providers ask of payouts: a provider's policy and its
@@ -69,10 +68,10 @@ func (s *Scheduler) SetPolicy(ctx context.Context, providerID string,
 		return Policy{}, fmt.Errorf("provider %s: %w", providerID, err)
 	}
 	now := s.cfg.Clock.Now().UTC()
-	err := s.cfg.DB.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
-		return tx.SetPayoutPolicy(ctx, o.toStore(providerID, now))
+	err := s.cfg.DB.ExecPayouts(ctx, false, func(tx TxStore) error {
+		return tx.SetPayoutPolicy(ctx, providerID, o, now)
 	})
-	if errors.Is(err, store.ErrForeignKeyViolation) {
+	if errors.Is(err, ErrProviderNotFound) {
 		return Policy{}, fmt.Errorf("%w: %q", ErrProviderNotFound,
 			providerID)
 	}
@@ -87,7 +86,7 @@ func (s *Scheduler) SetPolicy(ctx context.Context, providerID string,
 
 // ClearPolicy removes a provider's override, so the defaults apply.
 func (s *Scheduler) ClearPolicy(ctx context.Context, providerID string) error {
-	err := s.cfg.DB.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+	err := s.cfg.DB.ExecPayouts(ctx, false, func(tx TxStore) error {
 		return tx.DeletePayoutPolicy(ctx, providerID)
 	})
 	if err != nil {
@@ -104,12 +103,11 @@ func (s *Scheduler) Provider(ctx context.Context, providerID string,
 	recent int) (ProviderView, error) {
 
 	var v ProviderView
-	err := s.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
-			var err error
-			v, err = s.readView(ctx, tx, providerID, recent)
-			return err
-		})
+	err := s.cfg.DB.ExecPayouts(ctx, true, func(tx TxStore) error {
+		var err error
+		v, err = s.readView(ctx, tx, providerID, recent)
+		return err
+	})
 	if err != nil {
 		return ProviderView{}, fmt.Errorf("payouts of provider %s: %w",
 			providerID, err)
@@ -119,42 +117,37 @@ func (s *Scheduler) Provider(ctx context.Context, providerID string,
 
 // readView reads what payouts know about a provider in tx, with its latest
 // recent payouts.
-func (s *Scheduler) readView(ctx context.Context, tx *store.Tx,
+func (s *Scheduler) readView(ctx context.Context, tx TxStore,
 	providerID string, recent int) (ProviderView, error) {
 
 	v := ProviderView{ProviderID: providerID}
-	_, err := tx.Provider(ctx, providerID)
-	if errors.Is(err, store.ErrProviderNotFound) {
-		return ProviderView{}, fmt.Errorf("%w: %q",
-			ErrProviderNotFound, providerID)
-	}
+	linked, err := tx.ProviderExists(ctx, providerID)
 	if err != nil {
 		return ProviderView{}, err
 	}
+	if !linked {
+		return ProviderView{}, fmt.Errorf("%w: %q",
+			ErrProviderNotFound, providerID)
+	}
 
-	sp, err := tx.PayoutPolicy(ctx, providerID)
+	var ok bool
+	v.Override, ok, err = tx.PayoutPolicy(ctx, providerID)
 	switch {
-	case err == nil:
-		v.Override = overrideFromStore(sp)
-	case !errors.Is(err, store.ErrNotFound):
+	case err != nil:
 		return ProviderView{}, err
+	case !ok:
+		v.Override = Override{}
 	}
 	v.Policy = s.cfg.Defaults.Apply(v.Override)
 
-	st, err := tx.PayoutStatus(ctx, providerID)
+	st, ok, err := tx.PayoutStatus(ctx, providerID)
 	switch {
-	case err == nil:
-		v.Status = Status{
-			State:    StatusState(st.State),
-			Reason:   st.Reason,
-			Since:    st.Since,
-			RetryAt:  st.RetryAt,
-			Failures: st.Failures,
-		}
-	case errors.Is(err, store.ErrNotFound):
-		v.Status = Status{State: StatusOK}
-	default:
+	case err != nil:
 		return ProviderView{}, err
+	case ok:
+		v.Status = st.Status
+	default:
+		v.Status = Status{State: StatusOK}
 	}
 
 	for _, acc := range []struct {

@@ -1,4 +1,4 @@
-package payout
+package payout_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 )
 
@@ -18,13 +19,13 @@ func TestManagePolicy(t *testing.T) {
 	ctx := context.Background()
 
 	minimum := ledger.MilliSatoshi(10_000)
-	payer := FeePayerPlatform
-	pol, err := s.SetPolicy(ctx, "pa", Override{Minimum: &minimum,
+	payer := payout.FeePayerPlatform
+	pol, err := s.SetPolicy(ctx, "pa", payout.Override{Minimum: &minimum,
 		FeePayer: &payer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := testPolicy()
+	want := payout.TestPolicy()
 	want.Minimum, want.FeePayer = minimum, payer
 	if pol != want {
 		t.Fatalf("policy %+v, want %+v", pol, want)
@@ -40,18 +41,18 @@ func TestManagePolicy(t *testing.T) {
 	}
 
 	zero := time.Duration(0)
-	if _, err := s.SetPolicy(ctx, "pa", Override{Interval: &zero}); !errors.Is(
-		err, ErrInvalidPolicy) {
+	if _, err := s.SetPolicy(ctx, "pa", payout.Override{Interval: &zero}); !errors.Is(
+		err, payout.ErrInvalidPolicy) {
 
 		t.Fatalf("zero interval: %v, want ErrInvalidPolicy", err)
 	}
-	if _, err := s.SetPolicy(ctx, "nobody", Override{}); !errors.Is(err,
-		ErrProviderNotFound) {
+	if _, err := s.SetPolicy(ctx, "nobody", payout.Override{}); !errors.Is(err,
+		payout.ErrProviderNotFound) {
 
 		t.Fatalf("unknown provider: %v, want ErrProviderNotFound", err)
 	}
 	if _, err := s.Provider(ctx, "nobody", 0); !errors.Is(err,
-		ErrProviderNotFound) {
+		payout.ErrProviderNotFound) {
 
 		t.Fatalf("unknown provider view: %v, want ErrProviderNotFound",
 			err)
@@ -61,7 +62,7 @@ func TestManagePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err = s.Provider(ctx, "pa", 0)
-	if err != nil || v.Policy != testPolicy() {
+	if err != nil || v.Policy != payout.TestPolicy() {
 		t.Fatalf("after clearing: %+v, %v", v.Policy, err)
 	}
 }
@@ -76,7 +77,7 @@ func TestManageProviderView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Status.State != StatusOK || v.Payable != 0 || len(v.Recent) != 0 {
+	if v.Status.State != payout.StatusOK || v.Payable != 0 || len(v.Recent) != 0 {
 		t.Fatalf("fresh provider %+v", v)
 	}
 
@@ -90,8 +91,8 @@ func TestManageProviderView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Recent) != 2 || v.Recent[0].State != StateSucceeded ||
-		v.Recent[1].State != StateFailed {
+	if len(v.Recent) != 2 || v.Recent[0].State != payout.StateSucceeded ||
+		v.Recent[1].State != payout.StateFailed {
 
 		t.Fatalf("recent %+v, want the success then the failure",
 			v.Recent)
@@ -102,7 +103,7 @@ func TestManageProviderView(t *testing.T) {
 		t.Fatalf("balances %v payable, %v in flight, %v paid",
 			v.Payable, v.InFlight, v.PaidOut)
 	}
-	if v.Status.State != StatusOK || v.Status.Failures != 0 {
+	if v.Status.State != payout.StatusOK || v.Status.Failures != 0 {
 		t.Fatalf("status %+v after the success", v.Status)
 	}
 	if one, _ := s.Provider(ctx, "pa", 1); len(one.Recent) != 1 {

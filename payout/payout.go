@@ -10,7 +10,6 @@ import (
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/outbound"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // State is where a payout is in its life: the one outbound lifecycle's
@@ -87,17 +86,17 @@ func newPreimage() (lntypes.Preimage, error) {
 }
 
 // toStore is p as stored.
-func (p Payout) toStore() store.Payout {
-	return store.Payout{
+func (p Payout) toStore() StoredPayout {
+	return StoredPayout{
 		ID:          p.ID,
 		ProviderID:  p.ProviderID,
 		DestPubkey:  hex.EncodeToString(p.Dest[:]),
 		Amount:      p.Amount,
 		FeeBudget:   p.FeeBudget,
-		FeePayer:    string(p.FeePayer),
+		FeePayer:    p.FeePayer,
 		PaymentHash: p.Hash.String(),
 		Preimage:    p.Preimage.String(),
-		State:       string(p.State),
+		State:       p.State,
 		Fee:         p.Fee,
 		Failure:     p.Failure,
 		CreatedAt:   p.CreatedAt,
@@ -107,19 +106,19 @@ func (p Payout) toStore() store.Payout {
 
 // fromStore reads a stored payout and checks that its hash is its
 // preimage's.
-func fromStore(sp store.Payout) (Payout, error) {
+func fromStore(sp StoredPayout) (Payout, error) {
 	p := Payout{
 		ID:         sp.ID,
 		ProviderID: sp.ProviderID,
 		Amount:     sp.Amount,
 		FeeBudget:  sp.FeeBudget,
-		FeePayer:   FeePayer(sp.FeePayer),
+		FeePayer:   sp.FeePayer,
 		Fee:        sp.Fee,
 		Failure:    sp.Failure,
 		CreatedAt:  sp.CreatedAt,
 		ResolvedAt: sp.ResolvedAt,
 	}
-	state, err := outbound.ParseStatus(sp.State)
+	state, err := outbound.ParseStatus(string(sp.State))
 	if err != nil {
 		return Payout{}, fmt.Errorf("payout %s: %w", sp.ID, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // FeePayer says who bears the Lightning routing fee of a payout.
@@ -188,36 +187,4 @@ func (p Policy) Apply(o Override) Policy {
 		p.FeePayer = *o.FeePayer
 	}
 	return p
-}
-
-// overrideFromStore reads a stored override.
-func overrideFromStore(sp store.PayoutPolicy) Override {
-	o := Override{
-		Interval: sp.Interval,
-		Minimum:  sp.Minimum,
-		FeeFloor: sp.FeeFloor,
-		FeePPM:   sp.FeePPM,
-	}
-	if sp.FeePayer != nil {
-		payer := FeePayer(*sp.FeePayer)
-		o.FeePayer = &payer
-	}
-	return o
-}
-
-// toStore is o as stored for a provider.
-func (o Override) toStore(providerID string, at time.Time) store.PayoutPolicy {
-	sp := store.PayoutPolicy{
-		ProviderID: providerID,
-		Interval:   o.Interval,
-		Minimum:    o.Minimum,
-		FeeFloor:   o.FeeFloor,
-		FeePPM:     o.FeePPM,
-		UpdatedAt:  at,
-	}
-	if o.FeePayer != nil {
-		payer := string(*o.FeePayer)
-		sp.FeePayer = &payer
-	}
-	return sp
 }

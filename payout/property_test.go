@@ -1,4 +1,4 @@
-package payout
+package payout_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 	"github.com/sluice-ln/sluice/store"
 	"pgregory.net/rapid"
@@ -18,8 +19,8 @@ import (
 
 // crashPoints are where a property run may kill the executor: nowhere, or
 // at one of its failpoints.
-var crashPoints = []string{"", FailpointAfterIntent, FailpointAfterSend,
-	FailpointAfterSuccess}
+var crashPoints = []string{"", payout.FailpointAfterIntent, payout.FailpointAfterSend,
+	payout.FailpointAfterSuccess}
 
 // allSteps are every answer the fake lnd can give a send.
 var allSteps = []payouttest.Step{payouttest.Succeed, payouttest.Fail,
@@ -101,7 +102,7 @@ func TestPaidAtMostOnceProperty(t *testing.T) {
 type propRun struct {
 	rt *rapid.T
 	e  *env
-	ex *Executor
+	ex *payout.Executor
 
 	// credited is what each provider earned; fees what the platform
 	// got.
@@ -127,10 +128,10 @@ func (p *propRun) earn() {
 
 // crashMaybe arms a crash at a drawn point of ex; it returns the context
 // to run ex with and whether the crash happened, to call afterwards.
-func (p *propRun) crashMaybe(ex *Executor) (context.Context, func() bool) {
+func (p *propRun) crashMaybe(ex *payout.Executor) (context.Context, func() bool) {
 	point := rapid.SampledFrom(crashPoints).Draw(p.rt, "crash")
 	ctx, cancel := context.WithCancel(context.Background())
-	ex.hit = func(string) {}
+	ex.SetHook(func(string) {})
 	if point != "" {
 		crashAt(ex, point, cancel)
 	}
@@ -144,9 +145,9 @@ func (p *propRun) crashMaybe(ex *Executor) (context.Context, func() bool) {
 // pay makes one payout with a drawn lnd answer and perhaps a crash.
 func (p *propRun) pay() {
 	prov := p.provider()
-	pol := testPolicy()
-	pol.FeePayer = rapid.SampledFrom([]FeePayer{FeePayerProvider,
-		FeePayerPlatform}).Draw(p.rt, "payer")
+	pol := payout.TestPolicy()
+	pol.FeePayer = rapid.SampledFrom([]payout.FeePayer{payout.FeePayerProvider,
+		payout.FeePayerPlatform}).Draw(p.rt, "payer")
 	p.e.lnd.SetFee(lnwire.MilliSatoshi(rapid.Int64Range(0,
 		2_000).Draw(p.rt, "fee")))
 	p.e.lnd.Script(rapid.SliceOfN(rapid.SampledFrom(allSteps), 1,

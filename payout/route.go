@@ -9,7 +9,6 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // StatusState says whether a provider's payouts are held back.
@@ -215,31 +214,31 @@ func (e *Executor) forgetRoute(providerID string) {
 func (e *Executor) routeStatus(ctx context.Context, providerID string,
 	state StatusState, reason string, now time.Time) error {
 
-	return e.cfg.DB.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
-		cur, err := tx.PayoutStatus(ctx, providerID)
+	return e.cfg.DB.ExecPayouts(ctx, false, func(tx TxStore) error {
+		cur, ok, err := tx.PayoutStatus(ctx, providerID)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+
+		case !ok:
 			if state == StatusOK {
 				return nil
 			}
-			cur = store.PayoutStatus{ProviderID: providerID}
-
-		case err != nil:
-			return err
+			cur = StoredStatus{ProviderID: providerID}
 		}
 
-		if state == StatusOK && cur.State == string(StatusRetrying) {
+		if state == StatusOK && cur.State == StatusRetrying {
 			return nil
 		}
-		if cur.State == string(state) && cur.Reason == reason {
+		if cur.State == state && cur.Reason == reason {
 			return nil
 		}
 
 		next := cur
-		if cur.State != string(state) {
+		if cur.State != state {
 			next.Since = now
 		}
-		next.State, next.Reason = string(state), reason
+		next.State, next.Reason = state, reason
 		next.RetryAt = time.Time{}
 		if state == StatusBlocked {
 			next.RetryAt = now.Add(e.cfg.BlockedRetry)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/lightningnetwork/lnd/clock"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // Defaults of the operator's payout policy and limits (daemon's
@@ -298,44 +297,41 @@ func (s *Scheduler) read(ctx context.Context) (snapshot, error) {
 		defaults:    s.cfg.Defaults,
 		maxInFlight: s.cfg.MaxInFlight,
 	}
-	err := s.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
-			snap.pending, snap.providers = nil, nil
-			pending, err := tx.PendingPayouts(ctx)
-			if err != nil {
-				return err
+	err := s.cfg.DB.ExecPayouts(ctx, true, func(tx TxStore) error {
+		snap.pending, snap.providers = nil, nil
+		pending, err := tx.PendingPayouts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range pending {
+			snap.pending = append(snap.pending,
+				pendingPayout{id: p.ID, providerID: p.ProviderID})
+		}
+		candidates, err := tx.PayoutCandidates(ctx)
+		if err != nil {
+			return err
+		}
+		overrides, err := tx.PayoutPolicies(ctx)
+		if err != nil {
+			return err
+		}
+		statuses, err := tx.PayoutStatuses(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range candidates {
+			ps := providerState{id: c.ProviderID,
+				node: c.NodePubkey, payable: c.Payable}
+			if o, ok := overrides[c.ProviderID]; ok {
+				ps.override = &o
 			}
-			for _, p := range pending {
-				snap.pending = append(snap.pending,
-					pendingPayout{id: p.ID,
-						providerID: p.ProviderID})
+			if st, ok := statuses[c.ProviderID]; ok {
+				ps.retryAt = st.RetryAt
 			}
-			candidates, err := tx.PayoutCandidates(ctx)
-			if err != nil {
-				return err
-			}
-			overrides, err := tx.PayoutPolicies(ctx)
-			if err != nil {
-				return err
-			}
-			statuses, err := tx.PayoutStatuses(ctx)
-			if err != nil {
-				return err
-			}
-			for _, c := range candidates {
-				ps := providerState{id: c.ProviderID,
-					node: c.NodePubkey, payable: c.Payable}
-				if o, ok := overrides[c.ProviderID]; ok {
-					ov := overrideFromStore(o)
-					ps.override = &ov
-				}
-				if st, ok := statuses[c.ProviderID]; ok {
-					ps.retryAt = st.RetryAt
-				}
-				snap.providers = append(snap.providers, ps)
-			}
-			return nil
-		})
+			snap.providers = append(snap.providers, ps)
+		}
+		return nil
+	})
 	return snap, err
 }
 

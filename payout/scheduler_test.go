@@ -1,4 +1,4 @@
-package payout
+package payout_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 	"github.com/sluice-ln/sluice/store"
 )
@@ -52,12 +53,12 @@ func (g *gate) waitEntered(t *testing.T) route.Vertex {
 
 // newScheduler returns a scheduler over the env with payments (the env's
 // fake lnd when nil) and at most maxInFlight payouts in flight.
-func (e *env) newScheduler(payments Payments, maxInFlight int) *Scheduler {
+func (e *env) newScheduler(payments payout.Payments, maxInFlight int) *payout.Scheduler {
 	e.t.Helper()
 	if payments == nil {
 		payments = e.lnd
 	}
-	ex, err := NewExecutor(ExecutorConfig{
+	ex, err := payout.NewExecutor(payout.ExecutorConfig{
 		DB:       e.db,
 		Ledger:   e.ledger,
 		Payments: payments,
@@ -67,9 +68,9 @@ func (e *env) newScheduler(payments Payments, maxInFlight int) *Scheduler {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ex.hit = func(string) {}
-	s, err := NewScheduler(SchedulerConfig{
-		Defaults:    testPolicy(),
+	ex.SetHook(func(string) {})
+	s, err := payout.NewScheduler(payout.SchedulerConfig{
+		Defaults:    payout.TestPolicy(),
 		MaxInFlight: maxInFlight,
 		DB:          e.db,
 		Executor:    ex,
@@ -83,9 +84,9 @@ func (e *env) newScheduler(payments Payments, maxInFlight int) *Scheduler {
 
 // roundAndWait runs one scheduling round and waits for the payouts it
 // started.
-func roundAndWait(s *Scheduler) {
-	s.round(context.Background())
-	s.wg.Wait()
+func roundAndWait(s *payout.Scheduler) {
+	s.Round(context.Background())
+	s.WaitPayouts()
 }
 
 // succeededOf returns the amounts of a provider's succeeded payouts.
@@ -126,7 +127,7 @@ func TestSchedulerInterval(t *testing.T) {
 	s := e.newScheduler(nil, 0)
 
 	fast := 200 * time.Millisecond
-	platform := string(FeePayerPlatform)
+	platform := string(payout.FeePayerPlatform)
 	err := e.db.ExecTx(context.Background(), store.TxOptions{},
 		func(tx *store.Tx) error {
 			return tx.SetPayoutPolicy(context.Background(),
@@ -186,7 +187,7 @@ func TestSchedulerWaits(t *testing.T) {
 	e.clock.Advance(time.Second)
 	roundAndWait(s)
 	st := e.status("pa")
-	if st.State != string(StatusRetrying) || st.Failures != 2 {
+	if st.State != string(payout.StatusRetrying) || st.Failures != 2 {
 		t.Fatalf("status %+v, want retrying after 2 failures", st)
 	}
 
@@ -217,25 +218,23 @@ func TestSchedulerLimits(t *testing.T) {
 		e.earn("pa", "j1", 100_000)
 		e.earn("pb", "j2", 100_000)
 
-		s.round(context.Background())
+		s.Round(context.Background())
 		first := g.waitEntered(t)
-		s.round(context.Background())
-		s.mu.Lock()
-		busy := len(s.busy)
-		s.mu.Unlock()
+		s.Round(context.Background())
+		busy := s.Busy()
 		if busy != 1 {
 			t.Fatalf("%d providers in flight with a cap of 1", busy)
 		}
 
 		g.release <- struct{}{}
-		s.wg.Wait()
-		s.round(context.Background())
+		s.WaitPayouts()
+		s.Round(context.Background())
 		second := g.waitEntered(t)
 		if second == first {
 			t.Fatal("the same provider was paid twice")
 		}
 		g.release <- struct{}{}
-		s.wg.Wait()
+		s.WaitPayouts()
 		if len(e.succeededOf("pa")) != 1 ||
 			len(e.succeededOf("pb")) != 1 {
 
@@ -249,23 +248,23 @@ func TestSchedulerLimits(t *testing.T) {
 		s := e.newScheduler(g, 4)
 		e.earn("pa", "j1", 100_000)
 
-		s.round(context.Background())
+		s.Round(context.Background())
 		g.waitEntered(t)
 		e.earn("pa", "j1", 100_000)
 		e.clock.Advance(time.Hour)
-		s.round(context.Background())
+		s.Round(context.Background())
 		select {
 		case <-g.entered:
 			t.Fatal("a second payout to pa was sent")
 		case <-time.After(200 * time.Millisecond):
 		}
 		g.release <- struct{}{}
-		s.wg.Wait()
+		s.WaitPayouts()
 
-		s.round(context.Background())
+		s.Round(context.Background())
 		g.waitEntered(t)
 		g.release <- struct{}{}
-		s.wg.Wait()
+		s.WaitPayouts()
 		if n := len(e.succeededOf("pa")); n != 2 {
 			t.Fatalf("%d payouts to pa, want 2 one after the "+
 				"other", n)
@@ -279,8 +278,8 @@ func TestSchedulerResumes(t *testing.T) {
 	e := newEnv(t, "")
 	e.earn("pa", "j1", 100_000)
 	ctx, cancel := context.WithCancel(context.Background())
-	crashAt(e.exec, FailpointAfterSend, cancel)
-	crashed, err := e.exec.Pay(ctx, e.candidate("pa"), testPolicy())
+	crashAt(e.exec, payout.FailpointAfterSend, cancel)
+	crashed, err := e.exec.Pay(ctx, e.candidate("pa"), payout.TestPolicy())
 	if err == nil {
 		t.Fatal("crashed payout returned no error")
 	}
@@ -315,7 +314,7 @@ func TestSchedulerStartStop(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); !errors.Is(err, ErrAlreadyStarted) {
+	if err := s.Start(); !errors.Is(err, payout.ErrAlreadyStarted) {
 		t.Fatalf("second start: %v, want ErrAlreadyStarted", err)
 	}
 
@@ -334,16 +333,16 @@ func TestSchedulerStartStop(t *testing.T) {
 
 // newSchedulerRealTime is a scheduler on the wall clock with a short
 // interval.
-func (e *env) newSchedulerRealTime(t *testing.T) *Scheduler {
+func (e *env) newSchedulerRealTime(t *testing.T) *payout.Scheduler {
 	t.Helper()
-	ex, err := NewExecutor(ExecutorConfig{DB: e.db, Ledger: e.ledger,
+	ex, err := payout.NewExecutor(payout.ExecutorConfig{DB: e.db, Ledger: e.ledger,
 		Payments: e.lnd, Routes: e.lnd})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol := testPolicy()
+	pol := payout.TestPolicy()
 	pol.Interval = 50 * time.Millisecond
-	s, err := NewScheduler(SchedulerConfig{Defaults: pol, DB: e.db,
+	s, err := payout.NewScheduler(payout.SchedulerConfig{Defaults: pol, DB: e.db,
 		Executor: ex})
 	if err != nil {
 		t.Fatal(err)
@@ -354,33 +353,33 @@ func (e *env) newSchedulerRealTime(t *testing.T) *Scheduler {
 // TestNewSchedulerConfig refuses bad defaults and limits.
 func TestNewSchedulerConfig(t *testing.T) {
 	e := newEnv(t, "")
-	good := SchedulerConfig{Defaults: testPolicy(), DB: e.db,
+	good := payout.SchedulerConfig{Defaults: payout.TestPolicy(), DB: e.db,
 		Executor: e.exec}
 	tests := []struct {
 		name   string
-		change func(*SchedulerConfig)
+		change func(*payout.SchedulerConfig)
 	}{
-		{"bad defaults", func(c *SchedulerConfig) {
+		{"bad defaults", func(c *payout.SchedulerConfig) {
 			c.Defaults.Minimum = 0
 		}},
-		{"negative cap", func(c *SchedulerConfig) {
+		{"negative cap", func(c *payout.SchedulerConfig) {
 			c.MaxInFlight = -1
 		}},
-		{"cap over the HTLC slots", func(c *SchedulerConfig) {
-			c.MaxInFlight = MaxHTLCSlots + 1
+		{"cap over the HTLC slots", func(c *payout.SchedulerConfig) {
+			c.MaxInFlight = payout.MaxHTLCSlots + 1
 		}},
-		{"no db", func(c *SchedulerConfig) { c.DB = nil }},
-		{"no executor", func(c *SchedulerConfig) { c.Executor = nil }},
+		{"no db", func(c *payout.SchedulerConfig) { c.DB = nil }},
+		{"no executor", func(c *payout.SchedulerConfig) { c.Executor = nil }},
 	}
-	if _, err := NewScheduler(good); err != nil {
+	if _, err := payout.NewScheduler(good); err != nil {
 		t.Fatalf("good config refused: %v", err)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := good
 			tc.change(&cfg)
-			if _, err := NewScheduler(cfg); !errors.Is(err,
-				ErrInvalidConfig) {
+			if _, err := payout.NewScheduler(cfg); !errors.Is(err,
+				payout.ErrInvalidConfig) {
 
 				t.Fatalf("got %v, want ErrInvalidConfig", err)
 			}
@@ -413,7 +412,7 @@ func TestSchedulerWakes(t *testing.T) {
 	ticks := make(chan time.Duration, 64)
 	tc := clock.NewTestClockWithTickSignal(e.clock.Now(), ticks)
 	ex := e.newExecutor()
-	s, err := NewScheduler(SchedulerConfig{Defaults: testPolicy(),
+	s, err := payout.NewScheduler(payout.SchedulerConfig{Defaults: payout.TestPolicy(),
 		SafetyPoll: time.Hour, DB: e.db, Executor: ex, Clock: tc})
 	if err != nil {
 		t.Fatal(err)
@@ -435,14 +434,14 @@ func TestSchedulerWakes(t *testing.T) {
 	}
 	defer s.Stop()
 	parked("the first read", 1)
-	if n := s.reads.Load(); n != 1 {
+	if n := s.Reads(); n != 1 {
 		t.Fatalf("%d reads at the start, want 1", n)
 	}
 
 	// Payable nobody announces waits for the safety poll: the loop
 	// is waiting, and nothing wakes it.
 	e.earn("pa", "j1", 100_000)
-	if n := s.reads.Load(); n != 1 || len(e.payouts()) != 0 {
+	if n := s.Reads(); n != 1 || len(e.payouts()) != 0 {
 		t.Fatalf("%d reads, %d payouts without a wake-up", n,
 			len(e.payouts()))
 	}
@@ -454,7 +453,7 @@ func TestSchedulerWakes(t *testing.T) {
 	if n := len(e.succeededOf("pa")); n != 1 {
 		t.Fatalf("%d payouts to pa after its credit, want 1", n)
 	}
-	if n := s.reads.Load(); n != 3 {
+	if n := s.Reads(); n != 3 {
 		t.Fatalf("%d reads after the payout's end, want 3", n)
 	}
 
@@ -463,13 +462,13 @@ func TestSchedulerWakes(t *testing.T) {
 	e.earn("pa", "j1", 100_000)
 	s.Credited("pa")
 	parked("pa's credit within its interval", 1)
-	if n := s.reads.Load(); n != 3 {
+	if n := s.Reads(); n != 3 {
 		t.Fatalf("%d reads after crediting pa within its interval, "+
 			"want 3", n)
 	}
 	s.Credited("pa", "pb")
 	parked("pb's credit", 1)
-	if n := s.reads.Load(); n != 4 {
+	if n := s.Reads(); n != 4 {
 		// pb is due and unknown: one read for it, none for pa.
 		t.Fatalf("%d reads after crediting pa within its interval "+
 			"and pb, want 4", n)

@@ -2,12 +2,10 @@ package payout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // endedStates are the job states in which a job earns no more
@@ -61,28 +59,24 @@ func (s *Scheduler) ProviderStatus(ctx context.Context, providerID string,
 	allJobs bool) (ProviderStatus, error) {
 
 	var st ProviderStatus
-	err := s.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: true},
-		func(tx *store.Tx) error {
-			st = ProviderStatus{AsOf: s.cfg.Clock.Now().UTC()}
-			var err error
-			st.ProviderView, err = s.readView(ctx, tx, providerID,
-				0)
-			if err != nil {
-				return err
-			}
-
-			counts, err := tx.ProviderPayoutCounts(ctx, providerID)
-			if err != nil {
-				return err
-			}
-			st.Payouts, st.Succeeded = counts.Total, counts.Succeeded
-			if counts.Last != nil {
-				st.LastPayoutAt = counts.Last.ResolvedAt
-			}
-
-			st.Jobs, err = readEarnings(ctx, tx, providerID, allJobs)
+	err := s.cfg.DB.ExecPayouts(ctx, true, func(tx TxStore) error {
+		st = ProviderStatus{AsOf: s.cfg.Clock.Now().UTC()}
+		var err error
+		st.ProviderView, err = s.readView(ctx, tx, providerID, 0)
+		if err != nil {
 			return err
-		})
+		}
+
+		counts, err := tx.ProviderPayoutCounts(ctx, providerID)
+		if err != nil {
+			return err
+		}
+		st.Payouts, st.Succeeded = counts.Total, counts.Succeeded
+		st.LastPayoutAt = counts.LastPaidAt
+
+		st.Jobs, err = readEarnings(ctx, tx, providerID, allJobs)
+		return err
+	})
 	if err != nil {
 		return ProviderStatus{}, fmt.Errorf("status of provider %s: %w",
 			providerID, err)
@@ -91,10 +85,10 @@ func (s *Scheduler) ProviderStatus(ctx context.Context, providerID string,
 }
 
 // readEarnings reads what each of a provider's jobs metered and earned.
-func readEarnings(ctx context.Context, tx *store.Tx, providerID string,
+func readEarnings(ctx context.Context, tx TxStore, providerID string,
 	allJobs bool) ([]JobEarnings, error) {
 
-	jobs, err := tx.ListJobs(ctx, store.JobFilter{ProviderID: providerID})
+	jobs, err := tx.ProviderJobs(ctx, providerID)
 	if err != nil {
 		return nil, err
 	}
@@ -103,15 +97,8 @@ func readEarnings(ctx context.Context, tx *store.Tx, providerID string,
 		if !allJobs && endedStates[j.State] {
 			continue
 		}
-		e := JobEarnings{JobID: j.ID, State: j.State}
-		m, err := tx.UsageMeter(ctx, j.ID)
-		switch {
-		case err == nil:
-			e.SecondsMetered = m.LastSeq
-			e.Earned = m.Charged - m.Fees
-		case !errors.Is(err, store.ErrNotFound):
-			return nil, err
-		}
+		e := JobEarnings{JobID: j.ID, State: j.State,
+			SecondsMetered: j.LastSeq, Earned: j.Charged - j.Fees}
 		e.Escrow, err = tx.Balance(ctx, ledger.BuyerEscrow(j.ID))
 		if err != nil {
 			return nil, err

@@ -1,4 +1,4 @@
-package payout
+package payout_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/payout/payouttest"
 	"github.com/sluice-ln/sluice/store"
 )
@@ -64,7 +65,7 @@ func TestProviderStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Payouts != 0 || !st.LastPayoutAt.IsZero() ||
-		st.Status.State != StatusOK {
+		st.Status.State != payout.StatusOK {
 
 		t.Fatalf("fresh status %+v", st)
 	}
@@ -78,15 +79,15 @@ func TestProviderStatus(t *testing.T) {
 	tests := []struct {
 		name    string
 		all     bool
-		wantJob []JobEarnings
+		wantJob []payout.JobEarnings
 	}{{
 		name: "live jobs",
-		wantJob: []JobEarnings{{JobID: "j1", State: "running",
+		wantJob: []payout.JobEarnings{{JobID: "j1", State: "running",
 			SecondsMetered: 12, Earned: 1080}},
 	}, {
 		name: "all jobs",
 		all:  true,
-		wantJob: []JobEarnings{
+		wantJob: []payout.JobEarnings{
 			{JobID: "j1", State: "running", SecondsMetered: 12,
 				Earned: 1080},
 			{JobID: "j2", State: "ended", SecondsMetered: 5,
@@ -113,7 +114,7 @@ func TestProviderStatus(t *testing.T) {
 				t.Fatalf("jobs %+v, want %+v", st.Jobs,
 					tc.wantJob)
 			}
-			got := map[string]JobEarnings{}
+			got := map[string]payout.JobEarnings{}
 			for _, j := range st.Jobs {
 				j.Escrow = 0
 				got[j.JobID] = j
@@ -128,7 +129,7 @@ func TestProviderStatus(t *testing.T) {
 	}
 
 	if _, err := s.ProviderStatus(ctx, "nobody", false); !errors.Is(err,
-		ErrProviderNotFound) {
+		payout.ErrProviderNotFound) {
 
 		t.Fatalf("unknown provider: %v, want ErrProviderNotFound", err)
 	}

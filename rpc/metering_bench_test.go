@@ -24,8 +24,6 @@ import (
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
-	"github.com/sluice-ln/sluice/store/meteringstore"
-	"github.com/sluice-ln/sluice/store/meteringstore/meteringstoretest"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
 
@@ -92,10 +90,10 @@ func benchSubmitOnce(b *testing.B, cfg store.Config) {
 
 	db := storetest.Open(b, cfg)
 	lg := ledger.New(store.NewLedgerStore(db), nil)
-	meteringstoretest.SeedJobs(b, db, lg, start, jobs...)
+	storetest.SeedJobs(b, db, lg, start, jobs...)
 	svc, err := metering.NewService(metering.ServiceConfig{
-		Store: meteringstore.NewSQLStore(db, lg,
-			meteringstoretest.NewJobs(jobs...), func() time.Time { return now }),
+		Store: store.NewMeteringStore(db, lg,
+			storetest.NewMeteringJobs(jobs...), func() time.Time { return now }),
 		Ingest: metering.IngestConfig{
 			FeeRate: 250, Policy: metering.DefaultPolicy(),
 			Clock: func() time.Time { return now },

@@ -37,9 +37,11 @@ func TestStatusEarnings(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.meter != nil {
-				err := e.inTx(func(tx *store.Tx) error {
-					return tx.PutUsageMeter(e.ctx, *tc.meter)
-				})
+				err := e.db.ExecTx(e.ctx, store.TxOptions{},
+					func(tx *store.Tx) error {
+						return tx.PutUsageMeter(e.ctx,
+							*tc.meter)
+					})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -223,9 +223,10 @@ func (e *env) waitState(id string, want settlement.State) settlement.Status {
 	return st
 }
 
-// inTx runs fn in a store transaction.
-func (e *env) inTx(fn func(tx *store.Tx) error) error {
-	return e.db.ExecTx(e.ctx, store.TxOptions{}, fn)
+// inTx runs fn in a store transaction, as metering's group commit hands
+// its transaction to settlement.
+func (e *env) inTx(fn func(tx settlement.TxStore) error) error {
+	return e.db.ExecSettlement(e.ctx, false, fn)
 }
 
 // testFee is the platform fee the usage helper takes, as metering would
@@ -243,7 +244,7 @@ type usageResult struct {
 }
 
 // charge posts usage of a job in its own transaction the way metering's
-// SQL store does (store/meteringstore/sqlstore.go): escrow → provider payable and
+// store does (store/metering_domain.go): escrow → provider payable and
 // platform fees (testFee of amt, rounded down) under key, then
 // UsageCharged. Settlement no longer charges; it only re-evaluates.
 func (e *env) charge(id string, amt ledger.MilliSatoshi,
@@ -261,7 +262,7 @@ func (e *env) chargeWith(m *settlement.Manager, id string,
 		return usageResult{}, err
 	}
 	res := usageResult{Fee: fee, ProviderShare: share}
-	err = e.inTx(func(tx *store.Tx) error {
+	err = e.inTx(func(tx settlement.TxStore) error {
 		postings := []ledger.Posting{
 			{Account: ledger.BuyerEscrow(id), Amount: -amt},
 		}
@@ -308,7 +309,7 @@ func (e *env) waitTopUp(id string) settlement.Status {
 // startJob marks a job started in its own transaction.
 func (e *env) startJob(id string) (settlement.State, error) {
 	var st settlement.State
-	err := e.inTx(func(tx *store.Tx) error {
+	err := e.inTx(func(tx settlement.TxStore) error {
 		var err error
 		st, err = e.m.StartJob(e.ctx, tx, id, time.Time{})
 		return err

@@ -70,6 +70,15 @@ var (
 	// ErrNoRoute is returned when the hub finds no route to the refund
 	// destination.
 	ErrNoRoute = errors.New("no route to the refund destination")
+
+	// ErrInvoiceNotFound is returned by the TxStore for a payment hash
+	// that is no job's invoice.
+	ErrInvoiceNotFound = errors.New("job invoice not found")
+
+	// ErrStale is returned by the TxStore's compare-and-set updates when
+	// the row no longer holds what the caller read: a job that left the
+	// state it was read in, an invoice settled already.
+	ErrStale = errors.New("changed since it was read")
 )
 
 // TransitionError says which transition of which job was refused and why.

@@ -3,6 +3,8 @@ package settlement
 import (
 	"context"
 	"testing"
+
+	"github.com/sluice-ln/sluice/lightning"
 )
 
 // SweepNow runs a sweeper round and waits until it has ended: what the
@@ -32,4 +34,13 @@ func (m *Manager) SweepNow(ctx context.Context, t testing.TB) {
 	case <-ctx.Done():
 		t.Fatalf("SweepNow: %v", ctx.Err())
 	}
+}
+
+// Settled credits a settled hub invoice as the invoice watcher does;
+// fromStream moves the settle cursor too. The property test settles
+// invoices itself, synchronously.
+func (m *Manager) Settled(ctx context.Context, inv lightning.Invoice,
+	fromStream bool) error {
+
+	return m.settled(ctx, inv, fromStream)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // watchInvoices subscribes to the hub's settled invoices from the last
@@ -101,7 +100,7 @@ func (m *Manager) watchOnce(ctx context.Context, connected func()) error {
 // catchUp looks up every job invoice still open in the store and credits
 // the ones lnd settled while nobody watched.
 func (m *Manager) catchUp(ctx context.Context) error {
-	var open []store.JobInvoice
+	var open []StoredInvoice
 	err := m.execTx(ctx, true, func(tx TxStore) error {
 		var err error
 		open, err = tx.OpenJobInvoices(ctx)
@@ -162,7 +161,7 @@ func (m *Manager) settled(ctx context.Context, inv lightning.Invoice,
 			}
 		}
 		row, err := tx.JobInvoiceByHash(ctx, hash)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, ErrInvoiceNotFound) {
 			return nil
 		}
 		if err != nil {
@@ -190,7 +189,7 @@ func (m *Manager) settled(ctx context.Context, inv lightning.Invoice,
 		if settledAt.IsZero() {
 			settledAt = m.now()
 		}
-		err = tx.UpdateJobInvoice(ctx, store.InvoiceUpdate{
+		err = tx.UpdateJobInvoice(ctx, InvoiceOutcome{
 			PaymentHash: hash, State: InvoiceSettled,
 			AmountPaid: paid, SettleIndex: inv.SettleIndex,
 			SettledAt: settledAt,
@@ -212,7 +211,7 @@ func (m *Manager) settled(ctx context.Context, inv lightning.Invoice,
 		if err != nil {
 			return err
 		}
-		switch state := State(job.State); {
+		switch state := job.State; {
 		case state == StateAwaitingFunding:
 			err := m.transition(ctx, tx, &job, StateFunded,
 				CauseFundingSettled, fmt.Sprintf("paid %d msat",
@@ -286,7 +285,7 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 // sure no payment can settle it after the job expired. One that settled
 // after all is credited.
 func (m *Manager) expireInvoices(ctx context.Context) error {
-	var open []store.JobInvoice
+	var open []StoredInvoice
 	err := m.execTx(ctx, true, func(tx TxStore) error {
 		var err error
 		open, err = tx.OpenJobInvoices(ctx)
@@ -312,7 +311,7 @@ func (m *Manager) expireInvoices(ctx context.Context) error {
 // closeInvoice cancels an open invoice in lnd and records it as state
 // (expired or canceled); a funding invoice that expires expires its job.
 // An invoice lnd settled meanwhile is credited instead.
-func (m *Manager) closeInvoice(ctx context.Context, row store.JobInvoice,
+func (m *Manager) closeInvoice(ctx context.Context, row StoredInvoice,
 	state string) error {
 
 	hash, err := lntypes.MakeHashFromStr(row.PaymentHash)
@@ -333,16 +332,16 @@ func (m *Manager) closeInvoice(ctx context.Context, row store.JobInvoice,
 	}
 
 	return m.execTx(ctx, false, func(tx TxStore) error {
-		err := tx.UpdateJobInvoice(ctx, store.InvoiceUpdate{
+		err := tx.UpdateJobInvoice(ctx, InvoiceOutcome{
 			PaymentHash: row.PaymentHash, State: state,
 		})
-		if errors.Is(err, store.ErrStale) {
+		if errors.Is(err, ErrStale) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if state != InvoiceExpired || row.Purpose != string(PurposeFunding) {
+		if state != InvoiceExpired || row.Purpose != PurposeFunding {
 			log.Infof("Job %s: %s invoice %s %s", row.JobID,
 				row.Purpose, row.PaymentHash, state)
 			return nil
@@ -351,7 +350,7 @@ func (m *Manager) closeInvoice(ctx context.Context, row store.JobInvoice,
 		if err != nil {
 			return err
 		}
-		if State(job.State) != StateAwaitingFunding {
+		if job.State != StateAwaitingFunding {
 			return nil
 		}
 		return m.transition(ctx, tx, &job, StateExpired,

@@ -8,9 +8,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/channels"
-	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // Invoices is what settlement needs of the hub's invoices.
@@ -98,64 +96,3 @@ func (f ProviderLookupFunc) LookupProvider(ctx context.Context,
 
 	return f(ctx, id)
 }
-
-// DB runs settlement's queries (store.Tx's settlement methods) in one
-// transaction; *store.DB is the one implementation. Unit tests use a real
-// SQLite store from storetest: the queries are part of what they test.
-type DB interface {
-	ExecTx(ctx context.Context, opts store.TxOptions,
-		fn func(*store.Tx) error) error
-}
-
-var _ DB = (*store.DB)(nil)
-
-// TxStore is one open store transaction as settlement uses it: the
-// ledger's queries and settlement's own. Metering hands its transaction
-// (a *store.Tx) to StartJob and UsageCharged, so that usage records, the
-// ledger posting and the job's state commit together.
-type TxStore interface {
-	ledger.TxStore
-
-	// Balance returns an account's balance in this transaction.
-	Balance(ctx context.Context, account ledger.Account) (
-		ledger.MilliSatoshi, error)
-
-	InsertBuyer(ctx context.Context, b store.Buyer) error
-	BuyerByID(ctx context.Context, id string) (store.Buyer, error)
-	Buyers(ctx context.Context) ([]store.Buyer, error)
-
-	InsertJob(ctx context.Context, j store.Job) error
-	JobByID(ctx context.Context, id string) (store.Job, error)
-	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
-	UpdateJobState(ctx context.Context, u store.JobUpdate) error
-	SetJobRefundPubkey(ctx context.Context, id, pubkey string,
-		at time.Time) error
-	InsertJobEvent(ctx context.Context, e store.JobEvent) (int64, error)
-	JobEvents(ctx context.Context, jobID string) ([]store.JobEvent, error)
-
-	InsertJobInvoice(ctx context.Context, inv store.JobInvoice) error
-	JobInvoiceByHash(ctx context.Context, hash string) (store.JobInvoice,
-		error)
-	JobInvoices(ctx context.Context, jobID string) ([]store.JobInvoice,
-		error)
-	OpenJobInvoices(ctx context.Context) ([]store.JobInvoice, error)
-	UpdateJobInvoice(ctx context.Context, u store.InvoiceUpdate) error
-
-	Cursor(ctx context.Context, name string) (uint64, error)
-	AdvanceCursor(ctx context.Context, name string, value uint64) (bool,
-		error)
-
-	InsertRefund(ctx context.Context, r store.Refund) error
-	RefundByHash(ctx context.Context, hash string) (store.Refund, error)
-	JobRefunds(ctx context.Context, jobID string) ([]store.Refund, error)
-	PendingRefunds(ctx context.Context) ([]store.Refund, error)
-	OwedEndedJobs(ctx context.Context) ([]store.OwedJob, error)
-	ResolveRefund(ctx context.Context, u store.RefundUpdate) error
-
-	// UsageMeter is the job's metering state (store.ErrNotFound before
-	// its first record); the job's status shows what it metered.
-	UsageMeter(ctx context.Context, jobID string) (store.UsageMeter,
-		error)
-}
-
-var _ TxStore = (*store.Tx)(nil)

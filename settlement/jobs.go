@@ -13,7 +13,6 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // Limits of a job request.
@@ -231,7 +230,7 @@ func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 		return err
 	})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ErrBuyerNotFound):
 		return Status{}, fmt.Errorf("%w: %q", ErrBuyerNotFound,
 			req.BuyerID)
 	case err != nil:
@@ -269,9 +268,9 @@ func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 	}
 
 	now := m.now()
-	row := store.Job{
+	row := StoredJob{
 		ID: id, BuyerID: req.BuyerID, ProviderID: prov.ID,
-		State: string(StateAwaitingFunding), Budget: req.Budget,
+		State: StateAwaitingFunding, Budget: req.Budget,
 		BufferSeconds: req.BufferSeconds, PricePerSecond: price.String(),
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -279,8 +278,8 @@ func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 		row.RefundPubkey = hex.EncodeToString(req.RefundNode[:])
 	}
 	for _, r := range req.Spec.sorted() {
-		row.Resources = append(row.Resources, store.JobResource{
-			Resource: string(r), MaxPerSecond: req.Spec[r],
+		row.Resources = append(row.Resources, StoredResource{
+			Resource: r, MaxPerSecond: req.Spec[r],
 			Rate: rateOrZero(prov.Rates, r).String(),
 		})
 	}
@@ -288,8 +287,8 @@ func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 		if err := tx.InsertJob(ctx, row); err != nil {
 			return err
 		}
-		_, err := tx.InsertJobEvent(ctx, store.JobEvent{
-			JobID: id, To: row.State, Cause: string(CauseCreated),
+		err := tx.InsertJobEvent(ctx, StoredEvent{
+			JobID: id, To: row.State, Cause: CauseCreated,
 			Detail: fmt.Sprintf("budget %d msat at %s msat/s",
 				req.Budget, price),
 			At: now,
@@ -297,9 +296,9 @@ func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 		if err != nil {
 			return err
 		}
-		return tx.InsertJobInvoice(ctx, store.JobInvoice{
+		return tx.InsertJobInvoice(ctx, StoredInvoice{
 			PaymentHash: inv.Hash.String(), JobID: id,
-			Purpose: string(PurposeFunding), Amount: req.Budget,
+			Purpose: PurposeFunding, Amount: req.Budget,
 			PaymentRequest: inv.PaymentRequest, State: InvoiceOpen,
 			CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt,
 		})
@@ -338,14 +337,14 @@ func parsePrice(s string) (decimal.Decimal, error) {
 }
 
 // jobFromRow converts a stored job.
-func jobFromRow(row store.Job) (Job, error) {
+func jobFromRow(row StoredJob) (Job, error) {
 	price, err := parsePrice(row.PricePerSecond)
 	if err != nil {
 		return Job{}, fmt.Errorf("job %s: %w", row.ID, err)
 	}
 	j := Job{
 		ID: row.ID, BuyerID: row.BuyerID, ProviderID: row.ProviderID,
-		State: State(row.State), Spec: Spec{}, Rates: channels.RateCard{},
+		State: row.State, Spec: Spec{}, Rates: channels.RateCard{},
 		PricePerSecond: price, Budget: row.Budget,
 		BufferSeconds: row.BufferSeconds, CreatedAt: row.CreatedAt,
 		UpdatedAt: row.UpdatedAt, StartedAt: row.StartedAt,
@@ -363,16 +362,16 @@ func jobFromRow(row store.Job) (Job, error) {
 		if err != nil {
 			return Job{}, fmt.Errorf("job %s: %w", row.ID, err)
 		}
-		j.Spec[channels.Resource(r.Resource)] = r.MaxPerSecond
-		j.Rates[channels.Resource(r.Resource)] = rate
+		j.Spec[r.Resource] = r.MaxPerSecond
+		j.Rates[r.Resource] = rate
 	}
 	return j, nil
 }
 
 // invoiceFromRow converts a stored invoice.
-func invoiceFromRow(r store.JobInvoice) Invoice {
+func invoiceFromRow(r StoredInvoice) Invoice {
 	return Invoice{
-		PaymentHash: r.PaymentHash, Purpose: InvoicePurpose(r.Purpose),
+		PaymentHash: r.PaymentHash, Purpose: r.Purpose,
 		Amount: r.Amount, PaymentRequest: r.PaymentRequest,
 		State: r.State, AmountPaid: r.AmountPaid,
 		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
@@ -382,7 +381,7 @@ func invoiceFromRow(r store.JobInvoice) Invoice {
 
 // readStatus reads a job's status in tx; full adds invoices, refunds and
 // events.
-func (m *Manager) readStatus(ctx context.Context, tx TxStore, row store.Job,
+func (m *Manager) readStatus(ctx context.Context, tx TxStore, row StoredJob,
 	full bool) (Status, error) {
 
 	job, err := jobFromRow(row)
@@ -440,10 +439,10 @@ func (m *Manager) readStatus(ctx context.Context, tx TxStore, row store.Job,
 	}
 	for _, e := range events {
 		st.Events = append(st.Events, Event{
-			From: State(e.From), To: State(e.To),
-			Cause: Cause(e.Cause), Detail: e.Detail, At: e.At,
+			From: e.From, To: e.To, Cause: e.Cause,
+			Detail: e.Detail, At: e.At,
 		})
-		if State(e.To) == StateFunded && st.FundedAt.IsZero() {
+		if e.To == StateFunded && st.FundedAt.IsZero() {
 			st.FundedAt = e.At
 		}
 	}
@@ -478,7 +477,7 @@ func (m *Manager) getJob(ctx context.Context, id string) (Status, error) {
 		st, err = m.readStatus(ctx, tx, row, true)
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrJobNotFound) {
 		return Status{}, fmt.Errorf("%w: %q", ErrJobNotFound, id)
 	}
 	return st, err
@@ -503,19 +502,16 @@ func (m *Manager) ListJobs(ctx context.Context, f ListFilter) ([]Status,
 		return nil, fmt.Errorf("%w: limit and offset may not be "+
 			"negative", ErrInvalidJob)
 	}
-	sf := store.JobFilter{BuyerID: f.BuyerID, ProviderID: f.ProviderID,
-		Limit: f.Limit, Offset: f.Offset}
 	for _, s := range f.States {
 		if !s.Known() {
 			return nil, fmt.Errorf("%w: state %q is not a job state",
 				ErrInvalidJob, s)
 		}
-		sf.States = append(sf.States, string(s))
 	}
 
 	var out []Status
 	err := m.execTx(ctx, true, func(tx TxStore) error {
-		rows, err := tx.ListJobs(ctx, sf)
+		rows, err := tx.ListJobs(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -578,9 +574,9 @@ func (m *Manager) addTopUp(ctx context.Context, j Job,
 		return Invoice{}, fmt.Errorf("top-up invoice of job %s: %w",
 			j.ID, err)
 	}
-	row := store.JobInvoice{
+	row := StoredInvoice{
 		PaymentHash: inv.Hash.String(), JobID: j.ID,
-		Purpose: string(PurposeTopUp), Amount: amount,
+		Purpose: PurposeTopUp, Amount: amount,
 		PaymentRequest: inv.PaymentRequest, State: InvoiceOpen,
 		CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt,
 	}
@@ -620,7 +616,7 @@ func (m *Manager) JobInTx(ctx context.Context, tx TxStore, id string) (Job,
 	error) {
 
 	row, err := tx.JobByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrJobNotFound) {
 		return Job{}, fmt.Errorf("%w: %q", ErrJobNotFound, id)
 	}
 	if err != nil {
@@ -635,7 +631,7 @@ func (m *Manager) JobInTx(ctx context.Context, tx TxStore, id string) (Job,
 		return Job{}, err
 	}
 	for _, e := range events {
-		if State(e.To) == StateFunded {
+		if e.To == StateFunded {
 			job.FundedAt = e.At
 			break
 		}
@@ -655,13 +651,13 @@ func (m *Manager) StartJob(ctx context.Context, tx TxStore, id string,
 	at time.Time) (State, error) {
 
 	row, err := tx.JobByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrJobNotFound) {
 		return "", fmt.Errorf("%w: %q", ErrJobNotFound, id)
 	}
 	if err != nil {
 		return "", err
 	}
-	state := State(row.State)
+	state := row.State
 	switch {
 	case state.Terminal():
 		return state, fmt.Errorf("%w: job %s is %s", ErrJobEnded, id,
@@ -686,9 +682,9 @@ func (m *Manager) StartJob(ctx context.Context, tx TxStore, id string,
 		return state, err
 	}
 	if _, err := m.evaluate(ctx, tx, &row); err != nil {
-		return State(row.State), err
+		return row.State, err
 	}
-	return State(row.State), nil
+	return row.State, nil
 }
 
 // UsageCharged re-evaluates a job's solvency in the caller's transaction
@@ -699,7 +695,7 @@ func (m *Manager) UsageCharged(ctx context.Context, tx TxStore, id,
 	key string) (State, Solvency, error) {
 
 	row, err := tx.JobByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrJobNotFound) {
 		return "", Solvency{}, fmt.Errorf("%w: %q", ErrJobNotFound, id)
 	}
 	if err != nil {
@@ -710,21 +706,19 @@ func (m *Manager) UsageCharged(ctx context.Context, tx TxStore, id,
 		return "", Solvency{}, fmt.Errorf("job %s after %s: %w", id,
 			key, err)
 	}
-	return State(row.State), s, nil
+	return row.State, s, nil
 }
 
 // readEarnings reads in tx what the job metered and earned, and its
 // provider's payout balances.
 func readEarnings(ctx context.Context, tx TxStore, st *Status) error {
-	m, err := tx.UsageMeter(ctx, st.ID)
-	switch {
-	case err == nil:
-		st.SecondsMetered = m.LastSeq
-		st.Spent, st.Fees = m.Charged, m.Fees
-		st.Earned = m.Charged - m.Fees
-	case !errors.Is(err, store.ErrNotFound):
+	m, err := tx.JobMetered(ctx, st.ID)
+	if err != nil {
 		return err
 	}
+	st.SecondsMetered = m.LastSeq
+	st.Spent, st.Fees = m.Charged, m.Fees
+	st.Earned = m.Charged - m.Fees
 	for _, b := range []struct {
 		account ledger.Account
 		into    *ledger.MilliSatoshi

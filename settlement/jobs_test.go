@@ -12,7 +12,6 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/settlement/settlementtest"
-	"github.com/sluice-ln/sluice/store"
 )
 
 func TestAddBuyer(t *testing.T) {
@@ -253,7 +252,7 @@ func TestFundingCreditsEscrowExactlyOnce(t *testing.T) {
 		t.Fatalf("hub holdings %d, want %d", b, -paid)
 	}
 	var cursor uint64
-	err = e.inTx(func(tx *store.Tx) error {
+	err = e.inTx(func(tx settlement.TxStore) error {
 		var err error
 		cursor, err = tx.Cursor(e.ctx, "invoice_settle_index")
 		return err
@@ -579,7 +578,7 @@ func TestMeteringHooks(t *testing.T) {
 	st := e.create(1000, 30)
 
 	var job settlement.Job
-	err := e.inTx(func(tx *store.Tx) error {
+	err := e.inTx(func(tx settlement.TxStore) error {
 		var err error
 		job, err = e.m.JobInTx(e.ctx, tx, st.ID)
 		return err
@@ -589,7 +588,7 @@ func TestMeteringHooks(t *testing.T) {
 
 		t.Fatalf("unfunded job: %+v, %v", job, err)
 	}
-	err = e.inTx(func(tx *store.Tx) error {
+	err = e.inTx(func(tx settlement.TxStore) error {
 		_, err := e.m.JobInTx(e.ctx, tx, "job-nope")
 		return err
 	})
@@ -597,7 +596,7 @@ func TestMeteringHooks(t *testing.T) {
 
 	e.fund(st, 0)
 	first := e.clock.Now().Add(-3 * time.Second)
-	err = e.inTx(func(tx *store.Tx) error {
+	err = e.inTx(func(tx settlement.TxStore) error {
 		var err error
 		job, err = e.m.JobInTx(e.ctx, tx, st.ID)
 		if err != nil {
@@ -620,7 +619,7 @@ func TestMeteringHooks(t *testing.T) {
 		state settlement.State
 		solv  settlement.Solvency
 	)
-	err = e.inTx(func(tx *store.Tx) error {
+	err = e.inTx(func(tx settlement.TxStore) error {
 		_, err := e.ledger.PostTx(e.ctx, tx, ledger.Transfer(
 			"usage:m:1-70", "usage", ledger.BuyerEscrow(st.ID),
 			ledger.ProviderPayable(e.prov.ID), 701))

@@ -15,7 +15,6 @@ import (
 	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // Defaults for the Config knobs left at zero.
@@ -288,8 +287,7 @@ func (m *Manager) now() time.Time {
 func (m *Manager) execTx(ctx context.Context, readOnly bool,
 	fn func(tx TxStore) error) error {
 
-	return m.cfg.DB.ExecTx(ctx, store.TxOptions{ReadOnly: readOnly},
-		func(tx *store.Tx) error { return fn(tx) })
+	return m.cfg.DB.ExecSettlement(ctx, readOnly, fn)
 }
 
 // randomID returns prefix followed by n random bytes in hex.
@@ -325,10 +323,10 @@ func (m *Manager) AddBuyer(ctx context.Context, name string) (Buyer, error) {
 	}
 	b := Buyer{ID: id, Name: name, CreatedAt: m.now()}
 	err = m.execTx(ctx, false, func(tx TxStore) error {
-		return tx.InsertBuyer(ctx, store.Buyer(b))
+		return tx.InsertBuyer(ctx, b)
 	})
 	switch {
-	case errors.Is(err, store.ErrUniqueViolation):
+	case errors.Is(err, ErrBuyerExists):
 		return Buyer{}, fmt.Errorf("%w: %q", ErrBuyerExists, name)
 	case err != nil:
 		return Buyer{}, fmt.Errorf("add buyer %q: %w", name, err)
@@ -359,10 +357,8 @@ func checkBuyerName(name string) error {
 func (m *Manager) Buyers(ctx context.Context) ([]Buyer, error) {
 	var out []Buyer
 	err := m.execTx(ctx, true, func(tx TxStore) error {
-		rows, err := tx.Buyers(ctx)
-		for _, r := range rows {
-			out = append(out, Buyer(r))
-		}
+		var err error
+		out, err = tx.Buyers(ctx)
 		return err
 	})
 	return out, err
@@ -370,7 +366,7 @@ func (m *Manager) Buyers(ctx context.Context) ([]Buyer, error) {
 
 // transition moves job to state to for cause, recording the event, after
 // checking the state machine allows it. job is updated in place.
-func (m *Manager) transition(ctx context.Context, tx TxStore, job *store.Job,
+func (m *Manager) transition(ctx context.Context, tx TxStore, job *StoredJob,
 	to State, cause Cause, detail string) error {
 
 	return m.transitionAt(ctx, tx, job, to, cause, detail, time.Time{})
@@ -379,10 +375,10 @@ func (m *Manager) transition(ctx context.Context, tx TxStore, job *store.Job,
 // transitionAt is transition with the start time of a job the agent
 // started given (zero: now).
 func (m *Manager) transitionAt(ctx context.Context, tx TxStore,
-	job *store.Job, to State, cause Cause, detail string,
+	job *StoredJob, to State, cause Cause, detail string,
 	startedAt time.Time) error {
 
-	from := State(job.State)
+	from := job.State
 	if err := CheckTransition(from, to, cause); err != nil {
 		var te *TransitionError
 		if errors.As(err, &te) {
@@ -392,8 +388,7 @@ func (m *Manager) transitionAt(ctx context.Context, tx TxStore,
 	}
 
 	at := m.now()
-	upd := store.JobUpdate{ID: job.ID, From: job.State, To: string(to),
-		At: at}
+	upd := StateChange{ID: job.ID, From: job.State, To: to, At: at}
 	if cause == CauseAgentStarted && job.StartedAt.IsZero() {
 		upd.StartedAt = at
 		if !startedAt.IsZero() {
@@ -407,15 +402,15 @@ func (m *Manager) transitionAt(ctx context.Context, tx TxStore,
 	if err := tx.UpdateJobState(ctx, upd); err != nil {
 		return err
 	}
-	_, err := tx.InsertJobEvent(ctx, store.JobEvent{
-		JobID: job.ID, From: job.State, To: string(to),
-		Cause: string(cause), Detail: detail, At: at,
+	err := tx.InsertJobEvent(ctx, StoredEvent{
+		JobID: job.ID, From: job.State, To: to, Cause: cause,
+		Detail: detail, At: at,
 	})
 	if err != nil {
 		return err
 	}
 
-	job.State, job.UpdatedAt = string(to), at
+	job.State, job.UpdatedAt = to, at
 	if !upd.StartedAt.IsZero() {
 		job.StartedAt = upd.StartedAt
 	}
@@ -430,7 +425,7 @@ func (m *Manager) transitionAt(ctx context.Context, tx TxStore,
 // evaluate recomputes a funded job's solvency from its escrow in tx and
 // moves it to the state solvency asks for. It returns the solvency.
 func (m *Manager) evaluate(ctx context.Context, tx TxStore,
-	job *store.Job) (Solvency, error) {
+	job *StoredJob) (Solvency, error) {
 
 	price, err := parsePrice(job.PricePerSecond)
 	if err != nil {
@@ -442,7 +437,7 @@ func (m *Manager) evaluate(ctx context.Context, tx TxStore,
 	}
 	s := Evaluate(escrow, price, job.BufferSeconds)
 
-	from := State(job.State)
+	from := job.State
 	if !from.Funded() {
 		return s, nil
 	}

@@ -1,4 +1,4 @@
-package settlement
+package settlement_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 	"pgregory.net/rapid"
@@ -75,8 +76,8 @@ func (stubHub) QueryRoute(context.Context, route.Vertex, lnwire.MilliSatoshi,
 // (ErrJobNotRunning here). Metering's own property test
 // (metering/property_test.go) runs the real ingest path; this one gives
 // settlement the postings that path makes.
-func postUsage(ctx context.Context, m *Manager, lg *ledger.Ledger,
-	tx *store.Tx, id string, amt ledger.MilliSatoshi,
+func postUsage(ctx context.Context, m *settlement.Manager, lg *ledger.Ledger,
+	tx settlement.TxStore, id string, amt ledger.MilliSatoshi,
 	feeRate ledger.BasisPoints, key string) error {
 
 	job, err := m.JobInTx(ctx, tx, id)
@@ -84,7 +85,7 @@ func postUsage(ctx context.Context, m *Manager, lg *ledger.Ledger,
 		return err
 	}
 	if !job.State.TakesUsage() || job.StartedAt.IsZero() {
-		return fmt.Errorf("%w: job %s is %s", ErrJobNotRunning, id,
+		return fmt.Errorf("%w: job %s is %s", settlement.ErrJobNotRunning, id,
 			job.State)
 	}
 	fee, share, err := ledger.SplitFee(amt, feeRate)
@@ -131,13 +132,13 @@ func TestPropertyJobMoney(t *testing.T) {
 		lg := ledger.New(store.NewLedgerStore(db), nil)
 		cpu, _ := ledger.ParseRate(rapid.SampledFrom([]string{
 			"0.01", "0.333", "1", "2.5"}).Draw(rt, "rate"))
-		m, err := New(Config{
+		m, err := settlement.New(settlement.Config{
 			DB: db, Ledger: lg, Invoices: stubHub{},
 			Payments: stubHub{}, Routes: stubHub{},
-			Providers: ProviderLookupFunc(func(context.Context,
-				string) (Provider, error) {
+			Providers: settlement.ProviderLookupFunc(func(context.Context,
+				string) (settlement.Provider, error) {
 
-				return Provider{ID: "p", Rates: channels.RateCard{
+				return settlement.Provider{ID: "p", Rates: channels.RateCard{
 					channels.ResourceCPU: cpu}}, nil
 			}),
 			Network: "regtest",
@@ -153,8 +154,8 @@ func TestPropertyJobMoney(t *testing.T) {
 		}
 		budget := ledger.MilliSatoshi(rapid.Int64Range(10_000,
 			1_000_000).Draw(rt, "budget"))
-		st, err := m.CreateJob(ctx, CreateJobRequest{BuyerID: b.ID,
-			ProviderID: "p", Spec: Spec{channels.ResourceCPU: 1000},
+		st, err := m.CreateJob(ctx, settlement.CreateJobRequest{BuyerID: b.ID,
+			ProviderID: "p", Spec: settlement.Spec{channels.ResourceCPU: 1000},
 			Budget:        budget,
 			BufferSeconds: rapid.Int64Range(0, 200).Draw(rt, "buffer"),
 		})
@@ -168,7 +169,7 @@ func TestPropertyJobMoney(t *testing.T) {
 			settledInvs   []lightning.Invoice
 			index         uint64
 		)
-		settle := func(inv Invoice, amt ledger.MilliSatoshi) {
+		settle := func(inv settlement.Invoice, amt ledger.MilliSatoshi) {
 			hash, err := lntypes.MakeHashFromStr(inv.PaymentHash)
 			if err != nil {
 				rt.Fatal(err)
@@ -178,7 +179,7 @@ func TestPropertyJobMoney(t *testing.T) {
 				AmountPaid:  lnwire.MilliSatoshi(amt),
 				State:       lightning.InvoiceSettled,
 				SettleIndex: index}
-			if err := m.settled(ctx, li, true); err != nil {
+			if err := m.Settled(ctx, li, true); err != nil {
 				rt.Fatal(err)
 			}
 			paid += amt
@@ -203,27 +204,27 @@ func TestPropertyJobMoney(t *testing.T) {
 				if len(settledInvs) > 0 {
 					inv := rapid.SampledFrom(settledInvs).
 						Draw(rt, "replay")
-					if err := m.settled(ctx, inv, false); err != nil {
+					if err := m.Settled(ctx, inv, false); err != nil {
 						rt.Fatal(err)
 					}
 				}
 
 			case 2: // the agent starts
-				err := db.ExecTx(ctx, store.TxOptions{},
-					func(tx *store.Tx) error {
+				err := db.ExecSettlement(ctx, false,
+					func(tx settlement.TxStore) error {
 						_, err := m.StartJob(ctx, tx, id,
 							time.Time{})
 						return err
 					})
-				if err != nil && !errors.Is(err, ErrJobNotRunning) {
+				if err != nil && !errors.Is(err, settlement.ErrJobNotRunning) {
 					rt.Fatalf("start: %v", err)
 				}
 
 			case 3: // usage, posted as metering posts it
 				amt := ledger.MilliSatoshi(rapid.Int64Range(0,
 					400_000).Draw(rt, "charge"))
-				err := db.ExecTx(ctx, store.TxOptions{},
-					func(tx *store.Tx) error {
+				err := db.ExecSettlement(ctx, false,
+					func(tx settlement.TxStore) error {
 						return postUsage(ctx, m, lg, tx, id,
 							amt, feeRate,
 							fmt.Sprintf("usage:%d", i))
@@ -231,14 +232,14 @@ func TestPropertyJobMoney(t *testing.T) {
 				switch {
 				case err == nil:
 					charged += amt
-				case errors.Is(err, ErrJobNotRunning),
+				case errors.Is(err, settlement.ErrJobNotRunning),
 					errors.Is(err, ledger.ErrOverdraft):
 				default:
 					rt.Fatalf("charge %d: %v", amt, err)
 				}
 			}
 
-			got, err := m.getJob(ctx, id)
+			got, err := m.GetJob(ctx, id)
 			if err != nil {
 				rt.Fatal(err)
 			}
@@ -260,7 +261,7 @@ func TestPropertyJobMoney(t *testing.T) {
 			}
 			price := decimal.RequireFromString(got.PricePerSecond.
 				String())
-			want := TargetState(Evaluate(escrow, price,
+			want := settlement.TargetState(settlement.Evaluate(escrow, price,
 				got.BufferSeconds).Health, !got.StartedAt.IsZero())
 			if got.State != want {
 				rt.Fatalf("state %s, solvency says %s (escrow "+
@@ -272,7 +273,7 @@ func TestPropertyJobMoney(t *testing.T) {
 					rt.Fatalf("event %d from %s after %s", j,
 						e.From, got.Events[j-1].To)
 				}
-				if err := CheckTransition(e.From, e.To,
+				if err := settlement.CheckTransition(e.From, e.To,
 					e.Cause); err != nil {
 
 					rt.Fatalf("event %d: %v", j, err)

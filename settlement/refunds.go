@@ -16,7 +16,6 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
-	"github.com/sluice-ln/sluice/store"
 )
 
 // The ways a refund invoice is refused; each wraps ErrInvalidRefund.
@@ -94,11 +93,11 @@ type Refund struct {
 }
 
 // refundFromRow converts a stored refund.
-func refundFromRow(r store.Refund) Refund {
+func refundFromRow(r StoredRefund) Refund {
 	out := Refund{
-		PaymentHash: r.PaymentHash, Method: RefundMethod(r.Method),
+		PaymentHash: r.PaymentHash, Method: r.Method,
 		PaymentRequest: r.PaymentRequest, Amount: r.Amount,
-		FeeLimit: r.FeeLimit, Fee: r.Fee, State: RefundState(r.State),
+		FeeLimit: r.FeeLimit, Fee: r.Fee, State: r.State,
 		Failure: r.Failure, CreatedAt: r.CreatedAt,
 		ResolvedAt: r.ResolvedAt,
 	}
@@ -270,8 +269,8 @@ func (m *Manager) EndJob(ctx context.Context, req EndJobRequest) (Status,
 	}
 
 	var (
-		open   []store.JobInvoice
-		job    store.Job
+		open   []StoredInvoice
+		job    StoredJob
 		ended  bool
 		escrow ledger.MilliSatoshi
 	)
@@ -286,7 +285,7 @@ func (m *Manager) EndJob(ctx context.Context, req EndJobRequest) (Status,
 		if err != nil {
 			return err
 		}
-		state := State(job.State)
+		state := job.State
 		switch {
 		case state == StateExpired:
 			return fmt.Errorf("%w: job %s expired unfunded",
@@ -324,7 +323,7 @@ func (m *Manager) EndJob(ctx context.Context, req EndJobRequest) (Status,
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrJobNotFound) {
 		return Status{}, fmt.Errorf("%w: %q", ErrJobNotFound, req.JobID)
 	}
 	if err != nil {
@@ -371,7 +370,7 @@ func (m *Manager) EndJob(ctx context.Context, req EndJobRequest) (Status,
 
 // refundTarget is where a job's refund goes: the invoice given, else the
 // job's refund node; false when neither is known.
-func refundTarget(job store.Job, pr *lightning.PaymentRequest,
+func refundTarget(job StoredJob, pr *lightning.PaymentRequest,
 	payReq string) (refundDest, bool) {
 
 	if pr != nil {
@@ -473,9 +472,9 @@ func (m *Manager) startRefundOnce(ctx context.Context, jobID string,
 	}
 
 	node := dest.destination()
-	row := store.Refund{
+	row := StoredRefund{
 		JobID: jobID, DestPubkey: hex.EncodeToString(node[:]),
-		Amount: refund, FeeLimit: fee, State: string(RefundPending),
+		Amount: refund, FeeLimit: fee, State: RefundPending,
 		CreatedAt: m.now(),
 	}
 	if dest.invoice != nil {
@@ -483,7 +482,7 @@ func (m *Manager) startRefundOnce(ctx context.Context, jobID string,
 		if err != nil {
 			return err
 		}
-		row.Method = string(RefundByInvoice)
+		row.Method = RefundByInvoice
 		row.PaymentHash = dest.invoice.Hash.String()
 		row.PaymentRequest = dest.payReq
 	} else {
@@ -491,7 +490,7 @@ func (m *Manager) startRefundOnce(ctx context.Context, jobID string,
 		if _, err := rand.Read(preimage[:]); err != nil {
 			return fmt.Errorf("refund preimage: %w", err)
 		}
-		row.Method = string(RefundByKeysend)
+		row.Method = RefundByKeysend
 		row.Preimage = hex.EncodeToString(preimage[:])
 		row.PaymentHash = preimage.Hash().String()
 	}
@@ -500,7 +499,7 @@ func (m *Manager) startRefundOnce(ctx context.Context, jobID string,
 		if err != nil {
 			return err
 		}
-		if State(job.State) != StateEnded {
+		if job.State != StateEnded {
 			return fmt.Errorf("job %s is %s, not ended", jobID,
 				job.State)
 		}
@@ -514,7 +513,7 @@ func (m *Manager) startRefundOnce(ctx context.Context, jobID string,
 		}
 		return tx.InsertRefund(ctx, row)
 	})
-	if errors.Is(err, store.ErrUniqueViolation) {
+	if errors.Is(err, ErrRefundInFlight) {
 		return fmt.Errorf("%w: job %s", ErrRefundInFlight, jobID)
 	}
 	if err != nil {
@@ -534,7 +533,7 @@ func (m *Manager) startRefundOnce(ctx context.Context, jobID string,
 // followRefund sends (or, when resuming, first tracks) a pending refund in
 // a goroutine, unless one follows it already. It returns false when the
 // manager is not running; the refund stays pending for the next Start.
-func (m *Manager) followRefund(r store.Refund, resume bool) bool {
+func (m *Manager) followRefund(r StoredRefund, resume bool) bool {
 	m.mu.Lock()
 	if m.refunding[r.PaymentHash] {
 		m.mu.Unlock()
@@ -569,7 +568,7 @@ func (m *Manager) followRefund(r store.Refund, resume bool) bool {
 // and sends only if lnd never saw it; a payment lnd has is followed to its
 // end instead, so a refund is never paid twice. An unknown outcome is
 // tracked again in place, with backoff, until ctx ends, as a payout's is.
-func (m *Manager) payRefund(ctx context.Context, r store.Refund,
+func (m *Manager) payRefund(ctx context.Context, r StoredRefund,
 	resume bool) error {
 
 	hash, err := lntypes.MakeHashFromStr(r.PaymentHash)
@@ -592,12 +591,12 @@ func (m *Manager) payRefund(ctx context.Context, r store.Refund,
 }
 
 // refundPayment is the payment lnd makes for a refund.
-func (m *Manager) refundPayment(r store.Refund) (lightning.Payment, error) {
+func (m *Manager) refundPayment(r StoredRefund) (lightning.Payment, error) {
 	pay := lightning.Payment{
 		Invoice:  r.PaymentRequest,
 		FeeLimit: lnwire.MilliSatoshi(r.FeeLimit),
 	}
-	switch RefundMethod(r.Method) {
+	switch r.Method {
 	case RefundByKeysend:
 		node, err := ParseNodeKey(r.DestPubkey)
 		if err != nil {
@@ -631,10 +630,10 @@ func (m *Manager) refundPayment(r store.Refund) (lightning.Payment, error) {
 // the escrow pays the refund and the fee: {escrow: −(amount+f), refunded:
 // +amount, routing fees: +f}, under the key refund:<payment hash>. What
 // the fee limit reserved beyond f stays in the escrow.
-func (m *Manager) resolveRefund(ctx context.Context, r store.Refund,
+func (m *Manager) resolveRefund(ctx context.Context, r StoredRefund,
 	out outbound.PaymentOutcome) error {
 
-	err := outbound.Transition(RefundState(r.State), out.Status)
+	err := outbound.Transition(r.State, out.Status)
 	if err != nil {
 		return fmt.Errorf("refund %s: %w", r.PaymentHash, err)
 	}
@@ -642,16 +641,16 @@ func (m *Manager) resolveRefund(ctx context.Context, r store.Refund,
 	now := m.now()
 	err = m.execTx(ctx, false, func(tx TxStore) error {
 		if out.Status == RefundFailed {
-			return tx.ResolveRefund(ctx, store.RefundUpdate{
+			return tx.ResolveRefund(ctx, RefundOutcome{
 				PaymentHash: r.PaymentHash,
-				State:       string(RefundFailed),
+				State:       RefundFailed,
 				Failure:     out.Failure, ResolvedAt: now,
 			})
 		}
 		fee := ledger.MilliSatoshi(res.Fee)
-		err := tx.ResolveRefund(ctx, store.RefundUpdate{
+		err := tx.ResolveRefund(ctx, RefundOutcome{
 			PaymentHash: r.PaymentHash,
-			State:       string(RefundSucceeded),
+			State:       RefundSucceeded,
 			Fee:         fee, ResolvedAt: now,
 		})
 		if err != nil {
@@ -678,7 +677,7 @@ func (m *Manager) resolveRefund(ctx context.Context, r store.Refund,
 		})
 		return err
 	})
-	if errors.Is(err, store.ErrStale) {
+	if errors.Is(err, outbound.ErrInvalidTransition) {
 		// Resolved by another goroutine first.
 		return nil
 	}
@@ -700,7 +699,7 @@ func (m *Manager) resolveRefund(ctx context.Context, r store.Refund,
 // after a restart, that is all of them. Each is tracked first and sent only
 // if lnd never saw it.
 func (m *Manager) resumeRefunds(ctx context.Context) error {
-	var pending []store.Refund
+	var pending []StoredRefund
 	err := m.execTx(ctx, true, func(tx TxStore) error {
 		var err error
 		pending, err = tx.PendingRefunds(ctx)
@@ -738,7 +737,7 @@ func (m *Manager) retryRefunds(ctx context.Context) error {
 	// be later than the refund's end, and the next try would wait from
 	// a time the sweeper happened to look rather than from the failure.
 	now := m.now()
-	var jobs []store.OwedJob
+	var jobs []OwedJob
 	err := m.execTx(ctx, true, func(tx TxStore) error {
 		var err error
 		jobs, err = tx.OwedEndedJobs(ctx)
@@ -809,7 +808,7 @@ func (m *Manager) owingSince(ctx context.Context, jobID string) (time.Time,
 // refund node, when it has one and no refund is in flight; why says what
 // left the money there, for the log.
 func (m *Manager) refundToNode(ctx context.Context, jobID, why string) {
-	var job store.Job
+	var job StoredJob
 	err := m.execTx(ctx, true, func(tx TxStore) error {
 		var err error
 		job, err = tx.JobByID(ctx, jobID)

@@ -47,9 +47,11 @@
 // errors, and imports no store package (tapd's tapgarden and tapdb split
 // the same way); a file here adapts Tx to it, converting rows and errors:
 // channels_domain.go (channels.Store, whose not-found and used errors are
-// this package's ErrProviderNotFound and friends) and reconcile.go
-// (reconcile.DB). metering's (metering.ServiceStore) is implemented in
-// meteringstore, beside this package rather than in it, because it asks
-// settlement, which imports this package still. settlement and payout
-// still use Tx and its rows directly.
+// this package's ErrProviderNotFound and friends), settlement_domain.go
+// (settlement.DB), payout_domain.go (payout.DB), metering_domain.go
+// (metering.ServiceStore, as MeteringStore) and reconcile.go
+// (reconcile.DB). Each adapter is a view of one Tx, so one transaction can
+// be several domains' at once: metering's group commit hands its Tx to
+// settlement as a settlement.TxStore (SettlementJobs), and the usage rows,
+// the ledger posting and the job's state commit together.
 package store

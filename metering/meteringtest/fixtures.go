@@ -13,8 +13,8 @@ import (
 )
 
 // The ingest fixtures: one provider's agent, its running jobs and signed
-// batches, shared by metering's ingest tests and the SQL store's
-// (store/meteringstore).
+// batches, shared by metering's ingest tests and the tests of its store
+// (store.MeteringStore).
 var (
 	// JobStart is when the fixtures' jobs started.
 	JobStart = time.Unix(1767225600, 0).UTC()

@@ -2,6 +2,9 @@
 // SQLite in a temporary directory, and PostgreSQL in a schema of its own on
 // the server named by SLUICE_TEST_POSTGRES, dropped when the test ends. The
 // Postgres half is skipped, with a message, when that variable is unset.
+// It also holds a fake of what the store asks of other packages: a
+// JobSource over fixed jobs for metering's store (MeteringJobs), and the
+// rows and escrow those jobs need (SeedJobs).
 package storetest
 
 import (

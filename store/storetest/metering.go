@@ -1,7 +1,4 @@
-// Package meteringstoretest holds fakes for tests of metering's SQL store
-// (meteringstore): a JobSource over fixed jobs, and the rows and escrow
-// those jobs need.
-package meteringstoretest
+package storetest
 
 import (
 	"context"
@@ -14,25 +11,25 @@ import (
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
-	"github.com/sluice-ln/sluice/store/meteringstore"
 )
 
-// Jobs is a meteringstore.JobSource over a fixed set of jobs, for tests of the
-// SQL store without settlement and channels. A job it starts runs from
-// then on; it records the solvency evaluations asked of it.
-type Jobs struct {
+// MeteringJobs is a store.JobSource over a fixed set of jobs, for tests of
+// metering's store (store.MeteringStore) without settlement and channels.
+// A job it starts runs from then on; it records the solvency evaluations
+// asked of it.
+type MeteringJobs struct {
 	mu      sync.Mutex
 	jobs    map[string]metering.JobView
 	started map[string]time.Time
 	charged map[string][]string
 }
 
-// Compile-time check that Jobs is a JobSource.
-var _ meteringstore.JobSource = (*Jobs)(nil)
+// Compile-time check that MeteringJobs is a JobSource.
+var _ store.JobSource = (*MeteringJobs)(nil)
 
-// NewJobs returns a JobSource over the jobs.
-func NewJobs(jobs ...metering.JobView) *Jobs {
-	j := &Jobs{
+// NewMeteringJobs returns a JobSource over the jobs.
+func NewMeteringJobs(jobs ...metering.JobView) *MeteringJobs {
+	j := &MeteringJobs{
 		jobs:    make(map[string]metering.JobView),
 		started: make(map[string]time.Time),
 		charged: make(map[string][]string),
@@ -46,7 +43,7 @@ func NewJobs(jobs ...metering.JobView) *Jobs {
 
 // JobInfo returns the job as given, running since its start if StartJob
 // started it.
-func (j *Jobs) JobInfo(_ context.Context, _ *store.Tx,
+func (j *MeteringJobs) JobInfo(_ context.Context, _ *store.Tx,
 	id string) (metering.JobView, error) {
 
 	j.mu.Lock()
@@ -68,7 +65,7 @@ func (j *Jobs) JobInfo(_ context.Context, _ *store.Tx,
 }
 
 // StartJob records the start.
-func (j *Jobs) StartJob(_ context.Context, _ *store.Tx, id string,
+func (j *MeteringJobs) StartJob(_ context.Context, _ *store.Tx, id string,
 	at time.Time) error {
 
 	j.mu.Lock()
@@ -79,7 +76,7 @@ func (j *Jobs) StartJob(_ context.Context, _ *store.Tx, id string,
 }
 
 // UsageCharged records the evaluation.
-func (j *Jobs) UsageCharged(_ context.Context, _ *store.Tx, id,
+func (j *MeteringJobs) UsageCharged(_ context.Context, _ *store.Tx, id,
 	key string) error {
 
 	j.mu.Lock()
@@ -90,7 +87,7 @@ func (j *Jobs) UsageCharged(_ context.Context, _ *store.Tx, id,
 }
 
 // Started returns when StartJob started a job.
-func (j *Jobs) Started(id string) (time.Time, bool) {
+func (j *MeteringJobs) Started(id string) (time.Time, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 
@@ -99,7 +96,7 @@ func (j *Jobs) Started(id string) (time.Time, bool) {
 }
 
 // Charged returns the keys of the charges a job was evaluated after.
-func (j *Jobs) Charged(id string) []string {
+func (j *MeteringJobs) Charged(id string) []string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 

@@ -1,4 +1,4 @@
-package meteringstore_test
+package store_test
 
 import (
 	"context"
@@ -10,36 +10,47 @@ import (
 
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/metering/meteringtest"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
-	"github.com/sluice-ln/sluice/store/meteringstore"
-	"github.com/sluice-ln/sluice/store/meteringstore/meteringstoretest"
 	"github.com/sluice-ln/sluice/store/storetest"
 )
 
-// sqlFixture is an Ingestor on a real store with jobs funded in the
+// Metering's store is tested with the jobs, batches and clock of
+// metering's ingest tests.
+var (
+	jobStart   = meteringtest.JobStart
+	ingestNow  = meteringtest.IngestNow
+	agentKey   = meteringtest.AgentKey
+	meteredJob = meteringtest.Job
+	signed     = meteringtest.Signed
+)
+
+// meteringFixture is an Ingestor on a real store with jobs funded in the
 // ledger.
-type sqlFixture struct {
+type meteringFixture struct {
 	db     *store.DB
 	ledger *ledger.Ledger
-	jobs   *meteringstoretest.Jobs
+	jobs   *storetest.MeteringJobs
 	in     *metering.Ingestor
-	sql    *meteringstore.SQLStore
+	sql    *store.MeteringStore
 }
 
-// newSQLFixture opens a store of cfg's backend with the jobs' rows (which
-// usage refers to) and their escrow funded, and starts an Ingestor on it.
-func newSQLFixture(t *testing.T, cfg store.Config, icfg metering.IngestConfig,
-	jobs ...metering.JobView) *sqlFixture {
+// newMeteringFixture opens a store of cfg's backend with the jobs' rows
+// (which usage refers to) and their escrow funded, and starts an Ingestor
+// on it.
+func newMeteringFixture(t *testing.T, cfg store.Config,
+	icfg metering.IngestConfig, jobs ...metering.JobView) *meteringFixture {
 
 	t.Helper()
 
 	db := storetest.Open(t, cfg)
 	lg := ledger.New(store.NewLedgerStore(db), nil)
-	meteringstoretest.SeedJobs(t, db, lg, jobStart, jobs...)
+	storetest.SeedJobs(t, db, lg, jobStart, jobs...)
 
-	f := &sqlFixture{db: db, ledger: lg, jobs: meteringstoretest.NewJobs(jobs...)}
-	f.sql = meteringstore.NewSQLStore(db, lg, f.jobs, nil)
+	f := &meteringFixture{db: db, ledger: lg,
+		jobs: storetest.NewMeteringJobs(jobs...)}
+	f.sql = store.NewMeteringStore(db, lg, f.jobs, nil)
 	icfg.FeeRate = 250
 	icfg.Policy = metering.DefaultPolicy()
 	icfg.Clock = func() time.Time { return ingestNow }
@@ -56,7 +67,7 @@ func newSQLFixture(t *testing.T, cfg store.Config, icfg metering.IngestConfig,
 
 // balances returns the escrow of a job, the provider's payable and the
 // platform's fees.
-func (f *sqlFixture) balances(t *testing.T, job string) (escrow, payable,
+func (f *meteringFixture) balances(t *testing.T, job string) (escrow, payable,
 	fees ledger.MilliSatoshi) {
 
 	t.Helper()
@@ -80,20 +91,20 @@ func (f *sqlFixture) balances(t *testing.T, job string) (escrow, payable,
 	return escrow, payable, fees
 }
 
-// TestSQLStoreIngest runs the Ingestor on both backends: a funded job is
+// TestMeteringStoreIngest runs the Ingestor on both backends: a funded job is
 // started by its first batch; accepted seconds are stored and posted,
 // provider's share and fee exactly as the rate card says; a replayed batch
 // and a conflicting one change nothing; usage beyond the escrow is refused.
-func TestSQLStoreIngest(t *testing.T) {
+func TestMeteringStoreIngest(t *testing.T) {
 	t.Parallel()
 
 	storetest.ForEachBackend(t, func(t *testing.T, cfg store.Config) {
 		t.Parallel()
 		ctx := context.Background()
 
-		job := testJob(t, "job-1", 100)
+		job := meteredJob(t, "job-1", 100)
 		job.State, job.StartedAt = settlement.StateFunded, time.Time{}
-		f := newSQLFixture(t, cfg, metering.IngestConfig{}, job)
+		f := newMeteringFixture(t, cfg, metering.IngestConfig{}, job)
 
 		// 50 seconds at 1.6 msat: 80 msat, 2.5% fee: 2 msat.
 		b := signed(t, "job-1", 1, 50)
@@ -162,9 +173,9 @@ func TestSQLStoreIngest(t *testing.T) {
 	})
 }
 
-// TestSQLStoreConcurrent has several agents submit at once into one store
+// TestMeteringStoreConcurrent has several agents submit at once into one store
 // per backend; every job ends up charged exactly its price.
-func TestSQLStoreConcurrent(t *testing.T) {
+func TestMeteringStoreConcurrent(t *testing.T) {
 	t.Parallel()
 
 	storetest.ForEachBackend(t, func(t *testing.T, cfg store.Config) {
@@ -173,10 +184,10 @@ func TestSQLStoreConcurrent(t *testing.T) {
 		const nJobs, nBatches = 8, 10
 		var jobs []metering.JobView
 		for i := 0; i < nJobs; i++ {
-			jobs = append(jobs, testJob(t, fmt.Sprintf("job-%d", i),
+			jobs = append(jobs, meteredJob(t, fmt.Sprintf("job-%d", i),
 				1_000_000))
 		}
-		f := newSQLFixture(t, cfg, metering.IngestConfig{}, jobs...)
+		f := newMeteringFixture(t, cfg, metering.IngestConfig{}, jobs...)
 
 		var wg sync.WaitGroup
 		errs := make(chan error, nJobs)

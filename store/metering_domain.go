@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/channels"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/settlement"
+)
+
+// Metering's store: usage rows and meter states in metering's tables
+// (metering.go), the escrow from the ledger, and the rest of the job from
+// a JobSource (settlement and channels, SettlementJobs), all in the group
+// commit's one transaction. metering declares what it needs
+// (metering.Store, metering.UsageTx) and imports no store package.
+
+// JobSource is what MeteringStore needs from the packages that own jobs
+// and providers (settlement and channels), inside the store transaction
+// of a group commit. SettlementJobs is the one of production;
+// storetest.MeteringJobs a fake over fixed jobs.
+type JobSource interface {
+	// JobInfo returns the job as metering sees it, read through tx:
+	// everything in metering.JobView but Escrow and Meter, which the
+	// store reads itself. An unknown job is an error wrapping
+	// metering.ErrUnknownJob.
+	JobInfo(ctx context.Context, tx *Tx, id string) (
+		metering.JobView, error)
+
+	// StartJob moves a funded job to running in tx, as of at.
+	StartJob(ctx context.Context, tx *Tx, id string,
+		at time.Time) error
+
+	// UsageCharged tells the job's owner, in tx, that usage was posted
+	// from its escrow under key, so that it re-evaluates the job's
+	// solvency (low balance, suspension).
+	UsageCharged(ctx context.Context, tx *Tx, id, key string) error
+}
+
+// MeteringStore is the Ingestor's Store on the SQL store: usage rows and
+// meter states in metering's tables (metering.go), the escrow from the
+// ledger, and the rest of the job from a JobSource.
+type MeteringStore struct {
+	db     *DB
+	ledger *ledger.Ledger
+	jobs   JobSource
+	clock  func() time.Time
+}
+
+// Compile-time check that MeteringStore is what the Ingestor and the
+// Service need.
+var _ metering.ServiceStore = (*MeteringStore)(nil)
+
+// NewMeteringStore returns metering's store on db; lg posts the usage,
+// clock stamps the meter states (nil is time.Now).
+func NewMeteringStore(db *DB, lg *ledger.Ledger, jobs JobSource,
+	clock func() time.Time) *MeteringStore {
+
+	if clock == nil {
+		clock = time.Now
+	}
+
+	return &MeteringStore{db: db, ledger: lg, jobs: jobs, clock: clock}
+}
+
+// ExecUsage runs fn in one read-write store transaction, retried on
+// serialization and busy errors as ExecTx does.
+func (s *MeteringStore) ExecUsage(ctx context.Context,
+	fn func(metering.UsageTx) error) error {
+
+	return s.db.ExecTx(ctx, TxOptions{}, func(tx *Tx) error {
+		return fn(&meteringTx{s: s, tx: tx})
+	})
+}
+
+// LastSeq returns a job's last accepted seq (0 for a job never metered),
+// for an agent that resumes.
+func (s *MeteringStore) LastSeq(ctx context.Context, jobID string) (uint64,
+	error) {
+
+	var last uint64
+	err := s.db.ExecTx(ctx, TxOptions{ReadOnly: true},
+		func(tx *Tx) error {
+			st, err := loadMeter(ctx, tx, jobID)
+			last = st.LastSeq
+			return err
+		})
+
+	return last, err
+}
+
+// JobStatus returns a job as metering sees it, read in one read-only
+// transaction, or an error wrapping metering.ErrUnknownJob.
+func (s *MeteringStore) JobStatus(ctx context.Context, jobID string) (
+	metering.JobView, error) {
+
+	var job metering.JobView
+	err := s.db.ExecTx(ctx, TxOptions{ReadOnly: true},
+		func(tx *Tx) error {
+			var err error
+			job, err = (&meteringTx{s: s, tx: tx}).Job(ctx, jobID)
+			return err
+		})
+
+	return job, err
+}
+
+// meteringTx is one group commit's transaction.
+type meteringTx struct {
+	s  *MeteringStore
+	tx *Tx
+}
+
+// loadMeter reads a job's meter state; zero for a job never metered.
+func loadMeter(ctx context.Context, tx *Tx, id string) (
+	metering.MeterState, error) {
+
+	m, err := tx.UsageMeter(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return metering.MeterState{}, nil
+	}
+	if err != nil {
+		return metering.MeterState{}, err
+	}
+
+	carry, err := decimal.NewFromString(m.Carry)
+	if err != nil {
+		return metering.MeterState{}, fmt.Errorf("meter of job %s: carry %q: %w",
+			id, m.Carry, err)
+	}
+	if m.LastSeq < 0 || m.FeeRate < 0 || m.FeeRate > math.MaxUint16 {
+		return metering.MeterState{}, fmt.Errorf("meter of job %s: last seq %d, "+
+			"fee rate %d out of range", id, m.LastSeq, m.FeeRate)
+	}
+
+	return metering.MeterState{
+		LastSeq:    uint64(m.LastSeq),
+		LastSecond: m.LastSecond,
+		Carry:      carry,
+		Charged:    m.Charged,
+		Fees:       m.Fees,
+		FeeRate:    ledger.BasisPoints(m.FeeRate),
+	}, nil
+}
+
+func (t *meteringTx) Job(ctx context.Context, id string) (metering.JobView, error) {
+	job, err := t.s.jobs.JobInfo(ctx, t.tx, id)
+	if err != nil {
+		return metering.JobView{}, err
+	}
+	job.Escrow, err = t.tx.Balance(ctx, ledger.BuyerEscrow(id))
+	if err != nil {
+		return metering.JobView{}, err
+	}
+	job.Meter, err = loadMeter(ctx, t.tx, id)
+	if err != nil {
+		return metering.JobView{}, err
+	}
+
+	return job, nil
+}
+
+// toInt64 converts a seq for the store, whose integers are signed.
+func toInt64(seq uint64) int64 {
+	return int64(min(seq, math.MaxInt64))
+}
+
+func (t *meteringTx) Records(ctx context.Context, jobID string, from,
+	to uint64) ([]metering.Record, error) {
+
+	rows, err := t.tx.UsageRecords(ctx, jobID, toInt64(from), toInt64(to))
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]metering.Record, len(rows))
+	for i, r := range rows {
+		recs[i] = metering.Record{
+			Seq:    uint64(r.Seq),
+			Second: r.Second,
+			Usage:  metering.Usage{CPU: uint64(r.CPU), Mem: uint64(r.Mem)},
+		}
+	}
+
+	return recs, nil
+}
+
+func (t *meteringTx) InsertUsage(ctx context.Context,
+	rows []metering.UsageRow) error {
+	recs := make([]UsageRecord, len(rows))
+	for i, r := range rows {
+		// Validation has kept seqs and quantities within int64.
+		recs[i] = UsageRecord{
+			JobID:     r.JobID,
+			Seq:       toInt64(r.Seq),
+			Second:    r.Second,
+			CPU:       int64(r.CPU),
+			Mem:       int64(r.Mem),
+			Price:     r.Price,
+			Fee:       r.Fee,
+			BatchHash: hex.EncodeToString(r.Batch[:]),
+		}
+	}
+
+	return t.tx.InsertUsageRecords(ctx, recs)
+}
+
+func (t *meteringTx) SaveMeter(ctx context.Context, jobID string,
+	st metering.MeterState) error {
+
+	return t.tx.PutUsageMeter(ctx, UsageMeter{
+		JobID:      jobID,
+		LastSeq:    toInt64(st.LastSeq),
+		LastSecond: st.LastSecond,
+		Carry:      st.Carry.String(),
+		Charged:    st.Charged,
+		Fees:       st.Fees,
+		FeeRate:    int64(st.FeeRate),
+		UpdatedAt:  t.s.clock(),
+	})
+}
+
+func (t *meteringTx) Start(ctx context.Context, jobID string,
+	at time.Time) error {
+
+	return t.s.jobs.StartJob(ctx, t.tx, jobID, at)
+}
+
+// Charge posts escrow → provider payable (Price - Fee) and platform fees
+// (Fee) as one balanced ledger transaction, then has the job's owner
+// re-evaluate its solvency. The fee is metering's (taken from the job's
+// running total, docs/protocol.md), so that the ledger's fees always equal
+// the fee of the job's whole price.
+func (t *meteringTx) Charge(ctx context.Context, c metering.Charge) error {
+	if c.Price > 0 {
+		postings := []ledger.Posting{
+			{Account: ledger.BuyerEscrow(c.JobID), Amount: -c.Price},
+		}
+		if share := c.Price - c.Fee; share > 0 {
+			postings = append(postings, ledger.Posting{
+				Account: ledger.ProviderPayable(c.ProviderID),
+				Amount:  share,
+			})
+		}
+		if c.Fee > 0 {
+			postings = append(postings, ledger.Posting{
+				Account: ledger.PlatformFees(), Amount: c.Fee,
+			})
+		}
+		_, err := t.s.ledger.PostTx(ctx, t.tx, ledger.Transaction{
+			IdempotencyKey: c.Key,
+			Description: fmt.Sprintf("usage of job %s, seqs %d-%d",
+				c.JobID, c.FirstSeq, c.LastSeq),
+			Postings: postings,
+		})
+		if err != nil {
+			return err
+		}
+	}
+
+	return t.s.jobs.UsageCharged(ctx, t.tx, c.JobID, c.Key)
+}
+
+// SettlementJobs is the JobSource of production: jobs as settlement keeps
+// them and the provider's agent key as channels stores it, all read in
+// metering's transaction. Settlement owns jobs and their states; metering
+// asks it (settlement.State.TakesUsage) instead of keeping states of its
+// own.
+type SettlementJobs struct {
+	// Jobs is settlement's manager.
+	Jobs *settlement.Manager
+}
+
+// Compile-time check that SettlementJobs is a JobSource.
+var _ JobSource = (*SettlementJobs)(nil)
+
+// JobInfo reads the job and its provider's current agent key in tx.
+func (s *SettlementJobs) JobInfo(ctx context.Context, tx *Tx,
+	id string) (metering.JobView, error) {
+
+	job, err := s.Jobs.JobInTx(ctx, settlementTx{Tx: tx}, id)
+	if errors.Is(err, settlement.ErrJobNotFound) {
+		return metering.JobView{}, fmt.Errorf("%w: %s", metering.ErrUnknownJob, id)
+	}
+	if err != nil {
+		return metering.JobView{}, err
+	}
+
+	prov, err := tx.Provider(ctx, job.ProviderID)
+	if err != nil {
+		return metering.JobView{}, fmt.Errorf("provider %s of job %s: %w",
+			job.ProviderID, id, err)
+	}
+	key, err := hex.DecodeString(prov.AgentPubkey)
+	if err != nil || len(key) != metering.AgentKeyLen {
+		return metering.JobView{}, fmt.Errorf("provider %s: agent key %q is "+
+			"not 32 bytes of hex", prov.ID, prov.AgentPubkey)
+	}
+
+	view := metering.JobView{
+		ID:         job.ID,
+		ProviderID: job.ProviderID,
+		State:      job.State,
+		StartedAt:  job.StartedAt,
+		Ended:      job.EndedAt,
+		Rates:      job.Rates,
+	}
+	copy(view.AgentKey[:], key)
+
+	// Usage may be for any second since the job could first run: when it
+	// was funded. A job started by its first record starts at that
+	// record's second, which is no earlier.
+	view.Started = job.FundedAt
+	if view.Started.IsZero() {
+		view.Started = job.StartedAt
+	}
+
+	for r, n := range job.Spec {
+		if n < 0 {
+			continue
+		}
+		switch r {
+		case channels.ResourceCPU:
+			view.Max.CPU = uint64(n)
+		case channels.ResourceMem:
+			view.Max.Mem = uint64(n)
+		}
+	}
+
+	return view, nil
+}
+
+// StartJob starts a funded job at its first metered second.
+func (s *SettlementJobs) StartJob(ctx context.Context, tx *Tx,
+	id string, at time.Time) error {
+
+	_, err := s.Jobs.StartJob(ctx, settlementTx{Tx: tx}, id, at)
+	return err
+}
+
+// UsageCharged has settlement re-evaluate the job's solvency.
+func (s *SettlementJobs) UsageCharged(ctx context.Context, tx *Tx,
+	id, key string) error {
+
+	_, _, err := s.Jobs.UsageCharged(ctx, settlementTx{Tx: tx}, id, key)
+	return err
+}
