@@ -19,7 +19,7 @@ type State struct {
 	Supply ledger.Shares
 	Locked ledger.Shares
 
-	// ShareValue is what one share (UnitsPerShare units) redeems for
+	// ShareValue is what one share (ledger.UnitsPerShare units) redeems for
 	// now, rounded down; ShareValueExact is the exact value as a decimal
 	// string of msat.
 	ShareValue      ledger.MilliSatoshi

@@ -79,7 +79,7 @@ func mulDivRem(x, y, d uint64) (q, rem uint64, err error) {
 // VirtualShares is V, the share units the vault counts beside its real
 // supply, against a virtual 1 msat beside its real assets (OpenZeppelin
 // v5's ERC-4626 with decimals offset δ, V = 10^δ). The genesis rule sets
-// it: in an empty vault one share (UnitsPerShare units) is worth one
+// it: in an empty vault one share (ledger.UnitsPerShare units) is worth one
 // satoshi, so 1 msat buys one unit, and toShares(1 msat) = 1·V/1 forces
 // V = 1, δ = 0. The share's three decimals are not an offset of its own:
 // they are the millisatoshi's three decimals of the satoshi. (A note that
@@ -110,9 +110,6 @@ func mulDivRem(x, y, d uint64) (q, rem uint64, err error) {
 // statements for V = 1 and V = 1000 over random a and D.
 const VirtualShares = 1
 
-// UnitsPerShare is the number of share units in one whole share: a share
-// carries three decimals.
-const UnitsPerShare = 1000
 
 // NAV is the vault's state as the share price sees it: its assets and
 // its share supply. Its methods are ERC-4626's conversions and previews
@@ -246,12 +243,12 @@ func (v NAV) PreviewRedeem(shares ledger.Shares) (ledger.MilliSatoshi,
 	return v.ToAssets(shares, Floor)
 }
 
-// PricePerShare returns what one whole share (UnitsPerShare units) is
+// PricePerShare returns what one whole share (ledger.UnitsPerShare units) is
 // worth, in msat rounded down: 1000 msat at genesis. It is for display;
 // every amount that moves is computed with the conversions above, which
 // keep the price's full precision.
 func (v NAV) PricePerShare() (ledger.MilliSatoshi, error) {
-	return v.ToAssets(UnitsPerShare, Floor)
+	return v.ToAssets(ledger.UnitsPerShare, Floor)
 }
 
 // Deposit returns the vault after a deposit of assets and the share units
