@@ -46,7 +46,7 @@ bench: build postgres
 # package at a time.
 FUZZTIME ?= 30s
 FUZZ_TARGETS := \
-	ledger:FuzzValidateTransaction ledger:FuzzParseMilliSatoshi ledger:FuzzParseRate \
+	ledger:FuzzValidateTransaction ledger:FuzzParseMilliSatoshi ledger:FuzzParseShares ledger:FuzzParseRate \
 	metering:FuzzDecodeBatch metering:FuzzValidateBatch \
 	channels:FuzzRecoverNodeKey channels:FuzzParseChallengeMessage channels:FuzzParseRateValue \
 	settlement:FuzzCheckRefundInvoice rpc:FuzzVerifyMacaroon \

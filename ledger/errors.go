@@ -16,8 +16,9 @@ var (
 	// retry finds the recorded transaction.
 	ErrKeyExists = errors.New("idempotency key already recorded")
 
-	// ErrOverflow is returned when an amount would not fit in 64 bits.
-	ErrOverflow = errors.New("amount overflows int64 millisatoshi")
+	// ErrOverflow is returned when an amount, of millisatoshis or of
+	// shares, would not fit in 64 bits.
+	ErrOverflow = errors.New("amount overflows int64")
 
 	// ErrInvalidAmount is returned when an amount cannot be parsed or is
 	// out of the range its use allows.

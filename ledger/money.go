@@ -22,10 +22,8 @@ const MaxMilliSatoshi = MilliSatoshi(math.MaxInt64)
 
 // Add returns m + o, or ErrOverflow when the sum does not fit in int64.
 func (m MilliSatoshi) Add(o MilliSatoshi) (MilliSatoshi, error) {
-	s := m + o
-	// Overflow happened iff both operands have the same sign and the
-	// sum's sign differs from it.
-	if (m >= 0) == (o >= 0) && (s >= 0) != (m >= 0) {
+	s, ok := addChecked(m, o)
+	if !ok {
 		return 0, fmt.Errorf("%v + %v: %w", m, o, ErrOverflow)
 	}
 
@@ -35,10 +33,8 @@ func (m MilliSatoshi) Add(o MilliSatoshi) (MilliSatoshi, error) {
 // Sub returns m - o, or ErrOverflow when the difference does not fit in
 // int64.
 func (m MilliSatoshi) Sub(o MilliSatoshi) (MilliSatoshi, error) {
-	d := m - o
-	// Overflow happened iff the operands have different signs and the
-	// difference's sign differs from m's.
-	if (m >= 0) != (o >= 0) && (d >= 0) != (m >= 0) {
+	d, ok := subChecked(m, o)
+	if !ok {
 		return 0, fmt.Errorf("%v - %v: %w", m, o, ErrOverflow)
 	}
 
@@ -64,11 +60,12 @@ func (m MilliSatoshi) Mul(n int64) (MilliSatoshi, error) {
 // Neg returns -m, or ErrOverflow for the one amount whose negation does not
 // fit (the smallest int64).
 func (m MilliSatoshi) Neg() (MilliSatoshi, error) {
-	if m == math.MinInt64 {
+	n, ok := negChecked(m)
+	if !ok {
 		return 0, fmt.Errorf("-(%v): %w", m, ErrOverflow)
 	}
 
-	return -m, nil
+	return n, nil
 }
 
 // ToSatoshisFloor returns m in whole satoshis, rounded down toward negative
@@ -112,8 +109,8 @@ func (m MilliSatoshi) String() string {
 	return strconv.FormatInt(int64(m), 10) + " msat"
 }
 
-// maxAmountText bounds the text ParseMilliSatoshi looks at, so that outside
-// input cannot make it do unbounded work.
+// maxAmountText bounds the text ParseMilliSatoshi and ParseShares look at,
+// so that outside input cannot make them do unbounded work.
 const maxAmountText = 64
 
 // ParseMilliSatoshi reads an amount that is not negative, written as a
@@ -124,29 +121,9 @@ const maxAmountText = 64
 // separators, exponents and amounts that do not fit in int64 are refused
 // with an error wrapping ErrInvalidAmount (or ErrOverflow).
 func ParseMilliSatoshi(s string) (MilliSatoshi, error) {
-	text := strings.TrimSpace(s)
-	if len(text) > maxAmountText {
-		return 0, fmt.Errorf("%w: %d characters, at most %d",
-			ErrInvalidAmount, len(text), maxAmountText)
-	}
-
-	if strings.HasPrefix(text, "-") || strings.HasPrefix(text, "+") {
-		return 0, fmt.Errorf("%w: %q: signs are not accepted",
-			ErrInvalidAmount, s)
-	}
-
-	// Split the number from its unit at the first letter.
-	cut := strings.IndexFunc(text, func(r rune) bool {
-		return (r < '0' || r > '9') && r != '.' && r != ' '
-	})
-	number, unit := text, ""
-	if cut >= 0 {
-		number, unit = text[:cut], strings.ToLower(text[cut:])
-	}
-	number = strings.TrimRight(number, " ")
-
-	if number == "" {
-		return 0, fmt.Errorf("%w: %q has no number", ErrInvalidAmount, s)
+	number, unit, err := splitAmount(s)
+	if err != nil {
+		return 0, err
 	}
 
 	switch unit {
@@ -155,43 +132,14 @@ func ParseMilliSatoshi(s string) (MilliSatoshi, error) {
 			return 0, fmt.Errorf("%w: %q: millisatoshis are whole "+
 				"numbers", ErrInvalidAmount, s)
 		}
+		n, err := parseDigits(number, s)
 
-		return parseDigits(number, s)
+		return MilliSatoshi(n), err
 
 	case "sat":
-		whole, frac, hasFrac := strings.Cut(number, ".")
-		if strings.Contains(number, " ") || strings.Contains(frac, ".") ||
-			whole == "" || (hasFrac && frac == "") {
+		n, err := parseThousandths(number, "satoshi", s)
 
-			return 0, fmt.Errorf("%w: %q is not a satoshi amount",
-				ErrInvalidAmount, s)
-		}
-		if len(frac) > 3 {
-			return 0, fmt.Errorf("%w: %q has more than three "+
-				"decimals of a satoshi", ErrInvalidAmount, s)
-		}
-
-		sat, err := parseDigits(whole, s)
-		if err != nil {
-			return 0, err
-		}
-		m, err := FromSatoshis(int64(sat))
-		if err != nil {
-			return 0, fmt.Errorf("%q: %w", s, err)
-		}
-
-		// Scale the decimals to millisatoshis: ".5" is 500.
-		fracMsat := MilliSatoshi(0)
-		if frac != "" {
-			fracMsat, err = parseDigits(
-				frac+strings.Repeat("0", 3-len(frac)), s,
-			)
-			if err != nil {
-				return 0, err
-			}
-		}
-
-		return m.Add(fracMsat)
+		return MilliSatoshi(n), err
 
 	default:
 		return 0, fmt.Errorf("%w: %q has unit %q, want msat or sat",
@@ -199,9 +147,89 @@ func ParseMilliSatoshi(s string) (MilliSatoshi, error) {
 	}
 }
 
+// splitAmount reads the outside text s of an amount that is not negative
+// into its number and its unit, lower-cased and empty when there is none:
+// the unit starts at the first character that is no digit, '.' or space.
+// Spaces around the text and between the two are dropped; text longer than
+// maxAmountText, a sign or a missing number is refused.
+func splitAmount(s string) (number, unit string, err error) {
+	text := strings.TrimSpace(s)
+	if len(text) > maxAmountText {
+		return "", "", fmt.Errorf("%w: %d characters, at most %d",
+			ErrInvalidAmount, len(text), maxAmountText)
+	}
+
+	if strings.HasPrefix(text, "-") || strings.HasPrefix(text, "+") {
+		return "", "", fmt.Errorf("%w: %q: signs are not accepted",
+			ErrInvalidAmount, s)
+	}
+
+	cut := strings.IndexFunc(text, func(r rune) bool {
+		return (r < '0' || r > '9') && r != '.' && r != ' '
+	})
+	number = text
+	if cut >= 0 {
+		number, unit = text[:cut], strings.ToLower(text[cut:])
+	}
+	number = strings.TrimRight(number, " ")
+
+	if number == "" {
+		return "", "", fmt.Errorf("%w: %q has no number",
+			ErrInvalidAmount, s)
+	}
+
+	return number, unit, nil
+}
+
+// parseThousandths reads a number of whole units with up to three
+// decimals ("1", "1.5", "1.250") as thousandths of the unit: "1.5" is
+// 1500. Both a satoshi (in millisatoshis) and a share (in its units) are
+// written so. name names the unit for errors ("satoshi"); orig is the whole
+// input.
+func parseThousandths(number, name, orig string) (int64, error) {
+	whole, frac, hasFrac := strings.Cut(number, ".")
+	if strings.Contains(number, " ") || strings.Contains(frac, ".") ||
+		whole == "" || (hasFrac && frac == "") {
+
+		return 0, fmt.Errorf("%w: %q is not a %s amount",
+			ErrInvalidAmount, orig, name)
+	}
+	if len(frac) > 3 {
+		return 0, fmt.Errorf("%w: %q has more than three decimals of "+
+			"a %s", ErrInvalidAmount, orig, name)
+	}
+
+	n, err := parseDigits(whole, orig)
+	if err != nil {
+		return 0, err
+	}
+	if n > math.MaxInt64/1000 {
+		return 0, fmt.Errorf("%w: %q does not fit in int64 "+
+			"thousandths of a %s", ErrOverflow, orig, name)
+	}
+	n *= 1000
+
+	// Scale the decimals to thousandths: ".5" is 500.
+	if frac != "" {
+		f, err := parseDigits(frac+strings.Repeat("0", 3-len(frac)),
+			orig)
+		if err != nil {
+			return 0, err
+		}
+		sum, ok := addChecked(n, f)
+		if !ok {
+			return 0, fmt.Errorf("%w: %q does not fit in int64 "+
+				"thousandths of a %s", ErrOverflow, orig, name)
+		}
+		n = sum
+	}
+
+	return n, nil
+}
+
 // parseDigits reads a non-empty run of ASCII digits; orig is the whole input,
 // for the error message.
-func parseDigits(digits, orig string) (MilliSatoshi, error) {
+func parseDigits(digits, orig string) (int64, error) {
 	if digits == "" {
 		return 0, fmt.Errorf("%w: %q has no number", ErrInvalidAmount,
 			orig)
@@ -215,9 +243,9 @@ func parseDigits(digits, orig string) (MilliSatoshi, error) {
 
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %q does not fit in int64 msat",
-			ErrOverflow, orig)
+		return 0, fmt.Errorf("%w: %q does not fit in int64", ErrOverflow,
+			orig)
 	}
 
-	return MilliSatoshi(n), nil
+	return n, nil
 }
