@@ -100,6 +100,47 @@ var permissions = map[string][]Role{
 	sluicerpcconnect.OperatorServiceReconcileProcedure: {
 		RoleOperator,
 	},
+
+	// The vault: the whole is open to the operator and providers, a
+	// provider acts on and sees its own shares only (the interceptor
+	// checks provider_id, the handlers the rest); policy and shutdown
+	// are the operator's.
+	sluicerpcconnect.VaultServiceGetVaultProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceListEpochsProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceGetEpochProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceGetHoldingProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceStakeProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceSetAutoStakeProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceRedeemProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceCancelRedeemProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceListRedemptionsProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceGetRewardProofProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.VaultServiceSetVaultPolicyProcedure: {
+		RoleOperator,
+	},
+	sluicerpcconnect.VaultServiceShutdownProcedure: {
+		RoleOperator,
+	},
 }
 
 // Caller is who made a call, as its macaroon says.

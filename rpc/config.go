@@ -79,6 +79,12 @@ type Config struct {
 	// checked against the provider's current link.
 	ProviderLinks ProviderLinks
 
+	// Vault serves the VaultService (staking, redemptions, reward
+	// epochs and their proofs, the vault's policy); the daemon sets a
+	// *yield.Vault. When nil, the service's methods answer unimplemented,
+	// saying that this sluiced serves no vault.
+	Vault VaultBackend
+
 	// Reconciler serves the OperatorService's Reconcile; the daemon
 	// runs reconcile.Run over the store and the hub's lnd. When nil, it
 	// answers unimplemented.

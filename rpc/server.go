@@ -108,6 +108,7 @@ func NewServer(cfg Config) (*Server, error) {
 			bake:       macaroons.bakeBuyer,
 		}
 	}
+	vault := &vaultService{backend: cfg.Vault}
 	s.handler = newHandler(auth,
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewSluiceHandler(sluice, opts...)
@@ -130,6 +131,11 @@ func NewServer(cfg Config) (*Server, error) {
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewOperatorServiceHandler(
 				operator, opts...,
+			)
+		},
+		func(opts ...connect.HandlerOption) (string, http.Handler) {
+			return sluicerpcconnect.NewVaultServiceHandler(
+				vault, opts...,
 			)
 		},
 	)

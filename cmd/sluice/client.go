@@ -98,6 +98,9 @@ type apiClient struct {
 	// jobs is the JobService; operator the OperatorService.
 	jobs     sluicerpcconnect.JobServiceClient
 	operator sluicerpcconnect.OperatorServiceClient
+
+	// vault is the VaultService.
+	vault sluicerpcconnect.VaultServiceClient
 }
 
 // connectionFlags are the global flags resolved to paths.
@@ -171,6 +174,7 @@ func newAPIClientWithMacaroon(c *cli.Context, macaroonPath string) (
 		metering: cl.Metering,
 		jobs:     cl.Jobs,
 		operator: cl.Operator,
+		vault:    cl.Vault,
 	}, nil
 }
 
@@ -232,12 +236,17 @@ func printJSON(out io.Writer, msg proto.Message) error {
 	if err != nil {
 		return fmt.Errorf("encode JSON: %w", err)
 	}
+	return printRawJSON(out, js)
+}
+
+// printRawJSON prints JSON to out indented as printJSON does.
+func printRawJSON(out io.Writer, js []byte) error {
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, js, "", "    "); err != nil {
 		return fmt.Errorf("indent JSON: %w", err)
 	}
 	buf.WriteByte('\n')
-	_, err = buf.WriteTo(out)
+	_, err := buf.WriteTo(out)
 	return err
 }
 

@@ -21,6 +21,7 @@ func main() {
 		providerCommand,
 		jobCommand,
 		operatorCommand,
+		vaultCommand,
 		agentCommand,
 		devnetCommand,
 	}

@@ -25,6 +25,7 @@ var operatorCommand = cli.Command{
 			},
 		},
 		operatorReconcileCommand,
+		operatorVaultCommand,
 	},
 }
 

@@ -26,14 +26,19 @@ import (
 const providerMacaroonFile = "provider.macaroon"
 
 var providerCommand = cli.Command{
-	Name:  "provider",
-	Usage: "link a provider's Lightning node, show it, set its rates",
+	Name: "provider",
+	Usage: "link a provider's Lightning node, show it, set its rates, " +
+		"stake and redeem its earnings",
 	Subcommands: []cli.Command{
 		providerLinkCommand,
 		providerShowCommand,
 		providerRatesCommand,
 		providerListCommand,
 		providerStatusCommand,
+		providerStakeCommand,
+		providerAutoStakeCommand,
+		providerRedeemCommand,
+		providerRewardsCommand,
 	},
 }
 

@@ -44,41 +44,72 @@ func providerStatus(c *cli.Context) error {
 	req := &sluicerpc.GetProviderStatusRequest{ProviderId: id,
 		AllJobs: c.Bool("all")}
 	get := func(ctx context.Context) (*sluicerpc.GetProviderStatusResponse,
-		error) {
+		*sluicerpc.Holding, error) {
 
 		ctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
 		resp, err := client.provider.GetProviderStatus(ctx,
 			connect.NewRequest(req))
 		if err != nil {
-			return nil, client.frameError("provider status", err)
+			return nil, nil, client.frameError("provider status",
+				err)
 		}
-		return resp.Msg, nil
+		h, err := holding(ctx, client, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		return resp.Msg, h, nil
 	}
 
-	if wantJSON(c) || c.Bool("once") {
-		st, err := get(context.Background())
+	if wantJSON(c) {
+		// The API's status message, as before the vault: scripts
+		// read the holding with `provider autostake --json`.
+		ctx, cancel := callContext()
+		defer cancel()
+		resp, err := client.provider.GetProviderStatus(ctx,
+			connect.NewRequest(req))
+		if err != nil {
+			return client.callError("provider status", err)
+		}
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	if c.Bool("once") {
+		st, h, err := get(context.Background())
 		if err != nil {
 			return err
 		}
-		if wantJSON(c) {
-			return printJSON(c.App.Writer, st)
-		}
-		return printProviderStatus(c.App.Writer, st)
+		return printProviderStatus(c.App.Writer, st, h)
 	}
 	return follow(context.Background(), c.App.Writer, followInterval,
 		func(ctx context.Context, w io.Writer) error {
-			st, err := get(ctx)
+			st, h, err := get(ctx)
 			if err != nil {
 				return err
 			}
-			return printProviderStatus(w, st)
+			return printProviderStatus(w, st, h)
 		})
 }
 
-// printProviderStatus prints a provider's status for a person.
+// holding returns the provider's part of the vault, or nil when sluiced
+// serves no vault.
+func holding(ctx context.Context, client *apiClient,
+	id string) (*sluicerpc.Holding, error) {
+
+	resp, err := client.vault.GetHolding(ctx, connect.NewRequest(
+		&sluicerpc.GetHoldingRequest{ProviderId: id}))
+	if connect.CodeOf(err) == connect.CodeUnimplemented {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, client.frameError("provider status", err)
+	}
+	return resp.Msg.Holding, nil
+}
+
+// printProviderStatus prints a provider's status, and its holding in the
+// vault when there is one, for a person.
 func printProviderStatus(out io.Writer,
-	st *sluicerpc.GetProviderStatusResponse) error {
+	st *sluicerpc.GetProviderStatusResponse, h *sluicerpc.Holding) error {
 
 	asOf := st.AsOf.AsTime()
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -106,6 +137,9 @@ func printProviderStatus(out io.Writer,
 			since(st.LastPayoutAt.AsTime(), asOf))
 	}
 	row("last payout", "%s", last)
+	if h != nil {
+		printHolding(w, h)
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}

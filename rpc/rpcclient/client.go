@@ -35,6 +35,7 @@ type Client struct {
 	Metering  sluicerpcconnect.MeteringServiceClient
 	Jobs      sluicerpcconnect.JobServiceClient
 	Operator  sluicerpcconnect.OperatorServiceClient
+	Vault     sluicerpcconnect.VaultServiceClient
 }
 
 // New returns a client of the sluiced at addr (host:port) whose TLS
@@ -85,6 +86,9 @@ func New(addr string, certPEM, macaroon []byte) (*Client, error) {
 			httpClient, url, opts...,
 		),
 		Operator: sluicerpcconnect.NewOperatorServiceClient(
+			httpClient, url, opts...,
+		),
+		Vault: sluicerpcconnect.NewVaultServiceClient(
 			httpClient, url, opts...,
 		),
 	}, nil
