@@ -15,11 +15,13 @@ import (
 // compiler names each method they declare twice.
 
 // State returns the vault as a whole, read in one transaction.
+
 func (v *Vault) State(ctx context.Context) (State, error) {
 	return State{}, errVaultNotBuilt
 }
 
 // Holding returns one provider's part of the vault.
+
 func (v *Vault) Holding(ctx context.Context, providerID string) (Holding,
 	error) {
 
@@ -27,6 +29,7 @@ func (v *Vault) Holding(ctx context.Context, providerID string) (Holding,
 }
 
 // Stake moves amount (or all) of the provider's payable into the vault.
+
 func (v *Vault) Stake(ctx context.Context, key, providerID string,
 	amount ledger.MilliSatoshi, all bool) (StakeResult, error) {
 
@@ -34,6 +37,7 @@ func (v *Vault) Stake(ctx context.Context, key, providerID string,
 }
 
 // SetAutoStake sets the provider's auto-stake percent.
+
 func (v *Vault) SetAutoStake(ctx context.Context, providerID string,
 	percent uint32) error {
 
@@ -41,6 +45,7 @@ func (v *Vault) SetAutoStake(ctx context.Context, providerID string,
 }
 
 // Redeem locks shares in a redemption request.
+
 func (v *Vault) Redeem(ctx context.Context, key, providerID string,
 	shares ledger.Shares) (Redemption, error) {
 
@@ -48,6 +53,7 @@ func (v *Vault) Redeem(ctx context.Context, key, providerID string,
 }
 
 // CancelRedeem cancels a pending redemption request.
+
 func (v *Vault) CancelRedeem(ctx context.Context, providerID string,
 	id int64) (Redemption, error) {
 
@@ -55,6 +61,7 @@ func (v *Vault) CancelRedeem(ctx context.Context, providerID string,
 }
 
 // Redemptions returns the requests the filter selects.
+
 func (v *Vault) Redemptions(ctx context.Context, f RedemptionFilter) (
 	[]Redemption, error) {
 
@@ -62,27 +69,7 @@ func (v *Vault) Redemptions(ctx context.Context, f RedemptionFilter) (
 }
 
 // Epochs returns up to limit epochs numbered above after.
-func (v *Vault) Epochs(ctx context.Context, after uint64, limit int) (
-	[]StoredEpoch, error) {
 
-	return nil, errEpochsNotBuilt
-}
-
-// Epoch returns one epoch and its contributions.
-func (v *Vault) Epoch(ctx context.Context, number uint64) (StoredEpoch,
-	[]Contribution, error) {
-
-	return StoredEpoch{}, nil, errEpochsNotBuilt
-}
-
-// RewardProof returns a provider's leaf in a closed epoch and its proof.
-func (v *Vault) RewardProof(ctx context.Context, number uint64,
-	providerID string) (RewardProof, error) {
-
-	return RewardProof{}, errEpochsNotBuilt
-}
-
-// SetPolicy replaces the liquid floor and the strategies' caps.
 func (v *Vault) SetPolicy(ctx context.Context, floorBPS uint32,
 	caps map[string]ledger.MilliSatoshi) (Policy, error) {
 
@@ -90,6 +77,7 @@ func (v *Vault) SetPolicy(ctx context.Context, floorBPS uint32,
 }
 
 // Shutdown stops or allows again staking and allocation.
+
 func (v *Vault) Shutdown(ctx context.Context, on bool) (Policy, error) {
 	return Policy{}, errVaultNotBuilt
 }
