@@ -176,7 +176,7 @@ func (v *Vault) deposit(ctx context.Context, tx VaultTx, key string,
 			return StakeResult{}, err
 		}
 
-		return StakeResult{}, &LimitError{Limit: "one share unit",
+		return StakeResult{}, &LimitError{Limit: limitOneUnit,
 			Unit: "msat", Have: int64(least), Want: int64(amt)}
 	}
 	_, err = v.ledger.PostTx(ctx, tx.Ledger(), ledger.Transaction{

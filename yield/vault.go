@@ -26,6 +26,10 @@ type Config struct {
 
 	// Clock gives the time; nil means the wall clock.
 	Clock clock.Clock
+
+	// Strategies is the strategies the vault knows (their caps are
+	// set in the policy); nil means reserve alone.
+	Strategies *Registry
 }
 
 // Defaults of Config.
