@@ -146,6 +146,20 @@ type ProviderAgentKey struct {
 	RevokedAt   sql.NullTime
 }
 
+type Redemption struct {
+	ID            int64
+	Key           string
+	ProviderID    string
+	Shares        int64
+	RequestedMsat int64
+	State         string
+	RequestedAt   time.Time
+	FinalizedAt   sql.NullTime
+	AssetsMsat    int64
+	PaidMarkMsat  int64
+	CancelledAt   sql.NullTime
+}
+
 type Refund struct {
 	PaymentHash    string
 	JobID          string
@@ -182,4 +196,9 @@ type UsageRecord struct {
 	PriceMsat  int64
 	FeeMsat    int64
 	BatchHash  string
+}
+
+type VaultCap struct {
+	Strategy string
+	CapMsat  int64
 }
