@@ -15,6 +15,30 @@ type Buyer struct {
 	CreatedAt time.Time
 }
 
+type Epoch struct {
+	Number          int64
+	State           string
+	StartAt         time.Time
+	EndAt           sql.NullTime
+	Seconds         int64
+	EarnedMsat      int64
+	FeesMsat        int64
+	RewardMsat      int64
+	IssuedShares    int64
+	NavAssetsMsat   int64
+	NavSupplyShares int64
+	Root            string
+}
+
+type EpochContribution struct {
+	Epoch      int64
+	ProviderID string
+	Seconds    int64
+	EarnedMsat int64
+	FeesMsat   int64
+	Shares     int64
+}
+
 type Job struct {
 	ID             string
 	BuyerID        string

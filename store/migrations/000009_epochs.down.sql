@@ -1,0 +1,3 @@
+DROP TABLE epoch_contributions;
+DROP INDEX epochs_one_open_idx;
+DROP TABLE epochs;
