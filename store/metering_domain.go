@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/settlement"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // Metering's store: usage rows and meter states in metering's tables
@@ -51,6 +52,10 @@ type MeteringStore struct {
 	ledger *ledger.Ledger
 	jobs   JobSource
 	clock  func() time.Time
+
+	// vault, when set, is told of each charge in its transaction: the
+	// epoch's contributions and the provider's auto-stake.
+	vault *yield.Vault
 }
 
 // Compile-time check that MeteringStore is what the Ingestor and the
@@ -67,6 +72,13 @@ func NewMeteringStore(db *DB, lg *ledger.Ledger, jobs JobSource,
 	}
 
 	return &MeteringStore{db: db, ledger: lg, jobs: jobs, clock: clock}
+}
+
+// SetVault has each charge tell the vault what it earned the provider
+// (yield.Vault.Earned), in the charge's transaction; nil, the default,
+// tells no vault. Call it before the store is used.
+func (s *MeteringStore) SetVault(v *yield.Vault) {
+	s.vault = v
 }
 
 // ExecUsage runs fn in one read-write store transaction, retried on
@@ -235,7 +247,9 @@ func (t *meteringTx) Start(ctx context.Context, jobID string,
 // (Fee) as one balanced ledger transaction, then has the job's owner
 // re-evaluate its solvency. The fee is metering's (taken from the job's
 // running total, docs/protocol.md), so that the ledger's fees always equal
-// the fee of the job's whole price.
+// the fee of the job's whole price. With a vault set, the vault is then
+// told what the charge earned (its epoch contribution and auto-stake) in
+// the same transaction, so that payouts never see the staked part.
 func (t *meteringTx) Charge(ctx context.Context, c metering.Charge) error {
 	if c.Price > 0 {
 		postings := []ledger.Posting{
@@ -260,6 +274,19 @@ func (t *meteringTx) Charge(ctx context.Context, c metering.Charge) error {
 		})
 		if err != nil {
 			return err
+		}
+	}
+	if t.s.vault != nil {
+		err := t.s.vault.Earned(ctx, VaultTx(t.tx), yield.Earning{
+			Key:        c.Key,
+			JobID:      c.JobID,
+			ProviderID: c.ProviderID,
+			Seconds:    c.LastSeq - c.FirstSeq + 1,
+			Earned:     c.Price - c.Fee,
+			Fee:        c.Fee,
+		})
+		if err != nil {
+			return fmt.Errorf("vault earning of %s: %w", c.Key, err)
 		}
 	}
 
