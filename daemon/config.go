@@ -183,6 +183,7 @@ type Config struct {
 	Settlement *SettlementConfig `group:"settlement" namespace:"settlement"`
 	Payout     *PayoutConfig     `group:"payout" namespace:"payout"`
 	Metering   *MeteringConfig   `group:"metering" namespace:"metering"`
+	Yield      *YieldConfig      `group:"yield" namespace:"yield"`
 }
 
 // HubConfig holds the hub.* options: what to do when the store was made
@@ -234,6 +235,7 @@ func DefaultConfig() Config {
 		},
 		Payout:   defaultPayoutConfig(),
 		Metering: DefaultMeteringConfig(),
+		Yield:    defaultYieldConfig(),
 	}
 }
 
@@ -398,6 +400,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.Metering.validate(); err != nil {
+		return err
+	}
+	if err := c.validateYield(); err != nil {
 		return err
 	}
 

@@ -50,6 +50,7 @@ type Daemon struct {
 	jobs      *settlement.Manager
 	payouts   *payout.Scheduler
 	meter     *metering.Service
+	vault     *vaultLoop
 	server    *rpc.Server
 
 	// critical is closed when a subsystem logs a critical error, which
@@ -217,8 +218,16 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.payouts = payouts
 	d.mu.Unlock()
 
+	vault, err := newVault(cfg.Yield, db, d.clock)
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("yield vault: %w", err)
+	}
+
 	// Usage raises payable: a commit tells the payout scheduler whom.
-	meter, err := newMetering(cfg.Metering, db, jobs, payouts.Credited)
+	// Each charge also tells the vault what it earned.
+	meter, err := newMetering(cfg.Metering, db, jobs, vault,
+		payouts.Credited)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("metering: %w", err)
@@ -226,6 +235,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 	meter.Start()
 	d.mu.Lock()
 	d.meter = meter
+	d.mu.Unlock()
+
+	// The vault's loop closes epochs and finalizes redemptions.
+	d.mu.Lock()
+	d.vault = startVaultLoop(vault)
 	d.mu.Unlock()
 
 	history := lightning.NewHubHistory(services.Client)
@@ -243,6 +257,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Jobs:          jobs,
 		Metering:      meter,
 		Payouts:       payouts,
+		Vault:         vault,
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {
 
@@ -290,8 +305,9 @@ func (d *Daemon) stopSubsystems() error {
 	d.mu.Lock()
 	server, payouts, jobs := d.server, d.payouts, d.jobs
 	meter, db, services := d.meter, d.db, d.lnd
+	vault := d.vault
 	d.server, d.payouts, d.jobs, d.db, d.lnd = nil, nil, nil, nil, nil
-	d.meter = nil
+	d.meter, d.vault = nil, nil
 	d.mu.Unlock()
 
 	var errs []error
@@ -310,6 +326,13 @@ func (d *Daemon) stopSubsystems() error {
 			meter.Stop()
 			return nil
 		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if vault != nil {
+		// After metering: no charge is under way that stakes.
+		err := withTimeout("stop the vault's loop", vault.stop)
 		if err != nil {
 			errs = append(errs, err)
 		}

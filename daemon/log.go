@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-ln/sluice/rpc"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // Subsystem is this package's logging subsystem name.
@@ -56,6 +57,7 @@ func subsystems() []subsystem {
 		{outbound.Subsystem, outbound.UseLogger},
 		{reconcile.Subsystem, reconcile.UseLogger},
 		{metering.Subsystem, metering.UseLogger},
+		{yield.Subsystem, yield.UseLogger},
 		{lndclientSubsystem, lndclient.UseLogger},
 	}
 }

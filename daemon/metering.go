@@ -8,6 +8,7 @@ import (
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // MeteringConfig is the metering.* options: the platform's fee on usage
@@ -52,9 +53,11 @@ func (c *MeteringConfig) validate() error {
 // newMetering returns the metering service on the store, posting with its
 // own ledger and asking settlement about jobs; after each commit that
 // credited usage it calls credited with the providers whose payable grew
-// (the payout scheduler's Credited).
+// (the payout scheduler's Credited). Each charge tells vault what it
+// earned (its epoch contribution and auto-stake).
 func newMetering(c *MeteringConfig, db *store.DB, jobs *settlement.Manager,
-	credited func(providers ...string)) (*metering.Service, error) {
+	vault *yield.Vault, credited func(providers ...string)) (
+	*metering.Service, error) {
 
 	linger := c.Linger
 	if linger == 0 {
@@ -63,10 +66,13 @@ func newMetering(c *MeteringConfig, db *store.DB, jobs *settlement.Manager,
 		linger = -1
 	}
 
+	ms := store.NewMeteringStore(db,
+		ledger.New(store.NewLedgerStore(db), nil),
+		&store.SettlementJobs{Jobs: jobs}, nil)
+	ms.SetVault(vault)
+
 	return metering.NewService(metering.ServiceConfig{
-		Store: store.NewMeteringStore(db,
-			ledger.New(store.NewLedgerStore(db), nil),
-			&store.SettlementJobs{Jobs: jobs}, nil),
+		Store: ms,
 		Ingest: metering.IngestConfig{
 			Policy:       metering.Policy{ClockSkew: c.ClockSkew},
 			FeeRate:      ledger.BasisPoints(c.PlatformFee),

@@ -6,10 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrNoTapd is returned when a node that must have a tapd has none.
 var ErrNoTapd = errors.New("node has no tapd")
+
+// YieldEpoch is the reward epoch of sluiced on the devnet: seconds
+// rather than the hour of a real network.
+const YieldEpoch = 30 * time.Second
 
 // SluicedConf returns a sluice.conf (ini, as sluiced's go-flags parser reads
 // it) for a sluiced on this network: the data directory and API address of
@@ -56,6 +61,11 @@ func (p *Profile) SluicedConf() (string, error) {
 	line("")
 	line("[db]")
 	line("db.backend=sqlite")
+	line("")
+	line("[yield]")
+	line("; Reward epochs of seconds, so that they close while one watches;")
+	line("; a later yield.epoch (a flag, or a section added below) wins.")
+	line("yield.epoch=%s", YieldEpoch)
 	return b.String(), nil
 }
 

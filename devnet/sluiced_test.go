@@ -2,8 +2,10 @@ package devnet
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/sluice-ln/sluice/daemon"
 )
@@ -69,11 +71,35 @@ func TestSluicedConfLoads(t *testing.T) {
 		{"db.backend", cfg.DB.Backend, daemon.DBBackendSQLite},
 		{"sqlite path", cfg.DB.SQLite.Path, filepath.Join(
 			p.Sluiced.Dir, Network, daemon.SQLiteFilename)},
+		{"yield.epoch", cfg.Yield.Epoch.String(),
+			YieldEpoch.String()},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
+	}
+
+	// A test sets a shorter epoch by adding a section, as itests do.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("\n[yield]\nyield.epoch=3s\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = daemon.LoadConfig([]string{"--configfile", path})
+	if err != nil {
+		t.Fatalf("sluiced refuses the conf with a second [yield]: %v",
+			err)
+	}
+	if cfg.Yield.Epoch != 3*time.Second {
+		t.Errorf("yield.epoch after a second [yield] = %v, want 3s",
+			cfg.Yield.Epoch)
 	}
 }
 
