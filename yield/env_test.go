@@ -25,9 +25,17 @@ type routing struct{}
 
 func (routing) Name() string { return "routing" }
 
+// failer is what env reports failures to: a *testing.T, or the
+// *rapid.T of a property test.
+type failer interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // env is a vault on a real SQLite store with linked providers.
 type env struct {
-	t      testing.TB
+	t      failer
 	ctx    context.Context
 	db     *store.DB
 	ledger *ledger.Ledger
