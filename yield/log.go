@@ -6,9 +6,7 @@ import "github.com/btcsuite/btclog/v2"
 const Subsystem = "YELD"
 
 // log is the package logger; it is silent until the daemon sets one. The
-// pure math here does not log; the vault's service will.
-//
-//lint:ignore U1000 the logger is in place for the vault service to come.
+// pure math does not log; the vault's service does.
 var log = btclog.Disabled
 
 // UseLogger sets the package logger; the daemon calls it at start.
