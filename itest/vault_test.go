@@ -214,19 +214,19 @@ func (f *meteredJob) waitEpochsCover(t *testing.T) []*sluicerpc.Epoch {
 	var epochs []*sluicerpc.Epoch
 	eventually(t, waitTimeout, "closed epochs to hold every metered "+
 		"second", func() error {
-			epochs = f.epochs(t)
-			var seconds uint64
-			for _, e := range epochs {
-				if e.Closed {
-					seconds += e.Seconds
-				}
+		epochs = f.epochs(t)
+		var seconds uint64
+		for _, e := range epochs {
+			if e.Closed {
+				seconds += e.Seconds
 			}
-			if seconds != meter.Msg.LastSeq {
-				return fmt.Errorf("closed epochs hold %d of %d "+
-					"seconds", seconds, meter.Msg.LastSeq)
-			}
-			return nil
-		})
+		}
+		if seconds != meter.Msg.LastSeq {
+			return fmt.Errorf("closed epochs hold %d of %d "+
+				"seconds", seconds, meter.Msg.LastSeq)
+		}
+		return nil
+	})
 	for i, e := range epochs {
 		if e.Number != uint64(i+1) || (!e.Closed && i != len(epochs)-1) {
 			t.Fatalf("epoch %d of %d: %+v", i+1, len(epochs), e)
