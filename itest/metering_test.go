@@ -35,6 +35,7 @@ type apiClients struct {
 	jobs     sluicerpcconnect.JobServiceClient
 	provider sluicerpcconnect.ProviderServiceClient
 	metering sluicerpcconnect.MeteringServiceClient
+	vault    sluicerpcconnect.VaultServiceClient
 }
 
 // clientsWith returns API clients that call with the macaroon file's
@@ -54,6 +55,7 @@ func (s *sluiced) clientsWith(macaroon []byte) apiClients {
 		jobs:     cl.Jobs,
 		provider: cl.Providers,
 		metering: cl.Metering,
+		vault:    cl.Vault,
 	}
 }
 
@@ -82,24 +84,19 @@ type meteredJob struct {
 }
 
 // newMeteredJob sets up a meteredJob whose job has the given budget and
-// rate card.
-func newMeteredJob(t *testing.T, budget int64,
-	rates map[string]string) *meteredJob {
+// rate card; conf adds to sluiced's conf before its first start.
+func newMeteredJob(t *testing.T, budget int64, rates map[string]string,
+	conf ...func(*sluiced)) *meteredJob {
 
 	net := newNetwork(t)
 	s := net.newSluiced()
+	for _, c := range conf {
+		c(s)
+	}
 
 	// The platform takes a fee, so that the split is checked too.
-	conf, err := os.OpenFile(s.confPath, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = fmt.Fprintf(conf, "\n[metering]\nmetering.platformfee=%d\n",
-		meteringFee)
-	conf.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.addConf("metering", fmt.Sprintf("metering.platformfee=%d",
+		meteringFee))
 	s.start()
 
 	// provider1 links, with a rate card.
@@ -109,7 +106,7 @@ func newMeteredJob(t *testing.T, budget int64,
 	prov := s.clientsWith(readFile(t, files.macaroon))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	_, err = prov.provider.SetRates(ctx, connect.NewRequest(
+	_, err := prov.provider.SetRates(ctx, connect.NewRequest(
 		&sluicerpc.SetRatesRequest{ProviderId: providerID,
 			Rates: rates}))
 	if err != nil {

@@ -121,6 +121,26 @@ func (s *sluiced) running() bool {
 // time, showing the end of its output.
 func (s *sluiced) start() {
 	s.t.Helper()
+	cmd := s.launch()
+	start := time.Now()
+	eventually(s.t, sluicedStartTimeout, "sluiced's API to answer",
+		func() error {
+			if !s.running() {
+				return permanent(fmt.Errorf("sluiced exited: "+
+					"%v\n%s", s.err, s.tail()))
+			}
+			_, err := s.getInfo()
+			return err
+		})
+	s.t.Logf("sluiced (pid %d) answers on %s after %s", cmd.Process.Pid,
+		s.rpcListen, time.Since(start).Round(10*time.Millisecond))
+}
+
+// launch runs sluiced with its conf and returns at once, for a start that
+// may die at an armed failpoint before its API answers (crashAt waits for
+// that).
+func (s *sluiced) launch() *exec.Cmd {
+	s.t.Helper()
 	if s.running() {
 		s.t.Fatal("sluiced already running")
 	}
@@ -147,18 +167,7 @@ func (s *sluiced) start() {
 		close(s.exited)
 	}()
 
-	start := time.Now()
-	eventually(s.t, sluicedStartTimeout, "sluiced's API to answer",
-		func() error {
-			if !s.running() {
-				return permanent(fmt.Errorf("sluiced exited: "+
-					"%v\n%s", s.err, s.tail()))
-			}
-			_, err := s.getInfo()
-			return err
-		})
-	s.t.Logf("sluiced (pid %d) answers on %s after %s", cmd.Process.Pid,
-		s.rpcListen, time.Since(start).Round(10*time.Millisecond))
+	return cmd
 }
 
 // stop sends SIGTERM and waits for a clean exit (status 0).
