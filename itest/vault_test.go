@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // The vault test's sluiced closes a reward epoch every vaultEpoch and
@@ -27,14 +28,6 @@ const (
 
 	// vaultAutoStake is the percent of its earnings provider1 stakes.
 	vaultAutoStake = 50
-)
-
-// The vault's failpoints, as package yield names them.
-const (
-	fpEpochBeforeClose     = "epoch-before-close"
-	fpEpochAfterClose      = "epoch-after-close"
-	fpRedeemBeforeFinalize = "redeem-before-finalize"
-	fpRedeemAfterFinalize  = "redeem-after-finalize"
 )
 
 // withVaultEpoch sets the vault's epoch and reward on sluiced's conf.
@@ -133,8 +126,8 @@ func TestVault(t *testing.T) {
 	f.submitSeconds(t, 3)
 	s.stop()
 	withVaultEpoch(vaultEpoch)(s)
-	for _, point := range []string{fpEpochBeforeClose,
-		fpEpochAfterClose} {
+	for _, point := range []string{yield.FailpointEpochBeforeClose,
+		yield.FailpointEpochAfterClose} {
 
 		t.Setenv(failpoint.EnvVar, point)
 		s.launch()
@@ -151,8 +144,8 @@ func TestVault(t *testing.T) {
 
 	// Kill -9 in a redemption's finalization, before its commit and
 	// after it: each is finalized once and paid once.
-	for _, point := range []string{fpRedeemBeforeFinalize,
-		fpRedeemAfterFinalize} {
+	for _, point := range []string{yield.FailpointBeforeFinalize,
+		yield.FailpointAfterFinalize} {
 
 		s.stop()
 		t.Setenv(failpoint.EnvVar, point)

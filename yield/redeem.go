@@ -326,14 +326,17 @@ func (v *Vault) finalizeHead(ctx context.Context) (bool, error) {
 			return err
 		}
 
+		// The request is paid once the provider's node has received its
+		// assets beyond what it had been paid and had in flight: money
+		// is fungible, so the next payouts that carry that much carry
+		// it, whatever payable below the payout minimum stays behind.
 		owed, _, err := balances(ctx, tx,
 			ledger.PaidOut(head.ProviderID),
-			ledger.PayoutInFlight(head.ProviderID),
-			ledger.ProviderPayable(head.ProviderID))
+			ledger.PayoutInFlight(head.ProviderID))
 		if err != nil {
 			return err
 		}
-		var mark ledger.MilliSatoshi
+		mark := pay
 		for _, b := range owed {
 			if mark, err = mark.Add(b); err != nil {
 				return err

@@ -105,9 +105,10 @@ type StoredRedemption struct {
 	Assets      ledger.MilliSatoshi
 
 	// PaidMark is set on finalization: the provider's paid-out total at
-	// which everything owed to it then, this request included, has
-	// reached its node (paid out + in flight + payable, after the
-	// credit).
+	// which its node has received the request's assets beyond what it
+	// had been paid and had in flight then (paid out + in flight +
+	// Assets). Payable left below the payout minimum does not hold it
+	// back.
 	PaidMark ledger.MilliSatoshi
 
 	// CancelledAt is set on cancellation.

@@ -110,7 +110,6 @@ func mulDivRem(x, y, d uint64) (q, rem uint64, err error) {
 // statements for V = 1 and V = 1000 over random a and D.
 const VirtualShares = 1
 
-
 // NAV is the vault's state as the share price sees it: its assets and
 // its share supply. Its methods are ERC-4626's conversions and previews
 // (OpenZeppelin v5) in integers, with rounding always in the vault's
