@@ -434,7 +434,8 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 		}
 		last := w.view.Meter.LastSeq
 		err := tx.Charge(ctx, Charge{
-			Key:        fmt.Sprintf("usage:%s:%d-%d", id, w.firstSeq, last),
+			Key: UsageKeyPrefix(id) + fmt.Sprintf("%d-%d",
+				w.firstSeq, last),
 			JobID:      id,
 			ProviderID: w.view.ProviderID,
 			FirstSeq:   w.firstSeq,

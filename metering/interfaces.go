@@ -96,6 +96,11 @@ type UsageRow struct {
 	Batch [32]byte
 }
 
+// UsageKeyPrefix is how the ledger key of each usage charge of the job
+// begins, "usage:<job>:"; "<first>-<last>" completes it. The ":" ends the
+// job id, so that no other job's keys share the prefix.
+func UsageKeyPrefix(jobID string) string { return "usage:" + jobID + ":" }
+
 // Charge is one posting of a job's usage to the ledger: Price moves out of
 // the job's escrow, Fee of it to the platform's fees and the rest to the
 // provider's payable.

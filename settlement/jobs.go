@@ -135,6 +135,10 @@ type Status struct {
 	Fees           ledger.MilliSatoshi
 	Earned         ledger.MilliSatoshi
 
+	// AutoStaked is what the provider auto-staked of Earned into the
+	// vault: it left the payable, so no payout sends it.
+	AutoStaked ledger.MilliSatoshi
+
 	// ProviderPaidOut, ProviderInFlight and ProviderPayable are the
 	// job's provider's payout balances, across all its jobs: payouts are
 	// netted per provider, so no payout belongs to one job.
@@ -709,8 +713,8 @@ func (m *Manager) UsageCharged(ctx context.Context, tx TxStore, id,
 	return row.State, s, nil
 }
 
-// readEarnings reads in tx what the job metered and earned, and its
-// provider's payout balances.
+// readEarnings reads in tx what the job metered, earned and auto-staked,
+// and its provider's payout balances.
 func readEarnings(ctx context.Context, tx TxStore, st *Status) error {
 	m, err := tx.JobMetered(ctx, st.ID)
 	if err != nil {
@@ -719,6 +723,9 @@ func readEarnings(ctx context.Context, tx TxStore, st *Status) error {
 	st.SecondsMetered = m.LastSeq
 	st.Spent, st.Fees = m.Charged, m.Fees
 	st.Earned = m.Charged - m.Fees
+	if st.AutoStaked, err = tx.JobAutoStaked(ctx, st.ID); err != nil {
+		return err
+	}
 	for _, b := range []struct {
 		account ledger.Account
 		into    *ledger.MilliSatoshi

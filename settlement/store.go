@@ -245,6 +245,14 @@ type TxStore interface {
 	// JobMetered returns what metering recorded of the job; zero before
 	// its first record.
 	JobMetered(ctx context.Context, jobID string) (Metered, error)
+
+	// JobAutoStaked returns what the job's provider auto-staked of the
+	// job's earnings: the msat that the auto-stakes of the job's usage
+	// charges (made by the vault in metering's transaction, keyed
+	// "autostake:usage:<job>:<first>-<last>") moved from its payable into
+	// the vault; zero when none did.
+	JobAutoStaked(ctx context.Context, jobID string) (ledger.MilliSatoshi,
+		error)
 }
 
 // DB runs settlement's store transactions; store.DB implements it

@@ -446,6 +446,35 @@ func (t *Tx) ShareBalance(ctx context.Context,
 	return st.Shares, nil
 }
 
+// PostedByKeyPrefix returns the sum of what the transactions whose
+// idempotency key begins with prefix posted to an msat account; zero when
+// none did. A share account is refused with ledger.ErrWrongUnit, and an
+// empty prefix, which would match every key, with ledger.ErrEmptyKey.
+func (t *Tx) PostedByKeyPrefix(ctx context.Context, account ledger.Account,
+	prefix string) (ledger.MilliSatoshi, error) {
+
+	if prefix == "" {
+		return 0, fmt.Errorf("postings to %v by key prefix: %w",
+			account, ledger.ErrEmptyKey)
+	}
+	if u := account.Kind.Unit(); u != ledger.UnitMsat {
+		return 0, fmt.Errorf("postings to %v: %w: it counts %q, not %s",
+			account, ledger.ErrWrongUnit, u, ledger.UnitMsat)
+	}
+	total, err := t.q.SumAccountPostingsByKeyPrefix(ctx,
+		sqlc.SumAccountPostingsByKeyPrefixParams{
+			Kind:      string(account.Kind),
+			Ref:       account.Ref,
+			KeyPrefix: prefix,
+		})
+	if err != nil {
+		return 0, fmt.Errorf("postings to %v by %q: %w", account,
+			prefix, mapError(err))
+	}
+
+	return ledger.MilliSatoshi(total), nil
+}
+
 // History returns an account's postings oldest first, after transaction
 // afterTx (0 for the start) and at most limit of them (0 for all), each in
 // the unit recorded for the account. An account never posted to has an

@@ -104,5 +104,19 @@ func TestMeteringStoreVault(t *testing.T) {
 			t.Fatalf("payable %v + staked %v, earned %v: %v",
 				payable, staked, cs[0].Earned, err)
 		}
+
+		// The job's views read what its charges auto-staked.
+		err = db.ExecSettlement(ctx, true,
+			func(tx settlement.TxStore) error {
+				got, err := tx.JobAutoStaked(ctx, "job-1")
+				if err != nil || got != staked {
+					t.Errorf("JobAutoStaked = %v, %v; want %v",
+						got, err, staked)
+				}
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
 	})
 }

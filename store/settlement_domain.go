@@ -7,8 +7,11 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/channels"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/settlement"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // Compile-time check that the store is what settlement needs.
@@ -428,6 +431,15 @@ func (s settlementTx) ResolveRefund(ctx context.Context,
 		return fmt.Errorf("%w: %w", outbound.ErrInvalidTransition, err)
 	}
 	return err
+}
+
+// JobAutoStaked sums the vault's postings of the job's auto-stakes, whose
+// keys are yield's auto-stake prefix on metering's usage keys of the job.
+func (s settlementTx) JobAutoStaked(ctx context.Context, jobID string) (
+	ledger.MilliSatoshi, error) {
+
+	return s.Tx.PostedByKeyPrefix(ctx, ledger.Vault(),
+		yield.AutoStakeKeyPrefix+metering.UsageKeyPrefix(jobID))
 }
 
 // JobMetered reads the job's meter; zero for a job never metered.

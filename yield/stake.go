@@ -132,9 +132,15 @@ func (v *Vault) SetAutoStake(ctx context.Context, providerID string,
 	return nil
 }
 
+// AutoStakeKeyPrefix begins the ledger key of every auto-stake: the key is
+// the prefix and the usage charge's key
+// ("autostake:usage:<job>:<first>-<last>"), which makes the auto-stake of
+// a charge happen once and lets a job's auto-stakes be found by key.
+const AutoStakeKeyPrefix = "autostake:"
+
 // autoStake stakes the provider's auto-stake part of an earning,
 // floor(Earned·percent/100), from its payable, in metering's transaction
-// and with the key "autostake:" + the usage key, so that payouts never see
+// and with the key AutoStakeKeyPrefix + the usage key, so that payouts never see
 // it. Nothing is staked while the vault is shut down, and a part too small
 // to buy one share unit stays payable: neither fails the charge.
 func (v *Vault) autoStake(ctx context.Context, tx VaultTx, e Earning) error {
@@ -160,7 +166,7 @@ func (v *Vault) autoStake(ctx context.Context, tx VaultTx, e Earning) error {
 		return nil
 	}
 
-	res, err := v.deposit(ctx, tx, "autostake:"+e.Key,
+	res, err := v.deposit(ctx, tx, AutoStakeKeyPrefix+e.Key,
 		ledger.ProviderPayable(e.ProviderID),
 		ledger.MilliSatoshi(part), e.ProviderID,
 		"auto-stake of "+e.ProviderID)

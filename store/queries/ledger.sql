@@ -53,3 +53,18 @@ WHERE a.kind = @kind AND a.ref = @ref AND p.tx_id > @after_tx
 ORDER BY p.tx_id, p.seq
 LIMIT @max_rows;
 
+
+-- name: SumAccountPostingsByKeyPrefix :one
+-- What the transactions whose idempotency key starts with @key_prefix
+-- posted to one account (a job's auto-stakes to the vault). It reads the
+-- account's postings through their index and compares the prefix byte for
+-- byte: LIKE would ignore case on SQLite and take '_' as a wildcard, and a
+-- key range on the unique index is not a prefix under every PostgreSQL
+-- collation.
+SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) AS total
+FROM accounts a
+JOIN ledger_postings p ON p.account_id = a.id
+JOIN ledger_transactions t ON t.id = p.tx_id
+WHERE a.kind = @kind AND a.ref = @ref
+    AND substr(t.idempotency_key, 1, length(CAST(@key_prefix AS TEXT)))
+        = CAST(@key_prefix AS TEXT);

@@ -259,6 +259,35 @@ func (q *Queries) ListTransactionPostings(ctx context.Context, txID int64) ([]Li
 	return items, nil
 }
 
+const sumAccountPostingsByKeyPrefix = `-- name: SumAccountPostingsByKeyPrefix :one
+SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) AS total
+FROM accounts a
+JOIN ledger_postings p ON p.account_id = a.id
+JOIN ledger_transactions t ON t.id = p.tx_id
+WHERE a.kind = $1 AND a.ref = $2
+    AND substr(t.idempotency_key, 1, length(CAST($3 AS TEXT)))
+        = CAST($3 AS TEXT)
+`
+
+type SumAccountPostingsByKeyPrefixParams struct {
+	Kind      string
+	Ref       string
+	KeyPrefix string
+}
+
+// What the transactions whose idempotency key starts with @key_prefix
+// posted to one account (a job's auto-stakes to the vault). It reads the
+// account's postings through their index and compares the prefix byte for
+// byte: LIKE would ignore case on SQLite and take '_' as a wildcard, and a
+// key range on the unique index is not a prefix under every PostgreSQL
+// collation.
+func (q *Queries) SumAccountPostingsByKeyPrefix(ctx context.Context, arg SumAccountPostingsByKeyPrefixParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, sumAccountPostingsByKeyPrefix, arg.Kind, arg.Ref, arg.KeyPrefix)
+	var total int64
+	err := row.Scan(&total)
+	return total, err
+}
+
 const upsertAccountBalance = `-- name: UpsertAccountBalance :one
 INSERT INTO accounts (kind, ref, unit, balance, created_at)
 VALUES ($1, $2, $3, $4, $5)
