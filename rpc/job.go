@@ -406,6 +406,7 @@ func jobProto(st settlement.Status) *sluicerpc.Job {
 		ProviderPaidOutMsat:  int64(st.ProviderPaidOut),
 		ProviderInFlightMsat: int64(st.ProviderInFlight),
 		ProviderPayableMsat:  int64(st.ProviderPayable),
+		AutoStakedMsat:       int64(st.AutoStaked),
 	}
 	for r, n := range st.Spec {
 		j.Spec[string(r)] = n

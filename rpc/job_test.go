@@ -334,6 +334,64 @@ func TestJobAccess(t *testing.T) {
 	}
 }
 
+// TestJobEarnings checks that GetJob and ListJobs show what the job
+// metered and earned, what its provider auto-staked of that, and its
+// provider's payout balances, each field from its own source.
+func TestJobEarnings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fake := newFakeJobs()
+	fake.jobs["job-a"] = settlement.Status{
+		Job: settlement.Job{ID: "job-a", BuyerID: "buyer-a",
+			ProviderID: "prov-1", State: settlement.StateRunning},
+		SecondsMetered: 60, Spent: 96, Fees: 2, Earned: 94,
+		AutoStaked:      47,
+		ProviderPaidOut: 1000, ProviderInFlight: 20,
+		ProviderPayable: 27,
+	}
+	c := startJobDaemon(t, fake)
+	want := &sluicerpc.Job{
+		SecondsMetered: 60, SpentMsat: 96, FeesMsat: 2,
+		EarnedMsat: 94, AutoStakedMsat: 47,
+		ProviderPaidOutMsat: 1000, ProviderInFlightMsat: 20,
+		ProviderPayableMsat: 27,
+	}
+	check := func(who string, j *sluicerpc.Job) {
+		t.Helper()
+		got := &sluicerpc.Job{
+			SecondsMetered: j.SecondsMetered, SpentMsat: j.SpentMsat,
+			FeesMsat: j.FeesMsat, EarnedMsat: j.EarnedMsat,
+			AutoStakedMsat:       j.AutoStakedMsat,
+			ProviderPaidOutMsat:  j.ProviderPaidOutMsat,
+			ProviderInFlightMsat: j.ProviderInFlightMsat,
+			ProviderPayableMsat:  j.ProviderPayableMsat,
+		}
+		if !proto.Equal(got, want) {
+			t.Errorf("%s: earnings %v, want %v", who, got, want)
+		}
+	}
+
+	for _, who := range []string{"buyer-a", "prov-1"} {
+		mac := c.d.buyerHex(t, "buyer-a")
+		if who == "prov-1" {
+			mac = c.d.providerHex(t, "prov-1")
+		}
+		got, err := c.jobs.GetJob(ctx, withMac(
+			&sluicerpc.GetJobRequest{JobId: "job-a"}, mac))
+		if err != nil {
+			t.Fatalf("%s GetJob: %v", who, err)
+		}
+		check(who+" GetJob", got.Msg.Job)
+
+		list, err := c.jobs.ListJobs(ctx, withMac(
+			&sluicerpc.ListJobsRequest{}, mac))
+		if err != nil || len(list.Msg.Jobs) != 1 {
+			t.Fatalf("%s ListJobs: %v, %v", who, list, err)
+		}
+		check(who+" ListJobs", list.Msg.Jobs[0])
+	}
+}
+
 // TestCreateJobBuyer checks that a buyer's job is always its own and that
 // the operator names the buyer.
 func TestCreateJobBuyer(t *testing.T) {
