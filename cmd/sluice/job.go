@@ -198,13 +198,20 @@ func jobList(c *cli.Context) error {
 	if wantJSON(c) {
 		return printJSON(c.App.Writer, resp.Msg)
 	}
-	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	return printJobList(c.App.Writer, resp.Msg.Jobs)
+}
+
+// printJobList prints jobs as a table for a person: what each one holds
+// and earned, and how much of that its provider auto-staked.
+func printJobList(out io.Writer, jobs []*sluicerpc.Job) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "JOB\tSTATE\tBUYER\tPROVIDER\tESCROW (msat)\t"+
-		"RUNWAY (s)\tCREATED")
-	for _, j := range resp.Msg.Jobs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", j.JobId,
-			j.State, j.BuyerId, j.ProviderId, j.EscrowMsat,
-			j.RunwayWholeSeconds, showTime(j.CreatedAt))
+		"RUNWAY (s)\tEARNED (msat)\tAUTO-STAKED (msat)\tCREATED")
+	for _, j := range jobs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n",
+			j.JobId, j.State, j.BuyerId, j.ProviderId, j.EscrowMsat,
+			j.RunwayWholeSeconds, j.EarnedMsat, j.AutoStakedMsat,
+			showTime(j.CreatedAt))
 	}
 	return w.Flush()
 }
@@ -346,6 +353,8 @@ func printJob(out io.Writer, j *sluicerpc.Job) error {
 	row("metered", "%d s: spent %d msat, fees %d msat, provider "+
 		"earned %d msat", j.SecondsMetered, j.SpentMsat, j.FeesMsat,
 		j.EarnedMsat)
+	row("auto-staked", "%d msat of the earnings, into the vault",
+		j.AutoStakedMsat)
 	row("provider paid", "%d msat, %d msat in flight, %d msat payable "+
 		"(all its jobs)", j.ProviderPaidOutMsat, j.ProviderInFlightMsat,
 		j.ProviderPayableMsat)

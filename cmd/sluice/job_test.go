@@ -168,3 +168,48 @@ func TestJobCommands(t *testing.T) {
 		t.Fatalf("create without a budget: %v", err)
 	}
 }
+
+// TestJobEarningsOutput checks that `job show` and `job list` say what the
+// job earned its provider and how much of it the provider auto-staked.
+func TestJobEarningsOutput(t *testing.T) {
+	j := &sluicerpc.Job{
+		JobId: "job-a", BuyerId: "buyer-a", ProviderId: "prov-1",
+		State: "running", EscrowMsat: 4000, RunwayWholeSeconds: 40,
+		SecondsMetered: 60, SpentMsat: 96, FeesMsat: 2,
+		EarnedMsat: 94, AutoStakedMsat: 47, ProviderPayableMsat: 27,
+	}
+
+	var show bytes.Buffer
+	if err := printJob(&show, j); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"provider earned 94 msat",
+		"auto-staked:",
+		"47 msat of the earnings, into the vault",
+		"27 msat payable",
+	} {
+		if !strings.Contains(show.String(), want) {
+			t.Errorf("job show lacks %q:\n%s", want, show.String())
+		}
+	}
+
+	var list bytes.Buffer
+	if err := printJobList(&list, []*sluicerpc.Job{j}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(list.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("job list: %d lines, want 2:\n%s", len(lines),
+			list.String())
+	}
+	row := strings.Fields(lines[1])
+	want := []string{"job-a", "running", "buyer-a", "prov-1", "4000",
+		"40", "94", "47", "-"}
+	if strings.Join(row, " ") != strings.Join(want, " ") {
+		t.Errorf("job list row %q, want %q", row, want)
+	}
+	if !strings.Contains(lines[0], "EARNED (msat)  AUTO-STAKED (msat)") {
+		t.Errorf("job list header: %q", lines[0])
+	}
+}
