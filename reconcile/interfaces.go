@@ -92,6 +92,19 @@ type BooksTx interface {
 	// with ledger.ErrWrongUnit.
 	ShareKindTotal(ctx context.Context, kind ledger.AccountKind) (
 		ledger.Shares, error)
+
+	// ShareBalances returns the balance of every account of a share
+	// kind ever posted to, by the account's ref (the provider's id for
+	// shares_locked). An msat kind, or an account of the kind recorded
+	// in msat, is refused with ledger.ErrWrongUnit.
+	ShareBalances(ctx context.Context, kind ledger.AccountKind) (
+		map[string]ledger.Shares, error)
+
+	// PendingRedemptionShares returns, by provider id, the shares of the
+	// provider's pending redemption requests (neither finalized nor
+	// cancelled); a provider with none is absent.
+	PendingRedemptionShares(ctx context.Context) (
+		map[string]ledger.Shares, error)
 }
 
 // DB runs the reads in one transaction; store.DB implements it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/lightningnetwork/lnd/lntypes"
@@ -72,6 +73,16 @@ type Totals struct {
 	// RoutingFees is what routing cost: routing_fees, and the fees of
 	// those payments.
 	RoutingFees ledger.MilliSatoshi
+
+	// Held is what the hub holds for Sluice's books. In the ledger it
+	// is Σ buyer_escrow + Σ provider_payable + Σ payout_in_flight +
+	// platform_fees + the vault's msat (vault + Σ strategy_principal),
+	// less what strategies gained (−Σ strategy_yield, which no invoice
+	// or payment shows); in lnd, Funded − PaidOut − Refunded −
+	// RoutingFees. The ledger balances every transaction, so the two
+	// differ only when the other totals do (and then Held is not
+	// reported) or when the books were written around the ledger.
+	Held ledger.MilliSatoshi
 }
 
 // ShareTotals are the vault's share books, in shares: the issuer's side
@@ -111,6 +122,10 @@ type Report struct {
 	Ledger Totals
 	Lnd    Totals
 
+	// Vault is the vault's msat within Ledger.Held: vault +
+	// Σ strategy_principal.
+	Vault ledger.MilliSatoshi
+
 	// Shares are the ledger's share books.
 	Shares ShareTotals
 
@@ -140,7 +155,13 @@ type books struct {
 	payouts []Payment
 	refunds []Payment
 	totals  Totals
+	vault   ledger.MilliSatoshi
 	shares  ShareTotals
+
+	// locked is each provider's shares_locked balance, and redeeming
+	// the shares of its pending redemptions.
+	locked    map[string]ledger.Shares
+	redeeming map[string]ledger.Shares
 }
 
 // Run compares Sluice's books with the hub's lnd and reports every
@@ -162,7 +183,8 @@ func Run(ctx context.Context, db DB, lnd Lnd) (*Report, error) {
 		return nil, fmt.Errorf("lnd's payments: %w", err)
 	}
 
-	r := &Report{At: time.Now().UTC(), Ledger: b.totals, Shares: b.shares}
+	r := &Report{At: time.Now().UTC(), Ledger: b.totals, Vault: b.vault,
+		Shares: b.shares}
 	r.funding(settled, b)
 	sluiceHashes := r.payments(payments, b)
 	for _, p := range payments {
@@ -170,8 +192,12 @@ func Run(ctx context.Context, db DB, lnd Lnd) (*Report, error) {
 			r.ForeignPayments++
 		}
 	}
+	if err := r.lndHeld(); err != nil {
+		return nil, err
+	}
 	r.compareTotals()
 	r.compareShares()
+	r.compareLocked(b)
 
 	if r.OK() {
 		log.Infof("Reconciled %d invoices, %d payouts, %d refunds "+
@@ -266,6 +292,14 @@ func (b *books) readTotals(ctx context.Context, tx BooksTx) error {
 		return fmt.Errorf("share supply: %w", err)
 	}
 	b.shares.Outstanding = outstanding
+	if b.locked, err = tx.ShareBalances(ctx,
+		ledger.KindSharesLocked); err != nil {
+
+		return err
+	}
+	if b.redeeming, err = tx.PendingRedemptionShares(ctx); err != nil {
+		return err
+	}
 
 	for _, t := range []struct {
 		kind ledger.AccountKind
@@ -283,6 +317,57 @@ func (b *books) readTotals(ctx context.Context, tx BooksTx) error {
 		*t.into = total
 	}
 	b.totals.Funded = -b.totals.Funded
+	return b.readHeld(ctx, tx)
+}
+
+// readHeld sums what the ledger says the hub holds, the vault's msat
+// apart.
+func (b *books) readHeld(ctx context.Context, tx BooksTx) error {
+	sum := func(kinds ...ledger.AccountKind) (ledger.MilliSatoshi,
+		error) {
+
+		var total ledger.MilliSatoshi
+		for _, k := range kinds {
+			t, err := tx.KindTotal(ctx, k)
+			if err != nil {
+				return 0, err
+			}
+			if total, err = total.Add(t); err != nil {
+				return 0, fmt.Errorf("held, at %s: %w", k, err)
+			}
+		}
+		return total, nil
+	}
+	var err error
+	b.vault, err = sum(ledger.KindVault, ledger.KindStrategyPrincipal)
+	if err != nil {
+		return err
+	}
+	held, err := sum(ledger.KindBuyerEscrow, ledger.KindProviderPayable,
+		ledger.KindPayoutInFlight, ledger.KindPlatformFees,
+		ledger.KindStrategyYield)
+	if err != nil {
+		return err
+	}
+	if b.totals.Held, err = held.Add(b.vault); err != nil {
+		return fmt.Errorf("held with the vault: %w", err)
+	}
+	return nil
+}
+
+// lndHeld works out what lnd's invoices and payments say the hub holds
+// for Sluice.
+func (r *Report) lndHeld() error {
+	held := r.Lnd.Funded
+	for _, out := range []ledger.MilliSatoshi{r.Lnd.PaidOut,
+		r.Lnd.Refunded, r.Lnd.RoutingFees} {
+
+		var err error
+		if held, err = held.Sub(out); err != nil {
+			return fmt.Errorf("lnd's held total: %w", err)
+		}
+	}
+	r.Lnd.Held = held
 	return nil
 }
 
@@ -416,6 +501,7 @@ func (r *Report) compare(kind Kind, subject string, state outbound.Status,
 
 // compareTotals compares the ledger's totals with lnd's.
 func (r *Report) compareTotals() {
+	agree := true
 	for _, t := range []struct {
 		name        string
 		ledger, lnd ledger.MilliSatoshi
@@ -426,9 +512,49 @@ func (r *Report) compareTotals() {
 		{"routing_fees", r.Ledger.RoutingFees, r.Lnd.RoutingFees},
 	} {
 		if t.ledger != t.lnd {
+			agree = false
 			r.differ(KindTotal, t.name, t.ledger.String(),
 				t.lnd.String())
 		}
+	}
+
+	// Held follows from the totals above while the ledger balances: a
+	// difference in it is news only when they agree.
+	if agree && r.Ledger.Held != r.Lnd.Held {
+		r.differ(KindTotal, "held (escrow + payable + in flight + "+
+			"platform_fees + vault + strategy_principal + "+
+			"strategy_yield)", r.Ledger.Held.String(),
+			r.Lnd.Held.String())
+	}
+}
+
+// compareLocked compares each provider's shares_locked with the shares of
+// its pending redemptions: a request locks its shares when it is made and
+// they leave shares_locked when it is finalized (burnt) or cancelled
+// (back to the provider), so the two are equal at every commit.
+func (r *Report) compareLocked(b *books) {
+	providers := make(map[string]bool, len(b.locked))
+	for p := range b.locked {
+		providers[p] = true
+	}
+	for p := range b.redeeming {
+		providers[p] = true
+	}
+	ids := make([]string, 0, len(providers))
+	for p := range providers {
+		ids = append(ids, p)
+	}
+	sort.Strings(ids)
+
+	for _, p := range ids {
+		locked, pending := b.locked[p], b.redeeming[p]
+		if locked == pending {
+			continue
+		}
+		r.differ(KindShares, ledger.SharesLocked(p).String(),
+			fmt.Sprintf("%v locked against %v in pending "+
+				"redemptions", locked, pending),
+			"no part: a check of Sluice's own books")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-ln/sluice/reconcile"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // fakeLnd answers with fixed lists.
@@ -45,7 +46,8 @@ var at = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 // testBooks writes a consistent set of books: a job funded by invoice 1 with
 // 100 000 msat, a provider paid payout 2 (50 000, fee 10), a failed payout
 // 3, a pending payout 4 that lnd has just paid, and a refund 5 (30 000, fee
-// 5), a stake of 400 msat for 2 shares of which 0.5 are locked; and returns
+// 5), a stake of 400 msat for 2 shares of which 0.5 are locked in a
+// pending redemption (and a cancelled one that locks nothing); and returns
 // lnd's matching view, with a foreign invoice and payment.
 func testBooks(t *testing.T) (*store.DB, *fakeLnd) {
 	t.Helper()
@@ -152,6 +154,25 @@ func testBooks(t *testing.T) (*store.DB, *fakeLnd) {
 		if _, err := l.Post(ctx, tx); err != nil {
 			t.Fatalf("post %d: %v", i, err)
 		}
+	}
+
+	err = db.ExecVault(ctx, false, func(tx yield.VaultTx) error {
+		for _, r := range []yield.StoredRedemption{
+			{Key: "p1:r1", ProviderID: "p1", Shares: 500,
+				Requested: 100, State: yield.RedemptionPending,
+				RequestedAt: at},
+			{Key: "p1:r2", ProviderID: "p1", Shares: 300,
+				Requested: 60, State: yield.RedemptionCancelled,
+				RequestedAt: at},
+		} {
+			if _, err := tx.InsertRedemption(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	return db, &fakeLnd{
@@ -263,11 +284,16 @@ func TestRunTotals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Held: escrow 9_995, payable 4_090, in flight 5_500 and the
+	// vault's 400.
 	want := reconcile.Totals{Funded: 100_000, PaidOut: 50_000, Refunded: 30_000,
-		RoutingFees: 15}
+		RoutingFees: 15, Held: 19_985}
 	if r.Ledger != want || r.Lnd != want {
 		t.Fatalf("totals ledger %+v, lnd %+v, want %+v", r.Ledger,
 			r.Lnd, want)
+	}
+	if r.Vault != 400 {
+		t.Fatalf("vault %v, want 400", r.Vault)
 	}
 	if r.ForeignInvoices != 1 || r.ForeignPayments != 1 {
 		t.Fatalf("foreign %d invoices, %d payments; want 1 each",
@@ -342,6 +368,183 @@ func TestRunShares(t *testing.T) {
 				!strings.Contains(d.Sluice, "shares outstanding") {
 
 				t.Fatalf("difference %q", d)
+			}
+		})
+	}
+}
+
+// msatSkewedDB reads the books as they are, except that one msat kind's
+// total is off by delta.
+type msatSkewedDB struct {
+	reconcile.DB
+	kind  ledger.AccountKind
+	delta ledger.MilliSatoshi
+}
+
+func (d msatSkewedDB) ReadBooks(ctx context.Context,
+	fn func(reconcile.BooksTx) error) error {
+
+	return d.DB.ReadBooks(ctx, func(tx reconcile.BooksTx) error {
+		return fn(msatSkewedTx{tx, d})
+	})
+}
+
+type msatSkewedTx struct {
+	reconcile.BooksTx
+	db msatSkewedDB
+}
+
+func (t msatSkewedTx) KindTotal(ctx context.Context,
+	kind ledger.AccountKind) (ledger.MilliSatoshi, error) {
+
+	total, err := t.BooksTx.KindTotal(ctx, kind)
+	if kind == t.db.kind {
+		total += t.db.delta
+	}
+	return total, err
+}
+
+// TestRunHeld: the vault's msat (idle and allocated) are part of what the
+// hub holds for Sluice's books, which must equal what lnd's invoices and
+// payments leave; vault msat the ledger did not bring in is a difference,
+// and a gain a strategy recorded is not.
+func TestRunHeld(t *testing.T) {
+	tests := []struct {
+		kind  ledger.AccountKind
+		delta ledger.MilliSatoshi
+		vault ledger.MilliSatoshi
+		want  bool
+	}{
+		{ledger.KindVault, 1, 401, true},
+		{ledger.KindStrategyPrincipal, -400, 0, true},
+		{ledger.KindBuyerEscrow, 7, 400, true},
+		{ledger.KindPlatformFees, 1, 400, true},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			db, lnd := testBooks(t)
+			r, err := reconcile.Run(context.Background(),
+				msatSkewedDB{db, tc.kind, tc.delta}, lnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Vault != tc.vault {
+				t.Errorf("vault %v, want %v", r.Vault, tc.vault)
+			}
+			if len(r.Differences) != 1 {
+				t.Fatalf("differences %v, want one", r.Differences)
+			}
+			d := r.Differences[0]
+			if d.Kind != reconcile.KindTotal ||
+				!strings.HasPrefix(d.Subject, "held (") ||
+				!strings.Contains(d.Subject, "vault") {
+
+				t.Fatalf("difference %q", d)
+			}
+		})
+	}
+
+	// A strategy's gain: principal up, strategy_yield down by as much.
+	db, lnd := testBooks(t)
+	l := ledger.New(store.NewLedgerStore(db), nil)
+	ctx := context.Background()
+	for _, tx := range []ledger.Transaction{
+		ledger.Transfer("allocate", "", ledger.Vault(),
+			ledger.StrategyPrincipal("lease"), 300),
+		ledger.Transfer("gain", "", ledger.StrategyYield("lease"),
+			ledger.StrategyPrincipal("lease"), 25),
+	} {
+		if _, err := l.Post(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := reconcile.Run(ctx, db, lnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() || r.Vault != 425 || r.Ledger.Held != 19_985 {
+		t.Fatalf("after a gain: vault %v, held %v, differences %v",
+			r.Vault, r.Ledger.Held, r.Differences)
+	}
+}
+
+// TestRunLocked: each provider's shares_locked must equal the shares of
+// its pending redemptions; a difference names the provider's account.
+func TestRunLocked(t *testing.T) {
+	tests := []struct {
+		name  string
+		post  []ledger.Transaction
+		vault func(tx yield.VaultTx) error
+		want  []string // subject and what Sluice says
+	}{{
+		name: "locked without a request",
+		post: []ledger.Transaction{
+			ledger.TransferShares("lock2", "",
+				ledger.ProviderShares("p1"),
+				ledger.SharesLocked("p1"), 200),
+		},
+		want: []string{"shares_locked:p1",
+			"0.700 shares locked against 0.500 shares in pending"},
+	}, {
+		name: "a request that locked nothing",
+		vault: func(tx yield.VaultTx) error {
+			_, err := tx.InsertRedemption(context.Background(),
+				yield.StoredRedemption{Key: "p1:r3",
+					ProviderID: "p1", Shares: 1,
+					State:       yield.RedemptionPending,
+					RequestedAt: at})
+			return err
+		},
+		want: []string{"shares_locked:p1",
+			"0.500 shares locked against 0.501 shares in pending"},
+	}, {
+		name: "a finalized request whose shares were not burnt",
+		vault: func(tx yield.VaultTx) error {
+			ctx := context.Background()
+			r, err := tx.RedemptionByKey(ctx, "p1:r1")
+			if err != nil {
+				return err
+			}
+			r.State = yield.RedemptionFinalized
+			r.FinalizedAt = at
+			return tx.UpdateRedemption(ctx,
+				yield.RedemptionPending, r)
+		},
+		want: []string{"shares_locked:p1",
+			"0.500 shares locked against 0.000 shares in pending"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db, lnd := testBooks(t)
+			ctx := context.Background()
+			l := ledger.New(store.NewLedgerStore(db), nil)
+			for _, tx := range tc.post {
+				if _, err := l.Post(ctx, tx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.vault != nil {
+				if err := db.ExecVault(ctx, false,
+					tc.vault); err != nil {
+
+					t.Fatal(err)
+				}
+			}
+			r, err := reconcile.Run(ctx, db, lnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Differences) != 1 {
+				t.Fatalf("differences %v, want one",
+					r.Differences)
+			}
+			d := r.Differences[0]
+			t.Log(d)
+			if d.Kind != reconcile.KindShares ||
+				d.Subject != tc.want[0] ||
+				!strings.Contains(d.Sluice, tc.want[1]) {
+
+				t.Fatalf("difference %q, want %q", d, tc.want)
 			}
 		})
 	}

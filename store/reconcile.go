@@ -119,6 +119,49 @@ func (b booksTx) ShareKindTotal(ctx context.Context,
 	return b.tx.ShareKindTotal(ctx, kind)
 }
 
+// ShareBalances returns the balance of every account of a share kind, by
+// ref.
+func (b booksTx) ShareBalances(ctx context.Context,
+	kind ledger.AccountKind) (map[string]ledger.Shares, error) {
+
+	if u := kind.Unit(); u != ledger.UnitShares {
+		return nil, fmt.Errorf("balances of %s: %w: it counts %q, not "+
+			"%s", kind, ledger.ErrWrongUnit, u, ledger.UnitShares)
+	}
+	rows, err := b.tx.q.ListKindBalances(ctx, string(kind))
+	if err != nil {
+		return nil, fmt.Errorf("balances of %s: %w", kind,
+			mapError(err))
+	}
+	out := make(map[string]ledger.Shares, len(rows))
+	for _, r := range rows {
+		if ledger.Unit(r.Unit) != ledger.UnitShares {
+			return nil, fmt.Errorf("balance of %s:%s: %w: recorded "+
+				"in %q", kind, r.Ref, ledger.ErrWrongUnit, r.Unit)
+		}
+		out[r.Ref] = ledger.Shares(r.Balance)
+	}
+
+	return out, nil
+}
+
+// PendingRedemptionShares returns the shares of each provider's pending
+// redemptions.
+func (b booksTx) PendingRedemptionShares(ctx context.Context) (
+	map[string]ledger.Shares, error) {
+
+	rows, err := b.tx.q.SumPendingRedemptionShares(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pending redemptions: %w", mapError(err))
+	}
+	out := make(map[string]ledger.Shares, len(rows))
+	for _, r := range rows {
+		out[r.ProviderID] = ledger.Shares(r.Shares)
+	}
+
+	return out, nil
+}
+
 // KindTotal returns the sum of the balances of every account of an msat
 // kind (all providers' paid_out, say); zero when there is none.
 // Reconciliation compares such totals with lnd's. A share kind, or an

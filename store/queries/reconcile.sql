@@ -6,3 +6,19 @@ FROM accounts
 WHERE kind = $1
 GROUP BY unit
 ORDER BY unit;
+
+-- name: ListKindBalances :many
+-- Every account of a kind, by ref, in the unit it is recorded in.
+SELECT ref, unit, balance
+FROM accounts
+WHERE kind = $1
+ORDER BY ref;
+
+-- name: SumPendingRedemptionShares :many
+-- The shares of each provider's pending redemptions, which its
+-- shares_locked account must hold.
+SELECT provider_id, CAST(SUM(shares) AS BIGINT) AS shares
+FROM redemptions
+WHERE state = 'pending'
+GROUP BY provider_id
+ORDER BY provider_id;

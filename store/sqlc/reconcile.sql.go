@@ -9,6 +9,43 @@ import (
 	"context"
 )
 
+const listKindBalances = `-- name: ListKindBalances :many
+SELECT ref, unit, balance
+FROM accounts
+WHERE kind = $1
+ORDER BY ref
+`
+
+type ListKindBalancesRow struct {
+	Ref     string
+	Unit    string
+	Balance int64
+}
+
+// Every account of a kind, by ref, in the unit it is recorded in.
+func (q *Queries) ListKindBalances(ctx context.Context, kind string) ([]ListKindBalancesRow, error) {
+	rows, err := q.db.QueryContext(ctx, listKindBalances, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListKindBalancesRow
+	for rows.Next() {
+		var i ListKindBalancesRow
+		if err := rows.Scan(&i.Ref, &i.Unit, &i.Balance); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sumKindBalances = `-- name: SumKindBalances :many
 SELECT unit, CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total
 FROM accounts
@@ -34,6 +71,44 @@ func (q *Queries) SumKindBalances(ctx context.Context, kind string) ([]SumKindBa
 	for rows.Next() {
 		var i SumKindBalancesRow
 		if err := rows.Scan(&i.Unit, &i.Total); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const sumPendingRedemptionShares = `-- name: SumPendingRedemptionShares :many
+SELECT provider_id, CAST(SUM(shares) AS BIGINT) AS shares
+FROM redemptions
+WHERE state = 'pending'
+GROUP BY provider_id
+ORDER BY provider_id
+`
+
+type SumPendingRedemptionSharesRow struct {
+	ProviderID string
+	Shares     int64
+}
+
+// The shares of each provider's pending redemptions, which its
+// shares_locked account must hold.
+func (q *Queries) SumPendingRedemptionShares(ctx context.Context) ([]SumPendingRedemptionSharesRow, error) {
+	rows, err := q.db.QueryContext(ctx, sumPendingRedemptionShares)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SumPendingRedemptionSharesRow
+	for rows.Next() {
+		var i SumPendingRedemptionSharesRow
+		if err := rows.Scan(&i.ProviderID, &i.Shares); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
