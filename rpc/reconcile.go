@@ -65,6 +65,7 @@ func reconcileProto(r *reconcile.Report) *sluicerpc.ReconcileResponse {
 		Ledger:          totalsProto(r.Ledger),
 		Lnd:             totalsProto(r.Lnd),
 		Ok:              r.OK(),
+		VaultMsat:       int64(r.Vault),
 	}
 	for _, d := range r.Differences {
 		resp.Differences = append(resp.Differences,
@@ -83,5 +84,6 @@ func totalsProto(t reconcile.Totals) *sluicerpc.ReconcileTotals {
 		PaidOutMsat:     int64(t.PaidOut),
 		RefundedMsat:    int64(t.Refunded),
 		RoutingFeesMsat: int64(t.RoutingFees),
+		HeldMsat:        int64(t.Held),
 	}
 }

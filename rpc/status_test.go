@@ -156,9 +156,10 @@ func TestReconcile(t *testing.T) {
 	report := &reconcile.Report{
 		At: time.Now(), Invoices: 2, Payouts: 5, Refunds: 1,
 		Ledger: reconcile.Totals{Funded: 100, PaidOut: 60,
-			Refunded: 30, RoutingFees: 2},
+			Refunded: 30, RoutingFees: 2, Held: 8},
 		Lnd: reconcile.Totals{Funded: 100, PaidOut: 61,
-			Refunded: 30, RoutingFees: 2},
+			Refunded: 30, RoutingFees: 2, Held: 7},
+		Vault: 5,
 		Differences: []reconcile.Difference{{
 			Kind: reconcile.KindTotal, Subject: "paid_out",
 			Sluice: "60 msat", Lnd: "61 msat",
@@ -198,7 +199,9 @@ func TestReconcile(t *testing.T) {
 		m.Differences[0].Subject != "paid_out" ||
 		m.Differences[0].Kind != "total" || m.Invoices != 2 ||
 		m.Payouts != 5 || m.Refunds != 1 ||
-		m.Ledger.PaidOutMsat != 60 || m.Lnd.PaidOutMsat != 61 {
+		m.Ledger.PaidOutMsat != 60 || m.Lnd.PaidOutMsat != 61 ||
+		m.Ledger.HeldMsat != 8 || m.Lnd.HeldMsat != 7 ||
+		m.VaultMsat != 5 {
 
 		t.Fatalf("report %v", m)
 	}

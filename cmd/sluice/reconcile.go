@@ -72,6 +72,8 @@ func printReconcile(out io.Writer, r *sluicerpc.ReconcileResponse) error {
 			r.Lnd.GetRefundedMsat()},
 		{"routing fees vs payment fees", r.Ledger.GetRoutingFeesMsat(),
 			r.Lnd.GetRoutingFeesMsat()},
+		{"held for the books vs what lnd's leave",
+			r.Ledger.GetHeldMsat(), r.Lnd.GetHeldMsat()},
 	} {
 		mark := "ok"
 		if t.ledger != t.lnd {
@@ -83,6 +85,8 @@ func printReconcile(out io.Writer, r *sluicerpc.ReconcileResponse) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "held includes the vault's %d msat (idle and "+
+		"allocated to strategies)\n", r.VaultMsat)
 	fmt.Fprintf(out, "\ncompared %d settled job invoices, %d payouts, %d "+
 		"refunds (%d still resolving); left alone %d invoices and %d "+
 		"payments of the hub that are not Sluice's\n", r.Invoices,

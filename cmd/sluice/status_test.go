@@ -81,8 +81,9 @@ func startStatusServer(t *testing.T, report *reconcile.Report) []string {
 // exits with an error exactly when there is one.
 func TestOperatorReconcile(t *testing.T) {
 	report := &reconcile.Report{At: time.Now(), Invoices: 1, Payouts: 2,
-		Ledger: reconcile.Totals{Funded: 1000, PaidOut: 500},
-		Lnd:    reconcile.Totals{Funded: 1000, PaidOut: 500},
+		Ledger: reconcile.Totals{Funded: 1000, PaidOut: 500, Held: 500},
+		Lnd:    reconcile.Totals{Funded: 1000, PaidOut: 500, Held: 500},
+		Vault:  120,
 	}
 	base := startStatusServer(t, report)
 
@@ -95,7 +96,9 @@ func TestOperatorReconcile(t *testing.T) {
 	}{{
 		name: "clean",
 		want: []string{"no difference", "payouts vs succeeded " +
-			"payments", "compared 1 settled job invoices, 2 payouts"},
+			"payments", "compared 1 settled job invoices, 2 payouts",
+			"held for the books vs what lnd's leave",
+			"the vault's 120 msat"},
 	}, {
 		name: "a difference",
 		diffs: []reconcile.Difference{{Kind: reconcile.KindPayout,
