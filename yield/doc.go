@@ -3,7 +3,15 @@
 // (NAV) per share, each epoch's rewards and the Merkle root that commits to
 // them.
 //
-// What is here so far is the pure part, without store or I/O:
+// The Vault (vault.go) acts on the ledger and its own rows through the
+// store interfaces of store.go, each operation in one store transaction
+// that reads the NAV it acts on (nav.go): staking and auto-stake
+// (stake.go; Earned is metering's hook, in the charge's transaction),
+// epochs and their close (epoch.go), the redemption queue (redeem.go),
+// the operator's policy and shutdown (policy.go) and the strategies'
+// interface with the idle reserve (strategy.go); Run closes epochs and
+// finalizes the queue on a tick. Beneath it is the pure part, without
+// store or I/O:
 //
 //   - vaultmath.go: ERC-4626's conversions and previews (OpenZeppelin v5) in
 //     integer msat and share units, over an exact 128-bit MulDiv, with
