@@ -253,6 +253,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Unlock()
 
 	history := lightning.NewHubHistory(services.Client)
+	var sharesBackend rpc.SharesBackend
+	if sharesL != nil {
+		sharesBackend = sharesL
+	}
 	server, err := rpc.NewServer(rpc.Config{
 		ListenAddr:      cfg.RPCListen,
 		TLSCertPath:     cfg.TLSCertPath,
@@ -268,6 +272,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Metering:      meter,
 		Payouts:       payouts,
 		Vault:         vault,
+		Shares:        sharesBackend,
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {
 
