@@ -47,6 +47,8 @@ func TestSharesGenesis(t *testing.T) {
 		t.Fatalf("genesis without supply: %v\n%s", err, out)
 	}
 
+	// Metered seconds are seconds since the job started: wait for five.
+	time.Sleep(6 * time.Second)
 	f.submitSeconds(t, 5)
 	f.waitEpochsCover(t)
 	supply := f.supply(t)
