@@ -164,6 +164,7 @@ func TestSharesGenesis(t *testing.T) {
 	if n := batchesNamed(t, hubTapd, name+"-2"); n != 0 {
 		t.Fatalf("a refused genesis reached tapd")
 	}
+	s.stop()
 }
 
 // supply is the ledger's share supply, as the vault shows it.
