@@ -118,8 +118,8 @@ type LndConfig struct {
 	RPCTimeout   time.Duration `long:"rpctimeout" description:"how long any single call to lnd may take"`
 }
 
-// TapdConfig says how to reach the hub's tapd. sluiced does not dial tapd
-// yet; the reward-share module will.
+// TapdConfig says how to reach the hub's tapd, which mints the reward
+// shares (package shares). When it is unreachable sluiced runs without them.
 //
 //nolint:ll
 type TapdConfig struct {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,7 @@ type Daemon struct {
 	payouts   *payout.Scheduler
 	meter     *metering.Service
 	vault     *vaultLoop
+	shares    *sharesLoop
 	server    *rpc.Server
 
 	// critical is closed when a subsystem logs a critical error, which
@@ -242,7 +244,19 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.vault = startVaultLoop(vault)
 	d.mu.Unlock()
 
+	// The share asset needs tapd; without it sluiced runs on and says
+	// so. A genesis left pending resumes here.
+	sharesL := startShares(ctx, cfg, db,
+		hex.EncodeToString(services.NodePubkey[:]), d.clock)
+	d.mu.Lock()
+	d.shares = sharesL
+	d.mu.Unlock()
+
 	history := lightning.NewHubHistory(services.Client)
+	var sharesBackend rpc.SharesBackend
+	if sharesL != nil {
+		sharesBackend = sharesL
+	}
 	server, err := rpc.NewServer(rpc.Config{
 		ListenAddr:      cfg.RPCListen,
 		TLSCertPath:     cfg.TLSCertPath,
@@ -258,6 +272,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Metering:      meter,
 		Payouts:       payouts,
 		Vault:         vault,
+		Shares:        sharesBackend,
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {
 
@@ -305,9 +320,9 @@ func (d *Daemon) stopSubsystems() error {
 	d.mu.Lock()
 	server, payouts, jobs := d.server, d.payouts, d.jobs
 	meter, db, services := d.meter, d.db, d.lnd
-	vault := d.vault
+	vault, sharesL := d.vault, d.shares
 	d.server, d.payouts, d.jobs, d.db, d.lnd = nil, nil, nil, nil, nil
-	d.meter, d.vault = nil, nil
+	d.meter, d.vault, d.shares = nil, nil, nil
 	d.mu.Unlock()
 
 	var errs []error
@@ -333,6 +348,13 @@ func (d *Daemon) stopSubsystems() error {
 	if vault != nil {
 		// After metering: no charge is under way that stakes.
 		err := withTimeout("stop the vault's loop", vault.stop)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if sharesL != nil {
+		// A genesis under way stays pending for the next start.
+		err := withTimeout("stop shares", sharesL.stop)
 		if err != nil {
 			errs = append(errs, err)
 		}

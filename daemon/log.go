@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-ln/sluice/reconcile"
 	"github.com/sluice-ln/sluice/rpc"
 	"github.com/sluice-ln/sluice/settlement"
+	"github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/yield"
 )
@@ -58,6 +59,7 @@ func subsystems() []subsystem {
 		{reconcile.Subsystem, reconcile.UseLogger},
 		{metering.Subsystem, metering.UseLogger},
 		{yield.Subsystem, yield.UseLogger},
+		{shares.Subsystem, shares.UseLogger},
 		{lndclientSubsystem, lndclient.UseLogger},
 	}
 }

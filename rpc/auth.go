@@ -101,6 +101,12 @@ var permissions = map[string][]Role{
 		RoleOperator,
 	},
 
+	// The share asset: the operator mints it, providers see it.
+	sluicerpcconnect.SharesServiceGenesisProcedure: {RoleOperator},
+	sluicerpcconnect.SharesServiceGetSharesProcedure: {
+		RoleOperator, RoleProvider,
+	},
+
 	// The vault: the whole is open to the operator and providers, a
 	// provider acts on and sees its own shares only (the interceptor
 	// checks provider_id, the handlers the rest); policy and shutdown

@@ -85,6 +85,11 @@ type Config struct {
 	// saying that this sluiced serves no vault.
 	Vault VaultBackend
 
+	// Shares serves the SharesService (the share asset on tapd); the
+	// daemon sets it when tapd answered at start. When nil, the
+	// service's methods answer unavailable.
+	Shares SharesBackend
+
 	// Reconciler serves the OperatorService's Reconcile; the daemon
 	// runs reconcile.Run over the store and the hub's lnd. When nil, it
 	// answers unimplemented.

@@ -109,6 +109,7 @@ func NewServer(cfg Config) (*Server, error) {
 		}
 	}
 	vault := &vaultService{backend: cfg.Vault}
+	shareSvc := &sharesService{backend: cfg.Shares}
 	s.handler = newHandler(auth,
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewSluiceHandler(sluice, opts...)
@@ -136,6 +137,11 @@ func NewServer(cfg Config) (*Server, error) {
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewVaultServiceHandler(
 				vault, opts...,
+			)
+		},
+		func(opts ...connect.HandlerOption) (string, http.Handler) {
+			return sluicerpcconnect.NewSharesServiceHandler(
+				shareSvc, opts...,
 			)
 		},
 	)

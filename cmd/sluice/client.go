@@ -101,6 +101,9 @@ type apiClient struct {
 
 	// vault is the VaultService.
 	vault sluicerpcconnect.VaultServiceClient
+
+	// shares is the SharesService.
+	shares sluicerpcconnect.SharesServiceClient
 }
 
 // connectionFlags are the global flags resolved to paths.
@@ -175,6 +178,7 @@ func newAPIClientWithMacaroon(c *cli.Context, macaroonPath string) (
 		jobs:     cl.Jobs,
 		operator: cl.Operator,
 		vault:    cl.Vault,
+		shares:   cl.Shares,
 	}, nil
 }
 

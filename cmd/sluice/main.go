@@ -22,6 +22,7 @@ func main() {
 		jobCommand,
 		operatorCommand,
 		vaultCommand,
+		sharesCommand,
 		agentCommand,
 		devnetCommand,
 	}

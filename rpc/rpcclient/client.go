@@ -36,6 +36,7 @@ type Client struct {
 	Jobs      sluicerpcconnect.JobServiceClient
 	Operator  sluicerpcconnect.OperatorServiceClient
 	Vault     sluicerpcconnect.VaultServiceClient
+	Shares    sluicerpcconnect.SharesServiceClient
 }
 
 // New returns a client of the sluiced at addr (host:port) whose TLS
@@ -89,6 +90,9 @@ func New(addr string, certPEM, macaroon []byte) (*Client, error) {
 			httpClient, url, opts...,
 		),
 		Vault: sluicerpcconnect.NewVaultServiceClient(
+			httpClient, url, opts...,
+		),
+		Shares: sluicerpcconnect.NewSharesServiceClient(
 			httpClient, url, opts...,
 		),
 	}, nil

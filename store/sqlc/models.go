@@ -176,6 +176,20 @@ type Refund struct {
 	ResolvedAt     sql.NullTime
 }
 
+type ShareMint struct {
+	Name           string
+	Kind           string
+	Amount         int64
+	Meta           string
+	State          string
+	Failure        string
+	GroupKey       string
+	AssetID        string
+	AnchorOutpoint string
+	CreatedAt      time.Time
+	ResolvedAt     sql.NullTime
+}
+
 type UsageMeter struct {
 	JobID       string
 	LastSeq     int64

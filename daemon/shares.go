@@ -1,0 +1,189 @@
+package daemon
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/lightninglabs/taproot-assets/taprpc"
+	"github.com/lightningnetwork/lnd/clock"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/shares"
+	"github.com/sluice-ln/sluice/store"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// tapdTimeout bounds the dial and the network check of tapd at start.
+const tapdTimeout = 10 * time.Second
+
+// sharesFeeRate is the share mints' fee rate, sat/kw (about 4 sat/vB).
+const sharesFeeRate uint32 = 1000
+
+var (
+	// ErrTapdUnreachable means nothing answered at --tapd.host, or its
+	// certificate or macaroon could not be read or were refused.
+	ErrTapdUnreachable = errors.New("tapd is unreachable")
+
+	// ErrTapdWrongNetwork means tapd runs on another network than
+	// --network.
+	ErrTapdWrongNetwork = errors.New("tapd is on another network")
+)
+
+// tapdMacaroon sends a hex macaroon in the "macaroon" metadata, as tapd
+// expects.
+type tapdMacaroon string
+
+func (m tapdMacaroon) GetRequestMetadata(context.Context, ...string) (
+	map[string]string, error) {
+
+	return map[string]string{"macaroon": string(m)}, nil
+}
+
+func (m tapdMacaroon) RequireTransportSecurity() bool { return true }
+
+// ConnectTapd connects to the hub's tapd and checks that it answers and
+// runs on network. Errors wrap ErrTapdUnreachable or ErrTapdWrongNetwork.
+func ConnectTapd(ctx context.Context, cfg *TapdConfig, network string) (
+	*grpc.ClientConn, error) {
+
+	d := net.Dialer{Timeout: tapdTimeout}
+	c, err := d.DialContext(ctx, "tcp", cfg.Host)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", ErrTapdUnreachable,
+			cfg.Host, err)
+	}
+	c.Close()
+
+	creds, err := credentials.NewClientTLSFromFile(cfg.TLSPath, "")
+	if err != nil {
+		return nil, fmt.Errorf("%w: --tapd.tlspath: %v",
+			ErrTapdUnreachable, err)
+	}
+	mac, err := os.ReadFile(cfg.MacaroonPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --tapd.macaroonpath: %v",
+			ErrTapdUnreachable, err)
+	}
+	conn, err := grpc.NewClient(cfg.Host,
+		grpc.WithTransportCredentials(creds),
+		grpc.WithPerRPCCredentials(tapdMacaroon(
+			hex.EncodeToString(mac))),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", ErrTapdUnreachable,
+			cfg.Host, err)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, tapdTimeout)
+	defer cancel()
+	info, err := taprpc.NewTaprootAssetsClient(conn).GetInfo(ctx,
+		&taprpc.GetInfoRequest{})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w at %s: %v", ErrTapdUnreachable,
+			cfg.Host, err)
+	}
+	if info.Network != network {
+		conn.Close()
+		return nil, fmt.Errorf("%w: tapd at %s runs on %s, sluiced on "+
+			"%s", ErrTapdWrongNetwork, cfg.Host, info.Network,
+			network)
+	}
+
+	return conn, nil
+}
+
+// sharesLoop is the share asset under the daemon's lifecycle: tapd's
+// connection, and the resume of a pending genesis, stopped before the
+// store closes.
+type sharesLoop struct {
+	manager *shares.Manager
+	conn    *grpc.ClientConn
+
+	// ctx is the loop's: a genesis asked for over the API runs under
+	// it, so that a client that hangs up does not stop it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startShares connects to tapd and resumes a pending genesis in the
+// background. When tapd is unreachable or on another network it logs why
+// and returns nil: sluiced runs without shares.
+func startShares(ctx context.Context, cfg *Config, db *store.DB,
+	hub string, clk clock.Clock) *sharesLoop {
+
+	conn, err := ConnectTapd(ctx, cfg.Tapd, cfg.Network)
+	if err != nil {
+		log.Warnf("Starting WITHOUT reward shares: %v (shares calls "+
+			"answer Unavailable)", err)
+		return nil
+	}
+	m := shares.NewManager(shares.Config{
+		Store:   db,
+		Supply:  ledger.New(store.NewLedgerStore(db), nil),
+		Minter:  lightning.NewTapdMinter(conn),
+		Vault:   shares.Vault{Hub: hub, Network: cfg.Network},
+		FeeRate: sharesFeeRate,
+		Clock:   clk,
+	})
+	log.Infof("Reward shares on tapd at %s", cfg.Tapd.Host)
+
+	rctx, cancel := context.WithCancel(context.Background())
+	l := &sharesLoop{manager: m, conn: conn, ctx: rctx, cancel: cancel}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		err := m.Resume(rctx)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Errorf("Share genesis resume: %v", err)
+		}
+	}()
+
+	return l
+}
+
+// Genesis mints the share asset's group (shares.Manager.Genesis) under the
+// loop's context and waits for it until ctx ends; the mint goes on after
+// that, and GetShares shows it.
+func (l *sharesLoop) Genesis(ctx context.Context, name string) (shares.Mint,
+	error) {
+
+	type result struct {
+		m   shares.Mint
+		err error
+	}
+	ch := make(chan result, 1)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		m, err := l.manager.Genesis(l.ctx, name)
+		ch <- result{m, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.m, r.err
+	case <-ctx.Done():
+		return shares.Mint{}, ctx.Err()
+	}
+}
+
+// Asset is the share asset's genesis (shares.Manager.Asset).
+func (l *sharesLoop) Asset(ctx context.Context) (shares.Mint, error) {
+	return l.manager.Asset(ctx)
+}
+
+// stop ends a resume under way (its intent stays pending for the next
+// start) and closes tapd's connection.
+func (l *sharesLoop) stop() error {
+	l.cancel()
+	l.wg.Wait()
+	return l.conn.Close()
+}

@@ -1,0 +1,2 @@
+DROP INDEX share_mints_one_genesis_idx;
+DROP TABLE share_mints;
