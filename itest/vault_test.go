@@ -47,10 +47,15 @@ func withVaultEpoch(epoch time.Duration) func(*sluiced) {
 // each restart the epoch's shares are issued once and the redemption is
 // paid once.
 func TestVault(t *testing.T) {
-	// A busy core earns about 2 sat a second at this rate card, and the
-	// platform's 2.5 % of it funds the reward.
+	// A busy core earns 20 sat a second at this rate card, and the
+	// platform's 2.5 % of it funds the reward. Every redemption below
+	// must carry more than a payout's minimum and fee reserve (2 sat), or
+	// its payable would wait for more earnings and never show paid: the
+	// five busy seconds earn that even when a loaded machine gives the
+	// loop a tenth of a core, and the three seconds submitted before the
+	// crash tests stake 30 sat.
 	f := newMeteredJob(t, 10_000_000, map[string]string{
-		"cpu": "2", "mem": "0.01"}, withVaultEpoch(vaultEpoch))
+		"cpu": "20", "mem": "0.01"}, withVaultEpoch(vaultEpoch))
 	s, ctx, vault := f.s, f.ctx, f.prov.vault
 	book := openBook(t, s)
 
