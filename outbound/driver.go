@@ -87,6 +87,8 @@ type Retry struct {
 // backOff is r as a backoff policy on clk that stops when ctx ends.
 func (r Retry) backOff(ctx context.Context, clk clock.Clock) backoff.BackOff {
 	b := backoff.NewExponentialBackOff()
+	// backoff's default multiplier is 1.5; the rule is to double.
+	b.Multiplier = 2
 	b.InitialInterval = DefaultInitialWait
 	if r.InitialWait > 0 {
 		b.InitialInterval = r.InitialWait
