@@ -265,48 +265,110 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 	}
 	touched = uniqueAccounts(touched)
 
-	accountIDs := make(map[ledger.Account]int64, len(touched))
-	for _, a := range touched {
-		st := states[a]
-		balance, err := column(st.Unit, st.Balance, st.Shares)
-		if err != nil {
-			return fail(fmt.Sprintf("account %v", a), err)
-		}
-		id, err := t.q.UpsertAccountBalance(ctx,
-			sqlc.UpsertAccountBalanceParams{
-				Kind:      string(a.Kind),
-				Ref:       a.Ref,
-				Unit:      string(st.Unit),
-				Balance:   balance,
-				CreatedAt: at,
-			})
-		if errors.Is(err, sql.ErrNoRows) {
-			err = fmt.Errorf("%w: recorded in another unit than %s",
-				ledger.ErrWrongUnit, st.Unit)
-		} else if err != nil {
-			err = mapError(err)
-		}
-		if err != nil {
-			return fail(fmt.Sprintf("account %v", a), err)
-		}
-		accountIDs[a] = id
+	accountIDs, err := t.upsertAccounts(ctx, touched, states, at)
+	if err != nil {
+		return fail("accounts", err)
 	}
+	if err := t.insertPostings(ctx, txID, tx.Postings, accountIDs,
+		amounts, afters); err != nil {
 
-	for i, p := range tx.Postings {
-		err := t.q.InsertPosting(ctx, sqlc.InsertPostingParams{
-			TxID:         txID,
-			Seq:          int32(i),
-			AccountID:    accountIDs[p.Account],
-			Amount:       amounts[i],
-			BalanceAfter: afters[i],
-		})
-		if err != nil {
-			return fail(fmt.Sprintf("posting %d", i),
-				mapError(err))
-		}
+		return fail("postings", err)
 	}
 
 	return ledger.Receipt{TxID: txID, IdempotencyKey: key, Time: at}, nil
+}
+
+// upsertAccounts sets the balance of each account (sorted, each once) to
+// its state's, creating it in its state's unit on first use, in one
+// statement, and returns the accounts' ids. An account is created in its
+// unit and only ever written in it: one recorded in another unit is not
+// written (the update's WHERE keeps it, and no row comes back for it),
+// and comes back as ledger.ErrWrongUnit.
+//
+// The statement is built here rather than by sqlc: the number of rows is
+// known only at run time (sqlc has no multi-row VALUES form that runs on
+// both engines). Its rows are written in the order given, which is what
+// keeps the lock order fixed on Postgres; the accounts are distinct, so
+// no row is updated twice.
+func (t *Tx) upsertAccounts(ctx context.Context, accounts []ledger.Account,
+	states map[ledger.Account]ledger.AccountState, at time.Time) (
+	map[ledger.Account]int64, error) {
+
+	var q strings.Builder
+	q.WriteString("INSERT INTO accounts (kind, ref, unit, balance, " +
+		"created_at) VALUES ")
+	args := make([]any, 0, 5*len(accounts))
+	for i, a := range accounts {
+		st := states[a]
+		balance, err := column(st.Unit, st.Balance, st.Shares)
+		if err != nil {
+			return nil, fmt.Errorf("account %v: %w", a, err)
+		}
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2,
+			5*i+3, 5*i+4, 5*i+5)
+		args = append(args, string(a.Kind), a.Ref, string(st.Unit),
+			balance, at)
+	}
+	q.WriteString(" ON CONFLICT (kind, ref) DO UPDATE SET balance = " +
+		"excluded.balance WHERE accounts.unit = excluded.unit " +
+		"RETURNING id, kind, ref")
+
+	rows, err := t.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+
+	ids := make(map[ledger.Account]int64, len(accounts))
+	for rows.Next() {
+		var (
+			id   int64
+			acct ledger.Account
+		)
+		if err := rows.Scan(&id, &acct.Kind, &acct.Ref); err != nil {
+			return nil, mapError(err)
+		}
+		ids[acct] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapError(err)
+	}
+	for _, a := range accounts {
+		if _, ok := ids[a]; !ok {
+			return nil, fmt.Errorf("account %v: %w: recorded in "+
+				"another unit than %s", a, ledger.ErrWrongUnit,
+				states[a].Unit)
+		}
+	}
+
+	return ids, nil
+}
+
+// insertPostings inserts a transaction's postings, numbered in the order
+// given, in one statement, built here for the reason upsertAccounts says.
+func (t *Tx) insertPostings(ctx context.Context, txID int64,
+	postings []ledger.Posting, accountIDs map[ledger.Account]int64,
+	amounts, afters []int64) error {
+
+	var q strings.Builder
+	q.WriteString("INSERT INTO ledger_postings (tx_id, seq, account_id, " +
+		"amount, balance_after) VALUES ")
+	args := make([]any, 0, 5*len(postings))
+	for i, p := range postings {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2,
+			5*i+3, 5*i+4, 5*i+5)
+		args = append(args, txID, int32(i), accountIDs[p.Account],
+			amounts[i], afters[i])
+	}
+	_, err := t.exec(ctx, q.String(), args...)
+
+	return err
 }
 
 // balancesAfter returns each posting's amount and the balance it leaves

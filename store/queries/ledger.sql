@@ -15,20 +15,6 @@ INSERT INTO ledger_transactions (idempotency_key, description, created_at)
 VALUES ($1, $2, $3)
 RETURNING id;
 
--- name: UpsertAccountBalance :one
--- An account is created in its unit and only ever written in it: for one
--- recorded in another unit the update does not happen and no row comes
--- back.
-INSERT INTO accounts (kind, ref, unit, balance, created_at)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (kind, ref) DO UPDATE SET balance = excluded.balance
-WHERE accounts.unit = excluded.unit
-RETURNING id;
-
--- name: InsertPosting :exec
-INSERT INTO ledger_postings (tx_id, seq, account_id, amount, balance_after)
-VALUES ($1, $2, $3, $4, $5);
-
 -- name: GetAccountState :one
 SELECT unit, balance FROM accounts WHERE kind = $1 AND ref = $2;
 

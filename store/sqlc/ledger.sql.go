@@ -69,30 +69,6 @@ func (q *Queries) InsertLedgerTransaction(ctx context.Context, arg InsertLedgerT
 	return id, err
 }
 
-const insertPosting = `-- name: InsertPosting :exec
-INSERT INTO ledger_postings (tx_id, seq, account_id, amount, balance_after)
-VALUES ($1, $2, $3, $4, $5)
-`
-
-type InsertPostingParams struct {
-	TxID         int64
-	Seq          int32
-	AccountID    int64
-	Amount       int64
-	BalanceAfter int64
-}
-
-func (q *Queries) InsertPosting(ctx context.Context, arg InsertPostingParams) error {
-	_, err := q.db.ExecContext(ctx, insertPosting,
-		arg.TxID,
-		arg.Seq,
-		arg.AccountID,
-		arg.Amount,
-		arg.BalanceAfter,
-	)
-	return err
-}
-
 const listAccountHistory = `-- name: ListAccountHistory :many
 SELECT t.id, t.idempotency_key, t.description, t.created_at,
     a.unit, p.amount, p.balance_after
@@ -286,36 +262,4 @@ func (q *Queries) SumAccountPostingsByKeyPrefix(ctx context.Context, arg SumAcco
 	var total int64
 	err := row.Scan(&total)
 	return total, err
-}
-
-const upsertAccountBalance = `-- name: UpsertAccountBalance :one
-INSERT INTO accounts (kind, ref, unit, balance, created_at)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (kind, ref) DO UPDATE SET balance = excluded.balance
-WHERE accounts.unit = excluded.unit
-RETURNING id
-`
-
-type UpsertAccountBalanceParams struct {
-	Kind      string
-	Ref       string
-	Unit      string
-	Balance   int64
-	CreatedAt time.Time
-}
-
-// An account is created in its unit and only ever written in it: for one
-// recorded in another unit the update does not happen and no row comes
-// back.
-func (q *Queries) UpsertAccountBalance(ctx context.Context, arg UpsertAccountBalanceParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, upsertAccountBalance,
-		arg.Kind,
-		arg.Ref,
-		arg.Unit,
-		arg.Balance,
-		arg.CreatedAt,
-	)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
 }
