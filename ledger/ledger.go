@@ -66,6 +66,12 @@ func (l *Ledger) Post(ctx context.Context, tx Transaction) (Receipt, error) {
 // ErrOverdraft) when an account whose kind may not go negative would end
 // below zero, and inserts the transaction. On error nothing has been written
 // through txs.
+//
+// A key is posted once, so the key is looked up only when it may have been
+// posted before: when the store refuses the insert (ErrKeyExists) or the
+// balances refuse the postings (a replay answers with the first receipt
+// whatever the balances are now). The first post of a key, the usual case,
+// costs no lookup.
 func (l *Ledger) PostTx(ctx context.Context, txs TxStore,
 	tx Transaction) (Receipt, error) {
 
@@ -73,27 +79,6 @@ func (l *Ledger) PostTx(ctx context.Context, txs TxStore,
 	if err != nil {
 		return Receipt{}, fmt.Errorf("transaction %q: %w",
 			tx.IdempotencyKey, err)
-	}
-
-	prior, err := txs.TransactionByKey(ctx, norm.IdempotencyKey)
-	switch {
-	case err == nil:
-		if !samePostings(prior.Transaction.Postings, norm.Postings) {
-			return Receipt{}, fmt.Errorf("transaction %q: %w",
-				norm.IdempotencyKey, ErrIdempotencyConflict)
-		}
-
-		log.Debugf("Transaction %q replayed, first posted as tx %d",
-			norm.IdempotencyKey, prior.Receipt.TxID)
-
-		receipt := prior.Receipt
-		receipt.Duplicate = true
-
-		return receipt, nil
-
-	case !errors.Is(err, ErrNotFound):
-		return Receipt{}, fmt.Errorf("transaction %q: looking up key: "+
-			"%w", norm.IdempotencyKey, err)
 	}
 
 	ids := make([]Account, len(norm.Postings))
@@ -115,6 +100,9 @@ func (l *Ledger) PostTx(ctx context.Context, txs TxStore,
 		}
 		st, err := apply(old, p)
 		if err != nil {
+			if r, ok, rerr := replay(ctx, txs, norm); ok || rerr != nil {
+				return r, rerr
+			}
 			return Receipt{}, fmt.Errorf("transaction %q: %w",
 				norm.IdempotencyKey, err)
 		}
@@ -126,6 +114,11 @@ func (l *Ledger) PostTx(ctx context.Context, txs TxStore,
 	at := l.clock().UTC().Truncate(time.Microsecond)
 
 	receipt, err := txs.InsertTransaction(ctx, norm, at, next)
+	if errors.Is(err, ErrKeyExists) {
+		if r, ok, rerr := replay(ctx, txs, norm); ok || rerr != nil {
+			return r, rerr
+		}
+	}
 	if err != nil {
 		return Receipt{}, fmt.Errorf("transaction %q: inserting: %w",
 			norm.IdempotencyKey, err)
@@ -135,6 +128,36 @@ func (l *Ledger) PostTx(ctx context.Context, txs TxStore,
 		norm.Postings)
 
 	return receipt, nil
+}
+
+// replay looks up the key of norm (validated and merged): when it was
+// recorded with the same net postings it returns the first receipt with
+// Duplicate set and true; with other postings ErrIdempotencyConflict; when
+// the key was never recorded, false and no error.
+func replay(ctx context.Context, txs TxStore, norm Transaction) (Receipt,
+	bool, error) {
+
+	prior, err := txs.TransactionByKey(ctx, norm.IdempotencyKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Receipt{}, false, nil
+
+	case err != nil:
+		return Receipt{}, false, fmt.Errorf("transaction %q: looking "+
+			"up key: %w", norm.IdempotencyKey, err)
+
+	case !samePostings(prior.Transaction.Postings, norm.Postings):
+		return Receipt{}, false, fmt.Errorf("transaction %q: %w",
+			norm.IdempotencyKey, ErrIdempotencyConflict)
+	}
+
+	log.Debugf("Transaction %q replayed, first posted as tx %d",
+		norm.IdempotencyKey, prior.Receipt.TxID)
+
+	receipt := prior.Receipt
+	receipt.Duplicate = true
+
+	return receipt, true, nil
 }
 
 // apply returns the state old is left in by the posting p, in the

@@ -131,6 +131,22 @@ func TestPostAndReplay(t *testing.T) {
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("history after replay: %v, %v", hist, err)
 	}
+
+	// A replay is answered with the first receipt even when the
+	// balances would refuse its postings now; a conflicting one is
+	// still a conflict.
+	drain := Transfer("drain:job-1", "", escrow, pay, 9_400)
+	drained := mustPost(t, l, drain)
+	r, err := l.Post(ctx, drain)
+	if err != nil || !r.Duplicate || r.TxID != drained.TxID {
+		t.Fatalf("replay of an overdraft now: %+v, %v", r, err)
+	}
+	_, err = l.Post(ctx, Transfer("drain:job-1", "", escrow, pay, 9_401))
+	if !errors.Is(err, ErrIdempotencyConflict) {
+		t.Fatalf("conflicting replay of an overdraft now: %v", err)
+	}
+	want[escrow], want[pay] = 0, 585+9_400
+	wantBalances(t, l, want)
 }
 
 func TestPostRefused(t *testing.T) {
@@ -432,15 +448,25 @@ func TestPostTxStoreErrors(t *testing.T) {
 		t.Run(call, func(t *testing.T) {
 			ctx := context.Background()
 			l, store := newTestLedger(t)
+			tx := Transfer("k", "", HubHoldings(), Vault(), 1)
+
+			// The key is looked up only when it may have been
+			// posted: a replay.
+			var want MilliSatoshi
+			if call == "TransactionByKey" {
+				if _, err := l.Post(ctx, tx); err != nil {
+					t.Fatal(err)
+				}
+				want = 1
+			}
 			err := store.ExecTx(ctx, func(txs TxStore) error {
-				_, err := l.PostTx(ctx, failingTx{txs, call},
-					Transfer("k", "", HubHoldings(), Vault(), 1))
+				_, err := l.PostTx(ctx, failingTx{txs, call}, tx)
 				return err
 			})
 			if !errors.Is(err, errStore) {
 				t.Fatalf("err = %v, want the store's", err)
 			}
-			wantBalances(t, l, map[Account]MilliSatoshi{Vault(): 0})
+			wantBalances(t, l, map[Account]MilliSatoshi{Vault(): want})
 		})
 	}
 }

@@ -247,13 +247,13 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 			Description:    tx.Description,
 			CreatedAt:      at,
 		})
-	if err != nil {
-		err = mapError(err)
-		if errors.Is(err, ErrUniqueViolation) {
-			err = fmt.Errorf("%w: %w", ledger.ErrKeyExists, err)
-		}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fail("record", fmt.Errorf("%w: %w", ledger.ErrKeyExists,
+			ErrUniqueViolation))
 
-		return fail("record", err)
+	case err != nil:
+		return fail("record", mapError(err))
 	}
 
 	// Upsert the accounts in a fixed order, so that two transactions

@@ -29,9 +29,9 @@ import (
 // same group, and one payout from intent to success. The payout
 // benchmark (itest) divides the same counter by the payouts it made.
 const (
-	maxStatementsPerBatch      = 29
-	maxStatementsPerGroupBatch = 29
-	maxStatementsPerPayout     = 15
+	maxStatementsPerBatch      = 27
+	maxStatementsPerGroupBatch = 27
+	maxStatementsPerPayout     = 13
 )
 
 // chargeEnv is the production charge path on a real SQLite store:

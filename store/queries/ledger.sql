@@ -11,8 +11,13 @@ WHERE p.tx_id = $1
 ORDER BY p.seq;
 
 -- name: InsertLedgerTransaction :one
+-- A key recorded already inserts nothing and returns no row, without the
+-- error that would abort the whole transaction on Postgres: the ledger
+-- then looks the key up (a replay) instead of looking it up before every
+-- insert.
 INSERT INTO ledger_transactions (idempotency_key, description, created_at)
 VALUES ($1, $2, $3)
+ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id;
 
 -- name: GetAccountState :one

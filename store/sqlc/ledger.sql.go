@@ -53,6 +53,7 @@ func (q *Queries) GetTransactionByKey(ctx context.Context, idempotencyKey string
 const insertLedgerTransaction = `-- name: InsertLedgerTransaction :one
 INSERT INTO ledger_transactions (idempotency_key, description, created_at)
 VALUES ($1, $2, $3)
+ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id
 `
 
@@ -62,6 +63,10 @@ type InsertLedgerTransactionParams struct {
 	CreatedAt      time.Time
 }
 
+// A key recorded already inserts nothing and returns no row, without the
+// error that would abort the whole transaction on Postgres: the ledger
+// then looks the key up (a replay) instead of looking it up before every
+// insert.
 func (q *Queries) InsertLedgerTransaction(ctx context.Context, arg InsertLedgerTransactionParams) (int64, error) {
 	row := q.db.QueryRowContext(ctx, insertLedgerTransaction, arg.IdempotencyKey, arg.Description, arg.CreatedAt)
 	var id int64
