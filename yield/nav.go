@@ -125,6 +125,12 @@ func (v *Vault) navPartsTx(ctx context.Context, tx VaultTx) (navParts,
 // or provider is ledger.ErrIdempotencyConflict). A deposit too small to buy one
 // share unit is refused with a *LimitError ("one share unit"); one while
 // the vault is shut down with ErrShutdown.
+//
+// A replay answers with what the first post moved, whatever the NAV (and
+// so the shares the amount buys), the policy or the balances are now. The
+// key is looked up only when the deposit cannot be made as it stands or
+// the ledger finds the key taken, so that a first deposit, the usual case
+// (every auto-stake), costs no lookup.
 func (v *Vault) deposit(ctx context.Context, tx VaultTx, key string,
 	from ledger.Account, amt ledger.MilliSatoshi, providerID string,
 	description string) (StakeResult, error) {
@@ -134,52 +140,39 @@ func (v *Vault) deposit(ctx context.Context, tx VaultTx, key string,
 			ErrInvalidAmount)
 	}
 
-	// A replay answers with what the first post moved, whatever the NAV
-	// (and so the shares the amount buys) is now; the same key for
-	// another amount or provider is a conflict, as in the ledger.
-	prior, err := tx.Ledger().TransactionByKey(ctx, key)
-	switch {
-	case err == nil:
-		r := replayedStake(prior, providerID)
-		if r.Assets != amt || r.Shares <= 0 {
-			return StakeResult{}, fmt.Errorf("deposit %q of %v: "+
-				"%w", key, amt, ledger.ErrIdempotencyConflict)
-		}
-
-		return r, nil
-
-	case !errors.Is(err, ledger.ErrNotFound):
-		return StakeResult{}, fmt.Errorf("deposit %q: %w", key, err)
-	}
-
 	policy, err := tx.Policy(ctx)
 	if err != nil {
-		return StakeResult{}, fmt.Errorf("vault policy: %w", err)
+		return replayedDeposit(ctx, tx, key, amt, providerID,
+			fmt.Errorf("vault policy: %w", err))
 	}
 	if policy.Shutdown {
-		return StakeResult{}, ErrShutdown
+		return replayedDeposit(ctx, tx, key, amt, providerID,
+			ErrShutdown)
 	}
 
 	nav, err := v.navTx(ctx, tx)
 	if err != nil {
-		return StakeResult{}, err
+		return replayedDeposit(ctx, tx, key, amt, providerID, err)
 	}
 	shares, err := nav.PreviewDeposit(amt)
 	if err != nil {
-		return StakeResult{}, fmt.Errorf("deposit of %v: %w", amt, err)
+		return replayedDeposit(ctx, tx, key, amt, providerID,
+			fmt.Errorf("deposit of %v: %w", amt, err))
 	}
 	if shares == 0 {
 		// The least that buys one unit is what one unit costs,
 		// rounded up.
 		least, err := nav.PreviewMint(1)
 		if err != nil {
-			return StakeResult{}, err
+			return replayedDeposit(ctx, tx, key, amt, providerID,
+				err)
 		}
 
-		return StakeResult{}, &LimitError{Limit: limitOneUnit,
-			Unit: "msat", Have: int64(least), Want: int64(amt)}
+		return replayedDeposit(ctx, tx, key, amt, providerID,
+			&LimitError{Limit: limitOneUnit, Unit: "msat",
+				Have: int64(least), Want: int64(amt)})
 	}
-	_, err = v.ledger.PostTx(ctx, tx.Ledger(), ledger.Transaction{
+	r, err := v.ledger.PostTx(ctx, tx.Ledger(), ledger.Transaction{
 		IdempotencyKey: key,
 		Description:    description,
 		Postings: []ledger.Posting{
@@ -190,11 +183,51 @@ func (v *Vault) deposit(ctx context.Context, tx VaultTx, key string,
 				Shares: shares},
 		},
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, ledger.ErrIdempotencyConflict):
+		// Posted before at another NAV: a replay, unless the amount
+		// or the provider differ.
+		return replayedDeposit(ctx, tx, key, amt, providerID, err)
+
+	case err != nil:
 		return StakeResult{}, err
+
+	case r.Duplicate:
+		return replayedDeposit(ctx, tx, key, amt, providerID, nil)
 	}
 
 	return StakeResult{Assets: amt, Shares: shares}, nil
+}
+
+// replayedDeposit answers a deposit of amt under key that could not be
+// made now (failed with err) or that the ledger found posted: with what
+// the first post of the key moved, Duplicate set, when the key was posted
+// before (ledger.ErrIdempotencyConflict when that was for another amount
+// or provider); with err when it was not.
+func replayedDeposit(ctx context.Context, tx VaultTx, key string,
+	amt ledger.MilliSatoshi, providerID string, err error) (StakeResult,
+	error) {
+
+	prior, lookErr := tx.Ledger().TransactionByKey(ctx, key)
+	switch {
+	case errors.Is(lookErr, ledger.ErrNotFound):
+		if err == nil {
+			err = fmt.Errorf("deposit %q: the ledger found it "+
+				"posted and then not", key)
+		}
+		return StakeResult{}, err
+
+	case lookErr != nil:
+		return StakeResult{}, fmt.Errorf("deposit %q: %w", key, lookErr)
+	}
+
+	r := replayedStake(prior, providerID)
+	if r.Assets != amt || r.Shares <= 0 {
+		return StakeResult{}, fmt.Errorf("deposit %q of %v: %w", key, amt,
+			ledger.ErrIdempotencyConflict)
+	}
+
+	return r, nil
 }
 
 // replayedStake is what a deposit posted as prior moved: the msat into the

@@ -151,13 +151,6 @@ func (v *Vault) autoStake(ctx context.Context, tx VaultTx, e Earning) error {
 	if err != nil || pct == 0 {
 		return err
 	}
-	policy, err := tx.Policy(ctx)
-	if err != nil {
-		return err
-	}
-	if policy.Shutdown {
-		return nil
-	}
 	part, err := MulDiv(uint64(e.Earned), uint64(pct), 100, Floor)
 	if err != nil {
 		return err
@@ -172,6 +165,11 @@ func (v *Vault) autoStake(ctx context.Context, tx VaultTx, e Earning) error {
 		"auto-stake of "+e.ProviderID)
 	var limit *LimitError
 	switch {
+	case errors.Is(err, ErrShutdown):
+		// The deposit read the policy: nothing is staked while the
+		// vault is shut down.
+		return nil
+
 	case errors.As(err, &limit) && limit.Limit == limitOneUnit:
 		log.Debugf("Auto-stake of %v for %s buys no share unit, "+
 			"left payable", ledger.MilliSatoshi(part), e.ProviderID)
