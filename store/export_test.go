@@ -50,6 +50,7 @@ func (db *DB) RetryDelay(attempt int) time.Duration {
 
 // Exec runs a raw statement in the transaction.
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {
+	t.forgetAll()
 	_, err := t.exec(ctx, query, args...)
 	return err
 }
@@ -59,4 +60,9 @@ func (t *Tx) QueryRow(ctx context.Context, query string,
 	args ...any) *sql.Row {
 
 	return t.queryRow(ctx, query, args...)
+}
+
+// Remember turns the transaction's memo on (memo.go).
+func (t *Tx) Remember() {
+	t.remember()
 }

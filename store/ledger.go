@@ -172,6 +172,20 @@ func (t *Tx) Accounts(ctx context.Context,
 
 	out := make(map[ledger.Account]ledger.AccountState, len(ids))
 	ids = uniqueAccounts(ids)
+	if t.memo != nil {
+		// Only what the transaction has not seen yet is read.
+		missing := ids[:0]
+		for _, id := range ids {
+			m, ok := t.memoAccount(id)
+			switch {
+			case !ok:
+				missing = append(missing, id)
+			case m.found:
+				out[id] = m.state
+			}
+		}
+		ids = missing
+	}
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -213,6 +227,10 @@ func (t *Tx) Accounts(ctx context.Context,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("accounts: %w", mapError(err))
+	}
+	for _, id := range ids {
+		st, found := out[id]
+		t.keepAccount(id, st, found)
 	}
 
 	return out, nil
@@ -343,6 +361,11 @@ func (t *Tx) upsertAccounts(ctx context.Context, accounts []ledger.Account,
 				states[a].Unit)
 		}
 	}
+	for _, a := range accounts {
+		st := states[a]
+		st.Account = a
+		t.keepAccount(a, st, true)
+	}
 
 	return ids, nil
 }
@@ -435,12 +458,20 @@ func subIn(u ledger.Unit, a, b int64) (int64, error) {
 func (t *Tx) State(ctx context.Context,
 	account ledger.Account) (ledger.AccountState, error) {
 
+	if m, ok := t.memoAccount(account); ok {
+		if !m.found {
+			return ledger.AccountState{}, fmt.Errorf("account %v: %w",
+				account, ledger.ErrNotFound)
+		}
+		return m.state, nil
+	}
 	row, err := t.q.GetAccountState(ctx, sqlc.GetAccountStateParams{
 		Kind: string(account.Kind),
 		Ref:  account.Ref,
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
+		t.keepAccount(account, ledger.AccountState{}, false)
 		return ledger.AccountState{}, fmt.Errorf("account %v: %w",
 			account, ledger.ErrNotFound)
 	case err != nil:
@@ -448,7 +479,9 @@ func (t *Tx) State(ctx context.Context,
 			account, mapError(err))
 	}
 
-	return storedState(account, ledger.Unit(row.Unit), row.Balance), nil
+	st := storedState(account, ledger.Unit(row.Unit), row.Balance)
+	t.keepAccount(account, st, true)
+	return st, nil
 }
 
 // checkedState returns an account's state as this transaction sees it,

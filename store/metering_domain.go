@@ -87,6 +87,9 @@ func (s *MeteringStore) ExecUsage(ctx context.Context,
 	fn func(metering.UsageTx) error) error {
 
 	return s.db.ExecTx(ctx, TxOptions{}, func(tx *Tx) error {
+		// A batch reads its job and escrow, and the accounts it
+		// posts to, more than once in one commit (memo.go).
+		tx.remember()
 		return fn(&meteringTx{s: s, tx: tx})
 	})
 }

@@ -161,6 +161,7 @@ func (t *Tx) Buyers(ctx context.Context) ([]Buyer, error) {
 
 // InsertJob records a new job with its resources.
 func (t *Tx) InsertJob(ctx context.Context, j Job) error {
+	t.forgetJob(j.ID)
 	err := t.q.InsertJob(ctx, sqlc.InsertJobParams{
 		ID:             j.ID,
 		BuyerID:        j.BuyerID,
@@ -213,6 +214,9 @@ func jobFromRow(row sqlc.Job) Job {
 
 // JobByID returns a job with its resources, or ErrNotFound.
 func (t *Tx) JobByID(ctx context.Context, id string) (Job, error) {
+	if j, ok := t.memoJob(id); ok {
+		return j, nil
+	}
 	row, err := t.q.GetJob(ctx, id)
 	if err != nil {
 		return Job{}, notFound(err, "job "+id)
@@ -222,6 +226,7 @@ func (t *Tx) JobByID(ctx context.Context, id string) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
+	t.keepJob(j)
 	return j, nil
 }
 
@@ -349,6 +354,7 @@ type JobUpdate struct {
 // when the job is no longer in u.From, and ErrNotFound when there is no
 // such job.
 func (t *Tx) UpdateJobState(ctx context.Context, u JobUpdate) error {
+	t.forgetJob(u.ID)
 	n, err := t.q.UpdateJobState(ctx, sqlc.UpdateJobStateParams{
 		ToState:   u.To,
 		UpdatedAt: dbTime(u.At),
@@ -376,6 +382,7 @@ func (t *Tx) UpdateJobState(ctx context.Context, u JobUpdate) error {
 func (t *Tx) SetJobRefundPubkey(ctx context.Context, id, pubkey string,
 	at time.Time) error {
 
+	t.forgetJob(id)
 	n, err := t.q.SetJobRefundPubkey(ctx, sqlc.SetJobRefundPubkeyParams{
 		RefundPubkey: pubkey,
 		UpdatedAt:    dbTime(at),

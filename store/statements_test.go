@@ -29,8 +29,8 @@ import (
 // same group, and one payout from intent to success. The payout
 // benchmark (itest) divides the same counter by the payouts it made.
 const (
-	maxStatementsPerBatch      = 25
-	maxStatementsPerGroupBatch = 25
+	maxStatementsPerBatch      = 22
+	maxStatementsPerGroupBatch = 21
 	maxStatementsPerPayout     = 13
 )
 

@@ -30,6 +30,9 @@ type Tx struct {
 
 	// q runs the sqlc-generated queries in tx.
 	q *sqlc.Queries
+
+	// memo, when set, answers rows read again (memo.go).
+	memo *txMemo
 }
 
 // exec runs a statement, classifying driver errors.

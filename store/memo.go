@@ -1,0 +1,97 @@
+package store
+
+import (
+	"slices"
+
+	"github.com/sluice-ln/sluice/ledger"
+)
+
+// txMemo keeps what one transaction read of rows that, inside it, change
+// only through its own writes, so that reading a row again costs no
+// statement: the state of accounts (written only by InsertTransaction,
+// which updates the memo with the states it writes) and jobs (written by
+// InsertJob, UpdateJobState and SetJobRefundPubkey, which forget the job).
+// Within a transaction a row read again holds what it held, plus the
+// transaction's own writes: SQLite has one writer, and Postgres runs
+// read-write transactions at SERIALIZABLE, on one snapshot. So a memo
+// answers exactly what a second read would.
+//
+// Metering's group commit turns it on (MeteringStore.ExecUsage): there one
+// batch reads its job and its escrow in metering, then again in
+// settlement's solvency check after the charge, and the charge's accounts
+// again in the vault's auto-stake. Other transactions run without it.
+type txMemo struct {
+	// accounts holds the states read or written; a known account absent
+	// from the store is held with found false.
+	accounts map[ledger.Account]memoAccount
+
+	// jobs holds the job rows read, with their resources.
+	jobs map[string]Job
+}
+
+// memoAccount is an account's state as the transaction saw it last.
+type memoAccount struct {
+	state ledger.AccountState
+	found bool
+}
+
+// remember turns the memo on for the rest of the transaction.
+func (t *Tx) remember() {
+	t.memo = &txMemo{
+		accounts: make(map[ledger.Account]memoAccount),
+		jobs:     make(map[string]Job),
+	}
+}
+
+// memoAccount returns what the transaction knows of an account's state.
+func (t *Tx) memoAccount(a ledger.Account) (memoAccount, bool) {
+	if t.memo == nil {
+		return memoAccount{}, false
+	}
+	m, ok := t.memo.accounts[a]
+	return m, ok
+}
+
+// keepAccount records an account's state as read or written.
+func (t *Tx) keepAccount(a ledger.Account, st ledger.AccountState,
+	found bool) {
+
+	if t.memo == nil {
+		return
+	}
+	t.memo.accounts[a] = memoAccount{state: st, found: found}
+}
+
+// memoJob returns the job row the transaction read, if it did and has not
+// written the job since.
+func (t *Tx) memoJob(id string) (Job, bool) {
+	if t.memo == nil {
+		return Job{}, false
+	}
+	j, ok := t.memo.jobs[id]
+	j.Resources = slices.Clone(j.Resources)
+	return j, ok
+}
+
+// keepJob records a job row as read.
+func (t *Tx) keepJob(j Job) {
+	if t.memo == nil {
+		return
+	}
+	j.Resources = slices.Clone(j.Resources)
+	t.memo.jobs[j.ID] = j
+}
+
+// forgetJob drops a job the transaction writes.
+func (t *Tx) forgetJob(id string) {
+	if t.memo != nil {
+		delete(t.memo.jobs, id)
+	}
+}
+
+// forgetAll drops everything: a raw statement may have written anything.
+func (t *Tx) forgetAll() {
+	if t.memo != nil {
+		t.remember()
+	}
+}
