@@ -306,3 +306,35 @@ func (v vaultTx) SetContributionShares(ctx context.Context, epoch uint64,
 
 	return nil
 }
+
+// AddOpenContribution adds c's seconds, earned and fees to the provider's
+// contribution to the open epoch, whatever c.Epoch says, and returns the
+// open epoch's number; yield.ErrNoOpenEpoch when none is open.
+func (v vaultTx) AddOpenContribution(ctx context.Context,
+	c yield.Contribution) (uint64, error) {
+
+	secs, err := seconds(c.Seconds)
+	if err != nil {
+		return 0, fmt.Errorf("contribution of %q to the open epoch: %w",
+			c.ProviderID, err)
+	}
+	n, err := v.tx.q.AddOpenContribution(ctx,
+		sqlc.AddOpenContributionParams{
+			ProviderID: c.ProviderID,
+			Seconds:    secs,
+			EarnedMsat: int64(c.Earned),
+			FeesMsat:   int64(c.Fees),
+		})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("%w: %w", yield.ErrNoOpenEpoch,
+			ErrNotFound)
+	case err != nil:
+		return 0, fmt.Errorf("contribution of %q to the open epoch: %w",
+			c.ProviderID, mapError(err))
+	case n <= 0:
+		return 0, fmt.Errorf("open epoch numbered %d", n)
+	}
+
+	return uint64(n), nil
+}

@@ -29,8 +29,8 @@ import (
 // same group, and one payout from intent to success. The payout
 // benchmark (itest) divides the same counter by the payouts it made.
 const (
-	maxStatementsPerBatch      = 22
-	maxStatementsPerGroupBatch = 21
+	maxStatementsPerBatch      = 21
+	maxStatementsPerGroupBatch = 20
 	maxStatementsPerPayout     = 13
 )
 

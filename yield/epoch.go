@@ -39,28 +39,27 @@ func (v *Vault) contribute(ctx context.Context, tx VaultTx, e Earning) error {
 			ErrNegative)
 	}
 
-	open, err := tx.OpenEpoch(ctx)
-	switch {
-	case errors.Is(err, ErrNoOpenEpoch):
-		// The first charge ever opens the first epoch: its window
-		// starts with the work it rewards.
-		open = StoredEpoch{Number: 1, Start: v.clock.Now()}
-		if err := tx.InsertEpoch(ctx, open); err != nil {
-			return fmt.Errorf("opening epoch 1: %w", err)
-		}
-		log.Infof("Opened reward epoch 1 at %v", open.Start)
-
-	case err != nil:
-		return err
-	}
-
-	return tx.AddContribution(ctx, Contribution{
-		Epoch:      open.Number,
+	c := Contribution{
 		ProviderID: e.ProviderID,
 		Seconds:    e.Seconds,
 		Earned:     e.Earned,
 		Fees:       e.Fee,
-	})
+	}
+	_, err := tx.AddOpenContribution(ctx, c)
+	if !errors.Is(err, ErrNoOpenEpoch) {
+		return err
+	}
+
+	// The first charge ever opens the first epoch: its window starts
+	// with the work it rewards.
+	open := StoredEpoch{Number: 1, Start: v.clock.Now()}
+	if err := tx.InsertEpoch(ctx, open); err != nil {
+		return fmt.Errorf("opening epoch 1: %w", err)
+	}
+	log.Infof("Opened reward epoch 1 at %v", open.Start)
+	c.Epoch = open.Number
+
+	return tx.AddContribution(ctx, c)
 }
 
 // due returns when the epoch may close.

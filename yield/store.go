@@ -238,6 +238,14 @@ type EpochRowsTx interface {
 	// contribution to the epoch, creating it on first use.
 	AddContribution(ctx context.Context, c Contribution) error
 
+	// AddOpenContribution is AddContribution to the open epoch, whatever
+	// c.Epoch says, and returns the open epoch's number: one call where
+	// OpenEpoch and AddContribution would be two, for every metered
+	// charge. An error wrapping ErrNoOpenEpoch, with nothing added,
+	// before the first epoch was opened.
+	AddOpenContribution(ctx context.Context, c Contribution) (uint64,
+		error)
+
 	// Contributions returns the epoch's contributions sorted by provider
 	// id.
 	Contributions(ctx context.Context, epoch uint64) ([]Contribution,

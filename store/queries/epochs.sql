@@ -61,3 +61,20 @@ ORDER BY provider_id;
 UPDATE epoch_contributions
 SET shares = @shares
 WHERE epoch = @epoch AND provider_id = @provider_id;
+
+-- name: AddOpenContribution :one
+-- AddContribution to the open epoch, whose number comes back; no row when
+-- no epoch is open. One statement where reading the open epoch first
+-- would take two, for every metered charge. (The SELECT's WHERE is what
+-- lets SQLite read ON CONFLICT as the upsert's.)
+INSERT INTO epoch_contributions (epoch, provider_id, seconds, earned_msat,
+    fees_msat)
+SELECT number, CAST(@provider_id AS TEXT), CAST(@seconds AS BIGINT),
+    CAST(@earned_msat AS BIGINT), CAST(@fees_msat AS BIGINT)
+FROM epochs
+WHERE state = 'open'
+ON CONFLICT (epoch, provider_id) DO UPDATE SET
+    seconds = epoch_contributions.seconds + excluded.seconds,
+    earned_msat = epoch_contributions.earned_msat + excluded.earned_msat,
+    fees_msat = epoch_contributions.fees_msat + excluded.fees_msat
+RETURNING epoch;

@@ -40,6 +40,43 @@ func (q *Queries) AddContribution(ctx context.Context, arg AddContributionParams
 	return err
 }
 
+const addOpenContribution = `-- name: AddOpenContribution :one
+INSERT INTO epoch_contributions (epoch, provider_id, seconds, earned_msat,
+    fees_msat)
+SELECT number, CAST($1 AS TEXT), CAST($2 AS BIGINT),
+    CAST($3 AS BIGINT), CAST($4 AS BIGINT)
+FROM epochs
+WHERE state = 'open'
+ON CONFLICT (epoch, provider_id) DO UPDATE SET
+    seconds = epoch_contributions.seconds + excluded.seconds,
+    earned_msat = epoch_contributions.earned_msat + excluded.earned_msat,
+    fees_msat = epoch_contributions.fees_msat + excluded.fees_msat
+RETURNING epoch
+`
+
+type AddOpenContributionParams struct {
+	ProviderID string
+	Seconds    int64
+	EarnedMsat int64
+	FeesMsat   int64
+}
+
+// AddContribution to the open epoch, whose number comes back; no row when
+// no epoch is open. One statement where reading the open epoch first
+// would take two, for every metered charge. (The SELECT's WHERE is what
+// lets SQLite read ON CONFLICT as the upsert's.)
+func (q *Queries) AddOpenContribution(ctx context.Context, arg AddOpenContributionParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, addOpenContribution,
+		arg.ProviderID,
+		arg.Seconds,
+		arg.EarnedMsat,
+		arg.FeesMsat,
+	)
+	var epoch int64
+	err := row.Scan(&epoch)
+	return epoch, err
+}
+
 const closeEpoch = `-- name: CloseEpoch :execrows
 UPDATE epochs
 SET state = 'closed', end_at = $1, seconds = $2,
