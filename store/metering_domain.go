@@ -169,9 +169,20 @@ func (t *meteringTx) Job(ctx context.Context, id string) (metering.JobView, erro
 	if err != nil {
 		return metering.JobView{}, err
 	}
-	job.Escrow, err = t.tx.Balance(ctx, ledger.BuyerEscrow(id))
+	// The charge posts to the escrow, the provider's payable and the
+	// platform's fees: read together, they are read once (memo.go).
+	escrow := ledger.BuyerEscrow(id)
+	states, err := t.tx.Accounts(ctx, []ledger.Account{escrow,
+		ledger.ProviderPayable(job.ProviderID), ledger.PlatformFees()})
 	if err != nil {
 		return metering.JobView{}, err
+	}
+	if st, ok := states[escrow]; ok {
+		if err := st.CheckUnit(); err != nil {
+			return metering.JobView{}, fmt.Errorf("escrow of job %s: "+
+				"%w", id, err)
+		}
+		job.Escrow = st.Balance
 	}
 	job.Meter, err = loadMeter(ctx, t.tx, id)
 	if err != nil {

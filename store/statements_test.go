@@ -29,8 +29,8 @@ import (
 // same group, and one payout from intent to success. The payout
 // benchmark (itest) divides the same counter by the payouts it made.
 const (
-	maxStatementsPerBatch      = 21
-	maxStatementsPerGroupBatch = 20
+	maxStatementsPerBatch      = 19
+	maxStatementsPerGroupBatch = 19
 	maxStatementsPerPayout     = 13
 )
 

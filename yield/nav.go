@@ -92,8 +92,19 @@ func (v *Vault) navTx(ctx context.Context, tx VaultTx) (NAV, error) {
 func (v *Vault) navPartsTx(ctx context.Context, tx VaultTx) (navParts,
 	error) {
 
-	msat, shares, err := balances(ctx, tx, ledger.Vault(),
-		ledger.ShareSupply())
+	return v.navPartsWith(ctx, tx)
+}
+
+// navPartsWith is navPartsTx reading also the accounts named, in the same
+// read: a deposit names the accounts it is about to post to, so that the
+// store, which remembers what a transaction read in metering's group
+// commit, does not read them again.
+func (v *Vault) navPartsWith(ctx context.Context, tx VaultTx,
+	also ...ledger.Account) (navParts, error) {
+
+	accts := append([]ledger.Account{ledger.Vault(), ledger.ShareSupply()},
+		also...)
+	msat, shares, err := balances(ctx, tx, accts...)
 	if err != nil {
 		return navParts{}, fmt.Errorf("vault NAV: %w", err)
 	}
@@ -150,10 +161,12 @@ func (v *Vault) deposit(ctx context.Context, tx VaultTx, key string,
 			ErrShutdown)
 	}
 
-	nav, err := v.navTx(ctx, tx)
+	parts, err := v.navPartsWith(ctx, tx, from,
+		ledger.ProviderShares(providerID))
 	if err != nil {
 		return replayedDeposit(ctx, tx, key, amt, providerID, err)
 	}
+	nav := parts.NAV
 	shares, err := nav.PreviewDeposit(amt)
 	if err != nil {
 		return replayedDeposit(ctx, tx, key, amt, providerID,
