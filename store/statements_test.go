@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ type chargeEnv struct {
 // one funded job of budget. The
 // settlement manager runs only while the jobs are funded: its background
 // work would add statements of its own to the counts.
-func newChargeEnv(t *testing.T, providers []string,
+func newChargeEnv(t testing.TB, providers []string,
 	budget ledger.MilliSatoshi) *chargeEnv {
 
 	t.Helper()
@@ -159,7 +160,7 @@ func newChargeEnv(t *testing.T, providers []string,
 
 // waitEscrow waits until settlement has credited the job's escrow with
 // want.
-func (e *chargeEnv) waitEscrow(t *testing.T, job string,
+func (e *chargeEnv) waitEscrow(t testing.TB, job string,
 	want ledger.MilliSatoshi) {
 
 	t.Helper()
@@ -182,7 +183,7 @@ func (e *chargeEnv) waitEscrow(t *testing.T, job string,
 // ingestor returns a started Ingestor on the env's store: linger < 0
 // commits each batch alone when batches come one at a time; flush records
 // make a commit go at once.
-func (e *chargeEnv) ingestor(t *testing.T, linger time.Duration,
+func (e *chargeEnv) ingestor(t testing.TB, linger time.Duration,
 	flush int) *metering.Ingestor {
 
 	t.Helper()
@@ -201,7 +202,7 @@ func (e *chargeEnv) ingestor(t *testing.T, linger time.Duration,
 
 // submit submits a batch of seqs from..to of the job and checks that
 // all of it was accepted.
-func submit(t *testing.T, in *metering.Ingestor, prov, job string, from,
+func submit(t testing.TB, in *metering.Ingestor, prov, job string, from,
 	to uint64) {
 
 	t.Helper()
@@ -334,4 +335,61 @@ func TestStatementsPerCharge(t *testing.T) {
 		t.Errorf("%d statements per payout, budget %d", perPayout,
 			maxStatementsPerPayout)
 	}
+}
+
+// BenchmarkChargeBatch measures metering's group commit of one batch of
+// ten records on the production path of TestStatementsPerCharge (SQLite,
+// settlement's jobs, the vault's contribution and auto-stake), each batch
+// committed alone as the agents' batches mostly are: time and allocations
+// per batch, the process's CPU time per batch (user and system, every
+// goroutine: the part of sluiced's CPU that metering costs), and the
+// statements each ran.
+//
+//	go test ./store -run '^$' -bench BenchmarkChargeBatch -count 5
+func BenchmarkChargeBatch(b *testing.B) {
+	const perBatch = 10
+	// A job's records are seconds after its start and before the
+	// ingest clock: an hour of them.
+	perJob := int(ingestNow.Sub(jobStart)/time.Second)/perBatch - 1
+	jobs := (b.N + perJob - 1) / perJob
+	providers := make([]string, jobs)
+	for i := range providers {
+		providers[i] = fmt.Sprintf("prov-%d", i+1)
+	}
+	e := newChargeEnv(b, providers, 100_000_000)
+	in := e.ingestor(b, -1, 0)
+
+	// The agents sign before the clock starts: signing is their work,
+	// verifying is Sluice's.
+	batches := make([]*metering.Batch, b.N)
+	for i := range batches {
+		from := uint64((i%perJob)*perBatch + 1)
+		batches[i] = signed(b, e.jobs[i/perJob], from,
+			from+perBatch-1)
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	before := store.Statements()
+	cpu0 := cpuTime(b)
+	for i, batch := range batches {
+		j := i / perJob
+		res, err := in.Submit(e.ctx, providers[j], batch)
+		if err != nil || res.Accepted != perBatch {
+			b.Fatalf("batch %d: %+v, %v", i, res, err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/batch")
+	b.ReportMetric(float64(store.Statements()-before)/float64(b.N),
+		"statements/batch")
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
