@@ -643,6 +643,19 @@ func (m *Manager) JobInTx(ctx context.Context, tx TxStore, id string) (Job,
 	return job, nil
 }
 
+// JobFromStored is the job JobInTx returns for a row read by other means
+// and the time it was first funded (zero if never): metering's store
+// reads both with the rest of what a group commit needs of the job in
+// one statement, and has settlement make the job of them.
+func JobFromStored(row StoredJob, fundedAt time.Time) (Job, error) {
+	job, err := jobFromRow(row)
+	if err != nil {
+		return Job{}, err
+	}
+	job.FundedAt = fundedAt
+	return job, nil
+}
+
 // StartJob marks a funded job running when its agent first reports:
 // funded → running, or low on balance (not started yet) → running and back
 // to low on balance by solvency. at is when it started (the start of its

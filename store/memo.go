@@ -10,7 +10,8 @@ import (
 // only through its own writes, so that reading a row again costs no
 // statement: the state of accounts (written only by InsertTransaction,
 // which updates the memo with the states it writes) and jobs (written by
-// InsertJob, UpdateJobState and SetJobRefundPubkey, which forget the job).
+// InsertJob, UpdateJobState and SetJobRefundPubkey, which forget the job)
+// and usage meters (written by PutUsageMeter, which forgets the job's).
 // Within a transaction a row read again holds what it held, plus the
 // transaction's own writes: SQLite has one writer, and Postgres runs
 // read-write transactions at SERIALIZABLE, on one snapshot. So a memo
@@ -27,6 +28,16 @@ type txMemo struct {
 
 	// jobs holds the job rows read, with their resources.
 	jobs map[string]Job
+
+	// meters holds the usage meters read, by job; a job never metered
+	// is held with found false. PutUsageMeter forgets the job's.
+	meters map[string]memoMeter
+}
+
+// memoMeter is a job's usage meter as the transaction read it.
+type memoMeter struct {
+	meter UsageMeter
+	found bool
 }
 
 // memoAccount is an account's state as the transaction saw it last.
@@ -40,6 +51,7 @@ func (t *Tx) remember() {
 	t.memo = &txMemo{
 		accounts: make(map[ledger.Account]memoAccount),
 		jobs:     make(map[string]Job),
+		meters:   make(map[string]memoMeter),
 	}
 }
 
@@ -86,6 +98,29 @@ func (t *Tx) keepJob(j Job) {
 func (t *Tx) forgetJob(id string) {
 	if t.memo != nil {
 		delete(t.memo.jobs, id)
+	}
+}
+
+// memoMeter returns the job's usage meter as the transaction read it.
+func (t *Tx) memoMeter(jobID string) (memoMeter, bool) {
+	if t.memo == nil {
+		return memoMeter{}, false
+	}
+	m, ok := t.memo.meters[jobID]
+	return m, ok
+}
+
+// keepMeter records a job's usage meter as read.
+func (t *Tx) keepMeter(jobID string, m UsageMeter, found bool) {
+	if t.memo != nil {
+		t.memo.meters[jobID] = memoMeter{meter: m, found: found}
+	}
+}
+
+// forgetMeter drops the meter of a job the transaction writes.
+func (t *Tx) forgetMeter(jobID string) {
+	if t.memo != nil {
+		delete(t.memo.meters, jobID)
 	}
 }
 

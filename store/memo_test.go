@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/sluice-ln/sluice/ledger"
@@ -91,6 +92,33 @@ func TestTxMemo(t *testing.T) {
 			})
 			if err != nil || bal != 300 {
 				t.Fatalf("payable %v, %v", bal, err)
+			}
+
+			// The meter: none, then the one written.
+			counted("first meter read", 1, func() {
+				_, err = tx.UsageMeter(ctx, "job-1")
+			})
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("meter of a job never metered: %v", err)
+			}
+			counted("second meter read", 0, func() {
+				_, err = tx.UsageMeter(ctx, "job-1")
+			})
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("meter read again: %v", err)
+			}
+			put := store.UsageMeter{JobID: "job-1", LastSeq: 5,
+				LastSecond: 7, Carry: "0.5", Charged: 300, Fees: 3,
+				FeeRate: 100, UpdatedAt: ingestNow}
+			if err := tx.PutUsageMeter(ctx, put); err != nil {
+				t.Fatal(err)
+			}
+			var m store.UsageMeter
+			counted("meter read after its write", 1, func() {
+				m, err = tx.UsageMeter(ctx, "job-1")
+			})
+			if err != nil || m != put {
+				t.Fatalf("meter %+v, %v; want %+v", m, err, put)
 			}
 			return nil
 		})

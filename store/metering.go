@@ -158,8 +158,16 @@ func (t *Tx) UsageRecords(ctx context.Context, jobID string, from,
 func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
 	error) {
 
+	if m, ok := t.memoMeter(jobID); ok {
+		if !m.found {
+			return UsageMeter{}, fmt.Errorf("meter of job %s: %w",
+				jobID, ErrNotFound)
+		}
+		return m.meter, nil
+	}
 	row, err := t.q.GetUsageMeter(ctx, jobID)
 	if errors.Is(err, sql.ErrNoRows) {
+		t.keepMeter(jobID, UsageMeter{}, false)
 		return UsageMeter{}, fmt.Errorf("meter of job %s: %w", jobID,
 			ErrNotFound)
 	}
@@ -167,7 +175,7 @@ func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
 		return UsageMeter{}, fmt.Errorf("meter of job %s: %w", jobID,
 			mapError(err))
 	}
-	return UsageMeter{
+	m := UsageMeter{
 		JobID:      row.JobID,
 		LastSeq:    row.LastSeq,
 		LastSecond: row.LastSecond,
@@ -176,12 +184,15 @@ func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
 		Fees:       ledger.MilliSatoshi(row.FeesMsat),
 		FeeRate:    int64(row.FeeBp),
 		UpdatedAt:  row.UpdatedAt.UTC(),
-	}, nil
+	}
+	t.keepMeter(jobID, m, true)
+	return m, nil
 }
 
 // PutUsageMeter writes a job's meter state, creating it on the job's first
 // metered batch.
 func (t *Tx) PutUsageMeter(ctx context.Context, m UsageMeter) error {
+	t.forgetMeter(m.JobID)
 	err := t.q.UpsertUsageMeter(ctx, sqlc.UpsertUsageMeterParams{
 		JobID:       m.JobID,
 		LastSeq:     m.LastSeq,
@@ -198,4 +209,70 @@ func (t *Tx) PutUsageMeter(ctx context.Context, m UsageMeter) error {
 	}
 
 	return nil
+}
+
+// meteringJob is what metering's group commit reads of a job, in one
+// statement (GetMeteringJob): the job with its resources, its provider's
+// current agent key (ok false when the provider is not stored), when it
+// was first funded (zero if never), and its usage meter, which
+// UsageMeter then answers without a statement, as JobByID does the job,
+// for the rest of the transaction (memo.go). An unknown job is
+// ErrNotFound.
+func (t *Tx) meteringJob(ctx context.Context, id string) (job Job,
+	agentKey string, ok bool, fundedAt time.Time, err error) {
+
+	rows, err := t.q.GetMeteringJob(ctx, id)
+	if err != nil {
+		return Job{}, "", false, time.Time{}, fmt.Errorf("job %s: %w",
+			id, mapError(err))
+	}
+	if len(rows) == 0 {
+		return Job{}, "", false, time.Time{}, fmt.Errorf("job %s: %w",
+			id, ErrNotFound)
+	}
+
+	r := rows[0]
+	job = Job{
+		ID:             r.ID,
+		BuyerID:        r.BuyerID,
+		ProviderID:     r.ProviderID,
+		State:          r.State,
+		Budget:         ledger.MilliSatoshi(r.BudgetMsat),
+		BufferSeconds:  r.BufferSeconds,
+		PricePerSecond: r.PricePerSecond,
+		RefundPubkey:   r.RefundPubkey,
+		CreatedAt:      r.CreatedAt.UTC(),
+		UpdatedAt:      r.UpdatedAt.UTC(),
+		StartedAt:      fromNull(r.StartedAt),
+		EndedAt:        fromNull(r.EndedAt),
+	}
+	for _, row := range rows {
+		if !row.Resource.Valid {
+			continue
+		}
+		job.Resources = append(job.Resources, JobResource{
+			Resource:     row.Resource.String,
+			MaxPerSecond: row.MaxPerSecond.Int64,
+			Rate:         row.Rate.String,
+		})
+	}
+	t.keepJob(job)
+
+	var meter UsageMeter
+	if r.LastSeq.Valid {
+		meter = UsageMeter{
+			JobID:      r.ID,
+			LastSeq:    r.LastSeq.Int64,
+			LastSecond: r.LastSecond.Int64,
+			Carry:      r.Carry.String,
+			Charged:    ledger.MilliSatoshi(r.ChargedMsat.Int64),
+			Fees:       ledger.MilliSatoshi(r.FeesMsat.Int64),
+			FeeRate:    int64(r.FeeBp.Int32),
+			UpdatedAt:  fromNull(r.MeterUpdatedAt),
+		}
+	}
+	t.keepMeter(r.ID, meter, r.LastSeq.Valid)
+
+	return job, r.AgentPubkey.String, r.AgentPubkey.Valid,
+		fromNull(r.FundedAt), nil
 }

@@ -320,27 +320,36 @@ type SettlementJobs struct {
 // Compile-time check that SettlementJobs is a JobSource.
 var _ JobSource = (*SettlementJobs)(nil)
 
-// JobInfo reads the job and its provider's current agent key in tx.
+// JobInfo reads the job, as settlement's JobInTx would return it, and its
+// provider's current agent key in tx, in one statement with the job's
+// meter, which the transaction remembers for metering's store to read.
 func (s *SettlementJobs) JobInfo(ctx context.Context, tx *Tx,
 	id string) (metering.JobView, error) {
 
-	job, err := s.Jobs.JobInTx(ctx, settlementTx{Tx: tx}, id)
-	if errors.Is(err, settlement.ErrJobNotFound) {
+	// One statement reads the job, its first funding, its provider's
+	// agent key and its meter, and leaves the job and the meter for
+	// the rest of the commit to read again (memo.go).
+	row, agentKey, linked, fundedAt, err := tx.meteringJob(ctx, id)
+	if errors.Is(err, ErrNotFound) {
 		return metering.JobView{}, fmt.Errorf("%w: %s", metering.ErrUnknownJob, id)
 	}
 	if err != nil {
 		return metering.JobView{}, err
 	}
-
-	prov, err := tx.Provider(ctx, job.ProviderID)
+	job, err := settlement.JobFromStored(storedJob(row), fundedAt)
 	if err != nil {
-		return metering.JobView{}, fmt.Errorf("provider %s of job %s: %w",
-			job.ProviderID, id, err)
+		return metering.JobView{}, err
 	}
-	key, err := hex.DecodeString(prov.AgentPubkey)
+
+	if !linked {
+		return metering.JobView{}, fmt.Errorf("provider %s of job %s: "+
+			"%w", job.ProviderID, id, fmt.Errorf("provider %q: %w",
+			job.ProviderID, ErrProviderNotFound))
+	}
+	key, err := hex.DecodeString(agentKey)
 	if err != nil || len(key) != metering.AgentKeyLen {
 		return metering.JobView{}, fmt.Errorf("provider %s: agent key %q is "+
-			"not 32 bytes of hex", prov.ID, prov.AgentPubkey)
+			"not 32 bytes of hex", job.ProviderID, agentKey)
 	}
 
 	view := metering.JobView{

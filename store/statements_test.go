@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"syscall"
@@ -30,8 +31,8 @@ import (
 // same group, and one payout from intent to success. The payout
 // benchmark (itest) divides the same counter by the payouts it made.
 const (
-	maxStatementsPerBatch      = 19
-	maxStatementsPerGroupBatch = 19
+	maxStatementsPerBatch      = 15
+	maxStatementsPerGroupBatch = 15
 	maxStatementsPerPayout     = 13
 )
 
@@ -392,4 +393,70 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestSettlementJobsView checks the job metering reads through
+// SettlementJobs in one statement: as settlement and channels keep it
+// (funded at its invoice's settlement, started by its first batch, the
+// rate card and limits of its spec, the agent key, the meter), an unknown
+// job as metering.ErrUnknownJob, and a job whose provider is not stored
+// as channels' not found.
+func TestSettlementJobsView(t *testing.T) {
+	ctx := context.Background()
+	e := newChargeEnv(t, []string{"prov-1"}, 10_000_000)
+	job := e.jobs[0]
+
+	view, err := e.ms.JobStatus(ctx, job)
+	var key [32]byte
+	copy(key[:], agentKey().PubKey().SerializeCompressed()[1:])
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case view.ID != job || view.ProviderID != "prov-1" ||
+		view.State != settlement.StateFunded ||
+		!view.Started.Equal(jobStart) || !view.StartedAt.IsZero() ||
+		view.AgentKey != key || view.Escrow != 10_000_000 ||
+		view.Max != (metering.Usage{CPU: 4000, Mem: 8192}) ||
+		len(view.Rates) != 2 || view.Meter.LastSeq != 0:
+
+		t.Fatalf("funded job's view %+v", view)
+	}
+
+	in := e.ingestor(t, -1, 0)
+	submit(t, in, "prov-1", job, 1, 10)
+	view, err = e.ms.JobStatus(ctx, job)
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case view.State != settlement.StateRunning ||
+		!view.StartedAt.Equal(jobStart.Add(time.Second)) ||
+		!view.Started.Equal(jobStart) || view.Meter.LastSeq != 10 ||
+		view.Meter.Charged != 16_000 || view.Escrow != 10_000_000-16_000:
+
+		t.Fatalf("running job's view %+v", view)
+	}
+
+	if _, err := e.ms.JobStatus(ctx, "nope"); !errors.Is(err,
+		metering.ErrUnknownJob) {
+
+		t.Fatalf("unknown job: %v", err)
+	}
+
+	err = e.db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+		j, err := tx.JobByID(ctx, job)
+		if err != nil {
+			return err
+		}
+		return tx.InsertJob(ctx, store.Job{ID: "ghost-job",
+			BuyerID: j.BuyerID, ProviderID: "ghost", State: "funded",
+			Budget: 1, PricePerSecond: "1", CreatedAt: jobStart,
+			UpdatedAt: jobStart})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ms.JobStatus(ctx, "ghost-job")
+	if !errors.Is(err, store.ErrProviderNotFound) {
+		t.Fatalf("job of an unstored provider: %v", err)
+	}
 }

@@ -7,8 +7,110 @@ package sqlc
 
 import (
 	"context"
+	"database/sql"
 	"time"
 )
+
+const getMeteringJob = `-- name: GetMeteringJob :many
+SELECT j.id, j.buyer_id, j.provider_id, j.state, j.budget_msat,
+    j.buffer_seconds, j.price_per_second, j.refund_pubkey, j.created_at,
+    j.updated_at, j.started_at, j.ended_at,
+    r.resource, r.max_per_second, r.rate,
+    p.agent_pubkey,
+    f.created_at AS funded_at,
+    m.last_seq, m.last_second, m.carry, m.charged_msat, m.fees_msat,
+    m.fee_bp, m.updated_at AS meter_updated_at
+FROM jobs j
+LEFT JOIN job_resources r ON r.job_id = j.id
+LEFT JOIN providers p ON p.id = j.provider_id
+LEFT JOIN job_events f ON f.id = (
+    SELECT MIN(e.id) FROM job_events e
+    WHERE e.job_id = j.id AND e.to_state = 'funded')
+LEFT JOIN usage_meters m ON m.job_id = j.id
+WHERE j.id = $1
+ORDER BY r.resource
+`
+
+type GetMeteringJobRow struct {
+	ID             string
+	BuyerID        string
+	ProviderID     string
+	State          string
+	BudgetMsat     int64
+	BufferSeconds  int64
+	PricePerSecond string
+	RefundPubkey   string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	StartedAt      sql.NullTime
+	EndedAt        sql.NullTime
+	Resource       sql.NullString
+	MaxPerSecond   sql.NullInt64
+	Rate           sql.NullString
+	AgentPubkey    sql.NullString
+	FundedAt       sql.NullTime
+	LastSeq        sql.NullInt64
+	LastSecond     sql.NullInt64
+	Carry          sql.NullString
+	ChargedMsat    sql.NullInt64
+	FeesMsat       sql.NullInt64
+	FeeBp          sql.NullInt32
+	MeterUpdatedAt sql.NullTime
+}
+
+// Everything metering's group commit reads of a job, in one statement
+// where five would each take one (GetJob, ListJobResources,
+// ListJobEvents for the first funding, GetProvider for the agent key,
+// GetUsageMeter): one row per resource, ordered by resource (one row
+// with a NULL resource for a job without any). The provider, the first
+// funding and the meter are NULL when there are none.
+func (q *Queries) GetMeteringJob(ctx context.Context, id string) ([]GetMeteringJobRow, error) {
+	rows, err := q.db.QueryContext(ctx, getMeteringJob, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []GetMeteringJobRow
+	for rows.Next() {
+		var i GetMeteringJobRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.BuyerID,
+			&i.ProviderID,
+			&i.State,
+			&i.BudgetMsat,
+			&i.BufferSeconds,
+			&i.PricePerSecond,
+			&i.RefundPubkey,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.StartedAt,
+			&i.EndedAt,
+			&i.Resource,
+			&i.MaxPerSecond,
+			&i.Rate,
+			&i.AgentPubkey,
+			&i.FundedAt,
+			&i.LastSeq,
+			&i.LastSecond,
+			&i.Carry,
+			&i.ChargedMsat,
+			&i.FeesMsat,
+			&i.FeeBp,
+			&i.MeterUpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
 
 const getUsageMeter = `-- name: GetUsageMeter :one
 SELECT job_id, last_seq, last_second, carry, charged_msat, fees_msat,
