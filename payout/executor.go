@@ -271,17 +271,13 @@ func (e *Executor) createIntent(ctx context.Context, c Candidate, pol Policy,
 	}
 
 	err = e.cfg.DB.ExecPayouts(ctx, false, func(tx TxStore) error {
-		payable, err := tx.Balance(ctx,
-			ledger.ProviderPayable(c.ProviderID))
+		// The intent's move reads the accounts it posts to; read
+		// together here, they are read once (the store remembers
+		// them for the transaction).
+		payable, platform, err := intentBalances(ctx, tx, c.ProviderID,
+			pol.FeePayer)
 		if err != nil {
 			return err
-		}
-		var platform ledger.MilliSatoshi
-		if pol.FeePayer == FeePayerPlatform {
-			platform, err = tx.Balance(ctx, ledger.PlatformFees())
-			if err != nil {
-				return err
-			}
 		}
 		plan, ok := pol.Plan(payable, platform, routeMax)
 		if !ok {
@@ -314,6 +310,40 @@ func (e *Executor) createIntent(ctx context.Context, c Candidate, pol Policy,
 		"%s written, hash %v", p.ID, p.Amount, p.FeeBudget, p.FeePayer,
 		p.ProviderID, p.Hash)
 	return p, nil
+}
+
+// intentBalances reads, in one read, the provider's payable and, when the
+// platform pays the fees, the platform's fees, with the provider's
+// in-flight account that the intent's move posts to too.
+func intentBalances(ctx context.Context, tx TxStore, providerID string,
+	payer FeePayer) (payable, platform ledger.MilliSatoshi, err error) {
+
+	accts := []ledger.Account{ledger.ProviderPayable(providerID),
+		ledger.PayoutInFlight(providerID)}
+	if payer == FeePayerPlatform {
+		accts = append(accts, ledger.PlatformFees())
+	}
+	states, err := tx.Accounts(ctx, accts)
+	if err != nil {
+		return 0, 0, err
+	}
+	balance := func(a ledger.Account) (ledger.MilliSatoshi, error) {
+		st, ok := states[a]
+		if !ok {
+			return 0, nil
+		}
+		if err := st.CheckUnit(); err != nil {
+			return 0, err
+		}
+		return st.Balance, nil
+	}
+	if payable, err = balance(accts[0]); err != nil {
+		return 0, 0, err
+	}
+	if payer == FeePayerPlatform {
+		platform, err = balance(ledger.PlatformFees())
+	}
+	return payable, platform, err
 }
 
 // keysend is the payment lnd makes for p.

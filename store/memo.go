@@ -20,7 +20,9 @@ import (
 // Metering's group commit turns it on (MeteringStore.ExecUsage): there one
 // batch reads its job and its escrow in metering, then again in
 // settlement's solvency check after the charge, and the charge's accounts
-// again in the vault's auto-stake. Other transactions run without it.
+// again in the vault's auto-stake. So do payouts' read-write transactions
+// (DB.ExecPayouts), whose intent reads the balances its ledger move then
+// posts to. Other transactions run without it.
 type txMemo struct {
 	// accounts holds the states read or written; a known account absent
 	// from the store is held with found false.

@@ -20,6 +20,11 @@ func (d *DB) ExecPayouts(ctx context.Context, readOnly bool,
 
 	return d.ExecTx(ctx, TxOptions{ReadOnly: readOnly},
 		func(tx *Tx) error {
+			if !readOnly {
+				// A payout's intent reads the accounts its
+				// move posts to (memo.go).
+				tx.remember()
+			}
 			return fn(payoutTx{Tx: tx})
 		})
 }

@@ -33,7 +33,7 @@ import (
 const (
 	maxStatementsPerBatch      = 15
 	maxStatementsPerGroupBatch = 15
-	maxStatementsPerPayout     = 13
+	maxStatementsPerPayout     = 12
 )
 
 // chargeEnv is the production charge path on a real SQLite store:
