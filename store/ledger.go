@@ -364,7 +364,7 @@ func (t *Tx) upsertAccounts(ctx context.Context, accounts []ledger.Account,
 	for _, a := range accounts {
 		st := states[a]
 		st.Account = a
-		t.keepAccount(a, st, true)
+		t.wroteAccount(a, st)
 	}
 
 	return ids, nil

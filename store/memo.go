@@ -1,9 +1,11 @@
 package store
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // txMemo keeps what one transaction read of rows that, inside it, change
@@ -34,6 +36,14 @@ type txMemo struct {
 	// meters holds the usage meters read, by job; a job never metered
 	// is held with found false. PutUsageMeter forgets the job's.
 	meters map[string]memoMeter
+
+	// The vault's rows a group commit's charges each read: its policy
+	// (PutPolicy forgets it), the providers' auto-stake percents
+	// (SetAutoStake forgets the provider's) and the total of the
+	// strategies' principal (forgotten when one is posted to).
+	policy    *yield.Policy
+	autoStake map[string]uint32
+	allocated *ledger.MilliSatoshi
 }
 
 // memoMeter is a job's usage meter as the transaction read it.
@@ -51,9 +61,10 @@ type memoAccount struct {
 // remember turns the memo on for the rest of the transaction.
 func (t *Tx) remember() {
 	t.memo = &txMemo{
-		accounts: make(map[ledger.Account]memoAccount),
-		jobs:     make(map[string]Job),
-		meters:   make(map[string]memoMeter),
+		accounts:  make(map[ledger.Account]memoAccount),
+		jobs:      make(map[string]Job),
+		meters:    make(map[string]memoMeter),
+		autoStake: make(map[string]uint32),
 	}
 }
 
@@ -74,6 +85,18 @@ func (t *Tx) keepAccount(a ledger.Account, st ledger.AccountState,
 		return
 	}
 	t.memo.accounts[a] = memoAccount{state: st, found: found}
+}
+
+// wroteAccount records an account's state as the transaction wrote it,
+// and forgets a total it changes.
+func (t *Tx) wroteAccount(a ledger.Account, st ledger.AccountState) {
+	if t.memo == nil {
+		return
+	}
+	t.keepAccount(a, st, true)
+	if a.Kind == ledger.KindStrategyPrincipal {
+		t.memo.allocated = nil
+	}
 }
 
 // memoJob returns the job row the transaction read, if it did and has not
@@ -123,6 +146,68 @@ func (t *Tx) keepMeter(jobID string, m UsageMeter, found bool) {
 func (t *Tx) forgetMeter(jobID string) {
 	if t.memo != nil {
 		delete(t.memo.meters, jobID)
+	}
+}
+
+// memoPolicy returns the vault policy as the transaction read it.
+func (t *Tx) memoPolicy() (yield.Policy, bool) {
+	if t.memo == nil || t.memo.policy == nil {
+		return yield.Policy{}, false
+	}
+	p := *t.memo.policy
+	p.Caps = maps.Clone(p.Caps)
+	return p, true
+}
+
+// keepPolicy records the vault policy as read; forgetPolicy drops it.
+func (t *Tx) keepPolicy(p yield.Policy) {
+	if t.memo != nil {
+		p.Caps = maps.Clone(p.Caps)
+		t.memo.policy = &p
+	}
+}
+
+func (t *Tx) forgetPolicy() {
+	if t.memo != nil {
+		t.memo.policy = nil
+	}
+}
+
+// memoAutoStake returns a provider's auto-stake percent as read.
+func (t *Tx) memoAutoStake(providerID string) (uint32, bool) {
+	if t.memo == nil {
+		return 0, false
+	}
+	pct, ok := t.memo.autoStake[providerID]
+	return pct, ok
+}
+
+// keepAutoStake records a provider's auto-stake percent as read;
+// forgetAutoStake drops it.
+func (t *Tx) keepAutoStake(providerID string, pct uint32) {
+	if t.memo != nil {
+		t.memo.autoStake[providerID] = pct
+	}
+}
+
+func (t *Tx) forgetAutoStake(providerID string) {
+	if t.memo != nil {
+		delete(t.memo.autoStake, providerID)
+	}
+}
+
+// memoAllocated returns the strategies' principal total as read.
+func (t *Tx) memoAllocated() (ledger.MilliSatoshi, bool) {
+	if t.memo == nil || t.memo.allocated == nil {
+		return 0, false
+	}
+	return *t.memo.allocated, true
+}
+
+// keepAllocated records the strategies' principal total as read.
+func (t *Tx) keepAllocated(total ledger.MilliSatoshi) {
+	if t.memo != nil {
+		t.memo.allocated = &total
 	}
 }
 

@@ -3,11 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // TestTxMemo: in a transaction that remembers (metering's group commit), a
@@ -21,6 +23,7 @@ func TestTxMemo(t *testing.T) {
 		lg := ledger.New(store.NewLedgerStore(db), nil)
 		storetest.SeedJobs(t, db, lg, jobStart,
 			meteredJob(t, "job-1", 1000))
+		addProvider(t, db, "prov-1", nodeA)
 		escrow := ledger.BuyerEscrow("job-1")
 		pay := ledger.ProviderPayable("prov-1")
 		sqlite := cfg.Backend == store.SQLite
@@ -119,6 +122,61 @@ func TestTxMemo(t *testing.T) {
 			})
 			if err != nil || m != put {
 				t.Fatalf("meter %+v, %v; want %+v", m, err, put)
+			}
+
+			// The vault's rows: read once, read again after a
+			// write.
+			vt := store.VaultTx(tx)
+			for i, want := range []int64{1, 0} {
+				counted(fmt.Sprintf("auto-stake read %d", i), want,
+					func() {
+						var pct uint32
+						pct, err = vt.AutoStake(ctx, "prov-1")
+						if err == nil && pct != 0 {
+							t.Errorf("auto-stake %d", pct)
+						}
+					})
+				counted(fmt.Sprintf("policy read %d", i), want,
+					func() {
+						_, err = vt.Policy(ctx)
+					})
+				counted(fmt.Sprintf("allocated read %d", i), want,
+					func() {
+						_, err = vt.AllocatedTotal(ctx)
+					})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = vt.SetAutoStake(ctx, "prov-1", 30, ingestNow)
+			if err == nil {
+				err = vt.PutPolicy(ctx, yield.Policy{FloorBPS: 5,
+					Caps: map[string]ledger.MilliSatoshi{
+						"reserve": 7}, UpdatedAt: ingestNow})
+			}
+			if err == nil {
+				_, err = lg.PostTx(ctx, tx, ledger.Transfer("alloc",
+					"", ledger.HubHoldings(),
+					ledger.StrategyPrincipal("reserve"), 10))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			pct, err := vt.AutoStake(ctx, "prov-1")
+			if err != nil || pct != 30 {
+				t.Fatalf("auto-stake after its write %d, %v", pct,
+					err)
+			}
+			pol, err := vt.Policy(ctx)
+			if err != nil || pol.FloorBPS != 5 ||
+				pol.Caps["reserve"] != 7 {
+
+				t.Fatalf("policy after its write %+v, %v", pol, err)
+			}
+			alloc, err := vt.AllocatedTotal(ctx)
+			if err != nil || alloc != 10 {
+				t.Fatalf("allocated after a posting %v, %v", alloc,
+					err)
 			}
 			return nil
 		})

@@ -32,7 +32,7 @@ import (
 // benchmark (itest) divides the same counter by the payouts it made.
 const (
 	maxStatementsPerBatch      = 15
-	maxStatementsPerGroupBatch = 15
+	maxStatementsPerGroupBatch = 13
 	maxStatementsPerPayout     = 12
 )
 

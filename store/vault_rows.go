@@ -20,9 +20,13 @@ import (
 // Policy returns the stored policy with its caps, or the zero Policy when
 // none was ever set.
 func (v vaultTx) Policy(ctx context.Context) (yield.Policy, error) {
+	if p, ok := v.tx.memoPolicy(); ok {
+		return p, nil
+	}
 	row, err := v.tx.q.GetVaultPolicy(ctx)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
+		v.tx.keepPolicy(yield.Policy{})
 		return yield.Policy{}, nil
 
 	case err != nil:
@@ -45,12 +49,14 @@ func (v vaultTx) Policy(ctx context.Context) (yield.Policy, error) {
 			p.Caps[c.Strategy] = ledger.MilliSatoshi(c.CapMsat)
 		}
 	}
+	v.tx.keepPolicy(p)
 
 	return p, nil
 }
 
 // PutPolicy replaces the stored policy and its caps whole.
 func (v vaultTx) PutPolicy(ctx context.Context, p yield.Policy) error {
+	v.tx.forgetPolicy()
 	err := v.tx.q.UpsertVaultPolicy(ctx, sqlc.UpsertVaultPolicyParams{
 		FloorBps:  int64(p.FloorBPS),
 		Shutdown:  p.Shutdown,
@@ -80,15 +86,20 @@ func (v vaultTx) PutPolicy(ctx context.Context, p yield.Policy) error {
 func (v vaultTx) AutoStake(ctx context.Context, providerID string) (uint32,
 	error) {
 
+	if pct, ok := v.tx.memoAutoStake(providerID); ok {
+		return pct, nil
+	}
 	pct, err := v.tx.q.GetAutoStake(ctx, providerID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
+		v.tx.keepAutoStake(providerID, 0)
 		return 0, nil
 
 	case err != nil:
 		return 0, fmt.Errorf("auto-stake of %s: %w", providerID,
 			mapError(err))
 	}
+	v.tx.keepAutoStake(providerID, uint32(pct))
 
 	return uint32(pct), nil
 }
@@ -98,6 +109,7 @@ func (v vaultTx) AutoStake(ctx context.Context, providerID string) (uint32,
 func (v vaultTx) SetAutoStake(ctx context.Context, providerID string,
 	percent uint32, at time.Time) error {
 
+	v.tx.forgetAutoStake(providerID)
 	err := v.tx.q.UpsertAutoStake(ctx, sqlc.UpsertAutoStakeParams{
 		ProviderID: providerID,
 		Percent:    int64(percent),

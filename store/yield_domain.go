@@ -41,7 +41,15 @@ func (v vaultTx) Ledger() ledger.TxStore { return v.tx }
 func (v vaultTx) AllocatedTotal(ctx context.Context) (ledger.MilliSatoshi,
 	error) {
 
-	return v.tx.KindTotal(ctx, ledger.KindStrategyPrincipal)
+	if total, ok := v.tx.memoAllocated(); ok {
+		return total, nil
+	}
+	total, err := v.tx.KindTotal(ctx, ledger.KindStrategyPrincipal)
+	if err != nil {
+		return 0, err
+	}
+	v.tx.keepAllocated(total)
+	return total, nil
 }
 
 func (v vaultTx) ProviderExists(ctx context.Context, id string) (bool,
