@@ -27,12 +27,14 @@ import (
 
 // The most statements the hot paths may run on SQLite, counted by
 // TestStatementsPerCharge: metering's group commit of one batch (one job,
-// its provider auto-staking, the epoch open), each further batch of the
-// same group, and one payout from intent to success. The payout
-// benchmark (itest) divides the same counter by the payouts it made.
+// its provider auto-staking, the epoch open), each batch of a group of
+// three, one batch of a provider that stakes nothing, and one payout from
+// intent to success. The payout benchmark (itest) divides the same
+// counter by the payouts it made.
 const (
 	maxStatementsPerBatch      = 15
 	maxStatementsPerGroupBatch = 13
+	maxStatementsPerPlainBatch = 9
 	maxStatementsPerPayout     = 12
 )
 
@@ -272,6 +274,22 @@ func TestStatementsPerCharge(t *testing.T) {
 		perGroupBatch)
 	in.Stop()
 
+	// Batches alone of a provider that stakes nothing, as in the payout
+	// benchmark (itest).
+	if err := e.vault.SetAutoStake(ctx, "prov-2", 0); err != nil {
+		t.Fatal(err)
+	}
+	in = e.ingestor(t, -1, 0)
+	before = store.Statements()
+	for b := 0; b < batches; b++ {
+		from := uint64((groups+1+b)*perJob + 1)
+		submit(t, in, "prov-2", e.jobs[1], from, from+perJob-1)
+	}
+	perPlainBatch := float64(store.Statements()-before) / batches
+	t.Logf("statements per batch committed alone, no auto-stake: %.2f",
+		perPlainBatch)
+	in.Stop()
+
 	// What was charged is in escrow's place: the payable, the vault
 	// (half of each charge's earnings, staked) and the fees.
 	var escrow, payable, fees ledger.MilliSatoshi
@@ -329,6 +347,9 @@ func TestStatementsPerCharge(t *testing.T) {
 	case perBatch > maxStatementsPerBatch:
 		t.Errorf("%.2f statements per batch, budget %d", perBatch,
 			maxStatementsPerBatch)
+	case perPlainBatch > maxStatementsPerPlainBatch:
+		t.Errorf("%.2f statements per batch without auto-stake, "+
+			"budget %d", perPlainBatch, maxStatementsPerPlainBatch)
 	case perGroupBatch > maxStatementsPerGroupBatch:
 		t.Errorf("%.2f statements per batch in a group, budget %d",
 			perGroupBatch, maxStatementsPerGroupBatch)
