@@ -31,10 +31,14 @@
 // generated code runs on both engines, since modernc's SQLite accepts
 // PostgreSQL's $N placeholders, so a query uses only syntax both accept
 // (CAST(x AS TEXT), not x::text). Each Tx holds the generated Queries for
-// its transaction. Three statements are built at run time instead, each
+// its transaction. Five statements are built at run time instead, each
 // with a comment saying why: Accounts (a list of accounts), the multi-row
-// usage insert (a batch of records) and ListJobs (a filter with a list of
-// states); sqlc's postgresql engine has no list form that SQLite runs.
+// usage insert (a batch of records), a ledger transaction's account
+// upserts and postings (upsertAccounts, insertPostings) and ListJobs (a
+// filter with a list of states); sqlc's postgresql engine has no list
+// form that SQLite runs. Metering's group commit and payouts' writes keep
+// a memo of what their transaction read (memo.go), so that a row read
+// again costs no statement.
 //
 // Extending. Each domain's queries are methods on *Tx, in a file per domain
 // (ledger.go holds the ledger's), so that one DB.ExecTx can post ledger
