@@ -205,6 +205,22 @@ func TestSharesGenesis(t *testing.T) {
 		return nil
 	})
 	f.waitSupplyMatches(t, hubTapd, asset.GroupKey)
+
+	// Reconcile compares tapd's supply with the ledger's.
+	eventually(t, waitTimeout, "reconcile to see the asset caught up",
+		func() error {
+			out, err := s.cli("operator", "reconcile")
+			if err != nil {
+				return fmt.Errorf("reconcile: %v\n%s", err, out)
+			}
+			if !strings.Contains(out, "share asset: tapd") ||
+				!strings.Contains(out, ": ok (hub's tapd holds") ||
+				strings.Contains(out, "still to mint") {
+
+				return fmt.Errorf("reconcile says:\n%s", out)
+			}
+			return nil
+		})
 	s.stop()
 }
 
