@@ -9,9 +9,9 @@ import (
 
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
+	"github.com/sluice-ln/sluice/shares"
 )
 
 // Kind says which of Sluice's books a difference is in.
