@@ -187,6 +187,13 @@ func (l *sharesLoop) Asset(ctx context.Context) (shares.Mint, error) {
 	return l.manager.Asset(ctx)
 }
 
+// EpochOps lists every epoch's tranche and burn (shares.Manager.EpochOps).
+func (l *sharesLoop) EpochOps(ctx context.Context) ([]shares.EpochOp,
+	error) {
+
+	return l.manager.EpochOps(ctx)
+}
+
 // stop ends a resume under way (its intent stays pending for the next
 // start) and closes tapd's connection.
 func (l *sharesLoop) stop() error {

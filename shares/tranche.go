@@ -323,6 +323,15 @@ func (m *Manager) driveOp(ctx context.Context, g Mint, op EpochOp,
 	return op, nil
 }
 
+// EpochOps lists every epoch's tranche and burn, in the order they were
+// made; none without an epoch store.
+func (m *Manager) EpochOps(ctx context.Context) ([]EpochOp, error) {
+	if m.cfg.Epochs == nil {
+		return nil, nil
+	}
+	return m.cfg.Epochs.EpochOps(ctx, 0)
+}
+
 // Run syncs tapd with the closed epochs every interval until ctx ends;
 // errors are logged and tried again on the next tick.
 func (m *Manager) Run(ctx context.Context, interval time.Duration) error {
