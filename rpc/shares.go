@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
-	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/shares"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
