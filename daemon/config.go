@@ -14,6 +14,7 @@ import (
 	flags "github.com/jessevdk/go-flags"
 
 	"github.com/sluice-ln/sluice/settlement"
+	"github.com/sluice-ln/sluice/shares"
 )
 
 const (
@@ -123,9 +124,10 @@ type LndConfig struct {
 //
 //nolint:ll
 type TapdConfig struct {
-	Host         string `long:"host" description:"tapd's gRPC address, host:port"`
-	TLSPath      string `long:"tlspath" description:"tapd's TLS certificate (default: ~/.tapd/tls.cert)"`
-	MacaroonPath string `long:"macaroonpath" description:"tapd's admin.macaroon (default: ~/.tapd/data/<network>/admin.macaroon)"`
+	Host         string        `long:"host" description:"tapd's gRPC address, host:port"`
+	TLSPath      string        `long:"tlspath" description:"tapd's TLS certificate (default: ~/.tapd/tls.cert)"`
+	MacaroonPath string        `long:"macaroonpath" description:"tapd's admin.macaroon (default: ~/.tapd/data/<network>/admin.macaroon)"`
+	SharesSync   time.Duration `long:"sharesync" description:"how often closed reward epochs are minted into tapd as tranches and redeemed shares burned (default 10s)"`
 }
 
 // SQLiteConfig configures the embedded store.
@@ -476,6 +478,14 @@ func (c *Config) validateTapd() error {
 		)
 	}
 	c.Tapd.MacaroonPath = cleanPath(c.Tapd.MacaroonPath)
+
+	switch {
+	case c.Tapd.SharesSync == 0:
+		c.Tapd.SharesSync = shares.DefaultSyncInterval
+	case c.Tapd.SharesSync < 0:
+		return invalid("tapd.sharesync", "%v is negative",
+			c.Tapd.SharesSync)
+	}
 
 	return nil
 }

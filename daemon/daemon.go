@@ -276,7 +276,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {
 
-			return reconcile.Run(ctx, db, history)
+			r, err := reconcile.Run(ctx, db, history)
+			if err != nil || sharesL == nil {
+				return r, err
+			}
+			return r, r.CompareShareAsset(ctx, sharesL.manager)
 		}),
 	})
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/lightninglabs/taproot-assets/taprpc"
 	"github.com/lightningnetwork/lnd/clock"
-	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/store"
@@ -126,10 +125,12 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 			"answer Unavailable)", err)
 		return nil
 	}
+	minter := lightning.NewTapdMinter(conn)
 	m := shares.NewManager(shares.Config{
 		Store:   db,
-		Supply:  ledger.New(store.NewLedgerStore(db), nil),
-		Minter:  lightning.NewTapdMinter(conn),
+		Minter:  minter,
+		Epochs:  db,
+		Burner:  minter,
 		Vault:   shares.Vault{Hub: hub, Network: cfg.Network},
 		FeeRate: sharesFeeRate,
 		Clock:   clk,
@@ -144,6 +145,12 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		err := m.Resume(rctx)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Errorf("Share genesis resume: %v", err)
+		}
+		// Then each closed epoch's tranche and burn, a pending one
+		// first.
+		err = m.Run(rctx, cfg.Tapd.SharesSync)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Errorf("Share sync: %v", err)
 		}
 	}()
 
@@ -178,6 +185,13 @@ func (l *sharesLoop) Genesis(ctx context.Context, name string) (shares.Mint,
 // Asset is the share asset's genesis (shares.Manager.Asset).
 func (l *sharesLoop) Asset(ctx context.Context) (shares.Mint, error) {
 	return l.manager.Asset(ctx)
+}
+
+// EpochOps lists every epoch's tranche and burn (shares.Manager.EpochOps).
+func (l *sharesLoop) EpochOps(ctx context.Context) ([]shares.EpochOp,
+	error) {
+
+	return l.manager.EpochOps(ctx)
 }
 
 // stop ends a resume under way (its intent stays pending for the next

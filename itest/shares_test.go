@@ -56,9 +56,11 @@ func TestSharesGenesis(t *testing.T) {
 		t.Fatalf("ledger supply %d after a rewarded epoch", supply)
 	}
 
-	// Killed after the intent: nothing reached tapd.
+	// Killed after the intent: nothing reached tapd. From this start
+	// on, closed epochs are synced to tapd every second.
 	t.Setenv(failpoint.EnvVar, failpointGenesisAfterIntent)
 	s.stop()
+	s.addConf("tapd", "tapd.sharesync=1s")
 	s.start()
 	_, _ = s.cli("operator", "shares", "genesis", "--name", name,
 		"--timeout", "30s")
@@ -164,7 +166,144 @@ func TestSharesGenesis(t *testing.T) {
 	if n := batchesNamed(t, hubTapd, name+"-2"); n != 0 {
 		t.Fatalf("a refused genesis reached tapd")
 	}
+
+	// Two more epochs of work: each one's new shares are minted as its
+	// tranche of the group, with the epoch's root in the metadata, and
+	// tapd's supply follows the ledger's.
+	book := openBook(t, s)
+	for range 2 {
+		f.submitSeconds(t, 3)
+		epochs := f.waitEpochsCover(t)
+		e := lastWorked(t, epochs)
+		f.checkTranche(t, hubTapd, asset, name, e)
+	}
+
+	// provider1 redeems shares: the ledger burns them when the
+	// redemption is finalized, and after the next epoch closes tapd burns
+	// as many from the hub's holdings.
+	holding := f.holding(t)
+	if holding.SharesUnits < 2 {
+		t.Fatalf("provider1 holds %d units", holding.SharesUnits)
+	}
+	units := holding.SharesUnits / 2
+	f.redeemPaid(t, book, units, "")
+	f.submitSeconds(t, 1)
+	e := lastWorked(t, f.waitEpochsCover(t))
+	burn := fmt.Sprintf("%s-e%d-burn", name, e.Number)
+	eventually(t, waitTimeout, "the epoch's burn", func() error {
+		f.net.mine(1)
+		var sum uint64
+		for _, b := range hubTapd.burns(t, asset.GroupKey) {
+			if b.Note == burn {
+				sum += b.Amount
+			}
+		}
+		if sum != uint64(units) {
+			return fmt.Errorf("tapd burned %d units as %q, want %d",
+				sum, burn, units)
+		}
+		return nil
+	})
+	f.waitSupplyMatches(t, hubTapd, asset.GroupKey)
+
+	// Reconcile compares tapd's supply with the ledger's.
+	eventually(t, waitTimeout, "reconcile to see the asset caught up",
+		func() error {
+			out, err := s.cli("operator", "reconcile")
+			if err != nil {
+				return fmt.Errorf("reconcile: %v\n%s", err, out)
+			}
+			if !strings.Contains(out, "share asset: tapd") ||
+				!strings.Contains(out, ": ok (hub's tapd holds") ||
+				strings.Contains(out, "still to mint") {
+
+				return fmt.Errorf("reconcile says:\n%s", out)
+			}
+			return nil
+		})
 	s.stop()
+}
+
+// lastWorked is the last closed epoch that metered seconds.
+func lastWorked(t *testing.T, epochs []*sluicerpc.Epoch) *sluicerpc.Epoch {
+	t.Helper()
+	for i := len(epochs) - 1; i >= 0; i-- {
+		if epochs[i].Closed && epochs[i].Seconds > 0 {
+			return epochs[i]
+		}
+	}
+	t.Fatalf("no closed epoch with work in %+v", epochs)
+	return nil
+}
+
+// checkTranche waits until epoch e's tranche is minted into the share
+// group with its metadata, and tapd's supply equals the ledger's.
+func (f *meteredJob) checkTranche(t *testing.T, hubTapd *tapdNode,
+	genesis *sluicerpc.ShareAsset, name string, e *sluicerpc.Epoch) {
+
+	t.Helper()
+	tranche := fmt.Sprintf("%s-e%d", name, e.Number)
+	eventually(t, waitTimeout, "tranche "+tranche, func() error {
+		f.net.mine(1)
+		if n := batchesNamed(t, hubTapd, tranche); n != 1 {
+			return fmt.Errorf("%d batches named %q", n, tranche)
+		}
+		if a := hubTapd.assetsNamed(t, tranche); len(a) != 1 {
+			return fmt.Errorf("%d assets named %q", len(a), tranche)
+		}
+		return nil
+	})
+	minted := hubTapd.asset(t, tranche)
+	if !bytes.Equal(minted.AssetGroup.TweakedGroupKey, genesis.GroupKey) {
+		t.Fatalf("tranche %q in group %x, want %x", tranche,
+			minted.AssetGroup.TweakedGroupKey, genesis.GroupKey)
+	}
+	ctx, cancel := rpcContext(t)
+	defer cancel()
+	meta, err := hubTapd.assets.FetchAssetMeta(ctx,
+		&taprpc.FetchAssetMetaRequest{
+			Asset: &taprpc.FetchAssetMetaRequest_AssetId{
+				AssetId: minted.AssetGenesis.AssetId,
+			},
+		})
+	if err != nil {
+		t.Fatalf("fetch tranche meta: %v", err)
+	}
+	var m shares.TrancheMeta
+	if err := json.Unmarshal(meta.Data, &m); err != nil {
+		t.Fatalf("tranche meta %s: %v", meta.Data, err)
+	}
+	if m.Epoch != e.Number || m.UsageRoot != hex.EncodeToString(e.Root) ||
+		m.TotalUnits != minted.Amount || m.LeafCount != 1 ||
+		m.DecimalDisplay != shares.DecimalDisplay {
+
+		t.Fatalf("tranche %q metadata %+v, epoch %+v, minted %d",
+			tranche, m, e, minted.Amount)
+	}
+	f.waitSupplyMatches(t, hubTapd, genesis.GroupKey)
+}
+
+// waitSupplyMatches waits until what the hub's tapd holds of the group
+// (all of its supply: nothing was withdrawn) equals the ledger's supply
+// at the last epoch's close, which is the ledger's supply now: no seconds
+// are metered meanwhile and auto-stake is off.
+func (f *meteredJob) waitSupplyMatches(t *testing.T, hubTapd *tapdNode,
+	groupKey []byte) {
+
+	t.Helper()
+	eventually(t, waitTimeout, "tapd's supply to equal the ledger's",
+		func() error {
+			held, err := hubTapd.groupBalance(t, groupKey)
+			if err != nil {
+				return err
+			}
+			if supply := f.supply(t); held != uint64(supply) {
+				f.net.mine(1)
+				return fmt.Errorf("hub tapd holds %d, the "+
+					"ledger's supply is %d", held, supply)
+			}
+			return nil
+		})
 }
 
 // supply is the ledger's share supply, as the vault shows it.

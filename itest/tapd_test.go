@@ -188,6 +188,17 @@ func TestTapdMintAndSend(t *testing.T) {
 // when there is not exactly one.
 func (td *tapdNode) asset(t testing.TB, name string) *taprpc.Asset {
 	t.Helper()
+	found := td.assetsNamed(t, name)
+	if len(found) != 1 {
+		t.Fatalf("%s: %d assets named %q, want 1", td.Name, len(found),
+			name)
+	}
+	return found[0]
+}
+
+// assetsNamed returns the unspent assets of the name that the tapd holds.
+func (td *tapdNode) assetsNamed(t testing.TB, name string) []*taprpc.Asset {
+	t.Helper()
 	ctx, cancel := rpcContext(t)
 	defer cancel()
 	resp, err := td.assets.ListAssets(ctx, &taprpc.ListAssetRequest{})
@@ -200,11 +211,21 @@ func (td *tapdNode) asset(t testing.TB, name string) *taprpc.Asset {
 			found = append(found, a)
 		}
 	}
-	if len(found) != 1 {
-		t.Fatalf("%s: %d assets named %q, want 1", td.Name, len(found),
-			name)
+	return found
+}
+
+// burns returns the group's burns the tapd lists.
+func (td *tapdNode) burns(t testing.TB, groupKey []byte) []*taprpc.AssetBurn {
+	t.Helper()
+	ctx, cancel := rpcContext(t)
+	defer cancel()
+	resp, err := td.assets.ListBurns(ctx, &taprpc.ListBurnsRequest{
+		TweakedGroupKey: groupKey,
+	})
+	if err != nil {
+		t.Fatalf("%s: list burns: %v", td.Name, err)
 	}
-	return found[0]
+	return resp.Burns
 }
 
 // groupBalance returns what the tapd holds of an asset group.

@@ -9,10 +9,15 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/lightninglabs/taproot-assets/taprpc"
 	"github.com/lightninglabs/taproot-assets/taprpc/mintrpc"
+	"github.com/lightninglabs/taproot-assets/taprpc/universerpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
+
+// GroupKeyLen is the length of a tweaked asset group key: a compressed
+// public key, as tapd's RPCs take it.
+const GroupKeyLen = 33
 
 // MinFeeRate is the lowest fee rate tapd takes for a minting batch, in
 // sat/kw (not sat/vB): 253 sat/kw, lnd's floor of about 1 sat/vB.
@@ -83,6 +88,11 @@ type Seedling struct {
 	// MetaJSON is the asset's metadata (META_TYPE_JSON): valid JSON, at
 	// most 1 MiB. The asset id commits to its hash.
 	MetaJSON []byte
+
+	// GroupKey, when set, is the 33-byte tweaked key of the group the
+	// seedling is a new tranche of (grouped_asset); unset, the seedling
+	// starts a new group (new_grouped_asset).
+	GroupKey []byte
 }
 
 // MintBatch is a tapd minting batch as found by an asset's name.
@@ -122,6 +132,7 @@ type MintedAsset struct {
 type TapdMinter struct {
 	mint   mintrpc.MintClient
 	assets taprpc.TaprootAssetsClient
+	uni    universerpc.UniverseClient
 }
 
 // NewTapdMinter is a TapdMinter over a connection to tapd carrying its
@@ -130,6 +141,7 @@ func NewTapdMinter(conn grpc.ClientConnInterface) *TapdMinter {
 	return &TapdMinter{
 		mint:   mintrpc.NewMintClient(conn),
 		assets: taprpc.NewTaprootAssetsClient(conn),
+		uni:    universerpc.NewUniverseClient(conn),
 	}
 }
 
@@ -155,22 +167,32 @@ func refused(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// MintAsset adds s to tapd's pending batch as the first tranche of a new
-// asset group (new_grouped_asset, AssetType NORMAL). A seedling of the
-// same name in the pending batch gives ErrSeedlingExists.
+// MintAsset adds s to tapd's pending batch (AssetType NORMAL): the first
+// tranche of a new asset group, or a new tranche of s.GroupKey's group. A
+// seedling of the same name in the pending batch gives ErrSeedlingExists.
 func (t *TapdMinter) MintAsset(ctx context.Context, s Seedling) error {
-	_, err := t.mint.MintAsset(ctx, &mintrpc.MintAssetRequest{
-		Asset: &mintrpc.MintAsset{
-			AssetType: taprpc.AssetType_NORMAL,
-			Name:      s.Name,
-			AssetMeta: &taprpc.AssetMeta{
-				Data: s.MetaJSON,
-				Type: taprpc.AssetMetaType_META_TYPE_JSON,
-			},
-			Amount:          s.Amount,
-			DecimalDisplay:  s.DecimalDisplay,
-			NewGroupedAsset: true,
+	asset := &mintrpc.MintAsset{
+		AssetType: taprpc.AssetType_NORMAL,
+		Name:      s.Name,
+		AssetMeta: &taprpc.AssetMeta{
+			Data: s.MetaJSON,
+			Type: taprpc.AssetMetaType_META_TYPE_JSON,
 		},
+		Amount:          s.Amount,
+		DecimalDisplay:  s.DecimalDisplay,
+		NewGroupedAsset: len(s.GroupKey) == 0,
+	}
+	if len(s.GroupKey) > 0 {
+		if len(s.GroupKey) != GroupKeyLen {
+			return fmt.Errorf("mint %q: %w: group key of %d bytes, "+
+				"want %d", s.Name, ErrMintRefused,
+				len(s.GroupKey), GroupKeyLen)
+		}
+		asset.GroupedAsset = true
+		asset.GroupKey = s.GroupKey
+	}
+	_, err := t.mint.MintAsset(ctx, &mintrpc.MintAssetRequest{
+		Asset: asset,
 	})
 	if err == nil {
 		return nil
@@ -248,29 +270,39 @@ func (t *TapdMinter) MintBatch(ctx context.Context, name string) (
 	return found, nil
 }
 
-// MintedAsset returns the asset named name that tapd holds; it must be
-// one (a grouped genesis). ErrAssetNotFound when there is none.
-func (t *TapdMinter) MintedAsset(ctx context.Context, name string) (
-	MintedAsset, error) {
+// MintedAsset returns the asset named name that the batch anchored in the
+// transaction batchTxid (hex) minted, spent since or not: a later send or
+// burn may have spent the output, and its name alone may match change
+// outputs too. ErrAssetNotFound when tapd lists none.
+func (t *TapdMinter) MintedAsset(ctx context.Context, name,
+	batchTxid string) (MintedAsset, error) {
 
-	resp, err := t.assets.ListAssets(ctx, &taprpc.ListAssetRequest{})
+	resp, err := t.assets.ListAssets(ctx, &taprpc.ListAssetRequest{
+		IncludeSpent: true,
+	})
 	if err != nil {
 		return MintedAsset{}, fmt.Errorf("list assets: %w", err)
 	}
 	var found []*taprpc.Asset
 	for _, a := range resp.Assets {
-		if a.GetAssetGenesis().GetName() == name {
-			found = append(found, a)
+		if a.GetAssetGenesis().GetName() != name {
+			continue
 		}
+		op, err := wire.NewOutPointFromString(
+			a.GetChainAnchor().GetAnchorOutpoint())
+		if err != nil || op.Hash.String() != batchTxid {
+			continue
+		}
+		found = append(found, a)
 	}
 	switch len(found) {
 	case 0:
-		return MintedAsset{}, fmt.Errorf("%w: %q", ErrAssetNotFound,
-			name)
+		return MintedAsset{}, fmt.Errorf("%w: %q in batch tx %s",
+			ErrAssetNotFound, name, batchTxid)
 	case 1:
 	default:
 		return MintedAsset{}, fmt.Errorf("tapd holds %d assets named "+
-			"%q", len(found), name)
+			"%q minted in %s", len(found), name, batchTxid)
 	}
 	a := found[0]
 	m := MintedAsset{

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
+	"github.com/sluice-ln/sluice/shares"
 )
 
 // Kind says which of Sluice's books a difference is in.
@@ -33,6 +34,11 @@ const (
 	// KindShares is the vault's share supply against what its holders
 	// hold: a check within Sluice's own books, in shares.
 	KindShares Kind = "shares"
+
+	// KindShareAsset is the share asset's supply in the hub's tapd
+	// against the ledger's share supply at the last epoch tapd has
+	// caught up with.
+	KindShareAsset Kind = "share_asset"
 )
 
 // Difference is one place where Sluice's books and lnd disagree, or, for
@@ -128,6 +134,10 @@ type Report struct {
 
 	// Shares are the ledger's share books.
 	Shares ShareTotals
+
+	// ShareAsset is the share asset's check against the hub's tapd;
+	// nil when sluiced runs without tapd.
+	ShareAsset *shares.SupplyCheck
 
 	// Differences lists every disagreement; none is expected.
 	Differences []Difference
@@ -574,4 +584,35 @@ func (r *Report) compareShares() {
 		"(-share_supply) against %s (provider_shares %v + "+
 		"shares_locked %v)", s.Outstanding, holders, s.Held, s.Locked),
 		"no part: a check of Sluice's own books")
+}
+
+// ShareAsset is the share asset as reconcile checks it; shares.Manager
+// implements it.
+type ShareAsset interface {
+	// CheckSupply reads the group's supply from the hub's tapd and the
+	// ledger's supply it should equal.
+	CheckSupply(ctx context.Context) (shares.SupplyCheck, error)
+}
+
+// CompareShareAsset adds the share asset's check to the report: tapd's
+// supply of the group (its universe's issuance less its burns) must equal
+// the ledger's share supply at the last epoch tapd caught up with. Epochs
+// whose tranche or burn is still to come are counted, not differences.
+func (r *Report) CompareShareAsset(ctx context.Context, a ShareAsset) error {
+	c, err := a.CheckSupply(ctx)
+	if err != nil {
+		return fmt.Errorf("share asset: %w", err)
+	}
+	r.ShareAsset = &c
+	if !c.Genesis || c.Matches() {
+		return nil
+	}
+	at := "the genesis"
+	if c.Epoch > 0 {
+		at = fmt.Sprintf("epoch %d's close", c.Epoch)
+	}
+	r.differ(KindShareAsset, "supply", fmt.Sprintf("%v at %s",
+		c.Ledger, at), fmt.Sprintf("%d units issued less %d burned "+
+		"in tapd", c.Tapd.Issued, c.Tapd.Burned))
+	return nil
 }

@@ -67,6 +67,18 @@ func reconcileProto(r *reconcile.Report) *sluicerpc.ReconcileResponse {
 		Ok:              r.OK(),
 		VaultMsat:       int64(r.Vault),
 	}
+	if c := r.ShareAsset; c != nil {
+		resp.ShareAsset = &sluicerpc.ShareAssetCheck{
+			Genesis:           c.Genesis,
+			TapdIssuedUnits:   c.Tapd.Issued,
+			TapdBurnedUnits:   c.Tapd.Burned,
+			TapdHeldUnits:     c.Tapd.Held,
+			LedgerSupplyUnits: int64(c.Ledger),
+			Epoch:             c.Epoch,
+			BehindEpochs:      int64(c.Behind),
+			Matches:           c.Matches(),
+		}
+	}
 	for _, d := range r.Differences {
 		resp.Differences = append(resp.Differences,
 			&sluicerpc.ReconcileDifference{

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 	"github.com/sluice-ln/sluice/shares"
@@ -24,6 +25,10 @@ type SharesBackend interface {
 	// Asset returns the genesis, pending or succeeded;
 	// shares.ErrNoGenesis before one.
 	Asset(ctx context.Context) (shares.Mint, error)
+
+	// EpochOps returns every epoch's tranche and burn, in the order
+	// they were made.
+	EpochOps(ctx context.Context) ([]shares.EpochOp, error)
 }
 
 // ErrSharesUnavailable is the message of every SharesService method of a
@@ -94,9 +99,41 @@ func (s *sharesService) GetShares(ctx context.Context,
 	case err != nil:
 		return nil, sharesCodes.connectError("get shares", err)
 	}
-	return connect.NewResponse(&sluicerpc.GetSharesResponse{
-		Asset: shareAsset(m),
-	}), nil
+	ops, err := s.backend.EpochOps(ctx)
+	if err != nil {
+		return nil, sharesCodes.connectError("get shares", err)
+	}
+	resp := &sluicerpc.GetSharesResponse{Asset: shareAsset(m)}
+	for _, op := range ops {
+		resp.EpochOps = append(resp.EpochOps, shareEpochOp(op))
+	}
+	return connect.NewResponse(resp), nil
+}
+
+// shareEpochOp is op on the wire.
+func shareEpochOp(op shares.EpochOp) *sluicerpc.ShareEpochOp {
+	o := &sluicerpc.ShareEpochOp{
+		Epoch:            op.Epoch,
+		Kind:             string(op.Kind),
+		Name:             op.Name,
+		AmountUnits:      int64(op.Amount),
+		SupplyAfterUnits: int64(op.SupplyAfter),
+		State:            string(op.State),
+		Failure:          op.Failure,
+		AssetId:          op.AssetID,
+		MetaJson:         string(op.MetaJSON),
+		CreatedAt:        optionalTimestamp(op.CreatedAt),
+		ResolvedAt:       optionalTimestamp(op.ResolvedAt),
+	}
+	if op.State == outbound.StatusSucceeded {
+		switch op.Kind {
+		case shares.KindTranche:
+			o.Anchor = op.Anchor.String()
+		case shares.KindBurn:
+			o.Anchor = op.BurnTxid.String()
+		}
+	}
+	return o
 }
 
 // shareAsset is m on the wire.

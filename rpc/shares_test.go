@@ -18,8 +18,13 @@ import (
 // fakeShares is a share asset whose genesis answers err or mints mint.
 type fakeShares struct {
 	mint  shares.Mint
+	ops   []shares.EpochOp
 	err   error
 	names []string
+}
+
+func (f *fakeShares) EpochOps(context.Context) ([]shares.EpochOp, error) {
+	return f.ops, nil
 }
 
 func (f *fakeShares) Genesis(_ context.Context, name string) (shares.Mint,
@@ -69,7 +74,15 @@ func TestSharesService(t *testing.T) {
 		AssetID:  bytes.Repeat([]byte{9}, 32),
 		Anchor:   wire.OutPoint{Index: 2},
 		MetaJSON: []byte(`{"name":"s"}`),
-	}}
+	}, ops: []shares.EpochOp{{
+		Name: "s-e2", Epoch: 2, Kind: shares.KindTranche, Amount: 300,
+		SupplyAfter: 4500, State: outbound.StatusSucceeded,
+		AssetID: bytes.Repeat([]byte{7}, 32),
+		Anchor:  wire.OutPoint{Index: 1}, MetaJSON: []byte(`{"epoch":2}`),
+	}, {
+		Name: "s-e2-burn", Epoch: 2, Kind: shares.KindBurn, Amount: 100,
+		SupplyAfter: 4400, State: outbound.StatusPending,
+	}}}
 	d, c := startSharesDaemon(t, fake)
 	operator := d.macaroonHex(t, OperatorMacaroonFile)
 	provider := d.providerHex(t, "prov-1")
@@ -119,6 +132,15 @@ func TestSharesService(t *testing.T) {
 		provider))
 	if err != nil || shown.Msg.Asset.Name != "s" {
 		t.Fatalf("shares after genesis: %v, %v", shown, err)
+	}
+	ops := shown.Msg.EpochOps
+	if len(ops) != 2 || ops[0].Kind != "tranche" || ops[0].Epoch != 2 ||
+		ops[0].AmountUnits != 300 || ops[0].SupplyAfterUnits != 4500 ||
+		ops[0].Anchor != fake.ops[0].Anchor.String() ||
+		ops[0].MetaJson != `{"epoch":2}` || ops[1].Kind != "burn" ||
+		ops[1].State != "pending" || ops[1].Anchor != "" {
+
+		t.Fatalf("epoch ops %+v", ops)
 	}
 
 	for _, tc := range []struct {

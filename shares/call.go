@@ -104,7 +104,8 @@ func (c *mintCall) wait(ctx context.Context) (mintOutcome, error) {
 			return failed("tapd batch %x %v", b.Key, b.State), nil
 
 		case b.State == lightning.BatchFinalized:
-			a, err := c.minter.MintedAsset(ctx, c.seedling.Name)
+			a, err := c.minter.MintedAsset(ctx, c.seedling.Name,
+				b.Txid)
 			if err != nil {
 				// A final batch whose asset is not listed
 				// (tapd #1562): unknown, tracked again.

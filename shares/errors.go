@@ -28,4 +28,16 @@ var (
 	// its batch; the intent is failed and a genesis may be tried again
 	// under another name.
 	ErrMintFailed = errors.New("share mint failed")
+
+	// ErrNoEpochOp is returned when no epoch tranche or burn is there
+	// to return.
+	ErrNoEpochOp = errors.New("no epoch tranche or burn")
+
+	// ErrOpExists is returned for an epoch's tranche or burn when the
+	// epoch has one of that kind already, or another one is pending.
+	ErrOpExists = errors.New("epoch tranche or burn exists or another " +
+		"is pending")
+
+	// ErrBurnFailed is returned when tapd refused an epoch's burn.
+	ErrBurnFailed = errors.New("share burn failed")
 )

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/lightningnetwork/lnd/clock"
-	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 )
@@ -30,8 +29,12 @@ var genesisFailpoints = outbound.Failpoints{
 // Config is what a Manager works with.
 type Config struct {
 	Store  Store
-	Supply Supply
 	Minter Minter
+
+	// Epochs and Burner are what the epochs' tranches and burns need;
+	// without them the Manager mints the genesis only.
+	Epochs EpochStore
+	Burner Burner
 
 	// Vault names the vault in the terms.
 	Vault Vault
@@ -121,14 +124,11 @@ func (m *Manager) Genesis(ctx context.Context, name string) (Mint, error) {
 			g.Name, g.State)
 	}
 
-	bal, err := m.cfg.Supply.ShareBalance(ctx, ledger.ShareSupply())
+	totals, err := m.cfg.Store.ShareTotals(ctx)
 	if err != nil {
 		return Mint{}, fmt.Errorf("share genesis: supply: %w", err)
 	}
-	supply, err := bal.Neg()
-	if err != nil {
-		return Mint{}, fmt.Errorf("share genesis: supply: %w", err)
-	}
+	supply := totals.Supply
 	if supply <= 0 {
 		return Mint{}, ErrNothingToMint
 	}
@@ -141,6 +141,7 @@ func (m *Manager) Genesis(ctx context.Context, name string) (Mint, error) {
 		Name:      name,
 		Kind:      KindGenesis,
 		Amount:    supply,
+		Burned:    totals.Burned,
 		MetaJSON:  meta,
 		State:     outbound.StatusPending,
 		CreatedAt: m.cfg.Clock.Now().UTC(),

@@ -105,7 +105,7 @@ func (f *fakeTapd) MintBatch(_ context.Context, name string) (
 	return lightning.MintBatch{}, lightning.ErrBatchNotFound
 }
 
-func (f *fakeTapd) MintedAsset(_ context.Context, name string) (
+func (f *fakeTapd) MintedAsset(_ context.Context, name, _ string) (
 	lightning.MintedAsset, error) {
 
 	f.mu.Lock()
@@ -117,7 +117,7 @@ func (f *fakeTapd) MintedAsset(_ context.Context, name string) (
 
 				return lightning.MintedAsset{Name: name,
 					ID:       bytes.Repeat([]byte{1}, 32),
-					GroupKey: bytes.Repeat([]byte{2}, 33),
+					GroupKey: groupKey(s),
 					Amount:   s.Amount,
 					Anchor:   wire.OutPoint{Index: 1},
 					Height:   100}, nil
@@ -127,10 +127,25 @@ func (f *fakeTapd) MintedAsset(_ context.Context, name string) (
 	return lightning.MintedAsset{}, lightning.ErrAssetNotFound
 }
 
+// groupKey is the group a fake mint of s joins: its own for a genesis.
+func groupKey(s lightning.Seedling) []byte {
+	if len(s.GroupKey) > 0 {
+		return s.GroupKey
+	}
+	return bytes.Repeat([]byte{2}, 33)
+}
+
 // memStore keeps the mints in memory, as store.DB's rules say.
 type memStore struct {
-	mu    sync.Mutex
-	mints []Mint
+	mu     sync.Mutex
+	mints  []Mint
+	totals Totals
+}
+
+func (s *memStore) ShareTotals(context.Context) (Totals, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.totals, nil
 }
 
 func (s *memStore) InsertGenesis(_ context.Context, m Mint) error {
@@ -175,18 +190,6 @@ func (s *memStore) ResolveMint(_ context.Context, m Mint) error {
 	return fmt.Errorf("no mint %q", m.Name)
 }
 
-// supply is a ledger whose share supply is fixed.
-type supply ledger.Shares
-
-func (s supply) ShareBalance(_ context.Context, a ledger.Account) (
-	ledger.Shares, error) {
-
-	if a != ledger.ShareSupply() {
-		return 0, fmt.Errorf("unexpected account %v", a)
-	}
-	return -ledger.Shares(s), nil
-}
-
 // crash is what a failpoint hook panics with.
 type crash string
 
@@ -194,8 +197,11 @@ type crash string
 func env(units ledger.Shares, tapd *fakeTapd, st *memStore,
 	crashAt string) *Manager {
 
+	st.mu.Lock()
+	st.totals.Supply = units
+	st.mu.Unlock()
 	return NewManager(Config{
-		Store: st, Supply: supply(units), Minter: tapd,
+		Store: st, Minter: tapd,
 		Vault:        Vault{Hub: "02ab", Network: "regtest"},
 		PollInterval: time.Millisecond,
 		Retry: outbound.Retry{InitialWait: time.Millisecond,

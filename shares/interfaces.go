@@ -3,7 +3,6 @@ package shares
 import (
 	"context"
 
-	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 )
 
@@ -27,20 +26,38 @@ type Minter interface {
 	MintBatch(ctx context.Context, name string) (lightning.MintBatch,
 		error)
 
-	// MintedAsset returns the asset named once its batch is final, or
-	// an error wrapping lightning.ErrAssetNotFound.
-	MintedAsset(ctx context.Context, name string) (lightning.MintedAsset,
-		error)
+	// MintedAsset returns the asset named that the batch anchored in
+	// batchTxid minted, once the batch is final, or an error wrapping
+	// lightning.ErrAssetNotFound.
+	MintedAsset(ctx context.Context, name, batchTxid string) (
+		lightning.MintedAsset, error)
 }
+
+// Burner is what shares need of the hub's tapd to burn redeemed shares
+// and to read the group's supply. lightning.TapdMinter implements it.
+type Burner interface {
+	// BurnGroup burns amount units of the group from the hub's
+	// holdings, with the note. A refusal before tapd made the burn
+	// gives lightning.ErrBurnRefused; any other error leaves the outcome
+	// unknown.
+	BurnGroup(ctx context.Context, groupKey []byte, amount uint64,
+		note string) (lightning.Burn, error)
+
+	// Burns lists the group's confirmed burns.
+	Burns(ctx context.Context, groupKey []byte) ([]lightning.Burn, error)
+
+	// UnconfirmedUnlabelled lists the anchor txids of the hub's
+	// transfers that are not confirmed and carry no label: a burn made
+	// but not yet confirmed is one of them.
+	UnconfirmedUnlabelled(ctx context.Context) ([]string, error)
+
+	// GroupSupply reads the group's supply as tapd knows it: the units
+	// its universe holds issuance proofs of, less its burns.
+	GroupSupply(ctx context.Context, groupKey []byte) (
+		lightning.GroupSupply, error)
+}
+
+var _ Burner = (*lightning.TapdMinter)(nil)
 
 // The tapd adapter is what shares need.
 var _ Minter = (*lightning.TapdMinter)(nil)
-
-// Supply reads the ledger's share balances; *ledger.Ledger implements it.
-type Supply interface {
-	// ShareBalance is the balance of a share account.
-	ShareBalance(ctx context.Context, account ledger.Account) (
-		ledger.Shares, error)
-}
-
-var _ Supply = (*ledger.Ledger)(nil)

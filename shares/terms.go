@@ -1,8 +1,13 @@
 package shares
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/sluice-ln/sluice/ledger"
 )
 
 // DecimalDisplay is the asset's decimal display: 1 unit = 1/1000 share.
@@ -47,6 +52,65 @@ func (t Terms) JSON() ([]byte, error) {
 	b, err := json.Marshal(t)
 	if err != nil {
 		return nil, fmt.Errorf("share terms: %w", err)
+	}
+	return b, nil
+}
+
+// Window is an epoch's window [Start, End), RFC 3339 in UTC.
+type Window struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// TrancheMeta is an epoch tranche's metadata: which epoch's shares it
+// mints, the epoch's usage Merkle root (package yield's tree of the
+// providers' contributions, hex in SHA-256's byte order) and leaf count,
+// the units minted, and the vault's value per share when the epoch closed
+// (msat per share, before its reward), so that a holder of the tranche's
+// genesis proof can read them.
+type TrancheMeta struct {
+	Epoch          uint64 `json:"epoch"`
+	Window         Window `json:"window"`
+	UsageRoot      string `json:"usage_root"`
+	LeafCount      uint64 `json:"leaf_count"`
+	TotalUnits     uint64 `json:"total_units"`
+	NAVPerShare    string `json:"nav_per_share"`
+	DecimalDisplay uint32 `json:"decimal_display"`
+}
+
+// TrancheTerms is the metadata of epoch e's tranche of units.
+func TrancheTerms(e ClosedEpoch, units ledger.Shares) TrancheMeta {
+	return TrancheMeta{
+		Epoch: e.Number,
+		Window: Window{
+			Start: e.Start.UTC().Format(time.RFC3339Nano),
+			End:   e.End.UTC().Format(time.RFC3339Nano),
+		},
+		UsageRoot:      hex.EncodeToString(e.Root[:]),
+		LeafCount:      e.Leaves,
+		TotalUnits:     uint64(units),
+		NAVPerShare:    navPerShare(e.NAVAssets, e.NAVSupply),
+		DecimalDisplay: DecimalDisplay,
+	}
+}
+
+// navPerShare is assets over supply in msat per share (ledger.UnitsPerShare
+// units), to the msat, rounded down; "0" for no supply.
+func navPerShare(assets ledger.MilliSatoshi, supply ledger.Shares) string {
+	if supply <= 0 {
+		return "0"
+	}
+	return decimal.NewFromInt(int64(assets)).
+		Mul(decimal.NewFromInt(ledger.UnitsPerShare)).
+		Div(decimal.NewFromInt(int64(supply))).
+		RoundDown(0).String()
+}
+
+// JSON is m as the metadata's bytes.
+func (m TrancheMeta) JSON() ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("tranche metadata: %w", err)
 	}
 	return b, nil
 }

@@ -45,6 +45,13 @@ func storedEpoch(row sqlc.Epoch) (yield.StoredEpoch, error) {
 		NAVAssets: ledger.MilliSatoshi(row.NavAssetsMsat),
 		NAVSupply: ledger.Shares(row.NavSupplyShares),
 	}
+	if row.SupplyShares.Valid && row.BurnedShares.Valid {
+		e.Totals = yield.ShareTotals{
+			Supply: ledger.Shares(row.SupplyShares.Int64),
+			Burned: ledger.Shares(row.BurnedShares.Int64),
+		}
+		e.TotalsKnown = true
+	}
 	if row.Root != "" {
 		b, err := hex.DecodeString(row.Root)
 		if err != nil || len(b) != chainhash.HashSize {
@@ -155,7 +162,11 @@ func (v vaultTx) CloseEpoch(ctx context.Context, e yield.StoredEpoch) error {
 		NavAssetsMsat:   int64(e.NAVAssets),
 		NavSupplyShares: int64(e.NAVSupply),
 		Root:            hex.EncodeToString(e.Root[:]),
-		Number:          n,
+		SupplyShares: sql.NullInt64{Int64: int64(e.Totals.Supply),
+			Valid: e.TotalsKnown},
+		BurnedShares: sql.NullInt64{Int64: int64(e.Totals.Burned),
+			Valid: e.TotalsKnown},
+		Number: n,
 	})
 	if err != nil {
 		return fmt.Errorf("close epoch %d: %w", e.Number, mapError(err))
@@ -337,4 +348,20 @@ func (v vaultTx) AddOpenContribution(ctx context.Context,
 	}
 
 	return uint64(n), nil
+}
+
+// ShareTotals reads the ledger's share supply and the units finalized
+// redemptions burned, in one statement.
+func (v vaultTx) ShareTotals(ctx context.Context) (yield.ShareTotals, error) {
+	row, err := v.tx.q.GetShareTotals(ctx)
+	if err != nil {
+		return yield.ShareTotals{}, fmt.Errorf("share totals: %w",
+			mapError(err))
+	}
+	if row.Supply < 0 || row.Burned < 0 {
+		return yield.ShareTotals{}, fmt.Errorf("share totals: supply "+
+			"%d, burned %d: negative", row.Supply, row.Burned)
+	}
+	return yield.ShareTotals{Supply: ledger.Shares(row.Supply),
+		Burned: ledger.Shares(row.Burned)}, nil
 }

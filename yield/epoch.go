@@ -193,6 +193,13 @@ func (v *Vault) closeEpoch(ctx context.Context, tx VaultTx,
 			return StoredEpoch{}, err
 		}
 	}
+	// The totals after the reward's shares: what the epoch's tranche of
+	// the share asset brings tapd's supply to (package shares).
+	plan.Epoch.Totals, err = tx.ShareTotals(ctx)
+	if err != nil {
+		return StoredEpoch{}, fmt.Errorf("share totals: %w", err)
+	}
+	plan.Epoch.TotalsKnown = true
 	if err := tx.CloseEpoch(ctx, plan.Epoch); err != nil {
 		return StoredEpoch{}, err
 	}

@@ -299,6 +299,10 @@ func TestEpochClose(t *testing.T) {
 		Reward: reward, Issued: issued,
 		NAVAssets: before.Assets, NAVSupply: before.Supply,
 		Root: ep.Root,
+		// The ledger's totals after the reward: the supply before it
+		// and the units it bought; nothing redeemed.
+		Totals:      yield.ShareTotals{Supply: before.Supply + issued},
+		TotalsKnown: true,
 	}
 	if !reflect.DeepEqual(ep, want) {
 		t.Fatalf("closed epoch = %+v, want %+v", ep, want)
@@ -412,7 +416,8 @@ func TestEpochCloseTwice(t *testing.T) {
 	nav := e.nav()
 	want := yield.StoredEpoch{Number: 2, Start: first.End,
 		End: epochStart.Add(2 * testEpoch), Closed: true,
-		NAVAssets: nav.Assets, NAVSupply: nav.Supply, Root: emptyRoot}
+		NAVAssets: nav.Assets, NAVSupply: nav.Supply, Root: emptyRoot,
+		Totals: yield.ShareTotals{Supply: nav.Supply}, TotalsKnown: true}
 	if !reflect.DeepEqual(empty, want) {
 		t.Fatalf("empty epoch = %+v, want %+v", empty, want)
 	}

@@ -163,6 +163,10 @@ type VaultRowsTx interface {
 	// ErrRedemptionState.
 	UpdateRedemption(ctx context.Context, from RedemptionState,
 		r StoredRedemption) error
+
+	// ShareTotals reads the ledger's share supply and the units
+	// finalized redemptions burned, in one statement.
+	ShareTotals(ctx context.Context) (ShareTotals, error)
 }
 
 // StoredEpoch is a reward epoch as stored. One epoch is open at a time;
@@ -194,6 +198,21 @@ type StoredEpoch struct {
 
 	// Root is the Merkle root of its contributions (Root in merkle.go).
 	Root chainhash.Hash
+
+	// Totals is the ledger's share supply and burned units at the
+	// close, after its reward; set when TotalsKnown (epochs closed
+	// before the store recorded them have none). The share asset's
+	// tranche of the epoch is minted from them (package shares).
+	Totals      ShareTotals
+	TotalsKnown bool
+}
+
+// ShareTotals is the ledger's share supply and the share units that
+// redemptions burned, read at one moment. The units issued until then are
+// their sum.
+type ShareTotals struct {
+	Supply ledger.Shares
+	Burned ledger.Shares
 }
 
 // Contribution is one provider's work in one epoch: the leaf of the

@@ -87,6 +87,7 @@ func printReconcile(out io.Writer, r *sluicerpc.ReconcileResponse) error {
 	}
 	fmt.Fprintf(out, "held includes the vault's %d msat (idle and "+
 		"allocated to strategies)\n", r.VaultMsat)
+	printShareCheck(out, r.ShareAsset)
 	fmt.Fprintf(out, "\ncompared %d settled job invoices, %d payouts, %d "+
 		"refunds (%d still resolving); left alone %d invoices and %d "+
 		"payments of the hub that are not Sluice's\n", r.Invoices,
@@ -104,4 +105,35 @@ func printReconcile(out io.Writer, r *sluicerpc.ReconcileResponse) error {
 			d.Subject, d.Sluice, d.Lnd)
 	}
 	return nil
+}
+
+// printShareCheck says how the share asset in tapd compares with the
+// ledger, when sluiced has tapd.
+func printShareCheck(out io.Writer, c *sluicerpc.ShareAssetCheck) {
+	switch {
+	case c == nil:
+		fmt.Fprintln(out, "share asset: not checked (sluiced runs "+
+			"without tapd)")
+		return
+
+	case !c.Genesis:
+		fmt.Fprintln(out, "share asset: no genesis yet")
+		return
+	}
+	at := "the genesis"
+	if c.Epoch > 0 {
+		at = fmt.Sprintf("epoch %d's close", c.Epoch)
+	}
+	mark := "ok"
+	if !c.Matches {
+		mark = "DIFFERS"
+	}
+	fmt.Fprintf(out, "share asset: tapd %d units issued - %d burned, the "+
+		"ledger's supply at %s %d: %s (hub's tapd holds %d)\n",
+		c.TapdIssuedUnits, c.TapdBurnedUnits, at, c.LedgerSupplyUnits,
+		mark, c.TapdHeldUnits)
+	if c.BehindEpochs > 0 {
+		fmt.Fprintf(out, "share asset: %d closed epochs still to mint "+
+			"or burn\n", c.BehindEpochs)
+	}
 }

@@ -57,7 +57,31 @@ func sharesShow(c *cli.Context) error {
 			"'sluice operator shares genesis --name NAME' mints it")
 		return err
 	}
-	return printShareAsset(c.App.Writer, resp.Msg.Asset)
+	if err := printShareAsset(c.App.Writer, resp.Msg.Asset); err != nil {
+		return err
+	}
+	return printEpochOps(c.App.Writer, resp.Msg.EpochOps)
+}
+
+// printEpochOps prints the epochs' tranches and burns as a table.
+func printEpochOps(out io.Writer, ops []*sluicerpc.ShareEpochOp) error {
+	if len(ops) == 0 {
+		_, err := fmt.Fprintln(out, "\nno epoch tranche or burn yet")
+		return err
+	}
+	fmt.Fprintln(out)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "EPOCH\tKIND\tNAME\tUNITS\tSUPPLY AFTER\tSTATE\tANCHOR")
+	for _, o := range ops {
+		state := o.State
+		if o.Failure != "" {
+			state += ": " + o.Failure
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%d\t%s\t%s\n", o.Epoch,
+			o.Kind, o.Name, o.AmountUnits, o.SupplyAfterUnits, state,
+			o.Anchor)
+	}
+	return w.Flush()
 }
 
 var operatorSharesCommand = cli.Command{

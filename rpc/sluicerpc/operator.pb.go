@@ -342,6 +342,9 @@ type ReconcileResponse struct {
 	// The vault's msat within the ledger's held_msat: vault +
 	// Σ strategy_principal.
 	VaultMsat int64 `protobuf:"varint,12,opt,name=vault_msat,json=vaultMsat,proto3" json:"vault_msat,omitempty"`
+	// The share asset in the hub's tapd against the ledger; unset when
+	// sluiced runs without tapd.
+	ShareAsset *ShareAssetCheck `protobuf:"bytes,13,opt,name=share_asset,json=shareAsset,proto3" json:"share_asset,omitempty"`
 }
 
 func (x *ReconcileResponse) Reset() {
@@ -460,6 +463,125 @@ func (x *ReconcileResponse) GetVaultMsat() int64 {
 	return 0
 }
 
+func (x *ReconcileResponse) GetShareAsset() *ShareAssetCheck {
+	if x != nil {
+		return x.ShareAsset
+	}
+	return nil
+}
+
+// ShareAssetCheck is the share asset's supply in the hub's tapd beside the
+// ledger's share supply at the last epoch whose tranche and burn tapd has.
+type ShareAssetCheck struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// False before the asset's genesis succeeded: nothing was compared.
+	Genesis bool `protobuf:"varint,1,opt,name=genesis,proto3" json:"genesis,omitempty"`
+	// The group's units in tapd: issued (its universe's issuance proofs),
+	// burned (its confirmed burns), and held by the hub's tapd.
+	TapdIssuedUnits uint64 `protobuf:"varint,2,opt,name=tapd_issued_units,json=tapdIssuedUnits,proto3" json:"tapd_issued_units,omitempty"`
+	TapdBurnedUnits uint64 `protobuf:"varint,3,opt,name=tapd_burned_units,json=tapdBurnedUnits,proto3" json:"tapd_burned_units,omitempty"`
+	TapdHeldUnits   uint64 `protobuf:"varint,4,opt,name=tapd_held_units,json=tapdHeldUnits,proto3" json:"tapd_held_units,omitempty"`
+	// The ledger's share supply at the close of epoch (0: at the
+	// genesis), which tapd's issued less burned must equal.
+	LedgerSupplyUnits int64  `protobuf:"varint,5,opt,name=ledger_supply_units,json=ledgerSupplyUnits,proto3" json:"ledger_supply_units,omitempty"`
+	Epoch             uint64 `protobuf:"varint,6,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Closed epochs after it whose tranche or burn is still to come.
+	BehindEpochs int64 `protobuf:"varint,7,opt,name=behind_epochs,json=behindEpochs,proto3" json:"behind_epochs,omitempty"`
+	// Whether tapd's supply equals ledger_supply_units.
+	Matches bool `protobuf:"varint,8,opt,name=matches,proto3" json:"matches,omitempty"`
+}
+
+func (x *ShareAssetCheck) Reset() {
+	*x = ShareAssetCheck{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_sluicerpc_operator_proto_msgTypes[7]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ShareAssetCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareAssetCheck) ProtoMessage() {}
+
+func (x *ShareAssetCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_sluicerpc_operator_proto_msgTypes[7]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareAssetCheck.ProtoReflect.Descriptor instead.
+func (*ShareAssetCheck) Descriptor() ([]byte, []int) {
+	return file_sluicerpc_operator_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ShareAssetCheck) GetGenesis() bool {
+	if x != nil {
+		return x.Genesis
+	}
+	return false
+}
+
+func (x *ShareAssetCheck) GetTapdIssuedUnits() uint64 {
+	if x != nil {
+		return x.TapdIssuedUnits
+	}
+	return 0
+}
+
+func (x *ShareAssetCheck) GetTapdBurnedUnits() uint64 {
+	if x != nil {
+		return x.TapdBurnedUnits
+	}
+	return 0
+}
+
+func (x *ShareAssetCheck) GetTapdHeldUnits() uint64 {
+	if x != nil {
+		return x.TapdHeldUnits
+	}
+	return 0
+}
+
+func (x *ShareAssetCheck) GetLedgerSupplyUnits() int64 {
+	if x != nil {
+		return x.LedgerSupplyUnits
+	}
+	return 0
+}
+
+func (x *ShareAssetCheck) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ShareAssetCheck) GetBehindEpochs() int64 {
+	if x != nil {
+		return x.BehindEpochs
+	}
+	return 0
+}
+
+func (x *ShareAssetCheck) GetMatches() bool {
+	if x != nil {
+		return x.Matches
+	}
+	return false
+}
+
 // ReconcileTotals are one side's sums, msat.
 type ReconcileTotals struct {
 	state         protoimpl.MessageState
@@ -485,7 +607,7 @@ type ReconcileTotals struct {
 func (x *ReconcileTotals) Reset() {
 	*x = ReconcileTotals{}
 	if protoimpl.UnsafeEnabled {
-		mi := &file_sluicerpc_operator_proto_msgTypes[7]
+		mi := &file_sluicerpc_operator_proto_msgTypes[8]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
 	}
@@ -498,7 +620,7 @@ func (x *ReconcileTotals) String() string {
 func (*ReconcileTotals) ProtoMessage() {}
 
 func (x *ReconcileTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_sluicerpc_operator_proto_msgTypes[7]
+	mi := &file_sluicerpc_operator_proto_msgTypes[8]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +633,7 @@ func (x *ReconcileTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileTotals.ProtoReflect.Descriptor instead.
 func (*ReconcileTotals) Descriptor() ([]byte, []int) {
-	return file_sluicerpc_operator_proto_rawDescGZIP(), []int{7}
+	return file_sluicerpc_operator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReconcileTotals) GetFundedMsat() int64 {
@@ -567,7 +689,7 @@ type ReconcileDifference struct {
 func (x *ReconcileDifference) Reset() {
 	*x = ReconcileDifference{}
 	if protoimpl.UnsafeEnabled {
-		mi := &file_sluicerpc_operator_proto_msgTypes[8]
+		mi := &file_sluicerpc_operator_proto_msgTypes[9]
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		ms.StoreMessageInfo(mi)
 	}
@@ -580,7 +702,7 @@ func (x *ReconcileDifference) String() string {
 func (*ReconcileDifference) ProtoMessage() {}
 
 func (x *ReconcileDifference) ProtoReflect() protoreflect.Message {
-	mi := &file_sluicerpc_operator_proto_msgTypes[8]
+	mi := &file_sluicerpc_operator_proto_msgTypes[9]
 	if protoimpl.UnsafeEnabled && x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +715,7 @@ func (x *ReconcileDifference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileDifference.ProtoReflect.Descriptor instead.
 func (*ReconcileDifference) Descriptor() ([]byte, []int) {
-	return file_sluicerpc_operator_proto_rawDescGZIP(), []int{8}
+	return file_sluicerpc_operator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReconcileDifference) GetKind() string {
@@ -653,7 +775,7 @@ var file_sluicerpc_operator_proto_rawDesc = []byte{
 	0x0b, 0x32, 0x1a, 0x2e, 0x67, 0x6f, 0x6f, 0x67, 0x6c, 0x65, 0x2e, 0x70, 0x72, 0x6f, 0x74, 0x6f,
 	0x62, 0x75, 0x66, 0x2e, 0x54, 0x69, 0x6d, 0x65, 0x73, 0x74, 0x61, 0x6d, 0x70, 0x52, 0x09, 0x63,
 	0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x41, 0x74, 0x22, 0x12, 0x0a, 0x10, 0x52, 0x65, 0x63, 0x6f,
-	0x6e, 0x63, 0x69, 0x6c, 0x65, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x22, 0xd6, 0x03, 0x0a,
+	0x6e, 0x63, 0x69, 0x6c, 0x65, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x22, 0x93, 0x04, 0x0a,
 	0x11, 0x52, 0x65, 0x63, 0x6f, 0x6e, 0x63, 0x69, 0x6c, 0x65, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e,
 	0x73, 0x65, 0x12, 0x2a, 0x0a, 0x02, 0x61, 0x74, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x1a,
 	0x2e, 0x67, 0x6f, 0x6f, 0x67, 0x6c, 0x65, 0x2e, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x62, 0x75, 0x66,
@@ -683,7 +805,30 @@ var file_sluicerpc_operator_proto_rawDesc = []byte{
 	0x72, 0x65, 0x6e, 0x63, 0x65, 0x73, 0x12, 0x0e, 0x0a, 0x02, 0x6f, 0x6b, 0x18, 0x0b, 0x20, 0x01,
 	0x28, 0x08, 0x52, 0x02, 0x6f, 0x6b, 0x12, 0x1d, 0x0a, 0x0a, 0x76, 0x61, 0x75, 0x6c, 0x74, 0x5f,
 	0x6d, 0x73, 0x61, 0x74, 0x18, 0x0c, 0x20, 0x01, 0x28, 0x03, 0x52, 0x09, 0x76, 0x61, 0x75, 0x6c,
-	0x74, 0x4d, 0x73, 0x61, 0x74, 0x22, 0xc4, 0x01, 0x0a, 0x0f, 0x52, 0x65, 0x63, 0x6f, 0x6e, 0x63,
+	0x74, 0x4d, 0x73, 0x61, 0x74, 0x12, 0x3b, 0x0a, 0x0b, 0x73, 0x68, 0x61, 0x72, 0x65, 0x5f, 0x61,
+	0x73, 0x73, 0x65, 0x74, 0x18, 0x0d, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x1a, 0x2e, 0x73, 0x6c, 0x75,
+	0x69, 0x63, 0x65, 0x72, 0x70, 0x63, 0x2e, 0x53, 0x68, 0x61, 0x72, 0x65, 0x41, 0x73, 0x73, 0x65,
+	0x74, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x52, 0x0a, 0x73, 0x68, 0x61, 0x72, 0x65, 0x41, 0x73, 0x73,
+	0x65, 0x74, 0x22, 0xb0, 0x02, 0x0a, 0x0f, 0x53, 0x68, 0x61, 0x72, 0x65, 0x41, 0x73, 0x73, 0x65,
+	0x74, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x12, 0x18, 0x0a, 0x07, 0x67, 0x65, 0x6e, 0x65, 0x73, 0x69,
+	0x73, 0x18, 0x01, 0x20, 0x01, 0x28, 0x08, 0x52, 0x07, 0x67, 0x65, 0x6e, 0x65, 0x73, 0x69, 0x73,
+	0x12, 0x2a, 0x0a, 0x11, 0x74, 0x61, 0x70, 0x64, 0x5f, 0x69, 0x73, 0x73, 0x75, 0x65, 0x64, 0x5f,
+	0x75, 0x6e, 0x69, 0x74, 0x73, 0x18, 0x02, 0x20, 0x01, 0x28, 0x04, 0x52, 0x0f, 0x74, 0x61, 0x70,
+	0x64, 0x49, 0x73, 0x73, 0x75, 0x65, 0x64, 0x55, 0x6e, 0x69, 0x74, 0x73, 0x12, 0x2a, 0x0a, 0x11,
+	0x74, 0x61, 0x70, 0x64, 0x5f, 0x62, 0x75, 0x72, 0x6e, 0x65, 0x64, 0x5f, 0x75, 0x6e, 0x69, 0x74,
+	0x73, 0x18, 0x03, 0x20, 0x01, 0x28, 0x04, 0x52, 0x0f, 0x74, 0x61, 0x70, 0x64, 0x42, 0x75, 0x72,
+	0x6e, 0x65, 0x64, 0x55, 0x6e, 0x69, 0x74, 0x73, 0x12, 0x26, 0x0a, 0x0f, 0x74, 0x61, 0x70, 0x64,
+	0x5f, 0x68, 0x65, 0x6c, 0x64, 0x5f, 0x75, 0x6e, 0x69, 0x74, 0x73, 0x18, 0x04, 0x20, 0x01, 0x28,
+	0x04, 0x52, 0x0d, 0x74, 0x61, 0x70, 0x64, 0x48, 0x65, 0x6c, 0x64, 0x55, 0x6e, 0x69, 0x74, 0x73,
+	0x12, 0x2e, 0x0a, 0x13, 0x6c, 0x65, 0x64, 0x67, 0x65, 0x72, 0x5f, 0x73, 0x75, 0x70, 0x70, 0x6c,
+	0x79, 0x5f, 0x75, 0x6e, 0x69, 0x74, 0x73, 0x18, 0x05, 0x20, 0x01, 0x28, 0x03, 0x52, 0x11, 0x6c,
+	0x65, 0x64, 0x67, 0x65, 0x72, 0x53, 0x75, 0x70, 0x70, 0x6c, 0x79, 0x55, 0x6e, 0x69, 0x74, 0x73,
+	0x12, 0x14, 0x0a, 0x05, 0x65, 0x70, 0x6f, 0x63, 0x68, 0x18, 0x06, 0x20, 0x01, 0x28, 0x04, 0x52,
+	0x05, 0x65, 0x70, 0x6f, 0x63, 0x68, 0x12, 0x23, 0x0a, 0x0d, 0x62, 0x65, 0x68, 0x69, 0x6e, 0x64,
+	0x5f, 0x65, 0x70, 0x6f, 0x63, 0x68, 0x73, 0x18, 0x07, 0x20, 0x01, 0x28, 0x03, 0x52, 0x0c, 0x62,
+	0x65, 0x68, 0x69, 0x6e, 0x64, 0x45, 0x70, 0x6f, 0x63, 0x68, 0x73, 0x12, 0x18, 0x0a, 0x07, 0x6d,
+	0x61, 0x74, 0x63, 0x68, 0x65, 0x73, 0x18, 0x08, 0x20, 0x01, 0x28, 0x08, 0x52, 0x07, 0x6d, 0x61,
+	0x74, 0x63, 0x68, 0x65, 0x73, 0x22, 0xc4, 0x01, 0x0a, 0x0f, 0x52, 0x65, 0x63, 0x6f, 0x6e, 0x63,
 	0x69, 0x6c, 0x65, 0x54, 0x6f, 0x74, 0x61, 0x6c, 0x73, 0x12, 0x1f, 0x0a, 0x0b, 0x66, 0x75, 0x6e,
 	0x64, 0x65, 0x64, 0x5f, 0x6d, 0x73, 0x61, 0x74, 0x18, 0x01, 0x20, 0x01, 0x28, 0x03, 0x52, 0x0a,
 	0x66, 0x75, 0x6e, 0x64, 0x65, 0x64, 0x4d, 0x73, 0x61, 0x74, 0x12, 0x22, 0x0a, 0x0d, 0x70, 0x61,
@@ -735,7 +880,7 @@ func file_sluicerpc_operator_proto_rawDescGZIP() []byte {
 	return file_sluicerpc_operator_proto_rawDescData
 }
 
-var file_sluicerpc_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_sluicerpc_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_sluicerpc_operator_proto_goTypes = []any{
 	(*AddBuyerRequest)(nil),       // 0: sluicerpc.AddBuyerRequest
 	(*AddBuyerResponse)(nil),      // 1: sluicerpc.AddBuyerResponse
@@ -744,29 +889,31 @@ var file_sluicerpc_operator_proto_goTypes = []any{
 	(*Buyer)(nil),                 // 4: sluicerpc.Buyer
 	(*ReconcileRequest)(nil),      // 5: sluicerpc.ReconcileRequest
 	(*ReconcileResponse)(nil),     // 6: sluicerpc.ReconcileResponse
-	(*ReconcileTotals)(nil),       // 7: sluicerpc.ReconcileTotals
-	(*ReconcileDifference)(nil),   // 8: sluicerpc.ReconcileDifference
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*ShareAssetCheck)(nil),       // 7: sluicerpc.ShareAssetCheck
+	(*ReconcileTotals)(nil),       // 8: sluicerpc.ReconcileTotals
+	(*ReconcileDifference)(nil),   // 9: sluicerpc.ReconcileDifference
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_sluicerpc_operator_proto_depIdxs = []int32{
 	4,  // 0: sluicerpc.AddBuyerResponse.buyer:type_name -> sluicerpc.Buyer
 	4,  // 1: sluicerpc.ListBuyersResponse.buyers:type_name -> sluicerpc.Buyer
-	9,  // 2: sluicerpc.Buyer.created_at:type_name -> google.protobuf.Timestamp
-	9,  // 3: sluicerpc.ReconcileResponse.at:type_name -> google.protobuf.Timestamp
-	7,  // 4: sluicerpc.ReconcileResponse.ledger:type_name -> sluicerpc.ReconcileTotals
-	7,  // 5: sluicerpc.ReconcileResponse.lnd:type_name -> sluicerpc.ReconcileTotals
-	8,  // 6: sluicerpc.ReconcileResponse.differences:type_name -> sluicerpc.ReconcileDifference
-	0,  // 7: sluicerpc.OperatorService.AddBuyer:input_type -> sluicerpc.AddBuyerRequest
-	2,  // 8: sluicerpc.OperatorService.ListBuyers:input_type -> sluicerpc.ListBuyersRequest
-	5,  // 9: sluicerpc.OperatorService.Reconcile:input_type -> sluicerpc.ReconcileRequest
-	1,  // 10: sluicerpc.OperatorService.AddBuyer:output_type -> sluicerpc.AddBuyerResponse
-	3,  // 11: sluicerpc.OperatorService.ListBuyers:output_type -> sluicerpc.ListBuyersResponse
-	6,  // 12: sluicerpc.OperatorService.Reconcile:output_type -> sluicerpc.ReconcileResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	10, // 2: sluicerpc.Buyer.created_at:type_name -> google.protobuf.Timestamp
+	10, // 3: sluicerpc.ReconcileResponse.at:type_name -> google.protobuf.Timestamp
+	8,  // 4: sluicerpc.ReconcileResponse.ledger:type_name -> sluicerpc.ReconcileTotals
+	8,  // 5: sluicerpc.ReconcileResponse.lnd:type_name -> sluicerpc.ReconcileTotals
+	9,  // 6: sluicerpc.ReconcileResponse.differences:type_name -> sluicerpc.ReconcileDifference
+	7,  // 7: sluicerpc.ReconcileResponse.share_asset:type_name -> sluicerpc.ShareAssetCheck
+	0,  // 8: sluicerpc.OperatorService.AddBuyer:input_type -> sluicerpc.AddBuyerRequest
+	2,  // 9: sluicerpc.OperatorService.ListBuyers:input_type -> sluicerpc.ListBuyersRequest
+	5,  // 10: sluicerpc.OperatorService.Reconcile:input_type -> sluicerpc.ReconcileRequest
+	1,  // 11: sluicerpc.OperatorService.AddBuyer:output_type -> sluicerpc.AddBuyerResponse
+	3,  // 12: sluicerpc.OperatorService.ListBuyers:output_type -> sluicerpc.ListBuyersResponse
+	6,  // 13: sluicerpc.OperatorService.Reconcile:output_type -> sluicerpc.ReconcileResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_sluicerpc_operator_proto_init() }
@@ -860,7 +1007,7 @@ func file_sluicerpc_operator_proto_init() {
 			}
 		}
 		file_sluicerpc_operator_proto_msgTypes[7].Exporter = func(v any, i int) any {
-			switch v := v.(*ReconcileTotals); i {
+			switch v := v.(*ShareAssetCheck); i {
 			case 0:
 				return &v.state
 			case 1:
@@ -872,6 +1019,18 @@ func file_sluicerpc_operator_proto_init() {
 			}
 		}
 		file_sluicerpc_operator_proto_msgTypes[8].Exporter = func(v any, i int) any {
+			switch v := v.(*ReconcileTotals); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_sluicerpc_operator_proto_msgTypes[9].Exporter = func(v any, i int) any {
 			switch v := v.(*ReconcileDifference); i {
 			case 0:
 				return &v.state
@@ -890,7 +1049,7 @@ func file_sluicerpc_operator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: file_sluicerpc_operator_proto_rawDesc,
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

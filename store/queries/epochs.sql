@@ -1,6 +1,7 @@
 -- name: GetOpenEpoch :one
 SELECT number, state, start_at, end_at, seconds, earned_msat, fees_msat,
-    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root
+    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root,
+    supply_shares, burned_shares
 FROM epochs
 WHERE state = 'open';
 
@@ -15,18 +16,21 @@ SET state = 'closed', end_at = @end_at, seconds = @seconds,
     earned_msat = @earned_msat, fees_msat = @fees_msat,
     reward_msat = @reward_msat, issued_shares = @issued_shares,
     nav_assets_msat = @nav_assets_msat,
-    nav_supply_shares = @nav_supply_shares, root = @root
+    nav_supply_shares = @nav_supply_shares, root = @root,
+    supply_shares = @supply_shares, burned_shares = @burned_shares
 WHERE number = @number AND state = 'open';
 
 -- name: GetEpoch :one
 SELECT number, state, start_at, end_at, seconds, earned_msat, fees_msat,
-    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root
+    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root,
+    supply_shares, burned_shares
 FROM epochs
 WHERE number = $1;
 
 -- name: ListEpochs :many
 SELECT number, state, start_at, end_at, seconds, earned_msat, fees_msat,
-    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root
+    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root,
+    supply_shares, burned_shares
 FROM epochs
 WHERE number > @after
 ORDER BY number;
@@ -35,7 +39,8 @@ ORDER BY number;
 -- ListEpochs with a limit: LIMIT takes no "all" value that both engines
 -- accept (PostgreSQL refuses a negative one, SQLite a NULL).
 SELECT number, state, start_at, end_at, seconds, earned_msat, fees_msat,
-    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root
+    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root,
+    supply_shares, burned_shares
 FROM epochs
 WHERE number > @after
 ORDER BY number

@@ -83,8 +83,9 @@ SET state = 'closed', end_at = $1, seconds = $2,
     earned_msat = $3, fees_msat = $4,
     reward_msat = $5, issued_shares = $6,
     nav_assets_msat = $7,
-    nav_supply_shares = $8, root = $9
-WHERE number = $10 AND state = 'open'
+    nav_supply_shares = $8, root = $9,
+    supply_shares = $10, burned_shares = $11
+WHERE number = $12 AND state = 'open'
 `
 
 type CloseEpochParams struct {
@@ -97,6 +98,8 @@ type CloseEpochParams struct {
 	NavAssetsMsat   int64
 	NavSupplyShares int64
 	Root            string
+	SupplyShares    sql.NullInt64
+	BurnedShares    sql.NullInt64
 	Number          int64
 }
 
@@ -112,6 +115,8 @@ func (q *Queries) CloseEpoch(ctx context.Context, arg CloseEpochParams) (int64, 
 		arg.NavAssetsMsat,
 		arg.NavSupplyShares,
 		arg.Root,
+		arg.SupplyShares,
+		arg.BurnedShares,
 		arg.Number,
 	)
 	if err != nil {
@@ -122,7 +127,8 @@ func (q *Queries) CloseEpoch(ctx context.Context, arg CloseEpochParams) (int64, 
 
 const getEpoch = `-- name: GetEpoch :one
 SELECT number, state, start_at, end_at, seconds, earned_msat, fees_msat,
-    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root
+    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root,
+    supply_shares, burned_shares
 FROM epochs
 WHERE number = $1
 `
@@ -143,13 +149,16 @@ func (q *Queries) GetEpoch(ctx context.Context, number int64) (Epoch, error) {
 		&i.NavAssetsMsat,
 		&i.NavSupplyShares,
 		&i.Root,
+		&i.SupplyShares,
+		&i.BurnedShares,
 	)
 	return i, err
 }
 
 const getOpenEpoch = `-- name: GetOpenEpoch :one
 SELECT number, state, start_at, end_at, seconds, earned_msat, fees_msat,
-    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root
+    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root,
+    supply_shares, burned_shares
 FROM epochs
 WHERE state = 'open'
 `
@@ -170,6 +179,8 @@ func (q *Queries) GetOpenEpoch(ctx context.Context) (Epoch, error) {
 		&i.NavAssetsMsat,
 		&i.NavSupplyShares,
 		&i.Root,
+		&i.SupplyShares,
+		&i.BurnedShares,
 	)
 	return i, err
 }
@@ -229,7 +240,8 @@ func (q *Queries) ListContributions(ctx context.Context, epoch int64) ([]EpochCo
 
 const listEpochs = `-- name: ListEpochs :many
 SELECT number, state, start_at, end_at, seconds, earned_msat, fees_msat,
-    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root
+    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root,
+    supply_shares, burned_shares
 FROM epochs
 WHERE number > $1
 ORDER BY number
@@ -257,6 +269,8 @@ func (q *Queries) ListEpochs(ctx context.Context, after int64) ([]Epoch, error) 
 			&i.NavAssetsMsat,
 			&i.NavSupplyShares,
 			&i.Root,
+			&i.SupplyShares,
+			&i.BurnedShares,
 		); err != nil {
 			return nil, err
 		}
@@ -273,7 +287,8 @@ func (q *Queries) ListEpochs(ctx context.Context, after int64) ([]Epoch, error) 
 
 const listEpochsLimit = `-- name: ListEpochsLimit :many
 SELECT number, state, start_at, end_at, seconds, earned_msat, fees_msat,
-    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root
+    reward_msat, issued_shares, nav_assets_msat, nav_supply_shares, root,
+    supply_shares, burned_shares
 FROM epochs
 WHERE number > $1
 ORDER BY number
@@ -309,6 +324,8 @@ func (q *Queries) ListEpochsLimit(ctx context.Context, arg ListEpochsLimitParams
 			&i.NavAssetsMsat,
 			&i.NavSupplyShares,
 			&i.Root,
+			&i.SupplyShares,
+			&i.BurnedShares,
 		); err != nil {
 			return nil, err
 		}

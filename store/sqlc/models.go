@@ -28,6 +28,8 @@ type Epoch struct {
 	NavAssetsMsat   int64
 	NavSupplyShares int64
 	Root            string
+	SupplyShares    sql.NullInt64
+	BurnedShares    sql.NullInt64
 }
 
 type EpochContribution struct {
@@ -176,6 +178,23 @@ type Refund struct {
 	ResolvedAt     sql.NullTime
 }
 
+type ShareEpochOp struct {
+	ID          int64
+	Name        string
+	Epoch       int64
+	Kind        string
+	Amount      int64
+	Meta        string
+	SupplyAfter int64
+	BurnedTotal int64
+	State       string
+	Failure     string
+	AssetID     string
+	Anchor      string
+	CreatedAt   time.Time
+	ResolvedAt  sql.NullTime
+}
+
 type ShareMint struct {
 	Name           string
 	Kind           string
@@ -188,6 +207,7 @@ type ShareMint struct {
 	AnchorOutpoint string
 	CreatedAt      time.Time
 	ResolvedAt     sql.NullTime
+	BurnedTotal    int64
 }
 
 type UsageMeter struct {

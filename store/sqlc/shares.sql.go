@@ -11,9 +11,117 @@ import (
 	"time"
 )
 
+const countShareEpochOpAttempts = `-- name: CountShareEpochOpAttempts :one
+SELECT COUNT(*) FROM share_epoch_ops WHERE epoch = $1 AND kind = $2
+`
+
+type CountShareEpochOpAttemptsParams struct {
+	Epoch int64
+	Kind  string
+}
+
+func (q *Queries) CountShareEpochOpAttempts(ctx context.Context, arg CountShareEpochOpAttemptsParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, countShareEpochOpAttempts, arg.Epoch, arg.Kind)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const getLastShareEpochOp = `-- name: GetLastShareEpochOp :one
+SELECT id, name, epoch, kind, amount, meta, supply_after, burned_total,
+    state, failure, asset_id, anchor, created_at, resolved_at
+FROM share_epoch_ops
+WHERE state = 'succeeded'
+ORDER BY id DESC
+LIMIT 1
+`
+
+// The last operation that succeeded: operations run one at a time, so the
+// highest id is where tapd's supply stands.
+func (q *Queries) GetLastShareEpochOp(ctx context.Context) (ShareEpochOp, error) {
+	row := q.db.QueryRowContext(ctx, getLastShareEpochOp)
+	var i ShareEpochOp
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Epoch,
+		&i.Kind,
+		&i.Amount,
+		&i.Meta,
+		&i.SupplyAfter,
+		&i.BurnedTotal,
+		&i.State,
+		&i.Failure,
+		&i.AssetID,
+		&i.Anchor,
+		&i.CreatedAt,
+		&i.ResolvedAt,
+	)
+	return i, err
+}
+
+const getPendingShareEpochOp = `-- name: GetPendingShareEpochOp :one
+SELECT id, name, epoch, kind, amount, meta, supply_after, burned_total,
+    state, failure, asset_id, anchor, created_at, resolved_at
+FROM share_epoch_ops
+WHERE state = 'pending'
+`
+
+// The unique index keeps it one.
+func (q *Queries) GetPendingShareEpochOp(ctx context.Context) (ShareEpochOp, error) {
+	row := q.db.QueryRowContext(ctx, getPendingShareEpochOp)
+	var i ShareEpochOp
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Epoch,
+		&i.Kind,
+		&i.Amount,
+		&i.Meta,
+		&i.SupplyAfter,
+		&i.BurnedTotal,
+		&i.State,
+		&i.Failure,
+		&i.AssetID,
+		&i.Anchor,
+		&i.CreatedAt,
+		&i.ResolvedAt,
+	)
+	return i, err
+}
+
+const getShareEpochOp = `-- name: GetShareEpochOp :one
+SELECT id, name, epoch, kind, amount, meta, supply_after, burned_total,
+    state, failure, asset_id, anchor, created_at, resolved_at
+FROM share_epoch_ops
+WHERE name = $1
+`
+
+func (q *Queries) GetShareEpochOp(ctx context.Context, name string) (ShareEpochOp, error) {
+	row := q.db.QueryRowContext(ctx, getShareEpochOp, name)
+	var i ShareEpochOp
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Epoch,
+		&i.Kind,
+		&i.Amount,
+		&i.Meta,
+		&i.SupplyAfter,
+		&i.BurnedTotal,
+		&i.State,
+		&i.Failure,
+		&i.AssetID,
+		&i.Anchor,
+		&i.CreatedAt,
+		&i.ResolvedAt,
+	)
+	return i, err
+}
+
 const getShareGenesis = `-- name: GetShareGenesis :one
 SELECT name, kind, amount, meta, state, failure, group_key, asset_id,
-    anchor_outpoint, created_at, resolved_at
+    anchor_outpoint, created_at, resolved_at, burned_total
 FROM share_mints
 WHERE kind = 'genesis' AND state <> 'failed'
 `
@@ -34,13 +142,14 @@ func (q *Queries) GetShareGenesis(ctx context.Context) (ShareMint, error) {
 		&i.AnchorOutpoint,
 		&i.CreatedAt,
 		&i.ResolvedAt,
+		&i.BurnedTotal,
 	)
 	return i, err
 }
 
 const getShareMint = `-- name: GetShareMint :one
 SELECT name, kind, amount, meta, state, failure, group_key, asset_id,
-    anchor_outpoint, created_at, resolved_at
+    anchor_outpoint, created_at, resolved_at, burned_total
 FROM share_mints
 WHERE name = $1
 `
@@ -60,21 +169,80 @@ func (q *Queries) GetShareMint(ctx context.Context, name string) (ShareMint, err
 		&i.AnchorOutpoint,
 		&i.CreatedAt,
 		&i.ResolvedAt,
+		&i.BurnedTotal,
 	)
 	return i, err
 }
 
+const getShareTotals = `-- name: GetShareTotals :one
+SELECT
+    CAST(COALESCE((SELECT -a.balance FROM accounts a
+        WHERE a.kind = 'share_supply' AND a.ref = ''), 0) AS BIGINT)
+        AS supply,
+    CAST((SELECT COALESCE(SUM(r.shares), 0) FROM redemptions r
+        WHERE r.state = 'finalized') AS BIGINT) AS burned
+`
+
+type GetShareTotalsRow struct {
+	Supply int64
+	Burned int64
+}
+
+// The ledger's share supply and the share units redemptions burned, in one
+// statement so that both are of one moment: the units issued so far are
+// their sum.
+func (q *Queries) GetShareTotals(ctx context.Context) (GetShareTotalsRow, error) {
+	row := q.db.QueryRowContext(ctx, getShareTotals)
+	var i GetShareTotalsRow
+	err := row.Scan(&i.Supply, &i.Burned)
+	return i, err
+}
+
+const insertShareEpochOp = `-- name: InsertShareEpochOp :exec
+INSERT INTO share_epoch_ops (name, epoch, kind, amount, meta, supply_after,
+    burned_total, state, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7,
+    'pending', $8)
+`
+
+type InsertShareEpochOpParams struct {
+	Name        string
+	Epoch       int64
+	Kind        string
+	Amount      int64
+	Meta        string
+	SupplyAfter int64
+	BurnedTotal int64
+	CreatedAt   time.Time
+}
+
+func (q *Queries) InsertShareEpochOp(ctx context.Context, arg InsertShareEpochOpParams) error {
+	_, err := q.db.ExecContext(ctx, insertShareEpochOp,
+		arg.Name,
+		arg.Epoch,
+		arg.Kind,
+		arg.Amount,
+		arg.Meta,
+		arg.SupplyAfter,
+		arg.BurnedTotal,
+		arg.CreatedAt,
+	)
+	return err
+}
+
 const insertShareMint = `-- name: InsertShareMint :exec
-INSERT INTO share_mints (name, kind, amount, meta, state, created_at)
-VALUES ($1, $2, $3, $4, 'pending', $5)
+INSERT INTO share_mints (name, kind, amount, meta, state, burned_total,
+    created_at)
+VALUES ($1, $2, $3, $4, 'pending', $5, $6)
 `
 
 type InsertShareMintParams struct {
-	Name      string
-	Kind      string
-	Amount    int64
-	Meta      string
-	CreatedAt time.Time
+	Name        string
+	Kind        string
+	Amount      int64
+	Meta        string
+	BurnedTotal int64
+	CreatedAt   time.Time
 }
 
 func (q *Queries) InsertShareMint(ctx context.Context, arg InsertShareMintParams) error {
@@ -83,9 +251,156 @@ func (q *Queries) InsertShareMint(ctx context.Context, arg InsertShareMintParams
 		arg.Kind,
 		arg.Amount,
 		arg.Meta,
+		arg.BurnedTotal,
 		arg.CreatedAt,
 	)
 	return err
+}
+
+const listClosedEpochsForShares = `-- name: ListClosedEpochsForShares :many
+SELECT e.number, e.start_at, e.end_at, e.issued_shares, e.nav_assets_msat,
+    e.nav_supply_shares, e.root,
+    CAST(e.supply_shares AS BIGINT) AS supply_shares,
+    CAST(e.burned_shares AS BIGINT) AS burned_shares,
+    CAST((SELECT COUNT(*) FROM epoch_contributions c
+        WHERE c.epoch = e.number) AS BIGINT) AS leaves
+FROM epochs e
+WHERE e.state = 'closed' AND e.number >= $1
+    AND e.supply_shares IS NOT NULL AND e.burned_shares IS NOT NULL
+ORDER BY e.number
+LIMIT $2
+`
+
+type ListClosedEpochsForSharesParams struct {
+	FromEpoch int64
+	MaxRows   int32
+}
+
+type ListClosedEpochsForSharesRow struct {
+	Number          int64
+	StartAt         time.Time
+	EndAt           sql.NullTime
+	IssuedShares    int64
+	NavAssetsMsat   int64
+	NavSupplyShares int64
+	Root            string
+	SupplyShares    int64
+	BurnedShares    int64
+	Leaves          int64
+}
+
+// Closed epochs from @from on whose close recorded the ledger's share
+// totals, with their leaf counts.
+func (q *Queries) ListClosedEpochsForShares(ctx context.Context, arg ListClosedEpochsForSharesParams) ([]ListClosedEpochsForSharesRow, error) {
+	rows, err := q.db.QueryContext(ctx, listClosedEpochsForShares, arg.FromEpoch, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListClosedEpochsForSharesRow
+	for rows.Next() {
+		var i ListClosedEpochsForSharesRow
+		if err := rows.Scan(
+			&i.Number,
+			&i.StartAt,
+			&i.EndAt,
+			&i.IssuedShares,
+			&i.NavAssetsMsat,
+			&i.NavSupplyShares,
+			&i.Root,
+			&i.SupplyShares,
+			&i.BurnedShares,
+			&i.Leaves,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listShareEpochOps = `-- name: ListShareEpochOps :many
+SELECT id, name, epoch, kind, amount, meta, supply_after, burned_total,
+    state, failure, asset_id, anchor, created_at, resolved_at
+FROM share_epoch_ops
+WHERE epoch > $1
+ORDER BY id
+`
+
+func (q *Queries) ListShareEpochOps(ctx context.Context, after int64) ([]ShareEpochOp, error) {
+	rows, err := q.db.QueryContext(ctx, listShareEpochOps, after)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ShareEpochOp
+	for rows.Next() {
+		var i ShareEpochOp
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Epoch,
+			&i.Kind,
+			&i.Amount,
+			&i.Meta,
+			&i.SupplyAfter,
+			&i.BurnedTotal,
+			&i.State,
+			&i.Failure,
+			&i.AssetID,
+			&i.Anchor,
+			&i.CreatedAt,
+			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const resolveShareEpochOp = `-- name: ResolveShareEpochOp :execrows
+UPDATE share_epoch_ops
+SET state = $1, failure = $2, asset_id = $3,
+    anchor = $4, resolved_at = $5
+WHERE name = $6 AND state = 'pending'
+`
+
+type ResolveShareEpochOpParams struct {
+	State      string
+	Failure    string
+	AssetID    string
+	Anchor     string
+	ResolvedAt sql.NullTime
+	Name       string
+}
+
+// Records a pending operation's outcome; no row when it is not pending.
+func (q *Queries) ResolveShareEpochOp(ctx context.Context, arg ResolveShareEpochOpParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, resolveShareEpochOp,
+		arg.State,
+		arg.Failure,
+		arg.AssetID,
+		arg.Anchor,
+		arg.ResolvedAt,
+		arg.Name,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const resolveShareMint = `-- name: ResolveShareMint :execrows

@@ -60,8 +60,8 @@ type SharesServiceClient interface {
 	// and when a genesis was done (already_exists). A genesis pending
 	// under the same name is followed instead. Operator only.
 	Genesis(context.Context, *connect.Request[sluicerpc.GenesisRequest]) (*connect.Response[sluicerpc.GenesisResponse], error)
-	// GetShares returns the share asset: its genesis, pending or done.
-	// Operator and provider.
+	// GetShares returns the share asset: its genesis, pending or done,
+	// and each epoch's tranche and burn. Operator and provider.
 	GetShares(context.Context, *connect.Request[sluicerpc.GetSharesRequest]) (*connect.Response[sluicerpc.GetSharesResponse], error)
 }
 
@@ -114,8 +114,8 @@ type SharesServiceHandler interface {
 	// and when a genesis was done (already_exists). A genesis pending
 	// under the same name is followed instead. Operator only.
 	Genesis(context.Context, *connect.Request[sluicerpc.GenesisRequest]) (*connect.Response[sluicerpc.GenesisResponse], error)
-	// GetShares returns the share asset: its genesis, pending or done.
-	// Operator and provider.
+	// GetShares returns the share asset: its genesis, pending or done,
+	// and each epoch's tranche and burn. Operator and provider.
 	GetShares(context.Context, *connect.Request[sluicerpc.GetSharesRequest]) (*connect.Response[sluicerpc.GetSharesResponse], error)
 }
 

@@ -1,0 +1,64 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/shares"
+)
+
+// checkFunc lets a function be a ShareAsset.
+type checkFunc func() (shares.SupplyCheck, error)
+
+func (f checkFunc) CheckSupply(context.Context) (shares.SupplyCheck, error) {
+	return f()
+}
+
+// TestCompareShareAsset reports a difference only when tapd's issued less
+// burned units differ from the ledger's supply at the last synced epoch.
+func TestCompareShareAsset(t *testing.T) {
+	tests := []struct {
+		name  string
+		check shares.SupplyCheck
+		err   error
+		diffs int
+	}{
+		{name: "no genesis", check: shares.SupplyCheck{}},
+		{name: "equal", check: shares.SupplyCheck{Genesis: true,
+			Tapd:   lightning.GroupSupply{Issued: 1500, Burned: 300},
+			Ledger: 1200, Epoch: 3, Behind: 1}},
+		{name: "tapd short", diffs: 1, check: shares.SupplyCheck{
+			Genesis: true, Tapd: lightning.GroupSupply{Issued: 1000},
+			Ledger: 1200, Epoch: 3}},
+		{name: "burned above issued", diffs: 1, check: shares.SupplyCheck{
+			Genesis: true, Tapd: lightning.GroupSupply{Burned: 5},
+			Ledger: 0}},
+		{name: "tapd unreachable", err: errors.New("tapd down")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Report{}
+			err := r.CompareShareAsset(context.Background(),
+				checkFunc(func() (shares.SupplyCheck, error) {
+					return tc.check, tc.err
+				}))
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil || len(r.Differences) != tc.diffs ||
+				r.ShareAsset == nil {
+
+				t.Fatalf("err %v, differences %+v, check %+v", err,
+					r.Differences, r.ShareAsset)
+			}
+			if tc.diffs > 0 && r.Differences[0].Kind != KindShareAsset {
+				t.Errorf("kind %q", r.Differences[0].Kind)
+			}
+		})
+	}
+}
