@@ -14,6 +14,7 @@ import (
 	flags "github.com/jessevdk/go-flags"
 
 	"github.com/sluice-ln/sluice/settlement"
+	"github.com/sluice-ln/sluice/shares"
 )
 
 const (
@@ -126,6 +127,8 @@ type TapdConfig struct {
 	Host         string `long:"host" description:"tapd's gRPC address, host:port"`
 	TLSPath      string `long:"tlspath" description:"tapd's TLS certificate (default: ~/.tapd/tls.cert)"`
 	MacaroonPath string `long:"macaroonpath" description:"tapd's admin.macaroon (default: ~/.tapd/data/<network>/admin.macaroon)"`
+
+	WithdrawInterval time.Duration `long:"withdrawinterval" description:"how often the queued share withdrawals are sent, all in one tapd send"`
 }
 
 // SQLiteConfig configures the embedded store.
@@ -219,7 +222,8 @@ func DefaultConfig() Config {
 			RPCTimeout:  DefaultLndRPCTimeout,
 		},
 		Tapd: &TapdConfig{
-			Host: DefaultTapdHost,
+			Host:             DefaultTapdHost,
+			WithdrawInterval: shares.DefaultRoundInterval,
 		},
 		DB: &DBConfig{
 			Backend:  DBBackendSQLite,
@@ -477,6 +481,10 @@ func (c *Config) validateTapd() error {
 	}
 	c.Tapd.MacaroonPath = cleanPath(c.Tapd.MacaroonPath)
 
+	if c.Tapd.WithdrawInterval < time.Second {
+		return invalid("tapd.withdrawinterval", "%v is below 1s",
+			c.Tapd.WithdrawInterval)
+	}
 	return nil
 }
 
