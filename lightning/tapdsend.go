@@ -2,8 +2,10 @@ package lightning
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/btcsuite/btcd/btcutil/bech32"
@@ -12,6 +14,7 @@ import (
 	"github.com/lightninglabs/taproot-assets/taprpc/universerpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 )
 
@@ -378,6 +381,9 @@ func (t *TapdSender) BlockHeight(ctx context.Context) (uint32, error) {
 type TapdWallet struct {
 	assets   taprpc.TaprootAssetsClient
 	universe universerpc.UniverseClient
+
+	// conn is the connection DialTapdWallet opened; nil otherwise.
+	conn *grpc.ClientConn
 }
 
 // NewTapdWallet is a TapdWallet over a connection to tapd carrying its
@@ -443,3 +449,62 @@ func (t *TapdWallet) NewGroupAddr(ctx context.Context, groupKey []byte,
 	}
 	return tapAddr(a, hrp), nil
 }
+
+// DialTapdWallet connects to a recipient's tapd at host with its TLS
+// certificate and a macaroon file (admin.macaroon will do), and checks
+// that it answers on network. Close it when done.
+func DialTapdWallet(ctx context.Context, host, tlsPath, macaroonPath,
+	network string) (*TapdWallet, error) {
+
+	creds, err := credentials.NewClientTLSFromFile(tlsPath, "")
+	if err != nil {
+		return nil, fmt.Errorf("tapd tls cert: %w", err)
+	}
+	mac, err := os.ReadFile(macaroonPath)
+	if err != nil {
+		return nil, fmt.Errorf("tapd macaroon: %w", err)
+	}
+	conn, err := grpc.NewClient(host,
+		grpc.WithTransportCredentials(creds),
+		grpc.WithPerRPCCredentials(tapdMacaroon(
+			hex.EncodeToString(mac))),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("tapd at %s: %w", host, err)
+	}
+	w := NewTapdWallet(conn)
+	w.conn = conn
+	info, err := w.assets.GetInfo(ctx, &taprpc.GetInfoRequest{})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("tapd at %s: %w", host, err)
+	}
+	if info.Network != network {
+		conn.Close()
+		return nil, fmt.Errorf("tapd at %s runs on %s, not %s", host,
+			info.Network, network)
+	}
+	return w, nil
+}
+
+// Close closes the connection DialTapdWallet opened.
+func (t *TapdWallet) Close() error {
+	if t.conn == nil {
+		return nil
+	}
+	return t.conn.Close()
+}
+
+// tapdMacaroon sends a hex macaroon in the "macaroon" metadata, as tapd
+// expects.
+type tapdMacaroon string
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (m tapdMacaroon) GetRequestMetadata(context.Context, ...string) (
+	map[string]string, error) {
+
+	return map[string]string{"macaroon": string(m)}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (m tapdMacaroon) RequireTransportSecurity() bool { return true }
