@@ -299,14 +299,13 @@ func (t *memWithdrawTx) ResolveWithdrawal(_ context.Context,
 // withdrawEnv is a Withdrawer over fakes with a succeeded genesis and
 // providers holding shares in custody.
 type withdrawEnv struct {
-	tapd   *fakeSender
-	st     *memWithdrawals
-	led    *ledger.Ledger
-	mints  *memStore
-	good   map[string]string
-	crash  string
-	grace  time.Duration
-	noMint bool
+	tapd  *fakeSender
+	st    *memWithdrawals
+	led   *ledger.Ledger
+	mints *memStore
+	good  map[string]string
+	crash string
+	grace time.Duration
 }
 
 func newWithdrawEnv(t *testing.T, held map[string]ledger.Shares) *withdrawEnv {
