@@ -140,10 +140,12 @@ func TestSharesWithdraw(t *testing.T) {
 	t.Setenv(failpoint.EnvVar, failpointWithdrawAfterIntent)
 	s.stop()
 	s.start()
+	// The round may start, and kill sluiced, before the answer is
+	// written: the request is checked once sluiced runs again.
 	out, err = s.cli(mac, "provider", "shares", "withdraw", "--amount",
 		unitsArg(amount), "--json")
 	if err != nil {
-		t.Fatalf("withdraw: %v\n%s", err, out)
+		t.Logf("withdraw answered %v\n%s", err, out)
 	}
 	s.crashAt(t, failpointWithdrawAfterIntent)
 	if n := transfersLabelled(t, hubTapd, shares.LabelPrefix); n != 0 {
