@@ -128,6 +128,8 @@ type TapdConfig struct {
 	TLSPath      string        `long:"tlspath" description:"tapd's TLS certificate (default: ~/.tapd/tls.cert)"`
 	MacaroonPath string        `long:"macaroonpath" description:"tapd's admin.macaroon (default: ~/.tapd/data/<network>/admin.macaroon)"`
 	SharesSync   time.Duration `long:"sharesync" description:"how often closed reward epochs are minted into tapd as tranches and redeemed shares burned (default 10s)"`
+
+	WithdrawInterval time.Duration `long:"withdrawinterval" description:"how often the queued share withdrawals are sent, all in one tapd send"`
 }
 
 // SQLiteConfig configures the embedded store.
@@ -221,7 +223,8 @@ func DefaultConfig() Config {
 			RPCTimeout:  DefaultLndRPCTimeout,
 		},
 		Tapd: &TapdConfig{
-			Host: DefaultTapdHost,
+			Host:             DefaultTapdHost,
+			WithdrawInterval: shares.DefaultRoundInterval,
 		},
 		DB: &DBConfig{
 			Backend:  DBBackendSQLite,
@@ -485,6 +488,10 @@ func (c *Config) validateTapd() error {
 	case c.Tapd.SharesSync < 0:
 		return invalid("tapd.sharesync", "%v is negative",
 			c.Tapd.SharesSync)
+	}
+	if c.Tapd.WithdrawInterval < time.Second {
+		return invalid("tapd.withdrawinterval", "%v is below 1s",
+			c.Tapd.WithdrawInterval)
 	}
 
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lightninglabs/taproot-assets/taprpc"
 	"github.com/lightningnetwork/lnd/clock"
+	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/store"
@@ -100,11 +101,12 @@ func ConnectTapd(ctx context.Context, cfg *TapdConfig, network string) (
 }
 
 // sharesLoop is the share asset under the daemon's lifecycle: tapd's
-// connection, and the resume of a pending genesis, stopped before the
-// store closes.
+// connection, the resume of a pending genesis, and the withdrawals' loop,
+// stopped before the store closes.
 type sharesLoop struct {
-	manager *shares.Manager
-	conn    *grpc.ClientConn
+	manager    *shares.Manager
+	withdrawer *shares.Withdrawer
+	conn       *grpc.ClientConn
 
 	// ctx is the loop's: a genesis asked for over the API runs under
 	// it, so that a client that hangs up does not stop it.
@@ -126,6 +128,7 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		return nil
 	}
 	minter := lightning.NewTapdMinter(conn)
+	lg := ledger.New(store.NewLedgerStore(db), nil)
 	m := shares.NewManager(shares.Config{
 		Store:   db,
 		Minter:  minter,
@@ -135,11 +138,23 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		FeeRate: sharesFeeRate,
 		Clock:   clk,
 	})
-	log.Infof("Reward shares on tapd at %s", cfg.Tapd.Host)
+	w := shares.NewWithdrawer(shares.WithdrawConfig{
+		Store:         db,
+		Withdrawals:   db,
+		Ledger:        lg,
+		Sender:        lightning.NewTapdSender(conn),
+		Network:       cfg.Network,
+		FeeRate:       sharesFeeRate,
+		RoundInterval: cfg.Tapd.WithdrawInterval,
+		Clock:         clk,
+	})
+	log.Infof("Reward shares on tapd at %s; withdrawals sent every %v",
+		cfg.Tapd.Host, cfg.Tapd.WithdrawInterval)
 
 	rctx, cancel := context.WithCancel(context.Background())
-	l := &sharesLoop{manager: m, conn: conn, ctx: rctx, cancel: cancel}
-	l.wg.Add(1)
+	l := &sharesLoop{manager: m, withdrawer: w, conn: conn, ctx: rctx,
+		cancel: cancel}
+	l.wg.Add(2)
 	go func() {
 		defer l.wg.Done()
 		err := m.Resume(rctx)
@@ -151,6 +166,13 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		err = m.Run(rctx, cfg.Tapd.SharesSync)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Errorf("Share sync: %v", err)
+		}
+	}()
+	go func() {
+		defer l.wg.Done()
+		err := w.Run(rctx)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Errorf("Share withdrawals: %v", err)
 		}
 	}()
 
@@ -192,6 +214,34 @@ func (l *sharesLoop) EpochOps(ctx context.Context) ([]shares.EpochOp,
 	error) {
 
 	return l.manager.EpochOps(ctx)
+}
+
+// SetWithdrawAddress checks and records a provider's withdrawal address.
+func (l *sharesLoop) SetWithdrawAddress(ctx context.Context, providerID,
+	addr string) (shares.WithdrawAddress, error) {
+
+	return l.withdrawer.SetAddress(ctx, providerID, addr)
+}
+
+// WithdrawAddress returns a provider's withdrawal address.
+func (l *sharesLoop) WithdrawAddress(ctx context.Context, providerID string) (
+	shares.WithdrawAddress, error) {
+
+	return l.withdrawer.Address(ctx, providerID)
+}
+
+// Withdraw queues a withdrawal; the loop sends it in its next round.
+func (l *sharesLoop) Withdraw(ctx context.Context, providerID, key string,
+	amount ledger.Shares) (shares.Withdrawal, bool, error) {
+
+	return l.withdrawer.Withdraw(ctx, providerID, key, amount)
+}
+
+// Withdrawals returns a provider's withdrawals, or everyone's for "".
+func (l *sharesLoop) Withdrawals(ctx context.Context, providerID string) (
+	[]shares.Withdrawal, error) {
+
+	return l.withdrawer.Withdrawals(ctx, providerID)
 }
 
 // stop ends a resume under way (its intent stays pending for the next

@@ -36,6 +36,7 @@ type apiClients struct {
 	provider sluicerpcconnect.ProviderServiceClient
 	metering sluicerpcconnect.MeteringServiceClient
 	vault    sluicerpcconnect.VaultServiceClient
+	shares   sluicerpcconnect.SharesServiceClient
 }
 
 // clientsWith returns API clients that call with the macaroon file's
@@ -56,6 +57,7 @@ func (s *sluiced) clientsWith(macaroon []byte) apiClients {
 		provider: cl.Providers,
 		metering: cl.Metering,
 		vault:    cl.Vault,
+		shares:   cl.Shares,
 	}
 }
 

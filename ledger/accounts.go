@@ -83,6 +83,19 @@ const (
 	// provider_shares when a request is cancelled and to the supply when
 	// it is finalized. Counts shares. Per provider; may not go negative.
 	KindSharesLocked AccountKind = "shares_locked"
+
+	// KindSharesWithdrawing holds a provider's shares on their way out
+	// of the hub's custody: a withdrawal queued or in an asset send not
+	// yet complete. They go to shares_withdrawn when the send is
+	// complete and back to provider_shares when it failed. Counts
+	// shares. Per provider; may not go negative.
+	KindSharesWithdrawing AccountKind = "shares_withdrawing"
+
+	// KindSharesWithdrawn accumulates the shares a provider took out of
+	// the hub's custody to its own tapd: still outstanding (the supply
+	// is unchanged), held by the provider on chain. Counts shares. Per
+	// provider; may not go negative.
+	KindSharesWithdrawn AccountKind = "shares_withdrawn"
 )
 
 // kindInfo is what the ledger knows about one kind.
@@ -114,6 +127,8 @@ var kinds = map[AccountKind]kindInfo{
 	KindShareSupply:       {unit: UnitShares, mayGoNegative: true},
 	KindProviderShares:    {unit: UnitShares, perThing: true},
 	KindSharesLocked:      {unit: UnitShares, perThing: true},
+	KindSharesWithdrawing: {unit: UnitShares, perThing: true},
+	KindSharesWithdrawn:   {unit: UnitShares, perThing: true},
 }
 
 // Kinds returns every account kind, in the order they are declared.
@@ -124,6 +139,7 @@ func Kinds() []AccountKind {
 		KindPlatformFees, KindRoutingFees, KindVault,
 		KindStrategyPrincipal, KindStrategyYield,
 		KindShareSupply, KindProviderShares, KindSharesLocked,
+		KindSharesWithdrawing, KindSharesWithdrawn,
 	}
 }
 
@@ -211,6 +227,17 @@ func ProviderShares(providerID string) Account {
 // SharesLocked is one provider's shares locked in redemption requests.
 func SharesLocked(providerID string) Account {
 	return Account{Kind: KindSharesLocked, Ref: providerID}
+}
+
+// SharesWithdrawing is one provider's shares in withdrawals not yet
+// complete.
+func SharesWithdrawing(providerID string) Account {
+	return Account{Kind: KindSharesWithdrawing, Ref: providerID}
+}
+
+// SharesWithdrawn is the shares one provider withdrew to its own tapd.
+func SharesWithdrawn(providerID string) Account {
+	return Account{Kind: KindSharesWithdrawn, Ref: providerID}
 }
 
 // MaxRefLen is the longest Ref an account may have, in bytes: enough for a

@@ -52,6 +52,9 @@ func TestKinds(t *testing.T) {
 		KindShareSupply:    true,
 		KindProviderShares: true,
 		KindSharesLocked:   true,
+
+		KindSharesWithdrawing: true,
+		KindSharesWithdrawn:   true,
 	}
 	perThing := map[AccountKind]bool{
 		KindBuyerEscrow:       true,
@@ -63,10 +66,12 @@ func TestKinds(t *testing.T) {
 		KindStrategyYield:     true,
 		KindProviderShares:    true,
 		KindSharesLocked:      true,
+		KindSharesWithdrawing: true,
+		KindSharesWithdrawn:   true,
 	}
 
-	if len(Kinds()) != len(kinds) || len(Kinds()) != 14 {
-		t.Fatalf("Kinds() has %d, table %d, want 14", len(Kinds()),
+	if len(Kinds()) != len(kinds) || len(Kinds()) != 16 {
+		t.Fatalf("Kinds() has %d, table %d, want 16", len(Kinds()),
 			len(kinds))
 	}
 	for _, k := range Kinds() {

@@ -105,6 +105,12 @@ type BooksTx interface {
 	// cancelled); a provider with none is absent.
 	PendingRedemptionShares(ctx context.Context) (
 		map[string]ledger.Shares, error)
+
+	// PendingWithdrawalShares returns, by provider id, the shares of
+	// the provider's withdrawals that are not complete (queued, or in a
+	// send not yet complete); a provider with none is absent.
+	PendingWithdrawalShares(ctx context.Context) (
+		map[string]ledger.Shares, error)
 }
 
 // DB runs the reads in one transaction; store.DB implements it

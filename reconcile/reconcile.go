@@ -103,6 +103,12 @@ type ShareTotals struct {
 	// redemption requests not yet finalized).
 	Held   ledger.Shares
 	Locked ledger.Shares
+
+	// Withdrawing is Σ shares_withdrawing (withdrawals whose send is
+	// not complete), and Withdrawn Σ shares_withdrawn (shares the
+	// providers took to their own tapd, still outstanding).
+	Withdrawing ledger.Shares
+	Withdrawn   ledger.Shares
 }
 
 // Report is the outcome of one reconciliation.
@@ -172,6 +178,11 @@ type books struct {
 	// the shares of its pending redemptions.
 	locked    map[string]ledger.Shares
 	redeeming map[string]ledger.Shares
+
+	// withdrawing is each provider's shares_withdrawing balance, and
+	// unsent the shares of its withdrawals not complete.
+	withdrawing map[string]ledger.Shares
+	unsent      map[string]ledger.Shares
 }
 
 // Run compares Sluice's books with the hub's lnd and reports every
@@ -208,6 +219,7 @@ func Run(ctx context.Context, db DB, lnd Lnd) (*Report, error) {
 	r.compareTotals()
 	r.compareShares()
 	r.compareLocked(b)
+	r.compareWithdrawing(b)
 
 	if r.OK() {
 		log.Infof("Reconciled %d invoices, %d payouts, %d refunds "+
@@ -290,6 +302,8 @@ func (b *books) readTotals(ctx context.Context, tx BooksTx) error {
 		{ledger.KindShareSupply, &b.shares.Outstanding},
 		{ledger.KindProviderShares, &b.shares.Held},
 		{ledger.KindSharesLocked, &b.shares.Locked},
+		{ledger.KindSharesWithdrawing, &b.shares.Withdrawing},
+		{ledger.KindSharesWithdrawn, &b.shares.Withdrawn},
 	} {
 		total, err := tx.ShareKindTotal(ctx, t.kind)
 		if err != nil {
@@ -308,6 +322,14 @@ func (b *books) readTotals(ctx context.Context, tx BooksTx) error {
 		return err
 	}
 	if b.redeeming, err = tx.PendingRedemptionShares(ctx); err != nil {
+		return err
+	}
+	if b.withdrawing, err = tx.ShareBalances(ctx,
+		ledger.KindSharesWithdrawing); err != nil {
+
+		return err
+	}
+	if b.unsent, err = tx.PendingWithdrawalShares(ctx); err != nil {
 		return err
 	}
 
@@ -568,10 +590,48 @@ func (r *Report) compareLocked(b *books) {
 	}
 }
 
-// compareShares compares the shares outstanding with what holders hold.
+// compareWithdrawing compares each provider's shares_withdrawing with the
+// shares of its withdrawals not complete: a withdrawal moves its shares
+// there when it is asked for, and out when its send is complete
+// (withdrawn) or failed (back to custody), so the two are equal at every
+// commit.
+func (r *Report) compareWithdrawing(b *books) {
+	providers := make(map[string]bool, len(b.withdrawing))
+	for p := range b.withdrawing {
+		providers[p] = true
+	}
+	for p := range b.unsent {
+		providers[p] = true
+	}
+	ids := make([]string, 0, len(providers))
+	for p := range providers {
+		ids = append(ids, p)
+	}
+	sort.Strings(ids)
+
+	for _, p := range ids {
+		have, want := b.withdrawing[p], b.unsent[p]
+		if have == want {
+			continue
+		}
+		r.differ(KindShares, ledger.SharesWithdrawing(p).String(),
+			fmt.Sprintf("%v withdrawing against %v in withdrawals "+
+				"not complete", have, want),
+			"no part: a check of Sluice's own books")
+	}
+}
+
+// compareShares compares the shares outstanding with what holders hold:
+// in custody (held, locked, withdrawing) and withdrawn to their own tapd.
 func (r *Report) compareShares() {
 	s := r.Shares
 	held, err := s.Held.Add(s.Locked)
+	if err == nil {
+		held, err = held.Add(s.Withdrawing)
+	}
+	if err == nil {
+		held, err = held.Add(s.Withdrawn)
+	}
 	if err == nil && held == s.Outstanding {
 		return
 	}
@@ -582,8 +642,9 @@ func (r *Report) compareShares() {
 	}
 	r.differ(KindShares, "share_supply", fmt.Sprintf("%v outstanding "+
 		"(-share_supply) against %s (provider_shares %v + "+
-		"shares_locked %v)", s.Outstanding, holders, s.Held, s.Locked),
-		"no part: a check of Sluice's own books")
+		"shares_locked %v + shares_withdrawing %v + shares_withdrawn "+
+		"%v)", s.Outstanding, holders, s.Held, s.Locked, s.Withdrawing,
+		s.Withdrawn), "no part: a check of Sluice's own books")
 }
 
 // ShareAsset is the share asset as reconcile checks it; shares.Manager

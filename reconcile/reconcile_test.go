@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/reconcile"
+	"github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 	"github.com/sluice-ln/sluice/yield"
@@ -545,6 +546,82 @@ func TestRunLocked(t *testing.T) {
 				!strings.Contains(d.Sluice, tc.want[1]) {
 
 				t.Fatalf("difference %q, want %q", d, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunWithdrawing: each provider's shares_withdrawing must equal the
+// shares of its withdrawals not complete, and shares withdrawn to a
+// provider's own tapd still count among the supply's holders.
+func TestRunWithdrawing(t *testing.T) {
+	withdrawal := func(tx shares.WithdrawTx) error {
+		_, err := tx.InsertWithdrawal(context.Background(),
+			shares.Withdrawal{ProviderID: "p1", Key: "w1",
+				Amount: 100, Addr: "taprt1x",
+				State:     shares.WithdrawalQueued,
+				CreatedAt: at})
+		return err
+	}
+	toWithdrawing := ledger.TransferShares("withdraw:1", "",
+		ledger.ProviderShares("p1"), ledger.SharesWithdrawing("p1"), 100)
+	tests := []struct {
+		name     string
+		post     []ledger.Transaction
+		withdraw func(tx shares.WithdrawTx) error
+		want     string // the difference's subject; none when ""
+	}{{
+		name:     "a queued withdrawal",
+		post:     []ledger.Transaction{toWithdrawing},
+		withdraw: withdrawal,
+	}, {
+		name: "withdrawn to the provider's tapd",
+		post: []ledger.Transaction{toWithdrawing,
+			ledger.TransferShares("withdraw-done:1", "",
+				ledger.SharesWithdrawing("p1"),
+				ledger.SharesWithdrawn("p1"), 100)},
+	}, {
+		name: "withdrawing without a withdrawal",
+		post: []ledger.Transaction{toWithdrawing},
+		want: "shares_withdrawing:p1",
+	}, {
+		name:     "a withdrawal that moved nothing",
+		withdraw: withdrawal,
+		want:     "shares_withdrawing:p1",
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db, lnd := testBooks(t)
+			ctx := context.Background()
+			l := ledger.New(store.NewLedgerStore(db), nil)
+			for _, tx := range tc.post {
+				if _, err := l.Post(ctx, tx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.withdraw != nil {
+				if err := db.ExecWithdrawals(ctx,
+					tc.withdraw); err != nil {
+
+					t.Fatal(err)
+				}
+			}
+			r, err := reconcile.Run(ctx, db, lnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if !r.OK() {
+					t.Fatalf("differences %v", r.Differences)
+				}
+				return
+			}
+			if len(r.Differences) != 1 ||
+				r.Differences[0].Kind != reconcile.KindShares ||
+				r.Differences[0].Subject != tc.want {
+
+				t.Fatalf("differences %v, want one of %s",
+					r.Differences, tc.want)
 			}
 		})
 	}

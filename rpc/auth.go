@@ -106,6 +106,17 @@ var permissions = map[string][]Role{
 	sluicerpcconnect.SharesServiceGetSharesProcedure: {
 		RoleOperator, RoleProvider,
 	},
+	// Withdrawals: a provider its own (provider_id is checked), the
+	// operator any provider's.
+	sluicerpcconnect.SharesServiceSetWithdrawAddressProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.SharesServiceWithdrawProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.SharesServiceListWithdrawalsProcedure: {
+		RoleOperator, RoleProvider,
+	},
 
 	// The vault: the whole is open to the operator and providers, a
 	// provider acts on and sees its own shares only (the interceptor

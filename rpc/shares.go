@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/sluice-ln/sluice/outbound"
+	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 	"github.com/sluice-ln/sluice/shares"
@@ -29,6 +30,24 @@ type SharesBackend interface {
 	// EpochOps returns every epoch's tranche and burn, in the order
 	// they were made.
 	EpochOps(ctx context.Context) ([]shares.EpochOp, error)
+	// SetWithdrawAddress checks and records a provider's withdrawal
+	// address (shares.Withdrawer's SetAddress).
+	SetWithdrawAddress(ctx context.Context, providerID, addr string) (
+		shares.WithdrawAddress, error)
+
+	// WithdrawAddress returns a provider's withdrawal address;
+	// shares.ErrNoWithdrawAddress when it has none.
+	WithdrawAddress(ctx context.Context, providerID string) (
+		shares.WithdrawAddress, error)
+
+	// Withdraw queues a withdrawal (shares.Withdrawer's Withdraw).
+	Withdraw(ctx context.Context, providerID, key string,
+		amount ledger.Shares) (shares.Withdrawal, bool, error)
+
+	// Withdrawals returns a provider's withdrawals, or everyone's for
+	// "".
+	Withdrawals(ctx context.Context, providerID string) (
+		[]shares.Withdrawal, error)
 }
 
 // ErrSharesUnavailable is the message of every SharesService method of a
@@ -55,6 +74,16 @@ var sharesCodes = errorCodes{
 	{shares.ErrNameTaken, connect.CodeAlreadyExists},
 	{shares.ErrMintFailed, connect.CodeAborted},
 	{shares.ErrNoGenesis, connect.CodeNotFound},
+	{shares.ErrBadWithdrawAddress, connect.CodeInvalidArgument},
+	{shares.ErrBadAmount, connect.CodeInvalidArgument},
+	{shares.ErrBadKey, connect.CodeInvalidArgument},
+	{shares.ErrAddrWrongNetwork, connect.CodeFailedPrecondition},
+	{shares.ErrAddrNotGroup, connect.CodeFailedPrecondition},
+	{shares.ErrAddrWrongAsset, connect.CodeFailedPrecondition},
+	{shares.ErrAddrHasAmount, connect.CodeFailedPrecondition},
+	{shares.ErrNoWithdrawAddress, connect.CodeFailedPrecondition},
+	{shares.ErrAboveCustody, connect.CodeFailedPrecondition},
+	{ledger.ErrIdempotencyConflict, connect.CodeAlreadyExists},
 }
 
 // served returns an unavailable error when sluiced runs without tapd.
@@ -160,4 +189,122 @@ func optionalTimestamp(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// SetWithdrawAddress registers a provider's withdrawal address.
+func (s *sharesService) SetWithdrawAddress(ctx context.Context,
+	req *connect.Request[sluicerpc.SetWithdrawAddressRequest]) (
+	*connect.Response[sluicerpc.SetWithdrawAddressResponse], error) {
+
+	if err := s.served(); err != nil {
+		return nil, err
+	}
+	id, err := vaultProvider(ctx, req.Msg.ProviderId)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.backend.SetWithdrawAddress(ctx, id, req.Msg.Addr)
+	if err != nil {
+		return nil, sharesCodes.connectError("set withdrawal address",
+			err)
+	}
+	return connect.NewResponse(&sluicerpc.SetWithdrawAddressResponse{
+		Address: withdrawAddress(a),
+	}), nil
+}
+
+// Withdraw queues a withdrawal of a provider's shares.
+func (s *sharesService) Withdraw(ctx context.Context,
+	req *connect.Request[sluicerpc.WithdrawRequest]) (
+	*connect.Response[sluicerpc.WithdrawResponse], error) {
+
+	if err := s.served(); err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	id, err := vaultProvider(ctx, m.ProviderId)
+	if err != nil {
+		return nil, err
+	}
+	key, err := idempotencyKey(m.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	w, dup, err := s.backend.Withdraw(ctx, id, key,
+		ledger.Shares(m.AmountUnits))
+	if err != nil {
+		return nil, sharesCodes.connectError("withdraw", err)
+	}
+	return connect.NewResponse(&sluicerpc.WithdrawResponse{
+		Withdrawal:     shareWithdrawal(w),
+		IdempotencyKey: key,
+		Duplicate:      dup,
+	}), nil
+}
+
+// ListWithdrawals returns a provider's withdrawals and address, or, for
+// the operator naming none, everyone's withdrawals.
+func (s *sharesService) ListWithdrawals(ctx context.Context,
+	req *connect.Request[sluicerpc.ListWithdrawalsRequest]) (
+	*connect.Response[sluicerpc.ListWithdrawalsResponse], error) {
+
+	if err := s.served(); err != nil {
+		return nil, err
+	}
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := req.Msg.ProviderId
+	if c.Role == RoleProvider {
+		if id, err = vaultProvider(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	ws, err := s.backend.Withdrawals(ctx, id)
+	if err != nil {
+		return nil, sharesCodes.connectError("list withdrawals", err)
+	}
+	resp := &sluicerpc.ListWithdrawalsResponse{}
+	for _, w := range ws {
+		resp.Withdrawals = append(resp.Withdrawals, shareWithdrawal(w))
+	}
+	if id != "" {
+		a, err := s.backend.WithdrawAddress(ctx, id)
+		switch {
+		case err == nil:
+			resp.Address = withdrawAddress(a)
+
+		case !errors.Is(err, shares.ErrNoWithdrawAddress):
+			return nil, sharesCodes.connectError(
+				"withdrawal address", err)
+		}
+	}
+	return connect.NewResponse(resp), nil
+}
+
+// withdrawAddress is a on the wire.
+func withdrawAddress(a shares.WithdrawAddress) *sluicerpc.WithdrawAddress {
+	return &sluicerpc.WithdrawAddress{
+		ProviderId:   a.ProviderID,
+		Addr:         a.Addr,
+		GroupKey:     a.GroupKey,
+		ProofCourier: a.ProofCourier,
+		SetAt:        optionalTimestamp(a.SetAt),
+	}
+}
+
+// shareWithdrawal is w on the wire.
+func shareWithdrawal(w shares.Withdrawal) *sluicerpc.ShareWithdrawal {
+	return &sluicerpc.ShareWithdrawal{
+		Id:          w.ID,
+		ProviderId:  w.ProviderID,
+		AmountUnits: int64(w.Amount),
+		Addr:        w.Addr,
+		State:       string(w.State),
+		RoundId:     w.RoundID,
+		Failure:     w.Failure,
+		CreatedAt:   optionalTimestamp(w.CreatedAt),
+		ResolvedAt:  optionalTimestamp(w.ResolvedAt),
+	}
 }

@@ -9,18 +9,79 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/btcsuite/btcd/wire"
+	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 	"github.com/sluice-ln/sluice/shares"
 )
 
-// fakeShares is a share asset whose genesis answers err or mints mint.
+// fakeShares is a share asset whose genesis answers err or mints mint;
+// its withdrawal calls answer werr or record what they were asked.
 type fakeShares struct {
 	mint  shares.Mint
 	ops   []shares.EpochOp
 	err   error
 	names []string
+
+	werr  error
+	addrs map[string]shares.WithdrawAddress
+	ws    []shares.Withdrawal
+}
+
+func (f *fakeShares) SetWithdrawAddress(_ context.Context, p,
+	addr string) (shares.WithdrawAddress, error) {
+
+	if f.werr != nil {
+		return shares.WithdrawAddress{}, f.werr
+	}
+	if f.addrs == nil {
+		f.addrs = map[string]shares.WithdrawAddress{}
+	}
+	a := shares.WithdrawAddress{ProviderID: p, Addr: addr,
+		GroupKey: f.mint.GroupKey}
+	f.addrs[p] = a
+	return a, nil
+}
+
+func (f *fakeShares) WithdrawAddress(_ context.Context, p string) (
+	shares.WithdrawAddress, error) {
+
+	a, ok := f.addrs[p]
+	if !ok {
+		return shares.WithdrawAddress{}, shares.ErrNoWithdrawAddress
+	}
+	return a, nil
+}
+
+func (f *fakeShares) Withdraw(_ context.Context, p, key string,
+	n ledger.Shares) (shares.Withdrawal, bool, error) {
+
+	if f.werr != nil {
+		return shares.Withdrawal{}, false, f.werr
+	}
+	for _, w := range f.ws {
+		if w.ProviderID == p && w.Key == key {
+			return w, true, nil
+		}
+	}
+	w := shares.Withdrawal{ID: int64(len(f.ws) + 1), ProviderID: p,
+		Key: key, Amount: n, Addr: f.addrs[p].Addr,
+		State: shares.WithdrawalQueued}
+	f.ws = append(f.ws, w)
+	return w, false, nil
+}
+
+func (f *fakeShares) Withdrawals(_ context.Context, p string) (
+	[]shares.Withdrawal, error) {
+
+	var out []shares.Withdrawal
+	for _, w := range f.ws {
+		if p == "" || w.ProviderID == p {
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeShares) EpochOps(context.Context) ([]shares.EpochOp, error) {
@@ -158,6 +219,125 @@ func TestSharesService(t *testing.T) {
 			Name: "t"}, operator))
 		if connect.CodeOf(err) != tc.code {
 			t.Errorf("%v: code %v, want %v", tc.err,
+				connect.CodeOf(err), tc.code)
+		}
+	}
+}
+
+// TestSharesWithdrawRPCs checks the withdrawal methods: who may call them
+// for whom, what they answer, and their error codes.
+func TestSharesWithdrawRPCs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	fake := &fakeShares{mint: shares.Mint{Name: "s",
+		Kind: shares.KindGenesis, Amount: 4200,
+		State:    outbound.StatusSucceeded,
+		GroupKey: bytes.Repeat([]byte{2}, 33)}}
+	d, c := startSharesDaemon(t, fake)
+	operator := d.macaroonHex(t, OperatorMacaroonFile)
+	provider := d.providerHex(t, "prov-1")
+	buyer := d.buyerHex(t, "buyer-1")
+
+	// A buyer may not; a provider only for itself.
+	_, err := c.SetWithdrawAddress(ctx, withMac(
+		&sluicerpc.SetWithdrawAddressRequest{ProviderId: "prov-1",
+			Addr: "taprt1a"}, buyer))
+	if connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("address by a buyer: %v", err)
+	}
+	_, err = c.Withdraw(ctx, withMac(&sluicerpc.WithdrawRequest{
+		ProviderId: "prov-2", AmountUnits: 5}, provider))
+	if connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("withdraw for another provider: %v", err)
+	}
+	_, err = c.ListWithdrawals(ctx, withMac(
+		&sluicerpc.ListWithdrawalsRequest{}, provider))
+	if connect.CodeOf(err) != connect.CodePermissionDenied &&
+		connect.CodeOf(err) != connect.CodeInvalidArgument {
+
+		t.Fatalf("a provider listing everyone's: %v", err)
+	}
+	if len(fake.ws) != 0 || len(fake.addrs) != 0 {
+		t.Fatalf("a refused call reached the backend")
+	}
+
+	a, err := c.SetWithdrawAddress(ctx, withMac(
+		&sluicerpc.SetWithdrawAddressRequest{ProviderId: "prov-1",
+			Addr: "taprt1a"}, provider))
+	if err != nil || a.Msg.Address.Addr != "taprt1a" ||
+		len(a.Msg.Address.GroupKey) != 33 {
+
+		t.Fatalf("set address: %v, %v", a, err)
+	}
+	w, err := c.Withdraw(ctx, withMac(&sluicerpc.WithdrawRequest{
+		ProviderId: "prov-1", AmountUnits: 1500}, provider))
+	if err != nil || w.Msg.Withdrawal.AmountUnits != 1500 ||
+		w.Msg.Withdrawal.State != "queued" ||
+		w.Msg.Withdrawal.Addr != "taprt1a" ||
+		w.Msg.IdempotencyKey == "" || w.Msg.Duplicate {
+
+		t.Fatalf("withdraw: %v, %v", w, err)
+	}
+	again, err := c.Withdraw(ctx, withMac(&sluicerpc.WithdrawRequest{
+		ProviderId: "prov-1", AmountUnits: 1500,
+		IdempotencyKey: w.Msg.IdempotencyKey}, provider))
+	if err != nil || !again.Msg.Duplicate ||
+		again.Msg.Withdrawal.Id != w.Msg.Withdrawal.Id {
+
+		t.Fatalf("retry: %v, %v", again, err)
+	}
+	l, err := c.ListWithdrawals(ctx, withMac(
+		&sluicerpc.ListWithdrawalsRequest{ProviderId: "prov-1"},
+		provider))
+	if err != nil || len(l.Msg.Withdrawals) != 1 ||
+		l.Msg.Address.GetAddr() != "taprt1a" {
+
+		t.Fatalf("list: %v, %v", l, err)
+	}
+	all, err := c.ListWithdrawals(ctx, withMac(
+		&sluicerpc.ListWithdrawalsRequest{}, operator))
+	if err != nil || len(all.Msg.Withdrawals) != 1 ||
+		all.Msg.Address != nil {
+
+		t.Fatalf("operator's list: %v, %v", all, err)
+	}
+
+	for _, tc := range []struct {
+		err  error
+		code connect.Code
+	}{
+		{shares.ErrBadWithdrawAddress, connect.CodeInvalidArgument},
+		{shares.ErrAddrWrongNetwork, connect.CodeFailedPrecondition},
+		{shares.ErrAddrNotGroup, connect.CodeFailedPrecondition},
+		{shares.ErrAddrWrongAsset, connect.CodeFailedPrecondition},
+		{shares.ErrAddrHasAmount, connect.CodeFailedPrecondition},
+		{shares.ErrNoGenesis, connect.CodeNotFound},
+	} {
+		fake.werr = tc.err
+		_, err := c.SetWithdrawAddress(ctx, withMac(
+			&sluicerpc.SetWithdrawAddressRequest{
+				ProviderId: "prov-1", Addr: "x"}, operator))
+		if connect.CodeOf(err) != tc.code {
+			t.Errorf("address, %v: code %v, want %v", tc.err,
+				connect.CodeOf(err), tc.code)
+		}
+	}
+	for _, tc := range []struct {
+		err  error
+		code connect.Code
+	}{
+		{shares.ErrBadAmount, connect.CodeInvalidArgument},
+		{shares.ErrAboveCustody, connect.CodeFailedPrecondition},
+		{shares.ErrNoWithdrawAddress, connect.CodeFailedPrecondition},
+		{ledger.ErrIdempotencyConflict, connect.CodeAlreadyExists},
+		{errors.New("boom"), connect.CodeInternal},
+	} {
+		fake.werr = tc.err
+		_, err := c.Withdraw(ctx, withMac(&sluicerpc.WithdrawRequest{
+			ProviderId: "prov-1", AmountUnits: 1}, provider))
+		if connect.CodeOf(err) != tc.code {
+			t.Errorf("withdraw, %v: code %v, want %v", tc.err,
 				connect.CodeOf(err), tc.code)
 		}
 	}

@@ -12,7 +12,18 @@
 // never made twice. The genesis records the tweaked group key, the asset
 // id and the anchor outpoint that later tranches and proofs need.
 //
-// The package talks to tapd only through Minter (interfaces.go), whose
-// adapter is lightning.TapdMinter, and to the store only through Store
-// (store.go), which store.DB implements.
+// Withdrawals (withdraw.go, docs/shares.md "Custody and withdrawal") take
+// a provider's shares out of the hub's custody to its own tapd: a V2 group
+// key address checked with the hub's tapd, requests that move
+// provider_shares → shares_withdrawing at once, and rounds that send every
+// queued withdrawal in one SendAsset labelled "sluice-withdraw-<round>-…",
+// another outbound call: its intent written first, found again by label in
+// tapd's transfers, and followed until the proofs are delivered and the
+// anchor is 6 blocks deep, when the shares become shares_withdrawn (or go
+// back to custody when tapd refused the send).
+//
+// The package talks to tapd only through Minter and Sender
+// (interfaces.go), whose adapters are lightning.TapdMinter and
+// lightning.TapdSender, and to the store only through Store and
+// WithdrawStore (store.go, withdrawstore.go), which store.DB implements.
 package shares

@@ -41,3 +41,57 @@ var (
 	// ErrBurnFailed is returned when tapd refused an epoch's burn.
 	ErrBurnFailed = errors.New("share burn failed")
 )
+
+// The withdrawals' errors: each bad input its own.
+var (
+	// ErrBadWithdrawAddress is returned for a withdrawal address that
+	// is not a Taproot Asset address.
+	ErrBadWithdrawAddress = errors.New("not a Taproot Asset address")
+
+	// ErrAddrWrongNetwork is returned for a withdrawal address of
+	// another network than the hub's.
+	ErrAddrWrongNetwork = errors.New("the address is for another " +
+		"network than the hub's")
+
+	// ErrAddrNotGroup is returned for a withdrawal address that is not
+	// a V2 group key address: withdrawals are sent by the share
+	// group's key, whichever tranche they come from.
+	ErrAddrNotGroup = errors.New("not a V2 group key address")
+
+	// ErrAddrWrongAsset is returned for a withdrawal address of another
+	// asset group than the share asset's.
+	ErrAddrWrongAsset = errors.New("the address is for another asset " +
+		"group than the share asset's")
+
+	// ErrAddrHasAmount is returned for a withdrawal address that fixes
+	// its amount: withdrawals need one that leaves it to the sender
+	// and may be used again.
+	ErrAddrHasAmount = errors.New("the address fixes an amount; make " +
+		"one without")
+
+	// ErrNoWithdrawAddress is returned for a withdrawal by a provider
+	// that registered no withdrawal address.
+	ErrNoWithdrawAddress = errors.New("no withdrawal address " +
+		"registered")
+
+	// ErrBadAmount is returned for a withdrawal of zero or fewer units.
+	ErrBadAmount = errors.New("a withdrawal must be of one unit or " +
+		"more")
+
+	// ErrAboveCustody is returned for a withdrawal of more units than
+	// the provider holds in the hub's custody (unlocked).
+	ErrAboveCustody = errors.New("withdrawal above the shares in " +
+		"custody")
+
+	// ErrBadKey is returned for an idempotency key longer than
+	// MaxKeyLen.
+	ErrBadKey = errors.New("bad idempotency key")
+
+	// ErrWithdrawalNotFound is returned when no withdrawal has the id
+	// or key asked for.
+	ErrWithdrawalNotFound = errors.New("withdrawal not found")
+
+	// ErrWithdrawFailed is returned for a round whose asset send tapd
+	// refused: its withdrawals' shares are back in custody.
+	ErrWithdrawFailed = errors.New("withdrawal send failed")
+)

@@ -61,3 +61,30 @@ var _ Burner = (*lightning.TapdMinter)(nil)
 
 // The tapd adapter is what shares need.
 var _ Minter = (*lightning.TapdMinter)(nil)
+
+// Sender is what withdrawals need of the hub's tapd.
+// lightning.TapdSender is the tapd adapter; the unit tests' fake is in
+// withdraw_test.go.
+type Sender interface {
+	// DecodeAddr decodes a Taproot Asset address; an error wrapping
+	// lightning.ErrAddrInvalid when it does not decode.
+	DecodeAddr(ctx context.Context, addr string) (lightning.TapAddr,
+		error)
+
+	// SendAsset sends to every recipient in one anchor transaction
+	// under the label. An error wrapping lightning.ErrSendRefused says
+	// tapd answered with an error; any other leaves the outcome
+	// unknown.
+	SendAsset(ctx context.Context, s lightning.AssetSend) (
+		lightning.AssetTransfer, error)
+
+	// TransferByLabel returns the transfer of the label, or an error
+	// wrapping lightning.ErrTransferNotFound.
+	TransferByLabel(ctx context.Context, label string) (
+		lightning.AssetTransfer, error)
+
+	// BlockHeight is the chain's height.
+	BlockHeight(ctx context.Context) (uint32, error)
+}
+
+var _ Sender = (*lightning.TapdSender)(nil)

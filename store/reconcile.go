@@ -211,3 +211,20 @@ func (t *Tx) kindTotal(ctx context.Context, kind ledger.AccountKind,
 
 	return total, nil
 }
+
+// PendingWithdrawalShares returns the shares of each provider's
+// withdrawals that are not complete (queued or sending).
+func (b booksTx) PendingWithdrawalShares(ctx context.Context) (
+	map[string]ledger.Shares, error) {
+
+	rows, err := b.tx.q.PendingWithdrawalSharesByProvider(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pending withdrawals: %w", mapError(err))
+	}
+	out := make(map[string]ledger.Shares, len(rows))
+	for _, r := range rows {
+		out[r.ProviderID] = ledger.Shares(r.Shares)
+	}
+
+	return out, nil
+}

@@ -39,6 +39,7 @@ var providerCommand = cli.Command{
 		providerAutoStakeCommand,
 		providerRedeemCommand,
 		providerRewardsCommand,
+		providerSharesCommand,
 	},
 }
 

@@ -22,3 +22,12 @@ FROM redemptions
 WHERE state = 'pending'
 GROUP BY provider_id
 ORDER BY provider_id;
+
+-- name: PendingWithdrawalSharesByProvider :many
+-- The shares of each provider's withdrawals that are not complete
+-- (queued or sending): what its shares_withdrawing account must hold.
+SELECT provider_id, CAST(SUM(amount) AS BIGINT) AS shares
+FROM share_withdrawals
+WHERE state IN ('queued', 'sending')
+GROUP BY provider_id
+ORDER BY provider_id;

@@ -210,6 +210,38 @@ type ShareMint struct {
 	BurnedTotal    int64
 }
 
+type ShareWithdrawAddress struct {
+	ProviderID   string
+	Addr         string
+	GroupKey     string
+	ProofCourier string
+	SetAt        time.Time
+}
+
+type ShareWithdrawRound struct {
+	ID          int64
+	Nonce       string
+	State       string
+	Failure     string
+	AnchorTxid  string
+	BlockHeight int64
+	CreatedAt   time.Time
+	ResolvedAt  sql.NullTime
+}
+
+type ShareWithdrawal struct {
+	ID         int64
+	ProviderID string
+	Key        string
+	Amount     int64
+	Addr       string
+	State      string
+	RoundID    sql.NullInt64
+	Failure    string
+	CreatedAt  time.Time
+	ResolvedAt sql.NullTime
+}
+
 type UsageMeter struct {
 	JobID       string
 	LastSeq     int64

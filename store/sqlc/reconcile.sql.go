@@ -46,6 +46,44 @@ func (q *Queries) ListKindBalances(ctx context.Context, kind string) ([]ListKind
 	return items, nil
 }
 
+const pendingWithdrawalSharesByProvider = `-- name: PendingWithdrawalSharesByProvider :many
+SELECT provider_id, CAST(SUM(amount) AS BIGINT) AS shares
+FROM share_withdrawals
+WHERE state IN ('queued', 'sending')
+GROUP BY provider_id
+ORDER BY provider_id
+`
+
+type PendingWithdrawalSharesByProviderRow struct {
+	ProviderID string
+	Shares     int64
+}
+
+// The shares of each provider's withdrawals that are not complete
+// (queued or sending): what its shares_withdrawing account must hold.
+func (q *Queries) PendingWithdrawalSharesByProvider(ctx context.Context) ([]PendingWithdrawalSharesByProviderRow, error) {
+	rows, err := q.db.QueryContext(ctx, pendingWithdrawalSharesByProvider)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PendingWithdrawalSharesByProviderRow
+	for rows.Next() {
+		var i PendingWithdrawalSharesByProviderRow
+		if err := rows.Scan(&i.ProviderID, &i.Shares); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sumKindBalances = `-- name: SumKindBalances :many
 SELECT unit, CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total
 FROM accounts

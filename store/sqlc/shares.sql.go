@@ -11,6 +11,26 @@ import (
 	"time"
 )
 
+const addShareWithdrawalToRound = `-- name: AddShareWithdrawalToRound :execrows
+UPDATE share_withdrawals
+SET state = 'sending', round_id = $1
+WHERE id = $2 AND state = 'queued'
+`
+
+type AddShareWithdrawalToRoundParams struct {
+	RoundID sql.NullInt64
+	ID      int64
+}
+
+// Moves a queued withdrawal into a round; no row when it is not queued.
+func (q *Queries) AddShareWithdrawalToRound(ctx context.Context, arg AddShareWithdrawalToRoundParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, addShareWithdrawalToRound, arg.RoundID, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const countShareEpochOpAttempts = `-- name: CountShareEpochOpAttempts :one
 SELECT COUNT(*) FROM share_epoch_ops WHERE epoch = $1 AND kind = $2
 `
@@ -198,6 +218,77 @@ func (q *Queries) GetShareTotals(ctx context.Context) (GetShareTotalsRow, error)
 	return i, err
 }
 
+const getShareWithdrawAddress = `-- name: GetShareWithdrawAddress :one
+SELECT provider_id, addr, group_key, proof_courier, set_at
+FROM share_withdraw_addresses
+WHERE provider_id = $1
+`
+
+func (q *Queries) GetShareWithdrawAddress(ctx context.Context, providerID string) (ShareWithdrawAddress, error) {
+	row := q.db.QueryRowContext(ctx, getShareWithdrawAddress, providerID)
+	var i ShareWithdrawAddress
+	err := row.Scan(
+		&i.ProviderID,
+		&i.Addr,
+		&i.GroupKey,
+		&i.ProofCourier,
+		&i.SetAt,
+	)
+	return i, err
+}
+
+const getShareWithdrawRoundState = `-- name: GetShareWithdrawRoundState :one
+SELECT state FROM share_withdraw_rounds WHERE id = $1
+`
+
+func (q *Queries) GetShareWithdrawRoundState(ctx context.Context, id int64) (string, error) {
+	row := q.db.QueryRowContext(ctx, getShareWithdrawRoundState, id)
+	var state string
+	err := row.Scan(&state)
+	return state, err
+}
+
+const getShareWithdrawalByKey = `-- name: GetShareWithdrawalByKey :one
+SELECT id, provider_id, key, amount, addr, state, round_id, failure,
+    created_at, resolved_at
+FROM share_withdrawals
+WHERE provider_id = $1 AND key = $2
+`
+
+type GetShareWithdrawalByKeyParams struct {
+	ProviderID string
+	Key        string
+}
+
+func (q *Queries) GetShareWithdrawalByKey(ctx context.Context, arg GetShareWithdrawalByKeyParams) (ShareWithdrawal, error) {
+	row := q.db.QueryRowContext(ctx, getShareWithdrawalByKey, arg.ProviderID, arg.Key)
+	var i ShareWithdrawal
+	err := row.Scan(
+		&i.ID,
+		&i.ProviderID,
+		&i.Key,
+		&i.Amount,
+		&i.Addr,
+		&i.State,
+		&i.RoundID,
+		&i.Failure,
+		&i.CreatedAt,
+		&i.ResolvedAt,
+	)
+	return i, err
+}
+
+const getShareWithdrawalState = `-- name: GetShareWithdrawalState :one
+SELECT state FROM share_withdrawals WHERE id = $1
+`
+
+func (q *Queries) GetShareWithdrawalState(ctx context.Context, id int64) (string, error) {
+	row := q.db.QueryRowContext(ctx, getShareWithdrawalState, id)
+	var state string
+	err := row.Scan(&state)
+	return state, err
+}
+
 const insertShareEpochOp = `-- name: InsertShareEpochOp :exec
 INSERT INTO share_epoch_ops (name, epoch, kind, amount, meta, supply_after,
     burned_total, state, created_at)
@@ -255,6 +346,52 @@ func (q *Queries) InsertShareMint(ctx context.Context, arg InsertShareMintParams
 		arg.CreatedAt,
 	)
 	return err
+}
+
+const insertShareWithdrawRound = `-- name: InsertShareWithdrawRound :one
+INSERT INTO share_withdraw_rounds (nonce, state, created_at)
+VALUES ($1, 'pending', $2)
+RETURNING id
+`
+
+type InsertShareWithdrawRoundParams struct {
+	Nonce     string
+	CreatedAt time.Time
+}
+
+func (q *Queries) InsertShareWithdrawRound(ctx context.Context, arg InsertShareWithdrawRoundParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, insertShareWithdrawRound, arg.Nonce, arg.CreatedAt)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const insertShareWithdrawal = `-- name: InsertShareWithdrawal :one
+INSERT INTO share_withdrawals (provider_id, key, amount, addr, state,
+    created_at)
+VALUES ($1, $2, $3, $4, 'queued', $5)
+RETURNING id
+`
+
+type InsertShareWithdrawalParams struct {
+	ProviderID string
+	Key        string
+	Amount     int64
+	Addr       string
+	CreatedAt  time.Time
+}
+
+func (q *Queries) InsertShareWithdrawal(ctx context.Context, arg InsertShareWithdrawalParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, insertShareWithdrawal,
+		arg.ProviderID,
+		arg.Key,
+		arg.Amount,
+		arg.Addr,
+		arg.CreatedAt,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const listClosedEpochsForShares = `-- name: ListClosedEpochsForShares :many
@@ -325,6 +462,130 @@ func (q *Queries) ListClosedEpochsForShares(ctx context.Context, arg ListClosedE
 	return items, nil
 }
 
+const listPendingShareWithdrawRounds = `-- name: ListPendingShareWithdrawRounds :many
+SELECT id, nonce, state, failure, anchor_txid, block_height, created_at,
+    resolved_at
+FROM share_withdraw_rounds
+WHERE state = 'pending'
+ORDER BY id
+`
+
+func (q *Queries) ListPendingShareWithdrawRounds(ctx context.Context) ([]ShareWithdrawRound, error) {
+	rows, err := q.db.QueryContext(ctx, listPendingShareWithdrawRounds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ShareWithdrawRound
+	for rows.Next() {
+		var i ShareWithdrawRound
+		if err := rows.Scan(
+			&i.ID,
+			&i.Nonce,
+			&i.State,
+			&i.Failure,
+			&i.AnchorTxid,
+			&i.BlockHeight,
+			&i.CreatedAt,
+			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listQueuedShareWithdrawals = `-- name: ListQueuedShareWithdrawals :many
+SELECT id, provider_id, key, amount, addr, state, round_id, failure,
+    created_at, resolved_at
+FROM share_withdrawals
+WHERE state = 'queued'
+ORDER BY id
+`
+
+func (q *Queries) ListQueuedShareWithdrawals(ctx context.Context) ([]ShareWithdrawal, error) {
+	rows, err := q.db.QueryContext(ctx, listQueuedShareWithdrawals)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ShareWithdrawal
+	for rows.Next() {
+		var i ShareWithdrawal
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProviderID,
+			&i.Key,
+			&i.Amount,
+			&i.Addr,
+			&i.State,
+			&i.RoundID,
+			&i.Failure,
+			&i.CreatedAt,
+			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listRoundShareWithdrawals = `-- name: ListRoundShareWithdrawals :many
+SELECT id, provider_id, key, amount, addr, state, round_id, failure,
+    created_at, resolved_at
+FROM share_withdrawals
+WHERE round_id = $1
+ORDER BY id
+`
+
+func (q *Queries) ListRoundShareWithdrawals(ctx context.Context, roundID sql.NullInt64) ([]ShareWithdrawal, error) {
+	rows, err := q.db.QueryContext(ctx, listRoundShareWithdrawals, roundID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ShareWithdrawal
+	for rows.Next() {
+		var i ShareWithdrawal
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProviderID,
+			&i.Key,
+			&i.Amount,
+			&i.Addr,
+			&i.State,
+			&i.RoundID,
+			&i.Failure,
+			&i.CreatedAt,
+			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listShareEpochOps = `-- name: ListShareEpochOps :many
 SELECT id, name, epoch, kind, amount, meta, supply_after, burned_total,
     state, failure, asset_id, anchor, created_at, resolved_at
@@ -355,6 +616,49 @@ func (q *Queries) ListShareEpochOps(ctx context.Context, after int64) ([]ShareEp
 			&i.Failure,
 			&i.AssetID,
 			&i.Anchor,
+			&i.CreatedAt,
+			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listShareWithdrawals = `-- name: ListShareWithdrawals :many
+SELECT id, provider_id, key, amount, addr, state, round_id, failure,
+    created_at, resolved_at
+FROM share_withdrawals
+WHERE CAST($1 AS TEXT) = '' OR provider_id = $1
+ORDER BY id
+`
+
+// Every withdrawal, or one provider's when provider_id is not empty.
+func (q *Queries) ListShareWithdrawals(ctx context.Context, providerID string) ([]ShareWithdrawal, error) {
+	rows, err := q.db.QueryContext(ctx, listShareWithdrawals, providerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ShareWithdrawal
+	for rows.Next() {
+		var i ShareWithdrawal
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProviderID,
+			&i.Key,
+			&i.Amount,
+			&i.Addr,
+			&i.State,
+			&i.RoundID,
+			&i.Failure,
 			&i.CreatedAt,
 			&i.ResolvedAt,
 		); err != nil {
@@ -436,4 +740,91 @@ func (q *Queries) ResolveShareMint(ctx context.Context, arg ResolveShareMintPara
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const resolveShareWithdrawRound = `-- name: ResolveShareWithdrawRound :execrows
+UPDATE share_withdraw_rounds
+SET state = $1, failure = $2, anchor_txid = $3,
+    block_height = $4, resolved_at = $5
+WHERE id = $6 AND state = 'pending'
+`
+
+type ResolveShareWithdrawRoundParams struct {
+	State       string
+	Failure     string
+	AnchorTxid  string
+	BlockHeight int64
+	ResolvedAt  sql.NullTime
+	ID          int64
+}
+
+// Records a pending round's outcome; no row when it is not pending.
+func (q *Queries) ResolveShareWithdrawRound(ctx context.Context, arg ResolveShareWithdrawRoundParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, resolveShareWithdrawRound,
+		arg.State,
+		arg.Failure,
+		arg.AnchorTxid,
+		arg.BlockHeight,
+		arg.ResolvedAt,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const resolveShareWithdrawal = `-- name: ResolveShareWithdrawal :execrows
+UPDATE share_withdrawals
+SET state = $1, failure = $2, resolved_at = $3
+WHERE id = $4 AND state = 'sending'
+`
+
+type ResolveShareWithdrawalParams struct {
+	State      string
+	Failure    string
+	ResolvedAt sql.NullTime
+	ID         int64
+}
+
+// Records a sending withdrawal's end; no row when it is not sending.
+func (q *Queries) ResolveShareWithdrawal(ctx context.Context, arg ResolveShareWithdrawalParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, resolveShareWithdrawal,
+		arg.State,
+		arg.Failure,
+		arg.ResolvedAt,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const upsertShareWithdrawAddress = `-- name: UpsertShareWithdrawAddress :exec
+INSERT INTO share_withdraw_addresses (provider_id, addr, group_key,
+    proof_courier, set_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (provider_id) DO UPDATE
+SET addr = excluded.addr, group_key = excluded.group_key,
+    proof_courier = excluded.proof_courier, set_at = excluded.set_at
+`
+
+type UpsertShareWithdrawAddressParams struct {
+	ProviderID   string
+	Addr         string
+	GroupKey     string
+	ProofCourier string
+	SetAt        time.Time
+}
+
+func (q *Queries) UpsertShareWithdrawAddress(ctx context.Context, arg UpsertShareWithdrawAddressParams) error {
+	_, err := q.db.ExecContext(ctx, upsertShareWithdrawAddress,
+		arg.ProviderID,
+		arg.Addr,
+		arg.GroupKey,
+		arg.ProofCourier,
+		arg.SetAt,
+	)
+	return err
 }

@@ -43,13 +43,24 @@ const (
 	SharesServiceGenesisProcedure = "/sluicerpc.SharesService/Genesis"
 	// SharesServiceGetSharesProcedure is the fully-qualified name of the SharesService's GetShares RPC.
 	SharesServiceGetSharesProcedure = "/sluicerpc.SharesService/GetShares"
+	// SharesServiceSetWithdrawAddressProcedure is the fully-qualified name of the SharesService's
+	// SetWithdrawAddress RPC.
+	SharesServiceSetWithdrawAddressProcedure = "/sluicerpc.SharesService/SetWithdrawAddress"
+	// SharesServiceWithdrawProcedure is the fully-qualified name of the SharesService's Withdraw RPC.
+	SharesServiceWithdrawProcedure = "/sluicerpc.SharesService/Withdraw"
+	// SharesServiceListWithdrawalsProcedure is the fully-qualified name of the SharesService's
+	// ListWithdrawals RPC.
+	SharesServiceListWithdrawalsProcedure = "/sluicerpc.SharesService/ListWithdrawals"
 )
 
 // These variables are the protoreflect.Descriptor objects for the RPCs defined in this package.
 var (
-	sharesServiceServiceDescriptor         = sluicerpc.File_sluicerpc_shares_proto.Services().ByName("SharesService")
-	sharesServiceGenesisMethodDescriptor   = sharesServiceServiceDescriptor.Methods().ByName("Genesis")
-	sharesServiceGetSharesMethodDescriptor = sharesServiceServiceDescriptor.Methods().ByName("GetShares")
+	sharesServiceServiceDescriptor                  = sluicerpc.File_sluicerpc_shares_proto.Services().ByName("SharesService")
+	sharesServiceGenesisMethodDescriptor            = sharesServiceServiceDescriptor.Methods().ByName("Genesis")
+	sharesServiceGetSharesMethodDescriptor          = sharesServiceServiceDescriptor.Methods().ByName("GetShares")
+	sharesServiceSetWithdrawAddressMethodDescriptor = sharesServiceServiceDescriptor.Methods().ByName("SetWithdrawAddress")
+	sharesServiceWithdrawMethodDescriptor           = sharesServiceServiceDescriptor.Methods().ByName("Withdraw")
+	sharesServiceListWithdrawalsMethodDescriptor    = sharesServiceServiceDescriptor.Methods().ByName("ListWithdrawals")
 )
 
 // SharesServiceClient is a client for the sluicerpc.SharesService service.
@@ -63,6 +74,28 @@ type SharesServiceClient interface {
 	// GetShares returns the share asset: its genesis, pending or done,
 	// and each epoch's tranche and burn. Operator and provider.
 	GetShares(context.Context, *connect.Request[sluicerpc.GetSharesRequest]) (*connect.Response[sluicerpc.GetSharesResponse], error)
+	// SetWithdrawAddress registers where a provider's withdrawals go: a
+	// V2 group key address of the share asset, with no amount, made on
+	// the provider's own tapd. The hub's tapd decodes it; an address that
+	// is not one (invalid_argument), of another network, not a group key
+	// address, of another asset group or with an amount
+	// (failed_precondition each, with its own message) is refused, and so
+	// is any before the genesis (not_found). It replaces the one before
+	// for withdrawals asked from then on. Provider (its own) and operator.
+	SetWithdrawAddress(context.Context, *connect.Request[sluicerpc.SetWithdrawAddressRequest]) (*connect.Response[sluicerpc.SetWithdrawAddressResponse], error)
+	// Withdraw queues a withdrawal of share units from the hub's custody
+	// to the provider's address; the units leave custody at once
+	// (shares_withdrawing). Queued withdrawals are sent in rounds, one
+	// tapd send each, and are withdrawn once the send is complete
+	// (proofs delivered, 6 confirmations); a failed send returns them.
+	// Refused: zero units (invalid_argument), more than the provider holds
+	// in custody or no address registered (failed_precondition), no
+	// genesis (not_found). Provider (its own) and operator.
+	Withdraw(context.Context, *connect.Request[sluicerpc.WithdrawRequest]) (*connect.Response[sluicerpc.WithdrawResponse], error)
+	// ListWithdrawals returns a provider's withdrawals, oldest first, and
+	// its address; the operator may leave provider_id empty for
+	// everyone's.
+	ListWithdrawals(context.Context, *connect.Request[sluicerpc.ListWithdrawalsRequest]) (*connect.Response[sluicerpc.ListWithdrawalsResponse], error)
 }
 
 // NewSharesServiceClient constructs a client for the sluicerpc.SharesService service. By default,
@@ -87,13 +120,34 @@ func NewSharesServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(sharesServiceGetSharesMethodDescriptor),
 			connect.WithClientOptions(opts...),
 		),
+		setWithdrawAddress: connect.NewClient[sluicerpc.SetWithdrawAddressRequest, sluicerpc.SetWithdrawAddressResponse](
+			httpClient,
+			baseURL+SharesServiceSetWithdrawAddressProcedure,
+			connect.WithSchema(sharesServiceSetWithdrawAddressMethodDescriptor),
+			connect.WithClientOptions(opts...),
+		),
+		withdraw: connect.NewClient[sluicerpc.WithdrawRequest, sluicerpc.WithdrawResponse](
+			httpClient,
+			baseURL+SharesServiceWithdrawProcedure,
+			connect.WithSchema(sharesServiceWithdrawMethodDescriptor),
+			connect.WithClientOptions(opts...),
+		),
+		listWithdrawals: connect.NewClient[sluicerpc.ListWithdrawalsRequest, sluicerpc.ListWithdrawalsResponse](
+			httpClient,
+			baseURL+SharesServiceListWithdrawalsProcedure,
+			connect.WithSchema(sharesServiceListWithdrawalsMethodDescriptor),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // sharesServiceClient implements SharesServiceClient.
 type sharesServiceClient struct {
-	genesis   *connect.Client[sluicerpc.GenesisRequest, sluicerpc.GenesisResponse]
-	getShares *connect.Client[sluicerpc.GetSharesRequest, sluicerpc.GetSharesResponse]
+	genesis            *connect.Client[sluicerpc.GenesisRequest, sluicerpc.GenesisResponse]
+	getShares          *connect.Client[sluicerpc.GetSharesRequest, sluicerpc.GetSharesResponse]
+	setWithdrawAddress *connect.Client[sluicerpc.SetWithdrawAddressRequest, sluicerpc.SetWithdrawAddressResponse]
+	withdraw           *connect.Client[sluicerpc.WithdrawRequest, sluicerpc.WithdrawResponse]
+	listWithdrawals    *connect.Client[sluicerpc.ListWithdrawalsRequest, sluicerpc.ListWithdrawalsResponse]
 }
 
 // Genesis calls sluicerpc.SharesService.Genesis.
@@ -104,6 +158,21 @@ func (c *sharesServiceClient) Genesis(ctx context.Context, req *connect.Request[
 // GetShares calls sluicerpc.SharesService.GetShares.
 func (c *sharesServiceClient) GetShares(ctx context.Context, req *connect.Request[sluicerpc.GetSharesRequest]) (*connect.Response[sluicerpc.GetSharesResponse], error) {
 	return c.getShares.CallUnary(ctx, req)
+}
+
+// SetWithdrawAddress calls sluicerpc.SharesService.SetWithdrawAddress.
+func (c *sharesServiceClient) SetWithdrawAddress(ctx context.Context, req *connect.Request[sluicerpc.SetWithdrawAddressRequest]) (*connect.Response[sluicerpc.SetWithdrawAddressResponse], error) {
+	return c.setWithdrawAddress.CallUnary(ctx, req)
+}
+
+// Withdraw calls sluicerpc.SharesService.Withdraw.
+func (c *sharesServiceClient) Withdraw(ctx context.Context, req *connect.Request[sluicerpc.WithdrawRequest]) (*connect.Response[sluicerpc.WithdrawResponse], error) {
+	return c.withdraw.CallUnary(ctx, req)
+}
+
+// ListWithdrawals calls sluicerpc.SharesService.ListWithdrawals.
+func (c *sharesServiceClient) ListWithdrawals(ctx context.Context, req *connect.Request[sluicerpc.ListWithdrawalsRequest]) (*connect.Response[sluicerpc.ListWithdrawalsResponse], error) {
+	return c.listWithdrawals.CallUnary(ctx, req)
 }
 
 // SharesServiceHandler is an implementation of the sluicerpc.SharesService service.
@@ -117,6 +186,28 @@ type SharesServiceHandler interface {
 	// GetShares returns the share asset: its genesis, pending or done,
 	// and each epoch's tranche and burn. Operator and provider.
 	GetShares(context.Context, *connect.Request[sluicerpc.GetSharesRequest]) (*connect.Response[sluicerpc.GetSharesResponse], error)
+	// SetWithdrawAddress registers where a provider's withdrawals go: a
+	// V2 group key address of the share asset, with no amount, made on
+	// the provider's own tapd. The hub's tapd decodes it; an address that
+	// is not one (invalid_argument), of another network, not a group key
+	// address, of another asset group or with an amount
+	// (failed_precondition each, with its own message) is refused, and so
+	// is any before the genesis (not_found). It replaces the one before
+	// for withdrawals asked from then on. Provider (its own) and operator.
+	SetWithdrawAddress(context.Context, *connect.Request[sluicerpc.SetWithdrawAddressRequest]) (*connect.Response[sluicerpc.SetWithdrawAddressResponse], error)
+	// Withdraw queues a withdrawal of share units from the hub's custody
+	// to the provider's address; the units leave custody at once
+	// (shares_withdrawing). Queued withdrawals are sent in rounds, one
+	// tapd send each, and are withdrawn once the send is complete
+	// (proofs delivered, 6 confirmations); a failed send returns them.
+	// Refused: zero units (invalid_argument), more than the provider holds
+	// in custody or no address registered (failed_precondition), no
+	// genesis (not_found). Provider (its own) and operator.
+	Withdraw(context.Context, *connect.Request[sluicerpc.WithdrawRequest]) (*connect.Response[sluicerpc.WithdrawResponse], error)
+	// ListWithdrawals returns a provider's withdrawals, oldest first, and
+	// its address; the operator may leave provider_id empty for
+	// everyone's.
+	ListWithdrawals(context.Context, *connect.Request[sluicerpc.ListWithdrawalsRequest]) (*connect.Response[sluicerpc.ListWithdrawalsResponse], error)
 }
 
 // NewSharesServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -137,12 +228,36 @@ func NewSharesServiceHandler(svc SharesServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(sharesServiceGetSharesMethodDescriptor),
 		connect.WithHandlerOptions(opts...),
 	)
+	sharesServiceSetWithdrawAddressHandler := connect.NewUnaryHandler(
+		SharesServiceSetWithdrawAddressProcedure,
+		svc.SetWithdrawAddress,
+		connect.WithSchema(sharesServiceSetWithdrawAddressMethodDescriptor),
+		connect.WithHandlerOptions(opts...),
+	)
+	sharesServiceWithdrawHandler := connect.NewUnaryHandler(
+		SharesServiceWithdrawProcedure,
+		svc.Withdraw,
+		connect.WithSchema(sharesServiceWithdrawMethodDescriptor),
+		connect.WithHandlerOptions(opts...),
+	)
+	sharesServiceListWithdrawalsHandler := connect.NewUnaryHandler(
+		SharesServiceListWithdrawalsProcedure,
+		svc.ListWithdrawals,
+		connect.WithSchema(sharesServiceListWithdrawalsMethodDescriptor),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/sluicerpc.SharesService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SharesServiceGenesisProcedure:
 			sharesServiceGenesisHandler.ServeHTTP(w, r)
 		case SharesServiceGetSharesProcedure:
 			sharesServiceGetSharesHandler.ServeHTTP(w, r)
+		case SharesServiceSetWithdrawAddressProcedure:
+			sharesServiceSetWithdrawAddressHandler.ServeHTTP(w, r)
+		case SharesServiceWithdrawProcedure:
+			sharesServiceWithdrawHandler.ServeHTTP(w, r)
+		case SharesServiceListWithdrawalsProcedure:
+			sharesServiceListWithdrawalsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -158,4 +273,16 @@ func (UnimplementedSharesServiceHandler) Genesis(context.Context, *connect.Reque
 
 func (UnimplementedSharesServiceHandler) GetShares(context.Context, *connect.Request[sluicerpc.GetSharesRequest]) (*connect.Response[sluicerpc.GetSharesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.SharesService.GetShares is not implemented"))
+}
+
+func (UnimplementedSharesServiceHandler) SetWithdrawAddress(context.Context, *connect.Request[sluicerpc.SetWithdrawAddressRequest]) (*connect.Response[sluicerpc.SetWithdrawAddressResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.SharesService.SetWithdrawAddress is not implemented"))
+}
+
+func (UnimplementedSharesServiceHandler) Withdraw(context.Context, *connect.Request[sluicerpc.WithdrawRequest]) (*connect.Response[sluicerpc.WithdrawResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.SharesService.Withdraw is not implemented"))
+}
+
+func (UnimplementedSharesServiceHandler) ListWithdrawals(context.Context, *connect.Request[sluicerpc.ListWithdrawalsRequest]) (*connect.Response[sluicerpc.ListWithdrawalsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.SharesService.ListWithdrawals is not implemented"))
 }

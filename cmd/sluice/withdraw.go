@@ -1,0 +1,336 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+	"github.com/urfave/cli"
+)
+
+// The provider's share withdrawals: `provider shares address` makes the
+// address on the provider's own tapd and registers it, `withdraw` queues a
+// withdrawal, `withdrawals` lists them.
+
+var providerSharesCommand = cli.Command{
+	Name:  "shares",
+	Usage: "take shares out of the hub's custody to your own tapd",
+	Subcommands: []cli.Command{
+		providerSharesAddressCommand,
+		providerSharesWithdrawCommand,
+		providerSharesWithdrawalsCommand,
+	},
+}
+
+var providerSharesAddressCommand = cli.Command{
+	Name:      "address",
+	Usage:     "make a share address on your tapd and register it",
+	ArgsUsage: "[provider-id]",
+	Description: `Makes a V2 group key address of the share asset, with no amount (the hub
+chooses it each time, so it is used again), on your own tapd, and
+registers it with sluiced as where your withdrawals go. With --universe
+(the hub tapd's universe, host:port) your tapd first syncs the share
+asset's issuance from it and the address delivers its proofs through it
+(universerpc://host:port); without it your tapd's own federation and
+proof courier are used. sluiced checks the address with the hub's tapd.
+
+Your tapd: --tapd.host, --tapd.tlspath and --tapd.macaroonpath, or, on a
+local network from ` + "`sluice devnet up`" + `, --devnet DIR --node provider1,
+which also gives --universe and points --rpcserver and --sluicedir at the
+network's sluiced unless they are given. --addr registers an address
+made elsewhere instead. The provider and the macaroon are as for
+'provider status'.`,
+	Flags: []cli.Flag{
+		cli.StringFlag{Name: "tapd.host",
+			Usage: "host:port of your tapd's gRPC"},
+		cli.StringFlag{Name: "tapd.tlspath",
+			Usage: "your tapd's tls.cert"},
+		cli.StringFlag{Name: "tapd.macaroonpath",
+			Usage: "a macaroon of your tapd that may make " +
+				"addresses and sync (admin.macaroon will do)"},
+		cli.StringFlag{Name: "universe",
+			Usage: "the hub tapd's universe, host:port"},
+		cli.StringFlag{Name: "devnet",
+			Usage: "a local network's directory: take the tapd " +
+				"flags from its profile"},
+		cli.StringFlag{Name: "node",
+			Usage: "with --devnet, your node (provider1, provider2)"},
+		cli.StringFlag{Name: "addr",
+			Usage: "register this address instead of making one"},
+		jsonFlag,
+	},
+	Action: providerSharesAddress,
+}
+
+// tapdFlags are the provider tapd's connection and the hub's universe.
+type tapdFlags struct {
+	host, tlsPath, macaroonPath, universe string
+}
+
+// resolveTapd returns the tapd flags, from --devnet's profile when given
+// (which also defaults --rpcserver and --sluicedir, as resolveLnd does).
+func resolveTapd(c *cli.Context) (tapdFlags, error) {
+	f := tapdFlags{
+		host:         c.String("tapd.host"),
+		tlsPath:      cleanPath(c.String("tapd.tlspath")),
+		macaroonPath: cleanPath(c.String("tapd.macaroonpath")),
+		universe:     c.String("universe"),
+	}
+	dir := cleanPath(c.String("devnet"))
+	if dir == "" {
+		switch {
+		case c.String("node") != "":
+			return f, errors.New("--node needs --devnet")
+		case f.host == "":
+			return f, errors.New("--tapd.host is empty (or give " +
+				"--devnet and --node, or --addr)")
+		case f.tlsPath == "":
+			return f, errors.New("--tapd.tlspath is empty")
+		case f.macaroonPath == "":
+			return f, errors.New("--tapd.macaroonpath is empty")
+		}
+		return f, nil
+	}
+	name := c.String("node")
+	if name == "" {
+		return f, errors.New("--devnet needs --node (provider1, " +
+			"provider2)")
+	}
+	prof, err := devnet.LoadProfile(dir)
+	if err != nil {
+		return f, err
+	}
+	node, err := prof.Node(name)
+	if err != nil {
+		return f, fmt.Errorf("--node: %w", err)
+	}
+	if node.Role != devnet.RoleProvider {
+		return f, fmt.Errorf("--node %s is the network's %s, not a "+
+			"provider", name, node.Role)
+	}
+	if node.Tapd == nil {
+		return f, fmt.Errorf("--node %s runs no tapd", name)
+	}
+	if f.host == "" {
+		f.host = node.Tapd.RPCHost
+	}
+	if f.tlsPath == "" {
+		f.tlsPath = node.Tapd.TLSCertPath
+	}
+	if f.macaroonPath == "" {
+		f.macaroonPath = node.Tapd.AdminMacaroonPath
+	}
+	if hub, err := prof.Hub(); err == nil && hub.Tapd != nil &&
+		f.universe == "" {
+
+		f.universe = hub.Tapd.RPCHost
+	}
+	for flag, value := range map[string]string{
+		"rpcserver": prof.Sluiced.RPCListen,
+		"sluicedir": prof.Sluiced.Dir,
+	} {
+		if c.GlobalIsSet(flag) {
+			continue
+		}
+		if err := c.GlobalSet(flag, value); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+func providerSharesAddress(c *cli.Context) error {
+	addr := strings.TrimSpace(c.String("addr"))
+	var tf tapdFlags
+	if addr == "" {
+		var err error
+		if tf, err = resolveTapd(c); err != nil {
+			return err
+		}
+	}
+	client, err := providerClient(c)
+	if err != nil {
+		return err
+	}
+	id, err := providerID(c, client)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := callContext()
+	defer cancel()
+
+	if addr == "" {
+		sh, err := client.shares.GetShares(ctx,
+			connect.NewRequest(&sluicerpc.GetSharesRequest{}))
+		if err != nil {
+			return client.callError("shares show", err)
+		}
+		a := sh.Msg.Asset
+		if a == nil || len(a.GroupKey) == 0 {
+			return errors.New("the share asset has no genesis yet: " +
+				"there is nothing to make an address for")
+		}
+		w, err := lightning.DialTapdWallet(ctx, tf.host, tf.tlsPath,
+			tf.macaroonPath, c.GlobalString("network"))
+		if err != nil {
+			return fmt.Errorf("your tapd: %w", err)
+		}
+		defer w.Close()
+		courier := ""
+		if tf.universe != "" {
+			if err := w.SyncGroup(ctx, tf.universe,
+				a.GroupKey); err != nil {
+
+				return fmt.Errorf("your tapd: %w", err)
+			}
+			courier = "universerpc://" + tf.universe
+		}
+		made, err := w.NewGroupAddr(ctx, a.GroupKey, courier)
+		if errors.Is(err, lightning.ErrAssetUnknown) &&
+			tf.universe == "" {
+
+			return fmt.Errorf("your tapd: %w (give --universe, the "+
+				"hub tapd's universe)", err)
+		}
+		if err != nil {
+			return fmt.Errorf("your tapd: %w", err)
+		}
+		addr = made.Encoded
+	}
+
+	resp, err := client.shares.SetWithdrawAddress(ctx, connect.NewRequest(
+		&sluicerpc.SetWithdrawAddressRequest{ProviderId: id,
+			Addr: addr}))
+	if err != nil {
+		return client.callError("set withdrawal address", err)
+	}
+	if wantJSON(c) {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	a := resp.Msg.Address
+	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "provider\t%s\n", a.ProviderId)
+	fmt.Fprintf(w, "address\t%s\n", a.Addr)
+	fmt.Fprintf(w, "group key\t%x\n", a.GroupKey)
+	fmt.Fprintf(w, "proof courier\t%s\n", a.ProofCourier)
+	return w.Flush()
+}
+
+var providerSharesWithdrawCommand = cli.Command{
+	Name:      "withdraw",
+	Usage:     "queue a withdrawal of shares to your registered address",
+	ArgsUsage: "[provider-id]",
+	Description: `--amount N (shares, with up to three decimals, "1.5") takes that many of
+your shares out of the hub's custody at once: they are withdrawing until
+the next round sends every queued withdrawal in one tapd send, and are
+withdrawn when it is complete (proofs delivered, 6 confirmations); a
+failed send returns them to custody. 'provider shares withdrawals'
+follows them. A random idempotency key is made and printed; give it back
+with --idempotency-key to retry safely.`,
+	Flags: []cli.Flag{
+		cli.StringFlag{Name: "amount", Usage: "how many shares, for " +
+			"example 1.5"},
+		idempotencyKeyFlag,
+		jsonFlag,
+	},
+	Action: providerSharesWithdraw,
+}
+
+func providerSharesWithdraw(c *cli.Context) error {
+	if !c.IsSet("amount") {
+		return errors.New("give --amount (shares, for example 1.5)")
+	}
+	units, err := ledger.ParseShares(c.String("amount"))
+	if err != nil {
+		return fmt.Errorf("--amount: %w", err)
+	}
+	if units <= 0 {
+		return errors.New("--amount must be above zero")
+	}
+	key, err := requestKey(c)
+	if err != nil {
+		return err
+	}
+	client, err := providerClient(c)
+	if err != nil {
+		return err
+	}
+	id, err := providerID(c, client)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := callContext()
+	defer cancel()
+	resp, err := client.shares.Withdraw(ctx, connect.NewRequest(
+		&sluicerpc.WithdrawRequest{ProviderId: id,
+			AmountUnits: int64(units), IdempotencyKey: key}))
+	if err != nil {
+		return client.callError("withdraw", err)
+	}
+	if wantJSON(c) {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	if resp.Msg.Duplicate {
+		fmt.Fprintln(c.App.Writer, "(an earlier request with this key)")
+	}
+	fmt.Fprintf(c.App.Writer, "idempotency key %s\n",
+		resp.Msg.IdempotencyKey)
+	return printWithdrawals(c.App.Writer,
+		[]*sluicerpc.ShareWithdrawal{resp.Msg.Withdrawal})
+}
+
+var providerSharesWithdrawalsCommand = cli.Command{
+	Name:      "withdrawals",
+	Usage:     "list your share withdrawals and your address",
+	ArgsUsage: "[provider-id]",
+	Flags:     []cli.Flag{jsonFlag},
+	Action:    providerSharesWithdrawals,
+}
+
+func providerSharesWithdrawals(c *cli.Context) error {
+	client, err := providerClient(c)
+	if err != nil {
+		return err
+	}
+	id, err := providerID(c, client)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := callContext()
+	defer cancel()
+	resp, err := client.shares.ListWithdrawals(ctx, connect.NewRequest(
+		&sluicerpc.ListWithdrawalsRequest{ProviderId: id}))
+	if err != nil {
+		return client.callError("list withdrawals", err)
+	}
+	if wantJSON(c) {
+		return printJSON(c.App.Writer, resp.Msg)
+	}
+	if a := resp.Msg.Address; a != nil {
+		fmt.Fprintf(c.App.Writer, "address %s\n", a.Addr)
+	} else {
+		fmt.Fprintln(c.App.Writer, "no address: 'sluice provider "+
+			"shares address' makes one")
+	}
+	return printWithdrawals(c.App.Writer, resp.Msg.Withdrawals)
+}
+
+// printWithdrawals prints withdrawals as a table.
+func printWithdrawals(out io.Writer, ws []*sluicerpc.ShareWithdrawal) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tSHARES\tSTATE\tROUND\tASKED\tRESOLVED\tFAILURE")
+	for _, wd := range ws {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", wd.Id,
+			ledger.Shares(wd.AmountUnits), wd.State, wd.RoundId,
+			showTime(wd.CreatedAt), showTime(wd.ResolvedAt),
+			wd.Failure)
+	}
+	return w.Flush()
+}
