@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 	"github.com/sluice-ln/sluice/shares"
