@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
 
+	"github.com/lightninglabs/lndclient"
 	"github.com/lightninglabs/taproot-assets/taprpc"
 	"github.com/lightninglabs/taproot-assets/taprpc/universerpc"
 	"github.com/lightningnetwork/lnd/tlv"
@@ -76,8 +78,46 @@ type RevealedMeta struct {
 // TapdProofs reads and checks Taproot Assets proofs with a tapd: anyone's,
 // such as a provider's own, to check what the hub's tapd issued.
 type TapdProofs struct {
+	conn   *grpc.ClientConn
 	assets taprpc.TaprootAssetsClient
 	uni    universerpc.UniverseClient
+}
+
+// DialTapdProofs connects to the tapd at host (host:port) with its TLS
+// certificate and a macaroon that may sync its universe and verify proofs
+// (the admin macaroon). network is tapd's network (regtest, testnet,
+// mainnet, ...). Nothing is sent until the first call; Close closes the
+// connection.
+func DialTapdProofs(host, tlsPath, macaroonPath, network string) (
+	*TapdProofs, error) {
+
+	conn, err := lndclient.NewBasicConn(
+		host, tlsPath, filepath.Dir(macaroonPath), network,
+		lndclient.MacFilename(filepath.Base(macaroonPath)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to tapd at %s: %w", host, err)
+	}
+	t := NewTapdProofs(conn)
+	t.conn = conn
+	return t, nil
+}
+
+// Close closes the connection DialTapdProofs made.
+func (t *TapdProofs) Close() error {
+	if t.conn == nil {
+		return nil
+	}
+	return t.conn.Close()
+}
+
+// Network returns the network the tapd runs on.
+func (t *TapdProofs) Network(ctx context.Context) (string, error) {
+	info, err := t.assets.GetInfo(ctx, &taprpc.GetInfoRequest{})
+	if err != nil {
+		return "", fmt.Errorf("tapd getinfo: %w", err)
+	}
+	return info.Network, nil
 }
 
 // NewTapdProofs is a TapdProofs over a connection to a tapd carrying its
