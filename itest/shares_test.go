@@ -64,7 +64,7 @@ func TestSharesGenesis(t *testing.T) {
 	// on, closed epochs are synced to tapd every second.
 	t.Setenv(failpoint.EnvVar, failpointGenesisAfterIntent)
 	s.stop()
-	s.addConf("shares", "tapd.sharesync=1s")
+	s.addConf("tapd", "tapd.sharesync=1s")
 	s.start()
 	_, _ = s.cli("operator", "shares", "genesis", "--name", name,
 		"--timeout", "30s")
