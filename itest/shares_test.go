@@ -251,6 +251,7 @@ func (f *meteredJob) checkSharesVerify(t *testing.T, e1, e2 *sluicerpc.Epoch) {
 	}
 	mustFail := func(out string, err error, step int, why string) {
 		t.Helper()
+		t.Logf("failed as it should at step %d:\n%s", step, out)
 		failed := fmt.Sprintf("step %d FAILED", step)
 		if err == nil || !strings.Contains(out, failed) ||
 			!strings.Contains(out, why) ||
@@ -284,6 +285,14 @@ func (f *meteredJob) checkSharesVerify(t *testing.T, e1, e2 *sluicerpc.Epoch) {
 			out)
 	}
 	t.Logf("sluice shares verify --epoch %d:\n%s", e1.Number, out)
+
+	// The operator may verify any provider's reward.
+	out, err = s.cli("shares", "verify", "--epoch", fmt.Sprint(e2.Number),
+		"--provider", f.providerID, "--devnet", f.net.profile.Dir)
+	if err != nil || !strings.Contains(out, "OK: provider "+f.providerID) {
+		t.Fatalf("the operator verifies epoch %d: %v\n%s", e2.Number,
+			err, out)
+	}
 
 	// The proof as the provider keeps it verifies too; tampered, or
 	// checked against another epoch, it fails at step 4.
