@@ -12,6 +12,11 @@
 // never made twice. The genesis records the tweaked group key, the asset
 // id and the anchor outpoint that later tranches and proofs need.
 //
+// Verify (verify.go) is the other side: anyone with a provider's reward
+// proof and their own tapd checks, step by step, that the reward is in the
+// usage root of the epoch's tranche as the chain anchors it, through
+// VerifyHub (sluiced's API) and ProofTapd (lightning.TapdProofs).
+//
 // The package talks to tapd only through Minter (interfaces.go), whose
 // adapter is lightning.TapdMinter, and to the store only through Store
 // (store.go), which store.DB implements.
