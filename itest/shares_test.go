@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +35,9 @@ const (
 // tapd broadcast its batch; after the restarts it ends with one batch of
 // the name, and the asset tapd holds is the ledger's supply, in the
 // share group, with the terms as its JSON metadata. A second genesis is
-// refused.
+// refused. Two epochs of work are minted as tranches, a redemption burned,
+// and at the end provider1 verifies its reward with `sluice shares
+// verify` and its own tapd (checkSharesVerify, the TestSharesVerify case).
 func TestSharesGenesis(t *testing.T) {
 	f := newMeteredJob(t, 10_000_000, map[string]string{
 		"cpu": "2", "mem": "0.01"}, withVaultEpoch(vaultEpoch))
@@ -170,11 +174,13 @@ func TestSharesGenesis(t *testing.T) {
 	// Two more epochs of work: each one's new shares are minted as its
 	// tranche of the group, with the epoch's root in the metadata, and
 	// tapd's supply follows the ledger's.
+	var worked []*sluicerpc.Epoch
 	for range 2 {
 		f.submitSeconds(t, 3)
 		epochs := f.waitEpochsCover(t)
 		e := lastWorked(t, epochs)
 		f.checkTranche(t, hubTapd, asset, name, e)
+		worked = append(worked, e)
 	}
 
 	// provider1 redeems shares: the ledger burns them when the
@@ -220,19 +226,155 @@ func TestSharesGenesis(t *testing.T) {
 			}
 			return nil
 		})
+
+	f.checkSharesVerify(t, worked[0], worked[1])
 	s.stop()
 }
 
-// redeemFinalized redeems units of provider1's shares and waits until the
-// redemption is finalized: its shares burned in the ledger. Its assets
-// may stay payable (below a payout's minimum at this test's rate card).
+// checkSharesVerify runs `sluice shares verify` as provider1 with its own
+// tapd (TestSharesVerify, issue 11 item 5): the reward in a worked epoch
+// verifies against the epoch's tranche on chain, from sluiced's proof and
+// from one the provider kept; a kept proof with a tampered leaf, and one
+// checked against another epoch, fail at step 4; an epoch without a
+// tranche fails at step 1.
+func (f *meteredJob) checkSharesVerify(t *testing.T, e1, e2 *sluicerpc.Epoch) {
+	t.Helper()
+	s := f.s
+	asProvider := func(args ...string) (string, error) {
+		return s.cli(append([]string{"--macaroonpath", f.files.macaroon},
+			args...)...)
+	}
+	verify := func(epoch uint64, extra ...string) (string, error) {
+		args := append([]string{"shares", "verify", "--epoch",
+			fmt.Sprint(epoch), "--devnet", f.net.profile.Dir}, extra...)
+		return asProvider(args...)
+	}
+	mustFail := func(out string, err error, step int, why string) {
+		t.Helper()
+		t.Logf("failed as it should at step %d:\n%s", step, out)
+		failed := fmt.Sprintf("step %d FAILED", step)
+		if err == nil || !strings.Contains(out, failed) ||
+			!strings.Contains(out, why) ||
+			!strings.Contains(err.Error(), "FAILED at step") {
+
+			t.Fatalf("want %q (%s): %v\n%s", failed, why, err, out)
+		}
+		for n := 1; n < step; n++ {
+			if !strings.Contains(out, fmt.Sprintf("step %d ok", n)) {
+				t.Fatalf("step %d not ok before step %d:\n%s",
+					n, step, out)
+			}
+		}
+	}
+
+	// A worked epoch verifies, step by step, with sluiced's proof.
+	out, err := verify(e1.Number)
+	if err != nil {
+		t.Fatalf("verify epoch %d: %v\n%s", e1.Number, err, out)
+	}
+	for n := 1; n <= 4; n++ {
+		if !strings.Contains(out, fmt.Sprintf("step %d ok", n)) {
+			t.Fatalf("verify epoch %d: no step %d ok:\n%s",
+				e1.Number, n, out)
+		}
+	}
+	if !strings.Contains(out, hex.EncodeToString(e1.Root)) ||
+		!strings.Contains(out, "OK: provider "+f.providerID) {
+
+		t.Fatalf("verify epoch %d (root %x):\n%s", e1.Number, e1.Root,
+			out)
+	}
+	t.Logf("sluice shares verify --epoch %d:\n%s", e1.Number, out)
+
+	// The operator may verify any provider's reward.
+	out, err = s.cli("shares", "verify", "--epoch", fmt.Sprint(e2.Number),
+		"--provider", f.providerID, "--devnet", f.net.profile.Dir)
+	if err != nil || !strings.Contains(out, "OK: provider "+f.providerID) {
+		t.Fatalf("the operator verifies epoch %d: %v\n%s", e2.Number,
+			err, out)
+	}
+
+	// The proof as the provider keeps it verifies too; tampered, or
+	// checked against another epoch, it fails at step 4.
+	kept, err := asProvider("provider", "rewards", "verify", "--epoch",
+		fmt.Sprint(e1.Number), "--json")
+	if err != nil {
+		t.Fatalf("keep the reward proof: %v\n%s", err, kept)
+	}
+	dir := t.TempDir()
+	keptPath := filepath.Join(dir, "kept.json")
+	writeTestFile(t, keptPath, []byte(kept))
+	if out, err := verify(e1.Number, "--proof-file", keptPath); err != nil {
+		t.Fatalf("verify the kept proof: %v\n%s", err, out)
+	}
+	var proof sluicerpc.GetRewardProofResponse
+	if err := sluicerpc.JSONUnmarshalOptions.Unmarshal([]byte(kept),
+		&proof); err != nil {
+
+		t.Fatalf("decode the kept proof: %v\n%s", err, kept)
+	}
+	proof.Leaf.SharesUnits++
+	tampered, err := sluicerpc.JSONMarshalOptions.Marshal(&proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tamperedPath := filepath.Join(dir, "tampered.json")
+	writeTestFile(t, tamperedPath, tampered)
+	out, err = verify(e1.Number, "--proof-file", tamperedPath)
+	mustFail(out, err, 4, "proof does not match root")
+
+	out, err = verify(e2.Number, "--proof-file", keptPath)
+	mustFail(out, err, 4, fmt.Sprintf("of epoch %d, not %d", e1.Number,
+		e2.Number))
+
+	// An epoch without a tranche: the first one, closed before the
+	// genesis, which covered it.
+	const none = 1
+	for _, op := range f.shareOps(t).EpochOps {
+		if op.Epoch == none {
+			t.Fatalf("epoch %d has a %s: %+v", none, op.Kind, op)
+		}
+	}
+	out, err = verify(none)
+	mustFail(out, err, 1, fmt.Sprintf("no tranche for epoch %d", none))
+}
+
+// writeTestFile writes data to path, failing the test when it cannot.
+func writeTestFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shareOps is `sluice shares show --json`.
+func (f *meteredJob) shareOps(t *testing.T) *sluicerpc.GetSharesResponse {
+	t.Helper()
+	out, err := f.s.cli("shares", "show", "--json")
+	if err != nil {
+		t.Fatalf("shares show: %v\n%s", err, out)
+	}
+	var resp sluicerpc.GetSharesResponse
+	if err := sluicerpc.JSONUnmarshalOptions.Unmarshal([]byte(out),
+		&resp); err != nil {
+
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	return &resp
+}
+
+// redeemFinalized has provider1 redeem units and waits until the vault
+// finalized the redemption, which burns the units in the ledger. Its
+// payout is not waited for: these few units are worth less than the
+// payout minimum, so they wait in the payable for more earnings
+// (docs/vault.md).
 func (f *meteredJob) redeemFinalized(t *testing.T, units int64) {
 	t.Helper()
 	key := fmt.Sprintf("itest-%d", time.Now().UnixNano())
-	_, err := f.prov.vault.Redeem(f.ctx, connect.NewRequest(
+	if _, err := f.prov.vault.Redeem(f.ctx, connect.NewRequest(
 		&sluicerpc.RedeemRequest{ProviderId: f.providerID,
-			SharesUnits: units, IdempotencyKey: key}))
-	if err != nil {
+			SharesUnits: units, IdempotencyKey: key})); err != nil {
+
 		t.Fatalf("redeem %d units: %v", units, err)
 	}
 	eventually(t, waitTimeout, "the redemption to be finalized",
@@ -247,18 +389,13 @@ func (f *meteredJob) redeemFinalized(t *testing.T, units int64) {
 				if !strings.HasSuffix(r.Key, key) {
 					continue
 				}
-				switch r.Status {
-				case "finalized", "paid":
-				case "pending":
-					return fmt.Errorf("redemption %d is %s",
-						r.Id, r.Status)
-				default:
-					return permanent(fmt.Errorf("redemption "+
-						"%d is %s", r.Id, r.Status))
-				}
 				if r.SharesUnits != units {
 					return permanent(fmt.Errorf("redemption "+
 						"%+v of %d units", r, units))
+				}
+				if r.Status != "finalized" && r.Status != "paid" {
+					return fmt.Errorf("redemption %d is %s",
+						r.Id, r.Status)
 				}
 				return nil
 			}

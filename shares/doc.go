@@ -12,6 +12,14 @@
 // never made twice. The genesis records the tweaked group key, the asset
 // id and the anchor outpoint that later tranches and proofs need.
 //
+// After each reward epoch closes, Sync (tranche.go, docs/shares.md "One
+// tranche and one burn per epoch") mints the shares the ledger issued up
+// to the close as one reissuance into the group, named by the epoch and
+// carrying its usage Merkle root in its metadata, and burns the shares
+// redemptions burned, each another outbound call (a share_epoch_ops row
+// first), so that tapd's supply equals the ledger's at every close;
+// CheckSupply (check.go) compares the two for reconcile.
+//
 // Withdrawals (withdraw.go, docs/shares.md "Custody and withdrawal") take
 // a provider's shares out of the hub's custody to its own tapd: a V2 group
 // key address checked with the hub's tapd, requests that move
@@ -22,8 +30,14 @@
 // anchor is 6 blocks deep, when the shares become shares_withdrawn (or go
 // back to custody when tapd refused the send).
 //
-// The package talks to tapd only through Minter and Sender
+// Verify (verify.go) is the other side: anyone with a provider's reward
+// proof and their own tapd checks, step by step, that the reward is in the
+// usage root of the epoch's tranche as the chain anchors it, through
+// VerifyHub (sluiced's API) and ProofTapd (lightning.TapdProofs).
+//
+// The package talks to tapd only through Minter, Burner and Sender
 // (interfaces.go), whose adapters are lightning.TapdMinter and
-// lightning.TapdSender, and to the store only through Store and
-// WithdrawStore (store.go, withdrawstore.go), which store.DB implements.
+// lightning.TapdSender, and ProofTapd (lightning.TapdProofs) for Verify;
+// to the store only through Store, EpochStore and WithdrawStore (store.go,
+// withdrawstore.go), which store.DB implements.
 package shares

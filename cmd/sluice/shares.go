@@ -22,6 +22,7 @@ var sharesCommand = cli.Command{
 	Usage: "show the vault's shares as a Taproot Asset",
 	Subcommands: []cli.Command{
 		sharesShowCommand,
+		sharesVerifyCommand,
 	},
 }
 

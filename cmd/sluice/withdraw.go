@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"connectrpc.com/connect"
-	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
@@ -69,82 +68,6 @@ made elsewhere instead. The provider and the macaroon are as for
 	Action: providerSharesAddress,
 }
 
-// tapdFlags are the provider tapd's connection and the hub's universe.
-type tapdFlags struct {
-	host, tlsPath, macaroonPath, universe string
-}
-
-// resolveTapd returns the tapd flags, from --devnet's profile when given
-// (which also defaults --rpcserver and --sluicedir, as resolveLnd does).
-func resolveTapd(c *cli.Context) (tapdFlags, error) {
-	f := tapdFlags{
-		host:         c.String("tapd.host"),
-		tlsPath:      cleanPath(c.String("tapd.tlspath")),
-		macaroonPath: cleanPath(c.String("tapd.macaroonpath")),
-		universe:     c.String("universe"),
-	}
-	dir := cleanPath(c.String("devnet"))
-	if dir == "" {
-		switch {
-		case c.String("node") != "":
-			return f, errors.New("--node needs --devnet")
-		case f.host == "":
-			return f, errors.New("--tapd.host is empty (or give " +
-				"--devnet and --node, or --addr)")
-		case f.tlsPath == "":
-			return f, errors.New("--tapd.tlspath is empty")
-		case f.macaroonPath == "":
-			return f, errors.New("--tapd.macaroonpath is empty")
-		}
-		return f, nil
-	}
-	name := c.String("node")
-	if name == "" {
-		return f, errors.New("--devnet needs --node (provider1, " +
-			"provider2)")
-	}
-	prof, err := devnet.LoadProfile(dir)
-	if err != nil {
-		return f, err
-	}
-	node, err := prof.Node(name)
-	if err != nil {
-		return f, fmt.Errorf("--node: %w", err)
-	}
-	if node.Role != devnet.RoleProvider {
-		return f, fmt.Errorf("--node %s is the network's %s, not a "+
-			"provider", name, node.Role)
-	}
-	if node.Tapd == nil {
-		return f, fmt.Errorf("--node %s runs no tapd", name)
-	}
-	if f.host == "" {
-		f.host = node.Tapd.RPCHost
-	}
-	if f.tlsPath == "" {
-		f.tlsPath = node.Tapd.TLSCertPath
-	}
-	if f.macaroonPath == "" {
-		f.macaroonPath = node.Tapd.AdminMacaroonPath
-	}
-	if hub, err := prof.Hub(); err == nil && hub.Tapd != nil &&
-		f.universe == "" {
-
-		f.universe = hub.Tapd.RPCHost
-	}
-	for flag, value := range map[string]string{
-		"rpcserver": prof.Sluiced.RPCListen,
-		"sluicedir": prof.Sluiced.Dir,
-	} {
-		if c.GlobalIsSet(flag) {
-			continue
-		}
-		if err := c.GlobalSet(flag, value); err != nil {
-			return f, err
-		}
-	}
-	return f, nil
-}
 
 func providerSharesAddress(c *cli.Context) error {
 	addr := strings.TrimSpace(c.String("addr"))

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sluice-ln/sluice/devnet"
+	"github.com/urfave/cli"
+)
+
+// tapdFlags are a provider's own tapd connection and the hub's universe,
+// as 'provider shares address' and 'shares verify' take them.
+type tapdFlags struct {
+	host, tlsPath, macaroonPath, universe string
+}
+
+// resolveTapd returns the tapd flags, from --devnet's profile when given
+// (which also defaults --rpcserver and --sluicedir, as resolveLnd does).
+func resolveTapd(c *cli.Context) (tapdFlags, error) {
+	f := tapdFlags{
+		host:         c.String("tapd.host"),
+		tlsPath:      cleanPath(c.String("tapd.tlspath")),
+		macaroonPath: cleanPath(c.String("tapd.macaroonpath")),
+		universe:     c.String("universe"),
+	}
+	dir := cleanPath(c.String("devnet"))
+	if dir == "" {
+		switch {
+		case c.String("node") != "":
+			return f, errors.New("--node needs --devnet")
+		case f.host == "":
+			return f, errors.New("--tapd.host is empty (or give " +
+				"--devnet and --node, or --addr)")
+		case f.tlsPath == "":
+			return f, errors.New("--tapd.tlspath is empty")
+		case f.macaroonPath == "":
+			return f, errors.New("--tapd.macaroonpath is empty")
+		}
+		return f, nil
+	}
+	name := c.String("node")
+	if name == "" {
+		return f, errors.New("--devnet needs --node (provider1, " +
+			"provider2)")
+	}
+	prof, err := devnet.LoadProfile(dir)
+	if err != nil {
+		return f, err
+	}
+	node, err := prof.Node(name)
+	if err != nil {
+		return f, fmt.Errorf("--node: %w", err)
+	}
+	if node.Role != devnet.RoleProvider {
+		return f, fmt.Errorf("--node %s is the network's %s, not a "+
+			"provider", name, node.Role)
+	}
+	if node.Tapd == nil {
+		return f, fmt.Errorf("--node %s runs no tapd", name)
+	}
+	if f.host == "" {
+		f.host = node.Tapd.RPCHost
+	}
+	if f.tlsPath == "" {
+		f.tlsPath = node.Tapd.TLSCertPath
+	}
+	if f.macaroonPath == "" {
+		f.macaroonPath = node.Tapd.AdminMacaroonPath
+	}
+	if hub, err := prof.Hub(); err == nil && hub.Tapd != nil &&
+		f.universe == "" {
+
+		f.universe = hub.Tapd.RPCHost
+	}
+	for flag, value := range map[string]string{
+		"rpcserver": prof.Sluiced.RPCListen,
+		"sluicedir": prof.Sluiced.Dir,
+	} {
+		if c.GlobalIsSet(flag) {
+			continue
+		}
+		if err := c.GlobalSet(flag, value); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
