@@ -78,7 +78,6 @@ own rewards, the operator anyone's.`,
 	Action: sharesVerify,
 }
 
-
 func sharesVerify(c *cli.Context) error {
 	epoch := c.Uint64("epoch")
 	if epoch == 0 {

@@ -68,7 +68,6 @@ made elsewhere instead. The provider and the macaroon are as for
 	Action: providerSharesAddress,
 }
 
-
 func providerSharesAddress(c *cli.Context) error {
 	addr := strings.TrimSpace(c.String("addr"))
 	var tf tapdFlags
