@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,8 @@ import (
 const (
 	failpointGenesisAfterIntent   = "shares-genesis-after-intent"
 	failpointGenesisAfterFinalize = "shares-genesis-after-finalize"
+	failpointTrancheAfterFinalize = "shares-tranche-after-finalize"
+	failpointBurnAfterSend        = "shares-burn-after-send"
 )
 
 // TestSharesGenesis mints the vault's shares as a Taproot Asset on the
@@ -35,9 +38,13 @@ const (
 // tapd broadcast its batch; after the restarts it ends with one batch of
 // the name, and the asset tapd holds is the ledger's supply, in the
 // share group, with the terms as its JSON metadata. A second genesis is
-// refused. Two epochs of work are minted as tranches, a redemption burned,
-// and at the end provider1 verifies its reward with `sluice shares
-// verify` and its own tapd (checkSharesVerify, the TestSharesVerify case).
+// refused. Two epochs of work are minted as tranches of the group with
+// their metadata (sluiced killed once tapd broadcast the first one's
+// batch: one batch of its name after the restart), a redemption's units
+// are burned (sluiced killed once tapd made the burn: burned once), tapd's
+// supply equals the ledger's after each, reconcile says so, and at the end
+// provider1 verifies its reward with `sluice shares verify` and its own
+// tapd (checkSharesVerify, the TestSharesVerify case).
 func TestSharesGenesis(t *testing.T) {
 	f := newMeteredJob(t, 10_000_000, map[string]string{
 		"cpu": "2", "mem": "0.01"}, withVaultEpoch(vaultEpoch))
@@ -174,9 +181,22 @@ func TestSharesGenesis(t *testing.T) {
 	// Two more epochs of work: each one's new shares are minted as its
 	// tranche of the group, with the epoch's root in the metadata, and
 	// tapd's supply follows the ledger's.
+	// The first tranche's sluiced is killed once tapd broadcast its
+	// batch: the restart tracks the batch by name, and the tranche is
+	// minted once (checkTranche counts the batches of its name).
 	var worked []*sluicerpc.Epoch
-	for range 2 {
+	for i := range 2 {
+		if i == 0 {
+			t.Setenv(failpoint.EnvVar, failpointTrancheAfterFinalize)
+			s.stop()
+			s.start()
+		}
 		f.submitSeconds(t, 3)
+		if i == 0 {
+			s.crashAt(t, failpointTrancheAfterFinalize)
+			t.Setenv(failpoint.EnvVar, "")
+			s.start()
+		}
 		epochs := f.waitEpochsCover(t)
 		e := lastWorked(t, epochs)
 		f.checkTranche(t, hubTapd, asset, name, e)
@@ -192,7 +212,25 @@ func TestSharesGenesis(t *testing.T) {
 	}
 	units := holding.SharesUnits / 2
 	f.redeemFinalized(t, units)
+
+	// sluiced is killed once tapd made the burn: the restart finds it
+	// in flight (unconfirmed, unlabelled) and waits for it, and the
+	// units are burned once.
+	t.Setenv(failpoint.EnvVar, failpointBurnAfterSend)
+	s.stop()
+	s.start()
 	f.submitSeconds(t, 1)
+	// The epoch's tranche comes first and needs a block to be final.
+	eventually(t, waitTimeout, "sluiced to burn and die", func() error {
+		if s.running() {
+			f.net.mine(1)
+			return errors.New("still running")
+		}
+		return nil
+	})
+	s.crashAt(t, failpointBurnAfterSend)
+	t.Setenv(failpoint.EnvVar, "")
+	s.start()
 	e := lastWorked(t, f.waitEpochsCover(t))
 	burn := fmt.Sprintf("%s-e%d-burn", name, e.Number)
 	eventually(t, waitTimeout, "the epoch's burn", func() error {
