@@ -40,6 +40,11 @@ const (
 	// BenchmarkPayouts, 2..devnet.MaxProviders.
 	envBenchProviders = "SLUICE_BENCH_PROVIDERS"
 
+	// envBenchFeed sets how often BenchmarkPayouts credits each
+	// provider one metered second (a Go duration, 10ms to 1s); 50ms
+	// gives the heavier feed of the earlier measurements.
+	envBenchFeed = "SLUICE_BENCH_FEED"
+
 	// payoutBenchRounds is how many rounds of Sluice then keysend each
 	// level runs.
 	payoutBenchRounds = 3
@@ -47,10 +52,13 @@ const (
 	// payoutBenchFeed is how long each round credits payable.
 	payoutBenchFeed = 5 * time.Second
 
-	// payoutBenchEvery is how often each provider is credited one
-	// metered second while a level feeds: payable is always there when
-	// the provider's payout in flight ends.
-	payoutBenchEvery = 50 * time.Millisecond
+	// payoutBenchEveryDefault is how often each provider is credited
+	// one metered second unless SLUICE_BENCH_FEED says otherwise: the
+	// cadence of an agent metering payoutBenchJobs jobs, each sending
+	// one batch of one second every second, as production agents do.
+	// Payable is there when a provider's payout in flight ends: a
+	// payout takes longer than two credits.
+	payoutBenchEveryDefault = 100 * time.Millisecond
 
 	// payoutBenchSecondMsat is what one metered second earns: 1 sat.
 	payoutBenchSecondMsat = 1_000
@@ -61,13 +69,17 @@ const (
 	// payoutBenchJobs is how many jobs each provider's agent meters. A
 	// job bills at most one second per second that passed since it was
 	// funded, plus the clock skew (set to its most, a minute): feeding
-	// one second every 50 ms takes several jobs, used in turn.
+	// one second every 100 ms takes several jobs, used in turn.
 	payoutBenchJobs = 10
 
 	// payoutBenchBudget is each job's budget: 1000 sat, more than the
 	// seconds the benchmark meters on one job.
 	payoutBenchBudget = 1_000_000
 )
+
+// payoutBenchEvery is how often each provider is credited one metered
+// second: payoutBenchEveryDefault or SLUICE_BENCH_FEED.
+var payoutBenchEvery = payoutBenchEveryDefault
 
 // payoutBenchBaseline bounds each level's keysend baseline.
 var payoutBenchBaseline = Limits{Payments: 1_000, Duration: 5 * time.Second}
@@ -268,10 +280,11 @@ func (l payoutLevel) ratio() float64 {
 // of N providers (1, 4, 8) runs three rounds of two halves. Sluice: sluiced
 // runs with a 10 ms payout interval while an agent of every one of the N
 // providers submits a signed metered second (1 sat at the provider's rate
-// card) over the API every 50 ms for 5 s, to its jobs in turn, each funded
-// by the buyer node; payouts per second are those settled on the
-// providers' lnds in that time, and latency is from a second's commit
-// (its SubmitUsage answer) to the settle of the payout that carried it.
+// card) over the API every 100 ms (SLUICE_BENCH_FEED sets it) for 5 s, to
+// its jobs in turn, each funded by the buyer node; payouts per second are
+// those settled on the providers' lnds in that time, and latency is from a
+// second's commit (its SubmitUsage answer) to the settle of the payout
+// that carried it.
 // Keysend: with sluiced stopped, the hub pays the same N providers round
 // robin, from N senders, by keysend of the median payout amount
 // (KeysendPayer), for 5 s. Per payout it reports sluiced's CPU (utime and
@@ -290,6 +303,14 @@ func BenchmarkPayouts(b *testing.B) {
 				devnet.DefaultProviders, devnet.MaxProviders)
 		}
 		providers = n
+	}
+	if v := os.Getenv(envBenchFeed); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Millisecond || d > time.Second {
+			b.Fatalf("%s=%q: want a duration from 10ms to 1s",
+				envBenchFeed, v)
+		}
+		payoutBenchEvery = d
 	}
 	var concurrencies []int
 	for _, c := range []int{1, 4, 8} {
