@@ -301,10 +301,18 @@ func stopPID(pid int, bin, marker string, grace time.Duration) error {
 	return fmt.Errorf("pid %d (%s) still running after SIGKILL", pid, bin)
 }
 
-// gone reports whether the verified process no longer runs.
+// gone reports whether the verified process no longer runs: its pid is
+// free, a zombie, or another program's. A process whose command line
+// reads empty is still exiting (the kernel has released its memory, not
+// yet its files and sockets), so it is not gone yet: taking it for gone let
+// Down return while a port could still be held, and TestUpDown see the
+// process after Down.
 func gone(pid int, bin, marker string) bool {
 	info, err := readProc(pid)
-	return err != nil || info.zombie || !info.matches(bin, marker)
+	if err != nil || info.zombie {
+		return true
+	}
+	return len(info.cmdline) > 0 && !info.matches(bin, marker)
 }
 
 // tailFile returns up to n last lines of a file.
