@@ -565,29 +565,8 @@ func (r *Report) compareTotals() {
 // they leave shares_locked when it is finalized (burnt) or cancelled
 // (back to the provider), so the two are equal at every commit.
 func (r *Report) compareLocked(b *books) {
-	providers := make(map[string]bool, len(b.locked))
-	for p := range b.locked {
-		providers[p] = true
-	}
-	for p := range b.redeeming {
-		providers[p] = true
-	}
-	ids := make([]string, 0, len(providers))
-	for p := range providers {
-		ids = append(ids, p)
-	}
-	sort.Strings(ids)
-
-	for _, p := range ids {
-		locked, pending := b.locked[p], b.redeeming[p]
-		if locked == pending {
-			continue
-		}
-		r.differ(KindShares, ledger.SharesLocked(p).String(),
-			fmt.Sprintf("%v locked against %v in pending "+
-				"redemptions", locked, pending),
-			"no part: a check of Sluice's own books")
-	}
+	r.compareByProvider(b.locked, b.redeeming, ledger.SharesLocked,
+		"locked against %v in pending redemptions")
 }
 
 // compareWithdrawing compares each provider's shares_withdrawing with the
@@ -596,11 +575,22 @@ func (r *Report) compareLocked(b *books) {
 // (withdrawn) or failed (back to custody), so the two are equal at every
 // commit.
 func (r *Report) compareWithdrawing(b *books) {
-	providers := make(map[string]bool, len(b.withdrawing))
-	for p := range b.withdrawing {
+	r.compareByProvider(b.withdrawing, b.unsent, ledger.SharesWithdrawing,
+		"withdrawing against %v in withdrawals not complete")
+}
+
+// compareByProvider reports each provider whose balance in have differs
+// from the shares its records want, in the order of their ids: account
+// names the provider's account, and against says what want is (a format
+// of want).
+func (r *Report) compareByProvider(have, want map[string]ledger.Shares,
+	account func(providerID string) ledger.Account, against string) {
+
+	providers := make(map[string]bool, len(have))
+	for p := range have {
 		providers[p] = true
 	}
-	for p := range b.unsent {
+	for p := range want {
 		providers[p] = true
 	}
 	ids := make([]string, 0, len(providers))
@@ -610,13 +600,11 @@ func (r *Report) compareWithdrawing(b *books) {
 	sort.Strings(ids)
 
 	for _, p := range ids {
-		have, want := b.withdrawing[p], b.unsent[p]
-		if have == want {
+		if have[p] == want[p] {
 			continue
 		}
-		r.differ(KindShares, ledger.SharesWithdrawing(p).String(),
-			fmt.Sprintf("%v withdrawing against %v in withdrawals "+
-				"not complete", have, want),
+		r.differ(KindShares, account(p).String(),
+			fmt.Sprintf("%v "+against, have[p], want[p]),
 			"no part: a check of Sluice's own books")
 	}
 }
