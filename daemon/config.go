@@ -130,6 +130,8 @@ type TapdConfig struct {
 	SharesSync   time.Duration `long:"sharesync" description:"how often closed reward epochs are minted into tapd as tranches and redeemed shares burned (default 10s)"`
 
 	WithdrawInterval time.Duration `long:"withdrawinterval" description:"how often the queued share withdrawals are sent, all in one tapd send"`
+
+	DepositInterval time.Duration `long:"depositinterval" description:"how often the hub's tapd is read for shares received at the providers' deposit addresses, to credit them"`
 }
 
 // SQLiteConfig configures the embedded store.
@@ -225,6 +227,7 @@ func DefaultConfig() Config {
 		Tapd: &TapdConfig{
 			Host:             DefaultTapdHost,
 			WithdrawInterval: shares.DefaultRoundInterval,
+			DepositInterval:  shares.DefaultDepositInterval,
 		},
 		DB: &DBConfig{
 			Backend:  DBBackendSQLite,
@@ -492,6 +495,10 @@ func (c *Config) validateTapd() error {
 	if c.Tapd.WithdrawInterval < time.Second {
 		return invalid("tapd.withdrawinterval", "%v is below 1s",
 			c.Tapd.WithdrawInterval)
+	}
+	if c.Tapd.DepositInterval < time.Second {
+		return invalid("tapd.depositinterval", "%v is below 1s",
+			c.Tapd.DepositInterval)
 	}
 
 	return nil

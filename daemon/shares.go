@@ -106,6 +106,7 @@ func ConnectTapd(ctx context.Context, cfg *TapdConfig, network string) (
 type sharesLoop struct {
 	manager    *shares.Manager
 	withdrawer *shares.Withdrawer
+	depositor  *shares.Depositor
 	conn       *grpc.ClientConn
 
 	// ctx is the loop's: a genesis asked for over the API runs under
@@ -138,23 +139,34 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		FeeRate: sharesFeeRate,
 		Clock:   clk,
 	})
+	sender := lightning.NewTapdSender(conn)
 	w := shares.NewWithdrawer(shares.WithdrawConfig{
 		Store:         db,
 		Withdrawals:   db,
 		Ledger:        lg,
-		Sender:        lightning.NewTapdSender(conn),
+		Sender:        sender,
 		Network:       cfg.Network,
 		FeeRate:       sharesFeeRate,
 		RoundInterval: cfg.Tapd.WithdrawInterval,
 		Clock:         clk,
 	})
-	log.Infof("Reward shares on tapd at %s; withdrawals sent every %v",
-		cfg.Tapd.Host, cfg.Tapd.WithdrawInterval)
+	dep := shares.NewDepositor(shares.DepositConfig{
+		Store:    db,
+		Deposits: db,
+		Ledger:   lg,
+		Receiver: lightning.NewTapdWallet(conn),
+		Chain:    sender,
+		Interval: cfg.Tapd.DepositInterval,
+		Clock:    clk,
+	})
+	log.Infof("Reward shares on tapd at %s; withdrawals sent every %v, "+
+		"deposits credited every %v", cfg.Tapd.Host,
+		cfg.Tapd.WithdrawInterval, cfg.Tapd.DepositInterval)
 
 	rctx, cancel := context.WithCancel(context.Background())
-	l := &sharesLoop{manager: m, withdrawer: w, conn: conn, ctx: rctx,
-		cancel: cancel}
-	l.wg.Add(2)
+	l := &sharesLoop{manager: m, withdrawer: w, depositor: dep,
+		conn: conn, ctx: rctx, cancel: cancel}
+	l.wg.Add(3)
 	go func() {
 		defer l.wg.Done()
 		err := m.Resume(rctx)
@@ -173,6 +185,13 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		err := w.Run(rctx)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Errorf("Share withdrawals: %v", err)
+		}
+	}()
+	go func() {
+		defer l.wg.Done()
+		err := dep.Run(rctx)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Errorf("Share deposits: %v", err)
 		}
 	}()
 
@@ -242,6 +261,21 @@ func (l *sharesLoop) Withdrawals(ctx context.Context, providerID string) (
 	[]shares.Withdrawal, error) {
 
 	return l.withdrawer.Withdrawals(ctx, providerID)
+}
+
+// DepositAddress returns a provider's deposit address, made the first
+// time.
+func (l *sharesLoop) DepositAddress(ctx context.Context, providerID string) (
+	shares.DepositAddress, error) {
+
+	return l.depositor.Address(ctx, providerID)
+}
+
+// Deposits returns a provider's credited deposits, or everyone's for "".
+func (l *sharesLoop) Deposits(ctx context.Context, providerID string) (
+	[]shares.Deposit, error) {
+
+	return l.depositor.Deposits(ctx, providerID)
 }
 
 // stop ends a resume under way (its intent stays pending for the next

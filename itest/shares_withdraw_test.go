@@ -4,6 +4,7 @@ package itest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ const (
 func withWithdrawInterval(interval time.Duration) func(*sluiced) {
 	return func(s *sluiced) {
 		s.addConf("tapd", "tapd.withdrawinterval="+interval.String())
+		s.addConf("tapd", "tapd.depositinterval="+interval.String())
 	}
 }
 
@@ -217,7 +219,94 @@ func TestSharesWithdraw(t *testing.T) {
 			supply-amount)
 	}
 	s.wantReconciled(t)
+
+	// Back: provider1 sends part of what it withdrew from its own tapd
+	// to its deposit address on the hub's tapd (the same address each
+	// time it asks). The hub credits the output once it is 6 deep, once,
+	// across a kill -9, and the shares can be redeemed.
+	depositAddr := func() string {
+		t.Helper()
+		out, err := s.cli(mac, "provider", "shares", "deposit-address",
+			"--json")
+		if err != nil {
+			t.Fatalf("deposit-address: %v\n%s", err, out)
+		}
+		var resp sluicerpc.GetDepositAddressResponse
+		if err := sluicerpc.JSONUnmarshalOptions.Unmarshal([]byte(out),
+			&resp); err != nil {
+			t.Fatalf("decode %s: %v", out, err)
+		}
+		return resp.Address.GetAddr()
+	}
+	dAddr := depositAddr()
+	if !strings.HasPrefix(dAddr, "taprt1") || depositAddr() != dAddr {
+		t.Fatalf("deposit address %q, then another", dAddr)
+	}
+	back := max(amount/2, 1)
+	out, err = s.cli(mac, "provider", "shares", "deposit", "--amount",
+		unitsArg(back), "--devnet", f.net.dir, "--node",
+		devnet.NodeProvider1)
+	if err != nil || !strings.Contains(out, "anchor tx") {
+		t.Fatalf("deposit: %v\n%s", err, out)
+	}
+	f.net.mine(1)
+	eventually(t, waitTimeout, "the deposit to be credited", func() error {
+		ds := f.deposits(t)
+		if len(ds) == 0 {
+			f.net.mine(1)
+			return errors.New("no deposit credited")
+		}
+		if len(ds) != 1 || ds[0].AmountUnits != back ||
+			ds[0].Addr != dAddr {
+
+			return permanent(fmt.Errorf("deposits %+v", ds))
+		}
+		return nil
+	})
+	credited := f.deposits(t)[0]
+	info, err := hubTapd.assets.GetInfo(f.ctx, &taprpc.GetInfoRequest{})
+	if err != nil {
+		t.Fatalf("hub tapd getinfo: %v", err)
+	}
+	if tip := info.BlockHeight; tip-credited.BlockHeight+1 < 6 {
+		t.Fatalf("credited at height %d, %d deep", tip,
+			tip-credited.BlockHeight+1)
+	}
 	s.stop()
+	s.start()
+	f.net.mine(2)
+	time.Sleep(3 * time.Second)
+	if ds := f.deposits(t); len(ds) != 1 {
+		t.Fatalf("deposits after a restart: %+v", ds)
+	}
+	if got := f.custody(t); got != held-amount+back {
+		t.Fatalf("custody %d after the deposit, want %d", got,
+			held-amount+back)
+	}
+	hubHeld, err = hubTapd.groupBalance(t, asset.GroupKey)
+	if err != nil || hubHeld != uint64(supply-amount+back) {
+		t.Fatalf("hub tapd holds %d (%v) after the deposit, want %d",
+			hubHeld, err, supply-amount+back)
+	}
+	s.wantReconciled(t)
+	out, err = s.cli(mac, "provider", "redeem", "--shares",
+		unitsArg(held-amount+back))
+	if err != nil {
+		t.Fatalf("redeem what custody holds after the deposit: %v\n%s",
+			err, out)
+	}
+	s.stop()
+}
+
+// deposits are provider1's credited deposits, over the API.
+func (f *meteredJob) deposits(t *testing.T) []*sluicerpc.ShareDeposit {
+	t.Helper()
+	l, err := f.prov.shares.ListDeposits(f.ctx, connect.NewRequest(
+		&sluicerpc.ListDepositsRequest{ProviderId: f.providerID}))
+	if err != nil {
+		t.Fatalf("list deposits: %v", err)
+	}
+	return l.Msg.Deposits
 }
 
 // custody is the share units provider1 holds in the hub's custody and may

@@ -96,6 +96,15 @@ const (
 	// is unchanged), held by the provider on chain. Counts shares. Per
 	// provider; may not go negative.
 	KindSharesWithdrawn AccountKind = "shares_withdrawn"
+
+	// KindSharesDeposited is the source of the shares a provider
+	// brought back into the hub's custody from a tapd of its own (or
+	// anyone's: the shares it deposits need not be the ones it
+	// withdrew): a deposit moves them from here to provider_shares, so
+	// its balance is minus the shares the provider deposited. Counts
+	// shares. Per provider; may go negative, and is in fact never
+	// positive.
+	KindSharesDeposited AccountKind = "shares_deposited"
 )
 
 // kindInfo is what the ledger knows about one kind.
@@ -129,6 +138,7 @@ var kinds = map[AccountKind]kindInfo{
 	KindSharesLocked:      {unit: UnitShares, perThing: true},
 	KindSharesWithdrawing: {unit: UnitShares, perThing: true},
 	KindSharesWithdrawn:   {unit: UnitShares, perThing: true},
+	KindSharesDeposited:   {unit: UnitShares, perThing: true, mayGoNegative: true},
 }
 
 // Kinds returns every account kind, in the order they are declared.
@@ -140,6 +150,7 @@ func Kinds() []AccountKind {
 		KindStrategyPrincipal, KindStrategyYield,
 		KindShareSupply, KindProviderShares, KindSharesLocked,
 		KindSharesWithdrawing, KindSharesWithdrawn,
+		KindSharesDeposited,
 	}
 }
 
@@ -157,7 +168,8 @@ func (k AccountKind) Unit() Unit {
 
 // MayGoNegative reports whether an account of kind k may have a balance
 // below zero. Only the accounts that stand for value outside the ledger
-// (hub holdings, strategy yield, and the share supply) may; an unknown
+// (hub holdings, strategy yield, the share supply and share
+// deposits) may; an unknown
 // kind may not.
 func (k AccountKind) MayGoNegative() bool {
 	return kinds[k].mayGoNegative
@@ -233,6 +245,12 @@ func SharesLocked(providerID string) Account {
 // complete.
 func SharesWithdrawing(providerID string) Account {
 	return Account{Kind: KindSharesWithdrawing, Ref: providerID}
+}
+
+// SharesDeposited is the source of the shares one provider deposited back
+// into the hub's custody.
+func SharesDeposited(providerID string) Account {
+	return Account{Kind: KindSharesDeposited, Ref: providerID}
 }
 
 // SharesWithdrawn is the shares one provider withdrew to its own tapd.

@@ -47,6 +47,8 @@ func TestKinds(t *testing.T) {
 		KindHubHoldings:   true,
 		KindStrategyYield: true,
 		KindShareSupply:   true,
+
+		KindSharesDeposited: true,
 	}
 	shares := map[AccountKind]bool{
 		KindShareSupply:    true,
@@ -55,6 +57,7 @@ func TestKinds(t *testing.T) {
 
 		KindSharesWithdrawing: true,
 		KindSharesWithdrawn:   true,
+		KindSharesDeposited:   true,
 	}
 	perThing := map[AccountKind]bool{
 		KindBuyerEscrow:       true,
@@ -68,10 +71,11 @@ func TestKinds(t *testing.T) {
 		KindSharesLocked:      true,
 		KindSharesWithdrawing: true,
 		KindSharesWithdrawn:   true,
+		KindSharesDeposited:   true,
 	}
 
-	if len(Kinds()) != len(kinds) || len(Kinds()) != 16 {
-		t.Fatalf("Kinds() has %d, table %d, want 16", len(Kinds()),
+	if len(Kinds()) != len(kinds) || len(Kinds()) != 17 {
+		t.Fatalf("Kinds() has %d, table %d, want 17", len(Kinds()),
 			len(kinds))
 	}
 	for _, k := range Kinds() {

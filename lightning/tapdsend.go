@@ -382,6 +382,9 @@ type TapdWallet struct {
 	assets   taprpc.TaprootAssetsClient
 	universe universerpc.UniverseClient
 
+	// cc is the connection the wallet calls tapd over.
+	cc grpc.ClientConnInterface
+
 	// conn is the connection DialTapdWallet opened; nil otherwise.
 	conn *grpc.ClientConn
 }
@@ -392,7 +395,14 @@ func NewTapdWallet(conn grpc.ClientConnInterface) *TapdWallet {
 	return &TapdWallet{
 		assets:   taprpc.NewTaprootAssetsClient(conn),
 		universe: universerpc.NewUniverseClient(conn),
+		cc:       conn,
 	}
+}
+
+// Sender is a TapdSender over the wallet's connection: the wallet's tapd
+// sending its own assets (a provider depositing shares back).
+func (t *TapdWallet) Sender() *TapdSender {
+	return NewTapdSender(t.cc)
 }
 
 // SyncGroup has tapd fetch the issuance proofs of the asset group from the

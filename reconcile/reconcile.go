@@ -109,6 +109,10 @@ type ShareTotals struct {
 	// providers took to their own tapd, still outstanding).
 	Withdrawing ledger.Shares
 	Withdrawn   ledger.Shares
+
+	// Deposited is Σ shares_deposited: minus the shares providers
+	// brought back into custody from their own tapd.
+	Deposited ledger.Shares
 }
 
 // Report is the outcome of one reconciliation.
@@ -304,6 +308,7 @@ func (b *books) readTotals(ctx context.Context, tx BooksTx) error {
 		{ledger.KindSharesLocked, &b.shares.Locked},
 		{ledger.KindSharesWithdrawing, &b.shares.Withdrawing},
 		{ledger.KindSharesWithdrawn, &b.shares.Withdrawn},
+		{ledger.KindSharesDeposited, &b.shares.Deposited},
 	} {
 		total, err := tx.ShareKindTotal(ctx, t.kind)
 		if err != nil {
@@ -610,7 +615,8 @@ func (r *Report) compareByProvider(have, want map[string]ledger.Shares,
 }
 
 // compareShares compares the shares outstanding with what holders hold:
-// in custody (held, locked, withdrawing) and withdrawn to their own tapd.
+// in custody (held, locked, withdrawing) and withdrawn to their own tapd,
+// less what they deposited back (which custody holds again).
 func (r *Report) compareShares() {
 	s := r.Shares
 	held, err := s.Held.Add(s.Locked)
@@ -619,6 +625,9 @@ func (r *Report) compareShares() {
 	}
 	if err == nil {
 		held, err = held.Add(s.Withdrawn)
+	}
+	if err == nil {
+		held, err = held.Add(s.Deposited)
 	}
 	if err == nil && held == s.Outstanding {
 		return
@@ -631,8 +640,9 @@ func (r *Report) compareShares() {
 	r.differ(KindShares, "share_supply", fmt.Sprintf("%v outstanding "+
 		"(-share_supply) against %s (provider_shares %v + "+
 		"shares_locked %v + shares_withdrawing %v + shares_withdrawn "+
-		"%v)", s.Outstanding, holders, s.Held, s.Locked, s.Withdrawing,
-		s.Withdrawn), "no part: a check of Sluice's own books")
+		"%v + shares_deposited %v)", s.Outstanding, holders, s.Held,
+		s.Locked, s.Withdrawing, s.Withdrawn, s.Deposited),
+		"no part: a check of Sluice's own books")
 }
 
 // ShareAsset is the share asset as reconcile checks it; shares.Manager

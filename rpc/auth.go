@@ -117,6 +117,13 @@ var permissions = map[string][]Role{
 	sluicerpcconnect.SharesServiceListWithdrawalsProcedure: {
 		RoleOperator, RoleProvider,
 	},
+	// Deposits: likewise.
+	sluicerpcconnect.SharesServiceGetDepositAddressProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.SharesServiceListDepositsProcedure: {
+		RoleOperator, RoleProvider,
+	},
 
 	// The vault: the whole is open to the operator and providers, a
 	// provider acts on and sees its own shares only (the interceptor

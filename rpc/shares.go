@@ -48,6 +48,16 @@ type SharesBackend interface {
 	// "".
 	Withdrawals(ctx context.Context, providerID string) (
 		[]shares.Withdrawal, error)
+
+	// DepositAddress returns a provider's deposit address, made the
+	// first time (shares.Depositor's Address).
+	DepositAddress(ctx context.Context, providerID string) (
+		shares.DepositAddress, error)
+
+	// Deposits returns a provider's credited deposits, or everyone's
+	// for "".
+	Deposits(ctx context.Context, providerID string) ([]shares.Deposit,
+		error)
 }
 
 // ErrSharesUnavailable is the message of every SharesService method of a
@@ -251,15 +261,9 @@ func (s *sharesService) ListWithdrawals(ctx context.Context,
 	if err := s.served(); err != nil {
 		return nil, err
 	}
-	c, err := caller(ctx)
+	id, err := listedProvider(ctx, req.Msg.ProviderId)
 	if err != nil {
 		return nil, err
-	}
-	id := req.Msg.ProviderId
-	if c.Role == RoleProvider {
-		if id, err = vaultProvider(ctx, id); err != nil {
-			return nil, err
-		}
 	}
 	ws, err := s.backend.Withdrawals(ctx, id)
 	if err != nil {
@@ -307,4 +311,76 @@ func shareWithdrawal(w shares.Withdrawal) *sluicerpc.ShareWithdrawal {
 		CreatedAt:   optionalTimestamp(w.CreatedAt),
 		ResolvedAt:  optionalTimestamp(w.ResolvedAt),
 	}
+}
+
+// listedProvider is the provider whose records a list call returns: the
+// one named, which a provider's macaroon must be, or "" for everyone's when
+// the operator names none.
+func listedProvider(ctx context.Context, named string) (string, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return "", err
+	}
+	if c.Role == RoleProvider {
+		return vaultProvider(ctx, named)
+	}
+	return named, nil
+}
+
+// GetDepositAddress returns a provider's deposit address on the hub's
+// tapd, made the first time.
+func (s *sharesService) GetDepositAddress(ctx context.Context,
+	req *connect.Request[sluicerpc.GetDepositAddressRequest]) (
+	*connect.Response[sluicerpc.GetDepositAddressResponse], error) {
+
+	if err := s.served(); err != nil {
+		return nil, err
+	}
+	id, err := vaultProvider(ctx, req.Msg.ProviderId)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.backend.DepositAddress(ctx, id)
+	if err != nil {
+		return nil, sharesCodes.connectError("deposit address", err)
+	}
+	return connect.NewResponse(&sluicerpc.GetDepositAddressResponse{
+		Address: &sluicerpc.DepositAddress{
+			ProviderId: a.ProviderID,
+			Addr:       a.Addr,
+			CreatedAt:  optionalTimestamp(a.CreatedAt),
+		},
+	}), nil
+}
+
+// ListDeposits returns a provider's credited deposits, or, for the
+// operator naming none, everyone's.
+func (s *sharesService) ListDeposits(ctx context.Context,
+	req *connect.Request[sluicerpc.ListDepositsRequest]) (
+	*connect.Response[sluicerpc.ListDepositsResponse], error) {
+
+	if err := s.served(); err != nil {
+		return nil, err
+	}
+	id, err := listedProvider(ctx, req.Msg.ProviderId)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := s.backend.Deposits(ctx, id)
+	if err != nil {
+		return nil, sharesCodes.connectError("list deposits", err)
+	}
+	resp := &sluicerpc.ListDepositsResponse{}
+	for _, d := range ds {
+		resp.Deposits = append(resp.Deposits, &sluicerpc.ShareDeposit{
+			Id:          d.ID,
+			Outpoint:    d.Outpoint,
+			ProviderId:  d.ProviderID,
+			Addr:        d.Addr,
+			AmountUnits: int64(d.Amount),
+			BlockHeight: d.Height,
+			CreditedAt:  optionalTimestamp(d.CreditedAt),
+		})
+	}
+	return connect.NewResponse(resp), nil
 }

@@ -27,6 +27,34 @@ type fakeShares struct {
 	werr  error
 	addrs map[string]shares.WithdrawAddress
 	ws    []shares.Withdrawal
+
+	// deposits are what Deposits lists; dasked the providers whose
+	// deposit address was asked for.
+	deposits []shares.Deposit
+	dasked   []string
+}
+
+func (f *fakeShares) DepositAddress(_ context.Context, p string) (
+	shares.DepositAddress, error) {
+
+	if f.werr != nil {
+		return shares.DepositAddress{}, f.werr
+	}
+	f.dasked = append(f.dasked, p)
+	return shares.DepositAddress{ProviderID: p, Addr: "taprt1hub-" + p},
+		nil
+}
+
+func (f *fakeShares) Deposits(_ context.Context, p string) (
+	[]shares.Deposit, error) {
+
+	var out []shares.Deposit
+	for _, d := range f.deposits {
+		if p == "" || d.ProviderID == p {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeShares) SetWithdrawAddress(_ context.Context, p,
@@ -340,5 +368,74 @@ func TestSharesWithdrawRPCs(t *testing.T) {
 			t.Errorf("withdraw, %v: code %v, want %v", tc.err,
 				connect.CodeOf(err), tc.code)
 		}
+	}
+}
+
+func TestSharesDepositRPCs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	fake := &fakeShares{deposits: []shares.Deposit{
+		{ID: 1, Outpoint: "aa:1", ProviderID: "prov-1", Amount: 700,
+			Height: 120},
+		{ID: 2, Outpoint: "bb:0", ProviderID: "prov-2", Amount: 300,
+			Height: 121},
+	}}
+	d, c := startSharesDaemon(t, fake)
+	operator := d.macaroonHex(t, OperatorMacaroonFile)
+	provider := d.providerHex(t, "prov-1")
+	buyer := d.buyerHex(t, "buyer-1")
+
+	// A buyer may not; a provider only for itself.
+	_, err := c.GetDepositAddress(ctx, withMac(
+		&sluicerpc.GetDepositAddressRequest{ProviderId: "prov-1"},
+		buyer))
+	if connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("deposit address for a buyer: %v", err)
+	}
+	_, err = c.GetDepositAddress(ctx, withMac(
+		&sluicerpc.GetDepositAddressRequest{ProviderId: "prov-2"},
+		provider))
+	if connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("another provider's deposit address: %v", err)
+	}
+	_, err = c.ListDeposits(ctx, withMac(&sluicerpc.ListDepositsRequest{},
+		provider))
+	if connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("a provider listing everyone's deposits: %v", err)
+	}
+	if len(fake.dasked) != 0 {
+		t.Fatalf("a refused call reached the backend: %v", fake.dasked)
+	}
+
+	a, err := c.GetDepositAddress(ctx, withMac(
+		&sluicerpc.GetDepositAddressRequest{ProviderId: "prov-1"},
+		provider))
+	if err != nil || a.Msg.Address.GetAddr() != "taprt1hub-prov-1" ||
+		a.Msg.Address.ProviderId != "prov-1" {
+
+		t.Fatalf("deposit address: %v, %v", a, err)
+	}
+	own, err := c.ListDeposits(ctx, withMac(
+		&sluicerpc.ListDepositsRequest{ProviderId: "prov-1"}, provider))
+	if err != nil || len(own.Msg.Deposits) != 1 ||
+		own.Msg.Deposits[0].Outpoint != "aa:1" ||
+		own.Msg.Deposits[0].AmountUnits != 700 ||
+		own.Msg.Deposits[0].BlockHeight != 120 {
+
+		t.Fatalf("own deposits: %v, %v", own, err)
+	}
+	all, err := c.ListDeposits(ctx, withMac(&sluicerpc.ListDepositsRequest{},
+		operator))
+	if err != nil || len(all.Msg.Deposits) != 2 {
+		t.Fatalf("operator's list: %v, %v", all, err)
+	}
+
+	fake.werr = shares.ErrNoGenesis
+	_, err = c.GetDepositAddress(ctx, withMac(
+		&sluicerpc.GetDepositAddressRequest{ProviderId: "prov-1"},
+		operator))
+	if connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("deposit address before the genesis: %v", err)
 	}
 }

@@ -114,7 +114,13 @@ func NewWithdrawer(cfg WithdrawConfig) *Withdrawer {
 // genesis is the share asset's genesis once it succeeded; ErrNoGenesis
 // before, or while it is pending.
 func (w *Withdrawer) genesis(ctx context.Context) (Mint, error) {
-	g, err := w.cfg.Store.Genesis(ctx)
+	return succeededGenesis(ctx, w.cfg.Store)
+}
+
+// succeededGenesis is the share asset's genesis once it succeeded;
+// ErrNoGenesis before, or while it is pending.
+func succeededGenesis(ctx context.Context, s Store) (Mint, error) {
+	g, err := s.Genesis(ctx)
 	if err != nil {
 		return Mint{}, err
 	}

@@ -14,6 +14,27 @@ type tapdFlags struct {
 	host, tlsPath, macaroonPath, universe string
 }
 
+// ownTapdFlags are the flags of a provider's own tapd that resolveTapd
+// reads; macaroon says what the macaroon must allow.
+func ownTapdFlags(macaroon string) []cli.Flag {
+	return []cli.Flag{
+		cli.StringFlag{Name: "tapd.host",
+			Usage: "host:port of your tapd's gRPC"},
+		cli.StringFlag{Name: "tapd.tlspath",
+			Usage: "your tapd's tls.cert"},
+		cli.StringFlag{Name: "tapd.macaroonpath",
+			Usage: "a macaroon of your tapd that may " + macaroon +
+				" (admin.macaroon will do)"},
+		cli.StringFlag{Name: "universe",
+			Usage: "the hub tapd's universe, host:port"},
+		cli.StringFlag{Name: "devnet",
+			Usage: "a local network's directory: take the tapd " +
+				"flags from its profile"},
+		cli.StringFlag{Name: "node",
+			Usage: "with --devnet, your node (provider1, provider2)"},
+	}
+}
+
 // resolveTapd returns the tapd flags, from --devnet's profile when given
 // (which also defaults --rpcserver and --sluicedir, as resolveLnd does).
 func resolveTapd(c *cli.Context) (tapdFlags, error) {

@@ -16,15 +16,19 @@ import (
 
 // The provider's share withdrawals: `provider shares address` makes the
 // address on the provider's own tapd and registers it, `withdraw` queues a
-// withdrawal, `withdrawals` lists them.
+// withdrawal, `withdrawals` lists them. Deposits back are in deposit.go.
 
 var providerSharesCommand = cli.Command{
 	Name:  "shares",
-	Usage: "take shares out of the hub's custody to your own tapd",
+	Usage: "take shares out of the hub's custody to your own tapd " +
+		"and bring them back",
 	Subcommands: []cli.Command{
 		providerSharesAddressCommand,
 		providerSharesWithdrawCommand,
 		providerSharesWithdrawalsCommand,
+		providerSharesDepositAddressCommand,
+		providerSharesDepositCommand,
+		providerSharesDepositsCommand,
 	},
 }
 
@@ -46,25 +50,11 @@ which also gives --universe and points --rpcserver and --sluicedir at the
 network's sluiced unless they are given. --addr registers an address
 made elsewhere instead. The provider and the macaroon are as for
 'provider status'.`,
-	Flags: []cli.Flag{
-		cli.StringFlag{Name: "tapd.host",
-			Usage: "host:port of your tapd's gRPC"},
-		cli.StringFlag{Name: "tapd.tlspath",
-			Usage: "your tapd's tls.cert"},
-		cli.StringFlag{Name: "tapd.macaroonpath",
-			Usage: "a macaroon of your tapd that may make " +
-				"addresses and sync (admin.macaroon will do)"},
-		cli.StringFlag{Name: "universe",
-			Usage: "the hub tapd's universe, host:port"},
-		cli.StringFlag{Name: "devnet",
-			Usage: "a local network's directory: take the tapd " +
-				"flags from its profile"},
-		cli.StringFlag{Name: "node",
-			Usage: "with --devnet, your node (provider1, provider2)"},
+	Flags: append(ownTapdFlags("make addresses and sync"),
 		cli.StringFlag{Name: "addr",
 			Usage: "register this address instead of making one"},
 		jsonFlag,
-	},
+	),
 	Action: providerSharesAddress,
 }
 

@@ -178,3 +178,38 @@ WHERE id = @id AND state = 'pending';
 
 -- name: GetShareWithdrawRoundState :one
 SELECT state FROM share_withdraw_rounds WHERE id = $1;
+
+-- name: InsertShareDepositAddress :exec
+-- A provider's deposit address; the first one made stays.
+INSERT INTO share_deposit_addresses (provider_id, addr, created_at)
+VALUES (@provider_id, @addr, @created_at)
+ON CONFLICT (provider_id) DO NOTHING;
+
+-- name: GetShareDepositAddress :one
+SELECT provider_id, addr, created_at
+FROM share_deposit_addresses
+WHERE provider_id = $1;
+
+-- name: ListShareDepositAddresses :many
+SELECT provider_id, addr, created_at
+FROM share_deposit_addresses
+ORDER BY provider_id;
+
+-- name: InsertShareDeposit :one
+-- A received output credited; nothing when it was credited before.
+INSERT INTO share_deposits (outpoint, provider_id, addr, amount,
+    block_height, credited_at)
+VALUES (@outpoint, @provider_id, @addr, @amount, @block_height,
+    @credited_at)
+ON CONFLICT (outpoint) DO NOTHING
+RETURNING id;
+
+-- name: ListShareDepositOutpoints :many
+SELECT outpoint FROM share_deposits;
+
+-- name: ListShareDeposits :many
+-- Every deposit, or one provider's when provider_id is not empty.
+SELECT id, outpoint, provider_id, addr, amount, block_height, credited_at
+FROM share_deposits
+WHERE CAST(@provider_id AS TEXT) = '' OR provider_id = @provider_id
+ORDER BY id;

@@ -178,6 +178,22 @@ type Refund struct {
 	ResolvedAt     sql.NullTime
 }
 
+type ShareDeposit struct {
+	ID          int64
+	Outpoint    string
+	ProviderID  string
+	Addr        string
+	Amount      int64
+	BlockHeight int64
+	CreditedAt  time.Time
+}
+
+type ShareDepositAddress struct {
+	ProviderID string
+	Addr       string
+	CreatedAt  time.Time
+}
+
 type ShareEpochOp struct {
 	ID          int64
 	Name        string

@@ -110,6 +110,19 @@ func (q *Queries) GetPendingShareEpochOp(ctx context.Context) (ShareEpochOp, err
 	return i, err
 }
 
+const getShareDepositAddress = `-- name: GetShareDepositAddress :one
+SELECT provider_id, addr, created_at
+FROM share_deposit_addresses
+WHERE provider_id = $1
+`
+
+func (q *Queries) GetShareDepositAddress(ctx context.Context, providerID string) (ShareDepositAddress, error) {
+	row := q.db.QueryRowContext(ctx, getShareDepositAddress, providerID)
+	var i ShareDepositAddress
+	err := row.Scan(&i.ProviderID, &i.Addr, &i.CreatedAt)
+	return i, err
+}
+
 const getShareEpochOp = `-- name: GetShareEpochOp :one
 SELECT id, name, epoch, kind, amount, meta, supply_after, burned_total,
     state, failure, asset_id, anchor, created_at, resolved_at
@@ -287,6 +300,57 @@ func (q *Queries) GetShareWithdrawalState(ctx context.Context, id int64) (string
 	var state string
 	err := row.Scan(&state)
 	return state, err
+}
+
+const insertShareDeposit = `-- name: InsertShareDeposit :one
+INSERT INTO share_deposits (outpoint, provider_id, addr, amount,
+    block_height, credited_at)
+VALUES ($1, $2, $3, $4, $5,
+    $6)
+ON CONFLICT (outpoint) DO NOTHING
+RETURNING id
+`
+
+type InsertShareDepositParams struct {
+	Outpoint    string
+	ProviderID  string
+	Addr        string
+	Amount      int64
+	BlockHeight int64
+	CreditedAt  time.Time
+}
+
+// A received output credited; nothing when it was credited before.
+func (q *Queries) InsertShareDeposit(ctx context.Context, arg InsertShareDepositParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, insertShareDeposit,
+		arg.Outpoint,
+		arg.ProviderID,
+		arg.Addr,
+		arg.Amount,
+		arg.BlockHeight,
+		arg.CreditedAt,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const insertShareDepositAddress = `-- name: InsertShareDepositAddress :exec
+INSERT INTO share_deposit_addresses (provider_id, addr, created_at)
+VALUES ($1, $2, $3)
+ON CONFLICT (provider_id) DO NOTHING
+`
+
+type InsertShareDepositAddressParams struct {
+	ProviderID string
+	Addr       string
+	CreatedAt  time.Time
+}
+
+// A provider's deposit address; the first one made stays.
+func (q *Queries) InsertShareDepositAddress(ctx context.Context, arg InsertShareDepositAddressParams) error {
+	_, err := q.db.ExecContext(ctx, insertShareDepositAddress, arg.ProviderID, arg.Addr, arg.CreatedAt)
+	return err
 }
 
 const insertShareEpochOp = `-- name: InsertShareEpochOp :exec
@@ -572,6 +636,101 @@ func (q *Queries) ListRoundShareWithdrawals(ctx context.Context, roundID sql.Nul
 			&i.Failure,
 			&i.CreatedAt,
 			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listShareDepositAddresses = `-- name: ListShareDepositAddresses :many
+SELECT provider_id, addr, created_at
+FROM share_deposit_addresses
+ORDER BY provider_id
+`
+
+func (q *Queries) ListShareDepositAddresses(ctx context.Context) ([]ShareDepositAddress, error) {
+	rows, err := q.db.QueryContext(ctx, listShareDepositAddresses)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ShareDepositAddress
+	for rows.Next() {
+		var i ShareDepositAddress
+		if err := rows.Scan(&i.ProviderID, &i.Addr, &i.CreatedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listShareDepositOutpoints = `-- name: ListShareDepositOutpoints :many
+SELECT outpoint FROM share_deposits
+`
+
+func (q *Queries) ListShareDepositOutpoints(ctx context.Context) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, listShareDepositOutpoints)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var outpoint string
+		if err := rows.Scan(&outpoint); err != nil {
+			return nil, err
+		}
+		items = append(items, outpoint)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listShareDeposits = `-- name: ListShareDeposits :many
+SELECT id, outpoint, provider_id, addr, amount, block_height, credited_at
+FROM share_deposits
+WHERE CAST($1 AS TEXT) = '' OR provider_id = $1
+ORDER BY id
+`
+
+// Every deposit, or one provider's when provider_id is not empty.
+func (q *Queries) ListShareDeposits(ctx context.Context, providerID string) ([]ShareDeposit, error) {
+	rows, err := q.db.QueryContext(ctx, listShareDeposits, providerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ShareDeposit
+	for rows.Next() {
+		var i ShareDeposit
+		if err := rows.Scan(
+			&i.ID,
+			&i.Outpoint,
+			&i.ProviderID,
+			&i.Addr,
+			&i.Amount,
+			&i.BlockHeight,
+			&i.CreditedAt,
 		); err != nil {
 			return nil, err
 		}

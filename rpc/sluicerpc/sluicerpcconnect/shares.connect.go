@@ -51,6 +51,12 @@ const (
 	// SharesServiceListWithdrawalsProcedure is the fully-qualified name of the SharesService's
 	// ListWithdrawals RPC.
 	SharesServiceListWithdrawalsProcedure = "/sluicerpc.SharesService/ListWithdrawals"
+	// SharesServiceGetDepositAddressProcedure is the fully-qualified name of the SharesService's
+	// GetDepositAddress RPC.
+	SharesServiceGetDepositAddressProcedure = "/sluicerpc.SharesService/GetDepositAddress"
+	// SharesServiceListDepositsProcedure is the fully-qualified name of the SharesService's
+	// ListDeposits RPC.
+	SharesServiceListDepositsProcedure = "/sluicerpc.SharesService/ListDeposits"
 )
 
 // These variables are the protoreflect.Descriptor objects for the RPCs defined in this package.
@@ -61,6 +67,8 @@ var (
 	sharesServiceSetWithdrawAddressMethodDescriptor = sharesServiceServiceDescriptor.Methods().ByName("SetWithdrawAddress")
 	sharesServiceWithdrawMethodDescriptor           = sharesServiceServiceDescriptor.Methods().ByName("Withdraw")
 	sharesServiceListWithdrawalsMethodDescriptor    = sharesServiceServiceDescriptor.Methods().ByName("ListWithdrawals")
+	sharesServiceGetDepositAddressMethodDescriptor  = sharesServiceServiceDescriptor.Methods().ByName("GetDepositAddress")
+	sharesServiceListDepositsMethodDescriptor       = sharesServiceServiceDescriptor.Methods().ByName("ListDeposits")
 )
 
 // SharesServiceClient is a client for the sluicerpc.SharesService service.
@@ -96,6 +104,18 @@ type SharesServiceClient interface {
 	// its address; the operator may leave provider_id empty for
 	// everyone's.
 	ListWithdrawals(context.Context, *connect.Request[sluicerpc.ListWithdrawalsRequest]) (*connect.Response[sluicerpc.ListWithdrawalsResponse], error)
+	// GetDepositAddress returns where a provider brings shares back into
+	// the hub's custody: a V2 group key address of the share asset, with
+	// no amount, on the hub's tapd, made the first time and used for every
+	// deposit. Each output that arrives at it is credited to the
+	// provider's custody once, when the hub's tapd has its proofs and its
+	// anchor is 6 blocks deep; the shares can then be redeemed or
+	// withdrawn again. Refused before the genesis (not_found). Provider
+	// (its own) and operator.
+	GetDepositAddress(context.Context, *connect.Request[sluicerpc.GetDepositAddressRequest]) (*connect.Response[sluicerpc.GetDepositAddressResponse], error)
+	// ListDeposits returns a provider's credited deposits, oldest first;
+	// the operator may leave provider_id empty for everyone's.
+	ListDeposits(context.Context, *connect.Request[sluicerpc.ListDepositsRequest]) (*connect.Response[sluicerpc.ListDepositsResponse], error)
 }
 
 // NewSharesServiceClient constructs a client for the sluicerpc.SharesService service. By default,
@@ -138,6 +158,18 @@ func NewSharesServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(sharesServiceListWithdrawalsMethodDescriptor),
 			connect.WithClientOptions(opts...),
 		),
+		getDepositAddress: connect.NewClient[sluicerpc.GetDepositAddressRequest, sluicerpc.GetDepositAddressResponse](
+			httpClient,
+			baseURL+SharesServiceGetDepositAddressProcedure,
+			connect.WithSchema(sharesServiceGetDepositAddressMethodDescriptor),
+			connect.WithClientOptions(opts...),
+		),
+		listDeposits: connect.NewClient[sluicerpc.ListDepositsRequest, sluicerpc.ListDepositsResponse](
+			httpClient,
+			baseURL+SharesServiceListDepositsProcedure,
+			connect.WithSchema(sharesServiceListDepositsMethodDescriptor),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -148,6 +180,8 @@ type sharesServiceClient struct {
 	setWithdrawAddress *connect.Client[sluicerpc.SetWithdrawAddressRequest, sluicerpc.SetWithdrawAddressResponse]
 	withdraw           *connect.Client[sluicerpc.WithdrawRequest, sluicerpc.WithdrawResponse]
 	listWithdrawals    *connect.Client[sluicerpc.ListWithdrawalsRequest, sluicerpc.ListWithdrawalsResponse]
+	getDepositAddress  *connect.Client[sluicerpc.GetDepositAddressRequest, sluicerpc.GetDepositAddressResponse]
+	listDeposits       *connect.Client[sluicerpc.ListDepositsRequest, sluicerpc.ListDepositsResponse]
 }
 
 // Genesis calls sluicerpc.SharesService.Genesis.
@@ -173,6 +207,16 @@ func (c *sharesServiceClient) Withdraw(ctx context.Context, req *connect.Request
 // ListWithdrawals calls sluicerpc.SharesService.ListWithdrawals.
 func (c *sharesServiceClient) ListWithdrawals(ctx context.Context, req *connect.Request[sluicerpc.ListWithdrawalsRequest]) (*connect.Response[sluicerpc.ListWithdrawalsResponse], error) {
 	return c.listWithdrawals.CallUnary(ctx, req)
+}
+
+// GetDepositAddress calls sluicerpc.SharesService.GetDepositAddress.
+func (c *sharesServiceClient) GetDepositAddress(ctx context.Context, req *connect.Request[sluicerpc.GetDepositAddressRequest]) (*connect.Response[sluicerpc.GetDepositAddressResponse], error) {
+	return c.getDepositAddress.CallUnary(ctx, req)
+}
+
+// ListDeposits calls sluicerpc.SharesService.ListDeposits.
+func (c *sharesServiceClient) ListDeposits(ctx context.Context, req *connect.Request[sluicerpc.ListDepositsRequest]) (*connect.Response[sluicerpc.ListDepositsResponse], error) {
+	return c.listDeposits.CallUnary(ctx, req)
 }
 
 // SharesServiceHandler is an implementation of the sluicerpc.SharesService service.
@@ -208,6 +252,18 @@ type SharesServiceHandler interface {
 	// its address; the operator may leave provider_id empty for
 	// everyone's.
 	ListWithdrawals(context.Context, *connect.Request[sluicerpc.ListWithdrawalsRequest]) (*connect.Response[sluicerpc.ListWithdrawalsResponse], error)
+	// GetDepositAddress returns where a provider brings shares back into
+	// the hub's custody: a V2 group key address of the share asset, with
+	// no amount, on the hub's tapd, made the first time and used for every
+	// deposit. Each output that arrives at it is credited to the
+	// provider's custody once, when the hub's tapd has its proofs and its
+	// anchor is 6 blocks deep; the shares can then be redeemed or
+	// withdrawn again. Refused before the genesis (not_found). Provider
+	// (its own) and operator.
+	GetDepositAddress(context.Context, *connect.Request[sluicerpc.GetDepositAddressRequest]) (*connect.Response[sluicerpc.GetDepositAddressResponse], error)
+	// ListDeposits returns a provider's credited deposits, oldest first;
+	// the operator may leave provider_id empty for everyone's.
+	ListDeposits(context.Context, *connect.Request[sluicerpc.ListDepositsRequest]) (*connect.Response[sluicerpc.ListDepositsResponse], error)
 }
 
 // NewSharesServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -246,6 +302,18 @@ func NewSharesServiceHandler(svc SharesServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(sharesServiceListWithdrawalsMethodDescriptor),
 		connect.WithHandlerOptions(opts...),
 	)
+	sharesServiceGetDepositAddressHandler := connect.NewUnaryHandler(
+		SharesServiceGetDepositAddressProcedure,
+		svc.GetDepositAddress,
+		connect.WithSchema(sharesServiceGetDepositAddressMethodDescriptor),
+		connect.WithHandlerOptions(opts...),
+	)
+	sharesServiceListDepositsHandler := connect.NewUnaryHandler(
+		SharesServiceListDepositsProcedure,
+		svc.ListDeposits,
+		connect.WithSchema(sharesServiceListDepositsMethodDescriptor),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/sluicerpc.SharesService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SharesServiceGenesisProcedure:
@@ -258,6 +326,10 @@ func NewSharesServiceHandler(svc SharesServiceHandler, opts ...connect.HandlerOp
 			sharesServiceWithdrawHandler.ServeHTTP(w, r)
 		case SharesServiceListWithdrawalsProcedure:
 			sharesServiceListWithdrawalsHandler.ServeHTTP(w, r)
+		case SharesServiceGetDepositAddressProcedure:
+			sharesServiceGetDepositAddressHandler.ServeHTTP(w, r)
+		case SharesServiceListDepositsProcedure:
+			sharesServiceListDepositsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -285,4 +357,12 @@ func (UnimplementedSharesServiceHandler) Withdraw(context.Context, *connect.Requ
 
 func (UnimplementedSharesServiceHandler) ListWithdrawals(context.Context, *connect.Request[sluicerpc.ListWithdrawalsRequest]) (*connect.Response[sluicerpc.ListWithdrawalsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.SharesService.ListWithdrawals is not implemented"))
+}
+
+func (UnimplementedSharesServiceHandler) GetDepositAddress(context.Context, *connect.Request[sluicerpc.GetDepositAddressRequest]) (*connect.Response[sluicerpc.GetDepositAddressResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.SharesService.GetDepositAddress is not implemented"))
+}
+
+func (UnimplementedSharesServiceHandler) ListDeposits(context.Context, *connect.Request[sluicerpc.ListDepositsRequest]) (*connect.Response[sluicerpc.ListDepositsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.SharesService.ListDeposits is not implemented"))
 }
