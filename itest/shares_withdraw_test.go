@@ -44,7 +44,11 @@ func withWithdrawInterval(interval time.Duration) func(*sluiced) {
 // logged its send. After the restarts tapd has exactly one transfer of
 // the round's label, the withdrawal is still sending until the send is 6
 // blocks deep, then withdrawn; provider1's tapd holds the units, the
-// supply did not move and the books reconcile.
+// supply did not move and the books reconcile. Then provider1 sends part
+// back from its tapd to its deposit address on the hub's tapd (`sluice
+// provider shares deposit --devnet`): it is credited to custody once it
+// is 6 deep, once across a restart, the books reconcile, and the custody
+// can be redeemed.
 func TestSharesWithdraw(t *testing.T) {
 	f := newMeteredJob(t, 10_000_000, map[string]string{
 		"cpu": "2", "mem": "0.01"}, withVaultEpoch(vaultEpoch),

@@ -30,6 +30,12 @@
 // anchor is 6 blocks deep, when the shares become shares_withdrawn (or go
 // back to custody when tapd refused the send).
 //
+// Deposits (deposit.go, docs/shares.md "Deposit back") bring shares back:
+// each provider's address of the group on the hub's tapd, made once, and a
+// scan of tapd's complete receives that credits each output at one of them
+// to its provider once it is 6 deep, in one transaction keyed by the
+// outpoint (shares_deposited → provider_shares).
+//
 // Verify (verify.go) is the other side: anyone with a provider's reward
 // proof and their own tapd checks, step by step, that the reward is in the
 // usage root of the epoch's tranche as the chain anchors it, through
@@ -37,7 +43,8 @@
 //
 // The package talks to tapd only through Minter, Burner and Sender
 // (interfaces.go), whose adapters are lightning.TapdMinter and
-// lightning.TapdSender, and ProofTapd (lightning.TapdProofs) for Verify;
-// to the store only through Store, EpochStore and WithdrawStore (store.go,
-// withdrawstore.go), which store.DB implements.
+// lightning.TapdSender, Receiver (lightning.TapdWallet) for deposits, and
+// ProofTapd (lightning.TapdProofs) for Verify; to the store only through
+// Store, EpochStore, WithdrawStore and DepositStore (store.go,
+// withdrawstore.go, deposit.go), which store.DB implements.
 package shares
