@@ -37,11 +37,7 @@ again. The provider and the macaroon are as for 'provider status'.`,
 }
 
 func providerSharesDepositAddress(c *cli.Context) error {
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
@@ -105,11 +101,7 @@ func providerSharesDeposit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
@@ -169,11 +161,7 @@ var providerSharesDepositsCommand = cli.Command{
 }
 
 func providerSharesDeposits(c *cli.Context) error {
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}

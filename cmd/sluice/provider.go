@@ -383,6 +383,20 @@ func providerClient(c *cli.Context) (*apiClient, error) {
 	return newAPIClient(c)
 }
 
+// providerTarget is a provider command's API client and the provider it
+// acts for (providerClient, providerID).
+func providerTarget(c *cli.Context) (*apiClient, string, error) {
+	client, err := providerClient(c)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := providerID(c, client)
+	if err != nil {
+		return nil, "", err
+	}
+	return client, id, nil
+}
+
 // providerID is the command's argument, or the id the macaroon is bound
 // to.
 func providerID(c *cli.Context, client *apiClient) (string, error) {
@@ -423,11 +437,7 @@ var providerShowCommand = cli.Command{
 }
 
 func providerShow(c *cli.Context) error {
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
@@ -475,11 +485,7 @@ var providerRatesCommand = cli.Command{
 }
 
 func providerRates(c *cli.Context) error {
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}

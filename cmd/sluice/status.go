@@ -33,11 +33,7 @@ bound to, or the named one (operator); the macaroon is as for
 }
 
 func providerStatus(c *cli.Context) error {
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}

@@ -223,11 +223,7 @@ func providerStake(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
@@ -298,11 +294,7 @@ func providerAutoStake(c *cli.Context) error {
 	if set && (percent < 0 || percent > 100) {
 		return fmt.Errorf("--percent %d is not 0 to 100", percent)
 	}
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
@@ -389,11 +381,7 @@ func providerRedeem(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
@@ -567,11 +555,7 @@ type rewardRow struct {
 }
 
 func providerRewardsList(c *cli.Context) error {
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
@@ -696,11 +680,7 @@ func providerRewardsVerify(c *cli.Context) error {
 		}
 		given = &h
 	}
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}

@@ -67,11 +67,7 @@ func providerSharesAddress(c *cli.Context) error {
 			return err
 		}
 	}
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
@@ -170,11 +166,7 @@ func providerSharesWithdraw(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
@@ -207,11 +199,7 @@ var providerSharesWithdrawalsCommand = cli.Command{
 }
 
 func providerSharesWithdrawals(c *cli.Context) error {
-	client, err := providerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := providerID(c, client)
+	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
