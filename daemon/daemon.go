@@ -280,7 +280,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 			if err != nil || sharesL == nil {
 				return r, err
 			}
-			return r, r.CompareShareAsset(ctx, sharesL.manager)
+			return r, r.CompareShareAsset(ctx, sharesL)
 		}),
 	})
 	if err != nil {

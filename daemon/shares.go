@@ -278,6 +278,14 @@ func (l *sharesLoop) Deposits(ctx context.Context, providerID string) (
 	return l.depositor.Deposits(ctx, providerID)
 }
 
+// CheckSupply is the share asset's check for reconcile: tapd's supply and
+// holdings, and what is in flight (shares.CheckCustody).
+func (l *sharesLoop) CheckSupply(ctx context.Context) (shares.SupplyCheck,
+	error) {
+
+	return shares.CheckCustody(ctx, l.manager, l.withdrawer, l.depositor)
+}
+
 // stop ends a resume under way (its intent stays pending for the next
 // start) and closes tapd's connection.
 func (l *sharesLoop) stop() error {

@@ -50,6 +50,13 @@ func (s *sluiced) wantReconciled(t testing.TB) {
 		"difference", r.Invoices, r.Lnd.GetFundedMsat(), r.Payouts,
 		r.Lnd.GetPaidOutMsat(), r.Lnd.GetRoutingFeesMsat(), r.Refunds,
 		r.Lnd.GetRefundedMsat())
+	if a := r.ShareAsset; a.GetGenesis() {
+		t.Logf("sluice operator reconcile: share asset supply %d = "+
+			"ledger %d; hub's tapd holds %d, custody %d (compared "+
+			"%v, in flight %q)", a.TapdIssuedUnits-a.TapdBurnedUnits,
+			a.LedgerSupplyUnits, a.TapdHeldUnits, a.HeldWantUnits,
+			a.HeldCompared, a.InFlight)
+	}
 }
 
 // providerStatusCLI runs `sluice provider status --json` for a provider

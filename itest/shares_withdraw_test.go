@@ -293,6 +293,11 @@ func TestSharesWithdraw(t *testing.T) {
 			hubHeld, err, supply-amount+back)
 	}
 	s.wantReconciled(t)
+	if a := s.reconcileCLI(t).ShareAsset; !a.GetHeldCompared() ||
+		a.HeldWantUnits != uint64(supply-amount+back) {
+
+		t.Fatalf("reconcile's holdings check after the deposit: %+v", a)
+	}
 	out, err = s.cli(mac, "provider", "redeem", "--shares",
 		unitsArg(held-amount+back))
 	if err != nil {

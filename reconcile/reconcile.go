@@ -663,15 +663,44 @@ func (r *Report) CompareShareAsset(ctx context.Context, a ShareAsset) error {
 		return fmt.Errorf("share asset: %w", err)
 	}
 	r.ShareAsset = &c
-	if !c.Genesis || c.Matches() {
+	if !c.Genesis {
 		return nil
 	}
-	at := "the genesis"
-	if c.Epoch > 0 {
-		at = fmt.Sprintf("epoch %d's close", c.Epoch)
+	if !c.Matches() {
+		at := "the genesis"
+		if c.Epoch > 0 {
+			at = fmt.Sprintf("epoch %d's close", c.Epoch)
+		}
+		r.differ(KindShareAsset, "supply", fmt.Sprintf("%v at %s",
+			c.Ledger, at), fmt.Sprintf("%d units issued less %d "+
+			"burned in tapd", c.Tapd.Issued, c.Tapd.Burned))
 	}
-	r.differ(KindShareAsset, "supply", fmt.Sprintf("%v at %s",
-		c.Ledger, at), fmt.Sprintf("%d units issued less %d burned "+
-		"in tapd", c.Tapd.Issued, c.Tapd.Burned))
+	r.compareHeld(c)
 	return nil
+}
+
+// compareHeld compares the hub tapd's holdings of the group with what the
+// ledger says it should hold (shares.SupplyCheck's HeldWant) when nothing
+// is in flight: a difference is a send or receive the ledger did not
+// record, or one recorded that tapd did not make.
+func (r *Report) compareHeld(c shares.SupplyCheck) {
+	if !c.Custody || !c.Matches() || len(c.InFlight) > 0 {
+		return
+	}
+	supply, _ := c.Tapd.Supply()
+	want, ok := c.HeldWant()
+	switch {
+	case !ok:
+		r.differ(KindShareAsset, "held", fmt.Sprintf("%v outside "+
+			"custody (withdrawn less deposited) does not fit in a "+
+			"supply of %d", c.Outside, supply),
+			"no part: a check of Sluice's own books")
+
+	case c.Tapd.Held != want:
+		r.differ(KindShareAsset, "held", fmt.Sprintf("%d units in "+
+			"custody (supply %d less %v withdrawn and not "+
+			"deposited back)", want, supply, c.Outside),
+			fmt.Sprintf("%d units held by the hub's tapd",
+				c.Tapd.Held))
+	}
 }

@@ -17,7 +17,9 @@ func (f checkFunc) CheckSupply(context.Context) (shares.SupplyCheck, error) {
 }
 
 // TestCompareShareAsset reports a difference only when tapd's issued less
-// burned units differ from the ledger's supply at the last synced epoch.
+// burned units differ from the ledger's supply at the last synced epoch,
+// or, with nothing in flight, when the hub's tapd holds other than its
+// supply less the shares withdrawn and not deposited back.
 func TestCompareShareAsset(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -27,8 +29,33 @@ func TestCompareShareAsset(t *testing.T) {
 	}{
 		{name: "no genesis", check: shares.SupplyCheck{}},
 		{name: "equal", check: shares.SupplyCheck{Genesis: true,
-			Tapd:   lightning.GroupSupply{Issued: 1500, Burned: 300},
-			Ledger: 1200, Epoch: 3, Behind: 1}},
+			Tapd: lightning.GroupSupply{Issued: 1500, Burned: 300,
+				Held: 1200},
+			Ledger: 1200, Epoch: 3, Custody: true}},
+		{name: "held less withdrawn, plus deposited",
+			check: shares.SupplyCheck{Genesis: true,
+				Tapd: lightning.GroupSupply{Issued: 1500,
+					Burned: 300, Held: 1050},
+				Ledger: 1200, Epoch: 3, Custody: true,
+				Outside: 150}},
+		{name: "held short", diffs: 1, check: shares.SupplyCheck{
+			Genesis: true, Tapd: lightning.GroupSupply{Issued: 1500,
+				Burned: 300, Held: 1100},
+			Ledger: 1200, Epoch: 3, Custody: true}},
+		{name: "held not compared in flight", check: shares.SupplyCheck{
+			Genesis: true, Tapd: lightning.GroupSupply{Issued: 1500,
+				Burned: 300, Held: 900},
+			Ledger: 1200, Epoch: 3, Behind: 1, Custody: true,
+			InFlight: []string{"1 closed epochs' tranche or burn"}}},
+		{name: "held not compared without custody",
+			check: shares.SupplyCheck{Genesis: true,
+				Tapd: lightning.GroupSupply{Issued: 1500,
+					Burned: 300, Held: 900},
+				Ledger: 1200, Epoch: 3}},
+		{name: "withdrawn above the supply", diffs: 1,
+			check: shares.SupplyCheck{Genesis: true,
+				Tapd:   lightning.GroupSupply{Issued: 100},
+				Ledger: 100, Custody: true, Outside: 200}},
 		{name: "tapd short", diffs: 1, check: shares.SupplyCheck{
 			Genesis: true, Tapd: lightning.GroupSupply{Issued: 1000},
 			Ledger: 1200, Epoch: 3}},

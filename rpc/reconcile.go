@@ -77,7 +77,11 @@ func reconcileProto(r *reconcile.Report) *sluicerpc.ReconcileResponse {
 			Epoch:             c.Epoch,
 			BehindEpochs:      int64(c.Behind),
 			Matches:           c.Matches(),
+			InFlight:          c.InFlight,
 		}
+		want, ok := c.HeldWant()
+		resp.ShareAsset.HeldCompared = ok
+		resp.ShareAsset.HeldWantUnits = want
 	}
 	for _, d := range r.Differences {
 		resp.Differences = append(resp.Differences,

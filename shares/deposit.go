@@ -85,6 +85,11 @@ type DepositStore interface {
 	// oldest first.
 	Deposits(ctx context.Context, providerID string) ([]Deposit, error)
 
+	// SharesOutside is the shares the ledger has outside the hub's
+	// custody: Σ shares_withdrawn + Σ shares_deposited (withdrawn less
+	// deposited back).
+	SharesOutside(ctx context.Context) (ledger.Shares, error)
+
 	// ExecDeposits runs fn in one store transaction, which commits when
 	// fn returns nil. It may run fn more than once.
 	ExecDeposits(ctx context.Context, fn func(DepositTx) error) error
@@ -209,6 +214,35 @@ func (d *Depositor) Deposits(ctx context.Context, providerID string) (
 	[]Deposit, error) {
 
 	return d.cfg.Deposits.Deposits(ctx, providerID)
+}
+
+// Uncredited counts the complete receives at deposit addresses that are
+// not credited yet (not Confirmations deep, or not scanned yet): the hub's
+// tapd holds them, custody does not yet.
+func (d *Depositor) Uncredited(ctx context.Context) (int, error) {
+	addrs, err := d.cfg.Deposits.DepositAddresses(ctx)
+	if err != nil || len(addrs) == 0 {
+		return 0, err
+	}
+	ours := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		ours[a.Addr] = true
+	}
+	receives, err := d.cfg.Receiver.CompletedReceives(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("share deposits: %w", err)
+	}
+	credited, err := d.cfg.Deposits.CreditedOutpoints(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("share deposits: %w", err)
+	}
+	n := 0
+	for _, r := range receives {
+		if ours[r.Addr] && !credited[r.Outpoint] {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Scan credits every complete receive at a deposit address that is

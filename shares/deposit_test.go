@@ -150,6 +150,29 @@ func (m *memDeposits) Deposits(_ context.Context, p string) ([]Deposit,
 	return out, nil
 }
 
+func (m *memDeposits) SharesOutside(ctx context.Context) (ledger.Shares,
+	error) {
+
+	var out ledger.Shares
+	err := m.led.ExecTx(ctx, func(ltx ledger.TxStore) error {
+		for _, k := range []ledger.AccountKind{
+			ledger.KindSharesWithdrawn, ledger.KindSharesDeposited,
+		} {
+			for _, d := range m.deps {
+				a := ledger.Account{Kind: k, Ref: d.ProviderID}
+				st, err := ltx.Accounts(ctx,
+					[]ledger.Account{a})
+				if err != nil {
+					return err
+				}
+				out += st[a].Shares
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 func (m *memDeposits) ExecDeposits(ctx context.Context,
 	fn func(DepositTx) error) error {
 
@@ -328,11 +351,21 @@ func TestDepositScanUnits(t *testing.T) {
 	if n := e.shares(t, ledger.ProviderShares("p1")); n != 0 {
 		t.Fatalf("p1 holds %v, want 0", n)
 	}
+	if n, err := d.Uncredited(ctx(t)); err != nil || n != 1 {
+		t.Fatalf("uncredited: %d, %v; want 1", n, err)
+	}
 	e.tapd.unitsErr = nil
 	if got, err := d.Scan(ctx(t)); err != nil || len(got) != 1 {
 		t.Fatalf("scan: %+v, %v", got, err)
 	}
 	if n := e.shares(t, ledger.ProviderShares("p1")); n != 500 {
 		t.Fatalf("p1 holds %v, want 500", n)
+	}
+	if n, err := d.Uncredited(ctx(t)); err != nil || n != 0 {
+		t.Fatalf("uncredited: %d, %v; want 0", n, err)
+	}
+	if out, err := e.st.SharesOutside(ctx(t)); err != nil || out != -500 {
+		t.Fatalf("outside: %v, %v; want -500 (deposited only)", out,
+			err)
 	}
 }

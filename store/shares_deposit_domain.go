@@ -146,6 +146,28 @@ func (db *DB) Deposits(ctx context.Context, providerID string) (
 	return out, err
 }
 
+// SharesOutside is Σ shares_withdrawn + Σ shares_deposited: the shares
+// withdrawn from the hub's custody less those deposited back.
+func (db *DB) SharesOutside(ctx context.Context) (ledger.Shares, error) {
+	var out ledger.Shares
+	err := db.ExecTx(ctx, TxOptions{ReadOnly: true}, func(tx *Tx) error {
+		w, err := tx.ShareKindTotal(ctx, ledger.KindSharesWithdrawn)
+		if err != nil {
+			return err
+		}
+		d, err := tx.ShareKindTotal(ctx, ledger.KindSharesDeposited)
+		if err != nil {
+			return err
+		}
+		out, err = w.Add(d)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("shares outside custody: %w", err)
+	}
+	return out, nil
+}
+
 // ExecDeposits runs fn in one transaction over deposits and the ledger,
 // retried as ExecTx retries.
 func (db *DB) ExecDeposits(ctx context.Context,

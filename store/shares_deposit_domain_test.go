@@ -93,6 +93,9 @@ func TestShareDeposits(t *testing.T) {
 		if err != nil || n != 700 {
 			t.Fatalf("pa holds %v, %v; want 700", n, err)
 		}
+		if out, err := db.SharesOutside(ctx); err != nil || out != -700 {
+			t.Fatalf("outside custody: %v, %v; want -700", out, err)
+		}
 		ops, err := db.CreditedOutpoints(ctx)
 		if err != nil || len(ops) != 1 || !ops["aa:0"] {
 			t.Fatalf("credited outpoints: %v, %v", ops, err)

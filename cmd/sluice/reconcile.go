@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"connectrpc.com/connect"
@@ -132,8 +133,18 @@ func printShareCheck(out io.Writer, c *sluicerpc.ShareAssetCheck) {
 		"ledger's supply at %s %d: %s (hub's tapd holds %d)\n",
 		c.TapdIssuedUnits, c.TapdBurnedUnits, at, c.LedgerSupplyUnits,
 		mark, c.TapdHeldUnits)
-	if c.BehindEpochs > 0 {
-		fmt.Fprintf(out, "share asset: %d closed epochs still to mint "+
-			"or burn\n", c.BehindEpochs)
+	switch {
+	case c.HeldCompared && c.HeldWantUnits == c.TapdHeldUnits:
+		fmt.Fprintf(out, "share asset: the hub's tapd holds the %d "+
+			"units custody should: ok\n", c.HeldWantUnits)
+
+	case c.HeldCompared:
+		fmt.Fprintf(out, "share asset: the hub's tapd holds %d units, "+
+			"custody should be %d: DIFFERS\n", c.TapdHeldUnits,
+			c.HeldWantUnits)
+
+	case len(c.InFlight) > 0:
+		fmt.Fprintf(out, "share asset: holdings not compared while "+
+			"in flight: %s\n", strings.Join(c.InFlight, ", "))
 	}
 }
