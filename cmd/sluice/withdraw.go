@@ -19,7 +19,7 @@ import (
 // withdrawal, `withdrawals` lists them. Deposits back are in deposit.go.
 
 var providerSharesCommand = cli.Command{
-	Name:  "shares",
+	Name: "shares",
 	Usage: "take shares out of the hub's custody to your own tapd " +
 		"and bring them back",
 	Subcommands: []cli.Command{
