@@ -164,7 +164,8 @@ func Up(ctx context.Context, opts Options) (*Profile, error) {
 
 	ms := membersFor(dir, opts.Providers)
 	specs := lndSpecsFor(opts.Providers)
-	p, err := pickPorts(dir, offsets(len(specs), tapdCount(specs)), portFree)
+	p, err := pickPorts(dir, offsets(len(specs), tapdCount(specs)),
+		portFree)
 	if err != nil {
 		return nil, fmt.Errorf("devnet up: %w", err)
 	}

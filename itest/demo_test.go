@@ -18,7 +18,10 @@ const demoWork = 10 * time.Second
 // signature, a buyer minted, the job funded by the buyer node, ten seconds
 // of a CPU-bound command metered, payouts to provider1's node, the job
 // ended and the buyer refunded. The summary's books must balance and
-// reconcile with the hub's lnd.
+// reconcile with the hub's lnd. The last act: the share asset's genesis at
+// the first rewarded epoch (3s epochs for 10s of work), at least one
+// tranche after it, provider1's shares withdrawn to its tapd, which holds
+// exactly them, its reward verified, and tapd's supply the ledger's.
 func TestDemoStory(t *testing.T) {
 	net := newNetwork(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
@@ -65,5 +68,37 @@ func TestDemoStory(t *testing.T) {
 		t.Errorf("reconcile saw too little: %+v", sum.Reconcile)
 	case sum.SluicedRunning:
 		t.Error("the story left the sluiced it started running")
+	}
+
+	// The last act: Check saw tapd's supply equal the ledger's,
+	// provider1's tapd gain what it withdrew, and the reward verify;
+	// here the figures themselves.
+	sh, check := sum.Shares, sum.Reconcile.GetShareAsset()
+	switch {
+	case len(sh.GroupKey) != 33 || sh.Genesis <= 0:
+		t.Errorf("share asset %q, group key %x, genesis %v", sh.Asset,
+			sh.GroupKey, sh.Genesis)
+	case len(sh.Tranches) == 0 || sh.TrancheUnits <= 0:
+		t.Errorf("no tranche after the genesis: %v, %v", sh.Tranches,
+			sh.TrancheUnits)
+	case sh.Withdrawn <= 0 || sh.ProviderTapdBefore != 0 ||
+		sh.ProviderTapd != sh.Withdrawn:
+
+		t.Errorf("provider1 withdrew %v, its tapd holds %v (%v "+
+			"before)", sh.Withdrawn, sh.ProviderTapd,
+			sh.ProviderTapdBefore)
+	case sh.Verify == nil || !sh.Verify.OK() || sh.Verify.Meta == nil ||
+		sh.Verify.Epoch != sh.Tranches[len(sh.Tranches)-1] ||
+		sh.Verify.ProviderID != sum.ProviderID:
+
+		t.Errorf("verify: %+v", sh.Verify)
+	case check == nil || !check.Matches || check.LedgerSupplyUnits !=
+		int64(sh.Genesis+sh.TrancheUnits) ||
+		check.TapdHeldUnits != uint64(sh.Genesis+sh.TrancheUnits-
+			sh.Withdrawn):
+
+		t.Errorf("reconcile's share check %+v, minted %v + %v, "+
+			"withdrawn %v", check, sh.Genesis, sh.TrancheUnits,
+			sh.Withdrawn)
 	}
 }

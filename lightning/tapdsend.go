@@ -456,7 +456,9 @@ func (t *TapdWallet) GroupBalance(ctx context.Context, groupKey []byte) (
 	uint64, error) {
 
 	resp, err := t.assets.ListBalances(ctx, &taprpc.ListBalancesRequest{
-		GroupBy:        &taprpc.ListBalancesRequest_GroupKey{GroupKey: true},
+		GroupBy: &taprpc.ListBalancesRequest_GroupKey{
+			GroupKey: true,
+		},
 		GroupKeyFilter: groupKey,
 	})
 	if err != nil {
