@@ -4,6 +4,9 @@ package itest
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,13 +30,15 @@ func TestDemoStory(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 
+	steps := &stepTimer{w: testWriter{t}}
 	sum, err := demo.Run(ctx, demo.Config{
 		Profile: net.profile,
 		Sluice:  binaries.sluice,
 		Sluiced: binaries.sluiced,
 		Work:    demoWork,
-		Out:     testWriter{t},
+		Out:     steps,
 	})
+	steps.log(t)
 	if sum != nil {
 		sum.Print(testWriter{t})
 	}
@@ -101,4 +106,39 @@ func TestDemoStory(t *testing.T) {
 			"withdrawn %v", check, sh.Genesis, sh.TrancheUnits,
 			sh.Withdrawn)
 	}
+}
+
+// stepTimer passes the story's output on and notes when each step
+// ("==> name") began, so that the test log shows what each step took.
+type stepTimer struct {
+	w     io.Writer
+	names []string
+	began []time.Time
+}
+
+func (s *stepTimer) Write(p []byte) (int, error) {
+	if name, ok := strings.CutPrefix(string(p), "==> "); ok {
+		s.names = append(s.names, strings.TrimSpace(name))
+		s.began = append(s.began, time.Now())
+	}
+	return s.w.Write(p)
+}
+
+// log logs each step's duration, the last one's up to now.
+func (s *stepTimer) log(t *testing.T) {
+	t.Helper()
+	var b strings.Builder
+	for i, name := range s.names {
+		end := time.Now()
+		if i+1 < len(s.began) {
+			end = s.began[i+1]
+		}
+		fmt.Fprintf(&b, "\n  %6.1fs  %s", end.Sub(s.began[i]).Seconds(),
+			name)
+	}
+	if len(s.began) > 0 {
+		fmt.Fprintf(&b, "\n  %6.1fs  in all",
+			time.Since(s.began[0]).Seconds())
+	}
+	t.Logf("the story's steps took:%s", b.String())
 }
