@@ -84,6 +84,9 @@ func (s *story) shareBaseline(ctx context.Context) error {
 		}
 	}
 	if a := sh.Asset; a != nil {
+		// An earlier story made it: this one's epochs are its
+		// tranches.
+		s.act.announced = true
 		fmt.Fprintf(s.out, "    share asset %s (%s) exists: the "+
 			"story's epochs become its tranches\n", a.Name, a.State)
 	}

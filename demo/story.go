@@ -387,9 +387,11 @@ func (s *story) runAgent(ctx context.Context) error {
 			s.live(ctx, time.Since(start), false)
 			// The share asset's genesis starts at the first
 			// rewarded epoch's close, and is mined meanwhile.
-			if _, err := s.advanceShares(ctx); err != nil {
+			sctx, cancel := context.WithTimeout(ctx, shareLook)
+			if _, err := s.advanceShares(sctx); err != nil {
 				fmt.Fprintf(s.out, "    (shares: %v)\n", err)
 			}
+			cancel()
 		}
 	}
 }
