@@ -82,12 +82,12 @@ const (
 	sharesTimeout       = 3 * time.Minute
 	withdrawTimeout     = 3 * time.Minute
 	verifyTimeout       = 3 * time.Minute
-
-	// shareLook bounds one look at the share asset between live lines
-	// (reads, and a block mined when tapd waits for one).
-	shareLook   = 5 * time.Second
-	stopTimeout = 30 * time.Second
+	stopTimeout         = 30 * time.Second
 )
+
+// shareLook bounds one look at the share asset between live lines (reads,
+// and a block mined when tapd waits for one).
+const shareLook = 5 * time.Second
 
 // ErrConfig is returned by Run when its Config is unusable.
 var ErrConfig = errors.New("demo config")
