@@ -91,7 +91,9 @@ func devnetDemo(c *cli.Context) error {
 		return err
 	}
 	fmt.Printf("\nThe story played in %v: the ledger balances and "+
-		"reconciles with the hub's lnd.\n",
+		"reconciles with the hub's lnd, tapd's share supply is the "+
+		"ledger's, provider1's tapd holds the shares it withdrew and "+
+		"its reward verified.\n",
 		time.Since(start).Round(time.Second))
 	return nil
 }
