@@ -282,6 +282,9 @@ func (s *story) logs() []string {
 
 		if node, err := s.prof.Node(n); err == nil {
 			logs = append(logs, node.LogPath)
+			if node.Tapd != nil {
+				logs = append(logs, node.Tapd.LogPath)
+			}
 		}
 	}
 	return logs
