@@ -209,6 +209,25 @@ func (s *story) waitDrained(ctx context.Context) error {
 	return nil
 }
 
+// epochRewards is what the epochs closed during the story moved from the
+// platform fees into the vault.
+func (s *story) epochRewards(ctx context.Context) (ledger.MilliSatoshi,
+	error) {
+
+	epochs, err := s.operator.vault.ListEpochs(ctx, connect.NewRequest(
+		&sluicerpc.ListEpochsRequest{After: s.act.baseEpoch}))
+	if err != nil {
+		return 0, fmt.Errorf("list epochs: %w", err)
+	}
+	var r ledger.MilliSatoshi
+	for _, e := range epochs.Msg.Epochs {
+		if e.Closed {
+			r += ledger.MilliSatoshi(e.RewardMsat)
+		}
+	}
+	return r, nil
+}
+
 // summarize reads the books after the story and reconciles them with the
 // hub's lnd.
 func (s *story) summarize(ctx context.Context) error {
@@ -291,6 +310,10 @@ func (s *story) summarize(ctx context.Context) error {
 		return fmt.Errorf("read the books: %w", err)
 	}
 	sum.PayoutFees = d.routingFees - sum.RefundFees
+	sum.Shares = s.act.sum
+	if sum.Rewards, err = s.epochRewards(ctx); err != nil {
+		return err
+	}
 	s.sum = sum
 
 	// The whole ledger against the hub's lnd, as an operator checks it.

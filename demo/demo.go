@@ -44,6 +44,30 @@ const (
 	spareSat = 500
 )
 
+// The share loops of a sluiced the story starts: closed epochs are minted
+// into tapd every shareSync, queued withdrawals sent every
+// withdrawInterval, so that the last act takes seconds, not minutes.
+const (
+	shareSync        = time.Second
+	withdrawInterval = 2 * time.Second
+)
+
+// The bounds of StoryEpoch.
+const (
+	minStoryEpoch = 3 * time.Second
+	maxStoryEpoch = devnet.YieldEpoch
+)
+
+// StoryEpoch is the reward epoch of a sluiced the story starts for work of
+// the given length: a quarter of it, in whole seconds, within 3s and the
+// devnet's 30s. Epochs then close while the agent works, so the share
+// asset's genesis (which needs a supply) is made at the first close and
+// the epochs after it are minted as tranches.
+func StoryEpoch(work time.Duration) time.Duration {
+	e := (work / 4).Round(time.Second)
+	return min(max(e, minStoryEpoch), maxStoryEpoch)
+}
+
 // Timeouts of the story's waits.
 const (
 	sluicedStartTimeout = 90 * time.Second
@@ -55,8 +79,15 @@ const (
 	refundTimeout       = 2 * time.Minute
 	drainTimeout        = time.Minute
 	summaryTimeout      = 2 * time.Minute
+	sharesTimeout       = 3 * time.Minute
+	withdrawTimeout     = 3 * time.Minute
+	verifyTimeout       = 3 * time.Minute
 	stopTimeout         = 30 * time.Second
 )
+
+// shareLook bounds one look at the share asset between live lines (reads,
+// and a block mined when tapd waits for one).
+const shareLook = 5 * time.Second
 
 // ErrConfig is returned by Run when its Config is unusable.
 var ErrConfig = errors.New("demo config")
@@ -179,6 +210,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := os.MkdirAll(cfg.LogDir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo log dir: %w", err)
 	}
+	// The story's context ends with Run: a command left in the
+	// background (the genesis) ends with it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s := &story{cfg: cfg, out: cfg.Out, prof: cfg.Profile, ctx: ctx}
 	defer s.close()
 
@@ -207,10 +242,18 @@ func (s *story) play() (*Summary, error) {
 		{"buyer node pays the job invoice", payTimeout, s.payInvoice},
 		{"wait until the job is funded", fundedTimeout, s.waitFunded},
 		{"take the books before the work", callTimeout, s.baseline},
+		{"note the share asset before the work", callTimeout,
+			s.shareBaseline},
 		{"run the agent", work + agentSlack, s.runAgent},
 		{"end the job", callTimeout, s.endJob},
 		{"wait for the refund", refundTimeout, s.waitRefund},
 		{"wait for the last payouts", drainTimeout, s.waitDrained},
+		{"mint the share asset and the epochs' tranches",
+			sharesTimeout, s.waitTranches},
+		{"provider1 withdraws its shares to its own tapd",
+			withdrawTimeout, s.withdrawShares},
+		{"provider1 verifies its reward against the chain",
+			verifyTimeout, s.verifyReward},
 		{"read the books and reconcile", summaryTimeout, s.summarize},
 	}
 	for _, st := range steps {
@@ -239,6 +282,9 @@ func (s *story) logs() []string {
 
 		if node, err := s.prof.Node(n); err == nil {
 			logs = append(logs, node.LogPath)
+			if node.Tapd != nil {
+				logs = append(logs, node.Tapd.LogPath)
+			}
 		}
 	}
 	return logs

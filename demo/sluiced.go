@@ -30,6 +30,8 @@ type api struct {
 	jobs     sluicerpcconnect.JobServiceClient
 	provider sluicerpcconnect.ProviderServiceClient
 	metering sluicerpcconnect.MeteringServiceClient
+	vault    sluicerpcconnect.VaultServiceClient
+	shares   sluicerpcconnect.SharesServiceClient
 }
 
 // newAPI returns clients of the sluiced at addr whose TLS certificate is
@@ -53,6 +55,8 @@ func newAPI(addr, certPath, macaroonPath string) (*api, error) {
 		jobs:     cl.Jobs,
 		provider: cl.Providers,
 		metering: cl.Metering,
+		vault:    cl.Vault,
+		shares:   cl.Shares,
 	}, nil
 }
 
@@ -84,8 +88,10 @@ func (s *story) answers(ctx context.Context) error {
 }
 
 // startSluiced reuses a sluiced that answers on the network's API address,
-// or starts one with the network's sluice.conf (written when missing) and
-// the story's platform fee, and waits until it answers.
+// or starts one with the network's sluice.conf (written when missing), the
+// story's platform fee, reward epochs sized from the work (StoryEpoch) and
+// fast share loops, and waits until it answers. A reused sluiced keeps its
+// own settings: the share act then waits longer.
 func (s *story) startSluiced(ctx context.Context) error {
 	if err := s.answers(ctx); err == nil {
 		fmt.Fprintf(s.out, "    sluiced already answers at %s; using "+
@@ -111,8 +117,11 @@ func (s *story) startSluiced(ctx context.Context) error {
 		return fmt.Errorf("sluiced's output file: %w", err)
 	}
 	defer out.Close()
-	args := []string{"--configfile=" + conf, fmt.Sprintf(
-		"--metering.platformfee=%d", s.cfg.PlatformFee)}
+	args := []string{"--configfile=" + conf,
+		fmt.Sprintf("--metering.platformfee=%d", s.cfg.PlatformFee),
+		"--yield.epoch=" + StoryEpoch(s.cfg.Work).String(),
+		"--tapd.sharesync=" + shareSync.String(),
+		"--tapd.withdrawinterval=" + withdrawInterval.String()}
 	cmd := exec.Command(s.cfg.Sluiced, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if !s.cfg.KeepSluiced {

@@ -49,6 +49,12 @@ type story struct {
 
 	db *store.DB
 
+	// chain mines blocks for the share act, opened when first needed.
+	chain *devnet.Chain
+
+	// act is the last act's state: the share asset on tapd.
+	act shareAct
+
 	// base are the books before the work; sum the summary.
 	base books
 	sum  *Summary
@@ -61,6 +67,9 @@ func (s *story) close() {
 	}
 	for _, c := range s.conns {
 		_ = c.Close()
+	}
+	if s.chain != nil {
+		s.chain.Close()
 	}
 	s.stopSluiced()
 }
@@ -98,8 +107,27 @@ func (s *story) sluiceArgs() []string {
 func (s *story) runCLI(ctx context.Context, msg proto.Message,
 	args ...string) error {
 
+	return s.execCLI(ctx, s.showCLI(args...), func(out []byte) error {
+		return sluicerpc.JSONUnmarshalOptions.Unmarshal(out, msg)
+	})
+}
+
+// showCLI prints the command as a user would type it and returns the full
+// argument list: the network's flags, --json, then args.
+func (s *story) showCLI(args ...string) []string {
 	args = append(append(s.sluiceArgs(), "--json"), args...)
 	fmt.Fprintf(s.out, "    $ sluice %s\n", strings.Join(args[3:], " "))
+	return args
+}
+
+// execCLI runs the sluice binary with args (from showCLI) and decodes its
+// answer with decode. A command that fails may still have answered
+// (reconcile exits 1 on a difference, verify on a failed step): the answer
+// is decoded, the failure returned. It prints nothing, so it may run
+// beside the live line.
+func (s *story) execCLI(ctx context.Context, args []string,
+	decode func([]byte) error) error {
+
 	cmd := exec.CommandContext(ctx, s.cfg.Sluice, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -111,10 +139,7 @@ func (s *story) runCLI(ctx context.Context, msg proto.Message,
 			return runErr
 		}
 	}
-	// A command that fails may still have answered (reconcile exits 1
-	// on a difference): the answer is decoded, the failure returned.
-	err := sluicerpc.JSONUnmarshalOptions.Unmarshal(stdout.Bytes(), msg)
-	if err != nil {
+	if err := decode(stdout.Bytes()); err != nil {
 		return errors.Join(runErr, fmt.Errorf("sluice %s --json: %w: %s",
 			strings.Join(args[3:], " "), err, stdout.String()))
 	}
@@ -360,6 +385,13 @@ func (s *story) runAgent(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			s.live(ctx, time.Since(start), false)
+			// The share asset's genesis starts at the first
+			// rewarded epoch's close, and is mined meanwhile.
+			sctx, cancel := context.WithTimeout(ctx, shareLook)
+			if _, err := s.advanceShares(sctx); err != nil {
+				fmt.Fprintf(s.out, "    (shares: %v)\n", err)
+			}
+			cancel()
 		}
 	}
 }

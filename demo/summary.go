@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+	"github.com/sluice-ln/sluice/shares"
 )
 
 // ErrUnbalanced is returned by Summary.Check when the books of the story do
@@ -17,6 +18,37 @@ var ErrUnbalanced = errors.New("the ledger does not balance")
 // ErrNotReconciled is returned by Summary.Check when reconciliation with
 // the hub's lnd found differences.
 var ErrNotReconciled = errors.New("the ledger differs from the hub's lnd")
+
+// ErrSharesDiffer is returned by Summary.Check when the share asset on
+// tapd does not show what the ledger says: tapd's supply is not the
+// ledger's, provider1's tapd does not hold what it withdrew, or its
+// reward did not verify against the chain.
+var ErrSharesDiffer = errors.New("the share asset differs from the ledger")
+
+// ShareSummary is the last act: the vault's shares as a Taproot Asset.
+type ShareSummary struct {
+	// Asset is the share asset's name in tapd, GroupKey its 33-byte
+	// tweaked group key, Genesis the units its genesis minted.
+	Asset    string
+	GroupKey []byte
+	Genesis  ledger.Shares
+
+	// Tranches are the epochs minted as tranches during the story, and
+	// TrancheUnits the units they minted.
+	Tranches     []uint64
+	TrancheUnits ledger.Shares
+
+	// Withdrawn is what provider1 withdrew from the hub's custody to its
+	// own tapd; ProviderTapd is what that tapd holds of the group
+	// (ListBalances), ProviderTapdBefore what it held before.
+	Withdrawn          ledger.Shares
+	ProviderTapd       ledger.Shares
+	ProviderTapdBefore ledger.Shares
+
+	// Verify is `sluice shares verify`'s report on provider1's reward in
+	// the last tranche's epoch, checked with provider1's tapd.
+	Verify *shares.Report
+}
 
 // Summary is what one story moved, read from the store and the nodes after
 // the job ended. Amounts of the provider's and the platform's accounts are
@@ -36,9 +68,13 @@ type Summary struct {
 	EscrowCredits ledger.MilliSatoshi
 
 	// Usage is what the job's metered seconds cost (escrow to provider
-	// payable and platform fees); PlatformFees the platform's share.
+	// payable and platform fees); PlatformFees the platform fees
+	// account's change, and Rewards what the epochs that closed during
+	// the story moved from it into the vault (their rewards, which
+	// bought the shares they issued).
 	Usage        ledger.MilliSatoshi
 	PlatformFees ledger.MilliSatoshi
+	Rewards      ledger.MilliSatoshi
 
 	// PaidOut, Payable and InFlight are the provider's accounts' change;
 	// PayoutFees the routing fees its payouts cost.
@@ -65,8 +101,13 @@ type Summary struct {
 	ShareSum  ledger.Shares
 
 	// Reconcile is `sluice operator reconcile`'s comparison of the whole
-	// ledger with the hub's lnd.
+	// ledger with the hub's lnd, and of the share supply with the hub's
+	// tapd (ShareAsset).
 	Reconcile *sluicerpc.ReconcileResponse
+
+	// Shares is the last act: the share asset, the withdrawal to
+	// provider1's tapd and the verified reward.
+	Shares ShareSummary
 
 	// SluicedRunning is whether the story left sluiced running (one it
 	// reused, or one it started with Config.KeepSluiced).
@@ -88,12 +129,11 @@ func (s *Summary) Check() error {
 		s.ShareSum)
 	check(s.EscrowCredits == s.Funded, "escrow credits %v != funding "+
 		"paid %v", s.EscrowCredits, s.Funded)
-	earned := s.PaidOut + s.Payable + s.InFlight + s.PayoutFees +
-		s.PlatformFees
+	earned := s.earned()
 	check(earned == s.Usage, "paid out %v + payable %v + in flight %v "+
-		"+ payout fees %v + platform fees %v = %v != usage %v",
-		s.PaidOut, s.Payable, s.InFlight, s.PayoutFees, s.PlatformFees,
-		earned, s.Usage)
+		"+ payout fees %v + platform fees %v + epoch rewards %v = %v "+
+		"!= usage %v", s.PaidOut, s.Payable, s.InFlight, s.PayoutFees,
+		s.PlatformFees, s.Rewards, earned, s.Usage)
 	spent := s.Usage + s.Refunded + s.RefundFees + s.EscrowLeft
 	check(spent == s.Funded, "usage %v + refunded %v + refund fees %v "+
 		"+ escrow left %v = %v != funded %v", s.Usage, s.Refunded,
@@ -116,7 +156,67 @@ func (s *Summary) Check() error {
 		return fmt.Errorf("%w: %s", ErrNotReconciled,
 			strings.Join(diffs, "; "))
 	}
+	return s.Shares.check(s.Reconcile.ShareAsset)
+}
+
+// check returns nil when tapd's supply is the ledger's (c, reconcile's
+// share asset check), provider1's tapd gained what it withdrew and the
+// reward verified; else an error wrapping ErrSharesDiffer listing what
+// failed.
+func (a ShareSummary) check(c *sluicerpc.ShareAssetCheck) error {
+	var bad []string
+	switch {
+	case c == nil || !c.Genesis:
+		bad = append(bad, "reconcile compared no share asset")
+	case !c.Matches || c.BehindEpochs != 0:
+		bad = append(bad, fmt.Sprintf("tapd's supply %d units "+
+			"(issued %d, burned %d) != the ledger's %d at "+
+			"epoch %d, %d epochs behind", supplyOf(c), c.TapdIssuedUnits,
+			c.TapdBurnedUnits, c.LedgerSupplyUnits, c.Epoch,
+			c.BehindEpochs))
+	}
+	if got := a.ProviderTapd - a.ProviderTapdBefore; got != a.Withdrawn {
+		bad = append(bad, fmt.Sprintf("provider1's tapd gained %v, "+
+			"it withdrew %v", got, a.Withdrawn))
+	}
+	switch {
+	case a.Verify == nil:
+		bad = append(bad, "provider1's reward was not verified")
+	case !a.Verify.OK():
+		bad = append(bad, fmt.Sprintf("provider1's reward in epoch "+
+			"%d did not verify: %s", a.Verify.Epoch,
+			failedStep(a.Verify)))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s", ErrSharesDiffer, strings.Join(bad,
+			"; "))
+	}
 	return nil
+}
+
+// supplyOf is tapd's supply in a share asset check: issued less burned.
+func supplyOf(c *sluicerpc.ShareAssetCheck) int64 {
+	return int64(c.TapdIssuedUnits) - int64(c.TapdBurnedUnits)
+}
+
+// failedStep names the step where a verification stopped.
+func failedStep(r *shares.Report) string {
+	if len(r.Steps) == 0 {
+		return "no step ran"
+	}
+	last := r.Steps[len(r.Steps)-1]
+	if last.OK {
+		return fmt.Sprintf("stopped after step %d", last.Number)
+	}
+	return fmt.Sprintf("step %d (%s): %s", last.Number, last.Title,
+		last.Detail)
+}
+
+// earned is where the usage went: to the provider (paid out, payable, in
+// flight, the payouts' routing fees), the platform and the vault.
+func (s *Summary) earned() ledger.MilliSatoshi {
+	return s.PaidOut + s.Payable + s.InFlight + s.PayoutFees +
+		s.PlatformFees + s.Rewards
 }
 
 // difference is one line of reconciliation.
@@ -153,8 +253,9 @@ func (s *Summary) Print(w io.Writer) {
 		s.ProviderID)
 	fmt.Fprintf(w, "  seconds metered      %d\n", s.Seconds)
 	fmt.Fprintf(w, "  funded (buyer paid)  %s\n", sat(s.Funded))
-	fmt.Fprintf(w, "  usage                %s  (platform fees %s)\n",
-		sat(s.Usage), sat(s.PlatformFees))
+	fmt.Fprintf(w, "  usage                %s  (platform fees %s, "+
+		"epoch rewards to the vault %s)\n", sat(s.Usage),
+		sat(s.PlatformFees), sat(s.Rewards))
 	fmt.Fprintf(w, "  payouts              %d, paid out %s, payout "+
 		"fees %s\n", s.Payouts, sat(s.PaidOut), sat(s.PayoutFees))
 	fmt.Fprintf(w, "  provider1 received   %s\n", sat(s.Received))
@@ -172,10 +273,9 @@ func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "  escrow credits %s = funding %s: %s\n",
 		sat(s.EscrowCredits), sat(s.Funded),
 		mark(s.EscrowCredits == s.Funded))
-	earned := s.PaidOut + s.Payable + s.InFlight + s.PayoutFees +
-		s.PlatformFees
-	fmt.Fprintf(w, "  paid out + payable + in flight + fees = %s = "+
-		"usage %s: %s\n", sat(earned), sat(s.Usage),
+	earned := s.earned()
+	fmt.Fprintf(w, "  paid out + payable + in flight + fees + "+
+		"rewards = %s = usage %s: %s\n", sat(earned), sat(s.Usage),
 		mark(earned == s.Usage))
 	spent := s.Usage + s.Refunded + s.RefundFees + s.EscrowLeft
 	fmt.Fprintf(w, "  usage + refund + refund fees + escrow left = %s = "+
@@ -190,5 +290,52 @@ func (s *Summary) Print(w io.Writer) {
 		for _, d := range r.Differences {
 			fmt.Fprintf(w, "    %s\n", difference(d))
 		}
+	}
+	s.Shares.print(w, s.Reconcile.GetShareAsset())
+}
+
+// print writes the last act's lines of the summary: what the share asset
+// is and holds, then its checks.
+func (a ShareSummary) print(w io.Writer, c *sluicerpc.ShareAssetCheck) {
+	epochs := make([]string, len(a.Tranches))
+	for i, e := range a.Tranches {
+		epochs[i] = fmt.Sprint(e)
+	}
+	fmt.Fprintf(w, "shares on tapd:\n")
+	fmt.Fprintf(w, "  share asset          %s, group key %x\n", a.Asset,
+		a.GroupKey)
+	fmt.Fprintf(w, "  minted               genesis %v; %d tranches "+
+		"(epochs %s), %v\n", a.Genesis, len(a.Tranches),
+		strings.Join(epochs, ", "), a.TrancheUnits)
+	fmt.Fprintf(w, "  provider1 withdrew   %v; its tapd holds %v of "+
+		"the group\n", a.Withdrawn, a.ProviderTapd)
+	if v := a.Verify; v != nil && v.Meta != nil {
+		fmt.Fprintf(w, "  proof                epoch %d, tranche %s, "+
+			"usage root %s\n", v.Epoch, v.AssetID, v.Meta.UsageRoot)
+	}
+
+	fmt.Fprintln(w, "share checks:")
+	if c != nil && c.Genesis {
+		fmt.Fprintf(w, "  tapd's supply %d units = the ledger's %d "+
+			"(epoch %d): %s\n", supplyOf(c), c.LedgerSupplyUnits,
+			c.Epoch, mark(c.Matches && c.BehindEpochs == 0))
+	} else {
+		fmt.Fprintf(w, "  tapd's supply = the ledger's: %s (not "+
+			"compared)\n", mark(false))
+	}
+	gained := a.ProviderTapd - a.ProviderTapdBefore
+	fmt.Fprintf(w, "  provider1's tapd gained %v = withdrawn %v: %s\n",
+		gained, a.Withdrawn, mark(gained == a.Withdrawn))
+	switch v := a.Verify; {
+	case v == nil:
+		fmt.Fprintf(w, "  reward proof verified: %s (not run)\n",
+			mark(false))
+	case v.OK():
+		fmt.Fprintf(w, "  reward proof of epoch %d verified with "+
+			"provider1's tapd, %d steps: %s\n", v.Epoch,
+			len(v.Steps), mark(true))
+	default:
+		fmt.Fprintf(w, "  reward proof of epoch %d: %s: %s\n",
+			v.Epoch, failedStep(v), mark(false))
 	}
 }

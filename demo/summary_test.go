@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+	"github.com/sluice-ln/sluice/shares"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -25,8 +26,32 @@ func balanced() Summary {
 		Payouts: 58, Received: 290_000,
 		Refunded: 700_000, EscrowLeft: 0,
 		Reconcile: &sluicerpc.ReconcileResponse{Invoices: 1,
-			Payouts: 58, Refunds: 1, Ok: true},
+			Payouts: 58, Refunds: 1, Ok: true,
+			ShareAsset: &sluicerpc.ShareAssetCheck{Genesis: true,
+				TapdIssuedUnits: 2_500, TapdHeldUnits: 1_700,
+				LedgerSupplyUnits: 2_500, Epoch: 4,
+				Matches: true}},
+		Shares: ShareSummary{
+			Asset: "sluice-demo", GroupKey: []byte{2, 0xab},
+			Genesis: 1_000, Tranches: []uint64{3, 4},
+			TrancheUnits: 1_500, Withdrawn: 800,
+			ProviderTapdBefore: 100, ProviderTapd: 900,
+			Verify: verified(4),
+		},
 	}
+}
+
+// verified is a report of a verification of epoch's reward where every
+// step passed.
+func verified(epoch uint64) *shares.Report {
+	r := &shares.Report{Epoch: epoch, ProviderID: "prov",
+		AssetID: "aa", Meta: &shares.TrancheMeta{Epoch: epoch,
+			UsageRoot: "bb"}}
+	for n := shares.StepTranche; n <= shares.StepReward; n++ {
+		r.Steps = append(r.Steps, shares.Step{Number: n, OK: true,
+			Title: "step"})
+	}
+	return r
 }
 
 func TestSummaryCheck(t *testing.T) {
@@ -43,6 +68,10 @@ func TestSummaryCheck(t *testing.T) {
 			s.PayoutFees = 10
 			s.Refunded -= 5
 			s.RefundFees = 5
+		}},
+		{name: "epoch rewards to the vault", change: func(s *Summary) {
+			s.PlatformFees -= 2_000
+			s.Rewards = 2_000
 		}},
 		{name: "sum not zero", change: func(s *Summary) {
 			s.LedgerSum = 1
@@ -71,6 +100,32 @@ func TestSummaryCheck(t *testing.T) {
 				Kind: "payout", Subject: "p1",
 				Sluice: "1000", Lnd: "none"}}
 		}, wantErr: ErrNotReconciled, wantMsg: "p1"},
+		{name: "no share asset compared", change: func(s *Summary) {
+			s.Reconcile.ShareAsset = nil
+		}, wantErr: ErrSharesDiffer, wantMsg: "no share asset"},
+		{name: "tapd's supply differs", change: func(s *Summary) {
+			s.Reconcile.ShareAsset.TapdIssuedUnits--
+			s.Reconcile.ShareAsset.Matches = false
+		}, wantErr: ErrSharesDiffer,
+			wantMsg: "tapd's supply 2499 units"},
+		{name: "an epoch not minted", change: func(s *Summary) {
+			s.Reconcile.ShareAsset.BehindEpochs = 1
+		}, wantErr: ErrSharesDiffer, wantMsg: "1 epochs behind"},
+		{name: "provider1's tapd short", change: func(s *Summary) {
+			s.Shares.ProviderTapd--
+		}, wantErr: ErrSharesDiffer, wantMsg: "gained 0.799 shares"},
+		{name: "not verified", change: func(s *Summary) {
+			s.Shares.Verify = nil
+		}, wantErr: ErrSharesDiffer, wantMsg: "not verified"},
+		{name: "verification failed", change: func(s *Summary) {
+			last := &s.Shares.Verify.Steps[3]
+			last.OK = false
+			last.Detail = "proof does not match root"
+		}, wantErr: ErrSharesDiffer, wantMsg: "step 4 (step): proof " +
+			"does not match root"},
+		{name: "verification stopped", change: func(s *Summary) {
+			s.Shares.Verify.Steps = s.Shares.Verify.Steps[:2]
+		}, wantErr: ErrSharesDiffer, wantMsg: "stopped after step 2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,7 +158,14 @@ func TestSummaryPrint(t *testing.T) {
 	for _, want := range []string{"seconds metered      60",
 		"payouts              58, paid out 290 sat",
 		"refunded to buyer    700 sat", "sum of all balances = 0 msat: ok",
-		"0 differences: ok"} {
+		"0 differences: ok",
+		"share asset          sluice-demo, group key 02ab",
+		"2 tranches (epochs 3, 4), 1.500 shares",
+		"provider1 withdrew   0.800 shares; its tapd holds 0.900",
+		"epoch 4, tranche aa, usage root bb",
+		"tapd's supply 2500 units = the ledger's 2500 (epoch 4): ok",
+		"gained 0.800 shares = withdrawn 0.800 shares: ok",
+		"epoch 4 verified with provider1's tapd, 4 steps: ok"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
@@ -112,12 +174,28 @@ func TestSummaryPrint(t *testing.T) {
 		t.Errorf("a balanced summary shows a mismatch:\n%s", out)
 	}
 
-	s.Payable--
-	buf.Reset()
-	s.Print(&buf)
-	if !strings.Contains(buf.String(), "MISMATCH") {
-		t.Errorf("an unbalanced summary shows no mismatch:\n%s",
-			buf.String())
+	for name, change := range map[string]func(*Summary){
+		"unbalanced": func(s *Summary) { s.Payable-- },
+		"supply differs": func(s *Summary) {
+			s.Reconcile.ShareAsset.Matches = false
+		},
+		"tapd short": func(s *Summary) { s.Shares.ProviderTapd-- },
+		"verify failed": func(s *Summary) {
+			s.Shares.Verify.Steps[3].OK = false
+		},
+		"verify not run": func(s *Summary) { s.Shares.Verify = nil },
+		"nothing compared": func(s *Summary) {
+			s.Reconcile.ShareAsset = nil
+		},
+	} {
+		s := balanced()
+		change(&s)
+		buf.Reset()
+		s.Print(&buf)
+		if !strings.Contains(buf.String(), "MISMATCH") {
+			t.Errorf("%s: the summary shows no mismatch:\n%s", name,
+				buf.String())
+		}
 	}
 }
 
@@ -251,5 +329,19 @@ func TestStepError(t *testing.T) {
 	want := `step "run the agent" failed: boom (logs: a.log, b.log)`
 	if err.Error() != want {
 		t.Fatalf("Error = %q, want %q", err.Error(), want)
+	}
+}
+
+func TestStoryEpoch(t *testing.T) {
+	for work, want := range map[time.Duration]time.Duration{
+		2 * time.Second:  3 * time.Second,
+		10 * time.Second: 3 * time.Second,
+		14 * time.Second: 4 * time.Second,
+		time.Minute:      15 * time.Second,
+		10 * time.Minute: devnet.YieldEpoch,
+	} {
+		if got := StoryEpoch(work); got != want {
+			t.Errorf("StoryEpoch(%v) = %v, want %v", work, got, want)
+		}
 	}
 }

@@ -161,7 +161,7 @@ func TestBinariesCheck(t *testing.T) {
 }
 
 func TestPickPorts(t *testing.T) {
-	offs := offsets(len(lndSpecs), tapdCount())
+	offs := offsets(len(lndSpecs), tapdCount(lndSpecs))
 	dir := "/tmp/some/devnet"
 	base := preferredBase(dir)
 
@@ -229,16 +229,21 @@ func nextBlock(base int) int {
 }
 
 func TestOffsetsUnique(t *testing.T) {
-	seen := map[int]bool{}
 	specs := lndSpecsFor(MaxProviders)
-	for _, o := range offsets(len(specs), tapdCount()) {
-		if seen[o] {
-			t.Fatalf("offset %d used twice", o)
+	// The network's own, and the plan's room: a tapd on every node.
+	for _, tapds := range []int{tapdCount(specs), len(specs)} {
+		seen := map[int]bool{}
+		for _, o := range offsets(len(specs), tapds) {
+			if seen[o] {
+				t.Fatalf("%d tapds: offset %d used twice",
+					tapds, o)
+			}
+			if o < 0 || o >= blockSize {
+				t.Fatalf("%d tapds: offset %d outside the "+
+					"block", tapds, o)
+			}
+			seen[o] = true
 		}
-		if o < 0 || o >= blockSize {
-			t.Fatalf("offset %d outside the block", o)
-		}
-		seen[o] = true
 	}
 }
 
@@ -610,7 +615,7 @@ func TestMembersMarkersUnique(t *testing.T) {
 				dir)
 		}
 	}
-	if len(names) != 2+len(lndSpecs)+tapdCount() {
+	if len(names) != 2+len(lndSpecs)+tapdCount(lndSpecs) {
 		t.Fatalf("%d members", len(names))
 	}
 }

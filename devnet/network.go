@@ -164,7 +164,8 @@ func Up(ctx context.Context, opts Options) (*Profile, error) {
 
 	ms := membersFor(dir, opts.Providers)
 	specs := lndSpecsFor(opts.Providers)
-	p, err := pickPorts(dir, offsets(len(specs), tapdCount()), portFree)
+	p, err := pickPorts(dir, offsets(len(specs), tapdCount(specs)),
+		portFree)
 	if err != nil {
 		return nil, fmt.Errorf("devnet up: %w", err)
 	}
@@ -424,9 +425,10 @@ func lockDir(dir string) (func(), error) {
 	}, nil
 }
 
-func tapdCount() int {
+// tapdCount is how many of the lnd nodes get a tapd.
+func tapdCount(specs []lndSpec) int {
 	n := 0
-	for _, s := range lndSpecs {
+	for _, s := range specs {
 		if s.tapd {
 			n++
 		}

@@ -37,13 +37,15 @@ type lndSpec struct {
 var lndSpecs = []lndSpec{
 	{name: NodeHub, role: RoleHub, tapd: true},
 	{name: NodeProvider1, role: RoleProvider, tapd: true},
-	{name: NodeProvider2, role: RoleProvider},
+	{name: NodeProvider2, role: RoleProvider, tapd: true},
 	{name: NodeBuyer, role: RoleBuyer},
 }
 
 // lndSpecsFor are the lnd nodes of a network with the given number of
 // providers: lndSpecs, then provider3 and on. The extra providers come last
-// so that the default nodes keep their ports.
+// so that the default nodes keep their ports. They run no tapd: they are
+// there for payout benchmarks, where a tapd each would take memory and
+// CPU from the lnd nodes being measured.
 func lndSpecsFor(providers int) []lndSpec {
 	specs := append([]lndSpec(nil), lndSpecs...)
 	for i := DefaultProviders + 1; i <= providers; i++ {

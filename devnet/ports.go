@@ -30,10 +30,10 @@ const (
 	offMinerRPC     = 2
 	offMinerP2P     = 3
 	offLndBase      = 10 // +5 per lnd node: rpc, rest, p2p; ten nodes
-	offTapdBase     = 60 // +10 per tapd node: rpc, rest
+	offTapdBase     = 60 // +2 per tapd node: rpc, rest; ten nodes
 	offSluicedRPC   = 80
 	offLndStride    = 5
-	offTapdStride   = 10
+	offTapdStride   = 2
 	offLndRPC       = 0
 	offLndREST      = 1
 	offLndP2P       = 2

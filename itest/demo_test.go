@@ -4,6 +4,9 @@ package itest
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,19 +21,24 @@ const demoWork = 10 * time.Second
 // signature, a buyer minted, the job funded by the buyer node, ten seconds
 // of a CPU-bound command metered, payouts to provider1's node, the job
 // ended and the buyer refunded. The summary's books must balance and
-// reconcile with the hub's lnd.
+// reconcile with the hub's lnd. The last act: the share asset's genesis at
+// the first rewarded epoch (3s epochs for 10s of work), at least one
+// tranche after it, provider1's shares withdrawn to its tapd, which holds
+// exactly them, its reward verified, and tapd's supply the ledger's.
 func TestDemoStory(t *testing.T) {
 	net := newNetwork(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 
+	steps := &stepTimer{w: testWriter{t}}
 	sum, err := demo.Run(ctx, demo.Config{
 		Profile: net.profile,
 		Sluice:  binaries.sluice,
 		Sluiced: binaries.sluiced,
 		Work:    demoWork,
-		Out:     testWriter{t},
+		Out:     steps,
 	})
+	steps.log(t)
 	if sum != nil {
 		sum.Print(testWriter{t})
 	}
@@ -66,4 +74,71 @@ func TestDemoStory(t *testing.T) {
 	case sum.SluicedRunning:
 		t.Error("the story left the sluiced it started running")
 	}
+
+	// The last act: Check saw tapd's supply equal the ledger's,
+	// provider1's tapd gain what it withdrew, and the reward verify;
+	// here the figures themselves.
+	sh, check := sum.Shares, sum.Reconcile.GetShareAsset()
+	switch {
+	case len(sh.GroupKey) != 33 || sh.Genesis <= 0:
+		t.Errorf("share asset %q, group key %x, genesis %v", sh.Asset,
+			sh.GroupKey, sh.Genesis)
+	case len(sh.Tranches) == 0 || sh.TrancheUnits <= 0:
+		t.Errorf("no tranche after the genesis: %v, %v", sh.Tranches,
+			sh.TrancheUnits)
+	case sh.Withdrawn <= 0 || sh.ProviderTapdBefore != 0 ||
+		sh.ProviderTapd != sh.Withdrawn:
+
+		t.Errorf("provider1 withdrew %v, its tapd holds %v (%v "+
+			"before)", sh.Withdrawn, sh.ProviderTapd,
+			sh.ProviderTapdBefore)
+	case sh.Verify == nil || !sh.Verify.OK() || sh.Verify.Meta == nil ||
+		sh.Verify.Epoch != sh.Tranches[len(sh.Tranches)-1] ||
+		sh.Verify.ProviderID != sum.ProviderID:
+
+		t.Errorf("verify: %+v", sh.Verify)
+	case check == nil || !check.Matches || check.LedgerSupplyUnits !=
+		int64(sh.Genesis+sh.TrancheUnits) ||
+		check.TapdHeldUnits != uint64(sh.Genesis+sh.TrancheUnits-
+			sh.Withdrawn):
+
+		t.Errorf("reconcile's share check %+v, minted %v + %v, "+
+			"withdrawn %v", check, sh.Genesis, sh.TrancheUnits,
+			sh.Withdrawn)
+	}
+}
+
+// stepTimer passes the story's output on and notes when each step
+// ("==> name") began, so that the test log shows what each step took.
+type stepTimer struct {
+	w     io.Writer
+	names []string
+	began []time.Time
+}
+
+func (s *stepTimer) Write(p []byte) (int, error) {
+	if name, ok := strings.CutPrefix(string(p), "==> "); ok {
+		s.names = append(s.names, strings.TrimSpace(name))
+		s.began = append(s.began, time.Now())
+	}
+	return s.w.Write(p)
+}
+
+// log logs each step's duration, the last one's up to now.
+func (s *stepTimer) log(t *testing.T) {
+	t.Helper()
+	var b strings.Builder
+	for i, name := range s.names {
+		end := time.Now()
+		if i+1 < len(s.began) {
+			end = s.began[i+1]
+		}
+		fmt.Fprintf(&b, "\n  %6.1fs  %s", end.Sub(s.began[i]).Seconds(),
+			name)
+	}
+	if len(s.began) > 0 {
+		fmt.Fprintf(&b, "\n  %6.1fs  in all",
+			time.Since(s.began[0]).Seconds())
+	}
+	t.Logf("the story's steps took:%s", b.String())
 }

@@ -460,6 +460,28 @@ func (t *TapdWallet) NewGroupAddr(ctx context.Context, groupKey []byte,
 	return tapAddr(a, hrp), nil
 }
 
+// GroupBalance returns the units of the asset group that tapd holds, as
+// its ListBalances by group key shows them; zero when it holds none.
+func (t *TapdWallet) GroupBalance(ctx context.Context, groupKey []byte) (
+	uint64, error) {
+
+	resp, err := t.assets.ListBalances(ctx, &taprpc.ListBalancesRequest{
+		GroupBy: &taprpc.ListBalancesRequest_GroupKey{
+			GroupKey: true,
+		},
+		GroupKeyFilter: groupKey,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list balances of group %x: %w", groupKey,
+			err)
+	}
+	var held uint64
+	for _, b := range resp.GetAssetGroupBalances() {
+		held += b.Balance
+	}
+	return held, nil
+}
+
 // DialTapdWallet connects to a recipient's tapd at host with its TLS
 // certificate and a macaroon file (admin.macaroon will do), and checks
 // that it answers on network. Close it when done.

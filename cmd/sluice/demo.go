@@ -19,9 +19,14 @@ var devnetDemoCommand = cli.Command{
 		"links provider1 (its lnd signs the challenge), adds a buyer, " +
 		"creates a job the buyer node pays, runs `sluice agent run` " +
 		"on a CPU-bound command for --work while payouts stream to " +
-		"provider1 every second, ends the job, refunds the buyer, " +
-		"and prints the books: balanced, and reconciled with the " +
-		"hub's lnd. A sluiced it started is stopped at the end " +
+		"provider1 every second, ends the job, refunds the buyer; " +
+		"then the reward shares go on tapd: the share asset's " +
+		"genesis at the first rewarded epoch, a tranche per epoch " +
+		"after it, provider1's shares withdrawn to its own tapd and " +
+		"its reward verified against the chain. It prints the " +
+		"books: balanced, reconciled with the hub's lnd, and tapd's " +
+		"share supply the ledger's. A sluiced it started (with " +
+		"reward epochs of a quarter of --work) is stopped at the end " +
 		"(--keep-sluiced leaves it running); the network keeps " +
 		"running until `make devnet-down`.",
 	Flags: []cli.Flag{
@@ -91,7 +96,9 @@ func devnetDemo(c *cli.Context) error {
 		return err
 	}
 	fmt.Printf("\nThe story played in %v: the ledger balances and "+
-		"reconciles with the hub's lnd.\n",
+		"reconciles with the hub's lnd, tapd's share supply is the "+
+		"ledger's, provider1's tapd holds the shares it withdrew and "+
+		"its reward verified.\n",
 		time.Since(start).Round(time.Second))
 	return nil
 }
