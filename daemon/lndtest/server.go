@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/lightninglabs/taproot-assets/taprpc"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/verrpc"
 	"github.com/lightningnetwork/lnd/rpcperms"
@@ -58,6 +59,10 @@ type Options struct {
 	// VersionUnimplemented makes GetVersion unimplemented, as in lnd
 	// before v0.10.0.
 	VersionUnimplemented bool
+
+	// TapdNetwork, when set, makes the fake a tapd too: taprpc's GetInfo
+	// answers it as tapd's network.
+	TapdNetwork string
 }
 
 // DefaultVersion is lnd v0.21.0-beta as built by devnet.
@@ -161,6 +166,9 @@ func Start(t testing.TB, opts Options) *Server {
 	lnrpc.RegisterStateServer(s.grpc, &stateServer{s: s})
 	lnrpc.RegisterLightningServer(s.grpc, &lightningServer{s: s})
 	verrpc.RegisterVersionerServer(s.grpc, &versionServer{s: s})
+	if opts.TapdNetwork != "" {
+		taprpc.RegisterTaprootAssetsServer(s.grpc, &tapdServer{s: s})
+	}
 
 	go func() { _ = s.grpc.Serve(ln) }()
 	t.Cleanup(s.grpc.Stop)
@@ -280,6 +288,20 @@ func (v *versionServer) GetVersion(context.Context,
 	}
 
 	return v.s.opts.Version, nil
+}
+
+// tapdServer is the fake's tapd: GetInfo only.
+type tapdServer struct {
+	taprpc.UnimplementedTaprootAssetsServer
+	s *Server
+}
+
+func (td *tapdServer) GetInfo(context.Context, *taprpc.GetInfoRequest) (
+	*taprpc.GetInfoResponse, error) {
+
+	td.s.count("tapd.GetInfo")
+	return &taprpc.GetInfoResponse{Version: "0.8.0-alpha",
+		Network: td.s.opts.TapdNetwork}, nil
 }
 
 // writeSelfSignedCert makes an ECDSA certificate for 127.0.0.1 and
