@@ -365,7 +365,8 @@ func TestForwardsErrors(t *testing.T) {
 	wrong := uint32(9)
 	raw = &rawForwards{log: testLog(), lastOffset: &wrong}
 	h = NewHubForwards(&forwardsClient{raw: raw})
-	if _, _, err := h.All(context.Background(), ForwardQuery{}); err == nil {
+	_, _, err = h.All(context.Background(), ForwardQuery{})
+	if err == nil {
 		t.Error("a last offset that disagrees was accepted")
 	}
 
