@@ -17,7 +17,7 @@ import (
 
 // devnetTrafficCommand sends payments through the hub so that it routes.
 var devnetTrafficCommand = cli.Command{
-	Name:  "traffic",
+	Name: "traffic",
 	Usage: "send real payments between the buyer and providers " +
 		"through the hub",
 	Description: "Sends payments at about --rate for --for between the " +
