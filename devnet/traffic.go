@@ -44,6 +44,10 @@ const (
 	// DefaultTrafficPaymentTimeout bounds each payment's attempts.
 	DefaultTrafficPaymentTimeout = 30 * time.Second
 
+	// trafficGraphTimeout bounds the wait for every sender's graph to
+	// hold the hub's channels to every receiver.
+	trafficGraphTimeout = 90 * time.Second
+
 	// trafficProgressEvery is how often progress is printed.
 	trafficProgressEvery = 5 * time.Second
 
@@ -231,9 +235,11 @@ type HubPolicy struct {
 // flows are every ordered pair of those nodes, taken in turn; a flow whose
 // sender lacks the outbound balance, or whose receiver the inbound, for one
 // more payment (beyond the channel reserves and a margin for fees) is
-// passed over, by balances read at the start and followed since. Traffic
-// returns once every payment started has ended; when ctx ends it starts no
-// more and waits for those in flight.
+// passed over, by balances read at the start and followed since. Before
+// the first payment Traffic waits until every node's graph holds the hub's
+// channels to the others: a network just brought up may still be gossiping
+// them. It returns once every payment started has ended; when ctx ends it
+// starts no more and waits for those in flight.
 func Traffic(ctx context.Context, prof *Profile,
 	opts TrafficOptions) (*TrafficReport, error) {
 
@@ -269,6 +275,9 @@ func Traffic(ctx context.Context, prof *Profile,
 	if err != nil {
 		return nil, fmt.Errorf("traffic: hub pubkey: %w", err)
 	}
+	if err := waitGraph(ctx, nodes, hub.PubKey, opts.Out); err != nil {
+		return nil, fmt.Errorf("traffic: %w", err)
+	}
 	p := &lndTrafficPayer{hub: hubKey, timeout: opts.PaymentTimeout}
 	rep := runTraffic(ctx, opts, newBook(nodes), p)
 	rep.HubPolicies = policies
@@ -280,6 +289,10 @@ func Traffic(ctx context.Context, prof *Profile,
 type trafficNode struct {
 	name   string
 	conn   *grpc.ClientConn
+
+	// chans are the node's channels with the hub.
+	chans []uint64
+
 	ln     lnrpc.LightningClient
 	router routerrpc.RouterClient
 
@@ -321,6 +334,7 @@ func dialTrafficNode(ctx context.Context, n *LndNode,
 		// A margin of 1% of the capacity beside the reserve covers
 		// the commitment fees of the HTLCs in flight.
 		margin := c.Capacity / 100
+		tn.chans = append(tn.chans, c.ChanId)
 		tn.local += satMsat(c.LocalBalance)
 		tn.remote += satMsat(c.RemoteBalance)
 		if lc := c.LocalConstraints; lc != nil {
@@ -333,6 +347,61 @@ func dialTrafficNode(ctx context.Context, n *LndNode,
 		}
 	}
 	return tn, nil
+}
+
+// waitGraph waits until every node's graph holds the hub's policy on the
+// channels of every other node: a payment to a node whose channel the
+// sender has not heard of yet fails for want of a route. A network just
+// brought up can still be gossiping those channels; `devnet up` only waits
+// for the routes over each node's own channels.
+func waitGraph(ctx context.Context, nodes []*trafficNode, hub string,
+	out io.Writer) error {
+
+	began := time.Now()
+	for _, s := range nodes {
+		for _, r := range nodes {
+			if r == s {
+				continue
+			}
+			for _, id := range r.chans {
+				err := poll(ctx, trafficGraphTimeout,
+					fmt.Sprintf("%s to know the hub's "+
+						"channel %d to %s", s.name, id,
+						r.name),
+					func(ctx context.Context) error {
+						return hubPolicyKnown(ctx, s,
+							id, hub)
+					})
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if d := time.Since(began); d > time.Second {
+		fmt.Fprintf(out, "waited %v for the graph to hold every "+
+			"channel of the hub\n", roundDur(d))
+	}
+	return nil
+}
+
+// hubPolicyKnown returns nil when s's graph has the channel id with the
+// hub's policy on it, enabled.
+func hubPolicyKnown(ctx context.Context, s *trafficNode, id uint64,
+	hub string) error {
+
+	edge, err := s.ln.GetChanInfo(ctx, &lnrpc.ChanInfoRequest{ChanId: id})
+	if err != nil {
+		return err
+	}
+	pol := edge.Node2Policy
+	if edge.Node1Pub == hub {
+		pol = edge.Node1Policy
+	}
+	if pol == nil || pol.Disabled {
+		return errors.New("no enabled policy of the hub yet")
+	}
+	return nil
 }
 
 // satMsat converts satoshis lnd reported (never negative) to msat.
