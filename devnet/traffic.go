@@ -287,8 +287,8 @@ func Traffic(ctx context.Context, prof *Profile,
 // trafficNode is a buyer or provider node that sends and receives
 // traffic, with what it holds on its channels with the hub.
 type trafficNode struct {
-	name   string
-	conn   *grpc.ClientConn
+	name string
+	conn *grpc.ClientConn
 
 	// chans are the node's channels with the hub.
 	chans []uint64
