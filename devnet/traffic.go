@@ -129,18 +129,20 @@ type TrafficOptions struct {
 	Clock clock.Clock
 }
 
-// planned is how many payments the options ask for: one at the start and
-// one each interval after, within For.
+// planned is how many payments the options ask for: Rate × For, rounded
+// up, in whole nanoseconds so that 3/s for 5s is 15 (an interval of
+// 333,333,333 ns would fit a sixteenth). check bounds the product.
 func (o TrafficOptions) planned() int {
-	iv := o.Rate.interval()
-	return int((o.For + iv - 1) / iv)
+	n := int64(o.For) * int64(o.Rate.Count)
+	per := int64(o.Rate.Per)
+	return int((n + per - 1) / per)
 }
 
 // check fills the defaults and refuses what is out of bounds.
 func (o *TrafficOptions) check() error {
-	if o.Rate.Count < 1 || o.Rate.Per <= 0 {
-		return fmt.Errorf("%w: Rate: %v is not a rate",
-			ErrTrafficOptions, o.Rate)
+	if o.Rate.Count < 1 || o.Rate.Per <= 0 || o.Rate.Per > time.Hour {
+		return fmt.Errorf("%w: Rate: %v is not a rate of at least "+
+			"one an hour", ErrTrafficOptions, o.Rate)
 	}
 	if o.Rate.interval() < time.Second/MaxTrafficRate {
 		return fmt.Errorf("%w: Rate: %v is above %d/s",

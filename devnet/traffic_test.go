@@ -64,9 +64,17 @@ func TestTrafficOptionsCheck(t *testing.T) {
 		t.Errorf("planned %d, want 4 (at 0, 1/3, 2/3 and 1 s)",
 			odd.planned())
 	}
+	// A third of a second is 333,333,333 ns: 15 of them fit in 5 s
+	// with room for a sixteenth, which the rate does not ask for.
+	third := TrafficOptions{Rate: Rate{3, time.Second},
+		For: 5 * time.Second}
+	if third.planned() != 15 {
+		t.Errorf("planned %d, want 15", third.planned())
+	}
 
 	bad := []TrafficOptions{
 		{Rate: Rate{}, For: time.Second},
+		{Rate: Rate{1, 2 * time.Hour}, For: time.Second},
 		{Rate: Rate{MaxTrafficRate + 1, time.Second}, For: time.Second},
 		{Rate: Rate{1, time.Second}},
 		{Rate: Rate{1, time.Second}, For: MaxTrafficDuration + 1},
