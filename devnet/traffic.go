@@ -181,52 +181,53 @@ type TrafficReport struct {
 	// Planned is how many payments the rate and duration asked for;
 	// Sent how many were started (fewer when no flow had the balance
 	// or the network could not keep up).
-	Planned int
-	Sent    int
+	Planned int `json:"planned"`
+	Sent    int `json:"sent"`
 
 	// Succeeded and Failed count the payments sent by how they ended.
-	Succeeded int
-	Failed    int
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
 
 	// NoBalance counts the turns when no flow had the balance for a
 	// payment, so none was sent.
-	NoBalance int
+	NoBalance int `json:"no_balance"`
 
 	// Amount is what the succeeded payments delivered, Fees what their
 	// senders paid for routing: the hub's income.
-	Amount lnwire.MilliSatoshi
-	Fees   lnwire.MilliSatoshi
+	Amount lnwire.MilliSatoshi `json:"amount_msat"`
+	Fees   lnwire.MilliSatoshi `json:"fees_msat"`
 
 	// Flows break the payments down by sender and receiver.
-	Flows []FlowReport
+	Flows []FlowReport `json:"flows"`
 
 	// Failures count the failed payments by lnd's failure reason, or by
 	// the call that failed.
-	Failures map[string]int
+	Failures map[string]int `json:"failures"`
 
 	// Elapsed is from the first payment to the end of the last.
-	Elapsed time.Duration
+	Elapsed time.Duration `json:"elapsed_ns"`
 
 	// HubPolicies are the hub's fee policies on its channels, as lnd's
 	// FeeReport gave them when traffic began.
-	HubPolicies []HubPolicy
+	HubPolicies []HubPolicy `json:"hub_policies"`
 }
 
 // FlowReport is the traffic from one node to another, through the hub.
 type FlowReport struct {
-	From, To  string
-	Sent      int
-	Succeeded int
-	Failed    int
-	Amount    lnwire.MilliSatoshi
-	Fees      lnwire.MilliSatoshi
+	From      string              `json:"from"`
+	To        string              `json:"to"`
+	Sent      int                 `json:"sent"`
+	Succeeded int                 `json:"succeeded"`
+	Failed    int                 `json:"failed"`
+	Amount    lnwire.MilliSatoshi `json:"amount_msat"`
+	Fees      lnwire.MilliSatoshi `json:"fees_msat"`
 }
 
 // HubPolicy is the hub's routing fee on one of its channels.
 type HubPolicy struct {
-	ChanID      uint64
-	BaseFeeMsat int64
-	FeePPM      int64
+	ChanID      uint64 `json:"chan_id"`
+	BaseFeeMsat int64  `json:"base_fee_msat"`
+	FeePPM      int64  `json:"fee_ppm"`
 }
 
 // Traffic sends real payments between the network's buyer and provider
