@@ -110,6 +110,7 @@ var devnetCommand = cli.Command{
 		},
 		devnetRunSluicedCommand,
 		devnetDemoCommand,
+		devnetTrafficCommand,
 	},
 }
 
