@@ -52,9 +52,17 @@ type Allocator interface {
 // strategy's principal and yield accounts, the floor and the caps.
 type Books interface {
 	// Income posts amt earned: strategy_yield:<name> → vault, under the
-	// key. A key posted before is a no-op.
+	// key, and sets the cursor in the same transaction, so that what
+	// was read incrementally (lnd's forwards after an offset) is posted
+	// once: a crash leaves both or neither. A key posted before is a
+	// no-op (the cursor is still set). A zero amt posts nothing and only
+	// sets the cursor; a Cursor with no Name sets none.
 	Income(ctx context.Context, key, description string,
-		amt ledger.MilliSatoshi) error
+		amt ledger.MilliSatoshi, cursor Cursor) error
+
+	// Cursor returns the value last set for the strategy's cursor with
+	// the name, "" when never set.
+	Cursor(ctx context.Context, name string) (string, error)
 
 	// Cost posts amt spent (chain fees, rebalance payments): vault →
 	// strategy_yield:<name>, under the key.
@@ -65,6 +73,14 @@ type Books interface {
 	// ended): strategy_principal:<name> → vault, under the key.
 	Return(ctx context.Context, key, description string,
 		amt ledger.MilliSatoshi) error
+}
+
+// Cursor is where an allocator's incremental reading of a source
+// stands: Value is its own (an offset, a height), kept per strategy and
+// Name.
+type Cursor struct {
+	Name  string
+	Value string
 }
 
 // Observation is an allocator's view of its positions, for planning and
