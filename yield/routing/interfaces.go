@@ -1,0 +1,104 @@
+package routing
+
+import (
+	"context"
+	"errors"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/lightning"
+)
+
+// Node is what the strategy needs of the hub's lnd, in package
+// lightning's terms: *lightning.HubChannels, *lightning.HubForwards and
+// *lightning.Graph together (Hub) satisfy it.
+type Node interface {
+	// Open opens a channel as req asks and returns its funding
+	// outpoint once lnd published the funding transaction. Errors
+	// wrapping lightning.ErrUnknownPeer or ErrInsufficientFunds, and
+	// lnd's refusals, are final; others may leave the open unknown.
+	Open(ctx context.Context, req lightning.OpenRequest) (wire.OutPoint,
+		error)
+
+	// ByMemo finds the hub's channel whose open carried memo, in any
+	// state; false when lnd knows none.
+	ByMemo(ctx context.Context, memo string) (lightning.ChannelState,
+		bool, error)
+
+	// ByPoint returns the channel's state; StatusUnknown when lnd never
+	// heard of it.
+	ByPoint(ctx context.Context, point wire.OutPoint) (
+		lightning.ChannelState, error)
+
+	// Close closes the channel cooperatively and returns the closing
+	// transaction's id once published (also for a channel already
+	// closing).
+	Close(ctx context.Context, point wire.OutPoint,
+		req lightning.CloseRequest) (chainhash.Hash, error)
+
+	// TxFee returns what the hub's wallet knows of a transaction, its
+	// fee among it; an error wrapping lightning.ErrTxNotFound when the
+	// wallet does not know it.
+	TxFee(ctx context.Context, txid chainhash.Hash) (lightning.TxInfo,
+		error)
+
+	// EstimateOpenFee is the chain fee lnd expects an open of amount
+	// to pay, confirming within targetConf blocks.
+	EstimateOpenFee(ctx context.Context, amount btcutil.Amount,
+		targetConf int32) (btcutil.Amount, error)
+
+	// SetPolicy sets the hub's forwarding policy of the channel.
+	SetPolicy(ctx context.Context, point wire.OutPoint,
+		policy lightning.Policy) error
+
+	// Policy reads the hub's side of the channel's policy back from
+	// lnd's graph.
+	Policy(ctx context.Context, shortChanID uint64) (lightning.Policy,
+		error)
+
+	// Page reads one page of the hub's forwards (lightning.HubForwards).
+	Page(ctx context.Context, q lightning.ForwardQuery) (
+		lightning.ForwardPage, error)
+
+	// NodeInfo says what lnd's graph knows of node; an error wrapping
+	// lightning.ErrNodeNotFound when nothing.
+	NodeInfo(ctx context.Context, node route.Vertex) (lightning.NodeInfo,
+		error)
+}
+
+// Hub is the hub's lnd as the strategy uses it: its channel operations,
+// its forwarding log and its graph.
+type Hub struct {
+	*lightning.HubChannels
+	*lightning.HubForwards
+	*lightning.Graph
+}
+
+// Compile-time check that the adapters are what the strategy needs.
+var _ Node = Hub{}
+
+// Store keeps the strategy's channels (store/routing_domain.go
+// implements it over migration 000015's yield_channels).
+type Store interface {
+	// InsertChannel records ch, an open about to be asked of lnd,
+	// unless a row for its action exists; it returns the row stored,
+	// the earlier one in that case.
+	InsertChannel(ctx context.Context, ch Channel) (Channel, error)
+
+	// Channels returns every row, in the order they were recorded.
+	Channels(ctx context.Context) ([]Channel, error)
+
+	// UpdateChannel writes what changes over a channel's life to the
+	// row of ch.ActionID: status, short channel id, open height and
+	// UpdatedAt as given; ChanPoint, OpenTxid and CloseTxid only when
+	// the row has none yet (they are set once); the posted and returned
+	// flags only from false to true. ErrChannelNotFound when the action
+	// has no row.
+	UpdateChannel(ctx context.Context, ch Channel) error
+}
+
+// ErrChannelNotFound is returned by Store.UpdateChannel for an action
+// with no channel row.
+var ErrChannelNotFound = errors.New("routing channel not found")
