@@ -284,3 +284,22 @@ type VaultCap struct {
 	Strategy string
 	CapMsat  int64
 }
+
+type YieldChannel struct {
+	ID              int64
+	ActionID        int64
+	ChanPoint       sql.NullString
+	Peer            string
+	CapacityMsat    int64
+	Memo            string
+	Status          string
+	ShortChanID     int64
+	OpenHeight      int64
+	OpenedAt        time.Time
+	OpenTxid        string
+	OpenCostPosted  bool
+	CloseTxid       string
+	CloseCostPosted bool
+	Returned        bool
+	UpdatedAt       time.Time
+}
