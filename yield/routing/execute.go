@@ -100,7 +100,7 @@ func (s *Strategy) executeOpen(ctx context.Context, a yield.Action) (
 	}
 
 	now := s.clock.Now()
-	ch, err := s.store.InsertChannel(ctx, Channel{
+	ch, err := s.store.InsertRoutingChannel(ctx, Channel{
 		ActionID: a.ID, Peer: peer, Capacity: a.Amount,
 		Memo: Memo(a.ID), Status: StatusOpening, OpenedAt: now,
 		UpdatedAt: now,
@@ -178,7 +178,7 @@ func (s *Strategy) openRefused(ctx context.Context, ch Channel,
 
 	ch.Status = StatusFailed
 	ch.UpdatedAt = s.clock.Now()
-	if err := s.store.UpdateChannel(ctx, ch); err != nil {
+	if err := s.store.UpdateRoutingChannel(ctx, ch); err != nil {
 		return yield.ActionOutcome{}, fmt.Errorf("record open %d "+
 			"refused: %w", ch.ActionID, err)
 	}
@@ -194,7 +194,7 @@ func (s *Strategy) recordPoint(ctx context.Context, ch Channel,
 	ch.OpenTxid = st.Point.Hash.String()
 	applyState(&ch, st)
 	ch.UpdatedAt = s.clock.Now()
-	if err := s.store.UpdateChannel(ctx, ch); err != nil {
+	if err := s.store.UpdateRoutingChannel(ctx, ch); err != nil {
 		return fmt.Errorf("record channel %v of open %d: %w", st.Point,
 			ch.ActionID, err)
 	}
@@ -252,7 +252,7 @@ func (s *Strategy) channelAt(ctx context.Context, target string) (
 	if err != nil {
 		return Channel{}, wire.OutPoint{}, false, nil
 	}
-	rows, err := s.store.Channels(ctx)
+	rows, err := s.store.RoutingChannels(ctx)
 	if err != nil {
 		return Channel{}, wire.OutPoint{}, false, fmt.Errorf("routing "+
 			"channels: %w", err)
@@ -299,7 +299,7 @@ func (s *Strategy) executeClose(ctx context.Context, a yield.Action) (
 	}
 	ch.CloseTxid = txid.String()
 	ch.UpdatedAt = s.clock.Now()
-	if err := s.store.UpdateChannel(ctx, ch); err != nil {
+	if err := s.store.UpdateRoutingChannel(ctx, ch); err != nil {
 		return yield.ActionOutcome{}, fmt.Errorf("record close of "+
 			"%v: %w", point, err)
 	}

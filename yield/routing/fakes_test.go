@@ -301,8 +301,8 @@ type fakeStore struct {
 
 var _ routing.Store = (*fakeStore)(nil)
 
-func (s *fakeStore) InsertChannel(_ context.Context, ch routing.Channel) (
-	routing.Channel, error) {
+func (s *fakeStore) InsertRoutingChannel(_ context.Context,
+	ch routing.Channel) (routing.Channel, error) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -315,13 +315,17 @@ func (s *fakeStore) InsertChannel(_ context.Context, ch routing.Channel) (
 	return ch, nil
 }
 
-func (s *fakeStore) Channels(context.Context) ([]routing.Channel, error) {
+func (s *fakeStore) RoutingChannels(context.Context) ([]routing.Channel,
+	error) {
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]routing.Channel(nil), s.rows...), nil
 }
 
-func (s *fakeStore) UpdateChannel(_ context.Context, ch routing.Channel) error {
+func (s *fakeStore) UpdateRoutingChannel(_ context.Context,
+	ch routing.Channel) error {
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.rows {

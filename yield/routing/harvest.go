@@ -32,7 +32,7 @@ import (
 // paid; it is logged. A channel that fails is logged and the others go on;
 // the errors come back joined.
 func (s *Strategy) Harvest(ctx context.Context, books yield.Books) error {
-	rows, err := s.store.Channels(ctx)
+	rows, err := s.store.RoutingChannels(ctx)
 	if err != nil {
 		return fmt.Errorf("routing channels: %w", err)
 	}
@@ -136,7 +136,7 @@ func (s *Strategy) harvest(ctx context.Context, books yield.Books,
 // update writes ch's row.
 func (s *Strategy) update(ctx context.Context, ch Channel) error {
 	ch.UpdatedAt = s.clock.Now()
-	if err := s.store.UpdateChannel(ctx, ch); err != nil {
+	if err := s.store.UpdateRoutingChannel(ctx, ch); err != nil {
 		return fmt.Errorf("record channel: %w", err)
 	}
 	return nil

@@ -82,23 +82,23 @@ var _ Node = Hub{}
 // Store keeps the strategy's channels (store/routing_domain.go
 // implements it over migration 000015's yield_channels).
 type Store interface {
-	// InsertChannel records ch, an open about to be asked of lnd,
+	// InsertRoutingChannel records ch, an open about to be asked of lnd,
 	// unless a row for its action exists; it returns the row stored,
 	// the earlier one in that case.
-	InsertChannel(ctx context.Context, ch Channel) (Channel, error)
+	InsertRoutingChannel(ctx context.Context, ch Channel) (Channel, error)
 
-	// Channels returns every row, in the order they were recorded.
-	Channels(ctx context.Context) ([]Channel, error)
+	// RoutingChannels returns every row, in the order they were recorded.
+	RoutingChannels(ctx context.Context) ([]Channel, error)
 
-	// UpdateChannel writes what changes over a channel's life to the
+	// UpdateRoutingChannel writes what changes over a channel's life to the
 	// row of ch.ActionID: status, short channel id, open height and
 	// UpdatedAt as given; ChanPoint, OpenTxid and CloseTxid only when
 	// the row has none yet (they are set once); the posted and returned
 	// flags only from false to true. ErrChannelNotFound when the action
 	// has no row.
-	UpdateChannel(ctx context.Context, ch Channel) error
+	UpdateRoutingChannel(ctx context.Context, ch Channel) error
 }
 
-// ErrChannelNotFound is returned by Store.UpdateChannel for an action
+// ErrChannelNotFound is returned by Store.UpdateRoutingChannel for an action
 // with no channel row.
 var ErrChannelNotFound = errors.New("routing channel not found")

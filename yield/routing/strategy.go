@@ -93,7 +93,7 @@ const (
 // configured, lnd's policy of each open channel and whether lnd's graph
 // knows each listed peer.
 func (s *Strategy) Observe(ctx context.Context) (yield.Observation, error) {
-	rows, err := s.store.Channels(ctx)
+	rows, err := s.store.RoutingChannels(ctx)
 	if err != nil {
 		return yield.Observation{}, fmt.Errorf("routing channels: %w",
 			err)

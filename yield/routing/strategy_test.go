@@ -107,7 +107,7 @@ func open(id int64, peer route.Vertex) yield.Action {
 // row returns the store's row of the action.
 func (e *env) row(t *testing.T, actionID int64) routing.Channel {
 	t.Helper()
-	rows, err := e.store.Channels(context.Background())
+	rows, err := e.store.RoutingChannels(context.Background())
 	mustNoErr(t, err)
 	for _, r := range rows {
 		if r.ActionID == actionID {
@@ -227,15 +227,15 @@ func TestObserve(t *testing.T) {
 
 	// An open not answered yet, a failed one, and one closed and
 	// returned: only the first holds capital.
-	_, err := e.store.InsertChannel(ctx, routing.Channel{ActionID: 2,
+	_, err := e.store.InsertRoutingChannel(ctx, routing.Channel{ActionID: 2,
 		Peer: peerB, Capacity: size, Memo: routing.Memo(2),
 		Status: routing.StatusOpening, OpenedAt: start})
 	mustNoErr(t, err)
-	_, err = e.store.InsertChannel(ctx, routing.Channel{ActionID: 3,
+	_, err = e.store.InsertRoutingChannel(ctx, routing.Channel{ActionID: 3,
 		Peer: peerB, Capacity: size, Memo: routing.Memo(3),
 		Status: routing.StatusFailed, OpenedAt: start})
 	mustNoErr(t, err)
-	_, err = e.store.InsertChannel(ctx, routing.Channel{ActionID: 4,
+	_, err = e.store.InsertRoutingChannel(ctx, routing.Channel{ActionID: 4,
 		ChanPoint: "ff:0", Peer: peerC, Capacity: size,
 		Memo: routing.Memo(4), Status: routing.StatusClosed,
 		Returned: true, OpenedAt: start})
