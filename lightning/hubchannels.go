@@ -571,14 +571,8 @@ func (h *HubChannels) pending(ctx context.Context) ([]ChannelState, error) {
 		}
 		out = append(out, c)
 	}
-	//nolint:staticcheck // Older lnds still fill the deprecated list.
-	for _, p := range resp.PendingClosingChannels {
-		c, err := pendingState(p.Channel, StatusClosing, p.ClosingTxid)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
+	// pending_closing_channels is deprecated and empty: lnd lists a
+	// cooperative close as closed once it confirms.
 	return out, nil
 }
 
