@@ -284,3 +284,38 @@ type VaultCap struct {
 	Strategy string
 	CapMsat  int64
 }
+
+type YieldAction struct {
+	ID               int64
+	PlanID           string
+	Seq              int64
+	Strategy         string
+	Kind             string
+	Target           string
+	AmountMsat       int64
+	Params           string
+	Reason           string
+	ExpectedCostMsat int64
+	Status           string
+	Error            string
+	Result           string
+	CreatedAt        time.Time
+	ResolvedAt       sql.NullTime
+}
+
+type YieldPlan struct {
+	ID        string
+	StateHash string
+	Body      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	AppliedAt sql.NullTime
+}
+
+type YieldStrategySetting struct {
+	Strategy            string
+	Killed              bool
+	BudgetMsat          int64
+	BudgetPeriodSeconds int64
+	UpdatedAt           time.Time
+}
