@@ -320,7 +320,7 @@ func shareValueAt(t time.Time, vault, supply []ledger.Entry,
 	}
 	s := -sharesAt(supply, t)
 
-	return decimal.NewFromInt(int64(assets) + 1).Mul(
+	return decimal.NewFromInt(int64(assets)+1).Mul(
 		decimal.NewFromInt(int64(ledger.UnitsPerShare))).DivRound(
 		decimal.NewFromInt(int64(s)+VirtualShares), shareValueDigits)
 }
