@@ -134,3 +134,44 @@ func (e *LimitError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrLimit) hold.
 func (e *LimitError) Unwrap() error { return ErrLimit }
+
+// Errors of the strategies' plans (plan.go, apply.go). Each is its own
+// API status code.
+var (
+	// ErrPlanNotFound is returned for a plan id never stored.
+	ErrPlanNotFound = errors.New("plan not found")
+
+	// ErrPlanExpired is returned when applying a plan after it expired.
+	ErrPlanExpired = errors.New("plan expired")
+
+	// ErrPlanApplied is returned when applying a plan a second time.
+	ErrPlanApplied = errors.New("plan was applied already")
+
+	// ErrPlanStale is returned when applying a plan whose state (the
+	// strategies' positions, settings, policy) changed since it was
+	// made: plan again.
+	ErrPlanStale = errors.New("state changed since the plan was made")
+
+	// ErrStrategyKilled is returned when a plan would give capital to
+	// a strategy whose kill switch is on.
+	ErrStrategyKilled = errors.New("strategy's kill switch is on")
+
+	// ErrOverBudget is returned when a plan's expected costs would take
+	// a strategy over its cost budget for the period.
+	ErrOverBudget = errors.New("strategy over its cost budget")
+
+	// ErrUnknownStrategy is returned for a strategy name the vault does
+	// not know.
+	ErrUnknownStrategy = errors.New("unknown strategy")
+
+	// ErrActionNotFound is returned for an action id never stored.
+	ErrActionNotFound = errors.New("action not found")
+
+	// ErrActionResolved is returned when resolving an action that is
+	// not pending.
+	ErrActionResolved = errors.New("action was resolved already")
+
+	// ErrInvalidWindow is returned for a report window that is not
+	// positive.
+	ErrInvalidWindow = errors.New("invalid report window")
+)

@@ -37,6 +37,7 @@ type VaultTx interface {
 
 	VaultRowsTx
 	EpochRowsTx
+	PlanRowsTx
 }
 
 // Policy is the operator's vault policy as stored. The zero Policy (never

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lightningnetwork/lnd/clock"
@@ -30,6 +31,14 @@ type Config struct {
 	// Strategies is the strategies the vault knows (their caps are
 	// set in the policy); nil means reserve alone.
 	Strategies *Registry
+
+	// PlanTTL is how long a plan may be applied after it was made;
+	// zero means DefaultPlanTTL.
+	PlanTTL time.Duration
+
+	// Harvest is how often RunStrategies resumes pending actions and
+	// harvests the allocators; zero means DefaultHarvest.
+	Harvest time.Duration
 }
 
 // Defaults of Config.
@@ -37,6 +46,7 @@ const (
 	DefaultEpoch     = time.Hour
 	DefaultRewardPPM = 200_000
 	DefaultTick      = time.Second
+	DefaultHarvest   = 10 * time.Second
 )
 
 // Vault is the yield vault: the shares it issues against the sats it
@@ -47,6 +57,12 @@ type Vault struct {
 	ledger *ledger.Ledger
 	cfg    Config
 	clock  clock.Clock
+
+	// actMu serializes the allocators' calls that leave the process
+	// (Execute, Harvest): an action is executed by one goroutine at a
+	// time, so a pending one resumed by RunStrategies and the same one
+	// run by Apply cannot both open a channel.
+	actMu sync.Mutex
 }
 
 // New returns a Vault over the store. l posts its ledger transactions, in

@@ -285,6 +285,24 @@ type VaultCap struct {
 	CapMsat  int64
 }
 
+type YieldAction struct {
+	ID               int64
+	PlanID           string
+	Seq              int64
+	Strategy         string
+	Kind             string
+	Target           string
+	AmountMsat       int64
+	Params           string
+	Reason           string
+	ExpectedCostMsat int64
+	Status           string
+	Error            string
+	Result           string
+	CreatedAt        time.Time
+	ResolvedAt       sql.NullTime
+}
+
 type YieldChannel struct {
 	ID              int64
 	ActionID        int64
@@ -302,4 +320,21 @@ type YieldChannel struct {
 	CloseCostPosted bool
 	Returned        bool
 	UpdatedAt       time.Time
+}
+
+type YieldPlan struct {
+	ID        string
+	StateHash string
+	Body      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	AppliedAt sql.NullTime
+}
+
+type YieldStrategySetting struct {
+	Strategy            string
+	Killed              bool
+	BudgetMsat          int64
+	BudgetPeriodSeconds int64
+	UpdatedAt           time.Time
 }
