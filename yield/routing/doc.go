@@ -28,13 +28,15 @@
 // "action:<id>" while lnd has not answered its open) and the facts a plan
 // rests on: the peers listed and whether lnd's graph knows them, the
 // channel size and policy configured, and lnd's policy of each open
-// channel. Propose closes everything with the kill switch on and does
-// nothing else; otherwise it closes channels to peers no longer listed,
-// opens one to each listed peer without one while the room and the cost
-// budget allow, and restores the configured policy where lnd reports
-// another, saying why it left each other candidate out. An open's
-// expected cost is lnd's fee estimate for it; a close's is the estimate
-// for an open of the same capacity, a stand-in of about the same weight.
+// channel. Propose closes every open channel with the kill switch on and
+// does nothing else; otherwise it closes channels to peers no longer
+// listed, opens one to each listed peer without one while the room
+// allows, and restores the configured policy where lnd reports another,
+// saying why it left each other candidate out. An open's expected cost is
+// lnd's fee estimate for it; a close's is the estimate for an open of the
+// same capacity, a stand-in of about the same weight. The expected costs
+// fit in the cost budget left, closes served first; a close that does not
+// fit waits for the next period, left out with why.
 //
 // # Execution and crashes
 //

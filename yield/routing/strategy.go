@@ -183,9 +183,10 @@ func facts(obs yield.Observation) map[string]string {
 // An open's expected cost is lnd's estimate of its funding transaction's
 // fee; a close's is lnd's estimate for an open of the channel's capacity,
 // a stand-in of the same size (a cooperative close spends one input to
-// two outputs, about what a funding transaction weighs). Closes are
-// proposed even over the budget, so that winding down is never blocked;
-// their expected cost counts against what opens may spend.
+// two outputs, about what a funding transaction weighs). Every action's
+// expected cost fits in the budget left (the vault refuses a plan over
+// it): closes take from it first, then opens; one that does not fit is
+// left out, a close with the reason it was wanted for.
 func (s *Strategy) Propose(ctx context.Context, obs yield.Observation,
 	room yield.Room) (yield.Proposal, error) {
 
@@ -234,6 +235,15 @@ func (s *Strategy) Propose(ctx context.Context, obs yield.Observation,
 			cost, err := s.estimate(ctx, pos.Principal)
 			if err != nil {
 				return yield.Proposal{}, err
+			}
+			if !room.Unlimited && cost > budget {
+				prop.LeftOut = append(prop.LeftOut,
+					yield.LeftOut{Strategy: Name,
+						Target: pos.ID,
+						Reason: overBudget(cost,
+							budget) + " (" +
+							reason + ")"})
+				continue
 			}
 			spend(cost)
 			prop.Actions = append(prop.Actions, yield.Action{
@@ -305,9 +315,7 @@ func (s *Strategy) Propose(ctx context.Context, obs yield.Observation,
 			return yield.Proposal{}, err
 		}
 		if !room.Unlimited && cost > budget {
-			leftOut(fmt.Sprintf("expected cost %d msat over the "+
-				"budget left %d msat", int64(cost),
-				int64(budget)))
+			leftOut(overBudget(cost, budget))
 			continue
 		}
 		newLeft -= size
@@ -325,6 +333,12 @@ func (s *Strategy) Propose(ctx context.Context, obs yield.Observation,
 	sortActions(policies)
 	prop.Actions = append(prop.Actions, policies...)
 	return prop, nil
+}
+
+// overBudget says that cost does not fit in the budget left.
+func overBudget(cost, budget ledger.MilliSatoshi) string {
+	return fmt.Sprintf("expected cost %d msat over the budget left %d "+
+		"msat", int64(cost), int64(budget))
 }
 
 // sortActions orders actions of one kind by target.

@@ -415,11 +415,35 @@ func TestPropose(t *testing.T) {
 		obs: yield.Observation{Positions: []yield.Position{posA,
 			posC, {ID: "action:7", Peer: peerB.String(),
 				Principal: size, Status: "opening"}}},
-		room: yield.Room{New: 10 * size, Killed: true},
+		room: yield.Room{Killed: true, Unlimited: true},
 		want: yield.Proposal{Actions: []yield.Action{
 			closeOf(chA, "kill switch"),
 			closeOf(chC, "kill switch"),
 		}},
+	}, {
+		name:   "kill switch over the budget",
+		listed: []route.Vertex{peerA},
+		obs: yield.Observation{Positions: []yield.Position{posA,
+			posC}},
+		room: yield.Room{Killed: true, Budget: fee + 5},
+		want: yield.Proposal{
+			Actions: []yield.Action{closeOf(chA, "kill switch")},
+			LeftOut: []yield.LeftOut{left(chC, "expected cost "+
+				"1500000 msat over the budget left 5 msat "+
+				"(kill switch)")},
+		},
+	}, {
+		name:   "closes before opens within the budget",
+		listed: []route.Vertex{peerB},
+		obs:    yield.Observation{Positions: []yield.Position{posC}},
+		room:   yield.Room{New: 10 * size, Budget: fee},
+		want: yield.Proposal{
+			Actions: []yield.Action{closeOf(chC,
+				"peer no longer listed")},
+			LeftOut: []yield.LeftOut{left(peerB.String(),
+				"expected cost 1500000 msat over the budget "+
+					"left 0 msat")},
+		},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
