@@ -190,6 +190,7 @@ type Config struct {
 	Payout     *PayoutConfig     `group:"payout" namespace:"payout"`
 	Metering   *MeteringConfig   `group:"metering" namespace:"metering"`
 	Yield      *YieldConfig      `group:"yield" namespace:"yield"`
+	Routing    *RoutingConfig    `group:"routing" namespace:"routing"`
 }
 
 // HubConfig holds the hub.* options: what to do when the store was made
@@ -244,6 +245,7 @@ func DefaultConfig() Config {
 		Payout:   defaultPayoutConfig(),
 		Metering: DefaultMeteringConfig(),
 		Yield:    defaultYieldConfig(),
+		Routing:  defaultRoutingConfig(),
 	}
 }
 

@@ -220,7 +220,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.payouts = payouts
 	d.mu.Unlock()
 
-	vault, err := newVault(cfg.Yield, db, d.clock)
+	vault, err := newVault(cfg, db, services, d.clock)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("yield vault: %w", err)
