@@ -432,7 +432,8 @@ func reportProto(r yield.Report, explain bool) *sluicerpc.ReportResponse {
 		},
 	}
 	if r.Vault.HasAPY {
-		out.Vault.Apy = r.Vault.APY.String()
+		// A power's digits run on; 18 places are plenty.
+		out.Vault.Apy = r.Vault.APY.Round(18).String()
 	}
 	for _, s := range r.Strategies {
 		sr := &sluicerpc.StrategyReport{

@@ -345,6 +345,9 @@ func TestYieldPlanApplyReport(t *testing.T) {
 
 		t.Errorf("vault %v", v)
 	}
+	if _, places, _ := strings.Cut(v.Apy, "."); len(places) > 18 {
+		t.Errorf("APY %s has more than 18 places", v.Apy)
+	}
 
 	// Since the start, explained: income positive, costs negative.
 	rr, err = c.Report(ctx, withMac(&sluicerpc.ReportRequest{

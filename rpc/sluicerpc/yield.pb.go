@@ -1606,8 +1606,9 @@ type VaultYield struct {
 	Return string `protobuf:"bytes,4,opt,name=return,proto3" json:"return,omitempty"`
 	// has_apy is false when it cannot be computed (an empty window, a
 	// value at zero): apy is then empty. apy is the return compounded
-	// over a year, (1 + return)^(365 days / window) − 1, a decimal string:
-	// the value per share compounds what the strategies earn.
+	// over a year, (1 + return)^(365 days / window) − 1, a decimal string
+	// rounded to 18 places: the value per share compounds what the
+	// strategies earn.
 	HasApy bool   `protobuf:"varint,5,opt,name=has_apy,json=hasApy,proto3" json:"has_apy,omitempty"`
 	Apy    string `protobuf:"bytes,6,opt,name=apy,proto3" json:"apy,omitempty"`
 	// What apy is, with its window: "APY over 7d (value per share)".
