@@ -272,6 +272,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Metering:      meter,
 		Payouts:       payouts,
 		Vault:         vault,
+		Yield:         vault,
 		Shares:        sharesBackend,
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {

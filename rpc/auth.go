@@ -165,6 +165,15 @@ var permissions = map[string][]Role{
 	sluicerpcconnect.VaultServiceShutdownProcedure: {
 		RoleOperator,
 	},
+
+	// The yield strategies: the operator's alone.
+	sluicerpcconnect.YieldServicePlanProcedure:           {RoleOperator},
+	sluicerpcconnect.YieldServiceGetPlanProcedure:        {RoleOperator},
+	sluicerpcconnect.YieldServiceApplyProcedure:          {RoleOperator},
+	sluicerpcconnect.YieldServiceListActionsProcedure:    {RoleOperator},
+	sluicerpcconnect.YieldServiceReportProcedure:         {RoleOperator},
+	sluicerpcconnect.YieldServiceSetStrategyProcedure:    {RoleOperator},
+	sluicerpcconnect.YieldServiceListStrategiesProcedure: {RoleOperator},
 }
 
 // Caller is who made a call, as its macaroon says.

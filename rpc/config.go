@@ -85,6 +85,12 @@ type Config struct {
 	// saying that this sluiced serves no vault.
 	Vault VaultBackend
 
+	// Yield serves the YieldService (the strategies' plans, applied
+	// actions, reports and settings); the daemon sets the same
+	// *yield.Vault as Vault. When nil, the service's methods answer
+	// unimplemented.
+	Yield YieldBackend
+
 	// Shares serves the SharesService (the share asset on tapd); the
 	// daemon sets it when tapd answered at start. When nil, the
 	// service's methods answer unavailable.

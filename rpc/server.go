@@ -109,6 +109,7 @@ func NewServer(cfg Config) (*Server, error) {
 		}
 	}
 	vault := &vaultService{backend: cfg.Vault}
+	yieldSvc := &yieldService{backend: cfg.Yield}
 	shareSvc := &sharesService{backend: cfg.Shares}
 	s.handler = newHandler(auth,
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
@@ -137,6 +138,11 @@ func NewServer(cfg Config) (*Server, error) {
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewVaultServiceHandler(
 				vault, opts...,
+			)
+		},
+		func(opts ...connect.HandlerOption) (string, http.Handler) {
+			return sluicerpcconnect.NewYieldServiceHandler(
+				yieldSvc, opts...,
 			)
 		},
 		func(opts ...connect.HandlerOption) (string, http.Handler) {

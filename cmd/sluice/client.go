@@ -99,8 +99,9 @@ type apiClient struct {
 	jobs     sluicerpcconnect.JobServiceClient
 	operator sluicerpcconnect.OperatorServiceClient
 
-	// vault is the VaultService.
+	// vault is the VaultService; yield the YieldService.
 	vault sluicerpcconnect.VaultServiceClient
+	yield sluicerpcconnect.YieldServiceClient
 
 	// shares is the SharesService.
 	shares sluicerpcconnect.SharesServiceClient
@@ -178,6 +179,7 @@ func newAPIClientWithMacaroon(c *cli.Context, macaroonPath string) (
 		jobs:     cl.Jobs,
 		operator: cl.Operator,
 		vault:    cl.Vault,
+		yield:    cl.Yield,
 		shares:   cl.Shares,
 	}, nil
 }

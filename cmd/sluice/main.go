@@ -22,6 +22,7 @@ func main() {
 		jobCommand,
 		operatorCommand,
 		vaultCommand,
+		yieldCommand,
 		sharesCommand,
 		agentCommand,
 		devnetCommand,

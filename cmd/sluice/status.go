@@ -160,7 +160,12 @@ func printProviderStatus(out io.Writer,
 
 // msat formats an amount in msat with its value in sats.
 func msat(v int64) string {
-	return fmt.Sprintf("%d msat (%d.%03d sat)", v, v/1000, abs(v%1000))
+	sign := ""
+	if v < 0 {
+		sign = "-"
+	}
+	return fmt.Sprintf("%d msat (%s%d.%03d sat)", v, sign, abs(v/1000),
+		abs(v%1000))
 }
 
 // abs is |v|.

@@ -212,3 +212,18 @@ func TestFollow(t *testing.T) {
 		})
 	}
 }
+
+// TestMsatSign checks that an amount under a sat keeps its sign in sats:
+// a report's net can be negative.
+func TestMsatSign(t *testing.T) {
+	for v, want := range map[int64]string{
+		0:      "0 msat (0.000 sat)",
+		1_500:  "1500 msat (1.500 sat)",
+		-500:   "-500 msat (-0.500 sat)",
+		-1_500: "-1500 msat (-1.500 sat)",
+	} {
+		if got := msat(v); got != want {
+			t.Errorf("msat(%d) = %q, want %q", v, got, want)
+		}
+	}
+}

@@ -36,6 +36,7 @@ type Client struct {
 	Jobs      sluicerpcconnect.JobServiceClient
 	Operator  sluicerpcconnect.OperatorServiceClient
 	Vault     sluicerpcconnect.VaultServiceClient
+	Yield     sluicerpcconnect.YieldServiceClient
 	Shares    sluicerpcconnect.SharesServiceClient
 }
 
@@ -90,6 +91,9 @@ func New(addr string, certPEM, macaroon []byte) (*Client, error) {
 			httpClient, url, opts...,
 		),
 		Vault: sluicerpcconnect.NewVaultServiceClient(
+			httpClient, url, opts...,
+		),
+		Yield: sluicerpcconnect.NewYieldServiceClient(
 			httpClient, url, opts...,
 		),
 		Shares: sluicerpcconnect.NewSharesServiceClient(
