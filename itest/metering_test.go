@@ -37,6 +37,7 @@ type apiClients struct {
 	metering sluicerpcconnect.MeteringServiceClient
 	vault    sluicerpcconnect.VaultServiceClient
 	shares   sluicerpcconnect.SharesServiceClient
+	yield    sluicerpcconnect.YieldServiceClient
 }
 
 // clientsWith returns API clients that call with the macaroon file's
@@ -58,6 +59,7 @@ func (s *sluiced) clientsWith(macaroon []byte) apiClients {
 		metering: cl.Metering,
 		vault:    cl.Vault,
 		shares:   cl.Shares,
+		yield:    cl.Yield,
 	}
 }
 
