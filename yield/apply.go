@@ -68,6 +68,12 @@ func (v *Vault) Apply(ctx context.Context, id string) (Applied, error) {
 		if err != nil {
 			return err
 		}
+		// The room first: a kill switch or shutdown turned on since
+		// the plan changed the state too, but its own refusal says
+		// more than "stale".
+		if err := checkRoom(p, st, settings); err != nil {
+			return err
+		}
 		hash, err := ps.hash()
 		if err != nil {
 			return err
@@ -75,9 +81,6 @@ func (v *Vault) Apply(ctx context.Context, id string) (Applied, error) {
 		if hash != p.StateHash {
 			return fmt.Errorf("%w: planned on %s, now %s",
 				ErrPlanStale, p.StateHash[:12], hash[:12])
-		}
-		if err := checkRoom(p, st, settings); err != nil {
-			return err
 		}
 		if err := tx.MarkPlanApplied(ctx, id, now); err != nil {
 			return err

@@ -89,8 +89,9 @@ type VaultReport struct {
 	HasAPY bool
 }
 
-// lineName is the line a yield entry belongs to, by its key's prefix.
-func lineName(key string) string {
+// LineName is the report line a strategy's yield entry belongs to, by its
+// key's prefix: "routing fees", "open chain fees", ...
+func LineName(key string) string {
 	switch {
 	case strings.HasPrefix(key, "yield-routing:"):
 		return "routing fees"
@@ -208,7 +209,7 @@ func strategyReport(name string, principal, yields []ledger.Entry,
 			continue
 		}
 		sr.Entries = append(sr.Entries, e)
-		name := lineName(e.IdempotencyKey)
+		name := LineName(e.IdempotencyKey)
 		// Income leaves the yield account (negative there), costs
 		// enter it.
 		lines, amt := income, -e.Amount
@@ -341,5 +342,5 @@ func vaultAPY(v0, v1 decimal.Decimal, window time.Duration) (
 		return ret, decimal.Zero, false
 	}
 
-	return ret, pow.Sub(decimal.NewFromInt(1)), true
+	return ret, pow.Sub(decimal.NewFromInt(1)).Round(18), true
 }

@@ -264,15 +264,16 @@ func TestApplyRefusals(t *testing.T) {
 		t.Fatalf("expired: %v", err)
 	}
 
-	// Killed after the plan: the settings are in the state, so the
-	// plan is stale; a plan made while killed only winds down.
+	// Killed after the plan: refused for that (the settings are in the
+	// state too, but the kill switch says more); a plan made while
+	// killed only winds down.
 	p = e.plan()
 	if _, err := e.vault.SetStrategySettings(e.ctx, yield.StrategySettings{
 		Strategy: "fake", Killed: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.vault.Apply(e.ctx, p.ID); !errors.Is(err,
-		yield.ErrPlanStale) {
+		yield.ErrStrategyKilled) {
 
 		t.Fatalf("killed since: %v", err)
 	}
