@@ -56,21 +56,23 @@ func withRouting(s *sluiced) {
 // nothing: close fees are costs. The books reconcile with lnd.
 func TestYieldRouting(t *testing.T) {
 	f := newMeteredJob(t, 400_000_000, map[string]string{
-		"cpu": "25000", "mem": "0.01"}, withRouting)
+		"cpu": "70000", "mem": "0.01"}, withRouting)
 	s, ctx := f.s, f.ctx
 	book := openBook(t, s)
 	op := s.clientsWith(readFile(t, s.operatorMacaroon()))
 	hub := s.net.lnd(devnet.NodeHub)
 
-	// Every metered second is staked: 12 busy seconds at 25,000 sat
-	// put about 290,000 sat in the vault.
+	// Every metered second is staked: 4 busy seconds at 70,000 sat
+	// put about 270,000 sat in the vault.
 	_, err := f.prov.vault.SetAutoStake(ctx, connect.NewRequest(
 		&sluicerpc.SetAutoStakeRequest{ProviderId: f.providerID,
 			Percent: 100}))
 	if err != nil {
 		t.Fatalf("auto-stake: %v", err)
 	}
-	f.submitSeconds(t, 12)
+	// The seconds claimed must lie after the job's start.
+	time.Sleep(5 * time.Second)
+	f.submitSeconds(t, 4)
 	vault := getVault(t, op)
 	if vault.IdleMsat < 2*yieldChanSat*1000 {
 		t.Fatalf("vault idle %d msat", vault.IdleMsat)

@@ -83,7 +83,8 @@ type VaultReport struct {
 	// Return is ValueEnd / ValueStart − 1; APY its compounding over a
 	// year, (1 + Return)^(Year/window) − 1: the vault's value per share
 	// compounds what the strategies earn. HasAPY is false when it
-	// cannot be computed (an empty window, a value at zero).
+	// cannot be computed (an empty window, a value at zero) or means
+	// nothing: a window so short that the power is beyond e^50.
 	Return decimal.Decimal
 	APY    decimal.Decimal
 	HasAPY bool
@@ -326,7 +327,13 @@ func shareValueAt(t time.Time, vault, supply []ledger.Entry,
 		decimal.NewFromInt(int64(s)+VirtualShares), shareValueDigits)
 }
 
-// vaultAPY is the return from v0 to v1 and its compounding over a year.
+// maxAPYExponent bounds x in APY = e^x − 1: a short window annualised
+// gives powers beyond any meaning (e^50 is 5 × 10^21), and computing them
+// to 18 places takes a long time. Beyond it the APY is not given.
+var maxAPYExponent = decimal.NewFromInt(50)
+
+// vaultAPY is the return from v0 to v1 and its compounding over a year,
+// e^(ln(v1/v0) × Year/window) − 1.
 func vaultAPY(v0, v1 decimal.Decimal, window time.Duration) (
 	decimal.Decimal, decimal.Decimal, bool) {
 
@@ -335,12 +342,19 @@ func vaultAPY(v0, v1 decimal.Decimal, window time.Duration) (
 	}
 	growth := v1.DivRound(v0, shareValueDigits)
 	ret := growth.Sub(decimal.NewFromInt(1))
-	exp := decimal.NewFromInt(int64(Year)).DivRound(
-		decimal.NewFromInt(int64(window)), 18)
-	pow, err := growth.PowWithPrecision(exp, 18)
+	ln, err := growth.Ln(shareValueDigits)
+	if err != nil {
+		return ret, decimal.Zero, false
+	}
+	x := ln.Mul(decimal.NewFromInt(int64(Year))).DivRound(
+		decimal.NewFromInt(int64(window)), shareValueDigits)
+	if x.Abs().GreaterThan(maxAPYExponent) {
+		return ret, decimal.Zero, false
+	}
+	pow, err := x.ExpTaylor(shareValueDigits)
 	if err != nil {
 		return ret, decimal.Zero, false
 	}
 
-	return ret, pow.Sub(decimal.NewFromInt(1)).Round(18), true
+	return ret, pow.Sub(decimal.NewFromInt(1)).Round(shareValueDigits), true
 }

@@ -457,3 +457,22 @@ func TestReportAPR(t *testing.T) {
 		t.Fatalf("negative window: %v", err)
 	}
 }
+
+// TestReportShortWindowAPY: a vault that grew over two minutes has a
+// return but no APY: annualised, the power is beyond meaning (and would
+// take long to compute to 18 places).
+func TestReportShortWindowAPY(t *testing.T) {
+	e := newStratEnv(t)
+	e.clock.SetTime(testStart.Add(time.Minute))
+	e.post("gain", ledger.StrategyYield("fake"), ledger.Vault(), 10_000)
+	e.clock.SetTime(testStart.Add(2 * time.Minute))
+
+	r, err := e.vault.Report(e.ctx, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Vault.Return.IsPositive() || r.Vault.HasAPY {
+		t.Fatalf("return %v, APY %v %v", r.Vault.Return,
+			r.Vault.HasAPY, r.Vault.APY)
+	}
+}
