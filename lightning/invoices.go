@@ -129,24 +129,15 @@ func (h *HubInvoices) LookupInvoice(ctx context.Context,
 func (h *HubInvoices) CancelInvoice(ctx context.Context,
 	hash lntypes.Hash) error {
 
-	err := h.invoices.CancelInvoice(ctx, hash)
-	if err == nil {
-		return nil
-	}
-	// lnd's answer does not classify these; look at what the invoice
-	// is instead of parsing its message.
-	inv, lookupErr := h.LookupInvoice(ctx, hash)
-	switch {
-	case lookupErr != nil:
-		return fmt.Errorf("cancel invoice %v: %w (then: %w)", hash, err,
-			lookupErr)
-	case inv.State == InvoiceCanceled:
-		return nil
-	case inv.State == InvoiceSettled:
-		return fmt.Errorf("cancel invoice %v: %w", hash,
-			ErrInvoiceSettled)
-	}
-	return fmt.Errorf("cancel invoice %v: %w", hash, err)
+	return cancelInvoice(ctx, h.invoices, h.invoiceState, hash)
+}
+
+// invoiceState is the state of the hub's invoice with the hash.
+func (h *HubInvoices) invoiceState(ctx context.Context,
+	hash lntypes.Hash) (InvoiceState, error) {
+
+	inv, err := h.LookupInvoice(ctx, hash)
+	return inv.State, err
 }
 
 // SubscribeSettled streams the hub's invoices as they settle, starting with
