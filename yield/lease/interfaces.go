@@ -114,6 +114,10 @@ type Store interface {
 	// Lease returns the lease with the id; ErrLeaseNotFound.
 	Lease(ctx context.Context, id string) (Lease, error)
 
+	// LeaseByKey returns the lease stored for the idempotency key;
+	// ErrLeaseNotFound.
+	LeaseByKey(ctx context.Context, key string) (Lease, error)
+
 	// Leases returns the leases f selects, oldest first.
 	Leases(ctx context.Context, f Filter) ([]Lease, error)
 

@@ -313,16 +313,15 @@ func (s *Strategy) Request(ctx context.Context, req Request) (Lease,
 func (s *Strategy) byKey(ctx context.Context, key string) (Lease, bool,
 	error) {
 
-	all, err := s.store.Leases(ctx, Filter{})
-	if err != nil {
+	l, err := s.store.LeaseByKey(ctx, key)
+	switch {
+	case errors.Is(err, ErrLeaseNotFound):
+		return Lease{}, false, nil
+
+	case err != nil:
 		return Lease{}, false, err
 	}
-	for _, l := range all {
-		if l.Key == key {
-			return l, true, nil
-		}
-	}
-	return Lease{}, false, nil
+	return l, true, nil
 }
 
 // invoice makes the lease's hold invoice unless it has one, and records
