@@ -85,6 +85,11 @@ type Config struct {
 	// saying that this sluiced serves no vault.
 	Vault VaultBackend
 
+	// Leases serves the LeaseService (liquidity leases); the daemon sets
+	// the lease strategy when [lease] enables it. When nil, the
+	// service's methods answer unimplemented.
+	Leases LeaseBackend
+
 	// Shares serves the SharesService (the share asset on tapd); the
 	// daemon sets it when tapd answered at start. When nil, the
 	// service's methods answer unavailable.

@@ -110,6 +110,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	vault := &vaultService{backend: cfg.Vault}
 	shareSvc := &sharesService{backend: cfg.Shares}
+	leases := &leaseService{backend: cfg.Leases}
 	s.handler = newHandler(auth,
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewSluiceHandler(sluice, opts...)
@@ -142,6 +143,11 @@ func NewServer(cfg Config) (*Server, error) {
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewSharesServiceHandler(
 				shareSvc, opts...,
+			)
+		},
+		func(opts ...connect.HandlerOption) (string, http.Handler) {
+			return sluicerpcconnect.NewLeaseServiceHandler(
+				leases, opts...,
 			)
 		},
 	)

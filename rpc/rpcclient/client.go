@@ -37,6 +37,7 @@ type Client struct {
 	Operator  sluicerpcconnect.OperatorServiceClient
 	Vault     sluicerpcconnect.VaultServiceClient
 	Shares    sluicerpcconnect.SharesServiceClient
+	Leases    sluicerpcconnect.LeaseServiceClient
 }
 
 // New returns a client of the sluiced at addr (host:port) whose TLS
@@ -93,6 +94,9 @@ func New(addr string, certPEM, macaroon []byte) (*Client, error) {
 			httpClient, url, opts...,
 		),
 		Shares: sluicerpcconnect.NewSharesServiceClient(
+			httpClient, url, opts...,
+		),
+		Leases: sluicerpcconnect.NewLeaseServiceClient(
 			httpClient, url, opts...,
 		),
 	}, nil
