@@ -190,6 +190,7 @@ type Config struct {
 	Payout     *PayoutConfig     `group:"payout" namespace:"payout"`
 	Metering   *MeteringConfig   `group:"metering" namespace:"metering"`
 	Yield      *YieldConfig      `group:"yield" namespace:"yield"`
+	Lease      *LeaseConfig      `group:"lease" namespace:"lease"`
 }
 
 // HubConfig holds the hub.* options: what to do when the store was made
@@ -244,6 +245,7 @@ func DefaultConfig() Config {
 		Payout:   defaultPayoutConfig(),
 		Metering: DefaultMeteringConfig(),
 		Yield:    defaultYieldConfig(),
+		Lease:    defaultLeaseConfig(),
 	}
 }
 
@@ -411,6 +413,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateYield(); err != nil {
+		return err
+	}
+	if err := c.validateLease(); err != nil {
 		return err
 	}
 

@@ -220,11 +220,21 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.payouts = payouts
 	d.mu.Unlock()
 
+	// The lease strategy, when lease.enable: it reads the vault
+	// through ref, set once the vault is built. The lead adds it to
+	// the vault's registry (daemon/yield.go).
+	ref := &vaultRef{}
+	leases, err := newLeaseStrategy(cfg.Lease, services, db, ref, d.clock)
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("lease strategy: %w", err)
+	}
 	vault, err := newVault(cfg.Yield, db, d.clock)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("yield vault: %w", err)
 	}
+	ref.v = vault
 
 	// Usage raises payable: a commit tells the payout scheduler whom.
 	// Each charge also tells the vault what it earned.
@@ -272,6 +282,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Metering:      meter,
 		Payouts:       payouts,
 		Vault:         vault,
+		Leases:        leaseBackend(leases),
 		Shares:        sharesBackend,
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {
