@@ -104,6 +104,9 @@ type apiClient struct {
 
 	// shares is the SharesService.
 	shares sluicerpcconnect.SharesServiceClient
+
+	// leases is the LeaseService.
+	leases sluicerpcconnect.LeaseServiceClient
 }
 
 // connectionFlags are the global flags resolved to paths.
@@ -179,6 +182,7 @@ func newAPIClientWithMacaroon(c *cli.Context, macaroonPath string) (
 		operator: cl.Operator,
 		vault:    cl.Vault,
 		shares:   cl.Shares,
+		leases:   cl.Leases,
 	}, nil
 }
 

@@ -23,6 +23,7 @@ func main() {
 		operatorCommand,
 		vaultCommand,
 		sharesCommand,
+		leaseCommand,
 		agentCommand,
 		devnetCommand,
 	}
