@@ -191,6 +191,7 @@ type Config struct {
 	Metering   *MeteringConfig   `group:"metering" namespace:"metering"`
 	Yield      *YieldConfig      `group:"yield" namespace:"yield"`
 	Routing    *RoutingConfig    `group:"routing" namespace:"routing"`
+	Lease      *LeaseConfig      `group:"lease" namespace:"lease"`
 }
 
 // HubConfig holds the hub.* options: what to do when the store was made
@@ -246,6 +247,7 @@ func DefaultConfig() Config {
 		Metering: DefaultMeteringConfig(),
 		Yield:    defaultYieldConfig(),
 		Routing:  defaultRoutingConfig(),
+		Lease:    defaultLeaseConfig(),
 	}
 }
 
@@ -413,6 +415,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateYield(); err != nil {
+		return err
+	}
+	if err := c.validateLease(); err != nil {
 		return err
 	}
 

@@ -220,11 +220,20 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.payouts = payouts
 	d.mu.Unlock()
 
-	vault, err := newVault(cfg, db, services, d.clock)
+	// The lease strategy, when lease.enable: it reads the vault
+	// through ref, set once the vault is built.
+	ref := &vaultRef{}
+	leases, err := newLeaseStrategy(cfg.Lease, services, db, ref, d.clock)
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("lease strategy: %w", err)
+	}
+	vault, err := newVault(cfg, db, services, leases, d.clock)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("yield vault: %w", err)
 	}
+	ref.v = vault
 
 	// Usage raises payable: a commit tells the payout scheduler whom.
 	// Each charge also tells the vault what it earned.
@@ -273,6 +282,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Payouts:       payouts,
 		Vault:         vault,
 		Yield:         vault,
+		Leases:        leaseBackend(leases),
 		Shares:        sharesBackend,
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {

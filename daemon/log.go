@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/yield"
+	"github.com/sluice-ln/sluice/yield/lease"
 )
 
 // Subsystem is this package's logging subsystem name.
@@ -59,6 +60,7 @@ func subsystems() []subsystem {
 		{reconcile.Subsystem, reconcile.UseLogger},
 		{metering.Subsystem, metering.UseLogger},
 		{yield.Subsystem, yield.UseLogger},
+		{lease.Subsystem, lease.UseLogger},
 		{shares.Subsystem, shares.UseLogger},
 		{lndclientSubsystem, lndclient.UseLogger},
 	}

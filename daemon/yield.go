@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/yield"
+	"github.com/sluice-ln/sluice/yield/lease"
 	"github.com/sluice-ln/sluice/yield/routing"
 )
 
@@ -138,10 +139,10 @@ func (c *Config) validateYield() error {
 }
 
 // newVault builds the yield vault on the store, with its own ledger and
-// the daemon's clock, and its strategies: reserve and routing over the
-// hub's lnd.
+// the daemon's clock, and its strategies: reserve, routing over the hub's
+// lnd, and leases when the lease strategy is given (lease.enable).
 func newVault(cfg *Config, db *store.DB, hub *lndclient.GrpcLndServices,
-	clk clock.Clock) (*yield.Vault, error) {
+	leases *lease.Strategy, clk clock.Clock) (*yield.Vault, error) {
 
 	c := cfg.Yield
 	rcfg, err := cfg.Routing.routingConfig()
@@ -156,7 +157,11 @@ func newVault(cfg *Config, db *store.DB, hub *lndclient.GrpcLndServices,
 	if err != nil {
 		return nil, fmt.Errorf("routing strategy: %w", err)
 	}
-	reg, err := yield.NewRegistry(rt)
+	strategies := []yield.Strategy{rt}
+	if leases != nil {
+		strategies = append(strategies, leases)
+	}
+	reg, err := yield.NewRegistry(strategies...)
 	if err != nil {
 		return nil, err
 	}

@@ -174,6 +174,21 @@ var permissions = map[string][]Role{
 	sluicerpcconnect.YieldServiceReportProcedure:         {RoleOperator},
 	sluicerpcconnect.YieldServiceSetStrategyProcedure:    {RoleOperator},
 	sluicerpcconnect.YieldServiceListStrategiesProcedure: {RoleOperator},
+	// Leases: any buyer may ask for the terms, order a lease for any
+	// node and read a lease by its id (the id is the order's secret);
+	// the operator alone lists them.
+	sluicerpcconnect.LeaseServiceGetLeaseInfoProcedure: {
+		RoleOperator, RoleBuyer,
+	},
+	sluicerpcconnect.LeaseServiceCreateLeaseProcedure: {
+		RoleOperator, RoleBuyer,
+	},
+	sluicerpcconnect.LeaseServiceGetLeaseProcedure: {
+		RoleOperator, RoleBuyer,
+	},
+	sluicerpcconnect.LeaseServiceListLeasesProcedure: {
+		RoleOperator,
+	},
 }
 
 // Caller is who made a call, as its macaroon says.

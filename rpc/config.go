@@ -90,6 +90,10 @@ type Config struct {
 	// *yield.Vault as Vault. When nil, the service's methods answer
 	// unimplemented.
 	Yield YieldBackend
+	// Leases serves the LeaseService (liquidity leases); the daemon sets
+	// the lease strategy when [lease] enables it. When nil, the
+	// service's methods answer unimplemented.
+	Leases LeaseBackend
 
 	// Shares serves the SharesService (the share asset on tapd); the
 	// daemon sets it when tapd answered at start. When nil, the

@@ -111,6 +111,7 @@ func NewServer(cfg Config) (*Server, error) {
 	vault := &vaultService{backend: cfg.Vault}
 	yieldSvc := &yieldService{backend: cfg.Yield}
 	shareSvc := &sharesService{backend: cfg.Shares}
+	leases := &leaseService{backend: cfg.Leases}
 	s.handler = newHandler(auth,
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewSluiceHandler(sluice, opts...)
@@ -148,6 +149,11 @@ func NewServer(cfg Config) (*Server, error) {
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewSharesServiceHandler(
 				shareSvc, opts...,
+			)
+		},
+		func(opts ...connect.HandlerOption) (string, http.Handler) {
+			return sluicerpcconnect.NewLeaseServiceHandler(
+				leases, opts...,
 			)
 		},
 	)

@@ -105,6 +105,9 @@ type apiClient struct {
 
 	// shares is the SharesService.
 	shares sluicerpcconnect.SharesServiceClient
+
+	// leases is the LeaseService.
+	leases sluicerpcconnect.LeaseServiceClient
 }
 
 // connectionFlags are the global flags resolved to paths.
@@ -181,6 +184,7 @@ func newAPIClientWithMacaroon(c *cli.Context, macaroonPath string) (
 		vault:    cl.Vault,
 		yield:    cl.Yield,
 		shares:   cl.Shares,
+		leases:   cl.Leases,
 	}, nil
 }
 

@@ -24,6 +24,7 @@ func main() {
 		vaultCommand,
 		yieldCommand,
 		sharesCommand,
+		leaseCommand,
 		agentCommand,
 		devnetCommand,
 	}

@@ -38,6 +38,7 @@ type Client struct {
 	Vault     sluicerpcconnect.VaultServiceClient
 	Yield     sluicerpcconnect.YieldServiceClient
 	Shares    sluicerpcconnect.SharesServiceClient
+	Leases    sluicerpcconnect.LeaseServiceClient
 }
 
 // New returns a client of the sluiced at addr (host:port) whose TLS
@@ -97,6 +98,9 @@ func New(addr string, certPEM, macaroon []byte) (*Client, error) {
 			httpClient, url, opts...,
 		),
 		Shares: sluicerpcconnect.NewSharesServiceClient(
+			httpClient, url, opts...,
+		),
+		Leases: sluicerpcconnect.NewLeaseServiceClient(
 			httpClient, url, opts...,
 		),
 	}, nil

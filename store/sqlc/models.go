@@ -322,6 +322,37 @@ type YieldChannel struct {
 	UpdatedAt       time.Time
 }
 
+type YieldLease struct {
+	ID               string
+	IdemKey          sql.NullString
+	Node             string
+	CapacitySat      int64
+	Blocks           int64
+	RatePpb          int64
+	PremiumMsat      int64
+	Preimage         string
+	PaymentHash      string
+	PaymentRequest   string
+	InvoiceExpiresAt time.Time
+	State            string
+	Reason           string
+	ActionID         int64
+	ChanPoint        string
+	HtlcExpiry       int64
+	StartHeight      int64
+	ExpiryHeight     int64
+	Settled          bool
+	InvoiceDone      bool
+	RecognisedMsat   int64
+	RecognisedHeight int64
+	OpenCostPosted   bool
+	CloseTxid        string
+	CloseCostPosted  bool
+	Returned         bool
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
 type YieldPlan struct {
 	ID        string
 	StateHash string

@@ -1,0 +1,2 @@
+DROP INDEX yield_leases_state_idx;
+DROP TABLE yield_leases;
