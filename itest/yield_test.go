@@ -109,7 +109,7 @@ func TestYieldRouting(t *testing.T) {
 	openFee := hub.txFee(t, strings.Split(point, ":")[0])
 	f.waitYieldEntry(t, book, "yield-cost:open:", openFee*1000)
 	s.net.lnd(devnet.NodeBuyer).waitPolicy(t, ch.ChanId, hub,
-		yieldBaseFee)
+		yieldBaseFee, 80)
 
 	// Traffic: the buyer pays provider1 and provider2 through the hub,
 	// and they pay back.
@@ -165,13 +165,22 @@ func TestYieldRouting(t *testing.T) {
 	}
 
 	// Kill -9 after lnd opened the second plan's channel, before it
-	// was recorded: the restart finds it by its memo.
+	// was recorded: the restart finds it by its memo. The plan also
+	// restores the first channel's time lock delta: an open sets the
+	// fees, lnd's default delta (80) stays until a policy change.
 	setCap(t, op, 2*yieldChanSat*1000)
 	plan = yieldPlan(t, op)
-	if len(plan.Actions) != 1 || plan.Actions[0].Kind != "open" {
+	var peer string
+	kinds := map[string]int{}
+	for _, a := range plan.Actions {
+		kinds[a.Kind]++
+		if a.Kind == "open" {
+			peer = a.Target
+		}
+	}
+	if len(plan.Actions) != 2 || kinds["open"] != 1 || kinds["policy"] != 1 {
 		t.Fatalf("second plan: %+v", plan)
 	}
-	peer := plan.Actions[0].Target
 	s.stop()
 	t.Setenv(failpoint.EnvVar, routing.FailpointOpenAfterCall)
 	s.start()
@@ -184,15 +193,24 @@ func TestYieldRouting(t *testing.T) {
 	t.Setenv(failpoint.EnvVar, "")
 	s.start()
 	var second *sluicerpc.AppliedAction
-	eventually(t, waitTimeout, "the crashed open to resolve",
+	eventually(t, waitTimeout, "the crashed plan's actions to resolve",
 		func() error {
 			acts := yieldActions(t, op, plan.Id)
-			if len(acts) != 1 || acts[0].Status != "succeeded" {
+			for _, a := range acts {
+				if a.Status != "succeeded" {
+					return fmt.Errorf("action %+v", a)
+				}
+				if a.Kind == "open" {
+					second = a
+				}
+			}
+			if len(acts) != 2 {
 				return fmt.Errorf("actions %+v", acts)
 			}
-			second = acts[0]
 			return nil
 		})
+	s.net.lnd(devnet.NodeBuyer).waitPolicy(t, ch.ChanId, hub,
+		yieldBaseFee, 40)
 	memo := fmt.Sprintf("sluice-yield-%d", second.Id)
 	if n := hub.channelsWithMemo(t, peer, memo); n != 1 {
 		t.Fatalf("lnd has %d channels with memo %s", n, memo)
@@ -439,9 +457,9 @@ func (l *lndNode) channelsWithMemo(t *testing.T, peer, memo string) int {
 }
 
 // waitPolicy waits until the node's graph has the hub's policy of the
-// channel with the base fee.
+// channel with the base fee and time lock delta.
 func (l *lndNode) waitPolicy(t *testing.T, chanID uint64, hub *lndNode,
-	baseFee int64) {
+	baseFee int64, delta uint32) {
 
 	t.Helper()
 	hubKey := hub.pubKey(t)
@@ -458,7 +476,8 @@ func (l *lndNode) waitPolicy(t *testing.T, chanID uint64, hub *lndNode,
 		if k, _ := hex.DecodeString(e.Node2Pub); bytes.Equal(k, hubKey) {
 			p = e.Node2Policy
 		}
-		if p == nil || p.FeeBaseMsat != baseFee {
+		if p == nil || p.FeeBaseMsat != baseFee ||
+			p.TimeLockDelta != delta {
 			return fmt.Errorf("policy %+v", p)
 		}
 		return nil
