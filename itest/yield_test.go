@@ -216,6 +216,19 @@ func TestYieldRouting(t *testing.T) {
 		t.Fatalf("lnd has %d channels with memo %s", n, memo)
 	}
 	s.net.mine(6)
+	hub.channelAt(t, second.Result)
+	eventually(t, waitTimeout, "the strategy to see both channels open",
+		func() error {
+			for _, st := range yieldPlan(t, op).Strategies {
+				for _, p := range st.Positions {
+					if p.Status != "open" {
+						return fmt.Errorf("%s is %s",
+							p.Id, p.Status)
+					}
+				}
+			}
+			return nil
+		})
 
 	// A plan made before the settings changed is refused.
 	stale := yieldPlan(t, op)
