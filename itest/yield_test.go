@@ -53,10 +53,11 @@ func withRouting(s *sluiced) {
 // recorded: after the restart the action is found by its memo and lnd has
 // one channel for it. A plan made before the settings changed is refused;
 // the kill switch closes both channels and their capital returns, less
-// nothing: close fees are costs. The books reconcile with lnd.
+// nothing: close fees are costs. On the same network and vault, leaseAct
+// sells liquidity leases. The books reconcile with lnd.
 func TestYieldRouting(t *testing.T) {
 	f := newMeteredJob(t, 400_000_000, map[string]string{
-		"cpu": "70000", "mem": "0.01"}, withRouting)
+		"cpu": "70000", "mem": "0.01"}, withRouting, withLeases)
 	s, ctx := f.s, f.ctx
 	book := openBook(t, s)
 	op := s.clientsWith(readFile(t, s.operatorMacaroon()))
@@ -149,8 +150,8 @@ func TestYieldRouting(t *testing.T) {
 		forwards, fees)
 
 	report := yieldReport(t, op)
-	r := report.Strategies[0]
-	if r.Name != "routing" || r.IncomeTotalMsat != fees ||
+	r := strategyReport(t, report, "routing")
+	if r.IncomeTotalMsat != fees ||
 		r.CostTotalMsat != openFee*1000 ||
 		r.NetMsat != fees-openFee*1000 || r.CapitalMsat <= 0 ||
 		!strings.Contains(r.AprLabel, "APR") {
@@ -266,6 +267,7 @@ func TestYieldRouting(t *testing.T) {
 			}
 			return nil
 		})
+	leaseAct(t, f, op, book)
 	s.wantReconciled(t)
 }
 
