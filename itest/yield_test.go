@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/btcsuite/btcd/wire"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/failpoint"
@@ -266,6 +267,27 @@ func TestYieldRouting(t *testing.T) {
 			}
 			return nil
 		})
+
+	// Each close's cost is its transaction's fee: the channel's
+	// capacity less what its outputs pay.
+	closes := 0
+	for _, e := range book.history(ledger.StrategyYield("routing")) {
+		txid, ok := strings.CutPrefix(e.IdempotencyKey,
+			"yield-cost:close:")
+		if !ok {
+			continue
+		}
+		closes++
+		if fee := yieldChanSat - hub.txOutputs(t, txid); int64(
+			e.Amount) != fee*1000 {
+
+			t.Errorf("%s: %v, the transaction pays %d sat of fee",
+				e.IdempotencyKey, e.Amount, fee)
+		}
+	}
+	if closes != 2 {
+		t.Errorf("%d close costs posted, want 2", closes)
+	}
 	s.wantReconciled(t)
 }
 
@@ -413,6 +435,38 @@ func (l *lndNode) txFee(t *testing.T, txid string) int64 {
 		if tx.TxHash == txid {
 			return tx.TotalFees
 		}
+	}
+	t.Fatalf("%s: no transaction %s", l.Name, txid)
+	return 0
+}
+
+// txOutputs is what the outputs of the node's wallet transaction pay, in
+// sat.
+func (l *lndNode) txOutputs(t *testing.T, txid string) int64 {
+	t.Helper()
+	ctx, cancel := rpcContext(t)
+	defer cancel()
+	resp, err := l.ln.GetTransactions(ctx, &lnrpc.GetTransactionsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tx := range resp.Transactions {
+		if tx.TxHash != txid {
+			continue
+		}
+		raw, err := hex.DecodeString(tx.RawTxHex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg wire.MsgTx
+		if err := msg.Deserialize(bytes.NewReader(raw)); err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, out := range msg.TxOut {
+			sum += out.Value
+		}
+		return sum
 	}
 	t.Fatalf("%s: no transaction %s", l.Name, txid)
 	return 0
