@@ -20,27 +20,22 @@ import (
 	"github.com/sluice-ln/sluice/yield/routing"
 )
 
-// The routing strategy's channels in the yield test: 100,000 sat each, at
-// a policy cheaper than the hub's default (1000 msat + 1 ppm), so that
-// senders route through them and the hub's switch cannot move a forward
-// to a pricier channel to the same peer.
+// The routing strategy's channels in the yield test are the devnet's:
+// devnet.RoutingChanSat each, at a policy cheaper than the hub's default
+// (1000 msat + 1 ppm), so that senders route through them and the hub's
+// switch cannot move a forward to a pricier channel to the same peer.
 const (
-	yieldChanSat = 100_000
+	yieldChanSat = devnet.RoutingChanSat
 	yieldBaseFee = 500
 )
 
-// withRouting lists provider1 and provider2 as the routing strategy's
-// peers and harvests every second.
+// withRouting harvests every second and gives the routing channels a
+// time lock delta other than lnd's default, so that a plan restores it
+// after an open; the devnet's conf lists provider1 and provider2 as the
+// routing strategy's peers, with channels of devnet.RoutingChanSat at
+// yieldBaseFee.
 func withRouting(s *sluiced) {
-	s.addConf("routing",
-		"routing.peer="+hex.EncodeToString(
-			s.net.lnd("provider1").pubKey(s.t)),
-		"routing.peer="+hex.EncodeToString(
-			s.net.lnd("provider2").pubKey(s.t)),
-		fmt.Sprintf("routing.chansize=%d", yieldChanSat),
-		fmt.Sprintf("routing.basefee=%d", yieldBaseFee),
-		"routing.feeppm=1",
-		"routing.timelockdelta=40")
+	s.addConf("routing", "routing.timelockdelta=40")
 	s.addConf("yield", "yield.harvest=1s")
 }
 
