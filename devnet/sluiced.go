@@ -16,6 +16,10 @@ var ErrNoTapd = errors.New("node has no tapd")
 // rather than the hour of a real network.
 const YieldEpoch = 30 * time.Second
 
+// RoutingChanSat is the capacity of the routing strategy's channels on the
+// devnet: small, so that a little staked capital opens one.
+const RoutingChanSat = 100_000
+
 // SluicedConf returns a sluice.conf (ini, as sluiced's go-flags parser reads
 // it) for a sluiced on this network: the data directory and API address of
 // p.Sluiced, the hub's lnd and tapd, and the embedded SQLite store. sluiced
@@ -66,6 +70,19 @@ func (p *Profile) SluicedConf() (string, error) {
 	line("; Reward epochs of seconds, so that they close while one watches;")
 	line("; a later yield.epoch (a flag, or a section added below) wins.")
 	line("yield.epoch=%s", YieldEpoch)
+	line("yield.harvest=2s")
+	line("")
+	line("[routing]")
+	line("; The routing strategy keeps a channel of vault capital open to each")
+	line("; provider, at a fee below the hub's default so that payments take")
+	line("; it. Nothing opens until the operator gives routing a cap and")
+	line("; applies a plan (docs/yield.md).")
+	for _, n := range p.NodesWithRole(RoleProvider) {
+		line("routing.peer=%s", n.PubKey)
+	}
+	line("routing.chansize=%d", RoutingChanSat)
+	line("routing.basefee=500")
+	line("routing.feeppm=1")
 	return b.String(), nil
 }
 

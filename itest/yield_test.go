@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/btcsuite/btcd/wire"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/failpoint"
@@ -19,27 +20,22 @@ import (
 	"github.com/sluice-ln/sluice/yield/routing"
 )
 
-// The routing strategy's channels in the yield test: 100,000 sat each, at
-// a policy cheaper than the hub's default (1000 msat + 1 ppm), so that
-// senders route through them and the hub's switch cannot move a forward
-// to a pricier channel to the same peer.
+// The routing strategy's channels in the yield test are the devnet's:
+// devnet.RoutingChanSat each, at a policy cheaper than the hub's default
+// (1000 msat + 1 ppm), so that senders route through them and the hub's
+// switch cannot move a forward to a pricier channel to the same peer.
 const (
-	yieldChanSat = 100_000
+	yieldChanSat = devnet.RoutingChanSat
 	yieldBaseFee = 500
 )
 
-// withRouting lists provider1 and provider2 as the routing strategy's
-// peers and harvests every second.
+// withRouting harvests every second and gives the routing channels a
+// time lock delta other than lnd's default, so that a plan restores it
+// after an open; the devnet's conf lists provider1 and provider2 as the
+// routing strategy's peers, with channels of devnet.RoutingChanSat at
+// yieldBaseFee.
 func withRouting(s *sluiced) {
-	s.addConf("routing",
-		"routing.peer="+hex.EncodeToString(
-			s.net.lnd("provider1").pubKey(s.t)),
-		"routing.peer="+hex.EncodeToString(
-			s.net.lnd("provider2").pubKey(s.t)),
-		fmt.Sprintf("routing.chansize=%d", yieldChanSat),
-		fmt.Sprintf("routing.basefee=%d", yieldBaseFee),
-		"routing.feeppm=1",
-		"routing.timelockdelta=40")
+	s.addConf("routing", "routing.timelockdelta=40")
 	s.addConf("yield", "yield.harvest=1s")
 }
 
@@ -267,6 +263,27 @@ func TestYieldRouting(t *testing.T) {
 			}
 			return nil
 		})
+
+	// Each close's cost is its transaction's fee: the channel's
+	// capacity less what its outputs pay.
+	closes := 0
+	for _, e := range book.history(ledger.StrategyYield("routing")) {
+		txid, ok := strings.CutPrefix(e.IdempotencyKey,
+			"yield-cost:close:")
+		if !ok {
+			continue
+		}
+		closes++
+		if fee := yieldChanSat - hub.txOutputs(t, txid); int64(
+			e.Amount) != fee*1000 {
+
+			t.Errorf("%s: %v, the transaction pays %d sat of fee",
+				e.IdempotencyKey, e.Amount, fee)
+		}
+	}
+	if closes != 2 {
+		t.Errorf("%d close costs posted, want 2", closes)
+	}
 	leaseAct(t, f, op, book)
 	s.wantReconciled(t)
 }
@@ -415,6 +432,38 @@ func (l *lndNode) txFee(t *testing.T, txid string) int64 {
 		if tx.TxHash == txid {
 			return tx.TotalFees
 		}
+	}
+	t.Fatalf("%s: no transaction %s", l.Name, txid)
+	return 0
+}
+
+// txOutputs is what the outputs of the node's wallet transaction pay, in
+// sat.
+func (l *lndNode) txOutputs(t *testing.T, txid string) int64 {
+	t.Helper()
+	ctx, cancel := rpcContext(t)
+	defer cancel()
+	resp, err := l.ln.GetTransactions(ctx, &lnrpc.GetTransactionsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tx := range resp.Transactions {
+		if tx.TxHash != txid {
+			continue
+		}
+		raw, err := hex.DecodeString(tx.RawTxHex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg wire.MsgTx
+		if err := msg.Deserialize(bytes.NewReader(raw)); err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, out := range msg.TxOut {
+			sum += out.Value
+		}
+		return sum
 	}
 	t.Fatalf("%s: no transaction %s", l.Name, txid)
 	return 0

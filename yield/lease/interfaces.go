@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/btcsuite/btcd/btcutil"
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/btcsuite/btcd/wire"
 	"github.com/lightninglabs/lndclient"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/routing/route"
@@ -17,45 +14,7 @@ import (
 // Node is what the strategy needs of the hub's lnd, in package lightning's
 // terms: Hub satisfies it.
 type Node interface {
-	// Open opens a channel as req asks and returns its funding outpoint
-	// once lnd published the funding transaction. Errors wrapping
-	// lightning.ErrUnknownPeer, ErrPeerUnreachable,
-	// ErrInsufficientFunds, ErrChannelSize or ErrOpenRefused are lnd's
-	// refusals; ErrMemoInUse comes with the point of the channel made
-	// before; others may leave the open unknown.
-	Open(ctx context.Context, req lightning.OpenRequest) (wire.OutPoint,
-		error)
-
-	// ByMemo finds the hub's pending, open or closing channel whose
-	// open carried memo; false when lnd has none.
-	ByMemo(ctx context.Context, memo string) (lightning.ChannelState,
-		bool, error)
-
-	// ByPoint returns the channel's state; StatusUnknown when lnd has
-	// no channel there.
-	ByPoint(ctx context.Context, point wire.OutPoint) (
-		lightning.ChannelState, error)
-
-	// Close closes the channel (cooperatively unless req says force)
-	// and returns the closing txid once published, also for a channel
-	// already closing.
-	Close(ctx context.Context, point wire.OutPoint,
-		req lightning.CloseRequest) (chainhash.Hash, error)
-
-	// TxFee returns what the hub's wallet knows of a transaction;
-	// lightning.ErrTxNotFound when it does not know it.
-	TxFee(ctx context.Context, txid chainhash.Hash) (lightning.TxInfo,
-		error)
-
-	// EstimateOpenFee is lnd's estimate of the chain fee of an open of
-	// amount confirming within targetConf blocks.
-	EstimateOpenFee(ctx context.Context, amount btcutil.Amount,
-		targetConf int32) (btcutil.Amount, error)
-
-	// NodeInfo says what the hub's graph knows of node; an error
-	// wrapping lightning.ErrNodeNotFound when nothing.
-	NodeInfo(ctx context.Context, node route.Vertex) (lightning.NodeInfo,
-		error)
+	lightning.ChannelOps
 
 	// BestHeight is the height of the hub's best block.
 	BestHeight(ctx context.Context) (uint32, error)

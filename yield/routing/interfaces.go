@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/btcsuite/btcd/btcutil"
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
-	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/lightning"
 )
 
@@ -15,39 +12,7 @@ import (
 // lightning's terms: *lightning.HubChannels, *lightning.HubForwards and
 // *lightning.Graph together (Hub) satisfy it.
 type Node interface {
-	// Open opens a channel as req asks and returns its funding
-	// outpoint once lnd published the funding transaction. Errors
-	// wrapping lightning.ErrUnknownPeer or ErrInsufficientFunds, and
-	// lnd's refusals, are final; others may leave the open unknown.
-	Open(ctx context.Context, req lightning.OpenRequest) (wire.OutPoint,
-		error)
-
-	// ByMemo finds the hub's channel whose open carried memo, in any
-	// state; false when lnd knows none.
-	ByMemo(ctx context.Context, memo string) (lightning.ChannelState,
-		bool, error)
-
-	// ByPoint returns the channel's state; StatusUnknown when lnd never
-	// heard of it.
-	ByPoint(ctx context.Context, point wire.OutPoint) (
-		lightning.ChannelState, error)
-
-	// Close closes the channel cooperatively and returns the closing
-	// transaction's id once published (also for a channel already
-	// closing).
-	Close(ctx context.Context, point wire.OutPoint,
-		req lightning.CloseRequest) (chainhash.Hash, error)
-
-	// TxFee returns what the hub's wallet knows of a transaction, its
-	// fee among it; an error wrapping lightning.ErrTxNotFound when the
-	// wallet does not know it.
-	TxFee(ctx context.Context, txid chainhash.Hash) (lightning.TxInfo,
-		error)
-
-	// EstimateOpenFee is the chain fee lnd expects an open of amount
-	// to pay, confirming within targetConf blocks.
-	EstimateOpenFee(ctx context.Context, amount btcutil.Amount,
-		targetConf int32) (btcutil.Amount, error)
+	lightning.ChannelOps
 
 	// SetPolicy sets the hub's forwarding policy of the channel.
 	SetPolicy(ctx context.Context, point wire.OutPoint,
@@ -61,11 +26,6 @@ type Node interface {
 	// Page reads one page of the hub's forwards (lightning.HubForwards).
 	Page(ctx context.Context, q lightning.ForwardQuery) (
 		lightning.ForwardPage, error)
-
-	// NodeInfo says what lnd's graph knows of node; an error wrapping
-	// lightning.ErrNodeNotFound when nothing.
-	NodeInfo(ctx context.Context, node route.Vertex) (lightning.NodeInfo,
-		error)
 }
 
 // Hub is the hub's lnd as the strategy uses it: its channel operations,
