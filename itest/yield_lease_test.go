@@ -191,38 +191,41 @@ func leaseAct(t *testing.T, f *meteredJob, op apiClients, book *payoutBook) {
 	wantEntry(t, book, principal, lease.ReturnKey(point),
 		-leaseSat*1000)
 
-	// The report: the premium, the chain fees as the hub's wallet has
-	// them.
-	var premium, costs ledger.MilliSatoshi
+	// The costs: the open's fee as the hub's wallet has it, the
+	// close's the channel's capacity less what its outputs pay. The
+	// report's lines are the premium and these.
+	fundingTxid := strings.Split(point, ":")[0]
+	openFee := ledger.MilliSatoshi(hub.txFee(t, fundingTxid) * 1000)
+	closeFee := ledger.MilliSatoshi((leaseSat -
+		hub.txOutputs(t, l.CloseTxid)) * 1000)
+	yieldAcct := ledger.StrategyYield(lease.Name)
+	wantEntry(t, book, yieldAcct, lease.OpenCostKey(fundingTxid), openFee)
+	wantEntry(t, book, yieldAcct, lease.CloseCostKey(l.CloseTxid),
+		closeFee)
 	var premiums int64
-	for _, e := range book.history(ledger.StrategyYield(lease.Name)) {
-		switch {
-		case strings.HasPrefix(e.IdempotencyKey, "yield-lease:"):
-			premium -= e.Amount
+	for _, e := range book.history(yieldAcct) {
+		if strings.HasPrefix(e.IdempotencyKey, "yield-lease:") {
 			premiums++
-		case strings.HasPrefix(e.IdempotencyKey, "yield-cost:"):
-			costs += e.Amount
 		}
 	}
-	openFee := hub.txFee(t, strings.Split(point, ":")[0]) * 1000
 	r := strategyReport(t, yieldReport(t, op), lease.Name)
-	lines := map[string]*sluicerpc.ReportLine{}
+	lines := map[string]int64{}
 	for _, line := range append(r.Income, r.Costs...) {
-		lines[line.Name] = line
+		lines[line.Name] = line.AmountMsat
 	}
-	if p := lines["lease premium"]; p == nil ||
-		p.AmountMsat != leasePremium || p.Entries != premiums ||
-		premium != leasePremium || lines["open chain fees"].
-		GetAmountMsat() != openFee || r.IncomeTotalMsat != leasePremium ||
-		r.CostTotalMsat != int64(costs) ||
-		r.NetMsat != leasePremium-int64(costs) || r.CapitalEndMsat != 0 {
+	costs := int64(openFee + closeFee)
+	if len(lines) != 3 || lines["lease premium"] != leasePremium ||
+		lines["open chain fees"] != int64(openFee) ||
+		lines["close chain fees"] != int64(closeFee) ||
+		r.IncomeTotalMsat != leasePremium || r.CostTotalMsat != costs ||
+		r.NetMsat != leasePremium-costs || r.CapitalEndMsat != 0 {
 
-		t.Fatalf("lease report: %+v; the ledger's premium %v in %d "+
-			"entries, costs %v, open fee %d msat", r, premium,
-			premiums, costs, openFee)
+		t.Fatalf("lease report: %+v; open fee %v, close fee %v", r,
+			openFee, closeFee)
 	}
 	t.Logf("lease %s: %d msat recognised in %d entries (%d a block), "+
-		"chain fees %v", l.Id, premium, premiums, steps, costs)
+		"chain fees %v to open, %v to close", l.Id, leasePremium,
+		premiums, steps, openFee, closeFee)
 
 	// The second lease: the buyer's node refuses the channel, the apply
 	// fails, the held payment goes back and so does the capital.
