@@ -41,8 +41,8 @@ const (
 	leaseCapMsat    = 100_000_000
 )
 
-// leasePayTimeout bounds the wait for a held payment's end: the held
-// lease's runs over its open and 6 blocks.
+// leasePayTimeout bounds how long a held payment is followed: the first
+// lease's is held over its open and 6 blocks.
 const leasePayTimeout = 3 * time.Minute
 
 // withLeases sells liquidity leases from 5 blocks at leaseRatePPB.
