@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -133,11 +134,22 @@ func testHubChannels(t *testing.T, net *network,
 		t.Errorf("open by point: %+v", st)
 	}
 
-	// The funding fee, as lnd's wallet reports it.
-	fund, err := chans.TxFee(ctx, point.Hash)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The funding fee, as lnd's wallet reports it once its own view of
+	// the chain has the 6 blocks mined (it can lag behind the channel's
+	// open).
+	var fund lightning.TxInfo
+	eventually(t, waitTimeout, "the wallet to count 6 confirmations",
+		func() error {
+			fund, err = chans.TxFee(ctx, point.Hash)
+			switch {
+			case err != nil:
+				return err
+			case fund.Confirmations < 6:
+				return fmt.Errorf("%d confirmations",
+					fund.Confirmations)
+			}
+			return nil
+		})
 	want := walletTx(t, hubLn, point.Hash.String())
 	if fund.Fee <= 0 || !fund.FeeKnown ||
 		fund.Fee != btcutil.Amount(want.TotalFees) ||
@@ -230,10 +242,20 @@ func testHubChannels(t *testing.T, net *network,
 	// The close fee: the funding output less what the close paid out.
 	// Nothing was paid over the channel, so all of it was the hub's and
 	// the fee is what the hub did not get back.
-	closeTx, err := chans.TxFee(ctx, txid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The wallet's view of the chain can lag behind the channel's
+	// close: wait until it has the transaction confirmed.
+	var closeTx lightning.TxInfo
+	eventually(t, waitTimeout, "the wallet to see the close confirmed",
+		func() error {
+			closeTx, err = chans.TxFee(ctx, txid)
+			switch {
+			case err != nil:
+				return err
+			case closeTx.Height <= 0:
+				return errors.New("not confirmed yet")
+			}
+			return nil
+		})
 	lndClose := walletTx(t, hubLn, txid.String())
 	if !closeTx.FeeKnown || closeTx.Fee <= 0 ||
 		closeTx.Fee != amount-st.LocalBalance ||
