@@ -385,17 +385,30 @@ func classifyOpenErr(err error) error {
 	return fmt.Errorf("%w: %w", kind, err)
 }
 
-// connect makes sure the hub is connected to peer, connecting at the
-// addresses the hub's graph knows for it when it is not.
-func (h *HubChannels) connect(ctx context.Context, peer route.Vertex) error {
+// Connected says whether the hub is connected to peer now: a node the
+// graph does not know yet (no public channel, or its announcement not
+// gossiped yet) can still be opened to while it is.
+func (h *HubChannels) Connected(ctx context.Context, peer route.Vertex) (
+	bool, error) {
+
 	peers, err := h.client.ListPeers(ctx)
 	if err != nil {
-		return fmt.Errorf("list peers: %w", err)
+		return false, fmt.Errorf("list peers: %w", err)
 	}
 	for _, p := range peers {
 		if p.Pubkey == peer {
-			return nil
+			return true, nil
 		}
+	}
+	return false, nil
+}
+
+// connect makes sure the hub is connected to peer, connecting at the
+// addresses the hub's graph knows for it when it is not.
+func (h *HubChannels) connect(ctx context.Context, peer route.Vertex) error {
+	connected, err := h.Connected(ctx, peer)
+	if err != nil || connected {
+		return err
 	}
 
 	info, err := h.client.GetNodeInfo(ctx, peer, false)

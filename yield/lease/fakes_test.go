@@ -21,22 +21,25 @@ import (
 // fakeNode is the hub's lnd: channels by point, a graph of known nodes, a
 // height, and the errors a test wants its calls to give.
 type fakeNode struct {
-	mu       sync.Mutex
-	height   uint32
-	known    map[route.Vertex]bool
-	channels map[wire.OutPoint]*lightning.ChannelState
-	fees     map[chainhash.Hash]lightning.TxInfo
-	opens    int
-	closes   []lightning.CloseRequest
-	openErr  error
-	closeErr error
-	nextTx   byte
+	mu     sync.Mutex
+	height uint32
+	known  map[route.Vertex]bool
+	// connected are the nodes the hub is connected to now.
+	connected map[route.Vertex]bool
+	channels  map[wire.OutPoint]*lightning.ChannelState
+	fees      map[chainhash.Hash]lightning.TxInfo
+	opens     int
+	closes    []lightning.CloseRequest
+	openErr   error
+	closeErr  error
+	nextTx    byte
 }
 
 func newFakeNode() *fakeNode {
 	return &fakeNode{height: 100, known: map[route.Vertex]bool{},
-		channels: map[wire.OutPoint]*lightning.ChannelState{},
-		fees:     map[chainhash.Hash]lightning.TxInfo{}}
+		connected: map[route.Vertex]bool{},
+		channels:  map[wire.OutPoint]*lightning.ChannelState{},
+		fees:      map[chainhash.Hash]lightning.TxInfo{}}
 }
 
 func (n *fakeNode) tx() chainhash.Hash {
@@ -143,6 +146,14 @@ func (n *fakeNode) NodeInfo(_ context.Context, v route.Vertex) (
 		return lightning.NodeInfo{}, lightning.ErrNodeNotFound
 	}
 	return lightning.NodeInfo{Channels: 1}, nil
+}
+
+func (n *fakeNode) Connected(_ context.Context, v route.Vertex) (bool,
+	error) {
+
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.connected[v], nil
 }
 
 func (n *fakeNode) BestHeight(context.Context) (uint32, error) {

@@ -18,6 +18,9 @@ type Node interface {
 
 	// BestHeight is the height of the hub's best block.
 	BestHeight(ctx context.Context) (uint32, error)
+
+	// Connected says whether the hub is connected to the node now.
+	Connected(ctx context.Context, node route.Vertex) (bool, error)
 }
 
 // Invoices is the hub's hold invoices: *lightning.HoldInvoices.

@@ -237,6 +237,28 @@ func (e *env) execute(a yield.Action, id int64) yield.ActionOutcome {
 	return out
 }
 
+// TestRequestConnectedNode: a node the hub's graph does not know yet (no
+// announcement gossiped) may order while it is connected to the hub: an
+// LSPS1 client connects to its LSP before it orders.
+func TestRequestConnectedNode(t *testing.T) {
+	t.Parallel()
+
+	e := newEnv(t)
+	stranger := route.Vertex{2, 1}
+	req := Request{Node: stranger.String(), Capacity: 50_000, Blocks: 10}
+	if _, err := e.s.Request(context.Background(), req); !errors.Is(err,
+		ErrUnknownPeer) {
+
+		t.Fatalf("unknown, not connected: %v", err)
+	}
+	e.node.mu.Lock()
+	e.node.connected[stranger] = true
+	e.node.mu.Unlock()
+	if _, err := e.s.Request(context.Background(), req); err != nil {
+		t.Fatalf("connected: %v", err)
+	}
+}
+
 // TestRequestRefusals checks each refusal is its own error and stores
 // nothing.
 func TestRequestRefusals(t *testing.T) {

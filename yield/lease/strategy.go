@@ -237,11 +237,21 @@ func (s *Strategy) Request(ctx context.Context, req Request) (Lease,
 		}
 	}
 
+	// The hub must be able to reach the node: its graph knows where,
+	// or it is connected now (an LSPS1 client connects to its LSP
+	// before it orders, and a new node has no announcement yet).
 	_, err = s.node.NodeInfo(ctx, node)
 	switch {
 	case errors.Is(err, lightning.ErrNodeNotFound):
-		return Lease{}, fmt.Errorf("%w: %v is not in the hub's graph",
-			ErrUnknownPeer, node)
+		connected, err := s.node.Connected(ctx, node)
+		if err != nil {
+			return Lease{}, err
+		}
+		if !connected {
+			return Lease{}, fmt.Errorf("%w: %v is neither in the "+
+				"hub's graph nor connected to the hub",
+				ErrUnknownPeer, node)
+		}
 
 	case err != nil:
 		return Lease{}, err
