@@ -130,17 +130,27 @@ func (v *Vault) checkBudgets(ctx context.Context, p Plan,
 	}
 	for _, s := range p.Strategies {
 		set, ok := settings[s.Name]
-		if !ok || !set.Limited() || s.Expected == 0 {
+		if !ok || !set.Limited() {
+			continue
+		}
+		var actions []Action
+		for _, a := range p.Actions {
+			if a.Strategy == s.Name {
+				actions = append(actions, a)
+			}
+		}
+		want := budgeted(s, actions)
+		if want == 0 {
 			continue
 		}
 		left, _, _, err := v.budgetLeft(ctx, set, now)
 		if err != nil {
 			return err
 		}
-		if s.Expected > left {
+		if want > left {
 			return fmt.Errorf("%w: %s expects %v of costs, %v "+
 				"is left of %v per %v", ErrOverBudget, s.Name,
-				s.Expected, left, set.Budget, set.BudgetPeriod)
+				want, left, set.Budget, set.BudgetPeriod)
 		}
 	}
 

@@ -370,7 +370,9 @@ func (v *Vault) planOne(ctx context.Context, a Allocator, obs Observation,
 		return plannedStrategy{}, fmt.Errorf("proposed %v of new "+
 			"capital, room is %v", taken, room.New)
 
-	case !room.Unlimited && sp.Expected > room.Budget:
+	case !room.Unlimited && budgeted(sp.StrategyPlan, prop.Actions) >
+		room.Budget:
+
 		return plannedStrategy{}, fmt.Errorf("proposed %v of "+
 			"expected costs, budget left is %v", sp.Expected,
 			room.Budget)
@@ -384,6 +386,21 @@ func (v *Vault) planOne(ctx context.Context, a Allocator, obs Observation,
 	sp.leftOut = prop.LeftOut
 
 	return sp, nil
+}
+
+// budgeted is what of the actions' expected costs counts against the
+// strategy's budget: all of it, but for the closes of a killed strategy
+// (winding down does not wait for the budget).
+func budgeted(sp StrategyPlan, actions []Action) ledger.MilliSatoshi {
+	var sum ledger.MilliSatoshi
+	for _, a := range actions {
+		if sp.Killed && a.Kind == ActionClose {
+			continue
+		}
+		sum += a.ExpectedCost
+	}
+
+	return sum
 }
 
 // planTTL is Config.PlanTTL or DefaultPlanTTL.

@@ -49,7 +49,7 @@ func (f *fakeAlloc) Propose(_ context.Context, obs yield.Observation,
 		for _, pos := range obs.Positions {
 			p.Actions = append(p.Actions, yield.Action{
 				Kind: yield.ActionClose, Target: pos.ID,
-				Reason: "kill switch"})
+				Reason: "kill switch", ExpectedCost: f.cost})
 		}
 
 	case room.New < f.size:
@@ -474,5 +474,35 @@ func TestReportShortWindowAPY(t *testing.T) {
 	if !r.Vault.Return.IsPositive() || r.Vault.HasAPY {
 		t.Fatalf("return %v, APY %v %v", r.Vault.Return,
 			r.Vault.HasAPY, r.Vault.APY)
+	}
+}
+
+// TestKillSwitchWindsDownOverBudget: a killed strategy's closes are
+// planned and applied even with its budget spent: winding down does not
+// wait for the budget.
+func TestKillSwitchWindsDownOverBudget(t *testing.T) {
+	e := newStratEnv(t)
+	e.policy(0, 1_000_000)
+	e.alloc.positions = []yield.Position{{ID: "chan1", Peer: "peer",
+		Principal: 0, Status: "open"}}
+	if _, err := e.vault.SetStrategySettings(e.ctx, yield.StrategySettings{
+		Strategy: "fake", Killed: true, Budget: 500,
+		BudgetPeriod: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	e.post("cost", ledger.Vault(), ledger.StrategyYield("fake"), 500)
+
+	p := e.plan()
+	if len(p.Actions) != 1 || p.Actions[0].Kind != yield.ActionClose ||
+		p.Actions[0].ExpectedCost != 1_000 {
+
+		t.Fatalf("plan: %+v", p.Actions)
+	}
+	applied, err := e.vault.Apply(e.ctx, p.ID)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if applied.Actions[0].Status != yield.ActionSucceeded {
+		t.Fatalf("close: %+v", applied.Actions[0])
 	}
 }

@@ -186,7 +186,9 @@ func facts(obs yield.Observation) map[string]string {
 // two outputs, about what a funding transaction weighs). Every action's
 // expected cost fits in the budget left (the vault refuses a plan over
 // it): closes take from it first, then opens; one that does not fit is
-// left out, a close with the reason it was wanted for.
+// left out, a close with the reason it was wanted for. The closes of a
+// killed strategy are the exception: winding down does not wait for the
+// budget (the vault does not count them either).
 func (s *Strategy) Propose(ctx context.Context, obs yield.Observation,
 	room yield.Room) (yield.Proposal, error) {
 
@@ -236,7 +238,9 @@ func (s *Strategy) Propose(ctx context.Context, obs yield.Observation,
 			if err != nil {
 				return yield.Proposal{}, err
 			}
-			if !room.Unlimited && cost > budget {
+			// The kill switch winds down whatever the budget
+			// says: the operator stopped the strategy.
+			if !room.Unlimited && !room.Killed && cost > budget {
 				prop.LeftOut = append(prop.LeftOut,
 					yield.LeftOut{Strategy: Name,
 						Target: pos.ID,
