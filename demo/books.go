@@ -3,15 +3,18 @@ package demo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // books are the provider's and the platform's side of the ledger, and
@@ -268,6 +271,20 @@ func (s *story) summarize(ctx context.Context) error {
 			for _, e := range entries {
 				if e.Amount > 0 {
 					sum.EscrowCredits += e.Amount
+				}
+			}
+			// Auto-stake takes from the payable what each of
+			// the job's charges earned.
+			stakes, err := tx.History(ctx,
+				ledger.ProviderPayable(s.providerID), 0, 0)
+			if err != nil {
+				return err
+			}
+			prefix := yield.AutoStakeKeyPrefix +
+				metering.UsageKeyPrefix(jobID)
+			for _, e := range stakes {
+				if strings.HasPrefix(e.IdempotencyKey, prefix) {
+					sum.Staked -= e.Amount
 				}
 			}
 			refunds, err := tx.JobRefunds(ctx, jobID)

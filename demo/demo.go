@@ -23,9 +23,16 @@ const (
 	DefaultPlatformFee = 200
 
 	// CPURate and MemRate are provider1's rate card in msat per unit-second:
-	// a core busy for a second (1000 core-ms) earns 5 sat.
-	CPURate = "5"
+	// a core busy for a second (1000 core-ms) earns 10,000 sat. Regtest
+	// sats are free: the rate is high so that ten seconds of work stake
+	// enough (AutoStakePercent) for the yield act to open a channel of
+	// lnd's least size from the vault.
+	CPURate = "10000"
 	MemRate = "0.01"
+
+	// AutoStakePercent is the part of each metered second's earnings
+	// provider1 stakes into the vault; the rest streams to its node.
+	AutoStakePercent = 90
 
 	// jobCPU and jobMem are the job's limits per second: two cores'
 	// worth of core-ms and 1 GiB.
@@ -36,8 +43,9 @@ const (
 	bufferSeconds = 10
 
 	// maxSatPerSecond bounds what a second can cost at the rate card and
-	// the job's limits (2 cores at 5 sat, plus memory), for the budget.
-	maxSatPerSecond = 11
+	// the job's limits (2 cores at 10,000 sat, plus 1 GiB at 0.01 msat
+	// per MiB-second, under a sat), for the budget.
+	maxSatPerSecond = 20_001
 
 	// spareSat is funding beyond the most the work can cost, so that the
 	// buyer has something to be refunded.
@@ -82,6 +90,8 @@ const (
 	sharesTimeout       = 3 * time.Minute
 	withdrawTimeout     = 3 * time.Minute
 	verifyTimeout       = 3 * time.Minute
+	applyTimeout        = 2 * time.Minute
+	trafficTimeout      = trafficFor + 2*time.Minute
 	stopTimeout         = 30 * time.Second
 )
 
@@ -235,6 +245,8 @@ func (s *story) play() (*Summary, error) {
 		{"start sluiced", sluicedStartTimeout, s.startSluiced},
 		{"link provider1", cliTimeout, s.linkProvider},
 		{"set provider1's rates", callTimeout, s.setRates},
+		{"provider1 stakes part of its earnings", callTimeout,
+			s.autoStake},
 		{"add a buyer", cliTimeout, s.addBuyer},
 		{"let the hub refund over the buyer's channel", payTimeout,
 			s.primeBuyerChannel},
@@ -255,6 +267,17 @@ func (s *story) play() (*Summary, error) {
 		{"provider1 verifies its reward against the chain",
 			verifyTimeout, s.verifyReward},
 		{"read the books and reconcile", summaryTimeout, s.summarize},
+		{"give the routing strategy room for one channel", cliTimeout,
+			s.capRouting},
+		{"plan the vault's yield", cliTimeout, s.planYield},
+		{"apply the plan: the hub opens a channel from vault capital",
+			applyTimeout, s.applyYield},
+		{"mine the channel's confirmations", applyTimeout,
+			s.confirmYield},
+		{"route payments through the hub", trafficTimeout,
+			s.routeTraffic},
+		{"report the yield beside lnd's records", summaryTimeout,
+			s.reportYield},
 	}
 	for _, st := range steps {
 		fmt.Fprintf(s.out, "==> %s\n", st.name)

@@ -121,7 +121,8 @@ func (s *story) startSluiced(ctx context.Context) error {
 		fmt.Sprintf("--metering.platformfee=%d", s.cfg.PlatformFee),
 		"--yield.epoch=" + StoryEpoch(s.cfg.Work).String(),
 		"--tapd.sharesync=" + shareSync.String(),
-		"--tapd.withdrawinterval=" + withdrawInterval.String()}
+		"--tapd.withdrawinterval=" + withdrawInterval.String(),
+		fmt.Sprintf("--routing.chansize=%d", StoryChanSat)}
 	cmd := exec.Command(s.cfg.Sluiced, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if !s.cfg.KeepSluiced {

@@ -52,8 +52,11 @@ type story struct {
 	// chain mines blocks for the share act, opened when first needed.
 	chain *devnet.Chain
 
-	// act is the last act's state: the share asset on tapd.
+	// act is the share act's state: the share asset on tapd.
 	act shareAct
+
+	// yield is the yield act's state: the plan and its open.
+	yield yieldAct
 
 	// base are the books before the work; sum the summary.
 	base books
@@ -179,9 +182,28 @@ func (s *story) setRates(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("set rates: %w", err)
 	}
+	// A core-ms at CPURate msat is CPURate sat a core-second.
 	fmt.Fprintf(s.out, "    cpu %s msat per core-ms, mem %s msat per "+
-		"MiB-second (a busy core earns 5 sat a second)\n", CPURate,
-		MemRate)
+		"MiB-second (a busy core earns %s sat a second)\n", CPURate,
+		MemRate, CPURate)
+	return nil
+}
+
+// autoStake has provider1 stake AutoStakePercent of each metered second's
+// earnings, as `sluice provider autostake` does: the vault's capital for
+// the yield act.
+func (s *story) autoStake(ctx context.Context) error {
+	fmt.Fprintf(s.out, "    $ sluice provider autostake --percent %d\n",
+		AutoStakePercent)
+	_, err := s.provider.vault.SetAutoStake(ctx, connect.NewRequest(
+		&sluicerpc.SetAutoStakeRequest{ProviderId: s.providerID,
+			Percent: AutoStakePercent}))
+	if err != nil {
+		return fmt.Errorf("auto-stake: %w", err)
+	}
+	fmt.Fprintf(s.out, "    %d %% of what each second earns buys vault "+
+		"shares before payouts see it; the rest streams to provider1\n",
+		AutoStakePercent)
 	return nil
 }
 

@@ -76,6 +76,10 @@ type Summary struct {
 	PlatformFees ledger.MilliSatoshi
 	Rewards      ledger.MilliSatoshi
 
+	// Staked is what provider1's auto-stake moved from the job's
+	// earnings into the vault.
+	Staked ledger.MilliSatoshi
+
 	// PaidOut, Payable and InFlight are the provider's accounts' change;
 	// PayoutFees the routing fees its payouts cost.
 	PaidOut    ledger.MilliSatoshi
@@ -105,9 +109,13 @@ type Summary struct {
 	// tapd (ShareAsset).
 	Reconcile *sluicerpc.ReconcileResponse
 
-	// Shares is the last act: the share asset, the withdrawal to
+	// Shares is the share act: the share asset, the withdrawal to
 	// provider1's tapd and the verified reward.
 	Shares ShareSummary
+
+	// Yield is the last act: a plan that opened a routing channel from
+	// the vault, traffic through it, and the report beside lnd.
+	Yield YieldSummary
 
 	// SluicedRunning is whether the story left sluiced running (one it
 	// reused, or one it started with Config.KeepSluiced).
@@ -131,9 +139,10 @@ func (s *Summary) Check() error {
 		"paid %v", s.EscrowCredits, s.Funded)
 	earned := s.earned()
 	check(earned == s.Usage, "paid out %v + payable %v + in flight %v "+
-		"+ payout fees %v + platform fees %v + epoch rewards %v = %v "+
-		"!= usage %v", s.PaidOut, s.Payable, s.InFlight, s.PayoutFees,
-		s.PlatformFees, s.Rewards, earned, s.Usage)
+		"+ payout fees %v + platform fees %v + epoch rewards %v + "+
+		"staked %v = %v != usage %v", s.PaidOut, s.Payable, s.InFlight,
+		s.PayoutFees, s.PlatformFees, s.Rewards, s.Staked, earned,
+		s.Usage)
 	spent := s.Usage + s.Refunded + s.RefundFees + s.EscrowLeft
 	check(spent == s.Funded, "usage %v + refunded %v + refund fees %v "+
 		"+ escrow left %v = %v != funded %v", s.Usage, s.Refunded,
@@ -156,7 +165,10 @@ func (s *Summary) Check() error {
 		return fmt.Errorf("%w: %s", ErrNotReconciled,
 			strings.Join(diffs, "; "))
 	}
-	return s.Shares.check(s.Reconcile.ShareAsset)
+	if err := s.Shares.check(s.Reconcile.ShareAsset); err != nil {
+		return err
+	}
+	return s.Yield.check()
 }
 
 // check returns nil when tapd's supply is the ledger's (c, reconcile's
@@ -213,10 +225,11 @@ func failedStep(r *shares.Report) string {
 }
 
 // earned is where the usage went: to the provider (paid out, payable, in
-// flight, the payouts' routing fees), the platform and the vault.
+// flight, the payouts' routing fees), the platform and the vault (epoch
+// rewards, the provider's stake).
 func (s *Summary) earned() ledger.MilliSatoshi {
 	return s.PaidOut + s.Payable + s.InFlight + s.PayoutFees +
-		s.PlatformFees + s.Rewards
+		s.PlatformFees + s.Rewards + s.Staked
 }
 
 // difference is one line of reconciliation.
@@ -256,6 +269,7 @@ func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "  usage                %s  (platform fees %s, "+
 		"epoch rewards to the vault %s)\n", sat(s.Usage),
 		sat(s.PlatformFees), sat(s.Rewards))
+	fmt.Fprintf(w, "  staked into vault    %s\n", sat(s.Staked))
 	fmt.Fprintf(w, "  payouts              %d, paid out %s, payout "+
 		"fees %s\n", s.Payouts, sat(s.PaidOut), sat(s.PayoutFees))
 	fmt.Fprintf(w, "  provider1 received   %s\n", sat(s.Received))
@@ -275,7 +289,7 @@ func (s *Summary) Print(w io.Writer) {
 		mark(s.EscrowCredits == s.Funded))
 	earned := s.earned()
 	fmt.Fprintf(w, "  paid out + payable + in flight + fees + "+
-		"rewards = %s = usage %s: %s\n", sat(earned), sat(s.Usage),
+		"rewards + staked = %s = usage %s: %s\n", sat(earned), sat(s.Usage),
 		mark(earned == s.Usage))
 	spent := s.Usage + s.Refunded + s.RefundFees + s.EscrowLeft
 	fmt.Fprintf(w, "  usage + refund + refund fees + escrow left = %s = "+
@@ -292,6 +306,7 @@ func (s *Summary) Print(w io.Writer) {
 		}
 	}
 	s.Shares.print(w, s.Reconcile.GetShareAsset())
+	s.Yield.print(w)
 }
 
 // print writes the last act's lines of the summary: what the share asset

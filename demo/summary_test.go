@@ -38,6 +38,14 @@ func balanced() Summary {
 			ProviderTapdBefore: 100, ProviderTapd: 900,
 			Verify: verified(4),
 		},
+		Yield: YieldSummary{
+			PlanID: "plan1", Peer: "02aa", ChannelPoint: "ab:0",
+			ChanID: 7, Capital: 20_000_000, Forwards: 3,
+			LndFees: 1_503, OpenFee: 1_410_000,
+			Income: 1_503, Cost: 1_410_000,
+			Net: 1_503 - 1_410_000, APRLabel: "APR over 1m",
+			APR: "-12.3",
+		},
 	}
 }
 
@@ -73,6 +81,28 @@ func TestSummaryCheck(t *testing.T) {
 			s.PlatformFees -= 2_000
 			s.Rewards = 2_000
 		}},
+		{name: "auto-stake to the vault", change: func(s *Summary) {
+			s.Payable -= 3_000
+			s.Staked = 3_000
+		}},
+		{name: "a msat staked twice", change: func(s *Summary) {
+			s.Staked = 1
+		}, wantErr: ErrUnbalanced, wantMsg: "staked 1 msat"},
+		{name: "yield act skipped", change: func(s *Summary) {
+			s.Yield = YieldSummary{Skipped: "no room"}
+		}},
+		{name: "income not lnd's", change: func(s *Summary) {
+			s.Yield.Income++
+			s.Yield.Net++
+		}, wantErr: ErrYieldDiffers, wantMsg: "lnd's 3 forwards out " +
+			"of 7"},
+		{name: "cost not the open's fee", change: func(s *Summary) {
+			s.Yield.Cost = 0
+			s.Yield.Net = s.Yield.Income
+		}, wantErr: ErrYieldDiffers, wantMsg: "the open's chain fee"},
+		{name: "net not income less cost", change: func(s *Summary) {
+			s.Yield.Net = 0
+		}, wantErr: ErrYieldDiffers, wantMsg: "net 0 msat"},
 		{name: "sum not zero", change: func(s *Summary) {
 			s.LedgerSum = 1
 		}, wantErr: ErrUnbalanced, wantMsg: "sum of all balances"},
@@ -165,7 +195,12 @@ func TestSummaryPrint(t *testing.T) {
 		"epoch 4, tranche aa, usage root bb",
 		"tapd's supply 2500 units = the ledger's 2500 (epoch 4): ok",
 		"gained 0.800 shares = withdrawn 0.800 shares: ok",
-		"epoch 4 verified with provider1's tapd, 4 steps: ok"} {
+		"epoch 4 verified with provider1's tapd, 4 steps: ok",
+		"plan plan1 opened ab:0 (20000 sat) to 02aa",
+		"income 1.503 sat = fee_msat of lnd's 3 forwards out of the " +
+			"channel 1.503 sat: ok",
+		"cost 1410 sat = the open's chain fee in lnd's wallet 1410 " +
+			"sat: ok"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
@@ -187,6 +222,8 @@ func TestSummaryPrint(t *testing.T) {
 		"nothing compared": func(s *Summary) {
 			s.Reconcile.ShareAsset = nil
 		},
+		"yield income differs": func(s *Summary) { s.Yield.Income = 0 },
+		"yield cost differs":   func(s *Summary) { s.Yield.Cost = 0 },
 	} {
 		s := balanced()
 		change(&s)

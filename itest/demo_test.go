@@ -24,7 +24,10 @@ const demoWork = 10 * time.Second
 // reconcile with the hub's lnd. The last act: the share asset's genesis at
 // the first rewarded epoch (3s epochs for 10s of work), at least one
 // tranche after it, provider1's shares withdrawn to its tapd, which holds
-// exactly them, its reward verified, and tapd's supply the ledger's.
+// exactly them, its reward verified, and tapd's supply the ledger's. The
+// yield act: provider1 staked 90 % of its earnings; a plan opens a routing
+// channel of demo.StoryChanSat from that capital, payments forward through
+// it, and the report's income and cost equal the hub's lnd's records.
 func TestDemoStory(t *testing.T) {
 	net := newNetwork(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
@@ -105,6 +108,23 @@ func TestDemoStory(t *testing.T) {
 		t.Errorf("reconcile's share check %+v, minted %v + %v, "+
 			"withdrawn %v", check, sh.Genesis, sh.TrancheUnits,
 			sh.Withdrawn)
+	}
+
+	// The yield act: Check saw the report equal lnd's records; here
+	// that there was something to compare.
+	y := sum.Yield
+	switch {
+	case sum.Staked <= 0:
+		t.Errorf("provider1 staked %v", sum.Staked)
+	case y.Skipped != "":
+		t.Errorf("the yield act opened nothing: %s", y.Skipped)
+	case y.Capital != demo.StoryChanSat*1000 || y.ChanID == 0:
+		t.Errorf("the plan opened %d with %v", y.ChanID, y.Capital)
+	case y.Forwards == 0 || y.Income <= 0:
+		t.Errorf("%d forwards out of the routing channel, income %v "+
+			"(traffic %+v)", y.Forwards, y.Income, y.Traffic)
+	case y.OpenFee <= 0 || y.Net != y.Income-y.OpenFee:
+		t.Errorf("open fee %v, net %v", y.OpenFee, y.Net)
 	}
 }
 
