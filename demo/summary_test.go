@@ -43,8 +43,7 @@ func balanced() Summary {
 			ChanID: 7, Capital: 20_000_000, Forwards: 3,
 			LndFees: 1_503, OpenFee: 1_410_000,
 			Income: 1_503, Cost: 1_410_000,
-			Net: 1_503 - 1_410_000, APRLabel: "APR over 1m",
-			APR: "-12.3",
+			Net: 1_503 - 1_410_000,
 		},
 	}
 }

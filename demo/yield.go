@@ -70,11 +70,10 @@ type YieldSummary struct {
 	LndFees  ledger.MilliSatoshi
 	OpenFee  ledger.MilliSatoshi
 
-	// Income, Cost and Net are the routing strategy's in the report since
-	// the act's plan was applied (the window starts then); APRLabel and
-	// APR its APR as the report states it.
+	// Income, Cost and Net are the report's entries for the channel:
+	// its forwards' fees and its open's chain fee (`sluice yield report
+	// --explain`); a reused sluiced's strategy may have others.
 	Income, Cost, Net ledger.MilliSatoshi
-	APRLabel, APR     string
 }
 
 // check returns nil when the act was skipped or its report equals lnd's
@@ -117,9 +116,8 @@ func (y YieldSummary) print(w io.Writer) {
 		fmt.Fprintf(w, "  traffic              %d payments, %d "+
 			"succeeded, %d failed\n", t.Sent, t.Succeeded, t.Failed)
 	}
-	fmt.Fprintf(w, "  routing              income %s, cost %s, net %s; "+
-		"%s %s\n", sat(y.Income), sat(y.Cost), sat(y.Net), y.APRLabel,
-		y.APR)
+	fmt.Fprintf(w, "  routing channel      income %s, cost %s, net %s\n",
+		sat(y.Income), sat(y.Cost), sat(y.Net))
 	fmt.Fprintln(w, "yield checks:")
 	fmt.Fprintf(w, "  income %s = fee_msat of lnd's %d forwards out of "+
 		"the channel %s: %s\n", sat(y.Income), y.Forwards,
@@ -391,7 +389,6 @@ func (s *story) reportYield(ctx context.Context) error {
 				if st.Name != routing.Name {
 					continue
 				}
-				y.APRLabel, y.APR = st.AprLabel, st.Apr
 				for _, e := range st.Entries {
 					switch {
 					case strings.HasPrefix(e.Key, incomeKey):
