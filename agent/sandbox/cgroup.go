@@ -64,17 +64,19 @@ func detectHierarchy(root, parent string) (*hierarchy, error) {
 	}
 	h := &hierarchy{parents: make(map[string]string)}
 	for _, c := range controllers {
+		// A root cgroup lacks the limit files; parent has them
+		// when the hierarchy holds the controller.
 		dir, err := filepath.EvalSymlinks(filepath.Join(root, c))
+		p := filepath.Join(dir, parent)
 		if err == nil {
-			_, err = os.Stat(filepath.Join(dir, probe[c]))
+			err = os.MkdirAll(p, 0o755)
+		}
+		if err == nil {
+			_, err = os.Stat(filepath.Join(p, probe[c]))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: cgroup v1 controller %s: %v",
 				ErrUnavailable, c, err)
-		}
-		p := filepath.Join(dir, parent)
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 		h.parents[c] = p
 	}
