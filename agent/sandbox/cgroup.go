@@ -307,7 +307,7 @@ func (cg *cgroup) stats() (stats, error) {
 	if v, err := readKey(cg.path("pids", "pids.events"), "max"); err == nil {
 		st.pidsRefused = v
 	}
-	// pids.peak came in Linux 6.1 (v2) and 6.9 (v1); zero without.
+	// pids.peak is recent in both versions; zero without.
 	st.pidsPeak, _ = readUint(cg.path("pids", "pids.peak"))
 	st.throttled, _ = readKey(cg.path("cpu", "cpu.stat"), "nr_throttled")
 

@@ -148,8 +148,8 @@ func (m *Manager) cleanStale() error {
 	return err
 }
 
-// Close removes the Manager's parent cgroups if no sandbox is left in
-// them.
+// Close kills every sandbox still running under the Manager's parent and
+// removes their cgroups and the parent cgroups: the agent is stopping.
 func (m *Manager) Close() error {
 	if err := m.h.cleanStale(); err != nil {
 		return err
