@@ -60,12 +60,12 @@ func TestLimitFiles(t *testing.T) {
 		{"v1", false, map[string]string{"cpu.cfs_period_us": "",
 			"cpu.cfs_quota_us": "", "memory.limit_in_bytes": "",
 			"memory.memsw.limit_in_bytes": "",
-			"memory.swappiness": "", "pids.max": ""},
+			"memory.swappiness":           "", "pids.max": ""},
 			map[string]string{"cpu.cfs_period_us": "100000",
-				"cpu.cfs_quota_us": "150000",
-				"memory.limit_in_bytes": "50331648",
+				"cpu.cfs_quota_us":            "150000",
+				"memory.limit_in_bytes":       "50331648",
 				"memory.memsw.limit_in_bytes": "50331648",
-				"memory.swappiness": "0", "pids.max": "9"}},
+				"memory.swappiness":           "0", "pids.max": "9"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
