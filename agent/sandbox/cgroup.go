@@ -75,6 +75,14 @@ func detectHierarchy(root, parent string) (*hierarchy, error) {
 			_, err = os.Stat(filepath.Join(p, probe[c]))
 		}
 		if err != nil {
+			// Leave no half-made parents behind: those made here
+			// are empty (rmdir fails on any other).
+			for _, d := range h.parents {
+				_ = syscall.Rmdir(d)
+			}
+			if dir != "" {
+				_ = syscall.Rmdir(p)
+			}
 			return nil, fmt.Errorf("%w: cgroup v1 controller %s: %v",
 				ErrUnavailable, c, err)
 		}

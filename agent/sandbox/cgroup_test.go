@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -135,5 +136,29 @@ func TestStatsFiles(t *testing.T) {
 				t.Fatalf("sample %d, %d, %v", cpu, mem, err)
 			}
 		})
+	}
+}
+
+// TestDetectLeavesNothing points detection at a directory that looks like
+// v1 mounts without being cgroups (no limit files appear in the parent it
+// makes): it is refused and leaves no parent directory behind.
+func TestDetectLeavesNothing(t *testing.T) {
+	root := t.TempDir()
+	for _, c := range controllers {
+		if err := os.Mkdir(filepath.Join(root, c), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := detectHierarchy(root, "p"); !errors.Is(err,
+		ErrUnavailable) {
+
+		t.Fatalf("err = %v, want %v", err, ErrUnavailable)
+	}
+	for _, c := range controllers {
+		if _, err := os.Stat(filepath.Join(root, c, "p")); !errors.Is(err,
+			os.ErrNotExist) {
+
+			t.Errorf("%s/p left: %v", c, err)
+		}
 	}
 }
