@@ -15,14 +15,14 @@ export SLUICE_TEST_POSTGRES
 case ?=
 ITEST_RUN := $(if $(case),-run '^$(case)$$',)
 
-.PHONY: build test unit itest bench fuzz lint fmt rpc rpc-check sqlc sqlc-check run demo sluiced devnet-up devnet-down postgres
+.PHONY: build test unit itest bench fuzz lint fmt rpc rpc-check sqlc sqlc-check run demo sluiced devnet-up devnet-down postgres bubblewrap
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 test: lint postgres unit itest
 
-unit: postgres
+unit: postgres bubblewrap
 	$(GO) test -count=1 ./...
 
 # Every case brings up its own network of real daemons, so packages run one
@@ -50,6 +50,7 @@ FUZZ_TARGETS := \
 	metering:FuzzDecodeBatch metering:FuzzValidateBatch \
 	channels:FuzzRecoverNodeKey channels:FuzzParseChallengeMessage channels:FuzzParseRateValue \
 	settlement:FuzzCheckRefundInvoice rpc:FuzzVerifyMacaroon \
+	agent/sandbox:FuzzWorkloadValidate \
 	yield:FuzzMulDiv yield:FuzzVerify
 
 fuzz:
@@ -72,6 +73,11 @@ fmt:
 
 postgres:
 	@scripts/postgres.sh
+
+# The agent's workload sandbox (agent/sandbox) runs on bubblewrap; its tests
+# run real sandboxes.
+bubblewrap:
+	@scripts/bubblewrap.sh
 
 rpc:
 	scripts/genrpc.sh

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -342,5 +343,61 @@ func TestMeasurePause(t *testing.T) {
 	}
 	if last := ms[len(ms)-1]; last.CPU == 0 && len(ms) < 3 {
 		t.Fatalf("nothing measured after Resume: %+v", ms)
+	}
+}
+
+// countingSampler is a Sampler whose CPU total grows by step on every
+// call, with a fixed memory.
+type countingSampler struct {
+	mu    sync.Mutex
+	calls int
+	cpu   uint64
+	step  uint64
+	mem   uint64
+}
+
+func (s *countingSampler) Sample() (uint64, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	s.cpu += s.step
+
+	return s.cpu, s.mem, nil
+}
+
+// TestMeasureSampler measures from a Sampler instead of /proc: every
+// microsecond it reports after the first sample is reported once, in
+// whole core-milliseconds, and the command's own exit ends the run.
+func TestMeasureSampler(t *testing.T) {
+	sampler := &countingSampler{step: 123_457, mem: 64 << 20}
+	run, err := Start(context.Background(), MeasureConfig{
+		Sampler: sampler,
+	}, "sleep", "2.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cpu, mem uint64
+	for m := range run.Measurements() {
+		cpu += m.CPU
+		mem += m.Mem
+	}
+	if err := run.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	sampler.mu.Lock()
+	defer sampler.mu.Unlock()
+	if sampler.calls < 3 {
+		t.Fatalf("sampled %d times over 2.2 s", sampler.calls)
+	}
+	// The first sample is the baseline; the integrator keeps the
+	// sub-millisecond remainder.
+	want := (sampler.cpu - sampler.step) / 1000
+	if cpu != want {
+		t.Fatalf("%d core-ms measured, the sampler counted %d", cpu,
+			want)
+	}
+	if mem == 0 {
+		t.Fatal("the sampler's memory was not measured")
 	}
 }
