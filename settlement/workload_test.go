@@ -193,8 +193,8 @@ func TestCreateJobWithWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := settlement.WorkloadInfo{Argv: w.Argv,
-		Inputs: []settlement.InputInfo{{"data", 4}, {"empty", 0},
-			{"run.sh", 9}}}
+		Inputs: []settlement.InputInfo{{Name: "data", Size: 4}, {Name: "empty", Size: 0},
+			{Name: "run.sh", Size: 9}}}
 	for _, got := range []settlement.Status{st, e.get(st.ID)} {
 		if got.Workload == nil || !sameInfo(*got.Workload, want) ||
 			got.Result != nil {
