@@ -89,6 +89,18 @@ var permissions = map[string][]Role{
 	sluicerpcconnect.JobServiceEndJobProcedure: {
 		RoleOperator, RoleBuyer, RoleProvider,
 	},
+	// Workloads: the job's provider fetches what to run and submits
+	// how it ended, its buyer reads the output (the handlers check the
+	// job's provider and buyer).
+	sluicerpcconnect.JobServiceGetJobWorkloadProcedure: {
+		RoleOperator, RoleProvider,
+	},
+	sluicerpcconnect.JobServiceSubmitJobResultProcedure: {
+		RoleProvider,
+	},
+	sluicerpcconnect.JobServiceGetJobOutputProcedure: {
+		RoleOperator, RoleBuyer,
+	},
 
 	// The operator's own.
 	sluicerpcconnect.OperatorServiceAddBuyerProcedure: {

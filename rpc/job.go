@@ -49,6 +49,19 @@ type JobBackend interface {
 	// EndJob ends a job and refunds the rest of its escrow.
 	EndJob(ctx context.Context, req settlement.EndJobRequest) (
 		settlement.Status, error)
+
+	// GetJobWorkload returns a job's workload with its inputs' bytes.
+	GetJobWorkload(ctx context.Context, id string) (settlement.Workload,
+		error)
+
+	// SubmitResult records the result of a job's workload, sent by the
+	// provider named.
+	SubmitResult(ctx context.Context, jobID, providerID string,
+		r settlement.Result) (settlement.ResultInfo, error)
+
+	// GetJobOutput returns a job's result with its output.
+	GetJobOutput(ctx context.Context, id string) (settlement.StoredResult,
+		error)
 }
 
 var _ JobBackend = (*settlement.Manager)(nil)
@@ -120,6 +133,10 @@ func (s *jobService) CreateJob(ctx context.Context,
 			return nil, err
 		}
 		cr.RefundNode, cr.HasRefundNode = node, true
+	}
+	if w := m.Workload; w != nil {
+		cr.Workload = &settlement.Workload{Argv: w.Argv,
+			Inputs: w.Inputs}
 	}
 	st, err := s.backend.CreateJob(ctx, cr)
 	if err != nil {
@@ -325,6 +342,10 @@ func jobError(what string, err error) error {
 	switch {
 	case errors.Is(err, settlement.ErrInvalidJob),
 		errors.Is(err, settlement.ErrInvalidBuyer),
+		errors.Is(err, settlement.ErrWorkloadTooLarge),
+		errors.Is(err, settlement.ErrInvalidWorkload),
+		errors.Is(err, settlement.ErrOutputTooLarge),
+		errors.Is(err, settlement.ErrInvalidResult),
 		errors.Is(err, settlement.ErrInvalidRefund),
 		errors.Is(err, settlement.ErrRefundInvoiceMalformed),
 		errors.Is(err, settlement.ErrRefundWrongNetwork),
@@ -340,8 +361,13 @@ func jobError(what string, err error) error {
 
 		code = connect.CodeNotFound
 
-	case errors.Is(err, settlement.ErrBuyerExists):
+	case errors.Is(err, settlement.ErrBuyerExists),
+		errors.Is(err, settlement.ErrResultConflict):
+
 		code = connect.CodeAlreadyExists
+
+	case errors.Is(err, settlement.ErrNotAllowed):
+		code = connect.CodePermissionDenied
 
 	case errors.Is(err, settlement.ErrInvalidTransition),
 		errors.Is(err, settlement.ErrJobEnded),
@@ -349,7 +375,10 @@ func jobError(what string, err error) error {
 		errors.Is(err, settlement.ErrJobNotRunning),
 		errors.Is(err, settlement.ErrRefundInFlight),
 		errors.Is(err, settlement.ErrNothingToRefund),
-		errors.Is(err, settlement.ErrNoRoute):
+		errors.Is(err, settlement.ErrNoRoute),
+		errors.Is(err, settlement.ErrNoWorkload),
+		errors.Is(err, settlement.ErrNoResult),
+		errors.Is(err, settlement.ErrJobNotStarted):
 
 		code = connect.CodeFailedPrecondition
 	}
@@ -446,6 +475,18 @@ func jobProto(st settlement.Status) *sluicerpc.Job {
 			FromState: string(e.From), ToState: string(e.To),
 			Cause: string(e.Cause), Detail: e.Detail, At: ts(e.At),
 		})
+	}
+	if w := st.Workload; w != nil {
+		j.Workload = &sluicerpc.WorkloadInfo{Argv: w.Argv,
+			SizeBytes: int64(w.Size())}
+		for _, in := range w.Inputs {
+			j.Workload.Inputs = append(j.Workload.Inputs,
+				&sluicerpc.WorkloadInput{Name: in.Name,
+					SizeBytes: int64(in.Size)})
+		}
+	}
+	if st.Result != nil {
+		j.Result = resultProto(*st.Result)
 	}
 	return j
 }

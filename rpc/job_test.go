@@ -33,12 +33,22 @@ type fakeJobs struct {
 	topUps   int
 	endErr   error
 	addedErr error
+
+	// workloads and results are the jobs' workloads and results;
+	// submittedBy the provider id the last SubmitResult named, and
+	// workErr, when set, what the workload calls return.
+	workloads   map[string]settlement.Workload
+	results     map[string]settlement.StoredResult
+	submittedBy string
+	workErr     error
 }
 
 var _ JobBackend = (*fakeJobs)(nil)
 
 func newFakeJobs(jobs ...settlement.Job) *fakeJobs {
-	f := &fakeJobs{jobs: map[string]settlement.Status{}}
+	f := &fakeJobs{jobs: map[string]settlement.Status{},
+		workloads: map[string]settlement.Workload{},
+		results:   map[string]settlement.StoredResult{}}
 	for _, j := range jobs {
 		f.jobs[j.ID] = settlement.Status{Job: j}
 	}

@@ -157,6 +157,12 @@ type Status struct {
 	// Events are the job's state changes, oldest first (empty in
 	// ListJobs answers).
 	Events []Event
+
+	// Workload is what the job runs, without its inputs' bytes; nil for
+	// a job created without one. Result is how its run ended, without
+	// the output's bytes; nil until the provider submitted it.
+	Workload *WorkloadInfo
+	Result   *ResultInfo
 }
 
 // CreateJobRequest is what a buyer asks for.
@@ -177,6 +183,11 @@ type CreateJobRequest struct {
 
 	// InvoiceExpiry overrides the manager's default when not zero.
 	InvoiceExpiry time.Duration
+
+	// Workload, when not nil, is what the provider's serving agent runs
+	// (workload.go); it is stored with the job. Without one, the
+	// provider decides what runs (`sluice agent run -- CMD`).
+	Workload *Workload
 }
 
 // ParseNodeKey reads a node's public key in hex (33 bytes, compressed) and
@@ -195,9 +206,10 @@ func ParseNodeKey(s string) (route.Vertex, error) {
 }
 
 // CreateJob checks the request, copies the provider's current rate card
-// into a new job awaiting funding and makes the hub's funding invoice for
-// the budget. Errors: ErrInvalidJob (naming the field), ErrBuyerNotFound,
-// ErrProviderNotFound, or lnd's.
+// into a new job awaiting funding, stores its workload if it has one, and
+// makes the hub's funding invoice for the budget. Errors: ErrInvalidJob
+// (naming the field), ErrWorkloadTooLarge, ErrInvalidWorkload,
+// ErrBuyerNotFound, ErrProviderNotFound, or lnd's.
 func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 	Status, error) {
 
@@ -227,6 +239,11 @@ func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 	}
 	if err := req.Spec.Validate(); err != nil {
 		return Status{}, err
+	}
+	if req.Workload != nil {
+		if err := req.Workload.Validate(); err != nil {
+			return Status{}, err
+		}
 	}
 
 	err := m.execTx(ctx, true, func(tx TxStore) error {
@@ -290,6 +307,12 @@ func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 	err = m.execTx(ctx, false, func(tx TxStore) error {
 		if err := tx.InsertJob(ctx, row); err != nil {
 			return err
+		}
+		if req.Workload != nil {
+			err := tx.InsertJobWorkload(ctx, id, *req.Workload)
+			if err != nil {
+				return err
+			}
 		}
 		err := tx.InsertJobEvent(ctx, StoredEvent{
 			JobID: id, To: row.State, Cause: CauseCreated,
@@ -407,6 +430,9 @@ func (m *Manager) readStatus(ctx context.Context, tx TxStore, row StoredJob,
 		return Status{}, err
 	}
 	if err := readEarnings(ctx, tx, &st); err != nil {
+		return Status{}, err
+	}
+	if err := readWorkload(ctx, tx, &st); err != nil {
 		return Status{}, err
 	}
 

@@ -253,6 +253,31 @@ type TxStore interface {
 	// the vault; zero when none did.
 	JobAutoStaked(ctx context.Context, jobID string) (ledger.MilliSatoshi,
 		error)
+
+	// InsertJobWorkload stores the workload of a job inserted in this
+	// transaction, with its inputs. The workload is validated already.
+	InsertJobWorkload(ctx context.Context, jobID string, w Workload) error
+
+	// JobWorkload returns a job's workload with its inputs' bytes, or an
+	// error wrapping ErrNoWorkload for a job without one.
+	JobWorkload(ctx context.Context, jobID string) (Workload, error)
+
+	// JobWorkloadInfo returns a job's workload with its inputs' names
+	// and sizes but not their bytes, or an error wrapping ErrNoWorkload.
+	JobWorkloadInfo(ctx context.Context, jobID string) (WorkloadInfo,
+		error)
+
+	// InsertJobResult stores a job's result unless the job has one, and
+	// reports whether it did; the job has a workload.
+	InsertJobResult(ctx context.Context, r StoredResult) (bool, error)
+
+	// JobResult returns a job's result with its output, or an error
+	// wrapping ErrNoResult.
+	JobResult(ctx context.Context, jobID string) (StoredResult, error)
+
+	// JobResultInfo returns a job's result without its output's bytes,
+	// or an error wrapping ErrNoResult.
+	JobResultInfo(ctx context.Context, jobID string) (ResultInfo, error)
 }
 
 // DB runs settlement's store transactions; store.DB implements it

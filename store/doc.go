@@ -52,7 +52,8 @@
 // the same way); a file here adapts Tx to it, converting rows and errors:
 // channels_domain.go (channels.Store, whose not-found and used errors are
 // this package's ErrProviderNotFound and friends), settlement_domain.go
-// (settlement.DB), payout_domain.go (payout.DB), metering_domain.go
+// (settlement.DB; workload_domain.go adds jobs' workloads and results to
+// its TxStore), payout_domain.go (payout.DB), metering_domain.go
 // (metering.ServiceStore, as MeteringStore) and reconcile.go
 // (reconcile.DB). Each adapter is a view of one Tx, so one transaction can
 // be several domains' at once: metering's group commit hands its Tx to

@@ -52,6 +52,7 @@ var sqliteReplacements = strings.NewReplacer(
 	") /* sqlite: WITHOUT ROWID */", ") WITHOUT ROWID",
 	"TIMESTAMPTZ", "TIMESTAMP",
 	"BIGINT", "INTEGER",
+	"BYTEA", "BLOB",
 )
 
 // sqliteMarker starts every marker; one left after the replacements is a

@@ -31,17 +31,25 @@ docs/jobs.md explains the states, funding, solvency and refunds.`,
 		jobListCommand,
 		jobTopUpCommand,
 		jobEndCommand,
+		jobOutputCommand,
 	},
 }
 
 var jobCreateCommand = cli.Command{
 	Name:      "create",
 	Usage:     "create a job and print the invoice that funds it",
-	ArgsUsage: " ",
+	ArgsUsage: "[-- PROG [ARGS...]]",
 	Description: `Creates a job on --provider using at most --cpu core-milliseconds
 per second (1000 per core) and --mem MiB, with --budget as the funding
 invoice's amount (msat, or "5000sat"). Pay the printed invoice with any
-Lightning wallet; the job is funded when the hub sees it settled.`,
+Lightning wallet; the job is funded when the hub sees it settled.
+
+A command after the flags (after "--" when its arguments start with a
+dash) is the job's workload: the provider's serving agent runs it in a
+sandbox held to the spec, with each --input NAME=@PATH written as the file
+NAME into its working directory. The command, its arguments, the inputs'
+names and contents may be 64 KiB in all. ` + "`sluice job output`" + ` fetches
+what it printed. Without a command, the provider decides what runs.`,
 	Flags: []cli.Flag{
 		cli.StringFlag{Name: "provider", Usage: "the provider's id"},
 		cli.Int64Flag{Name: "cpu", Usage: "most core-milliseconds " +
@@ -57,16 +65,14 @@ Lightning wallet; the job is funded when the hub sees it settled.`,
 			"invoice may be paid (default: the server's, 1h)"},
 		cli.StringFlag{Name: "buyer", Usage: "operator only: the " +
 			"buyer the job is for"},
+		cli.StringSliceFlag{Name: "input", Usage: "NAME=@PATH: the " +
+			"file PATH as the workload's input NAME (repeatable)"},
 		jsonFlag,
 	},
 	Action: jobCreate,
 }
 
 func jobCreate(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return fmt.Errorf("job create takes no arguments, got %q",
-			c.Args())
-	}
 	if c.String("provider") == "" {
 		return errors.New("--provider is required")
 	}
@@ -92,6 +98,10 @@ func jobCreate(c *cli.Context) error {
 		BuyerId:              c.String("buyer"),
 	}
 	req.RefundNodePubkey, err = refundNode(c)
+	if err != nil {
+		return err
+	}
+	req.Workload, err = workloadArgs(c.Args(), c.StringSlice("input"))
 	if err != nil {
 		return err
 	}
@@ -375,6 +385,7 @@ func printJob(out io.Writer, j *sluicerpc.Job) error {
 			r.State, r.Method, r.AmountMsat, r.FeeMsat,
 			r.FeeLimitMsat, r.Failure)
 	}
+	printWorkload(row, j)
 	for _, e := range j.Events {
 		from := e.FromState
 		if from == "" {

@@ -25,9 +25,24 @@ func startJobServer(t *testing.T) (dir, addr string,
 	hub *settlementtest.Hub) {
 
 	t.Helper()
-	dir = t.TempDir()
+	js := startJobServerWith(t)
+	return js.dir, js.addr, js.hub
+}
+
+// jobServer is what startJobServerWith started.
+type jobServer struct {
+	dir, addr string
+	hub       *settlementtest.Hub
+	m         *settlement.Manager
+	db        *store.DB
+}
+
+// startJobServerWith is startJobServer, with its manager and store.
+func startJobServerWith(t *testing.T) jobServer {
+	t.Helper()
+	dir := t.TempDir()
 	db := storetest.Open(t, storetest.Config(t, store.SQLite))
-	hub = settlementtest.NewHub(t, nil)
+	hub := settlementtest.NewHub(t, nil)
 	cpu, _ := ledger.ParseRate("0.01")
 	m, err := settlement.New(settlement.Config{
 		DB: db, Ledger: ledger.New(store.NewLedgerStore(db), nil),
@@ -50,7 +65,7 @@ func startJobServer(t *testing.T) (dir, addr string,
 		Info: fixedInfo{Network: "regtest"},
 		Jobs: m,
 	})
-	return dir, srv.Addr(), hub
+	return jobServer{dir: dir, addr: srv.Addr(), hub: hub, m: m, db: db}
 }
 
 // runCLI runs the CLI with the job and operator commands.

@@ -80,6 +80,18 @@ type JobInvoice struct {
 	SettledAt      sql.NullTime
 }
 
+type JobResult struct {
+	JobID        string
+	ExitCode     int64
+	ExitSignal   string
+	Reason       string
+	OutputSha256 string
+	Output       []byte
+	OutputSize   int64
+	Truncated    bool
+	SubmittedAt  time.Time
+}
+
 type LinkChallenge struct {
 	ID          string
 	NodePubkey  string

@@ -49,16 +49,27 @@ const (
 	JobServiceTopUpJobProcedure = "/sluicerpc.JobService/TopUpJob"
 	// JobServiceEndJobProcedure is the fully-qualified name of the JobService's EndJob RPC.
 	JobServiceEndJobProcedure = "/sluicerpc.JobService/EndJob"
+	// JobServiceGetJobWorkloadProcedure is the fully-qualified name of the JobService's GetJobWorkload
+	// RPC.
+	JobServiceGetJobWorkloadProcedure = "/sluicerpc.JobService/GetJobWorkload"
+	// JobServiceSubmitJobResultProcedure is the fully-qualified name of the JobService's
+	// SubmitJobResult RPC.
+	JobServiceSubmitJobResultProcedure = "/sluicerpc.JobService/SubmitJobResult"
+	// JobServiceGetJobOutputProcedure is the fully-qualified name of the JobService's GetJobOutput RPC.
+	JobServiceGetJobOutputProcedure = "/sluicerpc.JobService/GetJobOutput"
 )
 
 // These variables are the protoreflect.Descriptor objects for the RPCs defined in this package.
 var (
-	jobServiceServiceDescriptor         = sluicerpc.File_sluicerpc_job_proto.Services().ByName("JobService")
-	jobServiceCreateJobMethodDescriptor = jobServiceServiceDescriptor.Methods().ByName("CreateJob")
-	jobServiceGetJobMethodDescriptor    = jobServiceServiceDescriptor.Methods().ByName("GetJob")
-	jobServiceListJobsMethodDescriptor  = jobServiceServiceDescriptor.Methods().ByName("ListJobs")
-	jobServiceTopUpJobMethodDescriptor  = jobServiceServiceDescriptor.Methods().ByName("TopUpJob")
-	jobServiceEndJobMethodDescriptor    = jobServiceServiceDescriptor.Methods().ByName("EndJob")
+	jobServiceServiceDescriptor               = sluicerpc.File_sluicerpc_job_proto.Services().ByName("JobService")
+	jobServiceCreateJobMethodDescriptor       = jobServiceServiceDescriptor.Methods().ByName("CreateJob")
+	jobServiceGetJobMethodDescriptor          = jobServiceServiceDescriptor.Methods().ByName("GetJob")
+	jobServiceListJobsMethodDescriptor        = jobServiceServiceDescriptor.Methods().ByName("ListJobs")
+	jobServiceTopUpJobMethodDescriptor        = jobServiceServiceDescriptor.Methods().ByName("TopUpJob")
+	jobServiceEndJobMethodDescriptor          = jobServiceServiceDescriptor.Methods().ByName("EndJob")
+	jobServiceGetJobWorkloadMethodDescriptor  = jobServiceServiceDescriptor.Methods().ByName("GetJobWorkload")
+	jobServiceSubmitJobResultMethodDescriptor = jobServiceServiceDescriptor.Methods().ByName("SubmitJobResult")
+	jobServiceGetJobOutputMethodDescriptor    = jobServiceServiceDescriptor.Methods().ByName("GetJobOutput")
 )
 
 // JobServiceClient is a client for the sluicerpc.JobService service.
@@ -78,6 +89,17 @@ type JobServiceClient interface {
 	// buyer: to the BOLT11 invoice given, or by keysend to the node given
 	// (here or at creation). Buyer, provider and operator.
 	EndJob(context.Context, *connect.Request[sluicerpc.EndJobRequest]) (*connect.Response[sluicerpc.EndJobResponse], error)
+	// GetJobWorkload returns a job's workload with its inputs' bytes:
+	// what the provider's serving agent fetches to run it. The job's
+	// provider and the operator.
+	GetJobWorkload(context.Context, *connect.Request[sluicerpc.GetJobWorkloadRequest]) (*connect.Response[sluicerpc.GetJobWorkloadResponse], error)
+	// SubmitJobResult records how the job's workload ended: once per
+	// job; the same result again succeeds, a different one is refused.
+	// The job's provider, after its agent started the job.
+	SubmitJobResult(context.Context, *connect.Request[sluicerpc.SubmitJobResultRequest]) (*connect.Response[sluicerpc.SubmitJobResultResponse], error)
+	// GetJobOutput returns the output of a job's workload with its hash.
+	// The job's buyer and the operator.
+	GetJobOutput(context.Context, *connect.Request[sluicerpc.GetJobOutputRequest]) (*connect.Response[sluicerpc.GetJobOutputResponse], error)
 }
 
 // NewJobServiceClient constructs a client for the sluicerpc.JobService service. By default, it uses
@@ -120,16 +142,37 @@ func NewJobServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(jobServiceEndJobMethodDescriptor),
 			connect.WithClientOptions(opts...),
 		),
+		getJobWorkload: connect.NewClient[sluicerpc.GetJobWorkloadRequest, sluicerpc.GetJobWorkloadResponse](
+			httpClient,
+			baseURL+JobServiceGetJobWorkloadProcedure,
+			connect.WithSchema(jobServiceGetJobWorkloadMethodDescriptor),
+			connect.WithClientOptions(opts...),
+		),
+		submitJobResult: connect.NewClient[sluicerpc.SubmitJobResultRequest, sluicerpc.SubmitJobResultResponse](
+			httpClient,
+			baseURL+JobServiceSubmitJobResultProcedure,
+			connect.WithSchema(jobServiceSubmitJobResultMethodDescriptor),
+			connect.WithClientOptions(opts...),
+		),
+		getJobOutput: connect.NewClient[sluicerpc.GetJobOutputRequest, sluicerpc.GetJobOutputResponse](
+			httpClient,
+			baseURL+JobServiceGetJobOutputProcedure,
+			connect.WithSchema(jobServiceGetJobOutputMethodDescriptor),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // jobServiceClient implements JobServiceClient.
 type jobServiceClient struct {
-	createJob *connect.Client[sluicerpc.CreateJobRequest, sluicerpc.CreateJobResponse]
-	getJob    *connect.Client[sluicerpc.GetJobRequest, sluicerpc.GetJobResponse]
-	listJobs  *connect.Client[sluicerpc.ListJobsRequest, sluicerpc.ListJobsResponse]
-	topUpJob  *connect.Client[sluicerpc.TopUpJobRequest, sluicerpc.TopUpJobResponse]
-	endJob    *connect.Client[sluicerpc.EndJobRequest, sluicerpc.EndJobResponse]
+	createJob       *connect.Client[sluicerpc.CreateJobRequest, sluicerpc.CreateJobResponse]
+	getJob          *connect.Client[sluicerpc.GetJobRequest, sluicerpc.GetJobResponse]
+	listJobs        *connect.Client[sluicerpc.ListJobsRequest, sluicerpc.ListJobsResponse]
+	topUpJob        *connect.Client[sluicerpc.TopUpJobRequest, sluicerpc.TopUpJobResponse]
+	endJob          *connect.Client[sluicerpc.EndJobRequest, sluicerpc.EndJobResponse]
+	getJobWorkload  *connect.Client[sluicerpc.GetJobWorkloadRequest, sluicerpc.GetJobWorkloadResponse]
+	submitJobResult *connect.Client[sluicerpc.SubmitJobResultRequest, sluicerpc.SubmitJobResultResponse]
+	getJobOutput    *connect.Client[sluicerpc.GetJobOutputRequest, sluicerpc.GetJobOutputResponse]
 }
 
 // CreateJob calls sluicerpc.JobService.CreateJob.
@@ -157,6 +200,21 @@ func (c *jobServiceClient) EndJob(ctx context.Context, req *connect.Request[slui
 	return c.endJob.CallUnary(ctx, req)
 }
 
+// GetJobWorkload calls sluicerpc.JobService.GetJobWorkload.
+func (c *jobServiceClient) GetJobWorkload(ctx context.Context, req *connect.Request[sluicerpc.GetJobWorkloadRequest]) (*connect.Response[sluicerpc.GetJobWorkloadResponse], error) {
+	return c.getJobWorkload.CallUnary(ctx, req)
+}
+
+// SubmitJobResult calls sluicerpc.JobService.SubmitJobResult.
+func (c *jobServiceClient) SubmitJobResult(ctx context.Context, req *connect.Request[sluicerpc.SubmitJobResultRequest]) (*connect.Response[sluicerpc.SubmitJobResultResponse], error) {
+	return c.submitJobResult.CallUnary(ctx, req)
+}
+
+// GetJobOutput calls sluicerpc.JobService.GetJobOutput.
+func (c *jobServiceClient) GetJobOutput(ctx context.Context, req *connect.Request[sluicerpc.GetJobOutputRequest]) (*connect.Response[sluicerpc.GetJobOutputResponse], error) {
+	return c.getJobOutput.CallUnary(ctx, req)
+}
+
 // JobServiceHandler is an implementation of the sluicerpc.JobService service.
 type JobServiceHandler interface {
 	// CreateJob creates a job awaiting funding and returns it with the
@@ -174,6 +232,17 @@ type JobServiceHandler interface {
 	// buyer: to the BOLT11 invoice given, or by keysend to the node given
 	// (here or at creation). Buyer, provider and operator.
 	EndJob(context.Context, *connect.Request[sluicerpc.EndJobRequest]) (*connect.Response[sluicerpc.EndJobResponse], error)
+	// GetJobWorkload returns a job's workload with its inputs' bytes:
+	// what the provider's serving agent fetches to run it. The job's
+	// provider and the operator.
+	GetJobWorkload(context.Context, *connect.Request[sluicerpc.GetJobWorkloadRequest]) (*connect.Response[sluicerpc.GetJobWorkloadResponse], error)
+	// SubmitJobResult records how the job's workload ended: once per
+	// job; the same result again succeeds, a different one is refused.
+	// The job's provider, after its agent started the job.
+	SubmitJobResult(context.Context, *connect.Request[sluicerpc.SubmitJobResultRequest]) (*connect.Response[sluicerpc.SubmitJobResultResponse], error)
+	// GetJobOutput returns the output of a job's workload with its hash.
+	// The job's buyer and the operator.
+	GetJobOutput(context.Context, *connect.Request[sluicerpc.GetJobOutputRequest]) (*connect.Response[sluicerpc.GetJobOutputResponse], error)
 }
 
 // NewJobServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -212,6 +281,24 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(jobServiceEndJobMethodDescriptor),
 		connect.WithHandlerOptions(opts...),
 	)
+	jobServiceGetJobWorkloadHandler := connect.NewUnaryHandler(
+		JobServiceGetJobWorkloadProcedure,
+		svc.GetJobWorkload,
+		connect.WithSchema(jobServiceGetJobWorkloadMethodDescriptor),
+		connect.WithHandlerOptions(opts...),
+	)
+	jobServiceSubmitJobResultHandler := connect.NewUnaryHandler(
+		JobServiceSubmitJobResultProcedure,
+		svc.SubmitJobResult,
+		connect.WithSchema(jobServiceSubmitJobResultMethodDescriptor),
+		connect.WithHandlerOptions(opts...),
+	)
+	jobServiceGetJobOutputHandler := connect.NewUnaryHandler(
+		JobServiceGetJobOutputProcedure,
+		svc.GetJobOutput,
+		connect.WithSchema(jobServiceGetJobOutputMethodDescriptor),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/sluicerpc.JobService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case JobServiceCreateJobProcedure:
@@ -224,6 +311,12 @@ func NewJobServiceHandler(svc JobServiceHandler, opts ...connect.HandlerOption) 
 			jobServiceTopUpJobHandler.ServeHTTP(w, r)
 		case JobServiceEndJobProcedure:
 			jobServiceEndJobHandler.ServeHTTP(w, r)
+		case JobServiceGetJobWorkloadProcedure:
+			jobServiceGetJobWorkloadHandler.ServeHTTP(w, r)
+		case JobServiceSubmitJobResultProcedure:
+			jobServiceSubmitJobResultHandler.ServeHTTP(w, r)
+		case JobServiceGetJobOutputProcedure:
+			jobServiceGetJobOutputHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -251,4 +344,16 @@ func (UnimplementedJobServiceHandler) TopUpJob(context.Context, *connect.Request
 
 func (UnimplementedJobServiceHandler) EndJob(context.Context, *connect.Request[sluicerpc.EndJobRequest]) (*connect.Response[sluicerpc.EndJobResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.JobService.EndJob is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) GetJobWorkload(context.Context, *connect.Request[sluicerpc.GetJobWorkloadRequest]) (*connect.Response[sluicerpc.GetJobWorkloadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.JobService.GetJobWorkload is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) SubmitJobResult(context.Context, *connect.Request[sluicerpc.SubmitJobResultRequest]) (*connect.Response[sluicerpc.SubmitJobResultResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.JobService.SubmitJobResult is not implemented"))
+}
+
+func (UnimplementedJobServiceHandler) GetJobOutput(context.Context, *connect.Request[sluicerpc.GetJobOutputRequest]) (*connect.Response[sluicerpc.GetJobOutputResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.JobService.GetJobOutput is not implemented"))
 }

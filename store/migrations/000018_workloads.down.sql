@@ -1,0 +1,3 @@
+DROP TABLE job_results;
+DROP TABLE job_workload_inputs;
+DROP TABLE job_workloads;
