@@ -87,7 +87,7 @@ type Candidate struct {
 }
 
 // Reason is why a candidate was left out. They are listed, and checked, in
-// this order; a candidate's first reason is the one no-fit errors count.
+// this order; a candidate left out for several has each.
 type Reason string
 
 // The reasons.
@@ -99,8 +99,9 @@ const (
 	ReasonAboveMax    Reason = "above_max_rate"
 )
 
-// reasonOrder is the order reasons are checked and, for equal counts, the
-// order no-fit errors prefer.
+// reasonOrder is the order reasons are checked and, when two excluded as
+// many candidates, the one a no-fit error names: what the buyer cannot
+// change (offline, unreachable) before what it can (spec, max rate).
 var reasonOrder = []Reason{
 	ReasonOffline, ReasonUnreachable, ReasonNoCapacity, ReasonNotPriced,
 	ReasonAboveMax,
@@ -171,8 +172,9 @@ type Placement struct {
 //
 // It returns the placement with a verdict for every candidate. When none
 // fits, the placement still holds every verdict, and the error wraps
-// ErrNoFit with the sentinel of the reason that excluded the most
-// candidates (ErrNoProviders when there are none); a bad request is
+// ErrNoFit with the sentinel of the constraint that excluded the most
+// candidates, each candidate counting once for every constraint it fails
+// (ErrNoProviders when there are none); a bad request is
 // ErrInvalidRequest.
 func Place(req Request, cands []Candidate, rnd *rand.Rand) (Placement,
 	error) {
@@ -206,7 +208,9 @@ func Place(req Request, cands []Candidate, rnd *rand.Rand) (Placement,
 			eligible = append(eligible, v)
 			continue
 		}
-		counts[v.Reasons[0]]++
+		for _, r := range v.Reasons {
+			counts[r]++
+		}
 		left = append(left, v)
 	}
 

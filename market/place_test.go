@@ -179,6 +179,18 @@ func TestPlace(t *testing.T) {
 		},
 		err: ErrAboveMaxRate,
 	}, {
+		name: "none: a constraint counts every candidate it excludes",
+		// a is offline and too dear, b too dear: the max rate
+		// excluded two, being offline one.
+		req: Request{Spec: spec, MaxRates: card(t, "0.5", "")},
+		cands: []Candidate{
+			with(cand(t, "a", "1", "0"), func(c *Candidate) {
+				c.Online = false
+			}),
+			cand(t, "b", "1", "0"),
+		},
+		err: ErrAboveMaxRate,
+	}, {
 		name: "none: a spec no provider can meet",
 		req:  Request{Spec: Spec{CPU: 64_000, Mem: 1}},
 		cands: []Candidate{
