@@ -140,3 +140,28 @@ func TestRecord(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOfferValidate checks that any offer is either refused with
+// ErrInvalidOffer or inside every bound, so that what the store and
+// placement get from a heartbeat is always in range.
+func FuzzOfferValidate(f *testing.F) {
+	f.Add(uint64(2000), uint64(4096), uint32(1), "v0.1.0")
+	f.Add(uint64(0), uint64(0), uint32(0), "")
+	f.Add(uint64(MaxCPU), uint64(MaxMem), uint32(MaxSlots), "x")
+	f.Fuzz(func(t *testing.T, cpu, mem uint64, slots uint32, v string) {
+		o := Offer{CPU: cpu, Mem: mem, Slots: slots, Version: v}
+		err := o.Validate()
+		if err != nil {
+			if !errors.Is(err, ErrInvalidOffer) {
+				t.Fatalf("%+v: %v is not ErrInvalidOffer", o, err)
+			}
+			return
+		}
+		if cpu < MinCPU || cpu > MaxCPU || mem == 0 || mem > MaxMem ||
+			slots == 0 || slots > MaxSlots || v == "" ||
+			len(v) > MaxVersion || strings.ContainsAny(v, " \t\n") {
+
+			t.Fatalf("%+v accepted", o)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -218,7 +217,7 @@ func noFitReason(err error) string {
 // providerOfferProto converts a listing.
 func providerOfferProto(l market.Listing) *sluicerpc.ProviderOffer {
 	rates := make(map[string]string, len(l.Rates))
-	for res, r := range maps.All(l.Rates) {
+	for res, r := range l.Rates {
 		rates[string(res)] = r.String()
 	}
 	out := &sluicerpc.ProviderOffer{
