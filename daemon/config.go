@@ -192,6 +192,7 @@ type Config struct {
 	Yield      *YieldConfig      `group:"yield" namespace:"yield"`
 	Routing    *RoutingConfig    `group:"routing" namespace:"routing"`
 	Lease      *LeaseConfig      `group:"lease" namespace:"lease"`
+	Market     *MarketConfig     `group:"market" namespace:"market"`
 }
 
 // HubConfig holds the hub.* options: what to do when the store was made
@@ -248,6 +249,7 @@ func DefaultConfig() Config {
 		Yield:    defaultYieldConfig(),
 		Routing:  defaultRoutingConfig(),
 		Lease:    defaultLeaseConfig(),
+		Market:   defaultMarketConfig(),
 	}
 }
 
@@ -418,6 +420,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateLease(); err != nil {
+		return err
+	}
+	if err := c.validateMarket(); err != nil {
 		return err
 	}
 

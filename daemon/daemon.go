@@ -283,6 +283,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Vault:         vault,
 		Yield:         vault,
 		Leases:        leaseBackend(leases),
+		Market:        newMarket(cfg.Market, db, d.clock),
 		Shares:        sharesBackend,
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {

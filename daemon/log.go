@@ -14,6 +14,7 @@ import (
 	"github.com/lightningnetwork/lnd/build"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/market"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/payout"
@@ -61,6 +62,7 @@ func subsystems() []subsystem {
 		{metering.Subsystem, metering.UseLogger},
 		{yield.Subsystem, yield.UseLogger},
 		{lease.Subsystem, lease.UseLogger},
+		{market.Subsystem, market.UseLogger},
 		{shares.Subsystem, shares.UseLogger},
 		{lndclientSubsystem, lndclient.UseLogger},
 	}

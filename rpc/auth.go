@@ -201,6 +201,21 @@ var permissions = map[string][]Role{
 	sluicerpcconnect.LeaseServiceListLeasesProcedure: {
 		RoleOperator,
 	},
+
+	// The market: a provider's agent heartbeats for its own provider
+	// (provider_id is checked); buyers and the operator see the offers
+	// and ask for dry-run placements; a record is anyone's to read (a
+	// provider's own only, by provider_id).
+	sluicerpcconnect.MarketServiceHeartbeatProcedure: {RoleProvider},
+	sluicerpcconnect.MarketServiceListOffersProcedure: {
+		RoleOperator, RoleBuyer,
+	},
+	sluicerpcconnect.MarketServiceGetRecordProcedure: {
+		RoleOperator, RoleBuyer, RoleProvider,
+	},
+	sluicerpcconnect.MarketServicePlaceDryRunProcedure: {
+		RoleOperator, RoleBuyer,
+	},
 }
 
 // Caller is who made a call, as its macaroon says.

@@ -95,6 +95,10 @@ type Config struct {
 	// service's methods answer unimplemented.
 	Leases LeaseBackend
 
+	// Market serves the MarketService (offers, records, dry-run
+	// placement). When nil, the service's methods answer unimplemented.
+	Market MarketBackend
+
 	// Shares serves the SharesService (the share asset on tapd); the
 	// daemon sets it when tapd answered at start. When nil, the
 	// service's methods answer unavailable.

@@ -112,6 +112,7 @@ func NewServer(cfg Config) (*Server, error) {
 	yieldSvc := &yieldService{backend: cfg.Yield}
 	shareSvc := &sharesService{backend: cfg.Shares}
 	leases := &leaseService{backend: cfg.Leases}
+	marketSvc := &marketService{backend: cfg.Market}
 	s.handler = newHandler(auth,
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewSluiceHandler(sluice, opts...)
@@ -154,6 +155,11 @@ func NewServer(cfg Config) (*Server, error) {
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewLeaseServiceHandler(
 				leases, opts...,
+			)
+		},
+		func(opts ...connect.HandlerOption) (string, http.Handler) {
+			return sluicerpcconnect.NewMarketServiceHandler(
+				marketSvc, opts...,
 			)
 		},
 	)

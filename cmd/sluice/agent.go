@@ -25,9 +25,10 @@ import (
 var agentCommand = cli.Command{
 	Name:     "agent",
 	Category: "Provider",
-	Usage:    "run a job's command and meter it",
+	Usage:    "run a job's command and meter it, or offer capacity",
 	Subcommands: []cli.Command{
 		agentRunCommand,
+		agentServeCommand,
 	},
 }
 

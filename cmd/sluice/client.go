@@ -108,6 +108,9 @@ type apiClient struct {
 
 	// leases is the LeaseService.
 	leases sluicerpcconnect.LeaseServiceClient
+
+	// market is the MarketService.
+	market sluicerpcconnect.MarketServiceClient
 }
 
 // connectionFlags are the global flags resolved to paths.
@@ -185,6 +188,7 @@ func newAPIClientWithMacaroon(c *cli.Context, macaroonPath string) (
 		yield:    cl.Yield,
 		shares:   cl.Shares,
 		leases:   cl.Leases,
+		market:   cl.Market,
 	}, nil
 }
 

@@ -25,6 +25,7 @@ func main() {
 		yieldCommand,
 		sharesCommand,
 		leaseCommand,
+		marketCommand,
 		agentCommand,
 		devnetCommand,
 	}

@@ -453,7 +453,20 @@ func providerShow(c *cli.Context) error {
 	if wantJSON(c) {
 		return printJSON(c.App.Writer, resp.Msg)
 	}
-	return printProvider(c.App.Writer, resp.Msg.Provider)
+	if err := printProvider(c.App.Writer, resp.Msg.Provider); err != nil {
+		return err
+	}
+	// The market's view: offer, online state, record. A sluiced without
+	// a market says nothing more.
+	rec, err := client.market.GetRecord(ctx, connect.NewRequest(
+		&sluicerpc.GetRecordRequest{ProviderId: id}))
+	if connect.CodeOf(err) == connect.CodeUnimplemented {
+		return nil
+	}
+	if err != nil {
+		return client.callError("provider show", err)
+	}
+	return printMarketRecord(c.App.Writer, rec.Msg.Provider)
 }
 
 var providerRatesCommand = cli.Command{

@@ -39,6 +39,7 @@ type Client struct {
 	Yield     sluicerpcconnect.YieldServiceClient
 	Shares    sluicerpcconnect.SharesServiceClient
 	Leases    sluicerpcconnect.LeaseServiceClient
+	Market    sluicerpcconnect.MarketServiceClient
 }
 
 // New returns a client of the sluiced at addr (host:port) whose TLS
@@ -101,6 +102,9 @@ func New(addr string, certPEM, macaroon []byte) (*Client, error) {
 			httpClient, url, opts...,
 		),
 		Leases: sluicerpcconnect.NewLeaseServiceClient(
+			httpClient, url, opts...,
+		),
+		Market: sluicerpcconnect.NewMarketServiceClient(
 			httpClient, url, opts...,
 		),
 	}, nil

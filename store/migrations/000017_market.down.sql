@@ -1,3 +1,2 @@
--- Placeholder for the market's migration 17 (branch wt-market); its
--- version replaces this one whole when the branches merge.
-SELECT 1;
+DROP INDEX payouts_provider_state_idx;
+DROP TABLE market_offers;

@@ -104,6 +104,18 @@ type LinkChallenge struct {
 	ProviderID  sql.NullString
 }
 
+type MarketOffer struct {
+	ProviderID   string
+	CpuCoreMs    int64
+	MemMib       int64
+	Slots        int64
+	AgentVersion string
+	FirstSeen    time.Time
+	LastSeen     time.Time
+	CoveredMs    int64
+	Heartbeats   int64
+}
+
 type Payout struct {
 	ID            string
 	ProviderID    string
