@@ -73,6 +73,9 @@ type jobService struct {
 	sluicerpcconnect.UnimplementedJobServiceHandler
 
 	backend JobBackend
+
+	// market places jobs created without a provider; nil refuses them.
+	market MarketBackend
 }
 
 var _ sluicerpcconnect.JobServiceHandler = (*jobService)(nil)
@@ -112,12 +115,29 @@ func (s *jobService) CreateJob(ctx context.Context,
 				"jobs on behalf of a buyer it names"))
 	}
 
+	providerID := m.ProviderId
+	var placed []*sluicerpc.Verdict
+	switch {
+	case providerID == "":
+		p, err := place(ctx, s.market, m.Spec, m.MaxRates)
+		if err != nil {
+			return nil, err
+		}
+		providerID, placed = p.Chosen, verdictsProto(p)
+		log.Infof("Placed a job of buyer %s on provider %s at %v msat "+
+			"a second", buyer, providerID, p.Price)
+	case len(m.MaxRates) > 0:
+		return nil, connect.NewError(connect.CodeInvalidArgument,
+			errors.New("max_rates is for placement: give either "+
+				"provider_id or max_rates"))
+	}
+
 	spec := settlement.Spec{}
 	for r, n := range m.Spec {
 		spec[channels.Resource(r)] = n
 	}
 	cr := settlement.CreateJobRequest{
-		BuyerID: buyer, ProviderID: m.ProviderId, Spec: spec,
+		BuyerID: buyer, ProviderID: providerID, Spec: spec,
 		Budget:        ledger.MilliSatoshi(m.BudgetMsat),
 		BufferSeconds: m.BufferSeconds,
 		InvoiceExpiry: time.Duration(m.InvoiceExpirySeconds) *
@@ -143,7 +163,7 @@ func (s *jobService) CreateJob(ctx context.Context,
 		return nil, jobError("create job", err)
 	}
 	return connect.NewResponse(&sluicerpc.CreateJobResponse{
-		Job: jobProto(st),
+		Job: jobProto(st), Placement: placed,
 	}), nil
 }
 

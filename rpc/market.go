@@ -177,6 +177,13 @@ func (s *marketService) PlaceDryRun(ctx context.Context,
 	default:
 		resp.PriceMsatPerSecond = p.Price.String()
 	}
+	resp.Verdicts = verdictsProto(p)
+	return connect.NewResponse(resp), nil
+}
+
+// verdictsProto converts a placement's verdicts.
+func verdictsProto(p market.Placement) []*sluicerpc.Verdict {
+	out := make([]*sluicerpc.Verdict, 0, len(p.Verdicts))
 	for _, v := range p.Verdicts {
 		pv := &sluicerpc.Verdict{
 			ProviderId: v.ProviderID,
@@ -189,12 +196,55 @@ func (s *marketService) PlaceDryRun(ctx context.Context,
 			pv.Reasons = append(pv.Reasons, string(r))
 		}
 		if !slices.Contains(v.Reasons, market.ReasonNotPriced) {
-
 			pv.PriceMsatPerSecond = v.Price.String()
 		}
-		resp.Verdicts = append(resp.Verdicts, pv)
+		out = append(out, pv)
 	}
-	return connect.NewResponse(resp), nil
+	return out
+}
+
+// place chooses the provider of a job created without one: the market's
+// placement of the job's spec within the buyer's maximum rates. A sluiced
+// without a market refuses, as does a request no provider fits
+// (FailedPrecondition, the message naming the constraint that excluded the
+// most providers).
+func place(ctx context.Context, m MarketBackend, spec map[string]int64,
+	maxRates map[string]string) (market.Placement, error) {
+
+	if m == nil {
+		return market.Placement{}, connect.NewError(
+			connect.CodeInvalidArgument, errors.New("provider_id is "+
+				"empty and this sluiced runs no market to place "+
+				"the job: name a provider"))
+	}
+	max, err := channels.ParseRateCard(maxRates)
+	if err != nil {
+		return market.Placement{}, marketCodes.connectError("place",
+			fmt.Errorf("max_rates: %w", err))
+	}
+	var s market.Spec
+	for r, n := range spec {
+		if n < 0 {
+			return market.Placement{}, connect.NewError(
+				connect.CodeInvalidArgument, fmt.Errorf("spec "+
+					"%s is negative", r))
+		}
+		switch channels.Resource(r) {
+		case channels.ResourceCPU:
+			s.CPU = uint64(n)
+		case channels.ResourceMem:
+			s.Mem = uint64(n)
+		default:
+			return market.Placement{}, marketCodes.connectError(
+				"place", fmt.Errorf("spec: %w: %q",
+					channels.ErrUnknownResource, r))
+		}
+	}
+	p, err := m.Place(ctx, market.Request{Spec: s, MaxRates: max})
+	if err != nil {
+		return p, marketCodes.connectError("place", err)
+	}
+	return p, nil
 }
 
 // noFitReason names the sentinel a no-fit error wraps, as Verdict.reasons

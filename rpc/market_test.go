@@ -28,6 +28,13 @@ type marketDaemon struct {
 
 func startMarketDaemon(t *testing.T) marketDaemon {
 	t.Helper()
+	return startMarketDaemonWith(t, nil)
+}
+
+// startMarketDaemonWith is startMarketDaemon serving jobs too when jobs is
+// not nil.
+func startMarketDaemonWith(t *testing.T, jobs JobBackend) marketDaemon {
+	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, storetest.Config(t, store.SQLite))
 	at := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
@@ -59,6 +66,9 @@ func startMarketDaemon(t *testing.T) marketDaemon {
 	dir := t.TempDir()
 	cfg := testConfig(dir, &fakeInfo{})
 	cfg.Market = market.New(market.Config{Store: db, Clock: clk})
+	if jobs != nil {
+		cfg.Jobs = jobs
+	}
 	d := startServer(t, dir, cfg)
 	return marketDaemon{
 		testDaemon: d,

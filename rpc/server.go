@@ -101,7 +101,7 @@ func NewServer(cfg Config) (*Server, error) {
 	var jobs sluicerpcconnect.JobServiceHandler = &sluicerpcconnect.UnimplementedJobServiceHandler{}
 	var operator sluicerpcconnect.OperatorServiceHandler = &sluicerpcconnect.UnimplementedOperatorServiceHandler{}
 	if cfg.Jobs != nil {
-		jobs = &jobService{backend: cfg.Jobs}
+		jobs = &jobService{backend: cfg.Jobs, market: cfg.Market}
 		operator = &operatorService{
 			backend:    cfg.Jobs,
 			reconciler: cfg.Reconciler,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,6 +45,14 @@ per second (1000 per core) and --mem MiB, with --budget as the funding
 invoice's amount (msat, or "5000sat"). Pay the printed invoice with any
 Lightning wallet; the job is funded when the hub sees it settled.
 
+Without --provider the market places the job (docs/market.md): on an
+online provider whose free capacity covers --cpu and --mem, whose rates
+are at or below --max-rate (cpu=0.001,mem=0.002: msat per core-ms and per
+MiB-second; a resource not named has no maximum) and whose node Sluice
+can pay, the cheapest for the spec, then the best record. --explain shows
+every provider with why it was taken or left out; when none fits, the
+error names the constraint that excluded the most.
+
 A command after the flags (after "--" when its arguments start with a
 dash) is the job's workload: the provider's serving agent runs it in a
 sandbox held to the spec, with each --input NAME=@PATH written as the file
@@ -67,14 +76,24 @@ what it printed. Without a command, the provider decides what runs.`,
 			"buyer the job is for"},
 		cli.StringSliceFlag{Name: "input", Usage: "NAME=@PATH: the " +
 			"file PATH as the workload's input NAME (repeatable)"},
+		cli.StringFlag{Name: "max-rate", Usage: "placement: the most " +
+			"msat per unit of each resource, cpu=...,mem=..."},
+		cli.BoolFlag{Name: "explain", Usage: "placement: show every " +
+			"provider with why it was taken or left out"},
 		jsonFlag,
 	},
 	Action: jobCreate,
 }
 
 func jobCreate(c *cli.Context) error {
-	if c.String("provider") == "" {
-		return errors.New("--provider is required")
+	placing := c.String("provider") == ""
+	if !placing && (c.IsSet("max-rate") || c.Bool("explain")) {
+		return errors.New("--max-rate and --explain are for " +
+			"placement: leave --provider out")
+	}
+	maxRates, err := parseMaxRates(c.String("max-rate"))
+	if err != nil {
+		return err
 	}
 	if c.String("budget") == "" {
 		return errors.New("--budget is required")
@@ -96,6 +115,7 @@ func jobCreate(c *cli.Context) error {
 		BufferSeconds:        c.Int64("buffer"),
 		InvoiceExpirySeconds: int64(c.Duration("expiry") / time.Second),
 		BuyerId:              c.String("buyer"),
+		MaxRates:             maxRates,
 	}
 	req.RefundNodePubkey, err = refundNode(c)
 	if err != nil {
@@ -114,12 +134,46 @@ func jobCreate(c *cli.Context) error {
 	defer cancel()
 	resp, err := client.jobs.CreateJob(ctx, connect.NewRequest(req))
 	if err != nil {
+		if placing && c.Bool("explain") && !wantJSON(c) {
+			// No fit: the dry run shows why, provider by
+			// provider.
+			explainNoFit(ctx, c, client, spec, maxRates)
+		}
 		return client.callError("job create", err)
 	}
 	if wantJSON(c) {
 		return printJSON(c.App.Writer, resp.Msg)
 	}
+	if placing {
+		fmt.Fprintf(c.App.Writer, "placed on provider %s\n",
+			resp.Msg.Job.GetProviderId())
+		if c.Bool("explain") {
+			if err := printVerdicts(c.App.Writer,
+				resp.Msg.Placement); err != nil {
+
+				return err
+			}
+		}
+	}
 	return printJob(c.App.Writer, resp.Msg.Job)
+}
+
+// explainNoFit prints the market's dry run of a placement that failed;
+// its own failure is only noted, the creation's error is what matters.
+func explainNoFit(ctx context.Context, c *cli.Context, client *apiClient,
+	spec map[string]int64, maxRates map[string]string) {
+
+	resp, err := client.market.PlaceDryRun(ctx, connect.NewRequest(
+		&sluicerpc.PlaceDryRunRequest{
+			CpuCoreMs: uint64(max(spec["cpu"], 0)),
+			MemMib:    uint64(max(spec["mem"], 0)),
+			MaxRates:  maxRates,
+		}))
+	if err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "(no explanation: %v)\n", err)
+		return
+	}
+	_ = printVerdicts(c.App.Writer, resp.Msg.Verdicts)
 }
 
 var jobShowCommand = cli.Command{
