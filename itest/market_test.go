@@ -20,7 +20,8 @@ var onlineLine = regexp.MustCompile(`online:\s+(yes|no)`)
 // provider1 against a real sluiced with a short heartbeat timeout:
 // `provider show` and `market offers` see it online with its offer; after
 // kill -9 of the agent, `provider show` sees it offline once the timeout
-// passed, and a dry-run placement finds no provider online.
+// passed, and a dry-run placement finds no provider online. A buyer's job
+// created without a provider is placed on it while it is online.
 func TestMarketServe(t *testing.T) {
 	net := newNetwork(t)
 	s := net.newSluiced()
@@ -89,6 +90,27 @@ func TestMarketServe(t *testing.T) {
 		[]byte("placed on "+id)) {
 
 		t.Fatalf("place: %v\n%s", err, placed)
+	}
+
+	// A buyer's job without a provider is placed on it; a max rate
+	// below its card is refused, naming why.
+	buyer := s.addBuyer(t, "placed")
+	created, err := s.cli("--macaroonpath", buyer, "job", "create",
+		"--cpu", "500", "--mem", "128", "--budget", "20000sat",
+		"--max-rate", "cpu=0.01", "--explain")
+	if err != nil || !bytes.Contains([]byte(created),
+		[]byte("placed on provider "+id)) ||
+		!bytes.Contains([]byte(created), []byte("taken")) {
+
+		t.Fatalf("job create, placed: %v\n%s", err, created)
+	}
+	_, err = s.cli("--macaroonpath", buyer, "job", "create", "--cpu",
+		"500", "--mem", "128", "--budget", "20000sat", "--max-rate",
+		"cpu=0.0001")
+	if err == nil || !bytes.Contains([]byte(err.Error()),
+		[]byte("max")) {
+
+		t.Fatalf("job create under every rate: %v", err)
 	}
 
 	// kill -9: no goodbye; the timeout takes it offline.
