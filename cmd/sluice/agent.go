@@ -96,14 +96,7 @@ func agentRun(c *cli.Context) error {
 		return err
 	}
 
-	logger := btclog.NewSLogger(btclog.NewDefaultHandler(os.Stderr))
-	logger = logger.SubSystem(agent.Subsystem)
-	if c.Bool("quiet") {
-		logger.SetLevel(btclog.LevelWarn)
-	} else {
-		logger.SetLevel(btclog.LevelInfo)
-	}
-	agent.UseLogger(logger)
+	logger := agentLoggers(c.Bool("quiet"), agent.Subsystem)
 	logger.Infof("Job %s, agent key %v, command %s", jobID, pub,
 		strings.Join(args, " "))
 
