@@ -159,7 +159,13 @@ func agentServe(c *cli.Context) error {
 	}, workdir, c.Uint64("pids"), c.Duration("max-wall"), stopping,
 		c.Duration("stop-grace"))
 	srv.run = runner.runJob
-	go serveLoop(ctx, runCtx, srv, interval)
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		serveLoop(loopCtx, runCtx, srv, interval)
+	}()
 
 	beats := 0
 	beat := func(ctx context.Context) error {
@@ -189,7 +195,9 @@ func agentServe(c *cli.Context) error {
 		logger.Warnf("Heartbeat failed, trying again in %v: %v",
 			interval, err)
 	})
-	// A second signal exits at once.
+	// No run starts after this; a second signal exits at once.
+	stopLoop()
+	<-loopDone
 	stop()
 	close(stopping)
 	srv.Wait()
