@@ -17,6 +17,7 @@ import (
 	"github.com/btcsuite/btclog/v2"
 	"github.com/sluice-ln/sluice/agent"
 	"github.com/sluice-ln/sluice/agent/sandbox"
+	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"golang.org/x/sys/unix"
 )
@@ -274,15 +275,27 @@ func (r *jobRunner) runJob(ctx context.Context, job *sluicerpc.Job) {
 	defer sb.Close()
 
 	cfg := r.stream(id)
+	var startErr error
 	run, err := startMetered(ctx, cfg, func(ctx context.Context) (
 		*agent.Run, error) {
 
-		return sb.Start(ctx, agent.MeasureConfig{})
+		run, err := sb.Start(ctx, agent.MeasureConfig{})
+		startErr = err
+		return run, err
 	})
 	switch {
 	case errors.Is(err, errNoUsage):
 		// Ended or suspended since it was listed: nothing to do.
 		s.logger.Infof("%v", err)
+		return
+	case err != nil && startErr == nil && !errors.Is(err,
+		metering.ErrForeignJob) && !errors.Is(err,
+		metering.ErrUnknownJob):
+
+		// sluiced did not answer the metering check: the job was
+		// not started, and another try may find it up.
+		s.logger.Warnf("Job %s: %v (trying again later)", id, err)
+		s.release(id)
 		return
 	case err != nil:
 		s.refuse(ctx, id, fmt.Errorf("%w: %w", errCannotRun, err))
