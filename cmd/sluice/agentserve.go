@@ -48,7 +48,8 @@ no sandbox on this machine) is ended as provider, and the reason logged.
 A started job without a result that this agent did not start (an earlier
 agent's, killed) is ended too: a sandboxed run cannot be resumed. SIGINT or
 SIGTERM stop the runs, send their last seconds and results, then exit; a
-second one exits at once.
+second one exits at once. Usage is signed with the agent key (--agentkey,
+default <sluicedir>/<network>/agent.key); without one it only heartbeats.
 
 A refusal that another try cannot fix (no link, a bad offer, a macaroon
 for another provider) ends the command; a server that cannot be reached
@@ -124,10 +125,9 @@ func agentServe(c *cli.Context) error {
 	if w := c.Duration("max-wall"); w <= 0 || w > sandbox.MaxWall {
 		return fmt.Errorf("--max-wall %v: up to %v", w, sandbox.MaxWall)
 	}
-	key, _, err := readAgentKey(c)
-	if err != nil {
-		return err
-	}
+	// Without the agent key no usage can be signed: the agent then
+	// only heartbeats, and takes no job rather than end them all.
+	key, _, keyErr := readAgentKey(c)
 	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
@@ -162,10 +162,15 @@ func agentServe(c *cli.Context) error {
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	loopDone := make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		serveLoop(loopCtx, runCtx, srv, interval)
-	}()
+	if keyErr != nil {
+		logger.Warnf("Not looking for work: %v", keyErr)
+		close(loopDone)
+	} else {
+		go func() {
+			defer close(loopDone)
+			serveLoop(loopCtx, runCtx, srv, interval)
+		}()
+	}
 
 	beats := 0
 	beat := func(ctx context.Context) error {
