@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btclog/v2"
 	"github.com/sluice-ln/sluice/agent"
 	"github.com/sluice-ln/sluice/channels"
@@ -55,19 +56,10 @@ the same way; a second one exits at once.
 Calls use the provider macaroon (<sluicedir>/<network>/provider.macaroon,
 or --macaroonpath) and the agent key that linking made
 (<sluicedir>/<network>/agent.key, or --agentkey).`,
-	Flags: []cli.Flag{
+	Flags: append([]cli.Flag{
 		cli.StringFlag{
 			Name:  "job",
 			Usage: "the job the command runs for",
-		},
-		cli.StringFlag{
-			Name:  "agentkey",
-			Usage: "the agent key file (default <sluicedir>/<network>/agent.key)",
-		},
-		cli.IntFlag{
-			Name:  "batch",
-			Value: 60,
-			Usage: "the most seconds one batch carries",
 		},
 		cli.DurationFlag{
 			Name:  "interval",
@@ -76,21 +68,11 @@ or --macaroonpath) and the agent key that linking made
 				"fewer, larger batches (cheaper for sluiced), and " +
 				"bills later",
 		},
-		cli.DurationFlag{
-			Name:  "stop-grace",
-			Value: 10 * time.Second,
-			Usage: "how long the command has after SIGTERM before SIGKILL",
-		},
-		cli.DurationFlag{
-			Name:  "poll",
-			Value: 5 * time.Second,
-			Usage: "how often a suspended job's state is checked",
-		},
 		cli.BoolFlag{
 			Name:  "quiet",
 			Usage: "log only warnings and errors",
 		},
-	},
+	}, meterFlags...),
 	Action: agentRun,
 }
 
@@ -105,58 +87,30 @@ func agentRun(c *cli.Context) error {
 			"CMD [ARGS...]")
 	}
 
-	keyPath := cleanPath(c.String("agentkey"))
-	if keyPath == "" {
-		keyPath = filepath.Join(networkDir(c), channels.AgentKeyFileName)
-	}
-	key, pub, err := channels.ReadAgentKeyFile(keyPath)
+	key, pub, err := readAgentKey(c)
 	if err != nil {
-		return fmt.Errorf("agent key: %w (link the provider first: "+
-			"sluice provider link)", err)
+		return err
 	}
 	client, err := providerClient(c)
 	if err != nil {
 		return err
 	}
 
-	logger := btclog.NewSLogger(btclog.NewDefaultHandler(os.Stderr))
-	logger = logger.SubSystem(agent.Subsystem)
-	if c.Bool("quiet") {
-		logger.SetLevel(btclog.LevelWarn)
-	} else {
-		logger.SetLevel(btclog.LevelInfo)
-	}
-	agent.UseLogger(logger)
+	logger := agentLoggers(c.Bool("quiet"), agent.Subsystem)
 	logger.Infof("Job %s, agent key %v, command %s", jobID, pub,
 		strings.Join(args, " "))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	cfg := agent.StreamConfig{
-		JobID:        jobID,
-		Key:          key,
-		Client:       &meteringClient{api: client},
-		MaxBatch:     c.Int("batch"),
-		Interval:     c.Duration("interval"),
-		PollInterval: c.Duration("poll"),
-		StopGrace:    c.Duration("stop-grace"),
-	}
+	cfg := streamConfig(c, jobID, key, client, c.Duration("interval"))
+	run, err := startMetered(ctx, cfg, func(ctx context.Context) (
+		*agent.Run, error) {
 
-	// Ask before starting anything: a job that cannot take usage is
-	// refused here, not after the command has run.
-	st, err := cfg.Client.Meter(ctx, jobID)
-	if err != nil {
-		return fmt.Errorf("job %s: %w", jobID, err)
-	}
-	if !settlement.State(st.State).Funded() {
-		return fmt.Errorf("job %s is %s: it takes no usage", jobID,
-			st.State)
-	}
-
-	run, err := agent.Start(ctx, agent.MeasureConfig{
-		Stdout: os.Stdout, Stderr: os.Stderr,
-	}, args[0], args[1:]...)
+		return agent.Start(ctx, agent.MeasureConfig{
+			Stdout: os.Stdout, Stderr: os.Stderr,
+		}, args[0], args[1:]...)
+	})
 	if err != nil {
 		return err
 	}
@@ -183,9 +137,7 @@ func agentRun(c *cli.Context) error {
 
 	stats, streamErr := agent.Stream(ctx, cfg, run)
 	waitErr := run.Wait()
-	logger.Infof("Job %s: %d seconds measured, %d accepted, %d not "+
-		"billable, %d suspensions", jobID, stats.Measured,
-		stats.Accepted, stats.Dropped, stats.Pauses)
+	logStreamStats(logger, jobID, stats)
 
 	switch {
 	case streamErr != nil:
@@ -200,6 +152,91 @@ func agentRun(c *cli.Context) error {
 	}
 
 	return nil
+}
+
+// meterFlags are the metering flags of `agent run` and `agent serve`.
+var meterFlags = []cli.Flag{
+	cli.StringFlag{
+		Name:  "agentkey",
+		Usage: "the agent key file (default <sluicedir>/<network>/agent.key)",
+	},
+	cli.IntFlag{
+		Name:  "batch",
+		Value: 60,
+		Usage: "the most seconds one batch carries",
+	},
+	cli.DurationFlag{
+		Name:  "stop-grace",
+		Value: 10 * time.Second,
+		Usage: "how long the command has after SIGTERM before SIGKILL",
+	},
+	cli.DurationFlag{
+		Name:  "poll",
+		Value: 5 * time.Second,
+		Usage: "how often a suspended job's state is checked",
+	},
+}
+
+// readAgentKey reads the agent key that linking made (--agentkey, or
+// <sluicedir>/<network>/agent.key).
+func readAgentKey(c *cli.Context) (*btcec.PrivateKey, channels.AgentKey,
+	error) {
+
+	keyPath := cleanPath(c.String("agentkey"))
+	if keyPath == "" {
+		keyPath = filepath.Join(networkDir(c), channels.AgentKeyFileName)
+	}
+	key, pub, err := channels.ReadAgentKeyFile(keyPath)
+	if err != nil {
+		return nil, channels.AgentKey{}, fmt.Errorf("agent key: %w (link the provider "+
+			"first: sluice provider link)", err)
+	}
+	return key, pub, nil
+}
+
+// streamConfig is the metering stream of one job, from meterFlags; interval
+// is the least time between two batches.
+func streamConfig(c *cli.Context, jobID string, key *btcec.PrivateKey,
+	client *apiClient, interval time.Duration) agent.StreamConfig {
+
+	return agent.StreamConfig{
+		JobID:        jobID,
+		Key:          key,
+		Client:       &meteringClient{api: client},
+		MaxBatch:     c.Int("batch"),
+		Interval:     interval,
+		PollInterval: c.Duration("poll"),
+		StopGrace:    c.Duration("stop-grace"),
+	}
+}
+
+// errNoUsage is returned by startMetered for a job that takes no usage.
+var errNoUsage = errors.New("it takes no usage")
+
+// startMetered asks whether the job takes usage and only then starts the
+// command with start: a job that cannot take usage is refused here, not
+// after the command has run. The caller streams the run (agent.Stream).
+func startMetered(ctx context.Context, cfg agent.StreamConfig,
+	start func(context.Context) (*agent.Run, error)) (*agent.Run, error) {
+
+	st, err := cfg.Client.Meter(ctx, cfg.JobID)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", cfg.JobID, err)
+	}
+	if !settlement.State(st.State).Funded() {
+		return nil, fmt.Errorf("job %s is %s: %w", cfg.JobID, st.State,
+			errNoUsage)
+	}
+	return start(ctx)
+}
+
+// logStreamStats logs what a job's stream measured and sent.
+func logStreamStats(logger btclog.Logger, jobID string,
+	stats agent.StreamStats) {
+
+	logger.Infof("Job %s: %d seconds measured, %d accepted, %d not "+
+		"billable, %d suspensions", jobID, stats.Measured,
+		stats.Accepted, stats.Dropped, stats.Pauses)
 }
 
 // meteringClient is the agent's Client on the MeteringService. It maps

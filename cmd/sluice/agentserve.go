@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -18,6 +19,8 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/btcsuite/btclog/v2"
+	"github.com/sluice-ln/sluice/agent"
+	"github.com/sluice-ln/sluice/agent/sandbox"
 	"github.com/sluice-ln/sluice/market"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/urfave/cli"
@@ -32,13 +35,27 @@ its memory (MemTotal of /proc/meminfo, or --mem) and how many jobs it runs
 at once (--slots), with a heartbeat every --interval until SIGINT or
 SIGTERM. The provider is online while heartbeats arrive; sluiced takes it
 offline when none came for its market.heartbeattimeout (three default
-intervals). It runs no work yet.
+intervals).
+
+Every --interval it also looks for work: the provider's funded jobs that
+carry a workload and have not started, up to --slots at once. Each is run
+in a sandbox (agent/sandbox: bubblewrap in a cgroup of its own, which needs
+root) held to the job's cpu and mem, --pids processes and --max-wall, and
+metered and streamed as 'agent run' does; when it exits its result (exit
+code or signal, why it was stopped, its output up to 1 MiB and its
+SHA-256) is submitted. A job it cannot run (a workload the sandbox refuses,
+no sandbox on this machine) is ended as provider, and the reason logged.
+A started job without a result that this agent did not start (an earlier
+agent's, killed) is ended too: a sandboxed run cannot be resumed. SIGINT or
+SIGTERM stop the runs, send their last seconds and results, then exit; a
+second one exits at once. Usage is signed with the agent key (--agentkey,
+default <sluicedir>/<network>/agent.key); without one it only heartbeats.
 
 A refusal that another try cannot fix (no link, a bad offer, a macaroon
 for another provider) ends the command; a server that cannot be reached
 is tried again at the next interval. Calls use the provider macaroon
 (<sluicedir>/<network>/provider.macaroon, or --macaroonpath).`,
-	Flags: []cli.Flag{
+	Flags: append([]cli.Flag{
 		cli.Float64Flag{
 			Name:  "cores",
 			Usage: "cores to offer, fractions allowed (default: all)",
@@ -55,13 +72,35 @@ is tried again at the next interval. Calls use the provider macaroon
 		cli.DurationFlag{
 			Name:  "interval",
 			Value: market.DefaultInterval,
-			Usage: "time between heartbeats",
+			Usage: "time between heartbeats, and between two looks " +
+				"for work",
+		},
+		cli.DurationFlag{
+			Name:  "batch-interval",
+			Value: time.Second,
+			Usage: "the least time between two usage batches of a job",
+		},
+		cli.Uint64Flag{
+			Name:  "pids",
+			Value: defaultServePids,
+			Usage: "the most processes a job's workload may have",
+		},
+		cli.DurationFlag{
+			Name:  "max-wall",
+			Value: defaultServeWall,
+			Usage: "how long a job's workload may run before it is " +
+				"killed",
+		},
+		cli.StringFlag{
+			Name: "workdir",
+			Usage: "where workloads' output is kept while they run " +
+				"(default <tmp>/sluice-serve)",
 		},
 		cli.BoolFlag{
 			Name:  "quiet",
 			Usage: "log only warnings and errors",
 		},
-	},
+	}, meterFlags...),
 	Action: agentServe,
 }
 
@@ -79,18 +118,26 @@ func agentServe(c *cli.Context) error {
 	if interval < 100*time.Millisecond {
 		return fmt.Errorf("--interval %v: at least 100ms", interval)
 	}
+	if c.Uint64("pids") == 0 || c.Uint64("pids") > sandbox.MaxPids {
+		return fmt.Errorf("--pids %d: between 1 and %d",
+			c.Uint64("pids"), sandbox.MaxPids)
+	}
+	if w := c.Duration("max-wall"); w <= 0 || w > sandbox.MaxWall {
+		return fmt.Errorf("--max-wall %v: up to %v", w, sandbox.MaxWall)
+	}
+	// Without the agent key no usage can be signed: the agent then
+	// only heartbeats, and takes no job rather than end them all.
+	key, _, keyErr := readAgentKey(c)
 	client, id, err := providerTarget(c)
 	if err != nil {
 		return err
 	}
-
-	logger := btclog.NewSLogger(btclog.NewDefaultHandler(os.Stderr))
-	logger = logger.SubSystem("SERV")
-	if c.Bool("quiet") {
-		logger.SetLevel(btclog.LevelWarn)
-	} else {
-		logger.SetLevel(btclog.LevelInfo)
+	workdir := cleanPath(c.String("workdir"))
+	if workdir == "" {
+		workdir = filepath.Join(os.TempDir(), "sluice-serve")
 	}
+
+	logger := agentLoggers(c.Bool("quiet"), "SERV")
 	logger.Infof("Provider %s offers %d core-ms/s, %d MiB, %d slot(s) "+
 		"every %v (agent %s)", id, offer.CpuCoreMs, offer.MemMib,
 		offer.Slots, interval, offer.AgentVersion)
@@ -98,6 +145,32 @@ func agentServe(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT,
 		syscall.SIGTERM)
 	defer stop()
+
+	// Runs outlive ctx: on a signal they are stopped (stopping), and
+	// their last seconds and results sent, on runCtx.
+	runCtx, cancelRuns := context.WithCancel(context.Background())
+	defer cancelRuns()
+	stopping := make(chan struct{})
+	srv := newServer(&jobsAPI{api: client, providerID: id},
+		int(offer.Slots), logger, nil)
+	runner := serveRunner(srv, func(jobID string) agent.StreamConfig {
+		return streamConfig(c, jobID, key, client,
+			c.Duration("batch-interval"))
+	}, workdir, c.Uint64("pids"), c.Duration("max-wall"), stopping,
+		c.Duration("stop-grace"))
+	srv.run = runner.runJob
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	loopDone := make(chan struct{})
+	if keyErr != nil {
+		logger.Warnf("Not looking for work: %v", keyErr)
+		close(loopDone)
+	} else {
+		go func() {
+			defer close(loopDone)
+			serveLoop(loopCtx, runCtx, srv, interval)
+		}()
+	}
 
 	beats := 0
 	beat := func(ctx context.Context) error {
@@ -127,11 +200,57 @@ func agentServe(c *cli.Context) error {
 		logger.Warnf("Heartbeat failed, trying again in %v: %v",
 			interval, err)
 	})
+	// No run starts after this; a second signal exits at once.
+	stopLoop()
+	<-loopDone
+	stop()
+	close(stopping)
+	srv.Wait()
 	if err != nil {
 		return client.callError("heartbeat", err)
 	}
 	logger.Infof("Stopped after %d heartbeats", beats)
 	return nil
+}
+
+// serveLoop looks for work now and every interval until ctx ends; runs
+// get runCtx.
+func serveLoop(ctx, runCtx context.Context, srv *server,
+	interval time.Duration) {
+
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		err := srv.poll(ctx, runCtx)
+		if err != nil && ctx.Err() == nil {
+			srv.logger.Warnf("Looking for work: %v (trying again "+
+				"in %v)", err, interval)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// agentLoggers makes the loggers of the agent commands: the agent's
+// (AGNT), the sandbox's (SBOX) and the command's own, name, which it
+// returns.
+func agentLoggers(quiet bool, name string) btclog.Logger {
+	root := btclog.NewSLogger(btclog.NewDefaultHandler(os.Stderr))
+	level := btclog.LevelInfo
+	if quiet {
+		level = btclog.LevelWarn
+	}
+	sub := func(n string) btclog.Logger {
+		l := root.SubSystem(n)
+		l.SetLevel(level)
+		return l
+	}
+	agent.UseLogger(sub(agent.Subsystem))
+	sandbox.UseLogger(sub(sandbox.Subsystem))
+	return sub(name)
 }
 
 // heartbeatLoop calls beat now and every interval until ctx ends, which

@@ -1,0 +1,203 @@
+//go:build itest
+
+package itest
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+)
+
+// TestServeWorkload runs `sluice agent serve` for the devnet's linked
+// provider1 as a process of its own; a buyer creates a job with a workload
+// (a script reading an input file) and pays it; the agent takes the job,
+// runs it in its sandbox, meters it and submits its result. The job is
+// metered, its earnings are paid out to provider1, and the output the
+// buyer reads with `sluice job output` hashes to what the script prints.
+// The metering job of the fixture, which carries no workload, is not
+// taken. A job whose run the agent was killed under (kill -9) is ended as
+// provider by the restarted agent, not started again.
+func TestServeWorkload(t *testing.T) {
+	// Rates high enough that a fraction of a second of CPU earns more
+	// than the smallest payout.
+	f := newMeteredJob(t, 10_000_000, map[string]string{
+		"cpu": "50", "mem": "10"})
+	s, files, ctx := f.s, f.files, f.ctx
+
+	op := s.clientsWith(readFile(t, filepath.Join(s.dir,
+		s.net.profile.Network, "operator.macaroon")))
+	added, err := op.operator.AddBuyer(ctx, connect.NewRequest(
+		&sluicerpc.AddBuyerRequest{Name: "serve-buyer"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buyerMac := filepath.Join(t.TempDir(), "buyer.macaroon")
+	if err := os.WriteFile(buyerMac, added.Msg.BuyerMacaroon,
+		0o600); err != nil {
+
+		t.Fatal(err)
+	}
+	buyer := s.clientsWith(added.Msg.BuyerMacaroon)
+
+	// startAgent starts `agent serve` logging to a file of its own and
+	// returns a kill -9 of it.
+	logPath := filepath.Join(t.TempDir(), "agent.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	workdir := t.TempDir()
+	startAgent := func() func() {
+		args := append(s.cliArgs(), "--macaroonpath", files.macaroon,
+			"agent", "serve", "--interval", "1s", "--cores", "1",
+			"--mem", "256", "--slots", "1", "--agentkey",
+			files.agentKey, "--workdir", workdir, "--max-wall", "2m")
+		agent := exec.Command(binaries.sluice, args...)
+		agent.Stdout, agent.Stderr = logFile, logFile
+		if err := agent.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() {
+			_ = agent.Wait()
+			close(exited)
+		}()
+		kill := func() {
+			_ = agent.Process.Kill()
+			<-exited
+		}
+		t.Cleanup(kill)
+		return kill
+	}
+	kill := startAgent()
+	agentLog := func() string {
+		return string(readFile(t, logPath))
+	}
+
+	input := []byte("the serving agent's input\n")
+	// createJob creates and pays a job running w.
+	createJob := func(w *sluicerpc.Workload) *sluicerpc.Job {
+		created, err := buyer.jobs.CreateJob(ctx, connect.NewRequest(
+			&sluicerpc.CreateJobRequest{
+				ProviderId: f.providerID,
+				Spec: map[string]int64{"cpu": 1000,
+					"mem": 64},
+				BudgetMsat: 10_000_000, BufferSeconds: 5,
+				Workload: w,
+			}))
+		if err != nil {
+			t.Fatalf("create job: %v", err)
+		}
+		job := created.Msg.Job
+		f.net.lnd("buyer").payInvoice(t,
+			job.Invoices[0].PaymentRequest)
+		return job
+	}
+	getJob := func(id string) *sluicerpc.Job {
+		got, err := buyer.jobs.GetJob(ctx, connect.NewRequest(
+			&sluicerpc.GetJobRequest{JobId: id}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Msg.Job
+	}
+	job := createJob(&sluicerpc.Workload{
+		Argv: []string{"sh", "-c",
+			"sha256sum /work/in.txt; " +
+				"head -c 100000 /dev/zero | wc -c; " +
+				"head -c 50000000 /dev/zero | " +
+				"sha256sum > /dev/null"},
+		Inputs: map[string][]byte{"in.txt": input},
+	})
+	get := func() *sluicerpc.Job {
+		return getJob(job.JobId)
+	}
+	eventually(t, 90*time.Second, "the agent's result", func() error {
+		if j := get(); j.Result == nil {
+			return fmt.Errorf("job is %s, no result yet\nagent:\n%s",
+				j.State, agentLog())
+		}
+		return nil
+	})
+	got := get()
+	if r := got.Result; r.ExitCode != 0 || r.Signal != "" ||
+		r.Reason != "" || r.Truncated {
+
+		t.Fatalf("result: %v\nagent:\n%s", r, agentLog())
+	}
+	if got.SecondsMetered < 1 || got.StartedAt == nil {
+		t.Fatalf("the run was not metered: %v", got)
+	}
+	eventually(t, time.Minute, "provider1 paid out", func() error {
+		if j := get(); j.ProviderPaidOutMsat <= 0 {
+			return fmt.Errorf("earned %d msat, paid out %d, in "+
+				"flight %d", j.EarnedMsat, j.ProviderPaidOutMsat,
+				j.ProviderInFlightMsat)
+		}
+		return nil
+	})
+
+	inSum := sha256.Sum256(input)
+	want := fmt.Sprintf("%x  /work/in.txt\n100000\n", inSum)
+	wantSum := sha256.Sum256([]byte(want))
+	outFile := filepath.Join(t.TempDir(), "fetched")
+	msg, err := s.cli("--macaroonpath", buyerMac, "job", "output",
+		job.JobId, "--out", outFile)
+	if err != nil {
+		t.Fatalf("job output: %v\n%s", err, msg)
+	}
+	if fetched := readFile(t, outFile); string(fetched) != want ||
+		!strings.Contains(msg, fmt.Sprintf("sha256 %x (verified)",
+			wantSum)) {
+
+		t.Fatalf("job output: %q, want %q\n%s", fetched, want, msg)
+	}
+
+	// The fixture's job carries no workload: the agent leaves it.
+	other, err := f.buyer.jobs.GetJob(ctx, connect.NewRequest(
+		&sluicerpc.GetJobRequest{JobId: f.job.JobId}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Msg.Job.StartedAt != nil || other.Msg.Job.State == "ended" {
+		t.Fatalf("the agent took a job without a workload: %v",
+			other.Msg.Job)
+	}
+
+	// A long run, and the agent killed under it: the restarted agent
+	// cannot resume it and does not start it again; it ends the job as
+	// provider, and the buyer is refunded the rest.
+	long := createJob(&sluicerpc.Workload{
+		Argv: []string{"sleep", "300"}})
+	eventually(t, 90*time.Second, "the long job started", func() error {
+		if j := getJob(long.JobId); j.StartedAt == nil {
+			return fmt.Errorf("job is %s, not started\nagent:\n%s",
+				j.State, agentLog())
+		}
+		return nil
+	})
+	kill()
+	startAgent()
+	eventually(t, time.Minute, "the orphan ended", func() error {
+		if j := getJob(long.JobId); j.State != "ended" {
+			return fmt.Errorf("job is %s\nagent:\n%s", j.State,
+				agentLog())
+		}
+		return nil
+	})
+	if j := getJob(long.JobId); j.Result != nil {
+		t.Fatalf("the orphan has a result: %v", j.Result)
+	}
+	if !strings.Contains(agentLog(), "started by an earlier agent") {
+		t.Fatalf("the orphan's end was not logged:\n%s", agentLog())
+	}
+}
