@@ -114,9 +114,9 @@ func TestPlace(t *testing.T) {
 		chosen:   "b",
 		excluded: map[string]Reason{"a": ReasonNotPriced},
 	}, {
-		name:  "a spec without mem needs no mem rate",
-		req:   Request{Spec: Spec{CPU: 10}},
-		cands: []Candidate{cand(t, "a", "0.001", "")},
+		name:   "a spec without mem needs no mem rate",
+		req:    Request{Spec: Spec{CPU: 10}},
+		cands:  []Candidate{cand(t, "a", "0.001", "")},
 		chosen: "a",
 	}, {
 		name: "equal price: fewer failures win over more jobs",
