@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -30,8 +31,8 @@ const (
 	// MaxWorkloadInputs bounds the number of a workload's inputs.
 	MaxWorkloadInputs = 64
 
-	// MaxInputNameBytes bounds an input's name: a file name on Linux.
-	MaxInputNameBytes = 255
+	// MaxInputNameBytes bounds an input's name.
+	MaxInputNameBytes = 128
 
 	// MaxOutputBytes bounds the output a result carries; the agent
 	// keeps the first MaxOutputBytes and marks the result truncated.
@@ -151,17 +152,24 @@ func (w Workload) Validate() error {
 			MaxWorkloadInputs)
 	}
 	for _, name := range w.InputNames() {
-		if err := checkInputName(name); err != nil {
+		if err := CheckInputName(name); err != nil {
 			return bad("input %q: %v", name, err)
 		}
 	}
 	return nil
 }
 
-// checkInputName checks that name is one path element the agent can
-// create in the run's directory and no other: a name with a slash, or
-// "." or "..", would write outside it or over it.
-func checkInputName(name string) error {
+// plainName is what an input's name may be: letters, digits, '.', '_' and
+// '-', not starting with '.' or '-' (no hidden file, nothing a command
+// would take for an option).
+var plainName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
+
+// CheckInputName checks that name is one plain file name the serving
+// agent's sandbox creates in the run's directory and no other: a name with
+// a slash, or "." or "..", would write outside it or over it. It is the
+// one rule: job creation refuses what the sandbox would (agent/sandbox
+// calls it too).
+func CheckInputName(name string) error {
 	switch {
 	case name == "":
 		return errors.New("the name is empty")
@@ -173,8 +181,10 @@ func checkInputName(name string) error {
 	case len(name) > MaxInputNameBytes:
 		return fmt.Errorf("the name is %d bytes, at most %d",
 			len(name), MaxInputNameBytes)
-	case !utf8.ValidString(name):
-		return errors.New("the name is not UTF-8")
+	case !plainName.MatchString(name):
+		return errors.New("the name is not a plain file name: " +
+			"letters, digits, '.', '_' or '-', not starting with " +
+			"'.' or '-'")
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func TestWorkloadValidate(t *testing.T) {
 		{"with inputs", settlement.Workload{
 			Argv: []string{"sh", "run.sh", "--flag=a b"},
 			Inputs: map[string][]byte{"run.sh": []byte("echo"),
-				"empty": nil, ".hidden": {0, 1}},
+				"empty": nil, "data_1.bin": {0, 1}},
 		}, nil, ""},
 		{"at the cap", settlement.Workload{Argv: []string{"cat"},
 			Inputs: atCap}, nil, ""},
@@ -86,6 +86,17 @@ func TestWorkloadValidate(t *testing.T) {
 		{"long name", settlement.Workload{Argv: []string{"ls"},
 			Inputs: map[string][]byte{strings.Repeat("n", 256): {}}},
 			settlement.ErrInvalidWorkload, "256 bytes"},
+		// The sandbox's rule: what it would refuse, job creation
+		// refuses.
+		{"hidden", settlement.Workload{Argv: []string{"ls"},
+			Inputs: map[string][]byte{".hidden": {1}}},
+			settlement.ErrInvalidWorkload, "plain file name"},
+		{"option-like", settlement.Workload{Argv: []string{"ls"},
+			Inputs: map[string][]byte{"-rf": {1}}},
+			settlement.ErrInvalidWorkload, "plain file name"},
+		{"a space", settlement.Workload{Argv: []string{"ls"},
+			Inputs: map[string][]byte{"a b": {1}}},
+			settlement.ErrInvalidWorkload, "plain file name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

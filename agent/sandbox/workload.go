@@ -3,10 +3,11 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/sluice-ln/sluice/settlement"
 )
 
 const (
@@ -53,15 +54,11 @@ type Workload struct {
 	Inputs map[string][]byte
 }
 
-// inputName is what an input's name may be: a plain file name of letters,
-// digits, dot, dash and underscore, not starting with a dot or a dash (no
-// hidden files, nothing a command would take for an option, no ".." and no
-// "/").
-var inputName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-
-// ValidInputName reports whether name may name an input file.
+// ValidInputName reports whether name may name an input file: the job's
+// rule (settlement.CheckInputName), so that the sandbox takes every
+// workload job creation accepted.
 func ValidInputName(name string) bool {
-	return inputName.MatchString(name)
+	return settlement.CheckInputName(name) == nil
 }
 
 // Size is the workload's size as MaxWorkloadBytes counts it.

@@ -37,8 +37,9 @@ type Workload struct {
 	// The command and its arguments: at least one, none empty, no NUL
 	// bytes.
 	Argv []string `protobuf:"bytes,1,rep,name=argv,proto3" json:"argv,omitempty"`
-	// Files the agent writes into the run's directory: name (one path
-	// element: no "/", not "." or "..") to contents (hex in JSON).
+	// Files the agent writes into the run's directory: name (a plain
+	// file name: 1 to 128 letters, digits, '.', '_' or '-', not starting
+	// with '.' or '-') to contents (hex in JSON).
 	Inputs map[string][]byte `protobuf:"bytes,2,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"bytes,2,opt,name=value,proto3"`
 }
 
