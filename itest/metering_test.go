@@ -89,7 +89,7 @@ type meteredJob struct {
 
 // newMeteredJob sets up a meteredJob whose job has the given budget and
 // rate card; conf adds to sluiced's conf before its first start.
-func newMeteredJob(t *testing.T, budget int64, rates map[string]string,
+func newMeteredJob(t testing.TB, budget int64, rates map[string]string,
 	conf ...func(*sluiced)) *meteredJob {
 
 	net := newNetwork(t)
@@ -154,7 +154,7 @@ func newMeteredJob(t *testing.T, budget int64, rates map[string]string,
 
 // waitState waits until the job is in one of the given states (as
 // settlement names them).
-func (f *meteredJob) waitState(t *testing.T, states ...string) {
+func (f *meteredJob) waitState(t testing.TB, states ...string) {
 	t.Helper()
 	eventually(t, time.Minute, fmt.Sprintf("job to be %v", states),
 		func() error {

@@ -30,7 +30,7 @@ type providerFiles struct {
 	agentKey, macaroon string
 }
 
-func newProviderFiles(t *testing.T, name string) providerFiles {
+func newProviderFiles(t testing.TB, name string) providerFiles {
 	dir := filepath.Join(t.TempDir(), name)
 	return providerFiles{
 		agentKey: filepath.Join(dir, "agent.key"),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 )
 
@@ -30,7 +31,7 @@ func TestServeWorkload(t *testing.T) {
 	// than the smallest payout.
 	f := newMeteredJob(t, 10_000_000, map[string]string{
 		"cpu": "50", "mem": "10"})
-	s, files, ctx := f.s, f.files, f.ctx
+	s, ctx := f.s, f.ctx
 
 	op := s.clientsWith(readFile(t, filepath.Join(s.dir,
 		s.net.profile.Network, "operator.macaroon")))
@@ -50,33 +51,11 @@ func TestServeWorkload(t *testing.T) {
 	// startAgent starts `agent serve` logging to a file of its own and
 	// returns a kill -9 of it.
 	logPath := filepath.Join(t.TempDir(), "agent.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
 	workdir := t.TempDir()
 	startAgent := func() func() {
-		args := append(s.cliArgs(), "--macaroonpath", files.macaroon,
-			"agent", "serve", "--interval", "1s", "--cores", "1",
-			"--mem", "256", "--slots", "1", "--agentkey",
-			files.agentKey, "--workdir", workdir, "--max-wall", "2m")
-		agent := exec.Command(binaries.sluice, args...)
-		agent.Stdout, agent.Stderr = logFile, logFile
-		if err := agent.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() {
-			_ = agent.Wait()
-			close(exited)
-		}()
-		kill := func() {
-			_ = agent.Process.Kill()
-			<-exited
-		}
-		t.Cleanup(kill)
-		return kill
+		return f.startServeAgent(t, logPath, workdir, "--interval",
+			"1s", "--cores", "1", "--mem", "256", "--slots", "1",
+			"--max-wall", "2m").kill
 	}
 	kill := startAgent()
 	agentLog := func() string {
@@ -86,21 +65,7 @@ func TestServeWorkload(t *testing.T) {
 	input := []byte("the serving agent's input\n")
 	// createJob creates and pays a job running w.
 	createJob := func(w *sluicerpc.Workload) *sluicerpc.Job {
-		created, err := buyer.jobs.CreateJob(ctx, connect.NewRequest(
-			&sluicerpc.CreateJobRequest{
-				ProviderId: f.providerID,
-				Spec: map[string]int64{"cpu": 1000,
-					"mem": 64},
-				BudgetMsat: 10_000_000, BufferSeconds: 5,
-				Workload: w,
-			}))
-		if err != nil {
-			t.Fatalf("create job: %v", err)
-		}
-		job := created.Msg.Job
-		f.net.lnd("buyer").payInvoice(t,
-			job.Invoices[0].PaymentRequest)
-		return job
+		return f.createWorkloadJob(t, buyer, w)
 	}
 	getJob := func(id string) *sluicerpc.Job {
 		got, err := buyer.jobs.GetJob(ctx, connect.NewRequest(
@@ -200,4 +165,75 @@ func TestServeWorkload(t *testing.T) {
 	if !strings.Contains(agentLog(), "started by an earlier agent") {
 		t.Fatalf("the orphan's end was not logged:\n%s", agentLog())
 	}
+}
+
+// serveAgent is a `sluice agent serve` process.
+type serveAgent struct {
+	cmd *exec.Cmd
+
+	// exited is closed once the process has exited.
+	exited chan struct{}
+}
+
+// startServeAgent starts `sluice agent serve` for the fixture's provider
+// with its agent key, keeping workloads' output in workdir, and the flags
+// in args; it appends its output to logPath. The test's cleanup kills it.
+func (f *meteredJob) startServeAgent(t testing.TB, logPath, workdir string,
+	args ...string) *serveAgent {
+
+	t.Helper()
+	logFile, err := os.OpenFile(logPath,
+		os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child holds its own descriptor once started.
+	defer logFile.Close()
+	full := append(f.s.cliArgs(), "--macaroonpath", f.files.macaroon,
+		"agent", "serve", "--agentkey", f.files.agentKey,
+		"--workdir", workdir)
+	cmd := exec.Command(binaries.sluice, append(full, args...)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := &serveAgent{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(a.exited)
+	}()
+	t.Cleanup(a.kill)
+	return a
+}
+
+// kill kills the agent with SIGKILL and waits for it to exit.
+func (a *serveAgent) kill() {
+	_ = a.cmd.Process.Kill()
+	<-a.exited
+}
+
+// createWorkloadJob creates a job for the fixture's provider running w,
+// of 1000 core-ms and 64 MiB a second and a 10 000 sat budget, as buyer,
+// and pays its funding invoice from the buyer node.
+func (f *meteredJob) createWorkloadJob(t testing.TB, buyer apiClients,
+	w *sluicerpc.Workload) *sluicerpc.Job {
+
+	t.Helper()
+	created, err := buyer.jobs.CreateJob(f.ctx, connect.NewRequest(
+		&sluicerpc.CreateJobRequest{
+			ProviderId: f.providerID,
+			Spec:       map[string]int64{"cpu": 1000, "mem": 64},
+			BudgetMsat: 10_000_000, BufferSeconds: 5,
+			Workload: w,
+		}))
+	if err != nil {
+		t.Fatalf("create job: %v", err)
+	}
+	job := created.Msg.Job
+	if len(job.Invoices) == 0 {
+		t.Fatalf("job %s has no funding invoice", job.JobId)
+	}
+	f.net.lnd(devnet.NodeBuyer).payInvoice(t,
+		job.Invoices[0].PaymentRequest)
+	return job
 }

@@ -342,3 +342,42 @@ func ProcessCPU(pid int) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
+
+// ProcessMemory returns the process's resident memory now (VmRSS) and at
+// its highest so far (VmHWM), in bytes, from /proc/<pid>/status: Linux
+// only.
+func ProcessMemory(pid int) (rss, peak int64, err error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("memory of %d: %w", pid, err)
+	}
+	// Lines read "VmRSS:\t  12345 kB"; the kernel's kB are KiB.
+	field := func(name string) (int64, error) {
+		for line := range strings.Lines(string(raw)) {
+			rest, ok := strings.CutPrefix(line, name+":")
+			if !ok {
+				continue
+			}
+			f := strings.Fields(rest)
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("memory of %d: %s: %q",
+					pid, name, rest)
+			}
+			kib, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("memory of %d: %s: %w",
+					pid, name, err)
+			}
+			return kib << 10, nil
+		}
+		// A kernel thread has no memory of its own to show.
+		return 0, fmt.Errorf("memory of %d: no %s", pid, name)
+	}
+	if rss, err = field("VmRSS"); err != nil {
+		return 0, 0, err
+	}
+	if peak, err = field("VmHWM"); err != nil {
+		return 0, 0, err
+	}
+	return rss, peak, nil
+}

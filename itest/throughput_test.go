@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -247,6 +248,37 @@ func TestProcessCPU(t *testing.T) {
 		}
 	}
 	if _, err := ProcessCPU(-1); err == nil {
+		t.Fatal("no error for pid -1")
+	}
+}
+
+// TestProcessMemory: this process's resident memory grows by what it
+// writes to fresh memory, its peak is at least its resident memory, and a
+// process that does not exist is an error.
+func TestProcessMemory(t *testing.T) {
+	before, _, err := ProcessMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before <= 0 {
+		t.Fatalf("resident memory %d bytes", before)
+	}
+	// 64 MiB touched page by page is resident until released.
+	const size = 64 << 20
+	buf := make([]byte, size)
+	for i := 0; i < size; i += 4096 {
+		buf[i] = 1
+	}
+	rss, peak, err := ProcessMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(buf)
+	if rss-before < size/2 || peak < rss {
+		t.Fatalf("after writing %d bytes: resident %d (from %d), "+
+			"peak %d", size, rss, before, peak)
+	}
+	if _, _, err := ProcessMemory(-1); err == nil {
 		t.Fatal("no error for pid -1")
 	}
 }
