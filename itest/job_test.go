@@ -39,7 +39,7 @@ const hubLiquiditySat = 60_000
 // hub settles its invoice, but the channel's balance moves to the hub only
 // when the HTLC's commitment updates finish a moment later; a refund sent
 // in between finds no route.
-func waitHubCanRefund(t *testing.T, hub, buyer *lndNode, sendMsat int64) {
+func waitHubCanRefund(t testing.TB, hub, buyer *lndNode, sendMsat int64) {
 	t.Helper()
 	peer := buyer.pubKey(t)
 	eventually(t, 30*time.Second, fmt.Sprintf("the hub to hold %d msat "+
