@@ -63,10 +63,11 @@ type serveLevel struct {
 	jobs int
 
 	// cpu is the agent's CPU in percent of one core, rss its resident
-	// memory in MiB at the windows' ends: medians over the windows.
-	// peak is its highest resident memory so far (VmHWM) at the
-	// level's end, in MiB.
-	cpu, rss, peak float64
+	// memory and anon the anonymous part of it (its heap and stacks,
+	// not the binary's pages) in MiB at the windows' ends: medians over
+	// the windows. peak is its highest resident memory so far (VmHWM)
+	// at the level's end, in MiB.
+	cpu, rss, anon, peak float64
 
 	// metered is how many seconds the level's jobs had metered, all
 	// together, over the windows.
@@ -101,8 +102,8 @@ func (l serveLevel) goalRatios(one serveLevel) (cpu, mem float64) {
 // metered and streamed every second. At each level, once every job runs
 // and its usage seq advances, three windows of 10 s read the agent
 // process's utime and stime (/proc/<pid>/stat) and, at each window's end,
-// its VmRSS (/proc/<pid>/status); the level reports the medians, and VmHWM
-// at its end. Every window must see each job running with its seq
+// its VmRSS and RssAnon (/proc/<pid>/status); the level reports the
+// medians, and VmHWM at its end. Every window must see each job running with its seq
 // advancing, and the agent alive, or the run is broken and fails. At the
 // end the buyer ends the jobs and the agent is stopped with SIGTERM. The
 // table gives the levels, the growth per job over the baseline, and the
@@ -154,6 +155,7 @@ func BenchmarkServeAgent(b *testing.B) {
 		cpuRatio, memRatio := l.goalRatios(one)
 		b.ReportMetric(l.cpu, fmt.Sprintf("agent-cpu-%%@%d", n))
 		b.ReportMetric(l.rss, fmt.Sprintf("agent-rss-MiB@%d", n))
+		b.ReportMetric(l.anon, fmt.Sprintf("agent-anon-MiB@%d", n))
 		b.ReportMetric(l.peak, fmt.Sprintf("agent-hwm-MiB@%d", n))
 		b.ReportMetric(cpuRatio, fmt.Sprintf("cpu-goal-ratio@%d", n))
 		b.ReportMetric(memRatio, fmt.Sprintf("rss-goal-ratio@%d", n))
@@ -222,8 +224,9 @@ func (sb *serveBench) run(ctx context.Context, b *testing.B) []serveLevel {
 		levels = append(levels, sb.level(ctx, b))
 		l := levels[len(levels)-1]
 		b.Logf("%d job(s): agent CPU %.2f %% of a core, RSS %.1f MiB "+
-			"(peak %.1f), %d seconds metered in the windows", n,
-			l.cpu, l.rss, l.peak, l.metered)
+			"(anonymous %.1f, peak %.1f), %d seconds metered in "+
+			"the windows", n, l.cpu, l.rss, l.anon, l.peak,
+			l.metered)
 	}
 	sb.endJobs(ctx, b)
 	return levels
@@ -300,7 +303,7 @@ func (sb *serveBench) level(ctx context.Context, b *testing.B) serveLevel {
 	b.Helper()
 	pid := sb.agent.cmd.Process.Pid
 	l := serveLevel{jobs: len(sb.jobs)}
-	var cpus, rsss []float64
+	var cpus, rsss, anons []float64
 	for range serveBenchWindows {
 		before, err := sb.meters(ctx)
 		if err != nil {
@@ -324,7 +327,7 @@ func (sb *serveBench) level(ctx context.Context, b *testing.B) serveLevel {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rss, _, err := ProcessMemory(pid)
+		mem, err := ProcessMemory(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -343,13 +346,15 @@ func (sb *serveBench) level(ctx context.Context, b *testing.B) serveLevel {
 			l.metered += s - before[i]
 		}
 		cpus = append(cpus, 100*float64(cpu1-cpu0)/float64(elapsed))
-		rsss = append(rsss, float64(rss)/mib)
+		rsss = append(rsss, float64(mem.RSS)/mib)
+		anons = append(anons, float64(mem.Anon)/mib)
 	}
-	_, peak, err := ProcessMemory(pid)
+	mem, err := ProcessMemory(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	l.cpu, l.rss, l.peak = median(cpus), median(rsss), float64(peak)/mib
+	l.cpu, l.rss, l.anon = median(cpus), median(rsss), median(anons)
+	l.peak = float64(mem.Peak) / mib
 	return l
 }
 
@@ -470,8 +475,8 @@ func writeServeTable(w io.Writer, levels []serveLevel) error {
 	}
 	one := oneJob(levels)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "jobs\tcpu %\tRSS MiB\tpeak MiB\tcpu %/job\t"+
-		"MiB/job\tcpu/goal\tMiB/goal\tseconds metered\t")
+	fmt.Fprintln(tw, "jobs\tcpu %\tRSS MiB\tanon MiB\tpeak MiB\t"+
+		"cpu %/job\tMiB/job\tcpu/goal\tMiB/goal\tseconds metered\t")
 	for _, l := range levels {
 		perCPU, perMem := "-", "-"
 		if l.jobs > 0 {
@@ -481,16 +486,18 @@ func writeServeTable(w io.Writer, levels []serveLevel) error {
 				levels[0].rss))
 		}
 		cpuRatio, memRatio := l.goalRatios(one)
-		fmt.Fprintf(tw, "%d\t%.2f\t%.1f\t%.1f\t%s\t%s\t%.2f\t%.2f\t"+
-			"%d\t\n", l.jobs, l.cpu, l.rss, l.peak, perCPU, perMem,
-			cpuRatio, memRatio, l.metered)
+		fmt.Fprintf(tw, "%d\t%.2f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%.2f\t"+
+			"%.2f\t%d\t\n", l.jobs, l.cpu, l.rss, l.anon, l.peak,
+			perCPU, perMem, cpuRatio, memRatio, l.metered)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(w, "(cpu %%: utime+stime in percent of one "+
 		"core, in ticks of 10 ms, %.1f %% of a window; RSS: "+
-		"VmRSS at the windows' ends; peak: VmHWM at the level's end; "+
+		"VmRSS at the windows' ends, anon its RssAnon (heap and "+
+		"stacks, not the binary's pages); peak: VmHWM at the level's "+
+		"end; per job and goals on RSS; "+
 		"per job: the growth over the 0-job baseline per job; "+
 		"cpu/goal and MiB/goal: 0 or 1 job over %.0f %% and %.0f MiB, "+
 		"more jobs the growth per job beyond the first over the same; "+

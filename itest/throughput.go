@@ -343,13 +343,26 @@ func ProcessCPU(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
-// ProcessMemory returns the process's resident memory now (VmRSS) and at
-// its highest so far (VmHWM), in bytes, from /proc/<pid>/status: Linux
-// only.
-func ProcessMemory(pid int) (rss, peak int64, err error) {
+// Memory is a process's resident memory, in bytes.
+type Memory struct {
+	// RSS is resident now (VmRSS): anonymous, file-backed (the
+	// binary's pages among them) and shared memory.
+	RSS int64
+
+	// Anon is the anonymous part of RSS (RssAnon): the heap and
+	// stacks, what the process itself allocated.
+	Anon int64
+
+	// Peak is the highest RSS so far (VmHWM).
+	Peak int64
+}
+
+// ProcessMemory returns the process's resident memory from
+// /proc/<pid>/status: Linux only.
+func ProcessMemory(pid int) (Memory, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("memory of %d: %w", pid, err)
+		return Memory{}, fmt.Errorf("memory of %d: %w", pid, err)
 	}
 	// Lines read "VmRSS:\t  12345 kB"; the kernel's kB are KiB.
 	field := func(name string) (int64, error) {
@@ -373,11 +386,14 @@ func ProcessMemory(pid int) (rss, peak int64, err error) {
 		// A kernel thread has no memory of its own to show.
 		return 0, fmt.Errorf("memory of %d: no %s", pid, name)
 	}
-	if rss, err = field("VmRSS"); err != nil {
-		return 0, 0, err
+	var m Memory
+	for _, f := range []struct {
+		name string
+		to   *int64
+	}{{"VmRSS", &m.RSS}, {"RssAnon", &m.Anon}, {"VmHWM", &m.Peak}} {
+		if *f.to, err = field(f.name); err != nil {
+			return Memory{}, err
+		}
 	}
-	if peak, err = field("VmHWM"); err != nil {
-		return 0, 0, err
-	}
-	return rss, peak, nil
+	return m, nil
 }

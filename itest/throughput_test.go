@@ -252,16 +252,17 @@ func TestProcessCPU(t *testing.T) {
 	}
 }
 
-// TestProcessMemory: this process's resident memory grows by what it
-// writes to fresh memory, its peak is at least its resident memory, and a
-// process that does not exist is an error.
+// TestProcessMemory: this process's resident memory, all of it and its
+// anonymous part, grows by what it writes to fresh memory, its peak is at
+// least its resident memory, and a process that does not exist is an
+// error.
 func TestProcessMemory(t *testing.T) {
-	before, _, err := ProcessMemory(os.Getpid())
+	before, err := ProcessMemory(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before <= 0 {
-		t.Fatalf("resident memory %d bytes", before)
+	if before.RSS <= 0 || before.Anon <= 0 || before.Anon > before.RSS {
+		t.Fatalf("resident memory %+v", before)
 	}
 	// 64 MiB touched page by page is resident until released.
 	const size = 64 << 20
@@ -269,16 +270,18 @@ func TestProcessMemory(t *testing.T) {
 	for i := 0; i < size; i += 4096 {
 		buf[i] = 1
 	}
-	rss, peak, err := ProcessMemory(os.Getpid())
+	after, err := ProcessMemory(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	runtime.KeepAlive(buf)
-	if rss-before < size/2 || peak < rss {
-		t.Fatalf("after writing %d bytes: resident %d (from %d), "+
-			"peak %d", size, rss, before, peak)
+	if after.RSS-before.RSS < size/2 || after.Anon-before.Anon < size/2 ||
+		after.Peak < after.RSS {
+
+		t.Fatalf("after writing %d bytes: %+v (from %+v)", size, after,
+			before)
 	}
-	if _, _, err := ProcessMemory(-1); err == nil {
+	if _, err := ProcessMemory(-1); err == nil {
 		t.Fatal("no error for pid -1")
 	}
 }
