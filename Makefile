@@ -36,7 +36,8 @@ itest: build
 # 1, 4 and 8 providers, fed by agents submitting signed usage over the API,
 # beside raw keysend to the same providers in the same run, with sluiced's
 # CPU, store statements and scheduler reads per payout (BenchmarkPayouts;
-# SLUICE_BENCH_PROVIDERS=N for fewer providers).
+# SLUICE_BENCH_PROVIDERS=N for fewer providers), and the serving agent's own
+# CPU and memory at 0, 1, 2 and 4 jobs (BenchmarkServeAgent).
 bench: build postgres
 	$(GO) test -run '^$$' -bench BenchmarkIngest -benchtime 1x -timeout 30m ./metering/
 	$(GO) test -run '^$$' -bench BenchmarkSubmitUsage -benchtime 1x -timeout 30m ./rpc/
