@@ -114,11 +114,11 @@ func TestPresence(t *testing.T) {
 func TestRecord(t *testing.T) {
 	t.Parallel()
 	r := NewRecord(JobTally{EndedByBuyer: 3, EndedByProvider: 2,
-		EndedByOperator: 1, NeverStarted: 4, Active: 5}, 60, 2, nil,
-		time.Now(), time.Minute)
-	want := Record{Completed: 5, Failed: 1, Abandoned: 4, Active: 5,
+		EndedByOperator: 1, NeverStarted: 4, Lost: 2, Lapsed: 3,
+		Active: 5}, 60, 2, nil, time.Now(), time.Minute)
+	want := Record{Completed: 5, Failed: 3, Abandoned: 7, Active: 5,
 		MeteredSeconds: 60, PayoutFailures: 2}
-	if r != want || r.Finished() != 10 {
+	if r != want || r.Finished() != 15 {
 		t.Fatalf("%+v", r)
 	}
 	cases := []struct {

@@ -21,6 +21,14 @@ type JobTally struct {
 	// changed its mind.
 	NeverStarted int64
 
+	// Lost counts the jobs that started and were ended because the
+	// provider's serving agent stopped heartbeating mid-run.
+	Lost int64
+
+	// Lapsed counts the placements the provider let lapse: jobs placed
+	// on it that it did not start in time, placed again elsewhere.
+	Lapsed int64
+
 	// Active counts the jobs that hold escrow and have not ended
 	// (funded, running, low on balance, suspended).
 	Active int64
@@ -67,8 +75,8 @@ func NewRecord(t JobTally, meteredSeconds, payoutFailures int64,
 
 	r := Record{
 		Completed:      t.EndedByBuyer + t.EndedByProvider,
-		Failed:         t.EndedByOperator,
-		Abandoned:      t.NeverStarted,
+		Failed:         t.EndedByOperator + t.Lost,
+		Abandoned:      t.NeverStarted + t.Lapsed,
 		Active:         t.Active,
 		MeteredSeconds: meteredSeconds,
 		PayoutFailures: payoutFailures,

@@ -278,6 +278,15 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 	if err := m.retryRefunds(ctx); err != nil && ctx.Err() == nil {
 		log.Warnf("Retrying refunds: %v", err)
 	}
+	if m.cfg.Placer == nil {
+		return
+	}
+	if err := m.replaceLapsed(ctx); err != nil && ctx.Err() == nil {
+		log.Warnf("Placing jobs again: %v", err)
+	}
+	if err := m.endLost(ctx); err != nil && ctx.Err() == nil {
+		log.Warnf("Ending jobs of lost providers: %v", err)
+	}
 }
 
 // expireInvoices resolves the open invoices whose expiry has passed: lnd

@@ -188,6 +188,12 @@ type CreateJobRequest struct {
 	// (workload.go); it is stored with the job. Without one, the
 	// provider decides what runs (`sluice agent run -- CMD`).
 	Workload *Workload
+
+	// Placed says the market chose ProviderID, under the buyer's
+	// MaxRates: the job is placed again when that provider does not
+	// start it in time (placement.go).
+	Placed   bool
+	MaxRates channels.RateCard
 }
 
 // ParseNodeKey reads a node's public key in hex (33 bytes, compressed) and
@@ -310,6 +316,15 @@ func (m *Manager) CreateJob(ctx context.Context, req CreateJobRequest) (
 		}
 		if req.Workload != nil {
 			err := tx.InsertJobWorkload(ctx, id, *req.Workload)
+			if err != nil {
+				return err
+			}
+		}
+		if req.Placed {
+			err := tx.InsertJobPlacement(ctx, StoredPlacement{
+				JobID: id, Seq: 1, ProviderID: prov.ID,
+				MaxRates: FormatMaxRates(req.MaxRates), PlacedAt: now,
+			})
 			if err != nil {
 				return err
 			}

@@ -107,6 +107,15 @@ type Config struct {
 	RefundRetry    time.Duration
 	MaxRefundRetry time.Duration
 
+	// Placer places again the jobs the market placed whose provider
+	// did not start them within StartTimeout (DefaultStartTimeout when
+	// zero), and tells when a provider was last seen, to end its
+	// started workload jobs LostAfter (DefaultLostAfter when zero)
+	// after its last heartbeat. Nil does neither.
+	Placer       Placer
+	StartTimeout time.Duration
+	LostAfter    time.Duration
+
 	// Clock gives the time and times the sweeper and the invoice
 	// stream's resubscriptions; the wall clock when nil.
 	Clock clock.Clock
@@ -141,6 +150,11 @@ type Manager struct {
 	// owed holds, for each ended job that still owes its buyer, when the
 	// sweeper refunds it next; only the sweeper touches it.
 	owed map[string]refundRetry
+
+	// stuck holds the jobs that wait to be placed again with no
+	// provider to take them, so that it is logged once; only the
+	// sweeper touches it.
+	stuck map[string]bool
 
 	// topUpMu makes top-up invoices one at a time, so that two callers
 	// never make two for one job.
@@ -199,11 +213,18 @@ func New(cfg Config) (*Manager, error) {
 		cfg.RefundFeeBase = DefaultRefundFeeBase
 		cfg.RefundFeePPM = DefaultRefundFeePPM
 	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.LostAfter <= 0 {
+		cfg.LostAfter = DefaultLostAfter
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.NewDefaultClock()
 	}
 
 	return &Manager{
+		stuck:     make(map[string]bool),
 		cfg:       cfg,
 		params:    params,
 		hit:       failpoint.Hit,

@@ -123,8 +123,8 @@ type RefundTo struct {
 type EndJobRequest struct {
 	JobID string
 
-	// By is CauseEndedByBuyer, CauseEndedByProvider or
-	// CauseEndedByOperator.
+	// By is CauseEndedByBuyer, CauseEndedByProvider,
+	// CauseEndedByOperator or (the sweeper's) CauseProviderLost.
 	By Cause
 
 	// RefundTo is where the rest of the escrow goes.
@@ -245,7 +245,8 @@ func (m *Manager) EndJob(ctx context.Context, req EndJobRequest) (Status,
 	error) {
 
 	switch req.By {
-	case CauseEndedByBuyer, CauseEndedByProvider, CauseEndedByOperator:
+	case CauseEndedByBuyer, CauseEndedByProvider, CauseEndedByOperator,
+		CauseProviderLost:
 	default:
 		return Status{}, fmt.Errorf("%w: %q does not end a job",
 			ErrInvalidJob, req.By)

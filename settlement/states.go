@@ -111,12 +111,24 @@ const (
 	CauseEndedByBuyer    Cause = "ended_by_buyer"
 	CauseEndedByProvider Cause = "ended_by_provider"
 	CauseEndedByOperator Cause = "ended_by_operator"
+
+	// CauseProviderLost: the job ran a workload and its provider's
+	// serving agent sent no heartbeat for the manager's LostAfter.
+	CauseProviderLost Cause = "provider_lost"
+
+	// CausePlacedAgain: the job's provider did not start it in time and
+	// the market placed it on another (the state stays funded).
+	CausePlacedAgain Cause = "placed_again"
 )
 
 // endCauses are the causes that end a job.
 var endCauses = []Cause{
 	CauseEndedByBuyer, CauseEndedByProvider, CauseEndedByOperator,
 }
+
+// startedEndCauses end a job its agent started: endCauses and the loss
+// of its provider.
+var startedEndCauses = append(slices.Clone(endCauses), CauseProviderLost)
 
 // Transition is one edge of the state machine.
 type Transition struct {
@@ -138,19 +150,19 @@ var transitions = map[Transition][]Cause{
 
 	{StateRunning, StateLowBalance}: {CauseRunwayBelowBuffer},
 	{StateRunning, StateSuspended}:  {CauseEscrowExhausted},
-	{StateRunning, StateEnded}:      endCauses,
+	{StateRunning, StateEnded}:      startedEndCauses,
 
 	{StateLowBalance, StateRunning}: {
 		CauseTopUpSettled, CauseAgentStarted,
 	},
 	{StateLowBalance, StateFunded}:    {CauseTopUpSettled},
 	{StateLowBalance, StateSuspended}: {CauseEscrowExhausted},
-	{StateLowBalance, StateEnded}:     endCauses,
+	{StateLowBalance, StateEnded}:     startedEndCauses,
 
 	{StateSuspended, StateRunning}:    {CauseTopUpSettled},
 	{StateSuspended, StateFunded}:     {CauseTopUpSettled},
 	{StateSuspended, StateLowBalance}: {CauseTopUpSettled},
-	{StateSuspended, StateEnded}:      endCauses,
+	{StateSuspended, StateEnded}:      startedEndCauses,
 }
 
 // Transitions returns every allowed edge with the causes that drive it,

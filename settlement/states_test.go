@@ -19,6 +19,8 @@ var allCauses = []Cause{
 // Together with TestEveryOtherTransitionRefused it covers every pair of
 // states and every cause.
 func TestTransitionTable(t *testing.T) {
+	started := []Cause{CauseEndedByBuyer, CauseEndedByProvider,
+		CauseEndedByOperator, CauseProviderLost}
 	ends := []Cause{CauseEndedByBuyer, CauseEndedByProvider,
 		CauseEndedByOperator}
 	want := map[Transition][]Cause{
@@ -31,16 +33,16 @@ func TestTransitionTable(t *testing.T) {
 		{StateFunded, StateEnded}:            ends,
 		{StateRunning, StateLowBalance}:      {CauseRunwayBelowBuffer},
 		{StateRunning, StateSuspended}:       {CauseEscrowExhausted},
-		{StateRunning, StateEnded}:           ends,
+		{StateRunning, StateEnded}:           started,
 		{StateLowBalance, StateRunning}: {CauseTopUpSettled,
 			CauseAgentStarted},
 		{StateLowBalance, StateFunded}:    {CauseTopUpSettled},
 		{StateLowBalance, StateSuspended}: {CauseEscrowExhausted},
-		{StateLowBalance, StateEnded}:     ends,
+		{StateLowBalance, StateEnded}:     started,
 		{StateSuspended, StateRunning}:    {CauseTopUpSettled},
 		{StateSuspended, StateFunded}:     {CauseTopUpSettled},
 		{StateSuspended, StateLowBalance}: {CauseTopUpSettled},
-		{StateSuspended, StateEnded}:      ends,
+		{StateSuspended, StateEnded}:      started,
 	}
 
 	got := Transitions()

@@ -278,6 +278,44 @@ type TxStore interface {
 	// JobResultInfo returns a job's result without its output's bytes,
 	// or an error wrapping ErrNoResult.
 	JobResultInfo(ctx context.Context, jobID string) (ResultInfo, error)
+
+	// InsertJobPlacement records where a job was placed.
+	InsertJobPlacement(ctx context.Context, p StoredPlacement) error
+
+	// JobPlacements returns a job's placements, first first; none for a
+	// job its buyer named the provider of.
+	JobPlacements(ctx context.Context, jobID string) ([]StoredPlacement,
+		error)
+
+	// LapsePlacement marks a job's current placement (seq) lapsed; one
+	// lapsed already gives an error wrapping ErrStale.
+	LapsePlacement(ctx context.Context, jobID string, seq int64,
+		at time.Time) error
+
+	// UnstartedPlacements returns the current placement of every funded
+	// job its agent has not started, with FundedAt set.
+	UnstartedPlacements(ctx context.Context) ([]StoredPlacement, error)
+
+	// MoveJob gives a funded, unstarted job on m.From to m.To at the new
+	// price and rates; a job not so gives an error wrapping ErrStale.
+	MoveJob(ctx context.Context, m JobMove) error
+
+	// ServedJobs returns the jobs with a workload that their agent
+	// started, that have no result and have not ended.
+	ServedJobs(ctx context.Context) ([]ServedJob, error)
+}
+
+// JobMove moves a job that was not started to another provider.
+type JobMove struct {
+	ID   string
+	From string
+	To   string
+
+	// PricePerSecond and Rates (per resource of the job, decimal
+	// strings) are the new provider's.
+	PricePerSecond string
+	Rates          map[channels.Resource]string
+	At             time.Time
 }
 
 // DB runs settlement's store transactions; store.DB implements it

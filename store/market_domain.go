@@ -231,6 +231,16 @@ func marketCounts(ctx context.Context, tx *Tx, providerID string,
 		}
 	}
 
+	lapsed, err := tx.q.MarketLapsedPlacements(ctx, providerID)
+	if err != nil {
+		return fmt.Errorf("market lapsed placements: %w", mapError(err))
+	}
+	for _, r := range lapsed {
+		if f := facts[r.ProviderID]; f != nil {
+			f.Jobs.Lapsed = r.Lapsed
+		}
+	}
+
 	failed, err := tx.q.MarketPayoutFailures(ctx,
 		sqlc.MarketPayoutFailuresParams{
 			FailedState: string(payout.StateFailed),
@@ -264,6 +274,8 @@ func addToTally(t *market.JobTally, r sqlc.MarketJobTallyRow) {
 		t.EndedByProvider += r.Jobs
 	case r.Started && cause == settlement.CauseEndedByOperator:
 		t.EndedByOperator += r.Jobs
+	case r.Started && cause == settlement.CauseProviderLost:
+		t.Lost += r.Jobs
 	case !r.Started && r.Funded && (cause ==
 		settlement.CauseEndedByProvider ||
 		cause == settlement.CauseEndedByOperator):

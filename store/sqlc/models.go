@@ -80,6 +80,15 @@ type JobInvoice struct {
 	SettledAt      sql.NullTime
 }
 
+type JobPlacement struct {
+	JobID      string
+	Seq        int64
+	ProviderID string
+	MaxRates   string
+	PlacedAt   time.Time
+	LapsedAt   sql.NullTime
+}
+
 type JobResult struct {
 	JobID        string
 	ExitCode     int64
