@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/market"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/reconcile"
@@ -194,7 +195,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return fmt.Errorf("provider linking: %w", err)
 	}
 
-	jobs, err := newSettlement(cfg, services, db, providers, d.clock)
+	mkt := newMarket(cfg.Market, db, d.clock)
+	jobs, err := newSettlement(cfg, services, db, providers, mkt, d.clock)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("settlement: %w", err)
@@ -283,7 +285,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Vault:         vault,
 		Yield:         vault,
 		Leases:        leaseBackend(leases),
-		Market:        newMarket(cfg.Market, db, d.clock),
+		Market:        mkt,
 		Shares:        sharesBackend,
 		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
 			*reconcile.Report, error) {
@@ -478,9 +480,13 @@ func orNone(s string) string {
 // newSettlement builds the settlement manager on the hub's lnd, the store,
 // the providers channels links and the daemon's clock.
 func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
-	db *store.DB, providers *channels.Manager,
+	db *store.DB, providers *channels.Manager, mkt *market.Market,
 	clk clock.Clock) (*settlement.Manager, error) {
 
+	marketCfg := cfg.Market
+	if marketCfg == nil {
+		marketCfg = defaultMarketConfig()
+	}
 	invoices, err := lightning.NewHubInvoices(services.Client,
 		services.Invoices, cfg.Network)
 	if err != nil {
@@ -506,6 +512,10 @@ func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 		RefundRetry:   cfg.Settlement.RefundRetry,
 		MaxRefundRetry: refundRetryGrowth *
 			cfg.Settlement.RefundRetry,
+		Placer:       placer{m: mkt},
+		StartTimeout: marketCfg.StartTimeout,
+		LostAfter: max(marketCfg.LostAfter,
+			marketCfg.HeartbeatTimeout),
 		Clock: clk,
 	})
 }

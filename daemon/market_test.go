@@ -32,6 +32,28 @@ func TestMarketConfig(t *testing.T) {
 		}
 	}
 	cfg.Market.HeartbeatTimeout = 42 * time.Second
+	for name, set := range map[string]func(time.Duration){
+		"market.starttimeout": func(d time.Duration) {
+			cfg.Market.StartTimeout = d
+		},
+		"market.lostafter": func(d time.Duration) {
+			cfg.Market.LostAfter = d
+		},
+	} {
+		for d, ok := range map[time.Duration]bool{
+			time.Second: true, 24 * time.Hour: true,
+			0: false, 24*time.Hour + 1: false,
+		} {
+			set(d)
+			err := cfg.validateMarket()
+			if (err == nil) != ok || err != nil &&
+				!strings.Contains(err.Error(), name) {
+
+				t.Errorf("%s %v: %v", name, d, err)
+			}
+			set(time.Minute)
+		}
+	}
 	if got := newMarket(cfg.Market, nil, nil).Timeout(); got !=
 		42*time.Second {
 

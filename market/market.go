@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -226,4 +227,40 @@ func (m *Market) Place(ctx context.Context, req Request) (Placement,
 	m.randMu.Lock()
 	defer m.randMu.Unlock()
 	return Place(req, cands, m.cfg.Rand)
+}
+
+// PlaceExcept is Place without the providers in exclude: a job placed
+// again goes to none its earlier providers let lapse.
+func (m *Market) PlaceExcept(ctx context.Context, req Request,
+	exclude []string) (Placement, Candidate, error) {
+
+	cands, err := m.Candidates(ctx)
+	if err != nil {
+		return Placement{}, Candidate{}, err
+	}
+	cands = slices.DeleteFunc(cands, func(c Candidate) bool {
+		return slices.Contains(exclude, c.ProviderID)
+	})
+	m.randMu.Lock()
+	p, err := Place(req, cands, m.cfg.Rand)
+	m.randMu.Unlock()
+	if err != nil {
+		return p, Candidate{}, err
+	}
+	i := slices.IndexFunc(cands, func(c Candidate) bool {
+		return c.ProviderID == p.Chosen
+	})
+	return p, cands[i], nil
+}
+
+// LastSeen is the provider's last heartbeat; false when it never sent one.
+// ErrNotLinked for an id no link created.
+func (m *Market) LastSeen(ctx context.Context, providerID string) (
+	time.Time, bool, error) {
+
+	l, err := m.Listing(ctx, providerID)
+	if err != nil || l.Presence == nil {
+		return time.Time{}, false, err
+	}
+	return l.Presence.LastSeen, true, nil
 }

@@ -137,6 +137,26 @@ func TestMarket(t *testing.T) {
 	if err != nil || p.Chosen != "cheap" {
 		t.Fatalf("placed %+v, %v", p, err)
 	}
+	// Placed again without cheap: dear, with its card; without both,
+	// no fit.
+	p, c, err := m.PlaceExcept(ctx, req, []string{"cheap"})
+	if err != nil || p.Chosen != "dear" || c.ProviderID != "dear" ||
+		c.Rates[channels.ResourceCPU].String() != "0.01" ||
+		len(p.Verdicts) != 1 {
+
+		t.Fatalf("placed except cheap %+v %+v, %v", p, c, err)
+	}
+	_, _, err = m.PlaceExcept(ctx, req, []string{"cheap", "dear"})
+	if !errors.Is(err, ErrNoFit) {
+		t.Fatalf("placed except both: %v", err)
+	}
+	seen, ok, err := m.LastSeen(ctx, "dear")
+	if err != nil || !ok || !seen.Equal(clk.Now()) {
+		t.Fatalf("dear last seen %v %v, %v", seen, ok, err)
+	}
+	if _, ok, err := m.LastSeen(ctx, "silent"); err != nil || ok {
+		t.Fatalf("silent last seen %v, %v", ok, err)
+	}
 
 	// Only dear keeps beating; past the timeout cheap is offline.
 	clk.Advance(10 * time.Second)

@@ -158,6 +158,11 @@ func (s *jobService) CreateJob(ctx context.Context,
 		cr.Workload = &settlement.Workload{Argv: w.Argv,
 			Inputs: w.Inputs}
 	}
+	if placed != nil {
+		// place read max_rates already: it cannot fail here.
+		cr.Placed = true
+		cr.MaxRates, _ = channels.ParseRateCard(m.MaxRates)
+	}
 	st, err := s.backend.CreateJob(ctx, cr)
 	if err != nil {
 		return nil, jobError("create job", err)
