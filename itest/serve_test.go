@@ -182,6 +182,15 @@ func (f *meteredJob) startServeAgent(t testing.TB, logPath, workdir string,
 	args ...string) *serveAgent {
 
 	t.Helper()
+	return startServeAgentFor(t, f.s, f.files, logPath, workdir, args...)
+}
+
+// startServeAgentFor is startServeAgent for the provider whose files are
+// given.
+func startServeAgentFor(t testing.TB, s *sluiced, files providerFiles,
+	logPath, workdir string, args ...string) *serveAgent {
+
+	t.Helper()
 	logFile, err := os.OpenFile(logPath,
 		os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -189,8 +198,8 @@ func (f *meteredJob) startServeAgent(t testing.TB, logPath, workdir string,
 	}
 	// The child holds its own descriptor once started.
 	defer logFile.Close()
-	full := append(f.s.cliArgs(), "--macaroonpath", f.files.macaroon,
-		"agent", "serve", "--agentkey", f.files.agentKey,
+	full := append(s.cliArgs(), "--macaroonpath", files.macaroon,
+		"agent", "serve", "--agentkey", files.agentKey,
 		"--workdir", workdir)
 	cmd := exec.Command(binaries.sluice, append(full, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
