@@ -9,7 +9,7 @@ import (
 )
 
 // Hub is what linking needs from the hub's lnd: its channel graph, its own
-// channels and its path finding. lightning.Graph is the lnd adapter;
+// channels and its path finding. hubnode.Graph is the lnd adapter;
 // channelstest.Hub the unit tests' fake.
 type Hub interface {
 	// NodeInfo returns what the hub's graph knows about node (its alias
@@ -29,9 +29,6 @@ type Hub interface {
 	QueryRoute(ctx context.Context, dest route.Vertex,
 		amt, feeLimit lnwire.MilliSatoshi) (lightning.Route, error)
 }
-
-// The lnd adapter is what linking needs.
-var _ Hub = (*lightning.Graph)(nil)
 
 // Store runs the Manager's transactions (StoreTx, channels/store.go);
 // store.DB implements it (store/channels_domain.go). Unit tests use a

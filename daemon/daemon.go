@@ -15,8 +15,8 @@ import (
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/failpoint"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/market"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/payout"
@@ -185,7 +185,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 
 	providers, err := channels.NewManager(channels.Config{
 		Store:   db,
-		Hub:     lightning.NewGraph(services.Client),
+		Hub:     hubnode.NewGraph(services.Client),
 		HubNode: route.Vertex(services.NodePubkey),
 		Network: cfg.Network,
 		Clock:   d.clock,
@@ -263,7 +263,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.shares = sharesL
 	d.mu.Unlock()
 
-	history := lightning.NewHubHistory(services.Client)
+	history := hubnode.NewHubHistory(services.Client)
 	var sharesBackend rpc.SharesBackend
 	if sharesL != nil {
 		sharesBackend = sharesL
@@ -487,7 +487,7 @@ func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 	if marketCfg == nil {
 		marketCfg = defaultMarketConfig()
 	}
-	invoices, err := lightning.NewHubInvoices(services.Client,
+	invoices, err := hubnode.NewHubInvoices(services.Client,
 		services.Invoices, cfg.Network)
 	if err != nil {
 		return nil, err
@@ -496,8 +496,8 @@ func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 		DB:       db,
 		Ledger:   ledger.New(store.NewLedgerStore(db), nil),
 		Invoices: invoices,
-		Payments: lightning.NewHubPayments(services.Router),
-		Routes:   lightning.NewGraph(services.Client),
+		Payments: hubnode.NewHubPayments(services.Router),
+		Routes:   hubnode.NewGraph(services.Client),
 		Providers: settlement.ProviderLookupFunc(
 			func(ctx context.Context, id string) (
 				settlement.Provider, error) {

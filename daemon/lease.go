@@ -8,8 +8,8 @@ import (
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/lightninglabs/lndclient"
 	"github.com/lightningnetwork/lnd/clock"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/rpc"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/yield"
@@ -120,7 +120,7 @@ func newLeaseStrategy(c *LeaseConfig, services *lndclient.GrpcLndServices,
 		return nil, nil
 	}
 	return lease.New(c.strategyConfig(), lease.NewHub(services.Client),
-		lightning.NewHoldInvoices(services.Client, services.Invoices),
+		hubnode.NewHoldInvoices(services.Client, services.Invoices),
 		db, ref, clk)
 }
 

@@ -5,8 +5,8 @@ import (
 
 	"github.com/lightninglabs/lndclient"
 	"github.com/lightningnetwork/lnd/clock"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/store"
 )
@@ -90,8 +90,8 @@ func newPayouts(cfg *Config, services *lndclient.GrpcLndServices,
 	exec, err := payout.NewExecutor(payout.ExecutorConfig{
 		DB:             db,
 		Ledger:         ledger.New(store.NewLedgerStore(db), nil),
-		Payments:       lightning.NewHubPayments(services.Router),
-		Routes:         lightning.NewGraph(services.Client),
+		Payments:       hubnode.NewHubPayments(services.Router),
+		Routes:         hubnode.NewGraph(services.Client),
 		PaymentTimeout: cfg.Payout.Timeout,
 		BlockedRetry:   cfg.Payout.BlockedRetry,
 		Clock:          clk,

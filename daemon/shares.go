@@ -12,8 +12,8 @@ import (
 
 	"github.com/lightninglabs/taproot-assets/taprpc"
 	"github.com/lightningnetwork/lnd/clock"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/store"
 	"google.golang.org/grpc"
@@ -128,7 +128,7 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 			"answer Unavailable)", err)
 		return nil
 	}
-	minter := lightning.NewTapdMinter(conn)
+	minter := hubnode.NewTapdMinter(conn)
 	lg := ledger.New(store.NewLedgerStore(db), nil)
 	m := shares.NewManager(shares.Config{
 		Store:   db,
@@ -139,7 +139,7 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		FeeRate: sharesFeeRate,
 		Clock:   clk,
 	})
-	sender := lightning.NewTapdSender(conn)
+	sender := hubnode.NewTapdSender(conn)
 	w := shares.NewWithdrawer(shares.WithdrawConfig{
 		Store:         db,
 		Withdrawals:   db,
@@ -154,7 +154,7 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		Store:    db,
 		Deposits: db,
 		Ledger:   lg,
-		Receiver: lightning.NewTapdWallet(conn),
+		Receiver: hubnode.NewTapdWallet(conn),
 		Chain:    sender,
 		Interval: cfg.Tapd.DepositInterval,
 		Clock:    clk,

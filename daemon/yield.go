@@ -11,8 +11,8 @@ import (
 	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/yield"
 	"github.com/sluice-ln/sluice/yield/lease"
@@ -61,7 +61,7 @@ func defaultRoutingConfig() *RoutingConfig {
 func (c *RoutingConfig) routingConfig() (routing.Config, error) {
 	cfg := routing.Config{
 		ChannelSize: btcutil.Amount(c.ChanSize),
-		Policy: lightning.Policy{
+		Policy: hubnode.Policy{
 			BaseFeeMsat:   lnwire.MilliSatoshi(c.BaseFee),
 			FeeRatePPM:    c.FeePPM,
 			TimeLockDelta: c.TimeLockDelta,
@@ -150,9 +150,9 @@ func newVault(cfg *Config, db *store.DB, hub *lndclient.GrpcLndServices,
 		return nil, err
 	}
 	rt, err := routing.New(rcfg, routing.Hub{
-		HubChannels: lightning.NewHubChannels(hub.Client),
-		HubForwards: lightning.NewHubForwards(hub.Client),
-		Graph:       lightning.NewGraph(hub.Client),
+		HubChannels: hubnode.NewHubChannels(hub.Client),
+		HubForwards: hubnode.NewHubForwards(hub.Client),
+		Graph:       hubnode.NewGraph(hub.Client),
 	}, db, clk)
 	if err != nil {
 		return nil, fmt.Errorf("routing strategy: %w", err)

@@ -10,8 +10,8 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/shares"
@@ -292,7 +292,7 @@ func (s *story) tranchesDone(ctx context.Context,
 }
 
 // dialProviderTapd connects to provider1's tapd.
-func (s *story) dialProviderTapd(ctx context.Context) (*lightning.TapdWallet,
+func (s *story) dialProviderTapd(ctx context.Context) (*hubnode.TapdWallet,
 	error) {
 
 	node, err := s.prof.Node(devnet.NodeProvider1)
@@ -302,7 +302,7 @@ func (s *story) dialProviderTapd(ctx context.Context) (*lightning.TapdWallet,
 	if node.Tapd == nil {
 		return nil, fmt.Errorf("%w: %s", devnet.ErrNoTapd, node.Name)
 	}
-	w, err := lightning.DialTapdWallet(ctx, node.Tapd.RPCHost,
+	w, err := hubnode.DialTapdWallet(ctx, node.Tapd.RPCHost,
 		node.Tapd.TLSCertPath, node.Tapd.AdminMacaroonPath,
 		s.prof.Network)
 	if err != nil {

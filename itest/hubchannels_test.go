@@ -18,11 +18,12 @@ import (
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/lightning"
 )
 
-// TestHubChannelsAndHoldInvoices drives lightning.HubChannels and
-// lightning.HoldInvoices against the hub's real lnd: a channel to provider2
+// TestHubChannelsAndHoldInvoices drives hubnode.HubChannels and
+// hubnode.HoldInvoices against the hub's real lnd: a channel to provider2
 // opened with a memo and its own initial policy, found by memo while
 // pending and by point once open, its funding fee, a policy change read
 // back, a cooperative close followed to the end and its fee; then hold
@@ -40,17 +41,17 @@ func TestHubChannelsAndHoldInvoices(t *testing.T) {
 	defer svc.Close()
 
 	t.Run("channels", func(t *testing.T) {
-		testHubChannels(t, net, lightning.NewHubChannels(svc.Client))
+		testHubChannels(t, net, hubnode.NewHubChannels(svc.Client))
 	})
 	t.Run("hold invoices", func(t *testing.T) {
-		testHoldInvoices(t, net, lightning.NewHoldInvoices(svc.Client,
+		testHoldInvoices(t, net, hubnode.NewHoldInvoices(svc.Client,
 			svc.Invoices))
 	})
 }
 
 // testHubChannels is the channel half of TestHubChannelsAndHoldInvoices.
 func testHubChannels(t *testing.T, net *network,
-	chans *lightning.HubChannels) {
+	chans *hubnode.HubChannels) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -66,12 +67,12 @@ func testHubChannels(t *testing.T, net *network,
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = chans.Open(ctx, lightning.OpenRequest{
+	_, err = chans.Open(ctx, hubnode.OpenRequest{
 		Peer:   route.NewVertex(key.PubKey()),
 		Amount: 100_000,
 		Memo:   "itest:unknown-peer",
 	})
-	if !errors.Is(err, lightning.ErrUnknownPeer) {
+	if !errors.Is(err, hubnode.ErrUnknownPeer) {
 		t.Fatalf("open to an unknown node: %v, want ErrUnknownPeer",
 			err)
 	}
@@ -85,7 +86,7 @@ func testHubChannels(t *testing.T, net *network,
 
 	base, ppm := lnwire.MilliSatoshi(2_000), uint64(350)
 	const memo = "itest:routing:provider2"
-	point, err := chans.Open(ctx, lightning.OpenRequest{
+	point, err := chans.Open(ctx, hubnode.OpenRequest{
 		Peer:        peer,
 		Amount:      amount,
 		Memo:        memo,
@@ -101,7 +102,7 @@ func testHubChannels(t *testing.T, net *network,
 	if err != nil || !found {
 		t.Fatalf("by memo: %+v, %v, %v", st, found, err)
 	}
-	if st.Point != point || st.Status != lightning.StatusPendingOpen ||
+	if st.Point != point || st.Status != hubnode.StatusPendingOpen ||
 		st.Peer != peer || st.Capacity != amount || st.Memo != memo ||
 		st.ShortChanID != 0 {
 
@@ -109,10 +110,10 @@ func testHubChannels(t *testing.T, net *network,
 	}
 
 	// The memo names this open now: a second one is refused.
-	again, err := chans.Open(ctx, lightning.OpenRequest{
+	again, err := chans.Open(ctx, hubnode.OpenRequest{
 		Peer: peer, Amount: amount, Memo: memo,
 	})
-	if !errors.Is(err, lightning.ErrMemoInUse) || again != point {
+	if !errors.Is(err, hubnode.ErrMemoInUse) || again != point {
 		t.Fatalf("second open with the memo: %v, %v", again, err)
 	}
 
@@ -122,7 +123,7 @@ func testHubChannels(t *testing.T, net *network,
 		switch {
 		case err != nil:
 			return err
-		case st.Status != lightning.StatusOpen || st.ShortChanID == 0 ||
+		case st.Status != hubnode.StatusOpen || st.ShortChanID == 0 ||
 			st.OpenHeight == 0:
 
 			return errors.New(string(st.Status))
@@ -137,7 +138,7 @@ func testHubChannels(t *testing.T, net *network,
 	// The funding fee, as lnd's wallet reports it once its own view of
 	// the chain has the 6 blocks mined (it can lag behind the channel's
 	// open).
-	var fund lightning.TxInfo
+	var fund hubnode.TxInfo
 	eventually(t, waitTimeout, "the wallet to count 6 confirmations",
 		func() error {
 			fund, err = chans.TxFee(ctx, point.Hash)
@@ -163,7 +164,7 @@ func testHubChannels(t *testing.T, net *network,
 	t.Logf("funding tx: %+v", fund)
 
 	// The initial policy, then a new one.
-	var pol lightning.Policy
+	var pol hubnode.Policy
 	eventually(t, waitTimeout, "the initial policy", func() error {
 		pol, err = chans.Policy(ctx, scid)
 		switch {
@@ -177,7 +178,7 @@ func testHubChannels(t *testing.T, net *network,
 	if pol.TimeLockDelta == 0 {
 		t.Fatalf("initial policy: %+v", pol)
 	}
-	newPol := lightning.Policy{BaseFeeMsat: 1_500, FeeRatePPM: 777}
+	newPol := hubnode.Policy{BaseFeeMsat: 1_500, FeeRatePPM: 777}
 	if err := chans.SetPolicy(ctx, point, newPol); err != nil {
 		t.Fatal(err)
 	}
@@ -194,16 +195,16 @@ func testHubChannels(t *testing.T, net *network,
 	})
 
 	// Close, twice: the second one finds the first.
-	txid, err := chans.Close(ctx, point, lightning.CloseRequest{})
+	txid, err := chans.Close(ctx, point, hubnode.CloseRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	txid2, err := chans.Close(ctx, point, lightning.CloseRequest{})
+	txid2, err := chans.Close(ctx, point, hubnode.CloseRequest{})
 	if err != nil || txid2 != txid {
 		t.Fatalf("second close: %v, %v; first %v", txid2, err, txid)
 	}
 	st, err = chans.ByPoint(ctx, point)
-	if err != nil || st.Status != lightning.StatusClosing ||
+	if err != nil || st.Status != hubnode.StatusClosing ||
 		st.CloseTxid == nil || *st.CloseTxid != txid ||
 		st.ShortChanID != scid {
 
@@ -227,7 +228,7 @@ func testHubChannels(t *testing.T, net *network,
 		switch {
 		case err != nil:
 			return err
-		case st.Status != lightning.StatusClosed:
+		case st.Status != hubnode.StatusClosed:
 			return errors.New(string(st.Status))
 		}
 		return nil
@@ -244,7 +245,7 @@ func testHubChannels(t *testing.T, net *network,
 	// the fee is what the hub did not get back.
 	// The wallet's view of the chain can lag behind the channel's
 	// close: wait until it has the transaction confirmed.
-	var closeTx lightning.TxInfo
+	var closeTx hubnode.TxInfo
 	eventually(t, waitTimeout, "the wallet to see the close confirmed",
 		func() error {
 			closeTx, err = chans.TxFee(ctx, txid)
@@ -268,7 +269,7 @@ func testHubChannels(t *testing.T, net *network,
 		lndClose.TotalFees)
 
 	if _, err := chans.TxFee(ctx, chainhash.Hash{}); !errors.Is(err,
-		lightning.ErrTxNotFound) {
+		hubnode.ErrTxNotFound) {
 
 		t.Errorf("fee of no transaction: %v", err)
 	}
@@ -300,7 +301,7 @@ func walletTx(t *testing.T, ln lnrpc.LightningClient,
 // testHoldInvoices is the hold invoice half of
 // TestHubChannelsAndHoldInvoices.
 func testHoldInvoices(t *testing.T, net *network,
-	hold *lightning.HoldInvoices) {
+	hold *hubnode.HoldInvoices) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -327,16 +328,16 @@ func testHoldInvoices(t *testing.T, net *network,
 			return nil
 		}
 	}
-	accepted := func(hash lntypes.Hash) lightning.HoldState {
+	accepted := func(hash lntypes.Hash) hubnode.HoldState {
 		t.Helper()
-		var st lightning.HoldState
+		var st hubnode.HoldState
 		eventually(t, waitTimeout, "the payment held", func() error {
 			var err error
 			st, err = hold.State(ctx, hash)
 			switch {
 			case err != nil:
 				return err
-			case st.State != lightning.HoldAccepted:
+			case st.State != hubnode.HoldAccepted:
 				return errors.New(string(st.State))
 			}
 			return nil
@@ -351,7 +352,7 @@ func testHoldInvoices(t *testing.T, net *network,
 
 	// One settled.
 	preimage := randomPreimage(t)
-	req := lightning.HoldRequest{
+	req := hubnode.HoldRequest{
 		Hash:   preimage.Hash(),
 		Amount: amount,
 		Memo:   "itest lease",
@@ -367,17 +368,17 @@ func testHoldInvoices(t *testing.T, net *network,
 	other := req
 	other.Amount++
 	if _, err := hold.AddHold(ctx, other); !errors.Is(err,
-		lightning.ErrInvoiceExists) {
+		hubnode.ErrInvoiceExists) {
 
 		t.Fatalf("another invoice with the hash: %v", err)
 	}
 	if st, err := hold.State(ctx, req.Hash); err != nil ||
-		st.State != lightning.HoldOpen || st.AmountPaid != 0 {
+		st.State != hubnode.HoldOpen || st.AmountPaid != 0 {
 
 		t.Fatalf("new hold invoice: %+v, %v", st, err)
 	}
 	if err := hold.Settle(ctx, preimage); !errors.Is(err,
-		lightning.ErrHoldNotAccepted) {
+		hubnode.ErrHoldNotAccepted) {
 
 		t.Fatalf("settle unpaid: %v", err)
 	}
@@ -394,7 +395,7 @@ func testHoldInvoices(t *testing.T, net *network,
 		t.Fatalf("payment of the settled invoice: %v", err)
 	}
 	if st, err := hold.State(ctx, req.Hash); err != nil ||
-		st.State != lightning.HoldSettled || st.AmountPaid != amount {
+		st.State != hubnode.HoldSettled || st.AmountPaid != amount {
 
 		t.Fatalf("settled: %+v, %v", st, err)
 	}
@@ -424,12 +425,12 @@ func testHoldInvoices(t *testing.T, net *network,
 		t.Fatalf("payment of the canceled invoice: %v", err)
 	}
 	if st, err := hold.State(ctx, req2.Hash); err != nil ||
-		st.State != lightning.HoldCanceled || st.HTLCExpiry != 0 {
+		st.State != hubnode.HoldCanceled || st.HTLCExpiry != 0 {
 
 		t.Fatalf("canceled: %+v, %v", st, err)
 	}
 	if err := hold.Settle(ctx, preimage2); !errors.Is(err,
-		lightning.ErrInvoiceCanceled) {
+		hubnode.ErrInvoiceCanceled) {
 
 		t.Fatalf("settle canceled: %v", err)
 	}

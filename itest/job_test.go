@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-ln/sluice/daemon"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/failpoint"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
@@ -442,7 +443,7 @@ func TestTopUpResumesSuspendedJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	invoices, err := lightning.NewHubInvoices(services.Client,
+	invoices, err := hubnode.NewHubInvoices(services.Client,
 		services.Invoices, net.profile.Network)
 	if err != nil {
 		t.Fatal(err)
@@ -454,8 +455,8 @@ func TestTopUpResumesSuspendedJob(t *testing.T) {
 	lg := ledger.New(store.NewLedgerStore(db), nil)
 	m, err := settlement.New(settlement.Config{
 		DB: db, Ledger: lg, Invoices: invoices,
-		Payments: lightning.NewHubPayments(services.Router),
-		Routes:   lightning.NewGraph(services.Client),
+		Payments: hubnode.NewHubPayments(services.Router),
+		Routes:   hubnode.NewGraph(services.Client),
 		Providers: settlement.ProviderLookupFunc(func(
 			context.Context, string) (settlement.Provider, error) {
 

@@ -15,8 +15,8 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/yield"
 	"github.com/sluice-ln/sluice/yield/lease"
@@ -71,7 +71,7 @@ func newLeaseRig(t *testing.T, net *network, fund,
 	cfg.InvoiceExpiry = 10 * time.Minute
 	ref := &vaultRef{}
 	r.s, err = lease.New(cfg, lease.NewHub(svc.Client),
-		lightning.NewHoldInvoices(svc.Client, svc.Invoices), db, ref,
+		hubnode.NewHoldInvoices(svc.Client, svc.Invoices), db, ref,
 		nil)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-ln/sluice/daemon"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/failpoint"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/payout"
@@ -322,7 +323,7 @@ func (b *payoutBook) reconcileTool(net *network) {
 	defer services.Close()
 
 	r, err := reconcile.Run(ctx, b.db,
-		lightning.NewHubHistory(services.Client))
+		hubnode.NewHubHistory(services.Client))
 	if err != nil {
 		b.t.Fatalf("reconcile: %v", err)
 	}

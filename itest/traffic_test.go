@@ -10,7 +10,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/sluice-ln/sluice/devnet"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 )
 
 // senderTotals are what a node's lnd says it paid.
@@ -62,7 +62,7 @@ func (n *network) hubChanWith(peer string) uint64 {
 
 // TestTrafficForwardsThroughHub runs `sluice devnet traffic`'s payments for
 // a few seconds, then reads the hub's forwarding log with
-// lightning.HubForwards: one forward for each payment the senders' lnd
+// hubnode.HubForwards: one forward for each payment the senders' lnd
 // call succeeded, and the forwards' fees add up to the fees the senders
 // paid. The channel filters and paging of the reader are checked on the
 // real log too.
@@ -140,11 +140,11 @@ func TestTrafficForwardsThroughHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	fwds := lightning.NewHubForwards(svc.Client)
+	fwds := hubnode.NewHubForwards(svc.Client)
 	ctx, cancel := context.WithTimeout(t.Context(), rpcTimeout)
 	defer cancel()
 
-	all, next, err := fwds.All(ctx, lightning.ForwardQuery{})
+	all, next, err := fwds.All(ctx, hubnode.ForwardQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestTrafficForwardsThroughHub(t *testing.T) {
 	}
 
 	// Paged by three, the same forwards with the same indexes.
-	paged, next3, err := fwds.All(ctx, lightning.ForwardQuery{PageSize: 3})
+	paged, next3, err := fwds.All(ctx, hubnode.ForwardQuery{PageSize: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestTrafficForwardsThroughHub(t *testing.T) {
 	}
 
 	// Read on from the end: nothing new.
-	more, after, err := fwds.All(ctx, lightning.ForwardQuery{Offset: next})
+	more, after, err := fwds.All(ctx, hubnode.ForwardQuery{Offset: next})
 	if err != nil || len(more) != 0 || after != next {
 		t.Errorf("read on from %d: %d forwards, next %d, %v", next,
 			len(more), after, err)
@@ -190,7 +190,7 @@ func TestTrafficForwardsThroughHub(t *testing.T) {
 
 	// Out on the hub's channel to provider1: what provider1 was paid.
 	toP1 := net.hubChanWith(devnet.NodeProvider1)
-	out1, _, err := fwds.All(ctx, lightning.ForwardQuery{
+	out1, _, err := fwds.All(ctx, hubnode.ForwardQuery{
 		OutgoingChanIDs: []uint64{toP1},
 	})
 	if err != nil {
@@ -220,7 +220,7 @@ func TestTrafficForwardsThroughHub(t *testing.T) {
 
 	// In on the buyer's channel: what the buyer sent.
 	fromBuyer := net.hubChanWith(devnet.NodeBuyer)
-	in, _, err := fwds.All(ctx, lightning.ForwardQuery{
+	in, _, err := fwds.All(ctx, hubnode.ForwardQuery{
 		IncomingChanIDs: []uint64{fromBuyer},
 	})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
-	"github.com/lightninglabs/lndclient"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
@@ -40,11 +39,21 @@ type PaymentRequest struct {
 // ParamsOf returns the chain parameters of a network name (regtest,
 // testnet, mainnet, ...).
 func ParamsOf(network string) (*chaincfg.Params, error) {
-	params, err := lndclient.Network(network).ChainParams()
-	if err != nil {
-		return nil, fmt.Errorf("network %q: %w", network, err)
+	switch network {
+	case "mainnet":
+		return &chaincfg.MainNetParams, nil
+	case "testnet", "testnet3":
+		return &chaincfg.TestNet3Params, nil
+	case "testnet4":
+		return &chaincfg.TestNet4Params, nil
+	case "regtest":
+		return &chaincfg.RegressionNetParams, nil
+	case "simnet":
+		return &chaincfg.SimNetParams, nil
+	case "signet":
+		return &chaincfg.SigNetParams, nil
 	}
-	return params, nil
+	return nil, fmt.Errorf("network %q: unknown network", network)
 }
 
 // DecodePaymentRequest decodes and checks a BOLT11 invoice for the network

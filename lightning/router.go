@@ -1,21 +1,13 @@
 package lightning
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
+	"strconv"
 	"time"
 
-	"github.com/lightninglabs/lndclient"
-	"github.com/lightningnetwork/lnd/lnrpc"
-	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
-	"github.com/lightningnetwork/lnd/record"
 	"github.com/lightningnetwork/lnd/routing/route"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 var (
@@ -77,42 +69,50 @@ type PaymentResult struct {
 // FailureReason is why lnd failed a payment: lnrpc.PaymentFailureReason as
 // this package's type, so that callers ask it questions (IsRouteFailure)
 // instead of comparing enum names. Its String is lnd's enum name, which is
-// what the store keeps.
+// what the store keeps. The values are lnd's numbers; hubnode converts
+// lnd's enum and its tests check that the two agree.
 type FailureReason int32
 
 // The failure reasons, as lnd numbers them.
 const (
-	FailureReasonNone FailureReason = FailureReason(
-		lnrpc.PaymentFailureReason_FAILURE_REASON_NONE)
-	FailureReasonTimeout FailureReason = FailureReason(
-		lnrpc.PaymentFailureReason_FAILURE_REASON_TIMEOUT)
-	FailureReasonNoRoute FailureReason = FailureReason(
-		lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE)
-	FailureReasonError FailureReason = FailureReason(
-		lnrpc.PaymentFailureReason_FAILURE_REASON_ERROR)
-	FailureReasonIncorrectPaymentDetails FailureReason = FailureReason(
-		lnrpc.PaymentFailureReason_FAILURE_REASON_INCORRECT_PAYMENT_DETAILS)
-	FailureReasonInsufficientBalance FailureReason = FailureReason(
-		lnrpc.PaymentFailureReason_FAILURE_REASON_INSUFFICIENT_BALANCE)
-	FailureReasonCanceled FailureReason = FailureReason(
-		lnrpc.PaymentFailureReason_FAILURE_REASON_CANCELED)
+	FailureReasonNone FailureReason = iota
+	FailureReasonTimeout
+	FailureReasonNoRoute
+	FailureReasonError
+	FailureReasonIncorrectPaymentDetails
+	FailureReasonInsufficientBalance
+	FailureReasonCanceled
 )
 
-// failureReason maps lnd's reason onto FailureReason.
-func failureReason(r lnrpc.PaymentFailureReason) FailureReason {
-	return FailureReason(r)
+// failureReasonNames are lnd's enum names of the reasons, by value.
+var failureReasonNames = [...]string{
+	FailureReasonNone:                    "FAILURE_REASON_NONE",
+	FailureReasonTimeout:                 "FAILURE_REASON_TIMEOUT",
+	FailureReasonNoRoute:                 "FAILURE_REASON_NO_ROUTE",
+	FailureReasonError:                   "FAILURE_REASON_ERROR",
+	FailureReasonIncorrectPaymentDetails: "FAILURE_REASON_INCORRECT_PAYMENT_DETAILS",
+	FailureReasonInsufficientBalance:     "FAILURE_REASON_INSUFFICIENT_BALANCE",
+	FailureReasonCanceled:                "FAILURE_REASON_CANCELED",
 }
 
-// String is lnd's name of the reason (FAILURE_REASON_NO_ROUTE), as stored.
+// String is lnd's name of the reason (FAILURE_REASON_NO_ROUTE), as stored;
+// a number lnd added after this build is printed as lnd prints it.
 func (r FailureReason) String() string {
-	return lnrpc.PaymentFailureReason(r).String()
+	if r >= 0 && int(r) < len(failureReasonNames) {
+		return failureReasonNames[r]
+	}
+	return strconv.Itoa(int(r))
 }
 
 // ParseFailureReason reads a stored reason name; false for a string that
 // names none (a refusal's message, say).
 func ParseFailureReason(s string) (FailureReason, bool) {
-	v, ok := lnrpc.PaymentFailureReason_value[s]
-	return FailureReason(v), ok
+	for r, name := range failureReasonNames {
+		if name == s {
+			return FailureReason(r), true
+		}
+	}
+	return 0, false
 }
 
 // IsRouteFailure reports whether the hub found no route that could carry
@@ -126,131 +126,4 @@ func (r FailureReason) IsRouteFailure() bool {
 		return true
 	}
 	return false
-}
-
-// HubPayments sends and tracks the hub's payments through lnd's router.
-type HubPayments struct {
-	router lndclient.RouterClient
-}
-
-// NewHubPayments returns the payment adapter over the hub's router.
-func NewHubPayments(router lndclient.RouterClient) *HubPayments {
-	return &HubPayments{router: router}
-}
-
-// Pay hands the payment to lnd and waits until it succeeds or fails, or ctx
-// ends (the payment goes on in lnd then; Track finds it). A payment hash
-// lnd already has gives an error wrapping ErrPaymentExists.
-func (p *HubPayments) Pay(ctx context.Context, pay Payment) (PaymentResult,
-	error) {
-
-	timeout := pay.Timeout
-	if timeout == 0 {
-		timeout = DefaultPaymentTimeout
-	}
-	req := &routerrpc.SendPaymentRequest{
-		PaymentRequest:    pay.Invoice,
-		AmtMsat:           int64(pay.Amount),
-		FeeLimitMsat:      int64(pay.FeeLimit),
-		TimeoutSeconds:    int32(timeout / time.Second),
-		NoInflightUpdates: true,
-	}
-	if pay.Invoice == "" {
-		hash := pay.Preimage.Hash()
-		req.Dest = pay.Dest[:]
-		req.PaymentHash = hash[:]
-		req.DestCustomRecords = map[uint64][]byte{
-			record.KeySendType: pay.Preimage[:],
-		}
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	rpcCtx, _, client := p.router.RawClientWithMacAuth(ctx)
-	stream, err := client.SendPaymentV2(rpcCtx, req)
-	if err != nil {
-		return PaymentResult{}, classifyPaymentErr("send payment", err)
-	}
-	return follow(stream)
-}
-
-// Track follows a payment lnd has, until it succeeds or fails or ctx ends.
-// A payment hash lnd has never seen gives an error wrapping
-// ErrPaymentUnknown.
-func (p *HubPayments) Track(ctx context.Context, hash lntypes.Hash) (
-	PaymentResult, error) {
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	rpcCtx, _, client := p.router.RawClientWithMacAuth(ctx)
-	stream, err := client.TrackPaymentV2(rpcCtx,
-		&routerrpc.TrackPaymentRequest{
-			PaymentHash:       hash[:],
-			NoInflightUpdates: true,
-		})
-	if err != nil {
-		return PaymentResult{}, classifyPaymentErr("track payment "+
-			hash.String(), err)
-	}
-	return follow(stream)
-}
-
-// paymentStream is SendPaymentV2's and TrackPaymentV2's stream.
-type paymentStream interface {
-	Recv() (*lnrpc.Payment, error)
-}
-
-// follow reads a payment stream until the payment's final state.
-func follow(stream paymentStream) (PaymentResult, error) {
-	for {
-		pay, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return PaymentResult{}, errors.New("payment stream " +
-				"ended before the payment did")
-		}
-		if err != nil {
-			return PaymentResult{}, classifyPaymentErr("payment",
-				err)
-		}
-
-		hash, err := lntypes.MakeHashFromStr(pay.PaymentHash)
-		if err != nil {
-			return PaymentResult{}, fmt.Errorf("payment hash %q: %w",
-				pay.PaymentHash, err)
-		}
-		res := PaymentResult{Hash: hash}
-		switch pay.Status {
-		case lnrpc.Payment_SUCCEEDED:
-			res.Succeeded = true
-			res.Amount = lnwire.MilliSatoshi(pay.ValueMsat)
-			res.Fee = lnwire.MilliSatoshi(pay.FeeMsat)
-			res.Preimage, err = lntypes.MakePreimageFromStr(
-				pay.PaymentPreimage)
-			if err != nil {
-				return PaymentResult{}, fmt.Errorf("payment %v "+
-					"preimage: %w", hash, err)
-			}
-			return res, nil
-
-		case lnrpc.Payment_FAILED:
-			res.Failure = failureReason(pay.FailureReason)
-			return res, nil
-		}
-	}
-}
-
-// classifyPaymentErr maps lnd's answers about payments to this package's
-// errors.
-func classifyPaymentErr(what string, err error) error {
-	switch status.Code(err) {
-	case codes.NotFound:
-		return fmt.Errorf("%s: %w", what, ErrPaymentUnknown)
-	case codes.AlreadyExists:
-		return fmt.Errorf("%s: %w", what, ErrPaymentExists)
-	case codes.InvalidArgument:
-		// Refused before lnd recorded anything (an expired invoice, a
-		// bad amount); ErrPaymentRefused is payout.go's.
-		return fmt.Errorf("%s: %w: %w", what, ErrPaymentRefused, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }

@@ -12,7 +12,7 @@ import (
 // PaymentOutcome is how a Lightning payment ended.
 type PaymentOutcome = Outcome[lightning.PaymentResult]
 
-// Tracker follows the hub's payments; lightning.HubPayments is the lnd
+// Tracker follows the hub's payments; hubnode.HubPayments is the lnd
 // adapter.
 type Tracker interface {
 	// Track waits for the outcome of a payment lnd has; a hash lnd
@@ -22,30 +22,24 @@ type Tracker interface {
 }
 
 // KeysendPayer sends keysends with extra records and follows them;
-// lightning.HubPayments is the lnd adapter.
+// hubnode.HubPayments is the lnd adapter.
 type KeysendPayer interface {
 	Tracker
 
-	// SendKeysend is lightning.HubPayments.SendKeysend.
+	// SendKeysend is hubnode.HubPayments.SendKeysend.
 	SendKeysend(ctx context.Context, k lightning.Keysend,
 		accepted func()) (lightning.PaymentResult, error)
 }
 
 // InvoicePayer pays invoices (or plain keysends) and follows them;
-// lightning.HubPayments is the lnd adapter.
+// hubnode.HubPayments is the lnd adapter.
 type InvoicePayer interface {
 	Tracker
 
-	// Pay is lightning.HubPayments.Pay.
+	// Pay is hubnode.HubPayments.Pay.
 	Pay(ctx context.Context, pay lightning.Payment) (
 		lightning.PaymentResult, error)
 }
-
-// The lnd adapter is what Lightning calls need.
-var (
-	_ KeysendPayer = (*lightning.HubPayments)(nil)
-	_ InvoicePayer = (*lightning.HubPayments)(nil)
-)
 
 // Keysend is a keysend with a stored preimage as a Call: a payout.
 type Keysend struct {

@@ -10,7 +10,7 @@ import (
 )
 
 // Payments is what payouts need of the hub's router.
-// lightning.HubPayments is the lnd adapter; payouttest.Lnd the unit tests'
+// hubnode.HubPayments is the lnd adapter; payouttest.Lnd the unit tests'
 // fake.
 type Payments interface {
 	// SendKeysend hands a keysend to lnd and waits for its outcome. It
@@ -31,7 +31,7 @@ type Payments interface {
 }
 
 // Routes answers whether the hub can carry a payout to a node.
-// lightning.Graph is the lnd adapter.
+// hubnode.Graph is the lnd adapter.
 type Routes interface {
 	// QueryRoute returns a route that delivers amt to dest for at most
 	// feeLimit in fees, or an error wrapping lightning.ErrNoRoute.
@@ -43,9 +43,3 @@ type Routes interface {
 	ChannelsWith(ctx context.Context, peer route.Vertex) (
 		[]lightning.Channel, error)
 }
-
-// The lnd adapters are what payouts need.
-var (
-	_ Payments = (*lightning.HubPayments)(nil)
-	_ Routes   = (*lightning.Graph)(nil)
-)

@@ -5,24 +5,24 @@ import (
 	"errors"
 
 	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
 // Lnd is what reconciliation reads of the hub's lnd.
-// lightning.HubHistory is the lnd adapter.
+// hubnode.HubHistory is the lnd adapter.
 type Lnd interface {
 	// SettledInvoices returns every invoice the hub was paid.
-	SettledInvoices(ctx context.Context) ([]lightning.SettledInvoice,
+	SettledInvoices(ctx context.Context) ([]hubnode.SettledInvoice,
 		error)
 
 	// Payments returns every payment the hub made or tried, complete or
 	// not.
-	Payments(ctx context.Context) ([]lightning.PaymentRecord, error)
+	Payments(ctx context.Context) ([]hubnode.PaymentRecord, error)
 }
 
-var _ Lnd = (*lightning.HubHistory)(nil)
+var _ Lnd = (*hubnode.HubHistory)(nil)
 
 // ErrNotFound is returned by BooksTx.JobInvoice for a hash that is no
 // job's invoice.

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/shares"
 )
@@ -239,7 +239,7 @@ func Run(ctx context.Context, db DB, lnd Lnd) (*Report, error) {
 // readBooks reads, in one transaction, the job invoices and credits of
 // the settled hashes, every payout and refund, and the ledger's totals.
 func readBooks(ctx context.Context, db DB,
-	settled []lightning.SettledInvoice) (*books, error) {
+	settled []hubnode.SettledInvoice) (*books, error) {
 
 	b := &books{}
 	err := db.ReadBooks(ctx, func(tx BooksTx) error {
@@ -409,7 +409,7 @@ func (r *Report) lndHeld() error {
 }
 
 // funding compares each settled invoice that is a job's with its credit.
-func (r *Report) funding(settled []lightning.SettledInvoice, b *books) {
+func (r *Report) funding(settled []hubnode.SettledInvoice, b *books) {
 	for _, inv := range settled {
 		row, ok := b.invoices[inv.Hash]
 		if !ok {
@@ -445,10 +445,10 @@ func (r *Report) funding(settled []lightning.SettledInvoice, b *books) {
 
 // payments compares every payout and refund with lnd's payment of its
 // hash and returns the hashes that are Sluice's.
-func (r *Report) payments(payments []lightning.PaymentRecord,
+func (r *Report) payments(payments []hubnode.PaymentRecord,
 	b *books) map[lntypes.Hash]bool {
 
-	byHash := make(map[lntypes.Hash]lightning.PaymentRecord,
+	byHash := make(map[lntypes.Hash]hubnode.PaymentRecord,
 		len(payments))
 	for _, p := range payments {
 		byHash[p.Hash] = p
@@ -490,13 +490,13 @@ func (r *Report) payments(payments []lightning.PaymentRecord,
 // against lnd's payment of its hash, and adds what lnd paid for a
 // succeeded one to its total and the fees.
 func (r *Report) compare(kind Kind, subject string, state outbound.Status,
-	amount, fee ledger.MilliSatoshi, pay lightning.PaymentRecord, inLnd bool,
+	amount, fee ledger.MilliSatoshi, pay hubnode.PaymentRecord, inLnd bool,
 	total *ledger.MilliSatoshi) {
 
 	lndSays := "no payment"
 	if inLnd {
 		lndSays = "a payment " + pay.State.String()
-		if pay.State == lightning.PaymentSucceeded {
+		if pay.State == hubnode.PaymentSucceeded {
 			lndSays = fmt.Sprintf("a payment of %v with fee %v",
 				ledger.MilliSatoshi(pay.Amount),
 				ledger.MilliSatoshi(pay.Fee))
@@ -506,7 +506,7 @@ func (r *Report) compare(kind Kind, subject string, state outbound.Status,
 	switch state {
 	case outbound.StatusPending:
 		r.Resolving++
-		if inLnd && pay.State == lightning.PaymentSucceeded {
+		if inLnd && pay.State == hubnode.PaymentSucceeded {
 			// Counted once Sluice records it.
 			return
 		}
@@ -514,7 +514,7 @@ func (r *Report) compare(kind Kind, subject string, state outbound.Status,
 	case outbound.StatusSucceeded:
 		sluiceSays := fmt.Sprintf("succeeded, %v with fee %v", amount,
 			fee)
-		if !inLnd || pay.State != lightning.PaymentSucceeded {
+		if !inLnd || pay.State != hubnode.PaymentSucceeded {
 			r.differ(kind, subject, sluiceSays, lndSays)
 			return
 		}
@@ -527,7 +527,7 @@ func (r *Report) compare(kind Kind, subject string, state outbound.Status,
 		}
 
 	case outbound.StatusFailed:
-		if inLnd && pay.State != lightning.PaymentFailed {
+		if inLnd && pay.State != hubnode.PaymentFailed {
 			r.differ(kind, subject, "failed", lndSays)
 		}
 

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/reconcile"
 	"github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/store"
@@ -19,17 +19,17 @@ import (
 
 // fakeLnd answers with fixed lists.
 type fakeLnd struct {
-	invoices []lightning.SettledInvoice
-	payments []lightning.PaymentRecord
+	invoices []hubnode.SettledInvoice
+	payments []hubnode.PaymentRecord
 }
 
-func (f *fakeLnd) SettledInvoices(context.Context) ([]lightning.SettledInvoice,
+func (f *fakeLnd) SettledInvoices(context.Context) ([]hubnode.SettledInvoice,
 	error) {
 
 	return f.invoices, nil
 }
 
-func (f *fakeLnd) Payments(context.Context) ([]lightning.PaymentRecord,
+func (f *fakeLnd) Payments(context.Context) ([]hubnode.PaymentRecord,
 	error) {
 
 	return f.payments, nil
@@ -177,19 +177,19 @@ func testBooks(t *testing.T) (*store.DB, *fakeLnd) {
 	}
 
 	return db, &fakeLnd{
-		invoices: []lightning.SettledInvoice{
+		invoices: []hubnode.SettledInvoice{
 			{Hash: hash(1), AmountPaid: 100_000},
 			{Hash: hash(9), AmountPaid: 777},
 		},
-		payments: []lightning.PaymentRecord{
-			{Hash: hash(2), State: lightning.PaymentSucceeded,
+		payments: []hubnode.PaymentRecord{
+			{Hash: hash(2), State: hubnode.PaymentSucceeded,
 				Amount: 50_000, Fee: 10},
-			{Hash: hash(3), State: lightning.PaymentFailed},
-			{Hash: hash(4), State: lightning.PaymentSucceeded,
+			{Hash: hash(3), State: hubnode.PaymentFailed},
+			{Hash: hash(4), State: hubnode.PaymentSucceeded,
 				Amount: 5_000},
-			{Hash: hash(5), State: lightning.PaymentSucceeded,
+			{Hash: hash(5), State: hubnode.PaymentSucceeded,
 				Amount: 30_000, Fee: 5},
-			{Hash: hash(8), State: lightning.PaymentSucceeded,
+			{Hash: hash(8), State: hubnode.PaymentSucceeded,
 				Amount: 1_234},
 		},
 	}
@@ -216,8 +216,8 @@ func TestRun(t *testing.T) {
 		{name: "succeeded payout failed in lnd", change: func(
 			l *fakeLnd) {
 
-			l.payments[0] = lightning.PaymentRecord{Hash: hash(2),
-				State: lightning.PaymentFailed}
+			l.payments[0] = hubnode.PaymentRecord{Hash: hash(2),
+				State: hubnode.PaymentFailed}
 		}, want: []string{"payout payout " + fmt.Sprintf("%032d", 2),
 			"total paid_out", "total routing_fees"}},
 		{name: "succeeded payout unknown to lnd", change: func(
@@ -227,8 +227,8 @@ func TestRun(t *testing.T) {
 		}, want: []string{"payout payout", "total paid_out",
 			"total routing_fees"}},
 		{name: "failed payout paid by lnd", change: func(l *fakeLnd) {
-			l.payments[1] = lightning.PaymentRecord{Hash: hash(3),
-				State: lightning.PaymentSucceeded, Amount: 50_000}
+			l.payments[1] = hubnode.PaymentRecord{Hash: hash(3),
+				State: hubnode.PaymentSucceeded, Amount: 50_000}
 		}, want: []string{"payout payout " + fmt.Sprintf("%032d", 3)}},
 		{name: "payout fee differs", change: func(l *fakeLnd) {
 			l.payments[0].Fee = 11
@@ -240,8 +240,8 @@ func TestRun(t *testing.T) {
 		{name: "pending payout still in flight", change: func(
 			l *fakeLnd) {
 
-			l.payments[2] = lightning.PaymentRecord{Hash: hash(4),
-				State: lightning.PaymentInFlight}
+			l.payments[2] = hubnode.PaymentRecord{Hash: hash(4),
+				State: hubnode.PaymentInFlight}
 		}},
 	}
 	for _, tc := range tests {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/shares"
 )
 
@@ -29,38 +29,38 @@ func TestCompareShareAsset(t *testing.T) {
 	}{
 		{name: "no genesis", check: shares.SupplyCheck{}},
 		{name: "equal", check: shares.SupplyCheck{Genesis: true,
-			Tapd: lightning.GroupSupply{Issued: 1500, Burned: 300,
+			Tapd: hubnode.GroupSupply{Issued: 1500, Burned: 300,
 				Held: 1200},
 			Ledger: 1200, Epoch: 3, Custody: true}},
 		{name: "held less withdrawn, plus deposited",
 			check: shares.SupplyCheck{Genesis: true,
-				Tapd: lightning.GroupSupply{Issued: 1500,
+				Tapd: hubnode.GroupSupply{Issued: 1500,
 					Burned: 300, Held: 1050},
 				Ledger: 1200, Epoch: 3, Custody: true,
 				Outside: 150}},
 		{name: "held short", diffs: 1, check: shares.SupplyCheck{
-			Genesis: true, Tapd: lightning.GroupSupply{Issued: 1500,
+			Genesis: true, Tapd: hubnode.GroupSupply{Issued: 1500,
 				Burned: 300, Held: 1100},
 			Ledger: 1200, Epoch: 3, Custody: true}},
 		{name: "held not compared in flight", check: shares.SupplyCheck{
-			Genesis: true, Tapd: lightning.GroupSupply{Issued: 1500,
+			Genesis: true, Tapd: hubnode.GroupSupply{Issued: 1500,
 				Burned: 300, Held: 900},
 			Ledger: 1200, Epoch: 3, Behind: 1, Custody: true,
 			InFlight: []string{"1 closed epochs' tranche or burn"}}},
 		{name: "held not compared without custody",
 			check: shares.SupplyCheck{Genesis: true,
-				Tapd: lightning.GroupSupply{Issued: 1500,
+				Tapd: hubnode.GroupSupply{Issued: 1500,
 					Burned: 300, Held: 900},
 				Ledger: 1200, Epoch: 3}},
 		{name: "withdrawn above the supply", diffs: 1,
 			check: shares.SupplyCheck{Genesis: true,
-				Tapd:   lightning.GroupSupply{Issued: 100},
+				Tapd:   hubnode.GroupSupply{Issued: 100},
 				Ledger: 100, Custody: true, Outside: 200}},
 		{name: "tapd short", diffs: 1, check: shares.SupplyCheck{
-			Genesis: true, Tapd: lightning.GroupSupply{Issued: 1000},
+			Genesis: true, Tapd: hubnode.GroupSupply{Issued: 1000},
 			Ledger: 1200, Epoch: 3}},
 		{name: "burned above issued", diffs: 1, check: shares.SupplyCheck{
-			Genesis: true, Tapd: lightning.GroupSupply{Burned: 5},
+			Genesis: true, Tapd: hubnode.GroupSupply{Burned: 5},
 			Ledger: 0}},
 		{name: "tapd unreachable", err: errors.New("tapd down")},
 	}

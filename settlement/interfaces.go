@@ -12,7 +12,7 @@ import (
 )
 
 // Invoices is what settlement needs of the hub's invoices.
-// lightning.HubInvoices is the lnd adapter; settlementtest.Hub the unit
+// hubnode.HubInvoices is the lnd adapter; settlementtest.Hub the unit
 // tests' fake.
 type Invoices interface {
 	// AddInvoice makes an invoice for amt with the memo, expiring after
@@ -38,7 +38,7 @@ type Invoices interface {
 }
 
 // Payments is what refunds need of the hub's router.
-// lightning.HubPayments is the lnd adapter.
+// hubnode.HubPayments is the lnd adapter.
 type Payments interface {
 	// Pay sends the payment and waits for its outcome. A hash lnd
 	// already has gives lightning.ErrPaymentExists.
@@ -51,7 +51,7 @@ type Payments interface {
 		lightning.PaymentResult, error)
 }
 
-// Routes answers what paying a node would cost. lightning.Graph is the lnd
+// Routes answers what paying a node would cost. hubnode.Graph is the lnd
 // adapter.
 type Routes interface {
 	// QueryRoute returns a route that delivers amt to dest for at most
@@ -59,13 +59,6 @@ type Routes interface {
 	QueryRoute(ctx context.Context, dest route.Vertex,
 		amt, feeLimit lnwire.MilliSatoshi) (lightning.Route, error)
 }
-
-// The lnd adapters are what settlement needs.
-var (
-	_ Invoices = (*lightning.HubInvoices)(nil)
-	_ Payments = (*lightning.HubPayments)(nil)
-	_ Routes   = (*lightning.Graph)(nil)
-)
 
 // Provider is what a job needs to know of its provider.
 type Provider struct {

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/lightningnetwork/lnd/clock"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
 // burnOutcome is how a burn ended: the burn tapd lists when it succeeded.
-type burnOutcome = outbound.Outcome[lightning.Burn]
+type burnOutcome = outbound.Outcome[hubnode.Burn]
 
 // burnCall is one epoch's burn as an outbound call: Send burns by group key
 // with the burn's name as its note, Track finds the burn by its note among
@@ -28,7 +28,7 @@ type burnCall struct {
 	clock    clock.Clock
 }
 
-var _ outbound.Call[lightning.Burn] = (*burnCall)(nil)
+var _ outbound.Call[hubnode.Burn] = (*burnCall)(nil)
 
 // Send burns the units.
 func (c *burnCall) Send(ctx context.Context, accepted func()) (burnOutcome,
@@ -36,7 +36,7 @@ func (c *burnCall) Send(ctx context.Context, accepted func()) (burnOutcome,
 
 	b, err := c.burner.BurnGroup(ctx, c.groupKey, c.amount, c.note)
 	switch {
-	case errors.Is(err, lightning.ErrBurnRefused):
+	case errors.Is(err, hubnode.ErrBurnRefused):
 		return burnOutcome{Status: outbound.StatusFailed,
 			Failure: err.Error()}, nil
 
@@ -53,15 +53,15 @@ func (c *burnCall) Send(ctx context.Context, accepted func()) (burnOutcome,
 
 // listed returns the burn of the note as tapd lists it (a burn by group key
 // over several tranches is listed once per asset id), and whether it is.
-func (c *burnCall) listed(ctx context.Context) (lightning.Burn, bool,
+func (c *burnCall) listed(ctx context.Context) (hubnode.Burn, bool,
 	error) {
 
 	burns, err := c.burner.Burns(ctx, c.groupKey)
 	if err != nil {
-		return lightning.Burn{}, false, err
+		return hubnode.Burn{}, false, err
 	}
 	var (
-		sum   lightning.Burn
+		sum   hubnode.Burn
 		found bool
 	)
 	for _, b := range burns {
@@ -69,7 +69,7 @@ func (c *burnCall) listed(ctx context.Context) (lightning.Burn, bool,
 			continue
 		}
 		if found && b.Txid != sum.Txid {
-			return lightning.Burn{}, false, fmt.Errorf("burn %q "+
+			return hubnode.Burn{}, false, fmt.Errorf("burn %q "+
 				"listed in two transactions, %v and %v", c.note,
 				sum.Txid, b.Txid)
 		}
@@ -78,7 +78,7 @@ func (c *burnCall) listed(ctx context.Context) (lightning.Burn, bool,
 		found = true
 	}
 	if found && sum.Amount != c.amount {
-		return lightning.Burn{}, false, fmt.Errorf("burn %q: tapd "+
+		return hubnode.Burn{}, false, fmt.Errorf("burn %q: tapd "+
 			"lists %d units, the intent %d", c.note, sum.Amount,
 			c.amount)
 	}

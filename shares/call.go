@@ -7,25 +7,25 @@ import (
 	"time"
 
 	"github.com/lightningnetwork/lnd/clock"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
 // mintOutcome is how a mint ended: the asset tapd holds when it succeeded.
-type mintOutcome = outbound.Outcome[lightning.MintedAsset]
+type mintOutcome = outbound.Outcome[hubnode.MintedAsset]
 
 // mintCall is one mint as an outbound call: Send adds the seedling and
 // finalizes the batch, Track finds the batch by the asset's name; both
 // wait until the batch is final.
 type mintCall struct {
 	minter   Minter
-	seedling lightning.Seedling
+	seedling hubnode.Seedling
 	feeRate  uint32
 	poll     time.Duration
 	clock    clock.Clock
 }
 
-var _ outbound.Call[lightning.MintedAsset] = (*mintCall)(nil)
+var _ outbound.Call[hubnode.MintedAsset] = (*mintCall)(nil)
 
 // failed is a failed outcome that says why.
 func failed(format string, args ...any) mintOutcome {
@@ -39,11 +39,11 @@ func (c *mintCall) Send(ctx context.Context, accepted func()) (mintOutcome,
 
 	err := c.minter.MintAsset(ctx, c.seedling)
 	switch {
-	case errors.Is(err, lightning.ErrSeedlingExists):
+	case errors.Is(err, hubnode.ErrSeedlingExists):
 		return mintOutcome{}, fmt.Errorf("%w: %w", outbound.ErrExists,
 			err)
 
-	case errors.Is(err, lightning.ErrMintRefused):
+	case errors.Is(err, hubnode.ErrMintRefused):
 		return failed("%v", err), nil
 
 	case err != nil:
@@ -77,14 +77,14 @@ func (c *mintCall) finalize(ctx context.Context, accepted func()) (
 func (c *mintCall) Track(ctx context.Context) (mintOutcome, error) {
 	b, err := c.minter.MintBatch(ctx, c.seedling.Name)
 	switch {
-	case errors.Is(err, lightning.ErrBatchNotFound):
+	case errors.Is(err, hubnode.ErrBatchNotFound):
 		return mintOutcome{}, fmt.Errorf("%w: %w", outbound.ErrNotSeen,
 			err)
 
 	case err != nil:
 		return mintOutcome{}, err
 
-	case b.State == lightning.BatchPending:
+	case b.State == hubnode.BatchPending:
 		return c.finalize(ctx, nil)
 	}
 
@@ -103,7 +103,7 @@ func (c *mintCall) wait(ctx context.Context) (mintOutcome, error) {
 		case b.State.Cancelled():
 			return failed("tapd batch %x %v", b.Key, b.State), nil
 
-		case b.State == lightning.BatchFinalized:
+		case b.State == hubnode.BatchFinalized:
 			a, err := c.minter.MintedAsset(ctx, c.seedling.Name,
 				b.Txid)
 			if err != nil {

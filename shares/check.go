@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
@@ -19,7 +19,7 @@ type SupplyCheck struct {
 	Genesis bool
 
 	// Tapd is the group's supply as tapd knows it.
-	Tapd lightning.GroupSupply
+	Tapd hubnode.GroupSupply
 
 	// Ledger is the ledger's share supply at the close of Epoch (0:
 	// at the genesis's intent), the last one tapd has caught up with.

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/lightningnetwork/lnd/clock"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 )
 
 // Deposits bring shares back into the hub's custody (docs/shares.md
@@ -106,16 +106,16 @@ type DepositTx interface {
 }
 
 // Receiver is what deposits need of the hub's tapd as a recipient.
-// lightning.TapdWallet implements it.
+// hubnode.TapdWallet implements it.
 type Receiver interface {
 	// NewGroupAddr makes a V2 address of the group with no amount;
 	// courier "" is tapd's own proof courier.
 	NewGroupAddr(ctx context.Context, groupKey []byte, courier string) (
-		lightning.TapAddr, error)
+		hubnode.TapAddr, error)
 
 	// CompletedReceives returns every complete receive at tapd's
 	// addresses.
-	CompletedReceives(ctx context.Context) ([]lightning.AddrReceive,
+	CompletedReceives(ctx context.Context) ([]hubnode.AddrReceive,
 		error)
 
 	// ReceivedUnits is the units of the group the received output
@@ -124,9 +124,9 @@ type Receiver interface {
 		uint64, error)
 }
 
-var _ Receiver = (*lightning.TapdWallet)(nil)
+var _ Receiver = (*hubnode.TapdWallet)(nil)
 
-// Heighter reads the chain's height; lightning.TapdSender implements it.
+// Heighter reads the chain's height; hubnode.TapdSender implements it.
 type Heighter interface {
 	BlockHeight(ctx context.Context) (uint32, error)
 }
@@ -286,7 +286,7 @@ func (d *Depositor) Scan(ctx context.Context) ([]Deposit, error) {
 					err)
 			}
 		}
-		deep := lightning.AssetTransfer{Height: r.Height}
+		deep := hubnode.AssetTransfer{Height: r.Height}
 		if deep.Confirmations(tip) < d.cfg.Confirmations {
 			continue
 		}

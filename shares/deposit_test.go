@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
@@ -18,29 +18,29 @@ import (
 type fakeReceiver struct {
 	mu       sync.Mutex
 	made     []string
-	receives []lightning.AddrReceive
+	receives []hubnode.AddrReceive
 	units    map[string]uint64
 	unitsErr error
 	tip      uint32
 }
 
 func (f *fakeReceiver) NewGroupAddr(_ context.Context, groupKey []byte,
-	courier string) (lightning.TapAddr, error) {
+	courier string) (hubnode.TapAddr, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !slices.Equal(groupKey, shareGroup) || courier != "" {
-		return lightning.TapAddr{}, fmt.Errorf("address of %x via %q",
+		return hubnode.TapAddr{}, fmt.Errorf("address of %x via %q",
 			groupKey, courier)
 	}
 	a := fmt.Sprintf("taprt1hub%d", len(f.made)+1)
 	f.made = append(f.made, a)
-	return lightning.TapAddr{Encoded: a, Version: lightning.AddrV2,
+	return hubnode.TapAddr{Encoded: a, Version: hubnode.AddrV2,
 		GroupKey: groupKey}, nil
 }
 
 func (f *fakeReceiver) CompletedReceives(context.Context) (
-	[]lightning.AddrReceive, error) {
+	[]hubnode.AddrReceive, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -57,7 +57,7 @@ func (f *fakeReceiver) ReceivedUnits(_ context.Context, groupKey []byte,
 	}
 	n, ok := f.units[outpoint]
 	if !ok || !slices.Equal(groupKey, shareGroup) {
-		return 0, lightning.ErrNoReceivedAssets
+		return 0, hubnode.ErrNoReceivedAssets
 	}
 	return n, nil
 }
@@ -74,7 +74,7 @@ func (f *fakeReceiver) receive(addr, out string, units uint64,
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.receives = append(f.receives, lightning.AddrReceive{Addr: addr,
+	f.receives = append(f.receives, hubnode.AddrReceive{Addr: addr,
 		Outpoint: out, Height: height})
 	f.units[out] = units
 }

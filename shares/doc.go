@@ -39,12 +39,12 @@
 // Verify (verify.go) is the other side: anyone with a provider's reward
 // proof and their own tapd checks, step by step, that the reward is in the
 // usage root of the epoch's tranche as the chain anchors it, through
-// VerifyHub (sluiced's API) and ProofTapd (lightning.TapdProofs).
+// VerifyHub (sluiced's API) and ProofTapd (hubnode.TapdProofs).
 //
 // The package talks to tapd only through Minter, Burner and Sender
-// (interfaces.go), whose adapters are lightning.TapdMinter and
-// lightning.TapdSender, Receiver (lightning.TapdWallet) for deposits, and
-// ProofTapd (lightning.TapdProofs) for Verify; to the store only through
+// (interfaces.go), whose adapters are hubnode.TapdMinter and
+// hubnode.TapdSender, Receiver (hubnode.TapdWallet) for deposits, and
+// ProofTapd (hubnode.TapdProofs) for Verify; to the store only through
 // Store, EpochStore, WithdrawStore and DepositStore (store.go,
 // withdrawstore.go, deposit.go), which store.DB implements.
 package shares

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lightningnetwork/lnd/clock"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
@@ -40,7 +40,7 @@ type Config struct {
 	Vault Vault
 
 	// FeeRate is the minting transaction's fee rate in sat/kw;
-	// lightning.MinFeeRate when lower.
+	// hubnode.MinFeeRate when lower.
 	FeeRate uint32
 
 	// PollInterval is how often a broadcast batch is read until final;
@@ -72,7 +72,7 @@ func NewManager(cfg Config) *Manager {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	cfg.FeeRate = max(cfg.FeeRate, lightning.MinFeeRate)
+	cfg.FeeRate = max(cfg.FeeRate, hubnode.MinFeeRate)
 	return &Manager{cfg: cfg}
 }
 
@@ -181,7 +181,7 @@ func (m *Manager) drive(ctx context.Context, g Mint, resume bool) (Mint,
 
 	call := &mintCall{
 		minter: m.cfg.Minter,
-		seedling: lightning.Seedling{
+		seedling: hubnode.Seedling{
 			Name:           g.Name,
 			Amount:         uint64(g.Amount),
 			DecimalDisplay: DecimalDisplay,

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/wire"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
@@ -29,35 +29,35 @@ type fakeTapd struct {
 
 type fakeBatch struct {
 	key   []byte
-	state lightning.BatchState
-	seeds []lightning.Seedling
+	state hubnode.BatchState
+	seeds []hubnode.Seedling
 	reads int
 }
 
 func (f *fakeTapd) pending() *fakeBatch {
 	for _, b := range f.batches {
-		if b.state == lightning.BatchPending {
+		if b.state == hubnode.BatchPending {
 			return b
 		}
 	}
 	return nil
 }
 
-func (f *fakeTapd) MintAsset(_ context.Context, s lightning.Seedling) error {
+func (f *fakeTapd) MintAsset(_ context.Context, s hubnode.Seedling) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !json.Valid(s.MetaJSON) {
-		return fmt.Errorf("%w: meta not JSON", lightning.ErrMintRefused)
+		return fmt.Errorf("%w: meta not JSON", hubnode.ErrMintRefused)
 	}
 	b := f.pending()
 	if b == nil {
 		b = &fakeBatch{key: []byte{byte(len(f.batches) + 1)},
-			state: lightning.BatchPending}
+			state: hubnode.BatchPending}
 		f.batches = append(f.batches, b)
 	}
 	for _, o := range b.seeds {
 		if o.Name == s.Name {
-			return lightning.ErrSeedlingExists
+			return hubnode.ErrSeedlingExists
 		}
 	}
 	b.seeds = append(b.seeds, s)
@@ -66,24 +66,24 @@ func (f *fakeTapd) MintAsset(_ context.Context, s lightning.Seedling) error {
 }
 
 func (f *fakeTapd) FinalizeBatch(_ context.Context, feeRate uint32) (
-	lightning.MintBatch, error) {
+	hubnode.MintBatch, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b := f.pending()
-	if b == nil || feeRate < lightning.MinFeeRate {
-		return lightning.MintBatch{}, lightning.ErrMintRefused
+	if b == nil || feeRate < hubnode.MinFeeRate {
+		return hubnode.MintBatch{}, hubnode.ErrMintRefused
 	}
-	b.state = lightning.BatchBroadcast
+	b.state = hubnode.BatchBroadcast
 	if f.cancel {
-		b.state = lightning.BatchSproutCancelled
+		b.state = hubnode.BatchSproutCancelled
 	}
 	f.finalizes++
-	return lightning.MintBatch{Key: b.key, State: b.state}, nil
+	return hubnode.MintBatch{Key: b.key, State: b.state}, nil
 }
 
 func (f *fakeTapd) MintBatch(_ context.Context, name string) (
-	lightning.MintBatch, error) {
+	hubnode.MintBatch, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -92,30 +92,30 @@ func (f *fakeTapd) MintBatch(_ context.Context, name string) (
 			if s.Name != name {
 				continue
 			}
-			if b.state == lightning.BatchBroadcast {
+			if b.state == hubnode.BatchBroadcast {
 				b.reads++
 				if b.reads > f.confirmAfter {
-					b.state = lightning.BatchFinalized
+					b.state = hubnode.BatchFinalized
 				}
 			}
-			return lightning.MintBatch{Key: b.key,
+			return hubnode.MintBatch{Key: b.key,
 				State: b.state}, nil
 		}
 	}
-	return lightning.MintBatch{}, lightning.ErrBatchNotFound
+	return hubnode.MintBatch{}, hubnode.ErrBatchNotFound
 }
 
 func (f *fakeTapd) MintedAsset(_ context.Context, name, _ string) (
-	lightning.MintedAsset, error) {
+	hubnode.MintedAsset, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, b := range f.batches {
 		for _, s := range b.seeds {
 			if s.Name == name &&
-				b.state == lightning.BatchFinalized {
+				b.state == hubnode.BatchFinalized {
 
-				return lightning.MintedAsset{Name: name,
+				return hubnode.MintedAsset{Name: name,
 					ID:       bytes.Repeat([]byte{1}, 32),
 					GroupKey: groupKey(s),
 					Amount:   s.Amount,
@@ -124,11 +124,11 @@ func (f *fakeTapd) MintedAsset(_ context.Context, name, _ string) (
 			}
 		}
 	}
-	return lightning.MintedAsset{}, lightning.ErrAssetNotFound
+	return hubnode.MintedAsset{}, hubnode.ErrAssetNotFound
 }
 
 // groupKey is the group a fake mint of s joins: its own for a genesis.
-func groupKey(s lightning.Seedling) []byte {
+func groupKey(s hubnode.Seedling) []byte {
 	if len(s.GroupKey) > 0 {
 		return s.GroupKey
 	}
@@ -343,7 +343,7 @@ func TestGenesisCrash(t *testing.T) {
 					Kind: KindGenesis, Amount: 500,
 					MetaJSON: meta,
 					State:    outbound.StatusPending})
-				_ = tapd.MintAsset(ctx(t), lightning.Seedling{
+				_ = tapd.MintAsset(ctx(t), hubnode.Seedling{
 					Name: "s", Amount: 500, MetaJSON: meta})
 				if err := m.Resume(ctx(t)); err != nil {
 					t.Fatalf("resume: %v", err)

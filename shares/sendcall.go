@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/lightningnetwork/lnd/clock"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
 // sendOutcome is how a round's asset send ended: the transfer tapd logged
 // when it completed.
-type sendOutcome = outbound.Outcome[lightning.AssetTransfer]
+type sendOutcome = outbound.Outcome[hubnode.AssetTransfer]
 
 // errNotListedYet is the unknown outcome of a round whose transfer tapd
 // does not list while a send made just before a crash may still be in
@@ -24,7 +24,7 @@ var errNotListedYet = errors.New("tapd lists no transfer of the label yet")
 // makes it, Track finds it by its label; both wait until it is complete.
 type sendCall struct {
 	sender Sender
-	send   lightning.AssetSend
+	send   hubnode.AssetSend
 
 	// created is when the round's intent was written, and grace how
 	// long after it a transfer tapd does not list may still come.
@@ -38,7 +38,7 @@ type sendCall struct {
 	clock clock.Clock
 }
 
-var _ outbound.Call[lightning.AssetTransfer] = (*sendCall)(nil)
+var _ outbound.Call[hubnode.AssetTransfer] = (*sendCall)(nil)
 
 // total is the units the send pays its recipients.
 func (c *sendCall) total() uint64 {
@@ -63,11 +63,11 @@ func (c *sendCall) Send(ctx context.Context, accepted func()) (sendOutcome,
 			return sendOutcome{}, fmt.Errorf("%w: %w",
 				outbound.ErrExists, err)
 
-		case !errors.Is(lerr, lightning.ErrTransferNotFound):
+		case !errors.Is(lerr, hubnode.ErrTransferNotFound):
 			// Not known whether tapd has it.
 			return sendOutcome{}, err
 
-		case errors.Is(err, lightning.ErrSendRefused):
+		case errors.Is(err, hubnode.ErrSendRefused):
 			return sendOutcome{Status: outbound.StatusFailed,
 				Failure: err.Error()}, nil
 		}
@@ -86,7 +86,7 @@ func (c *sendCall) Send(ctx context.Context, accepted func()) (sendOutcome,
 func (c *sendCall) Track(ctx context.Context) (sendOutcome, error) {
 	_, err := c.sender.TransferByLabel(ctx, c.send.Label)
 	switch {
-	case errors.Is(err, lightning.ErrTransferNotFound):
+	case errors.Is(err, hubnode.ErrTransferNotFound):
 		if c.clock.Now().Sub(c.created) < c.grace {
 			return sendOutcome{}, fmt.Errorf("%w (%v after the "+
 				"intent)", errNotListedYet,

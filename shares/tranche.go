@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
@@ -252,7 +252,7 @@ func (m *Manager) driveOp(ctx context.Context, g Mint, op EpochOp,
 	case KindTranche:
 		call := &mintCall{
 			minter: m.cfg.Minter,
-			seedling: lightning.Seedling{
+			seedling: hubnode.Seedling{
 				Name:           op.Name,
 				Amount:         uint64(op.Amount),
 				DecimalDisplay: DecimalDisplay,

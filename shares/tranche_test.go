@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
@@ -26,31 +26,31 @@ type fakeBurner struct {
 }
 
 type fakeBurn struct {
-	lightning.Burn
+	hubnode.Burn
 	reads int
 }
 
 func (f *fakeBurner) BurnGroup(_ context.Context, _ []byte, amount uint64,
-	note string) (lightning.Burn, error) {
+	note string) (hubnode.Burn, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
 	if f.refuse {
-		return lightning.Burn{}, lightning.ErrBurnRefused
+		return hubnode.Burn{}, hubnode.ErrBurnRefused
 	}
-	b := lightning.Burn{Note: note, Amount: amount,
+	b := hubnode.Burn{Note: note, Amount: amount,
 		Txid: chainhash.Hash{byte(len(f.burns) + 1)}}
 	f.burns = append(f.burns, fakeBurn{Burn: b})
 	return b, nil
 }
 
-func (f *fakeBurner) Burns(context.Context, []byte) ([]lightning.Burn,
+func (f *fakeBurner) Burns(context.Context, []byte) ([]hubnode.Burn,
 	error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []lightning.Burn
+	var out []hubnode.Burn
 	for i := range f.burns {
 		f.burns[i].reads++
 		if f.burns[i].reads > f.confirmAfter {
@@ -75,9 +75,9 @@ func (f *fakeBurner) UnconfirmedUnlabelled(context.Context) ([]string,
 }
 
 func (f *fakeBurner) GroupSupply(context.Context, []byte) (
-	lightning.GroupSupply, error) {
+	hubnode.GroupSupply, error) {
 
-	return lightning.GroupSupply{}, errors.New("not faked")
+	return hubnode.GroupSupply{}, errors.New("not faked")
 }
 
 func (f *fakeBurner) burned() (n int, units uint64) {

@@ -9,7 +9,7 @@ import (
 	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/yield"
 )
@@ -72,7 +72,7 @@ type VerifyHub interface {
 }
 
 // ProofTapd is what verification needs of the verifier's own tapd.
-// lightning.TapdProofs implements it.
+// hubnode.TapdProofs implements it.
 type ProofTapd interface {
 	// SyncIssuance syncs the group's issuance proofs into the tapd's
 	// universe from the universe at host (its federation servers when
@@ -81,23 +81,23 @@ type ProofTapd interface {
 		[]string, error)
 
 	// IssuanceProof returns the raw issuance proof of the asset from the
-	// tapd's universe, or an error wrapping lightning.ErrProofNotFound.
+	// tapd's universe, or an error wrapping hubnode.ErrProofNotFound.
 	IssuanceProof(ctx context.Context, groupKey, assetID []byte) ([]byte,
 		error)
 
 	// VerifyProof has the tapd verify the proof.
-	VerifyProof(ctx context.Context, raw []byte) (lightning.VerifiedProof,
+	VerifyProof(ctx context.Context, raw []byte) (hubnode.VerifiedProof,
 		error)
 
 	// RevealMeta decodes the proof with its metadata reveal.
-	RevealMeta(ctx context.Context, raw []byte) (lightning.RevealedMeta,
+	RevealMeta(ctx context.Context, raw []byte) (hubnode.RevealedMeta,
 		error)
 
 	// BlockHeight returns the height of the tapd's chain tip.
 	BlockHeight(ctx context.Context) (uint32, error)
 }
 
-var _ ProofTapd = (*lightning.TapdProofs)(nil)
+var _ ProofTapd = (*hubnode.TapdProofs)(nil)
 
 // VerifyRequest says what to verify.
 type VerifyRequest struct {
@@ -215,9 +215,9 @@ func (v *verification) tranche1(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the hub's share asset: %w", err)
 	}
-	if len(groupKey) != lightning.GroupKeyLen {
+	if len(groupKey) != hubnode.GroupKeyLen {
 		return "", fmt.Errorf("the hub's group key has %d bytes, "+
-			"want %d", len(groupKey), lightning.GroupKeyLen)
+			"want %d", len(groupKey), hubnode.GroupKeyLen)
 	}
 	v.groupKey = groupKey
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/yield"
 )
@@ -60,8 +60,8 @@ type fakeProofTapd struct {
 	synced   [][]byte
 	syncErr  error
 	proofs   map[string][]byte // asset id hex → raw proof
-	verified map[string]lightning.VerifiedProof
-	metas    map[string]lightning.RevealedMeta
+	verified map[string]hubnode.VerifiedProof
+	metas    map[string]hubnode.RevealedMeta
 	tip      uint32
 }
 
@@ -80,27 +80,27 @@ func (f *fakeProofTapd) IssuanceProof(_ context.Context, _, assetID []byte) (
 
 	raw, ok := f.proofs[hex.EncodeToString(assetID)]
 	if !ok {
-		return nil, lightning.ErrProofNotFound
+		return nil, hubnode.ErrProofNotFound
 	}
 	return raw, nil
 }
 
 func (f *fakeProofTapd) VerifyProof(_ context.Context, raw []byte) (
-	lightning.VerifiedProof, error) {
+	hubnode.VerifiedProof, error) {
 
 	p, ok := f.verified[string(raw)]
 	if !ok {
-		return lightning.VerifiedProof{}, errors.New("undecodable")
+		return hubnode.VerifiedProof{}, errors.New("undecodable")
 	}
 	return p, nil
 }
 
 func (f *fakeProofTapd) RevealMeta(_ context.Context, raw []byte) (
-	lightning.RevealedMeta, error) {
+	hubnode.RevealedMeta, error) {
 
 	m, ok := f.metas[string(raw)]
 	if !ok {
-		return lightning.RevealedMeta{}, errors.New("undecodable")
+		return hubnode.RevealedMeta{}, errors.New("undecodable")
 	}
 	return m, nil
 }
@@ -172,13 +172,13 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 			proofs: map[string][]byte{
 				hex.EncodeToString(id): []byte(raw),
 			},
-			verified: map[string]lightning.VerifiedProof{
+			verified: map[string]hubnode.VerifiedProof{
 				raw: {Valid: true, AssetID: id,
 					GroupKey: groupKey, Name: "s-e3.1",
 					Amount: 11, Anchor: anchor.String(),
 					BlockHash: "00ff", BlockHeight: 500},
 			},
-			metas: map[string]lightning.RevealedMeta{
+			metas: map[string]hubnode.RevealedMeta{
 				raw: {AssetID: id, JSON: true, Data: metaJSON,
 					Hash: metaHash, GenesisHash: metaHash},
 			},

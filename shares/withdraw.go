@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/lightningnetwork/lnd/clock"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
@@ -56,7 +56,7 @@ type WithdrawConfig struct {
 	// it.
 	Network string
 
-	// FeeRate is the sends' fee rate in sat/kw; lightning.MinFeeRate
+	// FeeRate is the sends' fee rate in sat/kw; hubnode.MinFeeRate
 	// when lower.
 	FeeRate uint32
 
@@ -107,7 +107,7 @@ func NewWithdrawer(cfg WithdrawConfig) *Withdrawer {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	cfg.FeeRate = max(cfg.FeeRate, lightning.MinFeeRate)
+	cfg.FeeRate = max(cfg.FeeRate, hubnode.MinFeeRate)
 	return &Withdrawer{cfg: cfg}
 }
 
@@ -137,52 +137,52 @@ func succeededGenesis(ctx context.Context, s Store) (Mint, error) {
 // share asset's (ErrAddrWrongAsset), with no amount (ErrAddrHasAmount).
 // ErrNoGenesis before the share asset exists.
 func (w *Withdrawer) CheckAddress(ctx context.Context, addr string) (
-	lightning.TapAddr, error) {
+	hubnode.TapAddr, error) {
 
 	g, err := w.genesis(ctx)
 	if err != nil {
-		return lightning.TapAddr{}, err
+		return hubnode.TapAddr{}, err
 	}
 	addr = strings.TrimSpace(addr)
 	if addr == "" {
-		return lightning.TapAddr{}, fmt.Errorf("%w: empty",
+		return hubnode.TapAddr{}, fmt.Errorf("%w: empty",
 			ErrBadWithdrawAddress)
 	}
-	want, err := lightning.TapHRP(w.cfg.Network)
+	want, err := hubnode.TapHRP(w.cfg.Network)
 	if err != nil {
-		return lightning.TapAddr{}, err
+		return hubnode.TapAddr{}, err
 	}
-	hrp, err := lightning.AddrHRP(addr)
+	hrp, err := hubnode.AddrHRP(addr)
 	if err != nil {
-		return lightning.TapAddr{}, fmt.Errorf("%w: %w",
+		return hubnode.TapAddr{}, fmt.Errorf("%w: %w",
 			ErrBadWithdrawAddress, err)
 	}
 	if hrp != want {
-		return lightning.TapAddr{}, fmt.Errorf("%w: prefix %q, the "+
+		return hubnode.TapAddr{}, fmt.Errorf("%w: prefix %q, the "+
 			"hub's %s addresses start %q", ErrAddrWrongNetwork, hrp,
 			w.cfg.Network, want)
 	}
 	a, err := w.cfg.Sender.DecodeAddr(ctx, addr)
 	switch {
-	case errors.Is(err, lightning.ErrAddrInvalid):
-		return lightning.TapAddr{}, fmt.Errorf("%w: %w",
+	case errors.Is(err, hubnode.ErrAddrInvalid):
+		return hubnode.TapAddr{}, fmt.Errorf("%w: %w",
 			ErrBadWithdrawAddress, err)
 
 	case err != nil:
-		return lightning.TapAddr{}, fmt.Errorf("decode address: %w",
+		return hubnode.TapAddr{}, fmt.Errorf("decode address: %w",
 			err)
 
-	case a.Version != lightning.AddrV2 || len(a.GroupKey) == 0:
-		return lightning.TapAddr{}, fmt.Errorf("%w: a %v address of "+
+	case a.Version != hubnode.AddrV2 || len(a.GroupKey) == 0:
+		return hubnode.TapAddr{}, fmt.Errorf("%w: a %v address of "+
 			"asset id %x", ErrAddrNotGroup, a.Version, a.AssetID)
 
 	case !bytes.Equal(a.GroupKey, g.GroupKey):
-		return lightning.TapAddr{}, fmt.Errorf("%w: group key %x, "+
+		return hubnode.TapAddr{}, fmt.Errorf("%w: group key %x, "+
 			"the share asset's %x", ErrAddrWrongAsset, a.GroupKey,
 			g.GroupKey)
 
 	case a.Amount != 0:
-		return lightning.TapAddr{}, fmt.Errorf("%w: it asks for %d "+
+		return hubnode.TapAddr{}, fmt.Errorf("%w: it asks for %d "+
 			"units", ErrAddrHasAmount, a.Amount)
 	}
 	return a, nil
@@ -440,15 +440,15 @@ func (w *Withdrawer) Run(ctx context.Context) error {
 
 // recipients are the round's withdrawals as a send: each address once,
 // paid the sum of its withdrawals, in the order of their first.
-func recipients(ws []Withdrawal) []lightning.Recipient {
-	var out []lightning.Recipient
+func recipients(ws []Withdrawal) []hubnode.Recipient {
+	var out []hubnode.Recipient
 	at := make(map[string]int)
 	for _, wd := range ws {
 		i, ok := at[wd.Addr]
 		if !ok {
 			i = len(out)
 			at[wd.Addr] = i
-			out = append(out, lightning.Recipient{Addr: wd.Addr})
+			out = append(out, hubnode.Recipient{Addr: wd.Addr})
 		}
 		out[i].Amount += uint64(wd.Amount)
 	}
@@ -471,7 +471,7 @@ func (w *Withdrawer) drive(ctx context.Context, r Round, resume bool) (
 	}
 	call := &sendCall{
 		sender: w.cfg.Sender,
-		send: lightning.AssetSend{
+		send: hubnode.AssetSend{
 			Label:      r.Label(),
 			FeeRate:    w.cfg.FeeRate,
 			Recipients: recipients(ws),

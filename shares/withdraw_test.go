@@ -13,8 +13,8 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil/bech32"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 )
 
@@ -42,9 +42,9 @@ func tapAddress(t *testing.T, hrp string, tag byte) string {
 // reads; BlockHeight mines a block each time it is read.
 type fakeSender struct {
 	mu         sync.Mutex
-	addrs      map[string]lightning.TapAddr
-	transfers  map[string]*lightning.AssetTransfer
-	sends      []lightning.AssetSend
+	addrs      map[string]hubnode.TapAddr
+	transfers  map[string]*hubnode.AssetTransfer
+	sends      []hubnode.AssetSend
 	tip        uint32
 	proofAfter int
 	reads      map[string]int
@@ -52,56 +52,56 @@ type fakeSender struct {
 }
 
 func newFakeSender() *fakeSender {
-	return &fakeSender{addrs: map[string]lightning.TapAddr{},
-		transfers: map[string]*lightning.AssetTransfer{},
+	return &fakeSender{addrs: map[string]hubnode.TapAddr{},
+		transfers: map[string]*hubnode.AssetTransfer{},
 		reads:     map[string]int{}, tip: 100}
 }
 
 func (f *fakeSender) DecodeAddr(_ context.Context, addr string) (
-	lightning.TapAddr, error) {
+	hubnode.TapAddr, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a, ok := f.addrs[addr]
 	if !ok {
-		return lightning.TapAddr{}, fmt.Errorf("%w: unknown",
-			lightning.ErrAddrInvalid)
+		return hubnode.TapAddr{}, fmt.Errorf("%w: unknown",
+			hubnode.ErrAddrInvalid)
 	}
 	return a, nil
 }
 
-func (f *fakeSender) SendAsset(_ context.Context, s lightning.AssetSend) (
-	lightning.AssetTransfer, error) {
+func (f *fakeSender) SendAsset(_ context.Context, s hubnode.AssetSend) (
+	hubnode.AssetTransfer, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.refuse {
-		return lightning.AssetTransfer{}, fmt.Errorf("%w: not enough "+
-			"assets", lightning.ErrSendRefused)
+		return hubnode.AssetTransfer{}, fmt.Errorf("%w: not enough "+
+			"assets", hubnode.ErrSendRefused)
 	}
 	f.sends = append(f.sends, s)
-	tr := &lightning.AssetTransfer{Label: s.Label,
+	tr := &hubnode.AssetTransfer{Label: s.Label,
 		AnchorTxid: chainhash.Hash{byte(len(f.sends))}}
 	for _, r := range s.Recipients {
-		tr.Outputs = append(tr.Outputs, lightning.TransferOutput{
+		tr.Outputs = append(tr.Outputs, hubnode.TransferOutput{
 			Amount: r.Amount, TapAddr: r.Addr,
-			Proof: lightning.ProofPending})
+			Proof: hubnode.ProofPending})
 	}
-	tr.Outputs = append(tr.Outputs, lightning.TransferOutput{
+	tr.Outputs = append(tr.Outputs, hubnode.TransferOutput{
 		Amount: 1, Local: true})
 	f.transfers[s.Label] = tr
 	return *tr, nil
 }
 
 func (f *fakeSender) TransferByLabel(_ context.Context, label string) (
-	lightning.AssetTransfer, error) {
+	hubnode.AssetTransfer, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	tr, ok := f.transfers[label]
 	if !ok {
-		return lightning.AssetTransfer{}, fmt.Errorf("%w: %q",
-			lightning.ErrTransferNotFound, label)
+		return hubnode.AssetTransfer{}, fmt.Errorf("%w: %q",
+			hubnode.ErrTransferNotFound, label)
 	}
 	if tr.Height == 0 {
 		tr.Height = f.tip + 1
@@ -110,7 +110,7 @@ func (f *fakeSender) TransferByLabel(_ context.Context, label string) (
 	if f.reads[label] > f.proofAfter {
 		for i := range tr.Outputs {
 			if !tr.Outputs[i].Local {
-				tr.Outputs[i].Proof = lightning.ProofDelivered
+				tr.Outputs[i].Proof = hubnode.ProofDelivered
 			}
 		}
 	}
@@ -324,8 +324,8 @@ func newWithdrawEnv(t *testing.T, held map[string]ledger.Shares) *withdrawEnv {
 			t.Fatal(err)
 		}
 		addr := tapAddress(t, "taprt", p[len(p)-1])
-		e.tapd.addrs[addr] = lightning.TapAddr{Encoded: addr,
-			HRP: "taprt", Version: lightning.AddrV2,
+		e.tapd.addrs[addr] = hubnode.TapAddr{Encoded: addr,
+			HRP: "taprt", Version: hubnode.AddrV2,
 			GroupKey: shareGroup}
 		e.good[p] = addr
 	}
@@ -363,14 +363,14 @@ func TestWithdrawAddress(t *testing.T) {
 	w := e.withdrawer()
 
 	v1 := tapAddress(t, "taprt", 9)
-	e.tapd.addrs[v1] = lightning.TapAddr{Encoded: v1,
-		Version: lightning.AddrV1, AssetID: []byte{1}}
+	e.tapd.addrs[v1] = hubnode.TapAddr{Encoded: v1,
+		Version: hubnode.AddrV1, AssetID: []byte{1}}
 	other := tapAddress(t, "taprt", 8)
-	e.tapd.addrs[other] = lightning.TapAddr{Encoded: other,
-		Version: lightning.AddrV2, GroupKey: bytes.Repeat([]byte{3}, 33)}
+	e.tapd.addrs[other] = hubnode.TapAddr{Encoded: other,
+		Version: hubnode.AddrV2, GroupKey: bytes.Repeat([]byte{3}, 33)}
 	fixed := tapAddress(t, "taprt", 7)
-	e.tapd.addrs[fixed] = lightning.TapAddr{Encoded: fixed,
-		Version: lightning.AddrV2, GroupKey: shareGroup, Amount: 10}
+	e.tapd.addrs[fixed] = hubnode.TapAddr{Encoded: fixed,
+		Version: hubnode.AddrV2, GroupKey: shareGroup, Amount: 10}
 	bech32Only, _ := bech32.Encode("taprt", []byte{1, 2, 3})
 
 	for _, tc := range []struct {
@@ -526,11 +526,11 @@ func TestWithdrawRound(t *testing.T) {
 	}
 	s := e.tapd.sends[0]
 	if !strings.HasPrefix(s.Label, LabelPrefix+"1-") ||
-		s.Label != r.Label() || s.FeeRate < lightning.MinFeeRate {
+		s.Label != r.Label() || s.FeeRate < hubnode.MinFeeRate {
 
 		t.Fatalf("send %+v", s)
 	}
-	want := []lightning.Recipient{{Addr: e.good["p1"], Amount: 1500},
+	want := []hubnode.Recipient{{Addr: e.good["p1"], Amount: 1500},
 		{Addr: e.good["p2"], Amount: 700}}
 	if !slices.Equal(s.Recipients, want) {
 		t.Fatalf("recipients %+v, want %+v", s.Recipients, want)

@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/urfave/cli"
 )
@@ -93,7 +93,7 @@ func providerSharesDeposit(c *cli.Context) error {
 	}
 	// sat/kw is sat/vbyte × 250 (a vbyte is four weight units).
 	rate := c.Uint64("sat-per-vbyte") * 250
-	if rate < uint64(lightning.MinFeeRate) || rate > 1<<24 {
+	if rate < uint64(hubnode.MinFeeRate) || rate > 1<<24 {
 		return fmt.Errorf("--sat-per-vbyte %d is out of range",
 			c.Uint64("sat-per-vbyte"))
 	}
@@ -114,7 +114,7 @@ func providerSharesDeposit(c *cli.Context) error {
 	}
 	addr := a.Msg.Address.Addr
 
-	w, err := lightning.DialTapdWallet(ctx, tf.host, tf.tlsPath,
+	w, err := hubnode.DialTapdWallet(ctx, tf.host, tf.tlsPath,
 		tf.macaroonPath, c.GlobalString("network"))
 	if err != nil {
 		return fmt.Errorf("your tapd: %w", err)
@@ -125,10 +125,10 @@ func providerSharesDeposit(c *cli.Context) error {
 		return err
 	}
 	label := "sluice-deposit-" + hex.EncodeToString(nonce[:])
-	tr, err := w.Sender().SendAsset(ctx, lightning.AssetSend{
+	tr, err := w.Sender().SendAsset(ctx, hubnode.AssetSend{
 		Label:   label,
 		FeeRate: uint32(rate),
-		Recipients: []lightning.Recipient{{Addr: addr,
+		Recipients: []hubnode.Recipient{{Addr: addr,
 			Amount: uint64(units)}},
 	})
 	if err != nil {

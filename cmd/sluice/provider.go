@@ -15,8 +15,8 @@ import (
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/keyfile"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/urfave/cli"
 )
@@ -195,7 +195,7 @@ func providerLink(c *cli.Context) error {
 	ctx, cancel := callContext()
 	defer cancel()
 
-	signer, err := lightning.DialNodeSigner(
+	signer, err := hubnode.DialNodeSigner(
 		lnd.host, lnd.tlsPath, lnd.macaroonPath,
 		c.GlobalString("network"),
 	)

@@ -13,8 +13,8 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	sharespkg "github.com/sluice-ln/sluice/shares"
@@ -110,7 +110,7 @@ func sharesVerify(c *cli.Context) error {
 		}
 	}
 
-	tapd, err := lightning.DialTapdProofs(tf.host, tf.tlsPath,
+	tapd, err := hubnode.DialTapdProofs(tf.host, tf.tlsPath,
 		tf.macaroonPath, c.GlobalString("network"))
 	if err != nil {
 		return err

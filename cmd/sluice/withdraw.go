@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/urfave/cli"
 )
@@ -85,7 +85,7 @@ func providerSharesAddress(c *cli.Context) error {
 			return errors.New("the share asset has no genesis yet: " +
 				"there is nothing to make an address for")
 		}
-		w, err := lightning.DialTapdWallet(ctx, tf.host, tf.tlsPath,
+		w, err := hubnode.DialTapdWallet(ctx, tf.host, tf.tlsPath,
 			tf.macaroonPath, c.GlobalString("network"))
 		if err != nil {
 			return fmt.Errorf("your tapd: %w", err)
@@ -101,7 +101,7 @@ func providerSharesAddress(c *cli.Context) error {
 			courier = "universerpc://" + tf.universe
 		}
 		made, err := w.NewGroupAddr(ctx, a.GroupKey, courier)
-		if errors.Is(err, lightning.ErrAssetUnknown) &&
+		if errors.Is(err, hubnode.ErrAssetUnknown) &&
 			tf.universe == "" {
 
 			return fmt.Errorf("your tapd: %w (give --universe, the "+

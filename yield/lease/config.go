@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 )
 
 // Name is the lease strategy's name: the reference of its ledger accounts
@@ -56,7 +56,7 @@ const (
 
 	// DefaultFundingConfirms is funding_confirms_within_blocks as
 	// get_info and orders advertise it: the open's confirmation target.
-	DefaultFundingConfirms = lightning.DefaultOpenTargetConf
+	DefaultFundingConfirms = hubnode.DefaultOpenTargetConf
 )
 
 // Config is what the operator sets for the lease strategy ([lease]).

@@ -7,6 +7,7 @@ import (
 
 	"github.com/btcsuite/btcd/wire"
 	"github.com/sluice-ln/sluice/failpoint"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/yield"
@@ -33,12 +34,12 @@ var Failpoints = outbound.Failpoints{
 // refusals are lnd's answers to an open that say it was refused for good:
 // no channel was made, and asking again would be refused again.
 var refusals = []error{
-	lightning.ErrChannelRequest,
-	lightning.ErrUnknownPeer,
-	lightning.ErrPeerUnreachable,
-	lightning.ErrInsufficientFunds,
-	lightning.ErrChannelSize,
-	lightning.ErrOpenRefused,
+	hubnode.ErrChannelRequest,
+	hubnode.ErrUnknownPeer,
+	hubnode.ErrPeerUnreachable,
+	hubnode.ErrInsufficientFunds,
+	hubnode.ErrChannelSize,
+	hubnode.ErrOpenRefused,
 }
 
 // refused reports whether err is one of refusals.
@@ -151,14 +152,14 @@ func (s *Strategy) Execute(ctx context.Context, a yield.Action,
 	}
 	if !found {
 		s.hit(FailpointOpenBeforeCall)
-		point, err := s.node.Open(ctx, lightning.OpenRequest{
+		point, err := s.node.Open(ctx, hubnode.OpenRequest{
 			Peer:       l.Node,
 			Amount:     l.Capacity,
 			Memo:       l.Memo(),
 			TargetConf: int32(s.cfg.FundingConfirms),
 		})
 		switch {
-		case errors.Is(err, lightning.ErrMemoInUse):
+		case errors.Is(err, hubnode.ErrMemoInUse):
 			// Made meanwhile: Open returns its point.
 
 		case err != nil && refused(err):
@@ -169,8 +170,8 @@ func (s *Strategy) Execute(ctx context.Context, a yield.Action,
 				"open: %w", l.ID, err)
 		}
 		s.hit(FailpointOpenAfterCall)
-		st = lightning.ChannelState{Point: point,
-			Status: lightning.StatusPendingOpen}
+		st = hubnode.ChannelState{Point: point,
+			Status: hubnode.StatusPendingOpen}
 	}
 	if err := s.recordPoint(ctx, &l, st.Point); err != nil {
 		return yield.ActionOutcome{}, err

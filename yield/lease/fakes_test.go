@@ -13,6 +13,7 @@ import (
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/yield"
@@ -26,10 +27,10 @@ type fakeNode struct {
 	known  map[route.Vertex]bool
 	// connected are the nodes the hub is connected to now.
 	connected map[route.Vertex]bool
-	channels  map[wire.OutPoint]*lightning.ChannelState
-	fees      map[chainhash.Hash]lightning.TxInfo
+	channels  map[wire.OutPoint]*hubnode.ChannelState
+	fees      map[chainhash.Hash]hubnode.TxInfo
 	opens     int
-	closes    []lightning.CloseRequest
+	closes    []hubnode.CloseRequest
 	openErr   error
 	closeErr  error
 	nextTx    byte
@@ -38,8 +39,8 @@ type fakeNode struct {
 func newFakeNode() *fakeNode {
 	return &fakeNode{height: 100, known: map[route.Vertex]bool{},
 		connected: map[route.Vertex]bool{},
-		channels:  map[wire.OutPoint]*lightning.ChannelState{},
-		fees:      map[chainhash.Hash]lightning.TxInfo{}}
+		channels:  map[wire.OutPoint]*hubnode.ChannelState{},
+		fees:      map[chainhash.Hash]hubnode.TxInfo{}}
 }
 
 func (n *fakeNode) tx() chainhash.Hash {
@@ -49,7 +50,7 @@ func (n *fakeNode) tx() chainhash.Hash {
 	return h
 }
 
-func (n *fakeNode) Open(_ context.Context, req lightning.OpenRequest) (
+func (n *fakeNode) Open(_ context.Context, req hubnode.OpenRequest) (
 	wire.OutPoint, error) {
 
 	n.mu.Lock()
@@ -58,46 +59,46 @@ func (n *fakeNode) Open(_ context.Context, req lightning.OpenRequest) (
 		return wire.OutPoint{}, n.openErr
 	}
 	for _, c := range n.channels {
-		if c.Memo == req.Memo && c.Status != lightning.StatusClosed {
-			return c.Point, fmt.Errorf("%w", lightning.ErrMemoInUse)
+		if c.Memo == req.Memo && c.Status != hubnode.StatusClosed {
+			return c.Point, fmt.Errorf("%w", hubnode.ErrMemoInUse)
 		}
 	}
 	n.opens++
 	p := wire.OutPoint{Hash: n.tx(), Index: 1}
-	n.channels[p] = &lightning.ChannelState{Point: p, Peer: req.Peer,
-		Status: lightning.StatusPendingOpen, Capacity: req.Amount,
+	n.channels[p] = &hubnode.ChannelState{Point: p, Peer: req.Peer,
+		Status: hubnode.StatusPendingOpen, Capacity: req.Amount,
 		Memo: req.Memo}
-	n.fees[p.Hash] = lightning.TxInfo{Fee: 300, FeeKnown: true}
+	n.fees[p.Hash] = hubnode.TxInfo{Fee: 300, FeeKnown: true}
 	return p, nil
 }
 
 func (n *fakeNode) ByMemo(_ context.Context, memo string) (
-	lightning.ChannelState, bool, error) {
+	hubnode.ChannelState, bool, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, c := range n.channels {
-		if c.Memo == memo && c.Status != lightning.StatusClosed {
+		if c.Memo == memo && c.Status != hubnode.StatusClosed {
 			return *c, true, nil
 		}
 	}
-	return lightning.ChannelState{}, false, nil
+	return hubnode.ChannelState{}, false, nil
 }
 
 func (n *fakeNode) ByPoint(_ context.Context, p wire.OutPoint) (
-	lightning.ChannelState, error) {
+	hubnode.ChannelState, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if c, ok := n.channels[p]; ok {
 		return *c, nil
 	}
-	return lightning.ChannelState{Point: p,
-		Status: lightning.StatusUnknown}, nil
+	return hubnode.ChannelState{Point: p,
+		Status: hubnode.StatusUnknown}, nil
 }
 
 func (n *fakeNode) Close(_ context.Context, p wire.OutPoint,
-	req lightning.CloseRequest) (chainhash.Hash, error) {
+	req hubnode.CloseRequest) (chainhash.Hash, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -106,7 +107,7 @@ func (n *fakeNode) Close(_ context.Context, p wire.OutPoint,
 	}
 	c, ok := n.channels[p]
 	if !ok {
-		return chainhash.Hash{}, lightning.ErrChannelNotFound
+		return chainhash.Hash{}, hubnode.ErrChannelNotFound
 	}
 	n.closes = append(n.closes, req)
 	if c.CloseTxid != nil {
@@ -114,19 +115,19 @@ func (n *fakeNode) Close(_ context.Context, p wire.OutPoint,
 	}
 	txid := n.tx()
 	c.CloseTxid = &txid
-	c.Status = lightning.StatusClosing
-	n.fees[txid] = lightning.TxInfo{Fee: 200, FeeKnown: true}
+	c.Status = hubnode.StatusClosing
+	n.fees[txid] = hubnode.TxInfo{Fee: 200, FeeKnown: true}
 	return txid, nil
 }
 
 func (n *fakeNode) TxFee(_ context.Context, txid chainhash.Hash) (
-	lightning.TxInfo, error) {
+	hubnode.TxInfo, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	info, ok := n.fees[txid]
 	if !ok {
-		return lightning.TxInfo{}, lightning.ErrTxNotFound
+		return hubnode.TxInfo{}, hubnode.ErrTxNotFound
 	}
 	return info, nil
 }
@@ -167,7 +168,7 @@ func (n *fakeNode) confirm(p wire.OutPoint) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c := n.channels[p]
-	c.Status = lightning.StatusOpen
+	c.Status = hubnode.StatusOpen
 	c.OpenHeight = n.height
 }
 
@@ -180,9 +181,9 @@ func (n *fakeNode) closed(p wire.OutPoint) {
 	if c.CloseTxid == nil {
 		txid := n.tx()
 		c.CloseTxid = &txid
-		n.fees[txid] = lightning.TxInfo{Fee: 200, FeeKnown: true}
+		n.fees[txid] = hubnode.TxInfo{Fee: 200, FeeKnown: true}
 	}
-	c.Status = lightning.StatusClosed
+	c.Status = hubnode.StatusClosed
 	c.CloseHeight = n.height
 }
 
@@ -201,8 +202,8 @@ type fakeInvoices struct {
 }
 
 type fakeInvoice struct {
-	req   lightning.HoldRequest
-	state lightning.HoldState
+	req   hubnode.HoldRequest
+	state hubnode.HoldState
 }
 
 func newFakeInvoices() *fakeInvoices {
@@ -210,7 +211,7 @@ func newFakeInvoices() *fakeInvoices {
 }
 
 func (f *fakeInvoices) AddHold(_ context.Context,
-	req lightning.HoldRequest) (string, error) {
+	req hubnode.HoldRequest) (string, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -220,19 +221,19 @@ func (f *fakeInvoices) AddHold(_ context.Context,
 	f.adds++
 	if _, ok := f.invoices[req.Hash]; !ok {
 		f.invoices[req.Hash] = &fakeInvoice{req: req,
-			state: lightning.HoldState{State: lightning.HoldOpen}}
+			state: hubnode.HoldState{State: hubnode.HoldOpen}}
 	}
 	return "lnbcrt" + req.Hash.String()[:16], nil
 }
 
 func (f *fakeInvoices) State(_ context.Context, h lntypes.Hash) (
-	lightning.HoldState, error) {
+	hubnode.HoldState, error) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	inv, ok := f.invoices[h]
 	if !ok {
-		return lightning.HoldState{}, lightning.ErrInvoiceNotFound
+		return hubnode.HoldState{}, lightning.ErrInvoiceNotFound
 	}
 	return inv.state, nil
 }
@@ -244,12 +245,12 @@ func (f *fakeInvoices) Settle(_ context.Context, p lntypes.Preimage) error {
 	switch {
 	case !ok:
 		return lightning.ErrInvoiceNotFound
-	case inv.state.State == lightning.HoldCanceled:
-		return lightning.ErrInvoiceCanceled
-	case inv.state.State == lightning.HoldOpen:
-		return lightning.ErrHoldNotAccepted
+	case inv.state.State == hubnode.HoldCanceled:
+		return hubnode.ErrInvoiceCanceled
+	case inv.state.State == hubnode.HoldOpen:
+		return hubnode.ErrHoldNotAccepted
 	}
-	inv.state.State = lightning.HoldSettled
+	inv.state.State = hubnode.HoldSettled
 	inv.state.HTLCExpiry = 0
 	return nil
 }
@@ -261,10 +262,10 @@ func (f *fakeInvoices) Cancel(_ context.Context, h lntypes.Hash) error {
 	switch {
 	case !ok:
 		return lightning.ErrInvoiceNotFound
-	case inv.state.State == lightning.HoldSettled:
+	case inv.state.State == hubnode.HoldSettled:
 		return lightning.ErrInvoiceSettled
 	}
-	inv.state = lightning.HoldState{State: lightning.HoldCanceled}
+	inv.state = hubnode.HoldState{State: hubnode.HoldCanceled}
 	return nil
 }
 
@@ -280,7 +281,7 @@ func (f *fakeInvoices) pay(t *testing.T, h lntypes.Hash,
 	if !ok {
 		t.Fatalf("pay: no invoice %v", h)
 	}
-	inv.state = lightning.HoldState{State: lightning.HoldAccepted,
+	inv.state = hubnode.HoldState{State: hubnode.HoldAccepted,
 		AmountPaid: lnwire.MilliSatoshi(amt), HTLCExpiry: expiry}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/yield"
@@ -143,20 +144,20 @@ func (s *Strategy) awaiting(ctx context.Context, l Lease) (Lease, error) {
 	}
 
 	switch {
-	case st.State == lightning.HoldAccepted &&
+	case st.State == hubnode.HoldAccepted &&
 		ledger.MilliSatoshi(st.AmountPaid) >= l.Premium,
-		st.State == lightning.HoldSettled:
+		st.State == hubnode.HoldSettled:
 
 		l.State = StatePaid
 		l.HTLCExpiry = uint32(max(st.HTLCExpiry, 0))
 		return l, s.save(ctx, l, StateAwaitingPayment)
 
-	case st.State == lightning.HoldCanceled:
+	case st.State == hubnode.HoldCanceled:
 		l.State, l.InvoiceDone = StateCancelled, true
 		l.Reason = "the invoice was cancelled unpaid"
 		return l, s.save(ctx, l, StateAwaitingPayment)
 
-	case expired && st.State == lightning.HoldOpen:
+	case expired && st.State == hubnode.HoldOpen:
 		l.State = StateCancelled
 		l.Reason = "the invoice expired unpaid"
 		if err := s.save(ctx, l, StateAwaitingPayment); err != nil {
@@ -177,7 +178,7 @@ func (s *Strategy) paid(ctx context.Context, l Lease, height uint32) (Lease,
 	if err != nil {
 		return l, err
 	}
-	if st.State == lightning.HoldCanceled {
+	if st.State == hubnode.HoldCanceled {
 		l.State, l.InvoiceDone = StateCancelled, true
 		l.Reason = "lnd cancelled the held payment"
 		return l, s.save(ctx, l, StatePaid)
@@ -227,12 +228,12 @@ func (s *Strategy) opening(ctx context.Context, books yield.Books, l Lease,
 		return l, err
 	}
 	switch st.Status {
-	case lightning.StatusOpen:
+	case hubnode.StatusOpen:
 		if st.OpenHeight == 0 {
 			return l, nil
 		}
 
-	case lightning.StatusClosing, lightning.StatusClosed:
+	case hubnode.StatusClosing, hubnode.StatusClosed:
 		// Closed before it opened: nothing was leased.
 		if err := s.cancelHeld(ctx, &l); err != nil {
 			return l, err
@@ -249,7 +250,7 @@ func (s *Strategy) opening(ctx context.Context, books yield.Books, l Lease,
 	case err == nil:
 		l.Settled, l.InvoiceDone = true, true
 
-	case errors.Is(err, lightning.ErrInvoiceCanceled):
+	case errors.Is(err, hubnode.ErrInvoiceCanceled):
 		// The payment went back before the channel opened: the
 		// buyer has it, the hub closes the channel.
 		l.InvoiceDone = true
@@ -295,7 +296,7 @@ func (s *Strategy) postOpenCost(ctx context.Context, books yield.Books,
 	}
 	info, err := s.node.TxFee(ctx, txid)
 	switch {
-	case errors.Is(err, lightning.ErrTxNotFound):
+	case errors.Is(err, hubnode.ErrTxNotFound):
 		log.Warnf("Lease %s: the wallet does not know funding "+
 			"transaction %v: no open fee posted", l.ID, txid)
 
@@ -331,8 +332,8 @@ func (s *Strategy) active(ctx context.Context, books yield.Books, l Lease,
 	if err != nil {
 		return l, err
 	}
-	if st.Status == lightning.StatusClosing ||
-		st.Status == lightning.StatusClosed {
+	if st.Status == hubnode.StatusClosing ||
+		st.Status == hubnode.StatusClosed {
 
 		// Closed early (by the peer, or forced): the buyer paid for
 		// the lease, so all of its premium is recognised now.
@@ -404,19 +405,19 @@ func (s *Strategy) expired(ctx context.Context, l Lease, height uint32) (
 		return l, fmt.Errorf("channel point %q: %w", l.ChanPoint, err)
 	}
 	force := height >= l.ExpiryHeight+s.cfg.ForceCloseAfter
-	req := lightning.CloseRequest{TargetConf: int32(s.cfg.FundingConfirms)}
+	req := hubnode.CloseRequest{TargetConf: int32(s.cfg.FundingConfirms)}
 	if force {
-		req = lightning.CloseRequest{Force: true}
+		req = hubnode.CloseRequest{Force: true}
 	}
 	txid, err := s.node.Close(ctx, *point, req)
 	switch {
-	case errors.Is(err, lightning.ErrPeerUnreachable):
+	case errors.Is(err, hubnode.ErrPeerUnreachable):
 		log.Infof("Lease %s: the buyer is offline; closing again "+
 			"later (forced from height %d)", l.ID,
 			l.ExpiryHeight+s.cfg.ForceCloseAfter)
 		return l, nil
 
-	case errors.Is(err, lightning.ErrChannelNotFound):
+	case errors.Is(err, hubnode.ErrChannelNotFound):
 		st, err := s.node.ByPoint(ctx, *point)
 		if err != nil {
 			return l, err
@@ -434,7 +435,7 @@ func (s *Strategy) expired(ctx context.Context, l Lease, height uint32) (
 // toClosing records a lease whose channel lnd reports closing or closed as
 // closing, with its closing txid when lnd has one.
 func (s *Strategy) toClosing(ctx context.Context, l Lease,
-	st lightning.ChannelState, from State) (Lease, error) {
+	st hubnode.ChannelState, from State) (Lease, error) {
 
 	if st.CloseTxid != nil && l.CloseTxid == "" {
 		l.CloseTxid = st.CloseTxid.String()
@@ -459,7 +460,7 @@ func (s *Strategy) closing(ctx context.Context, books yield.Books,
 	if st.CloseTxid != nil && l.CloseTxid == "" {
 		l.CloseTxid = st.CloseTxid.String()
 	}
-	if st.Status != lightning.StatusClosed {
+	if st.Status != hubnode.StatusClosed {
 		return l, nil
 	}
 	if !l.CloseCostPosted {
@@ -497,7 +498,7 @@ func (s *Strategy) postCloseCost(ctx context.Context, books yield.Books,
 	}
 	info, err := s.node.TxFee(ctx, *txid)
 	switch {
-	case errors.Is(err, lightning.ErrTxNotFound):
+	case errors.Is(err, hubnode.ErrTxNotFound):
 		log.Warnf("Lease %s: the wallet does not know closing "+
 			"transaction %v: no close fee posted", l.ID, txid)
 

@@ -7,14 +7,14 @@ import (
 	"github.com/lightninglabs/lndclient"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/routing/route"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/yield"
 )
 
 // Node is what the strategy needs of the hub's lnd, in package lightning's
 // terms: Hub satisfies it.
 type Node interface {
-	lightning.ChannelOps
+	hubnode.ChannelOps
 
 	// BestHeight is the height of the hub's best block.
 	BestHeight(ctx context.Context) (uint32, error)
@@ -23,20 +23,20 @@ type Node interface {
 	Connected(ctx context.Context, node route.Vertex) (bool, error)
 }
 
-// Invoices is the hub's hold invoices: *lightning.HoldInvoices.
+// Invoices is the hub's hold invoices: *hubnode.HoldInvoices.
 type Invoices interface {
 	// AddHold adds a hold invoice and returns its payment request; the
 	// same request again returns the same invoice.
-	AddHold(ctx context.Context, req lightning.HoldRequest) (string,
+	AddHold(ctx context.Context, req hubnode.HoldRequest) (string,
 		error)
 
 	// State says where the invoice is; lightning.ErrInvoiceNotFound
 	// when lnd does not know it.
-	State(ctx context.Context, hash lntypes.Hash) (lightning.HoldState,
+	State(ctx context.Context, hash lntypes.Hash) (hubnode.HoldState,
 		error)
 
 	// Settle takes the held payment (a settled invoice: success);
-	// lightning.ErrInvoiceCanceled, ErrHoldNotAccepted.
+	// hubnode.ErrInvoiceCanceled, ErrHoldNotAccepted.
 	Settle(ctx context.Context, preimage lntypes.Preimage) error
 
 	// Cancel gives the held payment back (a cancelled invoice:
@@ -44,7 +44,7 @@ type Invoices interface {
 	Cancel(ctx context.Context, hash lntypes.Hash) error
 }
 
-var _ Invoices = (*lightning.HoldInvoices)(nil)
+var _ Invoices = (*hubnode.HoldInvoices)(nil)
 
 // Vault is what the strategy reads of the vault to quote a request: its
 // state (caps, principals, idle, floor) and the kill switches.
@@ -93,8 +93,8 @@ type Store interface {
 // Hub is the hub's lnd as the strategy uses it: its channel operations,
 // its graph, and its chain height.
 type Hub struct {
-	*lightning.HubChannels
-	*lightning.Graph
+	*hubnode.HubChannels
+	*hubnode.Graph
 
 	// Client answers GetInfo, for the height.
 	Client lndclient.LightningClient
@@ -103,8 +103,8 @@ type Hub struct {
 // NewHub returns the strategy's Node over the hub's lnd.
 func NewHub(client lndclient.LightningClient) Hub {
 	return Hub{
-		HubChannels: lightning.NewHubChannels(client),
-		Graph:       lightning.NewGraph(client),
+		HubChannels: hubnode.NewHubChannels(client),
+		Graph:       hubnode.NewGraph(client),
 		Client:      client,
 	}
 }

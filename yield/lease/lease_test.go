@@ -10,8 +10,8 @@ import (
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/yield"
 )
 
@@ -453,7 +453,7 @@ func TestLeaseLifecycle(t *testing.T) {
 
 	// Unconfirmed: nothing moves, the payment stays held.
 	e.harvest()
-	if e.inv.state(l.Hash) != lightning.HoldAccepted {
+	if e.inv.state(l.Hash) != hubnode.HoldAccepted {
 		t.Fatal("settled before the channel opened")
 	}
 
@@ -466,7 +466,7 @@ func TestLeaseLifecycle(t *testing.T) {
 	got = e.lease(l.ID)
 	if got.State != StateActive || !got.Settled ||
 		got.StartHeight != start || got.ExpiryHeight != start+10 ||
-		e.inv.state(l.Hash) != lightning.HoldSettled {
+		e.inv.state(l.Hash) != hubnode.HoldSettled {
 
 		t.Fatalf("after confirming: %+v", got)
 	}
@@ -543,14 +543,14 @@ func TestOpenRefused(t *testing.T) {
 	e.inv.pay(t, l.Hash, l.Premium, int32(e.node.height+144))
 	e.harvest()
 	p := e.propose()
-	e.node.openErr = lightning.ErrOpenRefused
+	e.node.openErr = hubnode.ErrOpenRefused
 	out := e.execute(p.Actions[0], 3)
 	if !out.Failed {
 		t.Fatalf("outcome %+v", out)
 	}
 	got := e.lease(l.ID)
 	if got.State != StateFailed || !got.InvoiceDone ||
-		e.inv.state(l.Hash) != lightning.HoldCanceled {
+		e.inv.state(l.Hash) != hubnode.HoldCanceled {
 
 		t.Fatalf("after refusal: %+v, invoice %s", got,
 			e.inv.state(l.Hash))
@@ -586,7 +586,7 @@ func TestOpenUnknownOutcome(t *testing.T) {
 		t.Fatal("unknown outcome gave no error")
 	}
 	if got := e.lease(l.ID); got.State != StateOpening ||
-		e.inv.state(l.Hash) != lightning.HoldAccepted {
+		e.inv.state(l.Hash) != hubnode.HoldAccepted {
 
 		t.Fatalf("after unknown outcome: %s", got.State)
 	}
@@ -644,7 +644,7 @@ func TestPaidCancelledNearExpiry(t *testing.T) {
 	e.harvest()
 	got := e.lease(l.ID)
 	if got.State != StateCancelled ||
-		e.inv.state(l.Hash) != lightning.HoldCanceled {
+		e.inv.state(l.Hash) != hubnode.HoldCanceled {
 
 		t.Fatalf("at the margin: %+v", got)
 	}
@@ -664,7 +664,7 @@ func TestInvoiceExpiredUnpaid(t *testing.T) {
 	e.harvest()
 	got := e.lease(l.ID)
 	if got.State != StateCancelled || !got.InvoiceDone ||
-		e.inv.state(l.Hash) != lightning.HoldCanceled {
+		e.inv.state(l.Hash) != hubnode.HoldCanceled {
 
 		t.Fatalf("after expiry: %+v", got)
 	}
@@ -714,7 +714,7 @@ func TestCloseForcedWhenPeerOffline(t *testing.T) {
 	}
 	e.harvest()
 	e.node.mine(10)
-	e.node.closeErr = lightning.ErrPeerUnreachable
+	e.node.closeErr = hubnode.ErrPeerUnreachable
 	e.harvest()
 	if got := e.lease(l.ID); got.State != StateExpired {
 		t.Fatalf("buyer offline: %s", got.State)

@@ -11,6 +11,7 @@ import (
 	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/yield"
@@ -340,7 +341,7 @@ func (s *Strategy) invoice(ctx context.Context, l Lease) (Lease, error) {
 	if l.PayReq != "" || l.State != StateAwaitingPayment {
 		return l, nil
 	}
-	payReq, err := s.invoices.AddHold(ctx, lightning.HoldRequest{
+	payReq, err := s.invoices.AddHold(ctx, hubnode.HoldRequest{
 		Hash:       l.Hash,
 		Amount:     lnwire.MilliSatoshi(l.Premium),
 		Memo:       InvoiceMemo(l.ID),
@@ -437,7 +438,7 @@ func (s *Strategy) Propose(ctx context.Context, obs yield.Observation,
 		}
 		fee, err := s.node.EstimateOpenFee(ctx, l.Capacity,
 			int32(s.cfg.FundingConfirms))
-		if errors.Is(err, lightning.ErrInsufficientFunds) {
+		if errors.Is(err, hubnode.ErrInsufficientFunds) {
 			leftOut("the hub's wallet cannot fund it: " +
 				err.Error())
 			continue

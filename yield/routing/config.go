@@ -6,7 +6,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/lightningnetwork/lnd/routing/route"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 )
 
 // ErrInvalidConfig is returned by New for a Config it cannot run with; the
@@ -25,7 +25,7 @@ const (
 
 	// DefaultTargetConf is the confirmation target of opens and closes
 	// when Config sets none.
-	DefaultTargetConf = lightning.DefaultOpenTargetConf
+	DefaultTargetConf = hubnode.DefaultOpenTargetConf
 )
 
 // Config is what the operator sets for the routing strategy.
@@ -40,7 +40,7 @@ type Config struct {
 	// Policy is the forwarding policy its channels carry: set at the
 	// open (base fee and rate) and restored by a plan when lnd reports
 	// another.
-	Policy lightning.Policy
+	Policy hubnode.Policy
 
 	// TargetConf is the confirmation target of its opens and closes;
 	// zero is DefaultTargetConf.
@@ -100,7 +100,7 @@ func (c *Config) validate() error {
 
 // policyText is p as the strategy's facts and reasons write it:
 // "<base msat>/<ppm>/<delta>".
-func policyText(p lightning.Policy) string {
+func policyText(p hubnode.Policy) string {
 	return fmt.Sprintf("%d/%d/%d", uint64(p.BaseFeeMsat), p.FeeRatePPM,
 		p.TimeLockDelta)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -13,15 +13,15 @@ import (
 // call was refused for good: nothing was done, and asking again the same
 // way would be refused again.
 var refusals = []error{
-	lightning.ErrChannelRequest,
-	lightning.ErrUnknownPeer,
-	lightning.ErrPeerUnreachable,
-	lightning.ErrInsufficientFunds,
-	lightning.ErrChannelSize,
-	lightning.ErrOpenRefused,
-	lightning.ErrChannelNotFound,
-	lightning.ErrChannelPending,
-	lightning.ErrPolicyRefused,
+	hubnode.ErrChannelRequest,
+	hubnode.ErrUnknownPeer,
+	hubnode.ErrPeerUnreachable,
+	hubnode.ErrInsufficientFunds,
+	hubnode.ErrChannelSize,
+	hubnode.ErrOpenRefused,
+	hubnode.ErrChannelNotFound,
+	hubnode.ErrChannelPending,
+	hubnode.ErrPolicyRefused,
 }
 
 // refused reports whether err is lnd's refusal of a call rather than a

@@ -11,7 +11,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/yield"
 )
@@ -125,7 +125,7 @@ func (s *Strategy) executeOpen(ctx context.Context, a yield.Action) (
 	}
 	if !found {
 		s.hit(FailpointOpenBeforeCall)
-		point, err := s.node.Open(ctx, lightning.OpenRequest{
+		point, err := s.node.Open(ctx, hubnode.OpenRequest{
 			Peer:        peer,
 			Amount:      btcutil.Amount(a.Amount.ToSatoshisFloor()),
 			Memo:        ch.Memo,
@@ -134,7 +134,7 @@ func (s *Strategy) executeOpen(ctx context.Context, a yield.Action) (
 			FeeRatePPM:  &policy.FeeRatePPM,
 		})
 		switch {
-		case errors.Is(err, lightning.ErrMemoInUse):
+		case errors.Is(err, hubnode.ErrMemoInUse):
 			// Made meanwhile: Open returns its point.
 
 		case err != nil && refused(err):
@@ -145,8 +145,8 @@ func (s *Strategy) executeOpen(ctx context.Context, a yield.Action) (
 				a.ID, err)
 		}
 		s.hit(FailpointOpenAfterCall)
-		st = lightning.ChannelState{Point: point,
-			Status: lightning.StatusPendingOpen}
+		st = hubnode.ChannelState{Point: point,
+			Status: hubnode.StatusPendingOpen}
 	}
 
 	if err := s.recordPoint(ctx, ch, st); err != nil {
@@ -188,7 +188,7 @@ func (s *Strategy) openRefused(ctx context.Context, ch Channel,
 
 // recordPoint records the channel lnd has for ch's open.
 func (s *Strategy) recordPoint(ctx context.Context, ch Channel,
-	st lightning.ChannelState) error {
+	st hubnode.ChannelState) error {
 
 	ch.ChanPoint = st.Point.String()
 	ch.OpenTxid = st.Point.Hash.String()
@@ -202,16 +202,16 @@ func (s *Strategy) recordPoint(ctx context.Context, ch Channel,
 }
 
 // statusOf is the strategy's status for lnd's; false for
-// lightning.StatusUnknown.
-func statusOf(s lightning.ChannelStatus) (ChannelStatus, bool) {
+// hubnode.StatusUnknown.
+func statusOf(s hubnode.ChannelStatus) (ChannelStatus, bool) {
 	switch s {
-	case lightning.StatusPendingOpen:
+	case hubnode.StatusPendingOpen:
 		return StatusOpening, true
-	case lightning.StatusOpen:
+	case hubnode.StatusOpen:
 		return StatusOpen, true
-	case lightning.StatusClosing:
+	case hubnode.StatusClosing:
 		return StatusClosing, true
-	case lightning.StatusClosed:
+	case hubnode.StatusClosed:
 		return StatusClosed, true
 	}
 	return "", false
@@ -221,7 +221,7 @@ func statusOf(s lightning.ChannelStatus) (ChannelStatus, bool) {
 // whether anything changed. A status behind ch's is ignored (lnd's lists
 // are read one after the other), as is what lnd no longer reports (the
 // short channel id of a force-closing channel).
-func applyState(ch *Channel, st lightning.ChannelState) bool {
+func applyState(ch *Channel, st hubnode.ChannelState) bool {
 	changed := false
 	if next, ok := statusOf(st.Status); ok && next != ch.Status &&
 		ch.Status.CanMoveTo(next) {
@@ -282,7 +282,7 @@ func (s *Strategy) executeClose(ctx context.Context, a yield.Action) (
 		return yield.ActionOutcome{Result: ch.CloseTxid}, nil
 	}
 
-	txid, err := s.node.Close(ctx, point, lightning.CloseRequest{
+	txid, err := s.node.Close(ctx, point, hubnode.CloseRequest{
 		TargetConf: s.cfg.TargetConf,
 	})
 	switch {
@@ -343,17 +343,17 @@ func (s *Strategy) executePolicy(ctx context.Context, a yield.Action) (
 
 // actionPolicy is the policy an action's params name, each one missing
 // taken from the config.
-func (s *Strategy) actionPolicy(a yield.Action) (lightning.Policy, error) {
+func (s *Strategy) actionPolicy(a yield.Action) (hubnode.Policy, error) {
 	p := s.cfg.Policy
 	for _, param := range a.Params {
 		name, value, ok := strings.Cut(param, "=")
 		if !ok {
-			return lightning.Policy{}, fmt.Errorf("param %q is not "+
+			return hubnode.Policy{}, fmt.Errorf("param %q is not "+
 				"name=value", param)
 		}
 		n, err := strconv.ParseUint(value, 10, 64)
 		if err != nil {
-			return lightning.Policy{}, fmt.Errorf("param %s: %w",
+			return hubnode.Policy{}, fmt.Errorf("param %s: %w",
 				name, err)
 		}
 		switch name {
@@ -365,14 +365,14 @@ func (s *Strategy) actionPolicy(a yield.Action) (lightning.Policy, error) {
 
 		case paramDelta:
 			if n < MinTimeLockDelta || n > 1<<16-1 {
-				return lightning.Policy{}, fmt.Errorf("param "+
+				return hubnode.Policy{}, fmt.Errorf("param "+
 					"%s: %d is out of [%d, %d]", name, n,
 					MinTimeLockDelta, 1<<16-1)
 			}
 			p.TimeLockDelta = uint32(n)
 
 		default:
-			return lightning.Policy{}, fmt.Errorf("unknown param "+
+			return hubnode.Policy{}, fmt.Errorf("unknown param "+
 				"%q", name)
 		}
 	}

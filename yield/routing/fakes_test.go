@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/yield"
@@ -24,13 +25,13 @@ import (
 type fakeNode struct {
 	mu sync.Mutex
 
-	chans  map[wire.OutPoint]*lightning.ChannelState
+	chans  map[wire.OutPoint]*hubnode.ChannelState
 	known  map[route.Vertex]bool
-	policy map[uint64]lightning.Policy
-	txs    map[chainhash.Hash]lightning.TxInfo
+	policy map[uint64]hubnode.Policy
+	txs    map[chainhash.Hash]hubnode.TxInfo
 
 	// forwards is the log, oldest first; pageSize caps a page.
-	forwards []lightning.Forward
+	forwards []hubnode.Forward
 	pageSize int
 
 	// fee is what EstimateOpenFee answers, per call amount ignored.
@@ -49,18 +50,18 @@ type fakeNode struct {
 
 	// openCalls counts every Open call, refused or not.
 	openCalls  int
-	lastOpen   lightning.OpenRequest
-	lastPolicy lightning.Policy
+	lastOpen   hubnode.OpenRequest
+	lastPolicy hubnode.Policy
 	nextTx     byte
 }
 
 func newFakeNode() *fakeNode {
 	return &fakeNode{
-		chans:    make(map[wire.OutPoint]*lightning.ChannelState),
+		chans:    make(map[wire.OutPoint]*hubnode.ChannelState),
 		known:    make(map[route.Vertex]bool),
-		policy:   make(map[uint64]lightning.Policy),
-		txs:      make(map[chainhash.Hash]lightning.TxInfo),
-		pageSize: lightning.MaxForwardsPage,
+		policy:   make(map[uint64]hubnode.Policy),
+		txs:      make(map[chainhash.Hash]hubnode.TxInfo),
+		pageSize: hubnode.MaxForwardsPage,
 		fee:      1500,
 	}
 }
@@ -72,7 +73,7 @@ func (n *fakeNode) txid() chainhash.Hash {
 	return chainhash.Hash{0xab, n.nextTx}
 }
 
-func (n *fakeNode) Open(_ context.Context, req lightning.OpenRequest) (
+func (n *fakeNode) Open(_ context.Context, req hubnode.OpenRequest) (
 	wire.OutPoint, error) {
 
 	n.mu.Lock()
@@ -84,49 +85,49 @@ func (n *fakeNode) Open(_ context.Context, req lightning.OpenRequest) (
 	}
 	for _, c := range n.chans {
 		if c.Memo == req.Memo {
-			return c.Point, lightning.ErrMemoInUse
+			return c.Point, hubnode.ErrMemoInUse
 		}
 	}
 	n.opens++
 	n.lastOpen = req
 	point := wire.OutPoint{Hash: n.txid(), Index: 1}
-	n.chans[point] = &lightning.ChannelState{Point: point,
-		Peer: req.Peer, Status: lightning.StatusPendingOpen,
+	n.chans[point] = &hubnode.ChannelState{Point: point,
+		Peer: req.Peer, Status: hubnode.StatusPendingOpen,
 		Capacity: req.Amount, Memo: req.Memo}
-	n.txs[point.Hash] = lightning.TxInfo{Fee: 900, FeeKnown: true}
+	n.txs[point.Hash] = hubnode.TxInfo{Fee: 900, FeeKnown: true}
 	return point, nil
 }
 
 func (n *fakeNode) ByMemo(_ context.Context, memo string) (
-	lightning.ChannelState, bool, error) {
+	hubnode.ChannelState, bool, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.byMemoErr != nil {
-		return lightning.ChannelState{}, false, n.byMemoErr
+		return hubnode.ChannelState{}, false, n.byMemoErr
 	}
 	for _, c := range n.chans {
-		if c.Memo == memo && c.Status != lightning.StatusClosed {
+		if c.Memo == memo && c.Status != hubnode.StatusClosed {
 			return *c, true, nil
 		}
 	}
-	return lightning.ChannelState{}, false, nil
+	return hubnode.ChannelState{}, false, nil
 }
 
 func (n *fakeNode) ByPoint(_ context.Context, point wire.OutPoint) (
-	lightning.ChannelState, error) {
+	hubnode.ChannelState, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if c, ok := n.chans[point]; ok {
 		return *c, nil
 	}
-	return lightning.ChannelState{Point: point,
-		Status: lightning.StatusUnknown}, nil
+	return hubnode.ChannelState{Point: point,
+		Status: hubnode.StatusUnknown}, nil
 }
 
 func (n *fakeNode) Close(_ context.Context, point wire.OutPoint,
-	_ lightning.CloseRequest) (chainhash.Hash, error) {
+	_ hubnode.CloseRequest) (chainhash.Hash, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -136,7 +137,7 @@ func (n *fakeNode) Close(_ context.Context, point wire.OutPoint,
 	}
 	c, ok := n.chans[point]
 	if !ok {
-		return chainhash.Hash{}, lightning.ErrChannelNotFound
+		return chainhash.Hash{}, hubnode.ErrChannelNotFound
 	}
 	if c.CloseTxid != nil {
 		return *c.CloseTxid, nil
@@ -144,20 +145,20 @@ func (n *fakeNode) Close(_ context.Context, point wire.OutPoint,
 	n.closes++
 	txid := n.txid()
 	c.CloseTxid = &txid
-	c.Status = lightning.StatusClosing
-	n.txs[txid] = lightning.TxInfo{Fee: 400, FeeKnown: true}
+	c.Status = hubnode.StatusClosing
+	n.txs[txid] = hubnode.TxInfo{Fee: 400, FeeKnown: true}
 	return txid, nil
 }
 
 func (n *fakeNode) TxFee(_ context.Context, txid chainhash.Hash) (
-	lightning.TxInfo, error) {
+	hubnode.TxInfo, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	info, ok := n.txs[txid]
 	if !ok {
-		return lightning.TxInfo{}, fmt.Errorf("tx %v: %w", txid,
-			lightning.ErrTxNotFound)
+		return hubnode.TxInfo{}, fmt.Errorf("tx %v: %w", txid,
+			hubnode.ErrTxNotFound)
 	}
 	return info, nil
 }
@@ -169,7 +170,7 @@ func (n *fakeNode) EstimateOpenFee(_ context.Context, _ btcutil.Amount,
 }
 
 func (n *fakeNode) SetPolicy(_ context.Context, point wire.OutPoint,
-	p lightning.Policy) error {
+	p hubnode.Policy) error {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -179,7 +180,7 @@ func (n *fakeNode) SetPolicy(_ context.Context, point wire.OutPoint,
 	}
 	c, ok := n.chans[point]
 	if !ok {
-		return lightning.ErrChannelNotFound
+		return hubnode.ErrChannelNotFound
 	}
 	n.sets++
 	n.lastPolicy = p
@@ -188,28 +189,28 @@ func (n *fakeNode) SetPolicy(_ context.Context, point wire.OutPoint,
 }
 
 func (n *fakeNode) Policy(_ context.Context, scid uint64) (
-	lightning.Policy, error) {
+	hubnode.Policy, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.policyReadErr != nil {
-		return lightning.Policy{}, n.policyReadErr
+		return hubnode.Policy{}, n.policyReadErr
 	}
 	p, ok := n.policy[scid]
 	if !ok {
-		return lightning.Policy{}, lightning.ErrChannelNotFound
+		return hubnode.Policy{}, hubnode.ErrChannelNotFound
 	}
 	return p, nil
 }
 
 // Page reads the log as lnd does: the series of forwards out of the
 // filter's channels at or after Start, numbered from 1.
-func (n *fakeNode) Page(_ context.Context, q lightning.ForwardQuery) (
-	lightning.ForwardPage, error) {
+func (n *fakeNode) Page(_ context.Context, q hubnode.ForwardQuery) (
+	hubnode.ForwardPage, error) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var series []lightning.Forward
+	var series []hubnode.Forward
 	for _, f := range n.forwards {
 		if f.Time.Unix() < q.Start.Unix() {
 			continue
@@ -222,7 +223,7 @@ func (n *fakeNode) Page(_ context.Context, q lightning.ForwardQuery) (
 		f.Index = uint64(len(series)) + 1
 		series = append(series, f)
 	}
-	page := lightning.ForwardPage{NextOffset: q.Offset}
+	page := hubnode.ForwardPage{NextOffset: q.Offset}
 	for _, f := range series {
 		if f.Index <= q.Offset {
 			continue
@@ -251,12 +252,12 @@ func (n *fakeNode) NodeInfo(_ context.Context, v route.Vertex) (
 // confirm moves the channel at point to open with scid, and confirms its
 // funding transaction.
 func (n *fakeNode) confirm(point wire.OutPoint, scid uint64,
-	p lightning.Policy) {
+	p hubnode.Policy) {
 
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c := n.chans[point]
-	c.Status = lightning.StatusOpen
+	c.Status = hubnode.StatusOpen
 	c.ShortChanID = scid
 	c.OpenHeight = uint32(scid >> 40)
 	n.policy[scid] = p
@@ -271,7 +272,7 @@ func (n *fakeNode) closed(point wire.OutPoint) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c := n.chans[point]
-	c.Status = lightning.StatusClosed
+	c.Status = hubnode.StatusClosed
 	c.Memo = ""
 	if c.CloseTxid == nil {
 		txid := n.txid()
@@ -284,7 +285,7 @@ func (n *fakeNode) closed(point wire.OutPoint) {
 }
 
 // forward logs forwards out of scid with the fees given.
-func (n *fakeNode) forward(scid uint64, fees ...lightning.Forward) {
+func (n *fakeNode) forward(scid uint64, fees ...hubnode.Forward) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, f := range fees {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/yield"
 )
 
@@ -65,7 +65,7 @@ func (s *Strategy) harvest(ctx context.Context, books yield.Books,
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	if st.Status == lightning.StatusUnknown {
+	if st.Status == hubnode.StatusUnknown {
 		log.Warnf("Channel %s of open %d: lnd has no channel there",
 			ch.ChanPoint, ch.ActionID)
 	}
@@ -156,13 +156,13 @@ func (s *Strategy) postFee(ctx context.Context, books yield.Books,
 	}
 	info, err := s.node.TxFee(ctx, *hash)
 	switch {
-	case errors.Is(err, lightning.ErrTxNotFound) && what == "close":
+	case errors.Is(err, hubnode.ErrTxNotFound) && what == "close":
 		log.Infof("Channel %s: the hub's wallet does not know the "+
 			"closing transaction %s (a close the peer made?): no "+
 			"cost posted", ch.ChanPoint, txid)
 		return true, nil
 
-	case errors.Is(err, lightning.ErrTxNotFound):
+	case errors.Is(err, hubnode.ErrTxNotFound):
 		// The funding transaction is the hub's own: the wallet knows
 		// it once published. Not yet, or not any more: look again.
 		log.Warnf("Channel %s: the hub's wallet does not know the "+
@@ -216,7 +216,7 @@ func (s *Strategy) readForwards(ctx context.Context, books yield.Books,
 	}
 
 	for {
-		page, err := s.node.Page(ctx, lightning.ForwardQuery{
+		page, err := s.node.Page(ctx, hubnode.ForwardQuery{
 			Start:           ch.OpenedAt,
 			OutgoingChanIDs: []uint64{scid},
 			Offset:          offset,

@@ -5,35 +5,35 @@ import (
 	"errors"
 
 	"github.com/btcsuite/btcd/wire"
-	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/hubnode"
 )
 
 // Node is what the strategy needs of the hub's lnd, in package
-// lightning's terms: *lightning.HubChannels, *lightning.HubForwards and
-// *lightning.Graph together (Hub) satisfy it.
+// lightning's terms: *hubnode.HubChannels, *hubnode.HubForwards and
+// *hubnode.Graph together (Hub) satisfy it.
 type Node interface {
-	lightning.ChannelOps
+	hubnode.ChannelOps
 
 	// SetPolicy sets the hub's forwarding policy of the channel.
 	SetPolicy(ctx context.Context, point wire.OutPoint,
-		policy lightning.Policy) error
+		policy hubnode.Policy) error
 
 	// Policy reads the hub's side of the channel's policy back from
 	// lnd's graph.
-	Policy(ctx context.Context, shortChanID uint64) (lightning.Policy,
+	Policy(ctx context.Context, shortChanID uint64) (hubnode.Policy,
 		error)
 
-	// Page reads one page of the hub's forwards (lightning.HubForwards).
-	Page(ctx context.Context, q lightning.ForwardQuery) (
-		lightning.ForwardPage, error)
+	// Page reads one page of the hub's forwards (hubnode.HubForwards).
+	Page(ctx context.Context, q hubnode.ForwardQuery) (
+		hubnode.ForwardPage, error)
 }
 
 // Hub is the hub's lnd as the strategy uses it: its channel operations,
 // its forwarding log and its graph.
 type Hub struct {
-	*lightning.HubChannels
-	*lightning.HubForwards
-	*lightning.Graph
+	*hubnode.HubChannels
+	*hubnode.HubForwards
+	*hubnode.Graph
 }
 
 // Compile-time check that the adapters are what the strategy needs.

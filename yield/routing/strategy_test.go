@@ -12,8 +12,8 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
-	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/yield"
 	"github.com/sluice-ln/sluice/yield/routing"
 	"google.golang.org/grpc/codes"
@@ -28,7 +28,7 @@ var (
 	start = time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
 
 	// policy is the configured policy.
-	policy = lightning.Policy{BaseFeeMsat: 1000, FeeRatePPM: 100,
+	policy = hubnode.Policy{BaseFeeMsat: 1000, FeeRatePPM: 100,
 		TimeLockDelta: 40}
 
 	// size is the configured channel size in msat.
@@ -222,7 +222,7 @@ func TestObserve(t *testing.T) {
 	ctx := context.Background()
 
 	pointA := e.opened(t, 1, peerA, 700<<40|1)
-	e.node.policy[700<<40|1] = lightning.Policy{BaseFeeMsat: 1,
+	e.node.policy[700<<40|1] = hubnode.Policy{BaseFeeMsat: 1,
 		FeeRatePPM: 2, TimeLockDelta: 80}
 
 	// An open not answered yet, a failed one, and one closed and
@@ -554,8 +554,8 @@ func TestExecuteOpen(t *testing.T) {
 	}
 
 	refusals := []error{
-		fmt.Errorf("open: %w", lightning.ErrInsufficientFunds),
-		fmt.Errorf("connect: %w", lightning.ErrUnknownPeer),
+		fmt.Errorf("open: %w", hubnode.ErrInsufficientFunds),
+		fmt.Errorf("connect: %w", hubnode.ErrUnknownPeer),
 		status.Error(codes.Unknown, "synced to chain: false"),
 		status.Error(codes.InvalidArgument, "bad request"),
 	}
@@ -663,7 +663,7 @@ func TestExecuteCloseAndPolicy(t *testing.T) {
 	}
 
 	// Policy: refused, then set.
-	e.node.policyErr = fmt.Errorf("set: %w", lightning.ErrPolicyRefused)
+	e.node.policyErr = fmt.Errorf("set: %w", hubnode.ErrPolicyRefused)
 	out, err, _ := e.execute(act(yield.ActionPolicy, point.String(),
 		policyParams...))
 	if err != nil || !out.Failed {
@@ -677,7 +677,7 @@ func TestExecuteCloseAndPolicy(t *testing.T) {
 	}
 	out, err, _ = e.execute(act(yield.ActionPolicy, point.String(),
 		"base_fee_msat=5", "fee_rate_ppm=6", "time_lock_delta=80"))
-	want := lightning.Policy{BaseFeeMsat: 5, FeeRatePPM: 6,
+	want := hubnode.Policy{BaseFeeMsat: 5, FeeRatePPM: 6,
 		TimeLockDelta: 80}
 	if err != nil || out.Failed || e.node.lastPolicy != want {
 		t.Fatalf("policy: %+v, %v, %+v", out, err, e.node.lastPolicy)
@@ -695,7 +695,7 @@ func TestExecuteCloseAndPolicy(t *testing.T) {
 	if err != nil || !out.Failed || e.node.closes != 0 {
 		t.Fatalf("close of another channel: %+v, %v", out, err)
 	}
-	e.node.closeErr = fmt.Errorf("close: %w", lightning.ErrChannelPending)
+	e.node.closeErr = fmt.Errorf("close: %w", hubnode.ErrChannelPending)
 	out, err, _ = e.execute(act(yield.ActionClose, point.String()))
 	if err != nil || !out.Failed {
 		t.Fatalf("refused close: %+v, %v", out, err)
@@ -726,12 +726,12 @@ func TestHarvest(t *testing.T) {
 	e := newEnv(t, peerA)
 	e.node.pageSize = 2
 	const scid = 700<<40 | 3<<16 | 1
-	at := func(sec int, fee lightning.Forward) lightning.Forward {
+	at := func(sec int, fee hubnode.Forward) hubnode.Forward {
 		fee.Time = start.Add(time.Duration(sec) * time.Second)
 		return fee
 	}
-	fwd := func(sec int, fee uint64) lightning.Forward {
-		return at(sec, lightning.Forward{Fee: lnwireMsat(fee)})
+	fwd := func(sec int, fee uint64) hubnode.Forward {
+		return at(sec, hubnode.Forward{Fee: lnwireMsat(fee)})
 	}
 
 	out, err, _ := e.execute(open(7, peerA))

@@ -1,4 +1,4 @@
-package lightning
+package hubnode
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
 	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/sluice-ln/sluice/lightning"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -262,9 +263,9 @@ func TestSettleCancel(t *testing.T) {
 	}{
 		{1, ErrHoldNotAccepted, c.canErr},
 		{2, c.setErr, c.canErr},
-		{3, nil, ErrInvoiceSettled},
+		{3, nil, lightning.ErrInvoiceSettled},
 		{4, ErrInvoiceCanceled, nil},
-		{5, ErrInvoiceNotFound, ErrInvoiceNotFound},
+		{5, lightning.ErrInvoiceNotFound, lightning.ErrInvoiceNotFound},
 	} {
 		err := h.Settle(ctx, preimageOf(tc.b))
 		if (tc.settle == nil) != (err == nil) ||
@@ -283,7 +284,7 @@ func TestSettleCancel(t *testing.T) {
 	}
 
 	if _, err := h.State(ctx, hashOf(5)); !errors.Is(err,
-		ErrInvoiceNotFound) {
+		lightning.ErrInvoiceNotFound) {
 
 		t.Errorf("state of unknown = %v", err)
 	}

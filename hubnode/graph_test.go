@@ -1,4 +1,4 @@
-package lightning
+package hubnode
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/lightning"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -70,20 +71,20 @@ func TestGraphNodeInfo(t *testing.T) {
 	if err != nil || info.Alias != "alice" || info.Channels != 2 ||
 		info.Capacity != 300 {
 
-		t.Errorf("NodeInfo = %+v, %v", info, err)
+		t.Errorf("lightning.NodeInfo = %+v, %v", info, err)
 	}
 
 	g = NewGraph(&graphClient{nodeErr: status.Error(codes.NotFound,
 		"unable to find node")})
 	if _, err := g.NodeInfo(context.Background(), node); !errors.Is(err,
-		ErrNodeNotFound) {
+		lightning.ErrNodeNotFound) {
 
-		t.Errorf("unknown node: %v, want ErrNodeNotFound", err)
+		t.Errorf("unknown node: %v, want lightning.ErrNodeNotFound", err)
 	}
 	g = NewGraph(&graphClient{nodeErr: status.Error(codes.Unavailable,
 		"down")})
 	_, err = g.NodeInfo(context.Background(), node)
-	if err == nil || errors.Is(err, ErrNodeNotFound) {
+	if err == nil || errors.Is(err, lightning.ErrNodeNotFound) {
 		t.Errorf("lnd down: %v, want a plain error", err)
 	}
 }
@@ -148,7 +149,7 @@ func TestGraphQueryRoute(t *testing.T) {
 		g := NewGraph(&graphClient{routeErr: tc.err})
 		_, err := g.QueryRoute(context.Background(), dest,
 			lnwire.MilliSatoshi(1), 1)
-		if err == nil || errors.Is(err, ErrNoRoute) != tc.noRoute {
+		if err == nil || errors.Is(err, lightning.ErrNoRoute) != tc.noRoute {
 			t.Errorf("%s: %v, no route %v", tc.name, err,
 				tc.noRoute)
 		}

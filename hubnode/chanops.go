@@ -1,4 +1,4 @@
-package lightning
+package hubnode
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/lightning"
 )
 
 // ChannelOps is what a strategy that puts capital in hub channels needs of
@@ -49,7 +50,7 @@ type ChannelOps interface {
 
 	// NodeInfo says what the hub's graph knows of node; an error
 	// wrapping ErrNodeNotFound when nothing.
-	NodeInfo(ctx context.Context, node route.Vertex) (NodeInfo, error)
+	NodeInfo(ctx context.Context, node route.Vertex) (lightning.NodeInfo, error)
 }
 
 // Compile-time check that the adapters are the operations.

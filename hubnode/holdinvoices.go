@@ -1,4 +1,4 @@
-package lightning
+package hubnode
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/lnwire"
+	"github.com/sluice-ln/sluice/lightning"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -38,10 +39,10 @@ var (
 // held until the hub settles or cancels), settled, canceled. They are the
 // InvoiceState values.
 const (
-	HoldOpen     = InvoiceOpen
-	HoldAccepted = InvoiceAccepted
-	HoldSettled  = InvoiceSettled
-	HoldCanceled = InvoiceCanceled
+	HoldOpen     = lightning.InvoiceOpen
+	HoldAccepted = lightning.InvoiceAccepted
+	HoldSettled  = lightning.InvoiceSettled
+	HoldCanceled = lightning.InvoiceCanceled
 )
 
 // HoldRequest asks for a hold invoice: one that lnd accepts but does not
@@ -70,7 +71,7 @@ type HoldRequest struct {
 // HoldState is where a hold invoice is.
 type HoldState struct {
 	// State is HoldOpen, HoldAccepted, HoldSettled or HoldCanceled.
-	State InvoiceState
+	State lightning.InvoiceState
 
 	// AmountPaid is what the held (or settled) HTLCs carry; 0 while
 	// open.
@@ -123,7 +124,7 @@ func (h *HoldInvoices) AddHold(ctx context.Context, req HoldRequest) (
 	// its message.
 	inv, lookupErr := h.lookup(ctx, req.Hash)
 	switch {
-	case errors.Is(lookupErr, ErrInvoiceNotFound):
+	case errors.Is(lookupErr, lightning.ErrInvoiceNotFound):
 		return "", fmt.Errorf("add hold invoice %v: %w", req.Hash, err)
 
 	case lookupErr != nil:
@@ -189,7 +190,7 @@ func holdState(inv *lnrpc.Invoice) HoldState {
 	case lnrpc.Invoice_CANCELED:
 		st.State = HoldCanceled
 	default:
-		st.State = InvoiceState(inv.State.String())
+		st.State = lightning.InvoiceState(inv.State.String())
 	}
 	for _, htlc := range inv.Htlcs {
 		if htlc.State == lnrpc.InvoiceHTLCState_CANCELED {
@@ -221,7 +222,7 @@ func (h *HoldInvoices) lookup(ctx context.Context, hash lntypes.Hash) (
 	switch {
 	case status.Code(err) == codes.NotFound:
 		return nil, fmt.Errorf("invoice %v: %w", hash,
-			ErrInvoiceNotFound)
+			lightning.ErrInvoiceNotFound)
 
 	case err != nil:
 		return nil, fmt.Errorf("lookup invoice %v: %w", hash, err)
@@ -231,7 +232,7 @@ func (h *HoldInvoices) lookup(ctx context.Context, hash lntypes.Hash) (
 
 // invoiceState is the state of the invoice with the hash.
 func (h *HoldInvoices) invoiceState(ctx context.Context,
-	hash lntypes.Hash) (InvoiceState, error) {
+	hash lntypes.Hash) (lightning.InvoiceState, error) {
 
 	st, err := h.State(ctx, hash)
 	return st.State, err
@@ -251,7 +252,7 @@ func (h *HoldInvoices) Settle(ctx context.Context,
 	}
 	st, lookupErr := h.invoiceState(ctx, hash)
 	switch {
-	case errors.Is(lookupErr, ErrInvoiceNotFound):
+	case errors.Is(lookupErr, lightning.ErrInvoiceNotFound):
 		return fmt.Errorf("settle invoice %v: %w", hash, lookupErr)
 	case lookupErr != nil:
 		return fmt.Errorf("settle invoice %v: %w (then: %w)", hash,
@@ -281,7 +282,7 @@ func (h *HoldInvoices) Cancel(ctx context.Context, hash lntypes.Hash) error {
 // canceled already is success, settled ErrInvoiceSettled, missing
 // ErrInvoiceNotFound.
 func cancelInvoice(ctx context.Context, invoices lndclient.InvoicesClient,
-	state func(context.Context, lntypes.Hash) (InvoiceState, error),
+	state func(context.Context, lntypes.Hash) (lightning.InvoiceState, error),
 	hash lntypes.Hash) error {
 
 	err := invoices.CancelInvoice(ctx, hash)
@@ -290,16 +291,16 @@ func cancelInvoice(ctx context.Context, invoices lndclient.InvoicesClient,
 	}
 	st, lookupErr := state(ctx, hash)
 	switch {
-	case errors.Is(lookupErr, ErrInvoiceNotFound):
+	case errors.Is(lookupErr, lightning.ErrInvoiceNotFound):
 		return fmt.Errorf("cancel invoice %v: %w", hash, lookupErr)
 	case lookupErr != nil:
 		return fmt.Errorf("cancel invoice %v: %w (then: %w)", hash, err,
 			lookupErr)
-	case st == InvoiceCanceled:
+	case st == lightning.InvoiceCanceled:
 		return nil
-	case st == InvoiceSettled:
+	case st == lightning.InvoiceSettled:
 		return fmt.Errorf("cancel invoice %v: %w", hash,
-			ErrInvoiceSettled)
+			lightning.ErrInvoiceSettled)
 	}
 	return fmt.Errorf("cancel invoice %v: %w", hash, err)
 }

@@ -1,4 +1,4 @@
-package lightning
+package hubnode
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/lightningnetwork/lnd/record"
 	"github.com/lightningnetwork/lnd/routing/route"
+	"github.com/sluice-ln/sluice/lightning"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -93,46 +94,46 @@ func TestSendKeysend(t *testing.T) {
 		err       error
 		accepted  int
 		succeeded bool
-		failure   FailureReason
+		failure   lightning.FailureReason
 		wantErr   error
 		notErr    error
 	}{
 		{name: "succeeded", updates: []*lnrpc.Payment{inflight,
 			inflight, succeeded}, accepted: 1, succeeded: true},
 		{name: "failed", updates: []*lnrpc.Payment{inflight, failed},
-			accepted: 1, failure: FailureReasonNoRoute},
+			accepted: 1, failure: lightning.FailureReasonNoRoute},
 		{name: "refused before recording",
 			err: status.Error(codes.Unknown,
 				"self-payments not allowed"),
-			wantErr: ErrPaymentRefused},
+			wantErr: lightning.ErrPaymentRefused},
 		{name: "bad argument",
 			err:     status.Error(codes.InvalidArgument, "amount"),
-			wantErr: ErrPaymentRefused},
+			wantErr: lightning.ErrPaymentRefused},
 		{name: "hash lnd has",
 			err:     status.Error(codes.AlreadyExists, "in flight"),
-			wantErr: ErrPaymentExists, notErr: ErrPaymentRefused},
+			wantErr: lightning.ErrPaymentExists, notErr: lightning.ErrPaymentRefused},
 		{name: "connection lost before recording",
 			err: status.Error(codes.Unavailable,
 				"transport closing"),
-			notErr: ErrPaymentRefused},
+			notErr: lightning.ErrPaymentRefused},
 		{name: "stream broke after recording",
 			updates:  []*lnrpc.Payment{inflight},
 			err:      status.Error(codes.Unknown, "stream reset"),
-			accepted: 1, notErr: ErrPaymentRefused},
+			accepted: 1, notErr: lightning.ErrPaymentRefused},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := &rawRouter{updates: tc.updates, err: tc.err}
 			p := NewHubPayments(&routerClient{raw: raw})
 			accepted := 0
-			res, err := p.SendKeysend(context.Background(), Keysend{
+			res, err := p.SendKeysend(context.Background(), lightning.Keysend{
 				Dest:     dest,
 				Preimage: preimage,
 				Amount:   5_000,
 				FeeLimit: 1_000,
 				Timeout:  30 * time.Second,
 				Records: map[uint64][]byte{
-					PayoutIDRecord: []byte("id-1"),
+					lightning.PayoutIDRecord: []byte("id-1"),
 				},
 			}, func() { accepted++ })
 
@@ -150,9 +151,9 @@ func TestSendKeysend(t *testing.T) {
 				string(preimage[:]):
 				t.Errorf("keysend record %x",
 					recs[record.KeySendType])
-			case string(recs[PayoutIDRecord]) != "id-1":
+			case string(recs[lightning.PayoutIDRecord]) != "id-1":
 				t.Errorf("payout id record %q",
-					recs[PayoutIDRecord])
+					recs[lightning.PayoutIDRecord])
 			case req.TimeoutSeconds != 30:
 				t.Errorf("timeout %d s", req.TimeoutSeconds)
 			case req.NoInflightUpdates:
@@ -207,12 +208,12 @@ func TestSendKeysendBadRecord(t *testing.T) {
 
 		raw := &rawRouter{}
 		p := NewHubPayments(&routerClient{raw: raw})
-		_, err := p.SendKeysend(context.Background(), Keysend{
+		_, err := p.SendKeysend(context.Background(), lightning.Keysend{
 			Amount:  1_000,
 			Records: map[uint64][]byte{typ: []byte("x")},
 		}, nil)
-		if !errors.Is(err, ErrBadRecord) {
-			t.Errorf("record %d: %v, want ErrBadRecord", typ, err)
+		if !errors.Is(err, lightning.ErrBadRecord) {
+			t.Errorf("record %d: %v, want lightning.ErrBadRecord", typ, err)
 		}
 		if raw.calls != 0 {
 			t.Errorf("record %d: lnd was asked", typ)
@@ -225,24 +226,24 @@ func TestSendKeysendBadRecord(t *testing.T) {
 func TestFailureReason(t *testing.T) {
 	tests := []struct {
 		reason lnrpc.PaymentFailureReason
-		want   FailureReason
+		want   lightning.FailureReason
 		route  bool
 	}{
 		{lnrpc.PaymentFailureReason_FAILURE_REASON_NONE,
-			FailureReasonNone, false},
+			lightning.FailureReasonNone, false},
 		{lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE,
-			FailureReasonNoRoute, true},
+			lightning.FailureReasonNoRoute, true},
 		{lnrpc.PaymentFailureReason_FAILURE_REASON_INSUFFICIENT_BALANCE,
-			FailureReasonInsufficientBalance, true},
+			lightning.FailureReasonInsufficientBalance, true},
 		{lnrpc.PaymentFailureReason_FAILURE_REASON_TIMEOUT,
-			FailureReasonTimeout, false},
+			lightning.FailureReasonTimeout, false},
 		{lnrpc.
 			PaymentFailureReason_FAILURE_REASON_INCORRECT_PAYMENT_DETAILS,
-			FailureReasonIncorrectPaymentDetails, false},
+			lightning.FailureReasonIncorrectPaymentDetails, false},
 		{lnrpc.PaymentFailureReason_FAILURE_REASON_ERROR,
-			FailureReasonError, false},
+			lightning.FailureReasonError, false},
 		{lnrpc.PaymentFailureReason_FAILURE_REASON_CANCELED,
-			FailureReasonCanceled, false},
+			lightning.FailureReasonCanceled, false},
 	}
 	for _, tc := range tests {
 		got := failureReason(tc.reason)
@@ -257,13 +258,31 @@ func TestFailureReason(t *testing.T) {
 		if got.String() != tc.reason.String() {
 			t.Errorf("%v is stored as %q", tc.reason, got.String())
 		}
-		back, ok := ParseFailureReason(tc.reason.String())
+		back, ok := lightning.ParseFailureReason(tc.reason.String())
 		if !ok || back != tc.want {
 			t.Errorf("%q reads back as %v, %v", tc.reason.String(),
 				back, ok)
 		}
 	}
-	if r, ok := ParseFailureReason("payment refused by lnd"); ok {
+	if r, ok := lightning.ParseFailureReason("payment refused by lnd"); ok {
 		t.Errorf("a refusal's message reads as reason %v", r)
+	}
+}
+
+// TestFailureReasonsAreLnds checks that lightning's failure reasons carry
+// lnd's numbers and names, every one of them, so that what the store keeps
+// reads back the same.
+func TestFailureReasonsAreLnds(t *testing.T) {
+	for v, name := range lnrpc.PaymentFailureReason_name {
+		r := failureReason(lnrpc.PaymentFailureReason(v))
+		if r.String() != name {
+			t.Errorf("reason %d: String %q, lnd names it %q", v,
+				r.String(), name)
+		}
+		back, ok := lightning.ParseFailureReason(name)
+		if !ok || back != r {
+			t.Errorf("ParseFailureReason(%q) = %v, %v; want %d",
+				name, back, ok, v)
+		}
 	}
 }
