@@ -30,9 +30,10 @@ var binaries struct {
 	// daemons are btcd, lnd, lncli, tapd and tapcli.
 	daemons devnet.Binaries
 
-	// sluiced and sluice are built from this tree.
+	// sluiced, sluice and sluice-agent are built from this tree.
 	sluiced string
 	sluice  string
+	agent   string
 
 	// repoRoot is the repository under test.
 	repoRoot string
@@ -89,14 +90,16 @@ func buildAll(ctx context.Context, dir string) error {
 
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+"/",
-		"./cmd/sluiced", "./cmd/sluice")
+		"./cmd/sluiced", "./cmd/sluice", "./cmd/sluice-agent")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build sluiced and sluice: %w\n%s", err, out)
+		return fmt.Errorf("build sluiced, sluice and sluice-agent: "+
+			"%w\n%s", err, out)
 	}
 	binaries.sluiced = filepath.Join(dir, "sluiced")
 	binaries.sluice = filepath.Join(dir, "sluice")
-	fmt.Fprintf(os.Stderr, "itest: built sluiced and sluice in %s\n",
+	binaries.agent = filepath.Join(dir, "sluice-agent")
+	fmt.Fprintf(os.Stderr, "itest: built sluiced, sluice and sluice-agent in %s\n",
 		time.Since(start).Round(100*time.Millisecond))
 	return nil
 }

@@ -96,7 +96,7 @@ func (l serveLevel) goalRatios(one serveLevel) (cpu, mem float64) {
 }
 
 // BenchmarkServeAgent measures what the serving agent itself costs the
-// provider's machine: `sluice agent serve` (the real binary, for the
+// provider's machine: `sluice-agent serve` (the real slim binary, for the
 // devnet's provider1, at its default interval, --slots 4) runs 0, 1, 2
 // and 4 jobs in turn, each a sandboxed `sleep` that uses no CPU of its own,
 // metered and streamed every second. At each level, once every job runs
@@ -465,7 +465,7 @@ func median(xs []float64) float64 {
 // writeServeTable prints the levels with the growth per job and the
 // ratios to the goals.
 func writeServeTable(w io.Writer, levels []serveLevel) error {
-	_, err := fmt.Fprintf(w, "the serving agent's own cost (the `sluice "+
+	_, err := fmt.Fprintf(w, "the serving agent's own cost (the `sluice-"+
 		"agent serve` process, not its sandboxes), heartbeat every "+
 		"%v, each job a sandboxed sleep metered and streamed every "+
 		"second; medians of %d windows of %v per level:\n",

@@ -17,7 +17,7 @@ import (
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 )
 
-// TestServeWorkload runs `sluice agent serve` for the devnet's linked
+// TestServeWorkload runs `sluice-agent serve` for the devnet's linked
 // provider1 as a process of its own; a buyer creates a job with a workload
 // (a script reading an input file) and pays it; the agent takes the job,
 // runs it in its sandbox, meters it and submits its result. The job is
@@ -167,7 +167,7 @@ func TestServeWorkload(t *testing.T) {
 	}
 }
 
-// serveAgent is a `sluice agent serve` process.
+// serveAgent is a `sluice-agent serve` process.
 type serveAgent struct {
 	cmd *exec.Cmd
 
@@ -175,7 +175,9 @@ type serveAgent struct {
 	exited chan struct{}
 }
 
-// startServeAgent starts `sluice agent serve` for the fixture's provider
+// startServeAgent starts `sluice-agent serve` (the slim agent binary; the
+// same command as `sluice agent serve`, which TestMarketServe runs) for the
+// fixture's provider
 // with its agent key, keeping workloads' output in workdir, and the flags
 // in args; it appends its output to logPath. The test's cleanup kills it.
 func (f *meteredJob) startServeAgent(t testing.TB, logPath, workdir string,
@@ -199,9 +201,8 @@ func startServeAgentFor(t testing.TB, s *sluiced, files providerFiles,
 	// The child holds its own descriptor once started.
 	defer logFile.Close()
 	full := append(s.cliArgs(), "--macaroonpath", files.macaroon,
-		"agent", "serve", "--agentkey", files.agentKey,
-		"--workdir", workdir)
-	cmd := exec.Command(binaries.sluice, append(full, args...)...)
+		"serve", "--agentkey", files.agentKey, "--workdir", workdir)
+	cmd := exec.Command(binaries.agent, append(full, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

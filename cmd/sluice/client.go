@@ -3,19 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
-	"connectrpc.com/connect"
-	"github.com/btcsuite/btcd/btcutil"
 	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
@@ -23,55 +16,14 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-const (
-	// defaultRPCServer is where sluiced's API listens by default.
-	defaultRPCServer = "127.0.0.1:10090"
-
-	// defaultNetwork is sluiced's default network, which names the
-	// directory its macaroons are baked into.
-	defaultNetwork = "regtest"
-
-	// callTimeout bounds one unary API call.
-	callTimeout = 30 * time.Second
-)
-
-// defaultSluiceDir is sluiced's data directory: ~/.sluice on Unix.
-var defaultSluiceDir = btcutil.AppDataDir("sluice", false)
+// callTimeout bounds one unary API call.
+const callTimeout = 30 * time.Second
 
 // globalFlags name the server and the credentials for every API command.
-var globalFlags = []cli.Flag{
-	cli.StringFlag{
-		Name:  "rpcserver",
-		Value: defaultRPCServer,
-		Usage: "host:port of sluiced's API",
-	},
-	cli.StringFlag{
-		Name:  "sluicedir",
-		Value: defaultSluiceDir,
-		Usage: "sluiced's data directory, where tls.cert and " +
-			"<network>/operator.macaroon are found by default",
-	},
-	cli.StringFlag{
-		Name:  "network",
-		Value: defaultNetwork,
-		Usage: "the network sluiced runs on, which names the " +
-			"directory of its macaroons (regtest, testnet, signet, " +
-			"mainnet, simnet)",
-	},
-	cli.StringFlag{
-		Name:  "tlscertpath",
-		Usage: "sluiced's TLS certificate (default: <sluicedir>/tls.cert)",
-	},
-	cli.StringFlag{
-		Name: "macaroonpath",
-		Usage: "the macaroon to call with (default: " +
-			"<sluicedir>/<network>/operator.macaroon)",
-	},
-	cli.BoolFlag{
-		Name:  "json",
-		Usage: "print the server's answer as JSON",
-	},
-}
+var globalFlags = append(slices.Clone(rpcclient.Flags), cli.BoolFlag{
+	Name:  "json",
+	Usage: "print the server's answer as JSON",
+})
 
 // jsonFlag lets a command take --json after its name too, as lncli users
 // expect; the global --json works before it.
@@ -113,37 +65,12 @@ type apiClient struct {
 	market sluicerpcconnect.MarketServiceClient
 }
 
-// connectionFlags are the global flags resolved to paths.
-type connectionFlags struct {
-	addr         string
-	tlsCertPath  string
-	macaroonPath string
-}
-
-// resolveFlags applies the defaults that depend on other flags.
-func resolveFlags(c *cli.Context) connectionFlags {
-	dir := cleanPath(c.GlobalString("sluicedir"))
-	f := connectionFlags{
-		addr:         c.GlobalString("rpcserver"),
-		tlsCertPath:  cleanPath(c.GlobalString("tlscertpath")),
-		macaroonPath: cleanPath(c.GlobalString("macaroonpath")),
-	}
-	if f.tlsCertPath == "" {
-		f.tlsCertPath = filepath.Join(dir, "tls.cert")
-	}
-	if f.macaroonPath == "" {
-		f.macaroonPath = filepath.Join(
-			dir, c.GlobalString("network"), "operator.macaroon",
-		)
-	}
-	return f
-}
-
 // newAPIClient reads the TLS certificate and macaroon the global flags name
 // and returns a client for the server. Nothing is dialed until the first
 // call.
 func newAPIClient(c *cli.Context) (*apiClient, error) {
-	return newAPIClientWithMacaroon(c, resolveFlags(c).macaroonPath)
+	conn := rpcclient.FromCLI(c)
+	return newAPIClientWithMacaroon(c, conn.MacaroonPath)
 }
 
 // newAPIClientWithMacaroon is newAPIClient with the macaroon file given;
@@ -152,30 +79,9 @@ func newAPIClient(c *cli.Context) (*apiClient, error) {
 func newAPIClientWithMacaroon(c *cli.Context, macaroonPath string) (
 	*apiClient, error) {
 
-	f := resolveFlags(c)
-	if _, _, err := net.SplitHostPort(f.addr); err != nil {
-		return nil, fmt.Errorf("--rpcserver %q is not host:port: %w",
-			f.addr, err)
-	}
-
-	certPEM, err := os.ReadFile(f.tlsCertPath)
+	cl, err := rpcclient.FromCLI(c).Dial(macaroonPath)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read sluiced's TLS certificate "+
-			"(has sluiced started once? else set --sluicedir or "+
-			"--tlscertpath): %w", err)
-	}
-	var mac []byte
-	if macaroonPath != "" {
-		mac, err = os.ReadFile(macaroonPath)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read the macaroon (set "+
-				"--macaroonpath, or --sluicedir and "+
-				"--network): %w", err)
-		}
-	}
-	cl, err := rpcclient.New(f.addr, certPEM, mac)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.tlsCertPath, err)
+		return nil, err
 	}
 	return &apiClient{
 		addr:     cl.Addr,
@@ -200,41 +106,7 @@ func callContext() (context.Context, context.CancelFunc) {
 // callError explains a failed call: whether the server could not be
 // reached, refused the macaroon, or answered with an error.
 func (a *apiClient) callError(method string, err error) error {
-	var connectErr *connect.Error
-	if !errors.As(err, &connectErr) {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	var (
-		unknownCA x509.UnknownAuthorityError
-		wrongHost x509.HostnameError
-	)
-	if errors.As(err, &unknownCA) || errors.As(err, &wrongHost) {
-		return fmt.Errorf("cannot reach sluiced at %s: %s (is "+
-			"--tlscertpath the certificate of the sluiced "+
-			"listening there?)", a.addr, connectErr.Message())
-	}
-	switch connectErr.Code() {
-	case connect.CodeUnavailable, connect.CodeDeadlineExceeded:
-		return fmt.Errorf("cannot reach sluiced at %s: %s", a.addr,
-			connectErr.Message())
-
-	case connect.CodeUnauthenticated:
-		return fmt.Errorf("sluiced at %s refused the macaroon: %s",
-			a.addr, connectErr.Message())
-
-	case connect.CodePermissionDenied:
-		return fmt.Errorf("sluiced at %s does not allow %s with this "+
-			"macaroon: %s", a.addr, method, connectErr.Message())
-
-	case connect.CodeUnknown:
-		// Transport failures that connect could not classify (a TLS
-		// certificate that does not match, for one) land here.
-		return fmt.Errorf("cannot talk to sluiced at %s: %s", a.addr,
-			connectErr.Message())
-
-	default:
-		return fmt.Errorf("%s: %w", method, err)
-	}
+	return rpcclient.Explain(a.addr, method, err)
 }
 
 // wantJSON reports whether --json was given before or after the command.
@@ -262,18 +134,4 @@ func printRawJSON(out io.Writer, js []byte) error {
 	buf.WriteByte('\n')
 	_, err := buf.WriteTo(out)
 	return err
-}
-
-// cleanPath expands a leading ~ to the home directory and environment
-// variables, and cleans the result; empty stays empty.
-func cleanPath(path string) string {
-	if path == "" {
-		return ""
-	}
-	if path == "~" || strings.HasPrefix(path, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			path = home + path[1:]
-		}
-	}
-	return filepath.Clean(os.ExpandEnv(path))
 }

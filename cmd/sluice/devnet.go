@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/urfave/cli"
 )
 
@@ -125,7 +126,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 // devnetRepoRoot returns --repo or the repository root above the working
 // directory.
 func devnetRepoRoot(c *cli.Context) (string, error) {
-	if repo := cleanPath(c.String("repo")); repo != "" {
+	if repo := rpcclient.CleanPath(c.String("repo")); repo != "" {
 		return devnet.FindRepoRoot(repo)
 	}
 	wd, err := os.Getwd()
@@ -137,7 +138,7 @@ func devnetRepoRoot(c *cli.Context) (string, error) {
 
 // devnetDir returns --dir or .devnet under the repository root.
 func devnetDir(c *cli.Context) (string, error) {
-	if dir := cleanPath(c.String("dir")); dir != "" {
+	if dir := rpcclient.CleanPath(c.String("dir")); dir != "" {
 		return filepath.Abs(dir)
 	}
 	root, err := devnetRepoRoot(c)
@@ -152,7 +153,7 @@ func devnetDir(c *cli.Context) (string, error) {
 func devnetBinaries(ctx context.Context, c *cli.Context) (devnet.Binaries,
 	error) {
 
-	if dir := cleanPath(c.String("bindir")); dir != "" {
+	if dir := rpcclient.CleanPath(c.String("bindir")); dir != "" {
 		bins := devnet.Binaries{Dir: dir}
 		if err := bins.Check(); err != nil {
 			return devnet.Binaries{}, err
@@ -166,7 +167,7 @@ func devnetBinaries(ctx context.Context, c *cli.Context) (devnet.Binaries,
 	}
 	return devnet.Build(ctx, devnet.BuildOptions{
 		RepoRoot: root,
-		CacheDir: cleanPath(c.String("cachedir")),
+		CacheDir: rpcclient.CleanPath(c.String("cachedir")),
 		Out:      os.Stdout,
 	})
 }

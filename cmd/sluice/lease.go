@@ -14,6 +14,7 @@ import (
 	"github.com/lightninglabs/lndclient"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/urfave/cli"
 )
@@ -123,7 +124,7 @@ func leaseRequest(c *cli.Context) error {
 	}
 	nodeHex := c.String("node")
 	var payer *devnet.LndNode
-	if dir := cleanPath(c.String("devnet")); dir != "" {
+	if dir := rpcclient.CleanPath(c.String("devnet")); dir != "" {
 		if nodeHex != "" {
 			return errors.New("give --node or --devnet, not both")
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/sluice-ln/sluice/agent/agentcli"
 	"github.com/urfave/cli"
 )
 
@@ -26,7 +27,7 @@ func main() {
 		sharesCommand,
 		leaseCommand,
 		marketCommand,
-		agentCommand,
+		agentcli.Command,
 		devnetCommand,
 	}
 	if err := app.Run(os.Args); err != nil {

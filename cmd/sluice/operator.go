@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/urfave/cli"
 )
@@ -52,9 +53,9 @@ func operatorBuyerAdd(c *cli.Context) error {
 			"arguments", c.NArg())
 	}
 	name := c.Args().First()
-	out := cleanPath(c.String("macaroonout"))
+	out := rpcclient.CleanPath(c.String("macaroonout"))
 	if out == "" {
-		out = filepath.Join(cleanPath(c.GlobalString("sluicedir")),
+		out = filepath.Join(rpcclient.CleanPath(c.GlobalString("sluicedir")),
 			c.GlobalString("network"), "buyer-"+name+".macaroon")
 	}
 	if _, err := os.Stat(out); err == nil {

@@ -17,13 +17,10 @@ import (
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/keyfile"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/urfave/cli"
 )
-
-// providerMacaroonFile is where `provider link` writes the provider
-// macaroon, in <sluicedir>/<network>.
-const providerMacaroonFile = "provider.macaroon"
 
 var providerCommand = cli.Command{
 	Name: "provider",
@@ -120,10 +117,10 @@ type lndFlags struct {
 func resolveLnd(c *cli.Context) (lndFlags, error) {
 	f := lndFlags{
 		host:         c.String("lnd.host"),
-		tlsPath:      cleanPath(c.String("lnd.tlspath")),
-		macaroonPath: cleanPath(c.String("lnd.macaroonpath")),
+		tlsPath:      rpcclient.CleanPath(c.String("lnd.tlspath")),
+		macaroonPath: rpcclient.CleanPath(c.String("lnd.macaroonpath")),
 	}
-	dir := cleanPath(c.String("devnet"))
+	dir := rpcclient.CleanPath(c.String("devnet"))
 	if dir == "" {
 		if c.String("node") != "" {
 			return f, errors.New("--node needs --devnet")
@@ -183,7 +180,7 @@ func resolveLnd(c *cli.Context) (lndFlags, error) {
 
 // networkDir is <sluicedir>/<network>.
 func networkDir(c *cli.Context) string {
-	return filepath.Join(cleanPath(c.GlobalString("sluicedir")),
+	return filepath.Join(rpcclient.CleanPath(c.GlobalString("sluicedir")),
 		c.GlobalString("network"))
 }
 
@@ -216,7 +213,7 @@ func providerLink(c *cli.Context) error {
 
 	// The agent key: the existing one, or a new one kept aside until the
 	// link that authorises it succeeds.
-	keyPath := cleanPath(c.String("agentkey"))
+	keyPath := rpcclient.CleanPath(c.String("agentkey"))
 	if keyPath == "" {
 		keyPath = filepath.Join(networkDir(c), channels.AgentKeyFileName)
 	}
@@ -264,9 +261,9 @@ func providerLink(c *cli.Context) error {
 				"in %s: %w", pendingKey, err)
 		}
 	}
-	macPath := cleanPath(c.String("macaroonout"))
+	macPath := rpcclient.CleanPath(c.String("macaroonout"))
 	if macPath == "" {
-		macPath = filepath.Join(networkDir(c), providerMacaroonFile)
+		macPath = filepath.Join(networkDir(c), rpcclient.ProviderMacaroonFile)
 	}
 	if err := keyfile.WriteAll(macPath, done.Msg.ProviderMacaroon); err != nil {
 		return fmt.Errorf("linked, but the provider macaroon was not "+
@@ -374,13 +371,8 @@ func linkError(client *apiClient, method string, err error) error {
 // providerClient connects with --macaroonpath, else the provider macaroon
 // in <sluicedir>/<network> if there is one, else the operator's.
 func providerClient(c *cli.Context) (*apiClient, error) {
-	if c.GlobalString("macaroonpath") == "" {
-		path := filepath.Join(networkDir(c), providerMacaroonFile)
-		if _, err := os.Stat(path); err == nil {
-			return newAPIClientWithMacaroon(c, path)
-		}
-	}
-	return newAPIClient(c)
+	return newAPIClientWithMacaroon(c,
+		rpcclient.ProviderFromCLI(c).MacaroonPath)
 }
 
 // providerTarget is a provider command's API client and the provider it
@@ -405,16 +397,12 @@ func providerID(c *cli.Context, client *apiClient) (string, error) {
 	}
 	ctx, cancel := callContext()
 	defer cancel()
-	info, err := client.sluice.GetInfo(ctx,
-		connect.NewRequest(&sluicerpc.GetInfoRequest{}))
-	if err != nil {
+	id, err := rpcclient.BoundProvider(ctx, client.sluice)
+	var connectErr *connect.Error
+	if errors.As(err, &connectErr) {
 		return "", client.callError("getinfo", err)
 	}
-	if info.Msg.ProviderId == "" {
-		return "", fmt.Errorf("name the provider: a %s macaroon is "+
-			"bound to none", info.Msg.Role)
-	}
-	return info.Msg.ProviderId, nil
+	return id, err
 }
 
 var providerShowCommand = cli.Command{

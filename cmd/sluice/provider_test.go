@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-ln/sluice/channels/channelstest"
 	"github.com/sluice-ln/sluice/lightning"
 	"github.com/sluice-ln/sluice/rpc"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/store"
 	"github.com/sluice-ln/sluice/store/storetest"
 	"github.com/urfave/cli"
@@ -80,7 +81,7 @@ func startProviderSluiced(t *testing.T) providerSluiced {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = os.WriteFile(filepath.Join(dir, "regtest", providerMacaroonFile),
+	err = os.WriteFile(filepath.Join(dir, "regtest", rpcclient.ProviderMacaroonFile),
 		mac, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +185,7 @@ func TestProviderShowAndRates(t *testing.T) {
 	if err != nil || !strings.Contains(out, s.id) {
 		t.Errorf("show %s as operator: %v\n%s", s.id, err, out)
 	}
-	provider := filepath.Join(s.dir, "regtest", providerMacaroonFile)
+	provider := filepath.Join(s.dir, "regtest", rpcclient.ProviderMacaroonFile)
 	if _, err := s.run("--macaroonpath", provider, "provider",
 		"list"); err == nil || !strings.Contains(err.Error(),
 		"does not allow") {

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/urfave/cli"
 )
 
@@ -155,7 +156,7 @@ func runForeground(bin string, args ...string) error {
 // findSluiced returns the sluiced binary: flag, else next to this binary
 // (make build puts both in bin/), else from PATH.
 func findSluiced(flag string) (string, error) {
-	if path := cleanPath(flag); path != "" {
+	if path := rpcclient.CleanPath(flag); path != "" {
 		if _, err := os.Stat(path); err != nil {
 			return "", fmt.Errorf("--sluiced: %w", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/outbound"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	sharespkg "github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/yield"
@@ -92,7 +93,7 @@ func sharesVerify(c *cli.Context) error {
 		return err
 	}
 	var kept *sharespkg.RewardProof
-	if path := cleanPath(c.String("proof-file")); path != "" {
+	if path := rpcclient.CleanPath(c.String("proof-file")); path != "" {
 		p, err := readRewardProof(path)
 		if err != nil {
 			return fmt.Errorf("--proof-file: %w", err)

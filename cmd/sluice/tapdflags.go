@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/urfave/cli"
 )
 
@@ -40,11 +41,11 @@ func ownTapdFlags(macaroon string) []cli.Flag {
 func resolveTapd(c *cli.Context) (tapdFlags, error) {
 	f := tapdFlags{
 		host:         c.String("tapd.host"),
-		tlsPath:      cleanPath(c.String("tapd.tlspath")),
-		macaroonPath: cleanPath(c.String("tapd.macaroonpath")),
+		tlsPath:      rpcclient.CleanPath(c.String("tapd.tlspath")),
+		macaroonPath: rpcclient.CleanPath(c.String("tapd.macaroonpath")),
 		universe:     c.String("universe"),
 	}
-	dir := cleanPath(c.String("devnet"))
+	dir := rpcclient.CleanPath(c.String("devnet"))
 	if dir == "" {
 		switch {
 		case c.String("node") != "":

@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/rpc"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/vaulttest"
 	"github.com/sluice-ln/sluice/yield"
 	"github.com/urfave/cli"
@@ -59,7 +60,7 @@ func startVaultSluiced(t *testing.T) vaultSluiced {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = os.WriteFile(filepath.Join(dir, "regtest", providerMacaroonFile),
+	err = os.WriteFile(filepath.Join(dir, "regtest", rpcclient.ProviderMacaroonFile),
 		mac, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -551,7 +552,7 @@ func TestOperatorVault(t *testing.T) {
 
 	// A provider may not.
 	_, err = s.run("--macaroonpath", filepath.Join(s.dir, "regtest",
-		providerMacaroonFile), "operator", "vault", "shutdown", "--off")
+		rpcclient.ProviderMacaroonFile), "operator", "vault", "shutdown", "--off")
 	if err == nil || !strings.Contains(err.Error(), "does not allow") {
 		t.Fatalf("shutdown with a provider macaroon: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/urfave/cli"
@@ -45,7 +46,7 @@ func workloadArgs(argv, inputs []string) (*sluicerpc.Workload, error) {
 		if _, dup := w.Inputs[name]; dup {
 			return nil, fmt.Errorf("--input %s given twice", name)
 		}
-		content, err := readCapped(cleanPath(path),
+		content, err := readCapped(rpcclient.CleanPath(path),
 			settlement.MaxWorkloadBytes-size-len(name))
 		if err != nil {
 			return nil, fmt.Errorf("--input %s: %w", name, err)
@@ -182,7 +183,7 @@ func jobOutput(c *cli.Context) error {
 	note := fmt.Sprintf("sha256 %s (%s), %s, %d bytes\n",
 		hex.EncodeToString(r.OutputSha256), check, exitText(r),
 		len(out))
-	path := cleanPath(c.String("out"))
+	path := rpcclient.CleanPath(c.String("out"))
 	if path == "" {
 		if _, err := c.App.Writer.Write(out); err != nil {
 			return err

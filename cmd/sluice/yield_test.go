@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/rpc"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/yieldtest"
 	"github.com/sluice-ln/sluice/yield"
 	"github.com/urfave/cli"
@@ -364,7 +365,7 @@ func TestYieldNeedsOperator(t *testing.T) {
 	v := startVaultSluiced(t)
 	s := yieldSluiced{dir: v.dir, addr: v.addr}
 	_, err := s.run("--macaroonpath", filepath.Join(v.dir, "regtest",
-		providerMacaroonFile), "yield", "report")
+		rpcclient.ProviderMacaroonFile), "yield", "report")
 	if err == nil || !strings.Contains(err.Error(), "does not allow") {
 		t.Fatalf("report with a provider macaroon: %v", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package agentcli
 
 import (
 	"context"
@@ -18,22 +18,25 @@ import (
 	"github.com/sluice-ln/sluice/agent"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/urfave/cli"
 )
 
-var agentCommand = cli.Command{
+// Command is `agent` of the sluice command line: run and serve.
+var Command = cli.Command{
 	Name:     "agent",
 	Category: "Provider",
 	Usage:    "run a job's command and meter it, or offer capacity",
 	Subcommands: []cli.Command{
-		agentRunCommand,
-		agentServeCommand,
+		RunCommand,
+		ServeCommand,
 	},
 }
 
-var agentRunCommand = cli.Command{
+// RunCommand starts one command for a job, meters it and streams its usage.
+var RunCommand = cli.Command{
 	Name:      "run",
 	Usage:     "start a command for a job, meter it and stream its usage",
 	ArgsUsage: "--job ID -- CMD [ARGS...]",
@@ -182,7 +185,7 @@ var meterFlags = []cli.Flag{
 func readAgentKey(c *cli.Context) (*btcec.PrivateKey, channels.AgentKey,
 	error) {
 
-	keyPath := cleanPath(c.String("agentkey"))
+	keyPath := rpcclient.CleanPath(c.String("agentkey"))
 	if keyPath == "" {
 		keyPath = filepath.Join(networkDir(c), channels.AgentKeyFileName)
 	}

@@ -1,4 +1,4 @@
-package main
+package agentcli
 
 import (
 	"bufio"
@@ -22,11 +22,14 @@ import (
 	"github.com/sluice-ln/sluice/agent"
 	"github.com/sluice-ln/sluice/agent/sandbox"
 	"github.com/sluice-ln/sluice/market"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/urfave/cli"
 )
 
-var agentServeCommand = cli.Command{
+// ServeCommand offers the machine's capacity and runs the jobs placed on
+// the provider, each in a sandbox.
+var ServeCommand = cli.Command{
 	Name:  "serve",
 	Usage: "offer this machine's capacity to the market by heartbeat",
 	Description: `
@@ -132,7 +135,7 @@ func agentServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	workdir := cleanPath(c.String("workdir"))
+	workdir := rpcclient.CleanPath(c.String("workdir"))
 	if workdir == "" {
 		workdir = filepath.Join(os.TempDir(), "sluice-serve")
 	}
