@@ -119,8 +119,10 @@ func (sc scrape) value(t testing.TB, name string, labels ...string) int64 {
 func TestMetricsScrape(t *testing.T) {
 	const budget = 10_000_000
 	var addr string
+	// About 500 msat a second at one busy core: several payouts of
+	// the one-satoshi minimum in eight seconds.
 	f := newMeteredJob(t, budget, map[string]string{
-		"cpu": "0.013", "mem": "0.0007"}, func(s *sluiced) {
+		"cpu": "0.5", "mem": "0.01"}, func(s *sluiced) {
 		addr = s.metricsAddr()
 		s.addConf("prometheus", "prometheus.listen="+addr)
 	})
