@@ -119,10 +119,11 @@ func (sc scrape) value(t testing.TB, name string, labels ...string) int64 {
 func TestMetricsScrape(t *testing.T) {
 	const budget = 10_000_000
 	var addr string
-	// About 500 msat a second at one busy core: several payouts of
-	// the one-satoshi minimum in eight seconds.
+	// About 2000 msat a second at one busy core: several payouts of
+	// the one-satoshi minimum in eight seconds, even on a loaded
+	// machine that gives the loop a fraction of a core.
 	f := newMeteredJob(t, budget, map[string]string{
-		"cpu": "0.5", "mem": "0.01"}, func(s *sluiced) {
+		"cpu": "2", "mem": "0.01"}, func(s *sluiced) {
 		addr = s.metricsAddr()
 		s.addConf("prometheus", "prometheus.listen="+addr)
 	})
