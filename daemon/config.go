@@ -33,6 +33,10 @@ const (
 	// DefaultRPCPort is the API port of an --rpclisten without one.
 	DefaultRPCPort = "10090"
 
+	// DefaultPrometheusPort is the port of a --prometheus.listen
+	// without one: lnd's is 8989, so Sluice's is next to it.
+	DefaultPrometheusPort = "8990"
+
 	// DefaultLndHost is lnd's default gRPC address.
 	DefaultLndHost = "127.0.0.1:10009"
 
@@ -193,6 +197,14 @@ type Config struct {
 	Routing    *RoutingConfig    `group:"routing" namespace:"routing"`
 	Lease      *LeaseConfig      `group:"lease" namespace:"lease"`
 	Market     *MarketConfig     `group:"market" namespace:"market"`
+	Prometheus *PrometheusConfig `group:"prometheus" namespace:"prometheus"`
+}
+
+// PrometheusConfig holds the prometheus.* options.
+//
+//nolint:ll
+type PrometheusConfig struct {
+	Listen string `long:"listen" description:"serve Prometheus metrics over plain HTTP at http://<listen>/metrics: host:port, :port (every interface), or a host or IP alone (port 8990); off when empty (the default). Anything but loopback is reachable from other machines"`
 }
 
 // HubConfig holds the hub.* options: what to do when the store was made
@@ -250,6 +262,8 @@ func DefaultConfig() Config {
 		Routing:  defaultRoutingConfig(),
 		Lease:    defaultLeaseConfig(),
 		Market:   defaultMarketConfig(),
+
+		Prometheus: &PrometheusConfig{},
 	}
 }
 
@@ -349,11 +363,14 @@ func (c *Config) validate() error {
 			strings.Join(Networks, ", "))
 	}
 
-	listen, err := normalizeListen(c.RPCListen)
+	listen, err := normalizeListen(c.RPCListen, DefaultRPCPort)
 	if err != nil {
 		return invalid("rpclisten", "%v", err)
 	}
 	c.RPCListen = listen
+	if err := c.validatePrometheus(); err != nil {
+		return err
+	}
 	for _, ip := range c.TLSExtraIPs {
 		if net.ParseIP(ip) == nil {
 			return invalid("tlsextraip", "%q is not an IP address",
@@ -579,11 +596,31 @@ func checkHostPort(addr string) error {
 	return nil
 }
 
-// normalizeListen checks an --rpclisten address the way lnd checks its
-// own: host:port, :port (every interface), or a host or IP alone, which
-// gets DefaultRPCPort; IPv6 addresses in brackets, or bare without a port.
-// A host name must resolve. It returns the address as host:port.
-func normalizeListen(addr string) (string, error) {
+// validatePrometheus checks --prometheus.listen, when set, as --rpclisten
+// is checked (after it): the metrics need a port of their own.
+func (c *Config) validatePrometheus() error {
+	if c.Prometheus == nil || c.Prometheus.Listen == "" {
+		return nil
+	}
+	listen, err := normalizeListen(c.Prometheus.Listen,
+		DefaultPrometheusPort)
+	if err != nil {
+		return invalid("prometheus.listen", "%v", err)
+	}
+	if listen == c.RPCListen {
+		return invalid("prometheus.listen", "%s is the API's address "+
+			"(--rpclisten)", listen)
+	}
+	c.Prometheus.Listen = listen
+	return nil
+}
+
+// normalizeListen checks a listen address (--rpclisten,
+// --prometheus.listen) the way lnd checks its own: host:port, :port (every
+// interface), or a host or IP alone, which gets defaultPort; IPv6
+// addresses in brackets, or bare without a port. A host name must resolve.
+// It returns the address as host:port.
+func normalizeListen(addr, defaultPort string) (string, error) {
 	if strings.TrimSpace(addr) == "" {
 		return "", errors.New("must not be empty")
 	}
@@ -592,7 +629,7 @@ func normalizeListen(addr string) (string, error) {
 	if err != nil {
 		// No port: the whole is the host (an IPv6 address may
 		// come in brackets).
-		host, port = addr, DefaultRPCPort
+		host, port = addr, defaultPort
 		if strings.HasPrefix(host, "[") &&
 			strings.HasSuffix(host, "]") {
 

@@ -282,6 +282,41 @@ func TestLoadConfigRPCListen(t *testing.T) {
 	}
 }
 
+// TestLoadConfigPrometheusListen checks that --prometheus.listen is off
+// by default, and otherwise takes what --rpclisten takes, with its own
+// default port.
+func TestLoadConfigPrometheusListen(t *testing.T) {
+	tests := []struct {
+		listen string
+		want   string
+	}{
+		{"", ""},
+		{"127.0.0.1:9100", "127.0.0.1:9100"},
+		{":9101", ":9101"},
+		{"[::1]:9102", "[::1]:9102"},
+		{"localhost:9103", "localhost:9103"},
+		{"127.0.0.1", "127.0.0.1:8990"},
+		{"::", "[::]:8990"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.listen, func(t *testing.T) {
+			args := []string{"--datadir", t.TempDir()}
+			if tc.listen != "" {
+				args = append(args,
+					"--prometheus.listen", tc.listen)
+			}
+			cfg, err := LoadConfig(args)
+			if err != nil {
+				t.Fatalf("LoadConfig: %v", err)
+			}
+			if cfg.Prometheus.Listen != tc.want {
+				t.Errorf("prometheus.listen = %q, want %q",
+					cfg.Prometheus.Listen, tc.want)
+			}
+		})
+	}
+}
+
 // TestLoadConfigTLSExtras checks that tlsextraip and tlsextradomain repeat,
 // in the file and as flags, as lnd's do.
 func TestLoadConfigTLSExtras(t *testing.T) {
@@ -377,6 +412,27 @@ func TestLoadConfigErrors(t *testing.T) {
 		name: "rpclisten bad port",
 		args: []string{"--rpclisten=127.0.0.1:99999"},
 		want: []string{"--rpclisten", "port"},
+	}, {
+		name: "prometheus.listen bad port",
+		args: []string{"--prometheus.listen=127.0.0.1:99999"},
+		want: []string{"--prometheus.listen", "port"},
+	}, {
+		name: "prometheus.listen port zero",
+		args: []string{"--prometheus.listen=127.0.0.1:0"},
+		want: []string{"--prometheus.listen", "port"},
+	}, {
+		name: "prometheus.listen not host:port",
+		args: []string{"--prometheus.listen=127.0.0.1:8990:1"},
+		want: []string{"--prometheus.listen", "host:port"},
+	}, {
+		name: "prometheus.listen host does not resolve",
+		conf: "[prometheus]\nprometheus.listen=no-such-host.invalid\n",
+		want: []string{"prometheus.listen", "no-such-host.invalid"},
+	}, {
+		name: "prometheus.listen on the API's address",
+		args: []string{"--rpclisten=127.0.0.1:10090",
+			"--prometheus.listen=127.0.0.1:10090"},
+		want: []string{"--prometheus.listen", "--rpclisten"},
 	}, {
 		name: "same tls cert and key",
 		args: []string{"--tlscertpath=/tmp/x", "--tlskeypath=/tmp/x"},

@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/market"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/metrics"
 	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/reconcile"
 	"github.com/sluice-ln/sluice/rpc"
@@ -55,6 +56,9 @@ type Daemon struct {
 	vault     *vaultLoop
 	shares    *sharesLoop
 	server    *rpc.Server
+
+	// metricsSrv serves /metrics when --prometheus.listen is set.
+	metricsSrv *metrics.Server
 
 	// critical is closed when a subsystem logs a critical error, which
 	// asks Run to shut down.
@@ -183,6 +187,14 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return fmt.Errorf("lnd at %s: %w", cfg.Lnd.Host, err)
 	}
 
+	// The metrics, when --prometheus.listen: the subsystems report
+	// their events to them, and a scrape reads the store.
+	dm, err := newDaemonMetrics(cfg.Prometheus, db)
+	if err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("metrics: %w", err)
+	}
+
 	providers, err := channels.NewManager(channels.Config{
 		Store:   db,
 		Hub:     hubnode.NewGraph(services.Client),
@@ -196,7 +208,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 
 	mkt := newMarket(cfg.Market, db, d.clock)
-	jobs, err := newSettlement(cfg, services, db, providers, mkt, d.clock)
+	jobs, err := newSettlement(cfg, services, db, providers, mkt, d.clock,
+		dm.refunds())
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("settlement: %w", err)
@@ -209,7 +222,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.jobs = jobs
 	d.mu.Unlock()
 
-	payouts, err := newPayouts(cfg, services, db, d.clock)
+	payouts, err := newPayouts(cfg, services, db, d.clock, dm.payouts())
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("payouts: %w", err)
@@ -236,11 +249,12 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return fmt.Errorf("yield vault: %w", err)
 	}
 	ref.v = vault
+	dm.setVault(vault)
 
 	// Usage raises payable: a commit tells the payout scheduler whom.
 	// Each charge also tells the vault what it earned.
 	meter, err := newMetering(cfg.Metering, db, jobs, vault,
-		payouts.Credited)
+		payouts.Credited, dm.ingest())
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("metering: %w", err)
@@ -291,10 +305,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 			*reconcile.Report, error) {
 
 			r, err := reconcile.Run(ctx, db, history)
-			if err != nil || sharesL == nil {
-				return r, err
+			if err == nil && sharesL != nil {
+				err = r.CompareShareAsset(ctx, sharesL)
 			}
-			return r, r.CompareShareAsset(ctx, sharesL)
+			dm.reconciled(r, err)
+			return r, err
 		}),
 	})
 	if err != nil {
@@ -308,6 +323,18 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.server = server
 	d.mu.Unlock()
+
+	if dm != nil {
+		promSrv := metrics.NewServer(cfg.Prometheus.Listen, dm.m)
+		if err := promSrv.Start(); err != nil {
+			d.stopSubsystems()
+			return fmt.Errorf("metrics server (--prometheus.listen): "+
+				"%w", err)
+		}
+		d.mu.Lock()
+		d.metricsSrv = promSrv
+		d.mu.Unlock()
+	}
 
 	log.Infof("sluiced started: hub %x, API on %s",
 		services.NodePubkey[:], server.Addr())
@@ -338,12 +365,23 @@ func (d *Daemon) stopSubsystems() error {
 	d.mu.Lock()
 	server, payouts, jobs := d.server, d.payouts, d.jobs
 	meter, db, services := d.meter, d.db, d.lnd
-	vault, sharesL := d.vault, d.shares
+	vault, sharesL, metricsSrv := d.vault, d.shares, d.metricsSrv
 	d.server, d.payouts, d.jobs, d.db, d.lnd = nil, nil, nil, nil, nil
-	d.meter, d.vault, d.shares = nil, nil, nil
+	d.meter, d.vault, d.shares, d.metricsSrv = nil, nil, nil, nil
 	d.mu.Unlock()
 
 	var errs []error
+	if metricsSrv != nil {
+		// First: a scrape reads the store.
+		ctx, cancel := context.WithTimeout(
+			context.Background(), StopTimeout,
+		)
+		if err := metricsSrv.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop metrics "+
+				"server: %w", err))
+		}
+		cancel()
+	}
 	if server != nil {
 		ctx, cancel := context.WithTimeout(
 			context.Background(), StopTimeout,
@@ -478,10 +516,12 @@ func orNone(s string) string {
 }
 
 // newSettlement builds the settlement manager on the hub's lnd, the store,
-// the providers channels links and the daemon's clock.
+// the providers channels links and the daemon's clock; refunds, when not
+// nil, is told of each refund's outcome (metrics).
 func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 	db *store.DB, providers *channels.Manager, mkt *market.Market,
-	clk clock.Clock) (*settlement.Manager, error) {
+	clk clock.Clock, refunds settlement.RefundObserver) (
+	*settlement.Manager, error) {
 
 	marketCfg := cfg.Market
 	if marketCfg == nil {
@@ -516,7 +556,8 @@ func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 		StartTimeout: marketCfg.StartTimeout,
 		LostAfter: max(marketCfg.LostAfter,
 			marketCfg.HeartbeatTimeout),
-		Clock: clk,
+		Clock:   clk,
+		Refunds: refunds,
 	})
 }
 

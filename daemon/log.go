@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/market"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/metrics"
 	"github.com/sluice-ln/sluice/outbound"
 	"github.com/sluice-ln/sluice/payout"
 	"github.com/sluice-ln/sluice/reconcile"
@@ -64,6 +65,7 @@ func subsystems() []subsystem {
 		{lease.Subsystem, lease.UseLogger},
 		{market.Subsystem, market.UseLogger},
 		{shares.Subsystem, shares.UseLogger},
+		{metrics.Subsystem, metrics.UseLogger},
 		{lndclientSubsystem, lndclient.UseLogger},
 	}
 }

@@ -54,10 +54,11 @@ func (c *MeteringConfig) validate() error {
 // own ledger and asking settlement about jobs; after each commit that
 // credited usage it calls credited with the providers whose payable grew
 // (the payout scheduler's Credited). Each charge tells vault what it
-// earned (its epoch contribution and auto-stake).
+// earned (its epoch contribution and auto-stake). obs, when not nil, is
+// told of each commit (metrics).
 func newMetering(c *MeteringConfig, db *store.DB, jobs *settlement.Manager,
-	vault *yield.Vault, credited func(providers ...string)) (
-	*metering.Service, error) {
+	vault *yield.Vault, credited func(providers ...string),
+	obs metering.Observer) (*metering.Service, error) {
 
 	linger := c.Linger
 	if linger == 0 {
@@ -81,6 +82,7 @@ func newMetering(c *MeteringConfig, db *store.DB, jobs *settlement.Manager,
 			Credited: func(providers []string) {
 				credited(providers...)
 			},
+			Observer: obs,
 		},
 	})
 }

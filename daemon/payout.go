@@ -83,9 +83,11 @@ func (c *Config) validatePayout() error {
 }
 
 // newPayouts builds the payout scheduler on the hub's router and graph, the
-// store and the daemon's clock.
+// store and the daemon's clock; obs, when not nil, is told of each payout
+// (metrics).
 func newPayouts(cfg *Config, services *lndclient.GrpcLndServices,
-	db *store.DB, clk clock.Clock) (*payout.Scheduler, error) {
+	db *store.DB, clk clock.Clock, obs payout.Observer) (*payout.Scheduler,
+	error) {
 
 	exec, err := payout.NewExecutor(payout.ExecutorConfig{
 		DB:             db,
@@ -95,6 +97,7 @@ func newPayouts(cfg *Config, services *lndclient.GrpcLndServices,
 		PaymentTimeout: cfg.Payout.Timeout,
 		BlockedRetry:   cfg.Payout.BlockedRetry,
 		Clock:          clk,
+		Observer:       obs,
 	})
 	if err != nil {
 		return nil, err

@@ -65,6 +65,11 @@ type IngestConfig struct {
 	// callers are answered: the payout scheduler is told who may be
 	// paid and reads the store only for them. It must not block.
 	Credited func(providers []string)
+
+	// Observer, when set, is told what each group commit did (package
+	// metrics counts it). It is called on the committer goroutine after
+	// the commit, before its callers are answered, and must not block.
+	Observer Observer
 }
 
 // withDefaults fills in the zero fields and checks the rest.
@@ -318,7 +323,11 @@ type jobWork struct {
 	// startAt is when a funded job starts, if this commit starts it.
 	startAt time.Time
 
-	firstSeq   uint64
+	firstSeq uint64
+
+	// firstSecond is the metered second of firstSeq, in Unix seconds.
+	firstSecond int64
+
 	price, fee ledger.MilliSatoshi
 	rows       []UsageRow
 }
@@ -330,18 +339,21 @@ func (in *Ingestor) commit(group []*request) {
 	ctx := context.Background()
 
 	var (
-		answers  []response
-		credited []string
+		answers []response
+		credits []Credit
 	)
+	begin := time.Now()
 	err := in.store.ExecUsage(ctx, func(tx UsageTx) error {
 		// ExecUsage may run this again after a conflict: start over.
 		var err error
-		answers, credited, err = in.apply(ctx, tx, group)
+		answers, credits, err = in.apply(ctx, tx, group)
 		return err
 	})
+	took := time.Since(begin)
 	if err != nil {
 		log.Errorf("Usage commit of %d batches failed: %v", len(group),
 			err)
+		in.observe(group, nil, nil, took, err)
 		for _, r := range group {
 			r.done <- response{err: fmt.Errorf("committing "+
 				"usage: %w", err)}
@@ -360,19 +372,21 @@ func (in *Ingestor) commit(group []*request) {
 	if accepted && in.cfg.OnCommit != nil {
 		in.cfg.OnCommit()
 	}
-	if len(credited) > 0 && in.cfg.Credited != nil {
-		in.cfg.Credited(credited)
+	if len(credits) > 0 && in.cfg.Credited != nil {
+		in.cfg.Credited(creditedProviders(credits))
 	}
+	in.observe(group, answers, credits, took, nil)
 	for i, r := range group {
 		r.done <- answers[i]
 	}
 }
 
 // apply validates, rates and writes a group's batches in tx, returning
-// each batch's answer and the providers whose payable it credited. A batch that breaks a rule gets its error and writes
-// nothing; an error of the store fails the whole commit.
+// each batch's answer and what it credited to providers' payable, one
+// Credit per job, in job order. A batch that breaks a rule gets its error
+// and writes nothing; an error of the store fails the whole commit.
 func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
-	group []*request) ([]response, []string, error) {
+	group []*request) ([]response, []Credit, error) {
 
 	now := in.cfg.Clock()
 	answers := make([]response, len(group))
@@ -414,13 +428,16 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 		return nil, nil, fmt.Errorf("inserting %d usage records: %w",
 			len(rows), err)
 	}
-	var credited []string
+	var credits []Credit
 	for _, id := range ids {
 		w := jobs[id]
-		if w.price > w.fee &&
-			!slices.Contains(credited, w.view.ProviderID) {
-
-			credited = append(credited, w.view.ProviderID)
+		if w.price > w.fee {
+			credits = append(credits, Credit{
+				ProviderID: w.view.ProviderID,
+				Amount:     w.price - w.fee,
+				FirstSecond: time.Unix(w.firstSecond,
+					0).UTC(),
+			})
 		}
 		if !w.startAt.IsZero() {
 			if err := tx.Start(ctx, id, w.startAt); err != nil {
@@ -449,9 +466,49 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 		}
 	}
 
-	slices.Sort(credited)
+	return answers, credits, nil
+}
 
-	return answers, credited, nil
+// creditedProviders is the providers of credits, sorted, each once.
+func creditedProviders(credits []Credit) []string {
+	providers := make([]string, 0, len(credits))
+	for _, c := range credits {
+		providers = append(providers, c.ProviderID)
+	}
+	slices.Sort(providers)
+	return slices.Compact(providers)
+}
+
+// observe tells the observer, if any, what a commit did: answers are the
+// batches' answers in group order, nil when the commit failed with err.
+func (in *Ingestor) observe(group []*request, answers []response,
+	credits []Credit, took time.Duration, err error) {
+
+	if in.cfg.Observer == nil {
+		return
+	}
+	c := Commit{Duration: took, Failed: err != nil, Credits: credits}
+	for i, r := range group {
+		n := len(r.batch.Records)
+		if err != nil {
+			c.Batches.Failed++
+			c.Records.Failed += n
+			continue
+		}
+		a := answers[i]
+		c.Records.Accepted += a.res.Accepted
+		c.Records.Duplicate += a.res.Duplicates
+		c.Records.Refused += n - a.res.Accepted - a.res.Duplicates
+		switch {
+		case a.err != nil:
+			c.Batches.Refused++
+		case a.res.Accepted > 0:
+			c.Batches.Accepted++
+		default:
+			c.Batches.Duplicate++
+		}
+	}
+	in.cfg.Observer.Committed(c)
 }
 
 // loadJob returns the job's work, loading the job the first time a commit
@@ -523,6 +580,7 @@ func (in *Ingestor) applyBatch(ctx context.Context, tx UsageTx, w *jobWork,
 
 	if w.firstSeq == 0 {
 		w.firstSeq = priced[0].Seq
+		w.firstSecond = priced[0].Second
 	}
 	if w.view.StartedAt.IsZero() {
 		w.startAt = time.Unix(priced[0].Second, 0).UTC()

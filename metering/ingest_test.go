@@ -446,3 +446,87 @@ func TestNewIngestorConfig(t *testing.T) {
 	in, _ := metering.NewIngestor(store, metering.IngestConfig{})
 	in.Stop()
 }
+
+// commits is an Observer that keeps what it is told.
+type commits struct {
+	mu   sync.Mutex
+	seen []metering.Commit
+}
+
+func (c *commits) Committed(m metering.Commit) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen = append(c.seen, m)
+}
+
+// last is the last commit observed; it fails the test when there is none.
+func (c *commits) last(t *testing.T) metering.Commit {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.seen) == 0 {
+		t.Fatal("no commit observed")
+	}
+	return c.seen[len(c.seen)-1]
+}
+
+// TestIngestObserver checks that the observer is told, before Submit is
+// answered, each commit's batches and records by result and what it
+// credited from which metered second.
+func TestIngestObserver(t *testing.T) {
+	obs := &commits{}
+	in, _ := newIngestor(t, metering.IngestConfig{Observer: obs},
+		testJob(t, "job-1", 1_000_000))
+	ctx := context.Background()
+
+	first := signed(t, "job-1", 1, 3)
+	tests := []struct {
+		name    string
+		batch   *metering.Batch
+		batches metering.CommitCounts
+		records metering.CommitCounts
+		credit  bool
+	}{
+		{"accepted", first, metering.CommitCounts{Accepted: 1},
+			metering.CommitCounts{Accepted: 3}, true},
+		{"replay", first, metering.CommitCounts{Duplicate: 1},
+			metering.CommitCounts{Duplicate: 3}, false},
+		{"refused gap", signed(t, "job-1", 6, 7),
+			metering.CommitCounts{Refused: 1},
+			metering.CommitCounts{Refused: 2}, false},
+		{"overlap", signed(t, "job-1", 3, 4),
+			metering.CommitCounts{Accepted: 1},
+			metering.CommitCounts{Accepted: 1, Duplicate: 1},
+			true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, _ := in.Submit(ctx, "prov-1", tc.batch)
+			c := obs.last(t)
+			if c.Failed || c.Batches != tc.batches ||
+				c.Records != tc.records {
+
+				t.Fatalf("observed %+v, want batches %+v, "+
+					"records %+v", c, tc.batches,
+					tc.records)
+			}
+			if !tc.credit {
+				if len(c.Credits) != 0 {
+					t.Fatalf("credits %+v", c.Credits)
+				}
+				return
+			}
+			first := tc.batch.Records[len(tc.batch.Records)-
+				res.Accepted]
+			if len(c.Credits) != 1 ||
+				c.Credits[0].ProviderID != "prov-1" ||
+				c.Credits[0].Amount != res.Price-res.Fee ||
+				!c.Credits[0].FirstSecond.Equal(
+					time.Unix(first.Second, 0)) {
+
+				t.Fatalf("credits %+v for %+v from second %d",
+					c.Credits, res, first.Second)
+			}
+		})
+	}
+}

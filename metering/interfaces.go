@@ -161,3 +161,55 @@ type Store interface {
 	// transaction.
 	ExecUsage(ctx context.Context, fn func(UsageTx) error) error
 }
+
+// Observer is told what each group commit did, for metrics (package
+// metrics implements it; daemon wires it). Committed is called on the
+// committer goroutine, after the commit and before its callers are
+// answered, and must not block.
+type Observer interface {
+	Committed(c Commit)
+}
+
+// Commit is what one group commit did.
+type Commit struct {
+	// Duration is how long its store transaction took, retries
+	// included.
+	Duration time.Duration
+
+	// Failed is set when the store failed the commit: every batch in it
+	// was answered with the error and nothing was written.
+	Failed bool
+
+	// Batches and Records count the commit's batches and their records
+	// by what became of them.
+	Batches CommitCounts
+	Records CommitCounts
+
+	// Credits are what the commit credited to providers' payable, one
+	// per job that had records accepted, in job order.
+	Credits []Credit
+}
+
+// CommitCounts counts batches, or records, by result. A batch is Accepted
+// when it had a record accepted, Duplicate when all of its records had been
+// accepted before, Refused when it was refused (a batch refused for want of
+// escrow after some of its records were paid for is Refused, and those
+// records Accepted), Failed when its commit failed.
+type CommitCounts struct {
+	Accepted  int
+	Duplicate int
+	Refused   int
+	Failed    int
+}
+
+// Credit is what one commit credited to a provider's payable for one job.
+type Credit struct {
+	ProviderID string
+
+	// Amount is the provider's part of the price: the price less the
+	// platform's fee.
+	Amount ledger.MilliSatoshi
+
+	// FirstSecond is the first metered second the credit pays for.
+	FirstSecond time.Time
+}

@@ -80,6 +80,10 @@ type ExecutorConfig struct {
 	// Clock gives the time and times the waits on an unknown outcome;
 	// the wall clock when nil.
 	Clock clock.Clock
+
+	// Observer, when set, is told of each payout written, resumed and
+	// resolved (metrics).
+	Observer Observer
 }
 
 // Executor makes payouts: it writes each durably before lnd sees it, sends
@@ -211,6 +215,9 @@ func (e *Executor) Pay(ctx context.Context, c Candidate, pol Policy) (Payout,
 	if err != nil {
 		return Payout{}, err
 	}
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.PayoutPending(p)
+	}
 	return e.execute(ctx, p, false)
 }
 
@@ -242,6 +249,9 @@ func (e *Executor) Resume(ctx context.Context, id string) (Payout, error) {
 
 	log.Infof("Resuming payout %s of %v to provider %s (hash %v)", p.ID,
 		p.Amount, p.ProviderID, p.Hash)
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.PayoutPending(p)
+	}
 	return e.execute(ctx, p, true)
 }
 
@@ -461,6 +471,9 @@ func (e *Executor) resolve(ctx context.Context, p Payout,
 			p.ID, err)
 	}
 
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.PayoutResolved(p)
+	}
 	if p.State == StateSucceeded {
 		e.learnRoute(p.ProviderID, p.Amount)
 		log.Debugf("Payout %s of %v to provider %s succeeded, fee %v",

@@ -3,6 +3,7 @@ package payout_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -615,5 +616,60 @@ func TestPayDirect(t *testing.T) {
 					err)
 			}
 		})
+	}
+}
+
+// observed records what an executor's Observer is told.
+type observed struct {
+	calls []string
+}
+
+func (o *observed) PayoutPending(p payout.Payout) {
+	o.calls = append(o.calls, "pending "+p.ID+" "+string(p.State))
+}
+
+func (o *observed) PayoutResolved(p payout.Payout) {
+	o.calls = append(o.calls, "resolved "+p.ID+" "+string(p.State))
+}
+
+// TestPayObserved checks that the Observer is told of a payout once its
+// intent is written and once its outcome is recorded, failed or
+// succeeded, and of nothing when there is nothing to pay.
+func TestPayObserved(t *testing.T) {
+	e := newEnv(t, "")
+	obs := &observed{}
+	ex, err := payout.NewExecutor(payout.ExecutorConfig{
+		DB: e.db, Ledger: e.ledger, Payments: e.lnd, Routes: e.lnd,
+		Clock: e.clock, Observer: obs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.earn("pa", "j1", 100_000)
+	e.lnd.Script(payouttest.Fail)
+	ctx := context.Background()
+
+	failed, err := ex.Pay(ctx, e.candidate("pa"), payout.TestPolicy())
+	if err != nil || failed.State != payout.StateFailed {
+		t.Fatalf("first payout %+v: %v", failed, err)
+	}
+	paid, err := ex.Pay(ctx, e.candidate("pa"), payout.TestPolicy())
+	if err != nil || paid.State != payout.StateSucceeded {
+		t.Fatalf("second payout %+v: %v", paid, err)
+	}
+	if _, err := ex.Pay(ctx, e.candidate("pa"),
+		payout.TestPolicy()); !errors.Is(err, payout.ErrNothingToPay) {
+
+		t.Fatalf("third payout: %v, want nothing to pay", err)
+	}
+
+	want := []string{
+		"pending " + failed.ID + " pending",
+		"resolved " + failed.ID + " failed",
+		"pending " + paid.ID + " pending",
+		"resolved " + paid.ID + " succeeded",
+	}
+	if !slices.Equal(obs.calls, want) {
+		t.Fatalf("observed %q, want %q", obs.calls, want)
 	}
 }

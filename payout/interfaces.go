@@ -43,3 +43,17 @@ type Routes interface {
 	ChannelsWith(ctx context.Context, peer route.Vertex) (
 		[]lightning.Channel, error)
 }
+
+// Observer is told what the executor does with payouts, for metrics
+// (package metrics implements it; daemon wires it). Its methods are called
+// on the payout's goroutine, outside store transactions, and must not
+// block.
+type Observer interface {
+	// PayoutPending is called when a payout's intent is committed, or
+	// when a pending payout is resumed after a restart.
+	PayoutPending(p Payout)
+
+	// PayoutResolved is called when this executor has recorded a
+	// payout's outcome (p.State succeeded or failed, p.ResolvedAt set).
+	PayoutResolved(p Payout)
+}

@@ -89,3 +89,12 @@ func (f ProviderLookupFunc) LookupProvider(ctx context.Context,
 
 	return f(ctx, id)
 }
+
+// RefundObserver is told of each refund's outcome, for metrics (package
+// metrics implements it; daemon wires it). RefundResolved is called once
+// this manager has recorded the outcome (r.State succeeded or failed, and
+// r.Fee what routing cost a succeeded one), outside the store transaction,
+// and must not block.
+type RefundObserver interface {
+	RefundResolved(r Refund)
+}

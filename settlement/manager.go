@@ -119,6 +119,9 @@ type Config struct {
 	// Clock gives the time and times the sweeper and the invoice
 	// stream's resubscriptions; the wall clock when nil.
 	Clock clock.Clock
+
+	// Refunds, when set, is told of each refund's outcome (metrics).
+	Refunds RefundObserver
 }
 
 // Manager runs jobs: it creates them with their funding invoices, credits

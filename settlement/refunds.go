@@ -686,6 +686,16 @@ func (m *Manager) resolveRefund(ctx context.Context, r StoredRefund,
 		return fmt.Errorf("record outcome of refund %s: %w",
 			r.PaymentHash, err)
 	}
+	if m.cfg.Refunds != nil {
+		done := refundFromRow(r)
+		done.State, done.ResolvedAt = out.Status, now
+		if out.Status == RefundSucceeded {
+			done.Fee = ledger.MilliSatoshi(res.Fee)
+		} else {
+			done.Failure = out.Failure
+		}
+		m.cfg.Refunds.RefundResolved(done)
+	}
 	if out.Status == RefundSucceeded {
 		log.Infof("Refund %s of job %s: paid %d msat, fee %d msat",
 			r.PaymentHash, r.JobID, r.Amount, res.Fee)

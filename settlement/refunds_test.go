@@ -694,3 +694,48 @@ func TestRefundUnknownOutcomeTrackedInPlace(t *testing.T) {
 			got.Solvency.Escrow, got.Refunded)
 	}
 }
+
+// refundsSeen is a RefundObserver that hands each refund on.
+type refundsSeen chan settlement.Refund
+
+func (r refundsSeen) RefundResolved(ref settlement.Refund) { r <- ref }
+
+// TestRefundObserved checks that the RefundObserver is told of a refund's
+// outcome once it is recorded, with its amount and the fee routing cost.
+func TestRefundObserved(t *testing.T) {
+	e := newEnv(t)
+	seen := make(refundsSeen, 4)
+	e.cfg.Refunds = seen
+	e.m = e.newManager()
+	e.start(e.m)
+	e.hub.RouteFee = 5
+	e.hub.PayOutcome = func(p lightning.Payment) lightning.PaymentResult {
+		return lightning.PaymentResult{Succeeded: true, Amount: p.Amount,
+			Fee: 3}
+	}
+	buyer := newKey(t)
+	st := e.runningJob(1000, 0)
+	_, err := e.m.EndJob(e.ctx, settlement.EndJobRequest{JobID: st.ID,
+		By: settlement.CauseEndedByBuyer,
+		RefundTo: settlement.RefundTo{Node: buyer.node,
+			HasNode: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := e.waitRefund(st.ID)
+
+	select {
+	case r := <-seen:
+		if r.State != settlement.RefundSucceeded || r.Amount != 995 ||
+			r.Fee != 3 || r.PaymentHash != stored.PaymentHash ||
+			r.ResolvedAt.IsZero() {
+
+			t.Fatalf("observed %+v, stored %+v", r, stored)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refund observed")
+	}
+	if len(seen) != 0 {
+		t.Fatalf("refund observed %d more times", len(seen))
+	}
+}
