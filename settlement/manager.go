@@ -64,6 +64,11 @@ const (
 	// FailpointRefundAfterSuccess fires when lnd reported a refund
 	// succeeded, before the store and the ledger record it.
 	FailpointRefundAfterSuccess = "refund-after-success-before-ledger"
+
+	// FailpointResultAfterEnd fires when a job's result and the end it
+	// brought are committed, before its top-up invoices are canceled
+	// and its refund is started.
+	FailpointResultAfterEnd = "result-after-end"
 )
 
 // Config is what a Manager needs.
