@@ -161,13 +161,21 @@ func (s *server) Wait() {
 }
 
 // refuse ends a job the agent cannot run, as its provider, and logs why:
-// EndJob carries no reason, so the log is where it is told.
+// EndJob carries no reason, so the log is where it is told. A job that
+// has ended already is no fault: its result, sent by an earlier try whose
+// answer was lost, ended it, or its buyer did.
 func (s *server) refuse(ctx context.Context, jobID string, why error) {
 	s.logger.Warnf("Job %s: ending it as provider: %v", jobID, why)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx),
 		callTimeout)
 	defer cancel()
-	if err := s.api.EndJob(ctx, jobID); err != nil {
+	err := s.api.EndJob(ctx, jobID)
+	switch {
+	case err == nil:
+	case connect.CodeOf(err) == connect.CodeFailedPrecondition:
+		s.logger.Infof("Job %s: not ended by this agent: %v", jobID,
+			err)
+	default:
 		s.logger.Errorf("Job %s: could not end it: %v", jobID, err)
 	}
 }
@@ -342,7 +350,11 @@ func (r *jobRunner) runJob(ctx context.Context, job *sluicerpc.Job) {
 		// keeps refusing: the buyer gets the rest back.
 		s.refuse(ctx, id, fmt.Errorf("submitting its result: %w",
 			err))
+		return
 	}
+	// The result ended the job (unless it had ended): sluiced refunds
+	// the rest of its escrow; nothing is left for the agent to do.
+	s.logger.Infof("Job %s: result submitted; the job has ended", id)
 }
 
 // parenthesised is " (s)", or "" for an empty s.
