@@ -453,6 +453,15 @@ func (m *Manager) transitionAt(ctx context.Context, tx TxStore,
 func (m *Manager) evaluate(ctx context.Context, tx TxStore,
 	job *StoredJob) (Solvency, error) {
 
+	return m.evaluateBy(ctx, tx, job, "")
+}
+
+// evaluateBy is evaluate with lift, when not empty, as the cause of a
+// move up to funded: a job placed again at a lower price is lifted by its
+// placement, not by a top-up.
+func (m *Manager) evaluateBy(ctx context.Context, tx TxStore,
+	job *StoredJob, lift Cause) (Solvency, error) {
+
 	price, err := parsePrice(job.PricePerSecond)
 	if err != nil {
 		return Solvency{}, fmt.Errorf("job %s: %w", job.ID, err)
@@ -473,7 +482,11 @@ func (m *Manager) evaluate(ctx context.Context, tx TxStore,
 	}
 	detail := fmt.Sprintf("escrow %d msat, runway %s s, buffer %d s",
 		escrow, s.Runway.StringFixed(3), job.BufferSeconds)
-	if err := m.transition(ctx, tx, job, to, solvencyCause(from, to),
+	cause := solvencyCause(from, to)
+	if lift != "" && to == StateFunded {
+		cause = lift
+	}
+	if err := m.transition(ctx, tx, job, to, cause,
 		detail); err != nil {
 
 		return Solvency{}, err
