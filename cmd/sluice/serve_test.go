@@ -52,6 +52,7 @@ func TestPickJobs(t *testing.T) {
 		done,
 		withWorkload("orphan", "low_balance", true),
 		withWorkload("drained", "suspended", false),
+		withWorkload("lean", "low_balance", false),
 		withWorkload("waiting", "awaiting_funding", false),
 		withWorkload("ended", "ended", true),
 		withWorkload("old", "funded", false),
@@ -64,9 +65,9 @@ func TestPickJobs(t *testing.T) {
 	}{
 		{free: 0, start: []string{}, orph: []string{"orphan"}},
 		{free: 1, start: []string{"old"}, orph: []string{"orphan"}},
-		{free: 2, start: []string{"old", "new"},
+		{free: 2, start: []string{"old", "lean"},
 			orph: []string{"orphan"}},
-		{free: 5, start: []string{"old", "new"},
+		{free: 5, start: []string{"old", "lean", "new"},
 			orph: []string{"orphan"}},
 	}
 	for _, tc := range tests {
