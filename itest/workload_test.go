@@ -13,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/settlement"
 )
@@ -27,10 +28,14 @@ import (
 // figures. The buyer reads the output with `sluice job output`, checked
 // against the hash. A second, different result is refused, the same one
 // taken again without a second end or refund; a workload over the cap is
-// refused at creation.
+// refused at creation. sluiced killed (failpoint result-after-end) after
+// a second job's result and end are committed, before its refund: after
+// the restart the job is ended and its sweeper refunds it, once.
 func TestJobWorkloadResult(t *testing.T) {
 	f := newMeteredJob(t, 10_000_000, map[string]string{
-		"cpu": "0.013", "mem": "0.0007"})
+		"cpu": "0.013", "mem": "0.0007"}, func(s *sluiced) {
+		s.addConf("settlement", "settlement.refundretry=2s")
+	})
 	s, files, prov, ctx := f.s, f.files, f.prov, f.ctx
 
 	// A buyer of its own, whose macaroon the CLI reads; the metering
@@ -229,4 +234,53 @@ func TestJobWorkloadResult(t *testing.T) {
 
 		t.Fatalf("job output: %q\n%s", fetched, msg)
 	}
+
+	// A crash between a result's commit and its refund: the job is
+	// ended and owes its buyer; after the restart the sweeper refunds
+	// it by keysend, settlement.refundretry after the end.
+	crashed, err := create(&sluicerpc.Workload{Argv: []string{"true"}})
+	if err != nil {
+		t.Fatalf("create job: %v", err)
+	}
+	buyerNode.payInvoice(t, crashed.Invoices[0].PaymentRequest)
+	eventually(t, time.Minute, "the second job to be funded", func() error {
+		got, err := buyer.jobs.GetJob(ctx, connect.NewRequest(
+			&sluicerpc.GetJobRequest{JobId: crashed.JobId}))
+		if err != nil {
+			return err
+		}
+		if got.Msg.Job.State != "funded" {
+			return fmt.Errorf("job is %s", got.Msg.Job.State)
+		}
+		return nil
+	})
+	if out, err := s.cli("--macaroonpath", files.macaroon, "agent",
+		"run", "--job", crashed.JobId, "--agentkey", files.agentKey,
+		"--", "sleep", "1"); err != nil {
+
+		t.Fatalf("agent run: %v\n%s\n%s", err, out, s.tail())
+	}
+	waitHubCanRefund(t, hub, buyerNode, 2*10_000_000)
+	s.stop()
+	t.Setenv(failpoint.EnvVar, settlement.FailpointResultAfterEnd)
+	s.start()
+	empty := sha256.Sum256(nil)
+	// The answer does not come back: sluiced dies first.
+	_, _ = prov.jobs.SubmitJobResult(ctx, connect.NewRequest(
+		&sluicerpc.SubmitJobResultRequest{JobId: crashed.JobId,
+			OutputSha256: empty[:]}))
+	s.crashAt(t, settlement.FailpointResultAfterEnd)
+	t.Setenv(failpoint.EnvVar, "")
+	s.start()
+	eventually(t, time.Minute, "the sweeper's refund after the crash",
+		func() error {
+			got, err := buyer.jobs.GetJob(ctx, connect.NewRequest(
+				&sluicerpc.GetJobRequest{JobId: crashed.JobId}))
+			if err != nil {
+				return err
+			}
+			ended = got.Msg.Job
+			return refunded(ended)
+		})
+	wantKeysendRefund(t, buyerNode, wantEndedByResult(t, ended, 0))
 }
