@@ -21,14 +21,16 @@ import (
 //   - `job create --explain` without a provider shows both candidates and
 //     takes provider1; a paid job without a provider is placed on
 //     provider1, run in its sandbox, metered and paid out to it, and its
-//     output fetched and verified by the buyer.
+//     output fetched and verified by the buyer; its result ended it and
+//     refunded the buyer's node the rest.
 //   - kill -9 of provider1's agent under a running job: once its last
 //     heartbeat is market.lostafter old, sluiced ends the job
 //     (provider_lost) and refunds the buyer's node the rest.
 //   - provider1 heartbeating again without taking work (its agent has no
 //     agent key) is placed a job it does not start: after
 //     market.starttimeout sluiced places it again on provider2, escrow and
-//     all, whose agent runs it to its result.
+//     all, whose agent runs it to its result; the escrow it brought
+//     along is what provider2's usage spent and the refund returned.
 func TestMarketTwoProviders(t *testing.T) {
 	f := newMeteredJob(t, 10_000_000, map[string]string{
 		"cpu": "50", "mem": "10"}, func(s *sluiced) {
@@ -165,20 +167,18 @@ func TestMarketTwoProviders(t *testing.T) {
 			readFile(t, outFile), want, msg)
 	}
 
-	// The buyer is done with it: ended, the rest refunded, provider1's
-	// capacity free again.
-	end := func(id string) {
+	// Its result ended it: the rest refunded, provider1's capacity free
+	// again, with nothing for the buyer to do.
+	endedByResult := func(id string) *sluicerpc.Job {
 		t.Helper()
-		_, err := buyer.jobs.EndJob(ctx, connect.NewRequest(
-			&sluicerpc.EndJobRequest{JobId: id}))
-		if err != nil {
-			t.Fatalf("end job %s: %v", id, err)
-		}
 		eventually(t, time.Minute, "job "+id+" refunded", func() error {
 			return refunded(get(id))
 		})
+		j := get(id)
+		wantKeysendRefund(t, buyerNode, wantEndedByResult(t, j, 0))
+		return j
 	}
-	end(first.Job.JobId)
+	endedByResult(first.Job.JobId)
 
 	// kill -9 of provider1's agent under a running job: ended as
 	// provider_lost, the rest refunded.
@@ -225,8 +225,8 @@ func TestMarketTwoProviders(t *testing.T) {
 	if moved.Job.ProviderId != p1 {
 		t.Fatalf("third job placed on %s", moved.Job.ProviderId)
 	}
-	escrow := int64(10_000_000)
-	done = waitResult(moved.Job.JobId)
+	waitResult(moved.Job.JobId)
+	done = endedByResult(moved.Job.JobId)
 	if done.ProviderId != p2 || done.Result.ExitCode != 0 ||
 		string(done.Result.OutputSha256) == "" {
 
@@ -242,10 +242,14 @@ func TestMarketTwoProviders(t *testing.T) {
 			placedAgain = true
 		}
 	}
-	// The escrow came along: what provider2 did not earn is still the
-	// job's.
-	if !placedAgain || done.EscrowMsat <= 0 || done.EscrowMsat > escrow {
-		t.Fatalf("moved job: events %v, escrow %d", done.Events,
-			done.EscrowMsat)
+	// The escrow came along: the whole budget is what provider2's
+	// usage spent, the refund and its fee, and what the fee limit
+	// reserved beyond the fee (wantEndedByResult checked the sum).
+	r := done.Refunds[0]
+	if !placedAgain || done.SpentMsat <= 0 || done.BudgetMsat !=
+		done.SpentMsat+r.AmountMsat+r.FeeMsat+done.EscrowMsat {
+
+		t.Fatalf("moved job: events %v, spent %d, refund %v, escrow "+
+			"%d", done.Events, done.SpentMsat, r, done.EscrowMsat)
 	}
 }

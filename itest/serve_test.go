@@ -20,8 +20,9 @@ import (
 // TestServeWorkload runs `sluice-agent serve` for the devnet's linked
 // provider1 as a process of its own; a buyer creates a job with a workload
 // (a script reading an input file) and pays it; the agent takes the job,
-// runs it in its sandbox, meters it and submits its result. The job is
-// metered, its earnings are paid out to provider1, and the output the
+// runs it in its sandbox, meters it and submits its result, which ends
+// the job: the rest of its escrow goes back to the buyer's node. The job
+// is metered, its earnings are paid out to provider1, and the output the
 // buyer reads with `sluice job output` hashes to what the script prints.
 // The metering job of the fixture, which carries no workload, is not
 // taken. A job whose run the agent was killed under (kill -9) is ended as
@@ -62,10 +63,17 @@ func TestServeWorkload(t *testing.T) {
 		return string(readFile(t, logPath))
 	}
 
+	// The buyer can be refunded by keysend.
+	hub, buyerNode := f.net.lnd(devnet.NodeHub), f.net.lnd(devnet.NodeBuyer)
+	buyerNode.payInvoice(t, hub.addInvoice(t, hubLiquiditySat*1000,
+		"itest: hub liquidity toward the buyer").PaymentRequest)
+	waitHubCanRefund(t, hub, buyerNode, workloadBudget)
+	refundTo := buyerNode.pubKey(t)
+
 	input := []byte("the serving agent's input\n")
 	// createJob creates and pays a job running w.
 	createJob := func(w *sluicerpc.Workload) *sluicerpc.Job {
-		return f.createWorkloadJob(t, buyer, w)
+		return f.createRefundedWorkloadJob(t, buyer, w, refundTo)
 	}
 	getJob := func(id string) *sluicerpc.Job {
 		got, err := buyer.jobs.GetJob(ctx, connect.NewRequest(
@@ -101,6 +109,16 @@ func TestServeWorkload(t *testing.T) {
 	}
 	if got.SecondsMetered < 1 || got.StartedAt == nil {
 		t.Fatalf("the run was not metered: %v", got)
+	}
+	eventually(t, time.Minute, "the job's refund", func() error {
+		return refunded(get())
+	})
+	wantKeysendRefund(t, buyerNode, wantEndedByResult(t, get(), 0))
+	if strings.Contains(agentLog(), "[ERR]") ||
+		strings.Contains(agentLog(), "ending it as provider") {
+
+		t.Fatalf("the agent took its own result's end for a fault:\n%s",
+			agentLog())
 	}
 	eventually(t, time.Minute, "provider1 paid out", func() error {
 		if j := get(); j.ProviderPaidOutMsat <= 0 {
@@ -222,6 +240,9 @@ func (a *serveAgent) kill() {
 	<-a.exited
 }
 
+// workloadBudget is the budget of createWorkloadJob's jobs.
+const workloadBudget = 10_000_000
+
 // createWorkloadJob creates a job for the fixture's provider running w,
 // of 1000 core-ms and 64 MiB a second and a 10 000 sat budget, as buyer,
 // and pays its funding invoice from the buyer node.
@@ -229,12 +250,22 @@ func (f *meteredJob) createWorkloadJob(t testing.TB, buyer apiClients,
 	w *sluicerpc.Workload) *sluicerpc.Job {
 
 	t.Helper()
+	return f.createRefundedWorkloadJob(t, buyer, w, nil)
+}
+
+// createRefundedWorkloadJob is createWorkloadJob with refundTo, when not
+// nil, as the job's refund node.
+func (f *meteredJob) createRefundedWorkloadJob(t testing.TB,
+	buyer apiClients, w *sluicerpc.Workload,
+	refundTo []byte) *sluicerpc.Job {
+
+	t.Helper()
 	created, err := buyer.jobs.CreateJob(f.ctx, connect.NewRequest(
 		&sluicerpc.CreateJobRequest{
 			ProviderId: f.providerID,
 			Spec:       map[string]int64{"cpu": 1000, "mem": 64},
-			BudgetMsat: 10_000_000, BufferSeconds: 5,
-			Workload: w,
+			BudgetMsat: workloadBudget, BufferSeconds: 5,
+			Workload: w, RefundNodePubkey: refundTo,
 		}))
 	if err != nil {
 		t.Fatalf("create job: %v", err)
@@ -246,4 +277,40 @@ func (f *meteredJob) createWorkloadJob(t testing.TB, buyer apiClients,
 	f.net.lnd(devnet.NodeBuyer).payInvoice(t,
 		job.Invoices[0].PaymentRequest)
 	return job
+}
+
+// wantEndedByResult checks a job its result ended, once its refund
+// succeeded, and returns the refund: the job ended as its provider, the
+// end naming the exit code and the escrow it held, which is the budget
+// less what usage spent; one refund, of that escrow less the routing fee
+// it reserved (its fee limit); what the limit reserved beyond the fee
+// paid is all the escrow holds after.
+func wantEndedByResult(t testing.TB, j *sluicerpc.Job,
+	exit int64) *sluicerpc.JobRefund {
+
+	t.Helper()
+	left := j.BudgetMsat - j.SpentMsat
+	end := j.Events[len(j.Events)-1]
+	detail := fmt.Sprintf("result: exit %d; escrow %d msat", exit, left)
+	if j.State != "ended" || end.ToState != "ended" ||
+		end.Cause != "ended_by_provider" || end.Detail != detail {
+
+		t.Fatalf("job %s is %s, its last event %v; want ended by "+
+			"provider, %q", j.JobId, j.State, end, detail)
+	}
+	if len(j.Refunds) != 1 {
+		t.Fatalf("job %s has %d refunds: %v", j.JobId, len(j.Refunds),
+			j.Refunds)
+	}
+	r := j.Refunds[0]
+	if r.State != "succeeded" || r.Method != "keysend" ||
+		r.AmountMsat != left-r.FeeLimitMsat ||
+		j.RefundedMsat != r.AmountMsat ||
+		j.EscrowMsat != r.FeeLimitMsat-r.FeeMsat {
+
+		t.Fatalf("job %s: escrow %d msat at the end, refund %v, "+
+			"refunded %d msat, escrow now %d msat", j.JobId, left,
+			r, j.RefundedMsat, j.EscrowMsat)
+	}
+	return r
 }

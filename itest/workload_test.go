@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/settlement"
 )
@@ -21,13 +23,19 @@ import (
 // buyer creates a job with a workload (a command and an input file) and
 // its node pays for it; the provider fetches the workload, runs it under
 // `sluice agent run` (which meters it and starts the job), and submits
-// the exit status and the output's hash; the buyer reads the output with
-// `sluice job output`, checked against the hash. A second, different
-// result is refused, the same one taken again; a workload over the cap
-// is refused at creation.
+// the exit status and the output's hash, which ends the job: the rest of
+// its escrow is refunded to the buyer's node, to the msat of the job's
+// figures. The buyer reads the output with `sluice job output`, checked
+// against the hash. A second, different result is refused, the same one
+// taken again without a second end or refund; a workload over the cap is
+// refused at creation. sluiced killed (failpoint result-after-end) after
+// a second job's result and end are committed, before its refund: after
+// the restart the job is ended and its sweeper refunds it, once.
 func TestJobWorkloadResult(t *testing.T) {
 	f := newMeteredJob(t, 10_000_000, map[string]string{
-		"cpu": "0.013", "mem": "0.0007"})
+		"cpu": "0.013", "mem": "0.0007"}, func(s *sluiced) {
+		s.addConf("settlement", "settlement.refundretry=2s")
+	})
 	s, files, prov, ctx := f.s, f.files, f.prov, f.ctx
 
 	// A buyer of its own, whose macaroon the CLI reads; the metering
@@ -47,6 +55,12 @@ func TestJobWorkloadResult(t *testing.T) {
 	}
 	buyer := s.clientsWith(added.Msg.BuyerMacaroon)
 
+	// The buyer can be refunded by keysend.
+	hub, buyerNode := f.net.lnd(devnet.NodeHub), f.net.lnd(devnet.NodeBuyer)
+	buyerNode.payInvoice(t, hub.addInvoice(t, hubLiquiditySat*1000,
+		"itest: hub liquidity toward the buyer").PaymentRequest)
+	refundTo := buyerNode.pubKey(t)
+
 	create := func(w *sluicerpc.Workload) (*sluicerpc.Job, error) {
 		resp, err := buyer.jobs.CreateJob(ctx, connect.NewRequest(
 			&sluicerpc.CreateJobRequest{
@@ -54,7 +68,7 @@ func TestJobWorkloadResult(t *testing.T) {
 				Spec: map[string]int64{"cpu": 1000,
 					"mem": 256},
 				BudgetMsat: 10_000_000, BufferSeconds: 5,
-				Workload: w,
+				Workload: w, RefundNodePubkey: refundTo,
 			}))
 		if err != nil {
 			return nil, err
@@ -131,6 +145,7 @@ func TestJobWorkloadResult(t *testing.T) {
 	if string(printed) != "HELLO, SLUICE\n" {
 		t.Fatalf("the workload printed %q", printed)
 	}
+	waitHubCanRefund(t, hub, buyerNode, 10_000_000)
 	sum := sha256.Sum256(printed)
 	submit := &sluicerpc.SubmitJobResultRequest{JobId: job.JobId,
 		ExitCode: int64(exit), Output: printed, OutputSha256: sum[:]}
@@ -155,6 +170,35 @@ func TestJobWorkloadResult(t *testing.T) {
 	_, err = buyer.jobs.SubmitJobResult(ctx, connect.NewRequest(submit))
 	if connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Fatalf("the buyer submitting: %v", err)
+	}
+
+	// The result ended the job; the rest of the escrow went back to
+	// the buyer's node, once, for all the result was sent twice.
+	var ended *sluicerpc.Job
+	eventually(t, time.Minute, "the job's refund", func() error {
+		got, err := buyer.jobs.GetJob(ctx, connect.NewRequest(
+			&sluicerpc.GetJobRequest{JobId: job.JobId}))
+		if err != nil {
+			return err
+		}
+		ended = got.Msg.Job
+		return refunded(ended)
+	})
+	wantKeysendRefund(t, buyerNode, wantEndedByResult(t, ended,
+		int64(exit)))
+	ends := 0
+	for _, ev := range ended.Events {
+		if ev.ToState == "ended" {
+			ends++
+		}
+	}
+	if ends != 1 {
+		t.Fatalf("the job ended %d times: %v", ends, ended.Events)
+	}
+	_, err = buyer.jobs.EndJob(ctx, connect.NewRequest(
+		&sluicerpc.EndJobRequest{JobId: job.JobId}))
+	if connect.CodeOf(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("ending the job its result ended: %v", err)
 	}
 
 	// The buyer's side: the job shows the result; the output comes
@@ -190,4 +234,53 @@ func TestJobWorkloadResult(t *testing.T) {
 
 		t.Fatalf("job output: %q\n%s", fetched, msg)
 	}
+
+	// A crash between a result's commit and its refund: the job is
+	// ended and owes its buyer; after the restart the sweeper refunds
+	// it by keysend, settlement.refundretry after the end.
+	crashed, err := create(&sluicerpc.Workload{Argv: []string{"true"}})
+	if err != nil {
+		t.Fatalf("create job: %v", err)
+	}
+	buyerNode.payInvoice(t, crashed.Invoices[0].PaymentRequest)
+	eventually(t, time.Minute, "the second job to be funded", func() error {
+		got, err := buyer.jobs.GetJob(ctx, connect.NewRequest(
+			&sluicerpc.GetJobRequest{JobId: crashed.JobId}))
+		if err != nil {
+			return err
+		}
+		if got.Msg.Job.State != "funded" {
+			return fmt.Errorf("job is %s", got.Msg.Job.State)
+		}
+		return nil
+	})
+	if out, err := s.cli("--macaroonpath", files.macaroon, "agent",
+		"run", "--job", crashed.JobId, "--agentkey", files.agentKey,
+		"--", "sleep", "1"); err != nil {
+
+		t.Fatalf("agent run: %v\n%s\n%s", err, out, s.tail())
+	}
+	waitHubCanRefund(t, hub, buyerNode, 2*10_000_000)
+	s.stop()
+	t.Setenv(failpoint.EnvVar, settlement.FailpointResultAfterEnd)
+	s.start()
+	empty := sha256.Sum256(nil)
+	// The answer does not come back: sluiced dies first.
+	_, _ = prov.jobs.SubmitJobResult(ctx, connect.NewRequest(
+		&sluicerpc.SubmitJobResultRequest{JobId: crashed.JobId,
+			OutputSha256: empty[:]}))
+	s.crashAt(t, settlement.FailpointResultAfterEnd)
+	t.Setenv(failpoint.EnvVar, "")
+	s.start()
+	eventually(t, time.Minute, "the sweeper's refund after the crash",
+		func() error {
+			got, err := buyer.jobs.GetJob(ctx, connect.NewRequest(
+				&sluicerpc.GetJobRequest{JobId: crashed.JobId}))
+			if err != nil {
+				return err
+			}
+			ended = got.Msg.Job
+			return refunded(ended)
+		})
+	wantKeysendRefund(t, buyerNode, wantEndedByResult(t, ended, 0))
 }

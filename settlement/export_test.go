@@ -44,3 +44,9 @@ func (m *Manager) Settled(ctx context.Context, inv lightning.Invoice,
 
 	return m.settled(ctx, inv, fromStream)
 }
+
+// SetHit puts hit where the manager fires its failpoints, for a test to
+// crash there; failpoint.Hit otherwise. Call it before Start.
+func (m *Manager) SetHit(hit func(name string)) {
+	m.hit = hit
+}

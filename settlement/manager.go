@@ -64,6 +64,11 @@ const (
 	// FailpointRefundAfterSuccess fires when lnd reported a refund
 	// succeeded, before the store and the ledger record it.
 	FailpointRefundAfterSuccess = "refund-after-success-before-ledger"
+
+	// FailpointResultAfterEnd fires when a job's result and the end it
+	// brought are committed, before its top-up invoices are canceled
+	// and its refund is started.
+	FailpointResultAfterEnd = "result-after-end"
 )
 
 // Config is what a Manager needs.
@@ -451,6 +456,15 @@ func (m *Manager) transitionAt(ctx context.Context, tx TxStore,
 func (m *Manager) evaluate(ctx context.Context, tx TxStore,
 	job *StoredJob) (Solvency, error) {
 
+	return m.evaluateBy(ctx, tx, job, "")
+}
+
+// evaluateBy is evaluate with lift, when not empty, as the cause of a
+// move up to funded: a job placed again at a lower price is lifted by its
+// placement, not by a top-up.
+func (m *Manager) evaluateBy(ctx context.Context, tx TxStore,
+	job *StoredJob, lift Cause) (Solvency, error) {
+
 	price, err := parsePrice(job.PricePerSecond)
 	if err != nil {
 		return Solvency{}, fmt.Errorf("job %s: %w", job.ID, err)
@@ -471,7 +485,11 @@ func (m *Manager) evaluate(ctx context.Context, tx TxStore,
 	}
 	detail := fmt.Sprintf("escrow %d msat, runway %s s, buffer %d s",
 		escrow, s.Runway.StringFixed(3), job.BufferSeconds)
-	if err := m.transition(ctx, tx, job, to, solvencyCause(from, to),
+	cause := solvencyCause(from, to)
+	if lift != "" && to == StateFunded {
+		cause = lift
+	}
+	if err := m.transition(ctx, tx, job, to, cause,
 		detail); err != nil {
 
 		return Solvency{}, err

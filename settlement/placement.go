@@ -13,7 +13,9 @@ import (
 
 // A job created without a provider is placed by the market; settlement
 // keeps where it was placed (job_placements) and places it again when
-// that provider does not start it in time: the job moves, escrow and all
+// that provider does not start it in time (a job funded, or low on
+// balance, that its agent has not started: State.Startable; a suspended
+// one waits for a top-up where it is): the job moves, escrow and all
 // (escrow is the job's account, not the provider's), to the provider the
 // market takes next, never to one that let it lapse before. A job its
 // buyer named a provider for stays where it is. docs/market.md has the
@@ -104,8 +106,9 @@ const (
 	DefaultLostAfter = time.Minute
 )
 
-// replaceLapsed places again every placed job whose provider has not
-// started it within StartTimeout of its funding or its last placement.
+// replaceLapsed places again every placed job in a startable state whose
+// provider has not started it within StartTimeout of its funding or its
+// last placement.
 func (m *Manager) replaceLapsed(ctx context.Context) error {
 	var rows []StoredPlacement
 	err := m.execTx(ctx, true, func(tx TxStore) error {
@@ -189,7 +192,7 @@ func (m *Manager) replace(ctx context.Context, p StoredPlacement) error {
 		if err != nil {
 			return err
 		}
-		if job.ProviderID != p.ProviderID || job.State != StateFunded ||
+		if job.ProviderID != p.ProviderID || !job.State.Startable() ||
 			!job.StartedAt.IsZero() {
 
 			return fmt.Errorf("%w: job %s is %s on provider %s",
@@ -227,8 +230,11 @@ func (m *Manager) replace(ctx context.Context, p StoredPlacement) error {
 		if err != nil {
 			return err
 		}
+		// At the new price the runway may rise above the buffer
+		// (the job is funded again, for its placement) or fall
+		// below it.
 		job.ProviderID, job.PricePerSecond = to, price.String()
-		_, err = m.evaluate(ctx, tx, &job)
+		_, err = m.evaluateBy(ctx, tx, &job, CausePlacedAgain)
 		return err
 	})
 	if errors.Is(err, ErrStale) {

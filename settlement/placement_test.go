@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lightningnetwork/lnd/lnwire"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/settlement"
@@ -276,5 +277,103 @@ func TestEndLost(t *testing.T) {
 	}
 	if st := e.get(plain.ID); st.State.Terminal() {
 		t.Fatalf("a job without a workload ended: %s", st.State)
+	}
+}
+
+// TestReplaceLapsedLowBalance checks the rule for a placed job that fell
+// low on balance before its agent started it (its budget pays fewer
+// seconds than its buffer): it is startable, so it is placed again like a
+// funded one when its provider does not start it in time, and a cheaper
+// provider's price lifts it to funded, by its placement. A suspended one
+// (its escrow does not pay one second) waits for a top-up where it is.
+func TestReplaceLapsedLowBalance(t *testing.T) {
+	e, f, _ := placementEnv(t)
+	cheap := settlement.Provider{
+		ID: "prov-3", Node: newKey(t).node,
+		Rates: channels.RateCard{
+			channels.ResourceCPU: rate(t, "0.005"),
+			channels.ResourceMem: rate(t, "0.001"),
+		},
+	}
+	e.provs.Set(cheap)
+	f.mu.Lock()
+	f.order = []settlement.Provider{cheap}
+	f.mu.Unlock()
+
+	// At 10 msat/s, 50 msat is 5 s against a buffer of 8: low on
+	// balance; 5 msat (an invoice paid short) is not one second:
+	// suspended.
+	create := func(budget ledger.MilliSatoshi,
+		paid lnwire.MilliSatoshi) settlement.Status {
+
+		t.Helper()
+		st, err := e.m.CreateJob(e.ctx, settlement.CreateJobRequest{
+			BuyerID: e.buyer, ProviderID: e.prov.ID,
+			Spec:   settlement.Spec{channels.ResourceCPU: 1000},
+			Budget: budget, BufferSeconds: 8, Placed: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.fund(st, paid)
+		return e.get(st.ID)
+	}
+	low := create(50, 0)
+	drained := create(20, 5)
+	if low.State != settlement.StateLowBalance ||
+		drained.State != settlement.StateSuspended {
+
+		t.Fatalf("funded as %s and %s", low.State, drained.State)
+	}
+	if !low.State.Startable() || drained.State.Startable() {
+		t.Fatal("low_balance must be startable, suspended not")
+	}
+
+	e.clock.Advance(61 * time.Second)
+	e.m.SweepNow(e.ctx, t)
+	st := e.get(low.ID)
+	if st.ProviderID != cheap.ID || st.State != settlement.StateFunded ||
+		e.balance(ledger.BuyerEscrow(low.ID)) != 50 {
+
+		t.Fatalf("after the timeout: provider %s, state %s",
+			st.ProviderID, st.State)
+	}
+	moves := st.Events[len(st.Events)-2:]
+	if moves[0].Cause != settlement.CausePlacedAgain ||
+		moves[0].From != settlement.StateLowBalance ||
+		moves[0].To != settlement.StateLowBalance ||
+		moves[1].Cause != settlement.CausePlacedAgain ||
+		moves[1].From != settlement.StateLowBalance ||
+		moves[1].To != settlement.StateFunded {
+
+		t.Fatalf("events of the move %+v", moves)
+	}
+	if got := e.get(drained.ID); got.ProviderID != e.prov.ID ||
+		got.State != settlement.StateSuspended {
+
+		t.Fatalf("suspended job: provider %s, state %s",
+			got.ProviderID, got.State)
+	}
+	if asked, _, _ := f.calls(); len(asked) != 1 {
+		t.Fatalf("placer asked %v, want once (the low job)", asked)
+	}
+}
+
+// TestStartLowBalance starts a job that fell low on balance before its
+// agent started it: it runs, still low on balance.
+func TestStartLowBalance(t *testing.T) {
+	e := newEnv(t)
+	e.start(e.m)
+	st := e.create(50, 8)
+	e.fund(st, 0)
+	if got := e.get(st.ID); got.State != settlement.StateLowBalance {
+		t.Fatalf("funded as %s", got.State)
+	}
+	state, err := e.startJob(st.ID)
+	if err != nil || state != settlement.StateLowBalance {
+		t.Fatalf("start: %s, %v", state, err)
+	}
+	if got := e.get(st.ID); got.StartedAt.IsZero() {
+		t.Fatal("not started")
 	}
 }

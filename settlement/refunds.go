@@ -313,16 +313,8 @@ func (m *Manager) EndJob(ctx context.Context, req EndJobRequest) (Status,
 			}
 			job.RefundPubkey = hex.EncodeToString(dest.Node[:])
 		}
-		invoices, err := tx.JobInvoices(ctx, job.ID)
-		if err != nil {
-			return err
-		}
-		for _, inv := range invoices {
-			if inv.State == InvoiceOpen {
-				open = append(open, inv)
-			}
-		}
-		return nil
+		open, err = openInvoices(ctx, tx, job.ID)
+		return err
 	})
 	if errors.Is(err, ErrJobNotFound) {
 		return Status{}, fmt.Errorf("%w: %q", ErrJobNotFound, req.JobID)
@@ -335,29 +327,7 @@ func (m *Manager) EndJob(ctx context.Context, req EndJobRequest) (Status,
 			req.By, escrow)
 	}
 
-	// No more money in: cancel the job's open invoices. One that
-	// settled meanwhile is credited, and refunded below with the rest.
-	for _, inv := range open {
-		if err := m.closeInvoice(ctx, inv, InvoiceCanceled); err != nil {
-			log.Warnf("Job %s: cancel invoice %s: %v", job.ID,
-				inv.PaymentHash, err)
-		}
-	}
-
-	target, ok := refundTarget(job, pr, dest.Invoice)
-	if ok {
-		err = m.startRefund(ctx, job.ID, target)
-		switch {
-		case errors.Is(err, ErrNothingToRefund):
-			err = nil
-
-		// Ending the job just now, a refund already in flight can
-		// only be of money that arrived as it ended: it takes the
-		// rest along.
-		case errors.Is(err, ErrRefundInFlight) && ended:
-			err = nil
-		}
-	}
+	err = m.afterEnd(ctx, job, open, pr, dest.Invoice, ended)
 	st, stErr := m.GetJob(ctx, job.ID)
 	if err != nil {
 		if ended {
@@ -367,6 +337,60 @@ func (m *Manager) EndJob(ctx context.Context, req EndJobRequest) (Status,
 		return st, err
 	}
 	return st, stErr
+}
+
+// openInvoices returns a job's open invoices, which its end cancels.
+func openInvoices(ctx context.Context, tx TxStore, jobID string) (
+	[]StoredInvoice, error) {
+
+	invoices, err := tx.JobInvoices(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	var open []StoredInvoice
+	for _, inv := range invoices {
+		if inv.State == InvoiceOpen {
+			open = append(open, inv)
+		}
+	}
+	return open, nil
+}
+
+// afterEnd is what follows a job's end once the end is committed, by
+// EndJob or by the job's result (SubmitResult): no more money comes in,
+// so the job's open invoices (top-ups) are canceled, and the rest of the
+// escrow is refunded to pr (its text payReq) when given, else to the
+// job's refund node when it has one. ended says the end was committed
+// just now. Its errors are the refund's; a refund that cannot start now
+// leaves the job owing, and the sweeper (retryRefunds) tries again.
+func (m *Manager) afterEnd(ctx context.Context, job StoredJob,
+	open []StoredInvoice, pr *lightning.PaymentRequest, payReq string,
+	ended bool) error {
+
+	// One that settled meanwhile is credited, and refunded below with
+	// the rest.
+	for _, inv := range open {
+		if err := m.closeInvoice(ctx, inv, InvoiceCanceled); err != nil {
+			log.Warnf("Job %s: cancel invoice %s: %v", job.ID,
+				inv.PaymentHash, err)
+		}
+	}
+
+	target, ok := refundTarget(job, pr, payReq)
+	if !ok {
+		return nil
+	}
+	err := m.startRefund(ctx, job.ID, target)
+	switch {
+	case errors.Is(err, ErrNothingToRefund):
+		return nil
+
+	// Ending the job just now, a refund already in flight can only be
+	// of money that arrived as it ended: it takes the rest along.
+	case errors.Is(err, ErrRefundInFlight) && ended:
+		return nil
+	}
+	return err
 }
 
 // refundTarget is where a job's refund goes: the invoice given, else the

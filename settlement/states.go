@@ -82,6 +82,17 @@ func (s State) TakesUsage() bool {
 	return s == StateFunded || s.Chargeable()
 }
 
+// Startable reports whether a job in s that its agent has not started may
+// be started: funded, or low on balance (its escrow pays for some seconds,
+// fewer than its buffer; metering takes its usage and a top-up invoice
+// waits for the buyer). A suspended job is not: its escrow does not pay
+// one second. The serving agent picks the unstarted jobs in these states,
+// and the sweeper places them again when their provider does not start
+// them in time.
+func (s State) Startable() bool {
+	return s == StateFunded || s == StateLowBalance
+}
+
 // Cause is why a job changed state; each transition is recorded with one.
 type Cause string
 
@@ -117,7 +128,9 @@ const (
 	CauseProviderLost Cause = "provider_lost"
 
 	// CausePlacedAgain: the job's provider did not start it in time and
-	// the market placed it on another (the state stays funded).
+	// the market placed it on another. The state stays, unless the new
+	// price lifts a job low on balance to funded (this cause) or drops
+	// a funded one to low on balance (runway_below_buffer).
 	CausePlacedAgain Cause = "placed_again"
 )
 
@@ -155,7 +168,9 @@ var transitions = map[Transition][]Cause{
 	{StateLowBalance, StateRunning}: {
 		CauseTopUpSettled, CauseAgentStarted,
 	},
-	{StateLowBalance, StateFunded}:    {CauseTopUpSettled},
+	{StateLowBalance, StateFunded}: {
+		CauseTopUpSettled, CausePlacedAgain,
+	},
 	{StateLowBalance, StateSuspended}: {CauseEscrowExhausted},
 	{StateLowBalance, StateEnded}:     startedEndCauses,
 

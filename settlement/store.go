@@ -292,12 +292,14 @@ type TxStore interface {
 	LapsePlacement(ctx context.Context, jobID string, seq int64,
 		at time.Time) error
 
-	// UnstartedPlacements returns the current placement of every funded
-	// job its agent has not started, with FundedAt set.
+	// UnstartedPlacements returns the current placement of every job
+	// in a startable state (State.Startable) that its agent has not
+	// started, with FundedAt set.
 	UnstartedPlacements(ctx context.Context) ([]StoredPlacement, error)
 
-	// MoveJob gives a funded, unstarted job on m.From to m.To at the new
-	// price and rates; a job not so gives an error wrapping ErrStale.
+	// MoveJob gives an unstarted job in a startable state on m.From to
+	// m.To at the new price and rates; a job not so gives an error
+	// wrapping ErrStale.
 	MoveJob(ctx context.Context, m JobMove) error
 
 	// ServedJobs returns the jobs with a workload that their agent

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sluice-ln/sluice/ledger"
 )
 
 // A job's workload and its result (issue 13): what a buyer asks the
@@ -390,7 +392,17 @@ func (m *Manager) GetJobOutput(ctx context.Context, id string) (
 // answer) succeeds and returns it, a different one is refused. Only a job
 // with a workload that its agent started (it metered usage: StartedAt is
 // set) takes a result; it may have ended since (a run the agent stopped
-// when the job ended still has an exit status and output). Errors:
+// when the job ended still has an exit status and output).
+//
+// A result ends the job: the work is done. The first result of a job that
+// has not ended ends it, in the transaction that records the result, as
+// its provider (CauseEndedByProvider); then, as EndJob does, its open
+// top-up invoices are canceled and the rest of its escrow is refunded to
+// its refund node, when it has one. The refund does not decide the
+// answer: one that cannot start now is logged and left to the sweeper,
+// which refunds owed jobs. A result sent again ends nothing and refunds
+// nothing; a result of a job ended before is only kept. Usage after the
+// end is refused (metering's ErrAfterEnd), as after any end. Errors:
 // ErrJobNotFound, ErrNotAllowed (another provider), ErrNoWorkload,
 // ErrJobNotStarted, ErrResultConflict, and Result.Validate's.
 func (m *Manager) SubmitResult(ctx context.Context, jobID, providerID string,
@@ -406,9 +418,14 @@ func (m *Manager) SubmitResult(ctx context.Context, jobID, providerID string,
 	var (
 		info  ResultInfo
 		again bool
+		job   StoredJob
+		ended bool
+		open  []StoredInvoice
 	)
 	err := m.execTx(ctx, false, func(tx TxStore) error {
-		job, err := tx.JobByID(ctx, jobID)
+		ended, open = false, nil
+		var err error
+		job, err = tx.JobByID(ctx, jobID)
 		if err != nil {
 			return err
 		}
@@ -431,7 +448,14 @@ func (m *Manager) SubmitResult(ctx context.Context, jobID, providerID string,
 		}
 		if inserted {
 			info, again = row.Info(), false
-			return nil
+			if job.State.Terminal() {
+				// The buyer (or the operator, or the
+				// sweeper) ended it first: the result is
+				// only kept.
+				return nil
+			}
+			ended = true
+			return m.endByResult(ctx, tx, &job, r, &open)
 		}
 		have, err := tx.JobResult(ctx, jobID)
 		if err != nil {
@@ -462,7 +486,43 @@ func (m *Manager) SubmitResult(ctx context.Context, jobID, providerID string,
 			providerID, r.ExitCode, signalText(r.Signal),
 			len(r.Output), r.Truncated, r.OutputSHA256)
 	}
+	if !ended {
+		return info, nil
+	}
+
+	// The result is recorded and the job ended with it: the agent has
+	// its answer whatever becomes of the refund. A refund that cannot
+	// start now (no route, a crash here) leaves the job owing; the
+	// sweeper refunds it (retryRefunds).
+	m.hit(FailpointResultAfterEnd)
+	if err := m.afterEnd(ctx, job, open, nil, "", true); err != nil {
+		log.Warnf("Job %s ended with its result, but its refund was "+
+			"not sent: %v; the sweeper tries again", jobID, err)
+	}
 	return info, nil
+}
+
+// endByResult ends, in tx, a job that has just taken its first result, as
+// its provider (CauseEndedByProvider: the provider's record counts it
+// completed), and returns in open the invoices the end cancels once
+// committed. The work is done: the job holds its buyer's escrow and its
+// provider's capacity no longer.
+func (m *Manager) endByResult(ctx context.Context, tx TxStore,
+	job *StoredJob, r Result, open *[]StoredInvoice) error {
+
+	escrow, err := tx.Balance(ctx, ledger.BuyerEscrow(job.ID))
+	if err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("result: exit %d%s; escrow %d msat",
+		r.ExitCode, signalText(r.Signal), escrow)
+	err = m.transition(ctx, tx, job, StateEnded, CauseEndedByProvider,
+		detail)
+	if err != nil {
+		return err
+	}
+	*open, err = openInvoices(ctx, tx, job.ID)
+	return err
 }
 
 // signalText is ", signal S" for a signal, empty for none.

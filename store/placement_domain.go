@@ -66,13 +66,17 @@ func (s settlementTx) LapsePlacement(ctx context.Context, jobID string,
 	return nil
 }
 
-// UnstartedPlacements returns the current placements of funded jobs not
-// started.
+// UnstartedPlacements returns the current placements of the jobs in a
+// startable state (settlement.State.Startable: funded or low on balance)
+// that their agent has not started.
 func (s settlementTx) UnstartedPlacements(ctx context.Context) (
 	[]settlement.StoredPlacement, error) {
 
 	rows, err := s.q.ListUnstartedPlacements(ctx,
-		string(settlement.StateFunded))
+		sqlc.ListUnstartedPlacementsParams{
+			State1: string(settlement.StateFunded),
+			State2: string(settlement.StateLowBalance),
+		})
 	if err != nil {
 		return nil, fmt.Errorf("unstarted placements: %w",
 			mapError(err))
@@ -88,21 +92,23 @@ func (s settlementTx) UnstartedPlacements(ctx context.Context) (
 	return out, nil
 }
 
-// MoveJob moves a funded, unstarted job to another provider.
+// MoveJob moves an unstarted job in a startable state (funded or low on
+// balance) to another provider.
 func (s settlementTx) MoveJob(ctx context.Context,
 	m settlement.JobMove) error {
 
 	n, err := s.q.MoveJob(ctx, sqlc.MoveJobParams{
 		ToProvider: m.To, PricePerSecond: m.PricePerSecond,
 		UpdatedAt: dbTime(m.At), ID: m.ID, FromProvider: m.From,
-		State: string(settlement.StateFunded),
+		State1: string(settlement.StateFunded),
+		State2: string(settlement.StateLowBalance),
 	})
 	switch {
 	case err != nil:
 		return fmt.Errorf("move job %s: %w", m.ID, mapError(err))
 	case n == 0:
-		return fmt.Errorf("%w: job %s is not funded, unstarted and "+
-			"on provider %s", settlement.ErrStale, m.ID, m.From)
+		return fmt.Errorf("%w: job %s is not startable, unstarted "+
+			"and on provider %s", settlement.ErrStale, m.ID, m.From)
 	}
 	for r, rate := range m.Rates {
 		n, err := s.q.SetJobResourceRate(ctx,

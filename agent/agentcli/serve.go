@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-ln/sluice/agent/sandbox"
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
+	"github.com/sluice-ln/sluice/settlement"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,8 +41,9 @@ const (
 	submitTries = 6
 )
 
-// serveStates are the job states the serving agent lists: funded jobs to
-// start and started ones to recognise as its own or as orphans.
+// serveStates are the job states the serving agent lists: funded (or low
+// on balance) jobs to start and started ones to recognise as its own or
+// as orphans.
 var serveStates = []string{"funded", "running", "low_balance", "suspended"}
 
 // serveAPI is what the serving agent needs of sluiced's JobService,
@@ -65,8 +67,11 @@ type serveAPI interface {
 
 // pickJobs splits the provider's jobs (newest first, as ListJobs returns
 // them) into those to start, oldest first and at most free of them, and
-// orphans. A job to start is funded and not started, carries a workload,
-// has no result and is not taken by this agent already. An orphan was
+// orphans. A job to start is not started, in a startable state (funded,
+// or low_balance: its escrow pays for fewer seconds than its buffer, but
+// metering takes its usage; settlement.State.Startable), carries a
+// workload, has no result and is not taken by this agent already. A
+// suspended job is not started: its escrow pays no second. An orphan was
 // started, carries a workload and has no result, but this agent did not
 // take it: an earlier agent's run, which cannot be resumed (its sandbox
 // died with that agent).
@@ -83,7 +88,8 @@ func pickJobs(jobs []*sluicerpc.Job, taken map[string]bool,
 		case started && j.State != "awaiting_funding" &&
 			j.State != "ended" && j.State != "expired":
 			orphans = append(orphans, j)
-		case !started && j.State == "funded" && len(start) < free:
+		case !started && settlement.State(j.State).Startable() &&
+			len(start) < free:
 			start = append(start, j)
 		}
 	}
@@ -161,13 +167,21 @@ func (s *server) Wait() {
 }
 
 // refuse ends a job the agent cannot run, as its provider, and logs why:
-// EndJob carries no reason, so the log is where it is told.
+// EndJob carries no reason, so the log is where it is told. A job that
+// has ended already is no fault: its result, sent by an earlier try whose
+// answer was lost, ended it, or its buyer did.
 func (s *server) refuse(ctx context.Context, jobID string, why error) {
 	s.logger.Warnf("Job %s: ending it as provider: %v", jobID, why)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx),
 		callTimeout)
 	defer cancel()
-	if err := s.api.EndJob(ctx, jobID); err != nil {
+	err := s.api.EndJob(ctx, jobID)
+	switch {
+	case err == nil:
+	case connect.CodeOf(err) == connect.CodeFailedPrecondition:
+		s.logger.Infof("Job %s: not ended by this agent: %v", jobID,
+			err)
+	default:
 		s.logger.Errorf("Job %s: could not end it: %v", jobID, err)
 	}
 }
@@ -342,7 +356,11 @@ func (r *jobRunner) runJob(ctx context.Context, job *sluicerpc.Job) {
 		// keeps refusing: the buyer gets the rest back.
 		s.refuse(ctx, id, fmt.Errorf("submitting its result: %w",
 			err))
+		return
 	}
+	// The result ended the job (unless it had ended): sluiced refunds
+	// the rest of its escrow; nothing is left for the agent to do.
+	s.logger.Infof("Job %s: result submitted; the job has ended", id)
 }
 
 // parenthesised is " (s)", or "" for an empty s.

@@ -1,6 +1,7 @@
 package agentcli
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -8,10 +9,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/btcsuite/btclog/v2"
 	"github.com/sluice-ln/sluice/agent"
 	"github.com/sluice-ln/sluice/agent/sandbox"
@@ -49,6 +52,7 @@ func TestPickJobs(t *testing.T) {
 		done,
 		withWorkload("orphan", "low_balance", true),
 		withWorkload("drained", "suspended", false),
+		withWorkload("lean", "low_balance", false),
 		withWorkload("waiting", "awaiting_funding", false),
 		withWorkload("ended", "ended", true),
 		withWorkload("old", "funded", false),
@@ -61,9 +65,9 @@ func TestPickJobs(t *testing.T) {
 	}{
 		{free: 0, start: []string{}, orph: []string{"orphan"}},
 		{free: 1, start: []string{"old"}, orph: []string{"orphan"}},
-		{free: 2, start: []string{"old", "new"},
+		{free: 2, start: []string{"old", "lean"},
 			orph: []string{"orphan"}},
-		{free: 5, start: []string{"old", "new"},
+		{free: 5, start: []string{"old", "lean", "new"},
 			orph: []string{"orphan"}},
 	}
 	for _, tc := range tests {
@@ -87,6 +91,7 @@ type fakeServeAPI struct {
 	ended   []string
 	results []*sluicerpc.SubmitJobResultRequest
 	wl      *sluicerpc.GetJobWorkloadResponse
+	endErr  error
 }
 
 func (f *fakeServeAPI) ListJobs(context.Context) ([]*sluicerpc.Job, error) {
@@ -114,7 +119,7 @@ func (f *fakeServeAPI) EndJob(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ended = append(f.ended, id)
-	return nil
+	return f.endErr
 }
 
 func (f *fakeServeAPI) set(jobs ...*sluicerpc.Job) {
@@ -333,5 +338,46 @@ func TestSandboxName(t *testing.T) {
 	a, b := sandboxName("job/1"), sandboxName("job/2")
 	if a == b || !validSandboxName.MatchString(a) {
 		t.Fatalf("hashed names %s %s", a, b)
+	}
+}
+
+// TestRefuseEndedJob refuses a job that has ended already (its result,
+// sent by a try whose answer was lost, ended it): that is logged as
+// information, not as an error of the agent's; a call that fails
+// otherwise is an error.
+func TestRefuseEndedJob(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		level   string
+		noLevel string
+	}{
+		{"ended", connect.NewError(connect.CodeFailedPrecondition,
+			errors.New("end job: job j ended: job ended")),
+			"[INF]", "[ERR]"},
+		{"unreachable", connect.NewError(connect.CodeUnavailable,
+			errors.New("connection refused")), "[ERR]", "[INF]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			logger := btclog.NewSLogger(btclog.NewDefaultHandler(
+				&out))
+			logger.SetLevel(btclog.LevelDebug)
+			api := &fakeServeAPI{endErr: tc.err}
+			srv := newServer(api, 1, logger, nil)
+			srv.refuse(context.Background(), "j",
+				errors.New("submitting its result: timeout"))
+			if !reflect.DeepEqual(api.ended, []string{"j"}) {
+				t.Fatalf("ended %v", api.ended)
+			}
+			log := out.String()
+			if !strings.Contains(log, tc.level) ||
+				strings.Contains(log, tc.noLevel) {
+
+				t.Fatalf("log, want %s and no %s:\n%s",
+					tc.level, tc.noLevel, log)
+			}
+		})
 	}
 }

@@ -14,25 +14,27 @@ SET lapsed_at = @lapsed_at
 WHERE job_id = @job_id AND seq = @seq AND lapsed_at IS NULL;
 
 -- name: ListUnstartedPlacements :many
--- The current placement of every job in @state (settlement's funded) that
--- its agent has not started, with when its funding invoice settled.
+-- The current placement of every job in @state1 or @state2 (settlement's
+-- startable states: funded, low_balance) that its agent has not started,
+-- with when its funding invoice settled.
 SELECT p.job_id, p.seq, p.provider_id, p.max_rates, p.placed_at,
     i.settled_at AS funded_at
 FROM job_placements p
 JOIN jobs j ON j.id = p.job_id
 JOIN job_invoices i ON i.job_id = j.id AND i.purpose = 'funding'
     AND i.state = 'settled'
-WHERE p.lapsed_at IS NULL AND j.state = @state AND j.started_at IS NULL
+WHERE p.lapsed_at IS NULL AND j.state IN (@state1, @state2)
+    AND j.started_at IS NULL
 ORDER BY p.placed_at, p.job_id;
 
 -- name: MoveJob :execrows
--- Moves a job that is still in @state, unstarted and on @from_provider to
--- @to_provider at a new price.
+-- Moves a job that is still in @state1 or @state2 (settlement's startable
+-- states), unstarted and on @from_provider to @to_provider at a new price.
 UPDATE jobs
 SET provider_id = @to_provider, price_per_second = @price_per_second,
     updated_at = @updated_at
-WHERE id = @id AND provider_id = @from_provider AND state = @state
-    AND started_at IS NULL;
+WHERE id = @id AND provider_id = @from_provider
+    AND state IN (@state1, @state2) AND started_at IS NULL;
 
 -- name: SetJobResourceRate :execrows
 UPDATE job_resources

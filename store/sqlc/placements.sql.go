@@ -151,9 +151,15 @@ FROM job_placements p
 JOIN jobs j ON j.id = p.job_id
 JOIN job_invoices i ON i.job_id = j.id AND i.purpose = 'funding'
     AND i.state = 'settled'
-WHERE p.lapsed_at IS NULL AND j.state = $1 AND j.started_at IS NULL
+WHERE p.lapsed_at IS NULL AND j.state IN ($1, $2)
+    AND j.started_at IS NULL
 ORDER BY p.placed_at, p.job_id
 `
+
+type ListUnstartedPlacementsParams struct {
+	State1 string
+	State2 string
+}
 
 type ListUnstartedPlacementsRow struct {
 	JobID      string
@@ -164,10 +170,11 @@ type ListUnstartedPlacementsRow struct {
 	FundedAt   sql.NullTime
 }
 
-// The current placement of every job in @state (settlement's funded) that
-// its agent has not started, with when its funding invoice settled.
-func (q *Queries) ListUnstartedPlacements(ctx context.Context, state string) ([]ListUnstartedPlacementsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listUnstartedPlacements, state)
+// The current placement of every job in @state1 or @state2 (settlement's
+// startable states: funded, low_balance) that its agent has not started,
+// with when its funding invoice settled.
+func (q *Queries) ListUnstartedPlacements(ctx context.Context, arg ListUnstartedPlacementsParams) ([]ListUnstartedPlacementsRow, error) {
+	rows, err := q.db.QueryContext(ctx, listUnstartedPlacements, arg.State1, arg.State2)
 	if err != nil {
 		return nil, err
 	}
@@ -236,8 +243,8 @@ const moveJob = `-- name: MoveJob :execrows
 UPDATE jobs
 SET provider_id = $1, price_per_second = $2,
     updated_at = $3
-WHERE id = $4 AND provider_id = $5 AND state = $6
-    AND started_at IS NULL
+WHERE id = $4 AND provider_id = $5
+    AND state IN ($6, $7) AND started_at IS NULL
 `
 
 type MoveJobParams struct {
@@ -246,11 +253,12 @@ type MoveJobParams struct {
 	UpdatedAt      time.Time
 	ID             string
 	FromProvider   string
-	State          string
+	State1         string
+	State2         string
 }
 
-// Moves a job that is still in @state, unstarted and on @from_provider to
-// @to_provider at a new price.
+// Moves a job that is still in @state1 or @state2 (settlement's startable
+// states), unstarted and on @from_provider to @to_provider at a new price.
 func (q *Queries) MoveJob(ctx context.Context, arg MoveJobParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, moveJob,
 		arg.ToProvider,
@@ -258,7 +266,8 @@ func (q *Queries) MoveJob(ctx context.Context, arg MoveJobParams) (int64, error)
 		arg.UpdatedAt,
 		arg.ID,
 		arg.FromProvider,
-		arg.State,
+		arg.State1,
+		arg.State2,
 	)
 	if err != nil {
 		return 0, err
