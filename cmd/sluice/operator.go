@@ -25,6 +25,7 @@ var operatorCommand = cli.Command{
 			},
 		},
 		operatorReconcileCommand,
+		operatorDashboardCommand,
 		operatorVaultCommand,
 		operatorSharesCommand,
 	},
