@@ -245,17 +245,19 @@ func (h *Handler) link(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request,
 	next string) {
 
-	tok, expires, err := h.cfg.Sessions.newSession()
+	tok, _, err := h.cfg.Sessions.newSession()
 	if err != nil {
 		log.Errorf("Dashboard session: %v", err)
 		http.Error(w, "no session", http.StatusInternalServerError)
 		return
 	}
 	log.Infof("Dashboard session started from %s", r.RemoteAddr)
+	// Max-Age, not Expires: the browser's clock need not agree with
+	// sluiced's. The session ends on sluiced's clock either way.
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: tok, Path: Prefix,
-		Expires: expires, HttpOnly: true, Secure: true,
-		SameSite: http.SameSiteStrictMode,
+		MaxAge: int(SessionTTL / time.Second), HttpOnly: true,
+		Secure: true, SameSite: http.SameSiteStrictMode,
 	})
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }

@@ -20,7 +20,7 @@
     return (neg ? "-" : "") + s + " sat";
   }
   function when(t) {
-    if (!t) return "";
+    if (!t || t.startsWith("0001-")) return "";
     return new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
   }
   function el(tag, attrs, text) {
