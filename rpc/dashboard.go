@@ -57,6 +57,21 @@ func (s *Server) Handle(pattern string, h http.Handler) error {
 	return nil
 }
 
+// OnShutdown has f called when Stop begins, before it waits for the
+// connections to go idle: a handler mounted with Handle that holds long
+// requests open (the dashboard's event streams) ends them there. It must
+// be called before Start.
+func (s *Server) OnShutdown(f func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if s.started {
+		return ErrAlreadyStarted
+	}
+	s.onShutdown = append(s.onShutdown, f)
+	return nil
+}
+
 // CreateDashboardLink mints a one-time link to the dashboard.
 func (s *operatorService) CreateDashboardLink(_ context.Context,
 	_ *connect.Request[sluicerpc.CreateDashboardLinkRequest]) (

@@ -43,6 +43,9 @@ type Server struct {
 	listener  net.Listener
 	httpSrv   *http.Server
 	served    chan struct{}
+
+	// onShutdown are called when Stop begins (OnShutdown).
+	onShutdown []func()
 }
 
 // NewServer checks cfg and prepares everything the server needs on disk:
@@ -219,6 +222,9 @@ func (s *Server) Start() error {
 		BaseContext: func(net.Listener) context.Context {
 			return context.Background()
 		},
+	}
+	for _, f := range s.onShutdown {
+		s.httpSrv.RegisterOnShutdown(f)
 	}
 	log.Infof("API listening on %s (gRPC, gRPC-Web and JSON over "+
 		"HTTPS)", ln.Addr())
