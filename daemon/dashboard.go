@@ -65,5 +65,9 @@ func mountDashboard(server *rpc.Server, cfg dashboard.Config) error {
 	if err := server.Handle(dashboard.Prefix, h); err != nil {
 		return fmt.Errorf("mount the dashboard: %w", err)
 	}
+	// Its event streams would hold the server's drain open.
+	if err := server.OnShutdown(h.Close); err != nil {
+		return fmt.Errorf("mount the dashboard: %w", err)
+	}
 	return nil
 }

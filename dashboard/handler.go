@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -73,6 +74,10 @@ type Handler struct {
 	views *views
 	mux   *http.ServeMux
 	login *template.Template
+
+	// done is closed by Close: event streams end.
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -99,6 +104,7 @@ func New(cfg Config) (*Handler, error) {
 			vault: cfg.Vault, now: cfg.Now},
 		mux:   http.NewServeMux(),
 		login: login,
+		done:  make(chan struct{}),
 	}
 	static, err := fs.Sub(web, "web/static")
 	if err != nil {
@@ -135,6 +141,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Security-Policy", "default-src 'self'; "+
 		"style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
 	h.mux.ServeHTTP(w, r)
+}
+
+// Close ends every event stream, now and later, so that the server
+// drains: the daemon calls it when the API server stops.
+func (h *Handler) Close() {
+	h.closeOnce.Do(func() { close(h.done) })
 }
 
 // authorized says whether r carries a live session cookie or, for
@@ -371,6 +383,8 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		flusher.Flush()
 		select {
 		case <-r.Context().Done():
+			return
+		case <-h.done:
 			return
 		case <-ticker.C:
 		}

@@ -392,3 +392,39 @@ func TestSafeNext(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseEndsStreams: Close ends open event streams, so that the API
+// server can drain when sluiced stops.
+func TestCloseEndsStreams(t *testing.T) {
+	dom := &fakeDomain{seconds: 1}
+	h, err := New(Config{Verifier: fakeVerifier{},
+		Sessions: NewSessions(time.Now), Jobs: dom, Providers: dom,
+		Payouts: dom})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(),
+		10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		srv.URL+"/dashboard/stream/now", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("macaroon", goodMac)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 16)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatalf("the stream did not end cleanly: %v", err)
+	}
+}
