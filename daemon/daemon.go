@@ -312,6 +312,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if vault != nil {
 		dashVault = vault
 	}
+	var shareOps dashboard.ShareOps
+	if sharesL != nil {
+		shareOps = sharesL
+	}
 	err = mountDashboard(server, dashboard.Config{
 		Verifier:  server,
 		Sessions:  sessions,
@@ -320,6 +324,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Payouts:   payouts,
 		Reconcile: reconciler,
 		Vault:     dashVault,
+		ShareOps:  shareOps,
 		Now:       d.clock.Now,
 	})
 	if err != nil {

@@ -64,6 +64,10 @@ type Config struct {
 	// Vault reads the vault's figures; nil shows that there is none.
 	Vault Vault
 
+	// ShareOps reads the share asset's recorded tranches and burns; nil
+	// when sluiced runs without tapd.
+	ShareOps ShareOps
+
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -101,7 +105,8 @@ func New(cfg Config) (*Handler, error) {
 		cfg: cfg,
 		views: &views{jobs: cfg.Jobs, providers: cfg.Providers,
 			payouts: cfg.Payouts, reconcile: cfg.Reconcile,
-			vault: cfg.Vault, now: cfg.Now},
+			vault: cfg.Vault, shareOps: cfg.ShareOps,
+			now: cfg.Now},
 		mux:   http.NewServeMux(),
 		login: login,
 		done:  make(chan struct{}),

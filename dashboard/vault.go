@@ -7,6 +7,8 @@ import (
 
 	"github.com/shopspring/decimal"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/outbound"
+	"github.com/sluice-ln/sluice/shares"
 	"github.com/sluice-ln/sluice/yield"
 )
 
@@ -28,6 +30,13 @@ type Vault interface {
 
 var _ Vault = (*yield.Vault)(nil)
 
+// ShareOps lists the share asset's epoch operations as the store recorded
+// them (shares.Manager.EpochOps): each tranche's asset id and tapd's
+// supply after each operation. It reads the store, never tapd.
+type ShareOps interface {
+	EpochOps(ctx context.Context) ([]shares.EpochOp, error)
+}
+
 // EpochRow is one reward epoch. ValuePerShare is the NAV one share
 // (ledger.UnitsPerShare units) had when the epoch closed, before its
 // reward bought shares: NAVAssets × UnitsPerShare ÷ NAVSupply, in msat.
@@ -44,6 +53,11 @@ type EpochRow struct {
 	Root          string    `json:"root,omitempty"`
 	ValuePerShare string    `json:"value_per_share_msat,omitempty"`
 	SupplyUnits   int64     `json:"supply_units_at_close,omitempty"`
+
+	// TrancheAssetID is the asset id of the epoch's tranche on tapd,
+	// once minted; TrancheState its operation's state.
+	TrancheAssetID string `json:"tranche_asset_id,omitempty"`
+	TrancheState   string `json:"tranche_state,omitempty"`
 }
 
 // RedemptionRow is one pending redemption.
@@ -89,6 +103,14 @@ type VaultView struct {
 	QueuedMsat    int64     `json:"queued_msat"`
 	OpenEpoch     uint64    `json:"open_epoch"`
 	OpenEpochDue  time.Time `json:"open_epoch_due,omitzero"`
+
+	// TapdSupplyUnits is tapd's supply of the share asset as last
+	// recorded, after the latest tranche or burn that succeeded, at
+	// TapdSupplyAt; TapdSupplyKnown is false when none is recorded (no
+	// tapd, or no operation yet).
+	TapdSupplyKnown bool      `json:"tapd_supply_known"`
+	TapdSupplyUnits int64     `json:"tapd_supply_units"`
+	TapdSupplyAt    time.Time `json:"tapd_supply_at,omitzero"`
 
 	Epochs      []EpochRow      `json:"epochs"`
 	Redemptions []RedemptionRow `json:"redemptions"`
@@ -151,6 +173,39 @@ func (v *views) vaultView(ctx context.Context) (VaultView, error) {
 			}
 		}
 		out.Epochs = append(out.Epochs, row)
+	}
+
+	if v.shareOps != nil {
+		ops, err := v.shareOps.EpochOps(ctx)
+		if err != nil {
+			return VaultView{}, err
+		}
+		tranches := map[uint64]shares.EpochOp{}
+		for _, op := range ops {
+			if op.State != outbound.StatusSucceeded {
+				if op.Kind == shares.KindTranche {
+					if _, ok := tranches[op.Epoch]; !ok {
+						tranches[op.Epoch] = op
+					}
+				}
+				continue
+			}
+			if op.Kind == shares.KindTranche {
+				tranches[op.Epoch] = op
+			}
+			if !op.ResolvedAt.Before(out.TapdSupplyAt) {
+				out.TapdSupplyKnown = true
+				out.TapdSupplyUnits = int64(op.SupplyAfter)
+				out.TapdSupplyAt = op.ResolvedAt
+			}
+		}
+		for i := range out.Epochs {
+			if op, ok := tranches[out.Epochs[i].Number]; ok {
+				out.Epochs[i].TrancheAssetID = hex.EncodeToString(
+					op.AssetID)
+				out.Epochs[i].TrancheState = string(op.State)
+			}
+		}
 	}
 
 	queue, err := v.vault.Redemptions(ctx, yield.RedemptionFilter{

@@ -215,6 +215,7 @@ type views struct {
 	payouts   Payouts
 	reconcile Reconciliations
 	vault     Vault
+	shareOps  ShareOps
 	now       func() time.Time
 }
 

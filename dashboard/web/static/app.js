@@ -200,6 +200,7 @@
       if (!d.served) { kv([["vault", "this sluiced serves no vault"]]); return; }
       kv([["NAV", money(d.nav_msat), "nav"], ["value per share", d.value_per_share_msat + " msat", "vps"],
         ["share supply (ledger)", d.supply_units + " units (" + d.locked_units + " locked)", "supply"],
+        ["share supply (tapd, as last recorded)", d.tapd_supply_known ? d.tapd_supply_units + " units at " + when(d.tapd_supply_at) : "none recorded", "tapd-supply"],
         ["idle", money(d.idle_msat), "idle"], ["liquid floor", { text: msat(d.floor_msat) + (d.floor_met ? " (met)" : " (NOT met)") }, "floor"],
         ["allocated", money(d.allocated_msat)],
         ["redemption queue", d.queue_len + " requests, " + d.queue_units + " units, " + msat(d.queued_msat), "queue"],
@@ -215,7 +216,7 @@
       const st = body("strategies");
       for (const s of d.strategies) row(st, [s.name, money(s.principal_msat), money(s.capital_msat), money(s.income_msat), money(s.cost_msat), money(s.net_msat), s.return || "", s.apr || ""]);
       const ep = body("epochs");
-      for (const e of d.epochs.slice().reverse()) row(ep, [e.number, when(e.start), when(e.end), e.seconds, money(e.earned_msat), money(e.fees_msat), money(e.reward_msat), e.issued_units, e.value_per_share_msat || "", e.root || ""]);
+      for (const e of d.epochs.slice().reverse()) row(ep, [e.number, when(e.start), when(e.end), e.seconds, money(e.earned_msat), money(e.fees_msat), money(e.reward_msat), e.issued_units, e.value_per_share_msat || "", e.root || "", e.tranche_asset_id ? e.tranche_asset_id + " (" + e.tranche_state + ")" : (e.tranche_state || "")]);
     },
   };
 
