@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,10 +181,13 @@ func TestDashboard(t *testing.T) {
 	// The agent runs a busy loop on the job until the test ends.
 	args := append(s.cliArgs(), "--macaroonpath", f.files.macaroon,
 		"agent", "run", "--job", jobID, "--agentkey", f.files.agentKey,
-		"--", "sh", "-c", `timeout 300 sh -c 'while :; do :; done'; exit 0`)
+		"--", "sh", "-c", `timeout 180 sh -c 'while :; do :; done'; exit 0`)
 	agent := exec.Command(binaries.sluice, args...)
 	agentOut := &strings.Builder{}
 	agent.Stdout, agent.Stderr = agentOut, agentOut
+	// The busy loop inherits the output pipe: do not wait for it to
+	// close once the agent has gone.
+	agent.WaitDelay = time.Second
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -193,8 +197,15 @@ func TestDashboard(t *testing.T) {
 		close(exited)
 	}()
 	t.Cleanup(func() {
-		_ = agent.Process.Kill()
-		<-exited
+		// SIGTERM: the agent stops its command's process group, so
+		// no busy loop outlives the test; SIGKILL if it lingers.
+		_ = agent.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = agent.Process.Kill()
+			<-exited
+		}
 	})
 	f.waitState(t, "running", "low_balance")
 	// A reconciliation the now page then shows.
