@@ -15,20 +15,22 @@ export SLUICE_TEST_POSTGRES
 case ?=
 ITEST_RUN := $(if $(case),-run '^$(case)$$',)
 
-.PHONY: build test unit itest bench fuzz lint fmt rpc rpc-check sqlc sqlc-check run demo sluiced devnet-up devnet-down postgres bubblewrap
+.PHONY: build test unit itest bench fuzz lint fmt rpc rpc-check sqlc sqlc-check run demo sluiced devnet-up devnet-down postgres bubblewrap web chromium
 
-build:
+build: web
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 test: lint postgres unit itest
 
-unit: postgres bubblewrap
+unit: web postgres bubblewrap
 	$(GO) test -count=1 ./...
 
 # Every case brings up its own network of real daemons, so packages run one
 # at a time (-p 1): two cores do not carry several networks at once. The
 # pinned daemons are built into the cache on first use (about 7 minutes).
-itest: build
+# The dashboard's browser test drives Debian's chromium (scripts/chromium.sh
+# installs it when missing).
+itest: build chromium
 	$(GO) test -count=1 -p 1 -tags itest -timeout 60m -v $(ITEST_RUN) ./devnet/... ./itest/...
 
 # bench: metering's ingest, the API's SubmitUsage, then on the local network
@@ -63,7 +65,7 @@ fuzz:
 
 # The itest-tagged files are linted too, so a broken integration test shows
 # before the networks are started.
-lint:
+lint: web
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then \
 		echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -76,6 +78,15 @@ fmt:
 
 postgres:
 	@scripts/postgres.sh
+
+# The dashboard's chart library (uPlot) from npm, copied where go:embed
+# takes it; everything that compiles depends on it. A plain `go build`
+# without it still compiles: the pages then say the charts are missing.
+web:
+	@scripts/web.sh
+
+chromium:
+	@scripts/chromium.sh
 
 # The agent's workload sandbox (agent/sandbox) runs on bubblewrap; its tests
 # run real sandboxes.

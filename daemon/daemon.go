@@ -14,6 +14,7 @@ import (
 	"github.com/lightningnetwork/lnd/clock"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/channels"
+	"github.com/sluice-ln/sluice/dashboard"
 	"github.com/sluice-ln/sluice/failpoint"
 	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
@@ -282,6 +283,20 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if sharesL != nil {
 		sharesBackend = sharesL
 	}
+	// The last reconciliation is kept for the dashboard; its sessions
+	// and one-time links live in memory.
+	reconciler := &reconcileRecorder{
+		run: func(ctx context.Context) (*reconcile.Report, error) {
+			r, err := reconcile.Run(ctx, db, history)
+			if err == nil && sharesL != nil {
+				err = r.CompareShareAsset(ctx, sharesL)
+			}
+			dm.reconciled(r, err)
+			return r, err
+		},
+		now: d.clock.Now,
+	}
+	sessions := dashboard.NewSessions(d.clock.Now)
 	server, err := rpc.NewServer(rpc.Config{
 		ListenAddr:      cfg.RPCListen,
 		TLSCertPath:     cfg.TLSCertPath,
@@ -301,20 +316,35 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Leases:        leaseBackend(leases),
 		Market:        mkt,
 		Shares:        sharesBackend,
-		Reconciler: rpc.ReconcilerFunc(func(ctx context.Context) (
-			*reconcile.Report, error) {
-
-			r, err := reconcile.Run(ctx, db, history)
-			if err == nil && sharesL != nil {
-				err = r.CompareShareAsset(ctx, sharesL)
-			}
-			dm.reconciled(r, err)
-			return r, err
-		}),
+		Reconciler:    reconciler,
+		Dashboard:     sessions,
 	})
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("API server: %w", err)
+	}
+	var dashVault dashboard.Vault
+	if vault != nil {
+		dashVault = vault
+	}
+	var shareOps dashboard.ShareOps
+	if sharesL != nil {
+		shareOps = sharesL
+	}
+	err = mountDashboard(server, dashboard.Config{
+		Verifier:  server,
+		Sessions:  sessions,
+		Jobs:      jobs,
+		Providers: providers,
+		Payouts:   payouts,
+		Reconcile: reconciler,
+		Vault:     dashVault,
+		ShareOps:  shareOps,
+		Now:       d.clock.Now,
+	})
+	if err != nil {
+		d.stopSubsystems()
+		return err
 	}
 	if err := server.Start(); err != nil {
 		d.stopSubsystems()

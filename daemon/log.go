@@ -13,6 +13,7 @@ import (
 	"github.com/lightninglabs/lndclient"
 	"github.com/lightningnetwork/lnd/build"
 	"github.com/sluice-ln/sluice/channels"
+	"github.com/sluice-ln/sluice/dashboard"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/market"
 	"github.com/sluice-ln/sluice/metering"
@@ -56,6 +57,7 @@ func subsystems() []subsystem {
 		{channels.Subsystem, channels.UseLogger},
 		{store.Subsystem, store.UseLogger},
 		{rpc.Subsystem, rpc.UseLogger},
+		{dashboard.Subsystem, dashboard.UseLogger},
 		{settlement.Subsystem, settlement.UseLogger},
 		{payout.Subsystem, payout.UseLogger},
 		{outbound.Subsystem, outbound.UseLogger},

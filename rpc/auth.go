@@ -112,6 +112,9 @@ var permissions = map[string][]Role{
 	sluicerpcconnect.OperatorServiceReconcileProcedure: {
 		RoleOperator,
 	},
+	sluicerpcconnect.OperatorServiceCreateDashboardLinkProcedure: {
+		RoleOperator,
+	},
 
 	// The share asset: the operator mints it, providers see it.
 	sluicerpcconnect.SharesServiceGenesisProcedure: {RoleOperator},

@@ -108,6 +108,12 @@ type Config struct {
 	// runs reconcile.Run over the store and the hub's lnd. When nil, it
 	// answers unimplemented.
 	Reconciler Reconciler
+
+	// Dashboard mints the one-time links of the operator's dashboard
+	// (OperatorService.CreateDashboardLink); the daemon mounts the
+	// dashboard itself with Server.Handle. When nil, the call answers
+	// unimplemented.
+	Dashboard DashboardLinks
 }
 
 // ProviderLinks tells a provider's current agent key, or an error wrapping

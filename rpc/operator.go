@@ -22,6 +22,9 @@ type operatorService struct {
 
 	// bake mints a buyer macaroon for a buyer id.
 	bake func(buyerID string) ([]byte, error)
+
+	// dashboard mints dashboard links; nil answers unimplemented.
+	dashboard DashboardLinks
 }
 
 var _ sluicerpcconnect.OperatorServiceHandler = (*operatorService)(nil)

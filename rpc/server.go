@@ -35,6 +35,7 @@ type Server struct {
 	tlsConf   *tls.Config
 	macaroons *macaroonService
 	handler   http.Handler
+	mux       *http.ServeMux
 
 	mu        sync.Mutex
 	started   bool
@@ -42,6 +43,9 @@ type Server struct {
 	listener  net.Listener
 	httpSrv   *http.Server
 	served    chan struct{}
+
+	// onShutdown are called when Stop begins (OnShutdown).
+	onShutdown []func()
 }
 
 // NewServer checks cfg and prepares everything the server needs on disk:
@@ -106,6 +110,7 @@ func NewServer(cfg Config) (*Server, error) {
 			backend:    cfg.Jobs,
 			reconciler: cfg.Reconciler,
 			bake:       macaroons.bakeBuyer,
+			dashboard:  cfg.Dashboard,
 		}
 	}
 	vault := &vaultService{backend: cfg.Vault}
@@ -113,7 +118,7 @@ func NewServer(cfg Config) (*Server, error) {
 	shareSvc := &sharesService{backend: cfg.Shares}
 	leases := &leaseService{backend: cfg.Leases}
 	marketSvc := &marketService{backend: cfg.Market}
-	s.handler = newHandler(auth,
+	s.mux = newHandler(auth,
 		func(opts ...connect.HandlerOption) (string, http.Handler) {
 			return sluicerpcconnect.NewSluiceHandler(sluice, opts...)
 		},
@@ -163,6 +168,7 @@ func NewServer(cfg Config) (*Server, error) {
 			)
 		},
 	)
+	s.handler = s.mux
 	return s, nil
 }
 
@@ -177,7 +183,7 @@ var _ connect.Codec = sluicerpc.JSONCodec{}
 // newHandler routes every service to its handler through the auth
 // interceptor, with the hex JSON codec.
 func newHandler(auth connect.Interceptor,
-	services ...serviceHandler) http.Handler {
+	services ...serviceHandler) *http.ServeMux {
 
 	opts := []connect.HandlerOption{connect.WithInterceptors(auth)}
 	for _, c := range sluicerpc.JSONCodecs() {
@@ -216,6 +222,9 @@ func (s *Server) Start() error {
 		BaseContext: func(net.Listener) context.Context {
 			return context.Background()
 		},
+	}
+	for _, f := range s.onShutdown {
+		s.httpSrv.RegisterOnShutdown(f)
 	}
 	log.Infof("API listening on %s (gRPC, gRPC-Web and JSON over "+
 		"HTTPS)", ln.Addr())

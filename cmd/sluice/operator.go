@@ -26,6 +26,7 @@ var operatorCommand = cli.Command{
 			},
 		},
 		operatorReconcileCommand,
+		operatorDashboardCommand,
 		operatorVaultCommand,
 		operatorSharesCommand,
 	},

@@ -44,14 +44,18 @@ const (
 	// OperatorServiceReconcileProcedure is the fully-qualified name of the OperatorService's Reconcile
 	// RPC.
 	OperatorServiceReconcileProcedure = "/sluicerpc.OperatorService/Reconcile"
+	// OperatorServiceCreateDashboardLinkProcedure is the fully-qualified name of the OperatorService's
+	// CreateDashboardLink RPC.
+	OperatorServiceCreateDashboardLinkProcedure = "/sluicerpc.OperatorService/CreateDashboardLink"
 )
 
 // These variables are the protoreflect.Descriptor objects for the RPCs defined in this package.
 var (
-	operatorServiceServiceDescriptor          = sluicerpc.File_sluicerpc_operator_proto.Services().ByName("OperatorService")
-	operatorServiceAddBuyerMethodDescriptor   = operatorServiceServiceDescriptor.Methods().ByName("AddBuyer")
-	operatorServiceListBuyersMethodDescriptor = operatorServiceServiceDescriptor.Methods().ByName("ListBuyers")
-	operatorServiceReconcileMethodDescriptor  = operatorServiceServiceDescriptor.Methods().ByName("Reconcile")
+	operatorServiceServiceDescriptor                   = sluicerpc.File_sluicerpc_operator_proto.Services().ByName("OperatorService")
+	operatorServiceAddBuyerMethodDescriptor            = operatorServiceServiceDescriptor.Methods().ByName("AddBuyer")
+	operatorServiceListBuyersMethodDescriptor          = operatorServiceServiceDescriptor.Methods().ByName("ListBuyers")
+	operatorServiceReconcileMethodDescriptor           = operatorServiceServiceDescriptor.Methods().ByName("Reconcile")
+	operatorServiceCreateDashboardLinkMethodDescriptor = operatorServiceServiceDescriptor.Methods().ByName("CreateDashboardLink")
 )
 
 // OperatorServiceClient is a client for the sluicerpc.OperatorService service.
@@ -66,6 +70,11 @@ type OperatorServiceClient interface {
 	// payments and their fees, and the totals of both. It changes nothing.
 	// Differences are returned, not raised as an error: none is expected.
 	Reconcile(context.Context, *connect.Request[sluicerpc.ReconcileRequest]) (*connect.Response[sluicerpc.ReconcileResponse], error)
+	// CreateDashboardLink mints a one-time link to the operator's web
+	// dashboard (served under /dashboard/ on this API's listener): the
+	// first visit trades it for a session cookie; it works once, and not
+	// after expires_at.
+	CreateDashboardLink(context.Context, *connect.Request[sluicerpc.CreateDashboardLinkRequest]) (*connect.Response[sluicerpc.CreateDashboardLinkResponse], error)
 }
 
 // NewOperatorServiceClient constructs a client for the sluicerpc.OperatorService service. By
@@ -96,14 +105,21 @@ func NewOperatorServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(operatorServiceReconcileMethodDescriptor),
 			connect.WithClientOptions(opts...),
 		),
+		createDashboardLink: connect.NewClient[sluicerpc.CreateDashboardLinkRequest, sluicerpc.CreateDashboardLinkResponse](
+			httpClient,
+			baseURL+OperatorServiceCreateDashboardLinkProcedure,
+			connect.WithSchema(operatorServiceCreateDashboardLinkMethodDescriptor),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // operatorServiceClient implements OperatorServiceClient.
 type operatorServiceClient struct {
-	addBuyer   *connect.Client[sluicerpc.AddBuyerRequest, sluicerpc.AddBuyerResponse]
-	listBuyers *connect.Client[sluicerpc.ListBuyersRequest, sluicerpc.ListBuyersResponse]
-	reconcile  *connect.Client[sluicerpc.ReconcileRequest, sluicerpc.ReconcileResponse]
+	addBuyer            *connect.Client[sluicerpc.AddBuyerRequest, sluicerpc.AddBuyerResponse]
+	listBuyers          *connect.Client[sluicerpc.ListBuyersRequest, sluicerpc.ListBuyersResponse]
+	reconcile           *connect.Client[sluicerpc.ReconcileRequest, sluicerpc.ReconcileResponse]
+	createDashboardLink *connect.Client[sluicerpc.CreateDashboardLinkRequest, sluicerpc.CreateDashboardLinkResponse]
 }
 
 // AddBuyer calls sluicerpc.OperatorService.AddBuyer.
@@ -121,6 +137,11 @@ func (c *operatorServiceClient) Reconcile(ctx context.Context, req *connect.Requ
 	return c.reconcile.CallUnary(ctx, req)
 }
 
+// CreateDashboardLink calls sluicerpc.OperatorService.CreateDashboardLink.
+func (c *operatorServiceClient) CreateDashboardLink(ctx context.Context, req *connect.Request[sluicerpc.CreateDashboardLinkRequest]) (*connect.Response[sluicerpc.CreateDashboardLinkResponse], error) {
+	return c.createDashboardLink.CallUnary(ctx, req)
+}
+
 // OperatorServiceHandler is an implementation of the sluicerpc.OperatorService service.
 type OperatorServiceHandler interface {
 	// AddBuyer records a new buyer and mints a buyer macaroon bound to its
@@ -133,6 +154,11 @@ type OperatorServiceHandler interface {
 	// payments and their fees, and the totals of both. It changes nothing.
 	// Differences are returned, not raised as an error: none is expected.
 	Reconcile(context.Context, *connect.Request[sluicerpc.ReconcileRequest]) (*connect.Response[sluicerpc.ReconcileResponse], error)
+	// CreateDashboardLink mints a one-time link to the operator's web
+	// dashboard (served under /dashboard/ on this API's listener): the
+	// first visit trades it for a session cookie; it works once, and not
+	// after expires_at.
+	CreateDashboardLink(context.Context, *connect.Request[sluicerpc.CreateDashboardLinkRequest]) (*connect.Response[sluicerpc.CreateDashboardLinkResponse], error)
 }
 
 // NewOperatorServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -159,6 +185,12 @@ func NewOperatorServiceHandler(svc OperatorServiceHandler, opts ...connect.Handl
 		connect.WithSchema(operatorServiceReconcileMethodDescriptor),
 		connect.WithHandlerOptions(opts...),
 	)
+	operatorServiceCreateDashboardLinkHandler := connect.NewUnaryHandler(
+		OperatorServiceCreateDashboardLinkProcedure,
+		svc.CreateDashboardLink,
+		connect.WithSchema(operatorServiceCreateDashboardLinkMethodDescriptor),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/sluicerpc.OperatorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case OperatorServiceAddBuyerProcedure:
@@ -167,6 +199,8 @@ func NewOperatorServiceHandler(svc OperatorServiceHandler, opts ...connect.Handl
 			operatorServiceListBuyersHandler.ServeHTTP(w, r)
 		case OperatorServiceReconcileProcedure:
 			operatorServiceReconcileHandler.ServeHTTP(w, r)
+		case OperatorServiceCreateDashboardLinkProcedure:
+			operatorServiceCreateDashboardLinkHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -186,4 +220,8 @@ func (UnimplementedOperatorServiceHandler) ListBuyers(context.Context, *connect.
 
 func (UnimplementedOperatorServiceHandler) Reconcile(context.Context, *connect.Request[sluicerpc.ReconcileRequest]) (*connect.Response[sluicerpc.ReconcileResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.OperatorService.Reconcile is not implemented"))
+}
+
+func (UnimplementedOperatorServiceHandler) CreateDashboardLink(context.Context, *connect.Request[sluicerpc.CreateDashboardLinkRequest]) (*connect.Response[sluicerpc.CreateDashboardLinkResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sluicerpc.OperatorService.CreateDashboardLink is not implemented"))
 }
