@@ -354,3 +354,51 @@ func planWait(as []*sluicerpc.AppliedAction, id string) waitState {
 	}
 	return waitState{done: true, line: line}
 }
+
+// leaseWait is `lease request --wait`'s look at lease l: done when its
+// channel is active, failed when the lease ended before.
+func leaseWait(l *sluicerpc.Lease) waitState {
+	why := ""
+	if l.Reason != "" {
+		why = " (" + l.Reason + ")"
+	}
+	switch l.State {
+	case "awaiting_payment":
+		return waitState{line: fmt.Sprintf("lease %s: waiting for the "+
+			"hold invoice to be paid (%s)…", l.Id,
+			satText(l.PremiumMsat))}
+	case "paid":
+		return waitState{line: fmt.Sprintf("lease %s: paid, waiting "+
+			"for the hub to open the channel…", l.Id)}
+	case "opening":
+		return waitState{line: fmt.Sprintf("lease %s: channel %s "+
+			"opening, waiting for its funding to confirm…", l.Id,
+			l.ChannelPoint)}
+	case "active":
+		return waitState{done: true, line: fmt.Sprintf("lease %s: "+
+			"channel %s active, %s inbound until block %d",
+			l.Id, l.ChannelPoint, satText(l.LspBalanceSat*1000),
+			l.ExpiryHeight)}
+	}
+	return waitState{done: true, failed: true, line: fmt.Sprintf(
+		"lease %s: %s%s", l.Id, l.State, why)}
+}
+
+// redemptionWait is `provider redeem --wait`'s look at redemption r: done
+// when it is finalized into the provider's payable, failed when it was
+// cancelled.
+func redemptionWait(r *sluicerpc.Redemption) waitState {
+	switch r.Status {
+	case "pending":
+		return waitState{line: fmt.Sprintf("redemption %d: %s in the "+
+			"queue, waiting for the vault's liquidity (at most %s)…",
+			r.Id, ledger.Shares(r.SharesUnits),
+			satText(r.RequestedMsat))}
+	case "finalized", "paid":
+		return waitState{done: true, line: fmt.Sprintf("redemption %d: "+
+			"%s into your payable (%s)", r.Id, satText(r.AssetsMsat),
+			r.Status)}
+	}
+	return waitState{done: true, failed: true, line: fmt.Sprintf(
+		"redemption %d: %s", r.Id, r.Status)}
+}

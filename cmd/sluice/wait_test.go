@@ -413,3 +413,46 @@ func TestJobWait(t *testing.T) {
 			stderr)
 	}
 }
+
+// TestWaitTextsLeaseRedeem checks what `lease request --wait` and
+// `provider redeem --wait` say they wait for.
+func TestWaitTextsLeaseRedeem(t *testing.T) {
+	cases := []struct {
+		got          waitState
+		line         string
+		done, failed bool
+	}{
+		{leaseWait(&sluicerpc.Lease{Id: "l1", State: "awaiting_payment",
+			PremiumMsat: 25000}), "lease l1: waiting for the hold " +
+			"invoice to be paid (25 sat)…", false, false},
+		{leaseWait(&sluicerpc.Lease{Id: "l1", State: "opening",
+			ChannelPoint: "ab:0"}), "lease l1: channel ab:0 opening, " +
+			"waiting for its funding to confirm…", false, false},
+		{leaseWait(&sluicerpc.Lease{Id: "l1", State: "active",
+			ChannelPoint: "ab:0", LspBalanceSat: 100000,
+			ExpiryHeight: 500}), "lease l1: channel ab:0 active, " +
+			"100 000 sat inbound until block 500", true, false},
+		{leaseWait(&sluicerpc.Lease{Id: "l1", State: "failed",
+			Reason: "open refused"}), "lease l1: failed (open " +
+			"refused)", true, true},
+		{redemptionWait(&sluicerpc.Redemption{Id: 4, Status: "pending",
+			SharesUnits: 12345, RequestedMsat: 99000}),
+			"redemption 4: 12.345 shares in the queue, waiting for " +
+				"the vault's liquidity (at most 99 sat)…", false, false},
+		{redemptionWait(&sluicerpc.Redemption{Id: 4,
+			Status: "finalized", AssetsMsat: 98500}), "redemption 4: " +
+			"98.5 sat into your payable (finalized)", true, false},
+		{redemptionWait(&sluicerpc.Redemption{Id: 4,
+			Status: "cancelled"}), "redemption 4: cancelled", true,
+			true},
+	}
+	for _, tc := range cases {
+		if tc.got.line != tc.line || tc.got.done != tc.done ||
+			tc.got.failed != tc.failed {
+
+			t.Errorf("got %q done=%v failed=%v, want %q done=%v "+
+				"failed=%v", tc.got.line, tc.got.done,
+				tc.got.failed, tc.line, tc.done, tc.failed)
+		}
+	}
+}
