@@ -73,11 +73,16 @@ type waiter struct {
 // newWaiter is the waiter of command c, printing on its error writer;
 // shownBy is the command that shows the work.
 func newWaiter(c *cli.Context, shownBy string) *waiter {
+	out := c.App.ErrWriter
+	if out == nil {
+		// urfave/cli leaves it unset: stderr.
+		out = os.Stderr
+	}
 	return &waiter{
-		out:      c.App.ErrWriter,
+		out:      out,
 		interval: waitInterval,
 		timeout:  c.Duration("timeout"),
-		inPlace:  isTerminal(c.App.ErrWriter),
+		inPlace:  isTerminal(out),
 		shownBy:  shownBy,
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -454,5 +456,16 @@ func TestWaitTextsLeaseRedeem(t *testing.T) {
 				"failed=%v", tc.got.line, tc.got.done,
 				tc.got.failed, tc.line, tc.done, tc.failed)
 		}
+	}
+}
+
+// TestWaiterStderr checks that the waiter prints on stderr when the app
+// names no error writer, as the sluice binary does not.
+func TestWaiterStderr(t *testing.T) {
+	app := cli.NewApp()
+	c := cli.NewContext(app, flag.NewFlagSet("t", flag.ContinueOnError),
+		nil)
+	if w := newWaiter(c, "x"); w.out != os.Stderr {
+		t.Fatalf("waiter prints on %v, want stderr", w.out)
 	}
 }
