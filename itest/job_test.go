@@ -206,8 +206,42 @@ func TestJobFundingAndRefunds(t *testing.T) {
 
 	// Not whole sats, so that rounding anywhere would show.
 	const budgetA, budgetB = 200_000_123, 100_000_456
-	jobA := s.job(t, mac, "create", "--provider", provID, "--cpu",
-		"1000", "--budget", fmt.Sprint(budgetA), "--buffer", "10")
+
+	// Job A is created with --wait: the command returns once the
+	// buyer paid its funding invoice, saying on stderr what it waited
+	// for.
+	type result struct {
+		stdout, stderr string
+		err            error
+	}
+	waited := make(chan result, 1)
+	go func() {
+		o, e, err := s.cliStderr("--macaroonpath="+mac, "job",
+			"create", "--provider", provID, "--cpu", "1000",
+			"--budget", fmt.Sprint(budgetA), "--buffer", "10",
+			"--json", "--wait", "--timeout", "50s")
+		waited <- result{o, e, err}
+	}()
+	var jobA *sluicerpc.Job
+	eventually(t, waitTimeout, "job A created", func() error {
+		out, err := s.cli("--macaroonpath="+mac, "job", "list",
+			"--json")
+		if err != nil {
+			return err
+		}
+		var list sluicerpc.ListJobsResponse
+		if err := sluicerpc.JSONUnmarshalOptions.Unmarshal(
+			[]byte(out), &list); err != nil {
+
+			return permanent(err)
+		}
+		if len(list.Jobs) == 0 {
+			return errors.New("no job yet")
+		}
+		jobA = list.Jobs[0]
+		return nil
+	})
+	jobA = s.job(t, mac, "show", jobA.JobId)
 	jobB := s.job(t, mac, "create", "--provider", provID, "--mem",
 		"512", "--budget", fmt.Sprint(budgetB), "--buffer", "10")
 	for _, j := range []*sluicerpc.Job{jobA, jobB} {
@@ -220,7 +254,28 @@ func TestJobFundingAndRefunds(t *testing.T) {
 				j.BudgetMsat)
 		}
 	}
-	jobA = s.waitJob(t, mac, jobA.JobId, "job A funded", funded(budgetA))
+	w := <-waited
+	if w.err != nil {
+		t.Fatalf("job create --wait: %v", w.err)
+	}
+	var created sluicerpc.CreateJobResponse
+	if err := sluicerpc.JSONUnmarshalOptions.Unmarshal([]byte(w.stdout),
+		&created); err != nil || created.Job.GetJobId() != jobA.JobId {
+
+		t.Fatalf("job create --wait --json: %v\n%s", err, w.stdout)
+	}
+	if !strings.Contains(w.stderr, "waiting for the funding invoice "+
+		"to be paid") || !strings.Contains(w.stderr, "job "+
+		jobA.JobId+": funded") {
+
+		t.Fatalf("job create --wait said:\n%s", w.stderr)
+	}
+	t.Logf("job create --wait said:\n%s", w.stderr)
+	// Returned: the job is funded now, without waiting.
+	jobA = s.job(t, mac, "show", jobA.JobId)
+	if err := funded(budgetA)(jobA); err != nil {
+		t.Fatalf("job A after create --wait returned: %v", err)
+	}
 	s.waitJob(t, mac, jobB.JobId, "job B funded", funded(budgetB))
 	if jobA.State != "funded" || jobA.Invoices[0].State != "settled" ||
 		jobA.Invoices[0].AmountPaidMsat != budgetA ||
@@ -246,10 +301,21 @@ func TestJobFundingAndRefunds(t *testing.T) {
 		r.AmountMsat, budgetA, r.FeeMsat)
 
 	// Job B: refund to a zero-amount invoice of the buyer's.
+	// With --wait, `job end` returns once the refund succeeded.
 	inv := buyer.addInvoice(t, 0, "itest: refund of job B")
-	s.job(t, mac, "end", jobB.JobId, "--refund-invoice",
-		inv.PaymentRequest)
-	jobB = s.waitJob(t, mac, jobB.JobId, "job B's refund", refunded)
+	_, stderr, err := s.cliStderr("--macaroonpath="+mac, "job", "end",
+		jobB.JobId, "--refund-invoice", inv.PaymentRequest, "--wait",
+		"--timeout", "50s")
+	if err != nil || !strings.Contains(stderr, "job "+jobB.JobId+
+		": refunded") {
+
+		t.Fatalf("job end --wait: %v\n%s", err, stderr)
+	}
+	t.Logf("job end --wait said:\n%s", stderr)
+	jobB = s.job(t, mac, "show", jobB.JobId)
+	if err := refunded(jobB); err != nil {
+		t.Fatalf("job B after end --wait returned: %v", err)
+	}
 	r = jobB.Refunds[0]
 	if r.Method != "invoice" || hex.EncodeToString(r.PaymentHash) !=
 		hex.EncodeToString(inv.RHash) {

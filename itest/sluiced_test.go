@@ -265,6 +265,12 @@ func (s *sluiced) getInfo() (*sluicerpc.GetInfoResponse, error) {
 // runSluice runs the sluice CLI with args and returns its stdout. A
 // non-zero exit is an error holding stderr.
 func runSluice(args ...string) (string, error) {
+	stdout, _, err := runSluiceStderr(args...)
+	return stdout, err
+}
+
+// runSluiceStderr is runSluice also returning stderr.
+func runSluiceStderr(args ...string) (string, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binaries.sluice, args...)
@@ -273,9 +279,14 @@ func runSluice(args ...string) (string, error) {
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("sluice %s: %w: %s",
-			strings.Join(args, " "), err,
+		return stdout.String(), stderr.String(), fmt.Errorf(
+			"sluice %s: %w: %s", strings.Join(args, " "), err,
 			strings.TrimSpace(stderr.String()))
 	}
-	return stdout.String(), nil
+	return stdout.String(), stderr.String(), nil
+}
+
+// cliStderr is cli also returning stderr.
+func (s *sluiced) cliStderr(args ...string) (string, string, error) {
+	return runSluiceStderr(append(s.cliArgs(), args...)...)
 }

@@ -81,6 +81,7 @@ what it printed. Without a command, the provider decides what runs.`,
 		cli.BoolFlag{Name: "explain", Usage: "placement: show every " +
 			"provider with why it was taken or left out"},
 		jsonFlag,
+		waitFlags[0], waitFlags[1],
 	},
 	Action: jobCreate,
 }
@@ -142,7 +143,10 @@ func jobCreate(c *cli.Context) error {
 		return client.callError("job create", err)
 	}
 	if wantJSON(c) {
-		return printJSON(c.App.Writer, resp.Msg)
+		if err := printJSON(c.App.Writer, resp.Msg); err != nil {
+			return err
+		}
+		return waitJob(c, client, resp.Msg.Job.JobId, fundingWait)
 	}
 	if placing {
 		fmt.Fprintf(c.App.Writer, "placed on provider %s\n",
@@ -155,7 +159,31 @@ func jobCreate(c *cli.Context) error {
 			}
 		}
 	}
-	return printJob(c.App.Writer, resp.Msg.Job)
+	if err := printJob(c.App.Writer, resp.Msg.Job); err != nil {
+		return err
+	}
+	return waitJob(c, client, resp.Msg.Job.JobId, fundingWait)
+}
+
+// waitJob waits, with --wait, until look says job id is done, showing
+// what it waits for on stderr.
+func waitJob(c *cli.Context, client *apiClient, id string,
+	look func(*sluicerpc.Job) waitState) error {
+
+	if !c.Bool("wait") {
+		return nil
+	}
+	w := newWaiter(c, "sluice job show "+id)
+	return w.wait(context.Background(), func(ctx context.Context) (
+		waitState, error) {
+
+		resp, err := client.jobs.GetJob(ctx, connect.NewRequest(
+			&sluicerpc.GetJobRequest{JobId: id}))
+		if err != nil {
+			return waitState{}, client.frameError("job show", err)
+		}
+		return look(resp.Msg.Job), nil
+	})
 }
 
 // explainNoFit prints the market's dry run of a placement that failed;
@@ -288,6 +316,7 @@ var jobTopUpCommand = cli.Command{
 		cli.StringFlag{Name: "amount", Usage: "the top-up (msat, or " +
 			"\"5000sat\"); default: the job's budget"},
 		jsonFlag,
+		waitFlags[0], waitFlags[1],
 	},
 	Action: jobTopUp,
 }
@@ -317,11 +346,19 @@ func jobTopUp(c *cli.Context) error {
 		return client.callError("job topup", err)
 	}
 	if wantJSON(c) {
-		return printJSON(c.App.Writer, resp.Msg)
+		err = printJSON(c.App.Writer, resp.Msg)
+	} else {
+		w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+		printInvoice(w, "top-up invoice", resp.Msg.Invoice)
+		err = w.Flush()
 	}
-	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	printInvoice(w, "top-up invoice", resp.Msg.Invoice)
-	return w.Flush()
+	if err != nil {
+		return err
+	}
+	hash := resp.Msg.Invoice.GetPaymentHash()
+	return waitJob(c, client, id, func(j *sluicerpc.Job) waitState {
+		return topUpWait(j, hash)
+	})
 }
 
 var jobEndCommand = cli.Command{
@@ -341,6 +378,7 @@ name a refund destination.`,
 		cli.StringFlag{Name: "refund-node", Usage: "a node's public " +
 			"key (hex) to refund to by keysend"},
 		jsonFlag,
+		waitFlags[0], waitFlags[1],
 	},
 	Action: jobEnd,
 }
@@ -367,9 +405,14 @@ func jobEnd(c *cli.Context) error {
 		return client.callError("job end", err)
 	}
 	if wantJSON(c) {
-		return printJSON(c.App.Writer, resp.Msg)
+		err = printJSON(c.App.Writer, resp.Msg)
+	} else {
+		err = printJob(c.App.Writer, resp.Msg.Job)
 	}
-	return printJob(c.App.Writer, resp.Msg.Job)
+	if err != nil {
+		return err
+	}
+	return waitJob(c, client, id, refundWait)
 }
 
 // showTime formats a timestamp for a person; "-" when unset.

@@ -106,6 +106,7 @@ money back). The command returns once the payment is held.`,
 		cli.BoolFlag{Name: "pay", Usage: "with --devnet, pay the " +
 			"invoice from the node"},
 		jsonFlag,
+		waitFlags[0], waitFlags[1],
 	},
 	Action: leaseRequest,
 }
@@ -164,16 +165,28 @@ func leaseRequest(c *cli.Context) error {
 		}
 	}
 	if wantJSON(c) {
-		return printJSON(c.App.Writer, l)
+		err = printJSON(c.App.Writer, l)
+	} else {
+		err = printLease(c.App.Writer, l)
+		if err == nil && c.Bool("pay") {
+			fmt.Fprintf(c.App.Writer, "paid from %s: held by the "+
+				"hub until the channel opens\n", payer.Name)
+		}
 	}
-	if err := printLease(c.App.Writer, l); err != nil {
+	if err != nil || !c.Bool("wait") {
 		return err
 	}
-	if c.Bool("pay") {
-		fmt.Fprintf(c.App.Writer, "paid from %s: held by the hub "+
-			"until the channel opens\n", payer.Name)
-	}
-	return nil
+	w := newWaiter(c, "sluice lease status "+l.Id)
+	return w.wait(context.Background(), func(ctx context.Context) (
+		waitState, error) {
+
+		resp, err := client.leases.GetLease(ctx, connect.NewRequest(
+			&sluicerpc.GetLeaseRequest{Id: l.Id}))
+		if err != nil {
+			return waitState{}, client.frameError("lease status", err)
+		}
+		return leaseWait(resp.Msg.Lease), nil
+	})
 }
 
 // devnetNode returns the local network's node named name, and points the

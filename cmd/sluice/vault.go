@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -357,6 +358,7 @@ as for 'provider status'.`,
 			"example 12.345"},
 		idempotencyKeyFlag,
 		jsonFlag,
+		waitFlags[0], waitFlags[1],
 	},
 	Action: providerRedeem,
 	Subcommands: []cli.Command{
@@ -394,12 +396,37 @@ func providerRedeem(c *cli.Context) error {
 		return vaultError(client, "provider redeem", err)
 	}
 	if wantJSON(c) {
-		return printJSON(c.App.Writer, resp.Msg)
+		err = printJSON(c.App.Writer, resp.Msg)
+	} else {
+		w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+		printRedemption(w, resp.Msg.Redemption)
+		fmt.Fprintf(w, "idempotency key:\t%s\n",
+			resp.Msg.IdempotencyKey)
+		err = w.Flush()
 	}
-	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	printRedemption(w, resp.Msg.Redemption)
-	fmt.Fprintf(w, "idempotency key:\t%s\n", resp.Msg.IdempotencyKey)
-	return w.Flush()
+	if err != nil || !c.Bool("wait") {
+		return err
+	}
+	rid := resp.Msg.Redemption.GetId()
+	waiter := newWaiter(c, "sluice provider redeem list")
+	return waiter.wait(context.Background(), func(ctx context.Context) (
+		waitState, error) {
+
+		resp, err := client.vault.ListRedemptions(ctx,
+			connect.NewRequest(&sluicerpc.ListRedemptionsRequest{
+				FilterProviderId: id}))
+		if err != nil {
+			return waitState{}, client.frameError(
+				"provider redeem list", err)
+		}
+		for _, r := range resp.Msg.Redemptions {
+			if r.Id == rid {
+				return redemptionWait(r), nil
+			}
+		}
+		return waitState{done: true, failed: true, line: fmt.Sprintf(
+			"redemption %d: not among the provider's", rid)}, nil
+	})
 }
 
 // printRedemption prints one request as rows.

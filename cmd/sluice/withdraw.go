@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -147,6 +148,7 @@ with --idempotency-key to retry safely.`,
 			"example 1.5"},
 		idempotencyKeyFlag,
 		jsonFlag,
+		waitFlags[0], waitFlags[1],
 	},
 	Action: providerSharesWithdraw,
 }
@@ -179,15 +181,34 @@ func providerSharesWithdraw(c *cli.Context) error {
 		return client.callError("withdraw", err)
 	}
 	if wantJSON(c) {
-		return printJSON(c.App.Writer, resp.Msg)
+		err = printJSON(c.App.Writer, resp.Msg)
+	} else {
+		if resp.Msg.Duplicate {
+			fmt.Fprintln(c.App.Writer, "(an earlier request with "+
+				"this key)")
+		}
+		fmt.Fprintf(c.App.Writer, "idempotency key %s\n",
+			resp.Msg.IdempotencyKey)
+		err = printWithdrawals(c.App.Writer,
+			[]*sluicerpc.ShareWithdrawal{resp.Msg.Withdrawal})
 	}
-	if resp.Msg.Duplicate {
-		fmt.Fprintln(c.App.Writer, "(an earlier request with this key)")
+	if err != nil || !c.Bool("wait") {
+		return err
 	}
-	fmt.Fprintf(c.App.Writer, "idempotency key %s\n",
-		resp.Msg.IdempotencyKey)
-	return printWithdrawals(c.App.Writer,
-		[]*sluicerpc.ShareWithdrawal{resp.Msg.Withdrawal})
+	wid := resp.Msg.Withdrawal.GetId()
+	w := newWaiter(c, "sluice provider shares withdrawals")
+	return w.wait(context.Background(), func(ctx context.Context) (
+		waitState, error) {
+
+		resp, err := client.shares.ListWithdrawals(ctx,
+			connect.NewRequest(&sluicerpc.ListWithdrawalsRequest{
+				ProviderId: id}))
+		if err != nil {
+			return waitState{}, client.frameError("list withdrawals",
+				err)
+		}
+		return withdrawalWait(resp.Msg.Withdrawals, wid), nil
+	})
 }
 
 var providerSharesWithdrawalsCommand = cli.Command{

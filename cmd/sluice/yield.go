@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -202,7 +203,7 @@ switch, shutdown). Otherwise each action is written down before it is
 made, and each open's capital moves to its strategy. Prints each
 action's outcome; a pending one's outcome is not known yet, and sluiced
 follows it to its end ('sluice yield actions --status pending').`,
-	Flags:  []cli.Flag{jsonFlag},
+	Flags:  []cli.Flag{jsonFlag, waitFlags[0], waitFlags[1]},
 	Action: yieldApply,
 }
 
@@ -223,16 +224,40 @@ func yieldApply(c *cli.Context) error {
 		return vaultError(client, "yield apply", err)
 	}
 	if wantJSON(c) {
-		return printJSON(c.App.Writer, resp.Msg)
+		err = printJSON(c.App.Writer, resp.Msg)
+	} else {
+		err = printApplied(c.App.Writer, resp.Msg, !c.Bool("wait"))
 	}
-	out := c.App.Writer
-	fmt.Fprintf(out, "Applied plan %s: %d actions\n", resp.Msg.PlanId,
-		len(resp.Msg.Actions))
-	if err := printActions(out, resp.Msg.Actions); err != nil {
+	if err != nil || !c.Bool("wait") {
 		return err
 	}
-	for _, a := range resp.Msg.Actions {
-		if a.Status == "pending" {
+	plan := resp.Msg.PlanId
+	w := newWaiter(c, "sluice yield actions --plan "+plan)
+	return w.wait(context.Background(), func(ctx context.Context) (
+		waitState, error) {
+
+		resp, err := client.yield.ListActions(ctx, connect.NewRequest(
+			&sluicerpc.ListActionsRequest{PlanId: plan}))
+		if err != nil {
+			return waitState{}, client.frameError("yield actions",
+				err)
+		}
+		return planWait(resp.Msg.Actions, plan), nil
+	})
+}
+
+// printApplied prints an applied plan's actions; with hint, a line says
+// where pending ones are followed.
+func printApplied(out io.Writer, r *sluicerpc.ApplyResponse,
+	hint bool) error {
+
+	fmt.Fprintf(out, "Applied plan %s: %d actions\n", r.PlanId,
+		len(r.Actions))
+	if err := printActions(out, r.Actions); err != nil {
+		return err
+	}
+	for _, a := range r.Actions {
+		if hint && a.Status == "pending" {
 			fmt.Fprintln(out, "Pending actions are followed by "+
 				"sluiced: sluice yield actions --status pending")
 			break
