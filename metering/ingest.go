@@ -428,7 +428,11 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 		return nil, nil, fmt.Errorf("inserting %d usage records: %w",
 			len(rows), err)
 	}
-	var credits []Credit
+	var (
+		credits []Credit
+		meters  = make([]JobMeter, 0, len(ids))
+		charges = make([]Charge, 0, len(ids))
+	)
 	for _, id := range ids {
 		w := jobs[id]
 		if w.price > w.fee {
@@ -445,12 +449,9 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 					err)
 			}
 		}
-		if err := tx.SaveMeter(ctx, id, w.view.Meter); err != nil {
-			return nil, nil, fmt.Errorf("job %s meter state: %w",
-				id, err)
-		}
+		meters = append(meters, JobMeter{JobID: id, State: w.view.Meter})
 		last := w.view.Meter.LastSeq
-		err := tx.Charge(ctx, Charge{
+		charges = append(charges, Charge{
 			Key: UsageKeyPrefix(id) + fmt.Sprintf("%d-%d",
 				w.firstSeq, last),
 			JobID:      id,
@@ -460,10 +461,16 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 			Price:      w.price,
 			Fee:        w.fee,
 		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("charging job %s seqs %d-%d: %w",
-				id, w.firstSeq, last, err)
-		}
+	}
+	// One write of all meters and one of all charges, rather than one
+	// of each per job.
+	if err := tx.SaveMeters(ctx, meters); err != nil {
+		return nil, nil, fmt.Errorf("meter states of %d jobs: %w",
+			len(meters), err)
+	}
+	if err := tx.Charge(ctx, charges); err != nil {
+		return nil, nil, fmt.Errorf("charging %d jobs: %w",
+			len(charges), err)
 	}
 
 	return answers, credits, nil

@@ -139,18 +139,27 @@ type UsageTx interface {
 	// an error: the Ingestor never inserts one twice.
 	InsertUsage(ctx context.Context, rows []UsageRow) error
 
-	// SaveMeter stores a job's metering state.
-	SaveMeter(ctx context.Context, jobID string, st MeterState) error
+	// SaveMeters stores the metering states of a commit's jobs, each
+	// job once.
+	SaveMeters(ctx context.Context, meters []JobMeter) error
 
 	// Start starts a job whose agent had not reported (funded, or low on
 	// balance before its first second), as of at: the start of its first
 	// accepted second.
 	Start(ctx context.Context, jobID string, at time.Time) error
 
-	// Charge posts usage to the ledger (escrow → provider payable and
-	// platform fees) and lets settlement re-evaluate the job's solvency.
-	// The Ingestor has checked that the escrow covers Price.
-	Charge(ctx context.Context, c Charge) error
+	// Charge posts a commit's usage to the ledger (escrow → provider
+	// payable and platform fees), one balanced transaction per charge
+	// under its key, and lets settlement re-evaluate each job's
+	// solvency. The Ingestor has checked that each escrow covers its
+	// Price, and gives each job once.
+	Charge(ctx context.Context, charges []Charge) error
+}
+
+// JobMeter is a job's metering state, to be saved.
+type JobMeter struct {
+	JobID string
+	State MeterState
 }
 
 // Store runs the Ingestor's group commits.
