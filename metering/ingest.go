@@ -392,8 +392,20 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 	answers := make([]response, len(group))
 	jobs := make(map[string]*jobWork)
 
+	// Every job of the commit is read at once.
+	ids := make([]string, 0, len(group))
+	for _, r := range group {
+		ids = append(ids, r.batch.JobID)
+	}
+	slices.Sort(ids)
+	views, err := tx.Jobs(ctx, slices.Compact(ids))
+	if err != nil {
+		return nil, nil, fmt.Errorf("jobs of %d batches: %w",
+			len(group), err)
+	}
+
 	for i, r := range group {
-		w, err := in.loadJob(ctx, tx, jobs, r.batch.JobID)
+		w, err := in.loadJob(jobs, views, r.batch.JobID)
 		if errors.Is(err, ErrUnknownJob) {
 			answers[i].err = err
 			continue
@@ -411,7 +423,7 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 
 	// Writes, in job order so that two commits touch jobs in the same
 	// order.
-	ids := make([]string, 0, len(jobs))
+	ids = ids[:0]
 	var rows []UsageRow
 	for id, w := range jobs {
 		if len(w.rows) > 0 {
@@ -518,18 +530,19 @@ func (in *Ingestor) observe(group []*request, answers []response,
 	in.cfg.Observer.Committed(c)
 }
 
-// loadJob returns the job's work, loading the job the first time a commit
-// meets it.
-func (in *Ingestor) loadJob(ctx context.Context, tx UsageTx,
-	jobs map[string]*jobWork, id string) (*jobWork, error) {
+// loadJob returns the job's work, made from its view (read for the whole
+// commit) the first time a commit meets it; a job without a view is
+// ErrUnknownJob.
+func (in *Ingestor) loadJob(jobs map[string]*jobWork,
+	views map[string]JobView, id string) (*jobWork, error) {
 
 	if w, ok := jobs[id]; ok {
 		return w, nil
 	}
 
-	view, err := tx.Job(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("job %s: %w", id, err)
+	view, ok := views[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownJob, id)
 	}
 	if view.ID != id {
 		return nil, fmt.Errorf("job %s: store returned job %s", id,

@@ -130,6 +130,12 @@ type UsageTx interface {
 	// transaction, or an error wrapping ErrUnknownJob.
 	Job(ctx context.Context, id string) (JobView, error)
 
+	// Jobs returns the jobs as Job would, for a whole commit at once
+	// (the store reads what it can in one statement for all of them);
+	// an unknown job is absent from the map, any other failure is the
+	// error.
+	Jobs(ctx context.Context, ids []string) (map[string]JobView, error)
+
 	// Records returns the job's stored records with seq in [from, to],
 	// in seq order.
 	Records(ctx context.Context, jobID string, from,

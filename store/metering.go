@@ -187,6 +187,80 @@ func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
 	return m, nil
 }
 
+// loadUsageMeters reads the meters of the jobs whose meter the
+// transaction has not read yet, in one statement, and remembers them
+// (and which jobs have none) for UsageMeter to answer (memo.go). Without
+// a memo it does nothing.
+func (t *Tx) loadUsageMeters(ctx context.Context, jobIDs []string) error {
+	if t.memo == nil {
+		return nil
+	}
+	var missing []string
+	for _, id := range jobIDs {
+		if _, ok := t.memoMeter(id); !ok {
+			missing = append(missing, id)
+		}
+	}
+	for len(missing) > 0 {
+		chunk := missing[:min(len(missing), ledgerBatchRows)]
+		missing = missing[len(chunk):]
+
+		var q strings.Builder
+		q.WriteString("SELECT job_id, last_seq, last_second, carry, " +
+			"charged_msat, fees_msat, fee_bp, updated_at " +
+			"FROM usage_meters WHERE job_id IN (")
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(t.param(i + 1))
+			args[i] = id
+		}
+		q.WriteByte(')')
+		found, err := t.scanMeters(ctx, q.String(), args)
+		if err != nil {
+			return fmt.Errorf("meters of %d jobs: %w", len(chunk),
+				err)
+		}
+		for _, id := range chunk {
+			m, ok := found[id]
+			t.keepMeter(id, m, ok)
+		}
+	}
+
+	return nil
+}
+
+// scanMeters runs a query of usage_meters' columns in meterColumns' order.
+func (t *Tx) scanMeters(ctx context.Context, q string, args []any) (
+	map[string]UsageMeter, error) {
+
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]UsageMeter)
+	for rows.Next() {
+		var (
+			m     UsageMeter
+			feeBp int64
+			at    time.Time
+		)
+		err := rows.Scan(&m.JobID, &m.LastSeq, &m.LastSecond, &m.Carry,
+			&m.Charged, &m.Fees, &feeBp, &at)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		m.FeeRate = feeBp
+		m.UpdatedAt = at.UTC()
+		out[m.JobID] = m
+	}
+
+	return out, mapError(rows.Err())
+}
+
 // PutUsageMeter writes a job's meter state, creating it on the job's first
 // metered batch.
 func (t *Tx) PutUsageMeter(ctx context.Context, m UsageMeter) error {

@@ -192,6 +192,60 @@ func (t *meteringTx) Job(ctx context.Context, id string) (metering.JobView, erro
 	return job, nil
 }
 
+// Jobs reads a commit's jobs: each from the JobSource, then every meter
+// the JobSource did not read (one statement) and every account their
+// charges post to (one statement), all remembered for the rest of the
+// commit (memo.go).
+func (t *meteringTx) Jobs(ctx context.Context, ids []string) (
+	map[string]metering.JobView, error) {
+
+	views := make(map[string]metering.JobView, len(ids))
+	accounts := []ledger.Account{ledger.PlatformFees()}
+	for _, id := range ids {
+		job, err := t.s.jobs.JobInfo(ctx, t.tx, id)
+		if errors.Is(err, metering.ErrUnknownJob) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		views[id] = job
+		accounts = append(accounts, ledger.BuyerEscrow(id),
+			ledger.ProviderPayable(job.ProviderID))
+	}
+	known := make([]string, 0, len(views))
+	for _, id := range ids {
+		if _, ok := views[id]; ok {
+			known = append(known, id)
+		}
+	}
+	if err := t.tx.loadUsageMeters(ctx, known); err != nil {
+		return nil, err
+	}
+	states, err := t.tx.Accounts(ctx, accounts)
+	if err != nil {
+		return nil, err
+	}
+
+	for id, job := range views {
+		escrow := ledger.BuyerEscrow(id)
+		if st, ok := states[escrow]; ok {
+			if err := st.CheckUnit(); err != nil {
+				return nil, fmt.Errorf("escrow of job %s: %w",
+					id, err)
+			}
+			job.Escrow = st.Balance
+		}
+		job.Meter, err = loadMeter(ctx, t.tx, id)
+		if err != nil {
+			return nil, err
+		}
+		views[id] = job
+	}
+
+	return views, nil
+}
+
 // toInt64 converts a seq for the store, whose integers are signed.
 func toInt64(seq uint64) int64 {
 	return int64(min(seq, math.MaxInt64))

@@ -216,6 +216,19 @@ func (t *tx) Job(_ context.Context, id string) (metering.JobView, error) {
 	return j, nil
 }
 
+func (t *tx) Jobs(ctx context.Context, ids []string) (
+	map[string]metering.JobView, error) {
+
+	out := make(map[string]metering.JobView, len(ids))
+	for _, id := range ids {
+		if j, ok := t.st.jobs[id]; ok {
+			out[id] = j
+		}
+	}
+
+	return out, nil
+}
+
 func (t *tx) Records(_ context.Context, jobID string, from,
 	to uint64) ([]metering.Record, error) {
 
