@@ -100,3 +100,20 @@ type Store interface {
 	History(ctx context.Context, account Account, afterTx int64,
 		limit int) ([]Entry, error)
 }
+
+// BatchTxStore is a TxStore that records many transactions at once (one
+// statement per table rather than several per transaction); PostBatchTx
+// uses it when the store has it.
+type BatchTxStore interface {
+	TxStore
+
+	// InsertTransactions records txs, in order, with the given time, as
+	// InsertTransaction would one after the other: states[i] is the
+	// state each account touched by txs[i] is left in by it (so the
+	// last one of an account is its final state). It returns the
+	// receipts in order, or an error wrapping ErrKeyExists, having then
+	// written nothing, when any key is already recorded.
+	InsertTransactions(ctx context.Context, txs []Transaction,
+		at time.Time, states []map[Account]AccountState) ([]Receipt,
+		error)
+}

@@ -392,8 +392,20 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 	answers := make([]response, len(group))
 	jobs := make(map[string]*jobWork)
 
+	// Every job of the commit is read at once.
+	ids := make([]string, 0, len(group))
+	for _, r := range group {
+		ids = append(ids, r.batch.JobID)
+	}
+	slices.Sort(ids)
+	views, err := tx.Jobs(ctx, slices.Compact(ids))
+	if err != nil {
+		return nil, nil, fmt.Errorf("jobs of %d batches: %w",
+			len(group), err)
+	}
+
 	for i, r := range group {
-		w, err := in.loadJob(ctx, tx, jobs, r.batch.JobID)
+		w, err := in.loadJob(jobs, views, r.batch.JobID)
 		if errors.Is(err, ErrUnknownJob) {
 			answers[i].err = err
 			continue
@@ -411,7 +423,7 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 
 	// Writes, in job order so that two commits touch jobs in the same
 	// order.
-	ids := make([]string, 0, len(jobs))
+	ids = ids[:0]
 	var rows []UsageRow
 	for id, w := range jobs {
 		if len(w.rows) > 0 {
@@ -428,7 +440,11 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 		return nil, nil, fmt.Errorf("inserting %d usage records: %w",
 			len(rows), err)
 	}
-	var credits []Credit
+	var (
+		credits []Credit
+		meters  = make([]JobMeter, 0, len(ids))
+		charges = make([]Charge, 0, len(ids))
+	)
 	for _, id := range ids {
 		w := jobs[id]
 		if w.price > w.fee {
@@ -445,12 +461,9 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 					err)
 			}
 		}
-		if err := tx.SaveMeter(ctx, id, w.view.Meter); err != nil {
-			return nil, nil, fmt.Errorf("job %s meter state: %w",
-				id, err)
-		}
+		meters = append(meters, JobMeter{JobID: id, State: w.view.Meter})
 		last := w.view.Meter.LastSeq
-		err := tx.Charge(ctx, Charge{
+		charges = append(charges, Charge{
 			Key: UsageKeyPrefix(id) + fmt.Sprintf("%d-%d",
 				w.firstSeq, last),
 			JobID:      id,
@@ -460,10 +473,16 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 			Price:      w.price,
 			Fee:        w.fee,
 		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("charging job %s seqs %d-%d: %w",
-				id, w.firstSeq, last, err)
-		}
+	}
+	// One write of all meters and one of all charges, rather than one
+	// of each per job.
+	if err := tx.SaveMeters(ctx, meters); err != nil {
+		return nil, nil, fmt.Errorf("meter states of %d jobs: %w",
+			len(meters), err)
+	}
+	if err := tx.Charge(ctx, charges); err != nil {
+		return nil, nil, fmt.Errorf("charging %d jobs: %w",
+			len(charges), err)
 	}
 
 	return answers, credits, nil
@@ -511,18 +530,19 @@ func (in *Ingestor) observe(group []*request, answers []response,
 	in.cfg.Observer.Committed(c)
 }
 
-// loadJob returns the job's work, loading the job the first time a commit
-// meets it.
-func (in *Ingestor) loadJob(ctx context.Context, tx UsageTx,
-	jobs map[string]*jobWork, id string) (*jobWork, error) {
+// loadJob returns the job's work, made from its view (read for the whole
+// commit) the first time a commit meets it; a job without a view is
+// ErrUnknownJob.
+func (in *Ingestor) loadJob(jobs map[string]*jobWork,
+	views map[string]JobView, id string) (*jobWork, error) {
 
 	if w, ok := jobs[id]; ok {
 		return w, nil
 	}
 
-	view, err := tx.Job(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("job %s: %w", id, err)
+	view, ok := views[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownJob, id)
 	}
 	if view.ID != id {
 		return nil, fmt.Errorf("job %s: store returned job %s", id,

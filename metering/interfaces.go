@@ -130,6 +130,12 @@ type UsageTx interface {
 	// transaction, or an error wrapping ErrUnknownJob.
 	Job(ctx context.Context, id string) (JobView, error)
 
+	// Jobs returns the jobs as Job would, for a whole commit at once
+	// (the store reads what it can in one statement for all of them);
+	// an unknown job is absent from the map, any other failure is the
+	// error.
+	Jobs(ctx context.Context, ids []string) (map[string]JobView, error)
+
 	// Records returns the job's stored records with seq in [from, to],
 	// in seq order.
 	Records(ctx context.Context, jobID string, from,
@@ -139,18 +145,27 @@ type UsageTx interface {
 	// an error: the Ingestor never inserts one twice.
 	InsertUsage(ctx context.Context, rows []UsageRow) error
 
-	// SaveMeter stores a job's metering state.
-	SaveMeter(ctx context.Context, jobID string, st MeterState) error
+	// SaveMeters stores the metering states of a commit's jobs, each
+	// job once.
+	SaveMeters(ctx context.Context, meters []JobMeter) error
 
 	// Start starts a job whose agent had not reported (funded, or low on
 	// balance before its first second), as of at: the start of its first
 	// accepted second.
 	Start(ctx context.Context, jobID string, at time.Time) error
 
-	// Charge posts usage to the ledger (escrow → provider payable and
-	// platform fees) and lets settlement re-evaluate the job's solvency.
-	// The Ingestor has checked that the escrow covers Price.
-	Charge(ctx context.Context, c Charge) error
+	// Charge posts a commit's usage to the ledger (escrow → provider
+	// payable and platform fees), one balanced transaction per charge
+	// under its key, and lets settlement re-evaluate each job's
+	// solvency. The Ingestor has checked that each escrow covers its
+	// Price, and gives each job once.
+	Charge(ctx context.Context, charges []Charge) error
+}
+
+// JobMeter is a job's metering state, to be saved.
+type JobMeter struct {
+	JobID string
+	State MeterState
 }
 
 // Store runs the Ingestor's group commits.

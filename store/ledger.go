@@ -202,7 +202,8 @@ func (t *Tx) Accounts(ctx context.Context,
 		if i > 0 {
 			where.WriteString(" OR ")
 		}
-		fmt.Fprintf(&where, "(kind = $%d AND ref = $%d)", 2*i+1, 2*i+2)
+		fmt.Fprintf(&where, "(kind = %s AND ref = %s)", t.param(2*i+1),
+			t.param(2*i+2))
 		args = append(args, string(id.Kind), id.Ref)
 	}
 
@@ -296,6 +297,221 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 	return ledger.Receipt{TxID: txID, IdempotencyKey: key, Time: at}, nil
 }
 
+// ledgerBatchRows is how many rows one statement of InsertTransactions
+// carries: 5 parameters each at most, well inside both engines' limits.
+const ledgerBatchRows = 1000
+
+// Compile-time check that the SQL store records batches of transactions.
+var _ ledger.BatchTxStore = (*Tx)(nil)
+
+// InsertTransactions records txs in order, as InsertTransaction would one
+// after the other, with one statement per table (per ledgerBatchRows
+// rows) instead of three per transaction: the transactions, every
+// account they touch at its final state, and all their postings, each
+// with the balance its own transaction left. A key already recorded gives
+// an error wrapping ledger.ErrKeyExists, and the rows the call had
+// inserted are deleted again, so that the ledger can post the batch one by
+// one instead (and answer the replay) in the same store transaction.
+func (t *Tx) InsertTransactions(ctx context.Context, txs []ledger.Transaction,
+	at time.Time, states []map[ledger.Account]ledger.AccountState) (
+	[]ledger.Receipt, error) {
+
+	if len(txs) != len(states) {
+		return nil, fmt.Errorf("insert %d transactions: %d states",
+			len(txs), len(states))
+	}
+	if len(txs) == 0 {
+		return nil, nil
+	}
+	fail := func(what string, err error) ([]ledger.Receipt, error) {
+		return nil, fmt.Errorf("insert %d transactions from %q: %s: %w",
+			len(txs), txs[0].IdempotencyKey, what, err)
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+
+	// Each posting's amount and balance after, from its own
+	// transaction's states, and every account's final state.
+	amounts := make([][]int64, len(txs))
+	afters := make([][]int64, len(txs))
+	final := make(map[ledger.Account]ledger.AccountState)
+	var touched []ledger.Account
+	for i, tx := range txs {
+		var err error
+		amounts[i], afters[i], err = balancesAfter(tx.Postings,
+			states[i])
+		if err != nil {
+			return fail("balances of "+tx.IdempotencyKey, err)
+		}
+		for _, p := range tx.Postings {
+			final[p.Account] = states[i][p.Account]
+			touched = append(touched, p.Account)
+		}
+	}
+
+	ids, err := t.insertLedgerTxs(ctx, txs, at)
+	if err != nil {
+		return fail("record", err)
+	}
+
+	// In a fixed order, as InsertTransaction does, so that two commits
+	// lock accounts in the same order.
+	accountIDs, err := t.upsertAccounts(ctx, uniqueAccounts(touched),
+		final, at)
+	if err != nil {
+		return fail("accounts", err)
+	}
+
+	var rows []postingRow
+	for i, tx := range txs {
+		for j, p := range tx.Postings {
+			rows = append(rows, postingRow{txID: ids[i], seq: int32(j),
+				account: accountIDs[p.Account],
+				amount:  amounts[i][j], after: afters[i][j]})
+		}
+	}
+	if err := t.insertPostingRows(ctx, rows); err != nil {
+		return fail("postings", err)
+	}
+
+	receipts := make([]ledger.Receipt, len(txs))
+	for i, tx := range txs {
+		receipts[i] = ledger.Receipt{TxID: ids[i],
+			IdempotencyKey: tx.IdempotencyKey, Time: at}
+	}
+
+	return receipts, nil
+}
+
+// insertLedgerTxs inserts the transactions' rows and returns their ids in
+// order. A key already recorded inserts nothing (ON CONFLICT DO NOTHING,
+// which does not abort a Postgres transaction); the call then deletes the
+// rows it did insert, which have no postings yet, and returns an error
+// wrapping ledger.ErrKeyExists.
+func (t *Tx) insertLedgerTxs(ctx context.Context, txs []ledger.Transaction,
+	at time.Time) ([]int64, error) {
+
+	byKey := make(map[string]int64, len(txs))
+	for from := 0; from < len(txs); from += ledgerBatchRows {
+		chunk := txs[from:min(from+ledgerBatchRows, len(txs))]
+		var q strings.Builder
+		q.WriteString("INSERT INTO ledger_transactions " +
+			"(idempotency_key, description, created_at) VALUES ")
+		args := make([]any, 0, 3*len(chunk))
+		for i, tx := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			fmt.Fprintf(&q, "(%s, %s, %s)", t.param(3*i+1),
+				t.param(3*i+2), t.param(3*i+3))
+			args = append(args, tx.IdempotencyKey, tx.Description, at)
+		}
+		q.WriteString(" ON CONFLICT (idempotency_key) DO NOTHING " +
+			"RETURNING id, idempotency_key")
+		if err := t.scanIDs(ctx, q.String(), args, byKey); err != nil {
+			return nil, err
+		}
+	}
+
+	ids := make([]int64, len(txs))
+	for i, tx := range txs {
+		id, ok := byKey[tx.IdempotencyKey]
+		if ok && (i == 0 || id > ids[i-1]) {
+			ids[i] = id
+			continue
+		}
+		if err := t.deleteLedgerTxs(ctx, byKey); err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("%q: %w: %w", tx.IdempotencyKey,
+				ledger.ErrKeyExists, ErrUniqueViolation)
+		}
+		// History pages by transaction id: they must grow in the
+		// order given. Every engine numbers a multi-row INSERT's rows
+		// in order; should one not, the batch is posted one by one.
+		return nil, fmt.Errorf("%q: ids out of order: %w",
+			tx.IdempotencyKey, ledger.ErrKeyExists)
+	}
+
+	return ids, nil
+}
+
+// scanIDs runs an INSERT ... RETURNING id, idempotency_key and adds what
+// it returns to byKey.
+func (t *Tx) scanIDs(ctx context.Context, q string, args []any,
+	byKey map[string]int64) error {
+
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id  int64
+			key string
+		)
+		if err := rows.Scan(&id, &key); err != nil {
+			return mapError(err)
+		}
+		byKey[key] = id
+	}
+
+	return mapError(rows.Err())
+}
+
+// deleteLedgerTxs deletes the transaction rows that InsertTransactions
+// inserted before it found a key recorded already.
+func (t *Tx) deleteLedgerTxs(ctx context.Context,
+	byKey map[string]int64) error {
+
+	for _, id := range byKey {
+		_, err := t.exec(ctx, "DELETE FROM ledger_transactions "+
+			"WHERE id = "+t.param(1), id)
+		if err != nil {
+			return fmt.Errorf("undo transaction %d: %w", id, err)
+		}
+	}
+
+	return nil
+}
+
+// postingRow is one row of ledger_postings.
+type postingRow struct {
+	txID          int64
+	seq           int32
+	account       int64
+	amount, after int64
+}
+
+// insertPostingRows inserts postings with one statement per
+// ledgerBatchRows of them.
+func (t *Tx) insertPostingRows(ctx context.Context, rows []postingRow) error {
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), ledgerBatchRows)]
+		rows = rows[len(chunk):]
+		var q strings.Builder
+		q.WriteString("INSERT INTO ledger_postings (tx_id, seq, " +
+			"account_id, amount, balance_after) VALUES ")
+		args := make([]any, 0, 5*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			fmt.Fprintf(&q, "(%s, %s, %s, %s, %s)", t.param(5*i+1),
+				t.param(5*i+2), t.param(5*i+3), t.param(5*i+4),
+				t.param(5*i+5))
+			args = append(args, r.txID, r.seq, r.account, r.amount,
+				r.after)
+		}
+		if _, err := t.exec(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+
+	return nil
+}
+
 // upsertAccounts sets the balance of each account (sorted, each once) to
 // its state's, creating it in its state's unit on first use, in one
 // statement, and returns the accounts' ids. An account is created in its
@@ -325,8 +541,9 @@ func (t *Tx) upsertAccounts(ctx context.Context, accounts []ledger.Account,
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2,
-			5*i+3, 5*i+4, 5*i+5)
+		fmt.Fprintf(&q, "(%s, %s, %s, %s, %s)", t.param(5*i+1),
+			t.param(5*i+2), t.param(5*i+3), t.param(5*i+4),
+			t.param(5*i+5))
 		args = append(args, string(a.Kind), a.Ref, string(st.Unit),
 			balance, at)
 	}
@@ -384,8 +601,9 @@ func (t *Tx) insertPostings(ctx context.Context, txID int64,
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2,
-			5*i+3, 5*i+4, 5*i+5)
+		fmt.Fprintf(&q, "(%s, %s, %s, %s, %s)", t.param(5*i+1),
+			t.param(5*i+2), t.param(5*i+3), t.param(5*i+4),
+			t.param(5*i+5))
 		args = append(args, txID, int32(i), accountIDs[p.Account],
 			amounts[i], afters[i])
 	}

@@ -965,3 +965,134 @@ func TestLedgerUnitsMigrateDown(t *testing.T) {
 		}
 	})
 }
+
+// TestPostBatchTx posts batches through the SQL store's one-write path
+// (ledger.PostBatchTx, Tx.InsertTransactions): transactions that share an
+// account chain its balance after posting by posting, ids grow in the
+// order given, every one is balanced in the store, and a batch with a key
+// recorded before is posted one by one instead, answering the replay with
+// the first receipt and refusing a conflicting one without writing the
+// batch's other transactions.
+func TestPostBatchTx(t *testing.T) {
+	t.Parallel()
+
+	hub := ledger.HubHoldings()
+	fees := ledger.PlatformFees()
+	payable := ledger.ProviderPayable("prov-1")
+
+	storetest.ForEachBackend(t, func(t *testing.T, cfg store.Config) {
+		t.Parallel()
+		ctx := context.Background()
+		db := storetest.Open(t, cfg)
+		ls := store.NewLedgerStore(db)
+		lg := ledger.New(ls, func() time.Time { return txAt })
+
+		var batch []ledger.Transaction
+		for i := 1; i <= 3; i++ {
+			esc := ledger.BuyerEscrow(fmt.Sprintf("job-%d", i))
+			batch = append(batch, ledger.Transaction{
+				IdempotencyKey: fmt.Sprintf("usage/job-%d/1-10", i),
+				Postings: []ledger.Posting{
+					{Account: hub, Amount: -ledger.MilliSatoshi(100 * i)},
+					{Account: esc, Amount: ledger.MilliSatoshi(100*i - 10)},
+					{Account: fees, Amount: 10},
+				},
+			})
+		}
+		post := func(batch []ledger.Transaction) ([]ledger.Receipt,
+			error) {
+
+			var receipts []ledger.Receipt
+			err := db.ExecTx(ctx, store.TxOptions{},
+				func(tx *store.Tx) error {
+					var err error
+					receipts, err = lg.PostBatchTx(ctx, tx, batch)
+					return err
+				})
+			return receipts, err
+		}
+
+		receipts, err := post(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(receipts) != 3 {
+			t.Fatalf("%d receipts, want 3", len(receipts))
+		}
+		for i := 1; i < len(receipts); i++ {
+			if receipts[i].TxID <= receipts[i-1].TxID ||
+				receipts[i].Duplicate {
+				t.Fatalf("receipts %+v: ids not growing in order",
+					receipts)
+			}
+		}
+		// The fees account's history chains its balance.
+		hist, err := ls.History(ctx, fees, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hist) != 3 {
+			t.Fatalf("fees history %+v, want 3 entries", hist)
+		}
+		for i, e := range hist {
+			if e.Amount != 10 || e.BalanceAfter != ledger.MilliSatoshi(10*(i+1)) ||
+				e.TxID != receipts[i].TxID {
+				t.Fatalf("fees entry %d: %+v", i, e)
+			}
+		}
+		if bal, _ := lg.Balance(ctx, hub); bal != -600 {
+			t.Fatalf("hub holdings %v, want -600", bal)
+		}
+
+		// A batch that replays job-2's charge: posted one by one, the
+		// replay answered with its first receipt.
+		next := []ledger.Transaction{batch[1], {
+			IdempotencyKey: "usage/job-4/1-10",
+			Postings: []ledger.Posting{
+				{Account: ledger.BuyerEscrow("job-1"), Amount: -50},
+				{Account: payable, Amount: 50},
+			},
+		}}
+		again, err := post(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !again[0].Duplicate || again[0].TxID != receipts[1].TxID ||
+			again[1].Duplicate {
+			t.Fatalf("receipts %+v, want the first a replay of %d",
+				again, receipts[1].TxID)
+		}
+		if bal, _ := lg.Balance(ctx, payable); bal != 50 {
+			t.Fatalf("payable %v, want 50", bal)
+		}
+
+		// A conflicting reuse of a key fails the batch: nothing of it
+		// is written.
+		bad := batch[2]
+		bad.Postings = []ledger.Posting{
+			{Account: hub, Amount: -1},
+			{Account: fees, Amount: 1},
+		}
+		_, err = post([]ledger.Transaction{{
+			IdempotencyKey: "usage/job-5/1-10",
+			Postings: []ledger.Posting{
+				{Account: hub, Amount: -7},
+				{Account: fees, Amount: 7},
+			},
+		}, bad})
+		if !errors.Is(err, ledger.ErrIdempotencyConflict) {
+			t.Fatalf("conflicting batch: %v, want %v", err,
+				ledger.ErrIdempotencyConflict)
+		}
+		if bal, _ := lg.Balance(ctx, fees); bal != 30 {
+			t.Fatalf("fees %v after a refused batch, want 30", bal)
+		}
+		err = ls.ExecTx(ctx, func(txs ledger.TxStore) error {
+			_, err := txs.TransactionByKey(ctx, "usage/job-5/1-10")
+			return err
+		})
+		if !errors.Is(err, ledger.ErrNotFound) {
+			t.Fatalf("transaction of a refused batch: %v", err)
+		}
+	})
+}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -105,8 +104,7 @@ func (t *Tx) insertUsageChunk(ctx context.Context, recs []UsageRecord) error {
 			if c > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteByte('$')
-			q.WriteString(strconv.Itoa(i*8 + c + 1))
+			q.WriteString(t.param(i*8 + c + 1))
 		}
 		q.WriteByte(')')
 		args = append(args, r.JobID, r.Seq, r.Second, r.CPU, r.Mem,
@@ -189,6 +187,80 @@ func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
 	return m, nil
 }
 
+// loadUsageMeters reads the meters of the jobs whose meter the
+// transaction has not read yet, in one statement, and remembers them
+// (and which jobs have none) for UsageMeter to answer (memo.go). Without
+// a memo it does nothing.
+func (t *Tx) loadUsageMeters(ctx context.Context, jobIDs []string) error {
+	if t.memo == nil {
+		return nil
+	}
+	var missing []string
+	for _, id := range jobIDs {
+		if _, ok := t.memoMeter(id); !ok {
+			missing = append(missing, id)
+		}
+	}
+	for len(missing) > 0 {
+		chunk := missing[:min(len(missing), ledgerBatchRows)]
+		missing = missing[len(chunk):]
+
+		var q strings.Builder
+		q.WriteString("SELECT job_id, last_seq, last_second, carry, " +
+			"charged_msat, fees_msat, fee_bp, updated_at " +
+			"FROM usage_meters WHERE job_id IN (")
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(t.param(i + 1))
+			args[i] = id
+		}
+		q.WriteByte(')')
+		found, err := t.scanMeters(ctx, q.String(), args)
+		if err != nil {
+			return fmt.Errorf("meters of %d jobs: %w", len(chunk),
+				err)
+		}
+		for _, id := range chunk {
+			m, ok := found[id]
+			t.keepMeter(id, m, ok)
+		}
+	}
+
+	return nil
+}
+
+// scanMeters runs a query of usage_meters' columns in meterColumns' order.
+func (t *Tx) scanMeters(ctx context.Context, q string, args []any) (
+	map[string]UsageMeter, error) {
+
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]UsageMeter)
+	for rows.Next() {
+		var (
+			m     UsageMeter
+			feeBp int64
+			at    time.Time
+		)
+		err := rows.Scan(&m.JobID, &m.LastSeq, &m.LastSecond, &m.Carry,
+			&m.Charged, &m.Fees, &feeBp, &at)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		m.FeeRate = feeBp
+		m.UpdatedAt = at.UTC()
+		out[m.JobID] = m
+	}
+
+	return out, mapError(rows.Err())
+}
+
 // PutUsageMeter writes a job's meter state, creating it on the job's first
 // metered batch.
 func (t *Tx) PutUsageMeter(ctx context.Context, m UsageMeter) error {
@@ -206,6 +278,61 @@ func (t *Tx) PutUsageMeter(ctx context.Context, m UsageMeter) error {
 	if err != nil {
 		return fmt.Errorf("meter of job %s: %w", m.JobID,
 			mapError(err))
+	}
+
+	return nil
+}
+
+// meterColumns is the column list of usage_meters, in the order
+// PutUsageMeters binds them.
+const meterColumns = "job_id, last_seq, last_second, carry, charged_msat, " +
+	"fees_msat, fee_bp, updated_at"
+
+// meterPutChunk is how many meters one upsert of PutUsageMeters carries:
+// 8 parameters each.
+const meterPutChunk = 500
+
+// PutUsageMeters writes many jobs' meter states, as PutUsageMeter does
+// each, with one statement per meterPutChunk of them: metering's group
+// commit saves every job it touched at once. Each job appears once.
+func (t *Tx) PutUsageMeters(ctx context.Context, meters []UsageMeter) error {
+	for len(meters) > 0 {
+		chunk := meters[:min(len(meters), meterPutChunk)]
+		meters = meters[len(chunk):]
+
+		var q strings.Builder
+		q.WriteString("INSERT INTO usage_meters (" + meterColumns +
+			") VALUES ")
+		args := make([]any, 0, 8*len(chunk))
+		for i, m := range chunk {
+			t.forgetMeter(m.JobID)
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('(')
+			for c := 0; c < 8; c++ {
+				if c > 0 {
+					q.WriteByte(',')
+				}
+				q.WriteString(t.param(i*8 + c + 1))
+			}
+			q.WriteByte(')')
+			args = append(args, m.JobID, m.LastSeq, m.LastSecond,
+				m.Carry, int64(m.Charged), int64(m.Fees),
+				int32(m.FeeRate), dbTime(m.UpdatedAt))
+		}
+		q.WriteString(" ON CONFLICT (job_id) DO UPDATE SET " +
+			"last_seq = excluded.last_seq, " +
+			"last_second = excluded.last_second, " +
+			"carry = excluded.carry, " +
+			"charged_msat = excluded.charged_msat, " +
+			"fees_msat = excluded.fees_msat, " +
+			"fee_bp = excluded.fee_bp, " +
+			"updated_at = excluded.updated_at")
+		if _, err := t.exec(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("meters of %d jobs from %s: %w",
+				len(chunk), chunk[0].JobID, err)
+		}
 	}
 
 	return nil

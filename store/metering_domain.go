@@ -192,6 +192,60 @@ func (t *meteringTx) Job(ctx context.Context, id string) (metering.JobView, erro
 	return job, nil
 }
 
+// Jobs reads a commit's jobs: each from the JobSource, then every meter
+// the JobSource did not read (one statement) and every account their
+// charges post to (one statement), all remembered for the rest of the
+// commit (memo.go).
+func (t *meteringTx) Jobs(ctx context.Context, ids []string) (
+	map[string]metering.JobView, error) {
+
+	views := make(map[string]metering.JobView, len(ids))
+	accounts := []ledger.Account{ledger.PlatformFees()}
+	for _, id := range ids {
+		job, err := t.s.jobs.JobInfo(ctx, t.tx, id)
+		if errors.Is(err, metering.ErrUnknownJob) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		views[id] = job
+		accounts = append(accounts, ledger.BuyerEscrow(id),
+			ledger.ProviderPayable(job.ProviderID))
+	}
+	known := make([]string, 0, len(views))
+	for _, id := range ids {
+		if _, ok := views[id]; ok {
+			known = append(known, id)
+		}
+	}
+	if err := t.tx.loadUsageMeters(ctx, known); err != nil {
+		return nil, err
+	}
+	states, err := t.tx.Accounts(ctx, accounts)
+	if err != nil {
+		return nil, err
+	}
+
+	for id, job := range views {
+		escrow := ledger.BuyerEscrow(id)
+		if st, ok := states[escrow]; ok {
+			if err := st.CheckUnit(); err != nil {
+				return nil, fmt.Errorf("escrow of job %s: %w",
+					id, err)
+			}
+			job.Escrow = st.Balance
+		}
+		job.Meter, err = loadMeter(ctx, t.tx, id)
+		if err != nil {
+			return nil, err
+		}
+		views[id] = job
+	}
+
+	return views, nil
+}
+
 // toInt64 converts a seq for the store, whose integers are signed.
 func toInt64(seq uint64) int64 {
 	return int64(min(seq, math.MaxInt64))
@@ -236,19 +290,26 @@ func (t *meteringTx) InsertUsage(ctx context.Context,
 	return t.tx.InsertUsageRecords(ctx, recs)
 }
 
-func (t *meteringTx) SaveMeter(ctx context.Context, jobID string,
-	st metering.MeterState) error {
+func (t *meteringTx) SaveMeters(ctx context.Context,
+	meters []metering.JobMeter) error {
 
-	return t.tx.PutUsageMeter(ctx, UsageMeter{
-		JobID:      jobID,
-		LastSeq:    toInt64(st.LastSeq),
-		LastSecond: st.LastSecond,
-		Carry:      st.Carry.String(),
-		Charged:    st.Charged,
-		Fees:       st.Fees,
-		FeeRate:    int64(st.FeeRate),
-		UpdatedAt:  t.s.clock(),
-	})
+	rows := make([]UsageMeter, len(meters))
+	now := t.s.clock()
+	for i, m := range meters {
+		st := m.State
+		rows[i] = UsageMeter{
+			JobID:      m.JobID,
+			LastSeq:    toInt64(st.LastSeq),
+			LastSecond: st.LastSecond,
+			Carry:      st.Carry.String(),
+			Charged:    st.Charged,
+			Fees:       st.Fees,
+			FeeRate:    int64(st.FeeRate),
+			UpdatedAt:  now,
+		}
+	}
+
+	return t.tx.PutUsageMeters(ctx, rows)
 }
 
 func (t *meteringTx) Start(ctx context.Context, jobID string,
@@ -257,15 +318,23 @@ func (t *meteringTx) Start(ctx context.Context, jobID string,
 	return t.s.jobs.StartJob(ctx, t.tx, jobID, at)
 }
 
-// Charge posts escrow → provider payable (Price - Fee) and platform fees
-// (Fee) as one balanced ledger transaction, then has the job's owner
-// re-evaluate its solvency. The fee is metering's (taken from the job's
-// running total, docs/protocol.md), so that the ledger's fees always equal
-// the fee of the job's whole price. With a vault set, the vault is then
-// told what the charge earned (its epoch contribution and auto-stake) in
-// the same transaction, so that payouts never see the staked part.
-func (t *meteringTx) Charge(ctx context.Context, c metering.Charge) error {
-	if c.Price > 0 {
+// Charge posts, for each charge, escrow → provider payable (Price - Fee)
+// and platform fees (Fee) as one balanced ledger transaction, all of them
+// in one batch (ledger.PostBatchTx: one write per table for the commit),
+// then, job by job, tells the vault, if set, what the charge earned (its
+// epoch contribution and auto-stake) and has the job's owner re-evaluate
+// its solvency, in the same transaction, so that payouts never see the
+// staked part. The fee is metering's (taken from the job's running total,
+// docs/protocol.md), so that the ledger's fees always equal the fee of the
+// job's whole price.
+func (t *meteringTx) Charge(ctx context.Context,
+	charges []metering.Charge) error {
+
+	var txs []ledger.Transaction
+	for _, c := range charges {
+		if c.Price <= 0 {
+			continue
+		}
 		postings := []ledger.Posting{
 			{Account: ledger.BuyerEscrow(c.JobID), Amount: -c.Price},
 		}
@@ -280,31 +349,41 @@ func (t *meteringTx) Charge(ctx context.Context, c metering.Charge) error {
 				Account: ledger.PlatformFees(), Amount: c.Fee,
 			})
 		}
-		_, err := t.s.ledger.PostTx(ctx, t.tx, ledger.Transaction{
+		txs = append(txs, ledger.Transaction{
 			IdempotencyKey: c.Key,
 			Description: fmt.Sprintf("usage of job %s, seqs %d-%d",
 				c.JobID, c.FirstSeq, c.LastSeq),
 			Postings: postings,
 		})
-		if err != nil {
+	}
+	if len(txs) > 0 {
+		if _, err := t.s.ledger.PostBatchTx(ctx, t.tx, txs); err != nil {
 			return err
 		}
 	}
-	if t.s.vault != nil {
-		err := t.s.vault.Earned(ctx, VaultTx(t.tx), yield.Earning{
-			Key:        c.Key,
-			JobID:      c.JobID,
-			ProviderID: c.ProviderID,
-			Seconds:    c.LastSeq - c.FirstSeq + 1,
-			Earned:     c.Price - c.Fee,
-			Fee:        c.Fee,
-		})
+
+	for _, c := range charges {
+		if t.s.vault != nil {
+			err := t.s.vault.Earned(ctx, VaultTx(t.tx), yield.Earning{
+				Key:        c.Key,
+				JobID:      c.JobID,
+				ProviderID: c.ProviderID,
+				Seconds:    c.LastSeq - c.FirstSeq + 1,
+				Earned:     c.Price - c.Fee,
+				Fee:        c.Fee,
+			})
+			if err != nil {
+				return fmt.Errorf("vault earning of %s: %w", c.Key,
+					err)
+			}
+		}
+		err := t.s.jobs.UsageCharged(ctx, t.tx, c.JobID, c.Key)
 		if err != nil {
-			return fmt.Errorf("vault earning of %s: %w", c.Key, err)
+			return fmt.Errorf("job %s: %w", c.JobID, err)
 		}
 	}
 
-	return t.s.jobs.UsageCharged(ctx, t.tx, c.JobID, c.Key)
+	return nil
 }
 
 // SettlementJobs is the JobSource of production: jobs as settlement keeps

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -58,6 +59,20 @@ func (t *Tx) queryRow(ctx context.Context, query string,
 	args ...any) *sql.Row {
 
 	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// param returns the placeholder of a statement's n-th parameter (from 1)
+// in a statement built at run time with its parameters in order: $n on
+// Postgres, an anonymous ? on SQLite. SQLite takes $n too, but as a named
+// parameter, which it looks up by name in a list each time it meets or
+// binds one: a statement of thousands of them (a multi-row INSERT) then
+// spends its time in the lookups instead of inserting.
+func (t *Tx) param(n int) string {
+	if t.backend == SQLite {
+		return "?"
+	}
+
+	return "$" + strconv.Itoa(n)
 }
 
 // Backend returns the engine the transaction runs on, for the rare query

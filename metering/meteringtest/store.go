@@ -216,6 +216,19 @@ func (t *tx) Job(_ context.Context, id string) (metering.JobView, error) {
 	return j, nil
 }
 
+func (t *tx) Jobs(ctx context.Context, ids []string) (
+	map[string]metering.JobView, error) {
+
+	out := make(map[string]metering.JobView, len(ids))
+	for _, id := range ids {
+		if j, ok := t.st.jobs[id]; ok {
+			out[id] = j
+		}
+	}
+
+	return out, nil
+}
+
 func (t *tx) Records(_ context.Context, jobID string, from,
 	to uint64) ([]metering.Record, error) {
 
@@ -244,15 +257,15 @@ func (t *tx) InsertUsage(_ context.Context, rows []metering.UsageRow) error {
 	return nil
 }
 
-func (t *tx) SaveMeter(_ context.Context, jobID string,
-	st metering.MeterState) error {
-
-	j, ok := t.st.jobs[jobID]
-	if !ok {
-		return fmt.Errorf("meter of unknown job %s", jobID)
+func (t *tx) SaveMeters(_ context.Context, meters []metering.JobMeter) error {
+	for _, m := range meters {
+		j, ok := t.st.jobs[m.JobID]
+		if !ok {
+			return fmt.Errorf("meter of unknown job %s", m.JobID)
+		}
+		j.Meter = m.State
+		t.st.jobs[m.JobID] = j
 	}
-	j.Meter = st
-	t.st.jobs[jobID] = j
 
 	return nil
 }
@@ -272,7 +285,17 @@ func (t *tx) Start(_ context.Context, jobID string, at time.Time) error {
 	return nil
 }
 
-func (t *tx) Charge(_ context.Context, c metering.Charge) error {
+func (t *tx) Charge(_ context.Context, charges []metering.Charge) error {
+	for _, c := range charges {
+		if err := t.charge(c); err != nil {
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (t *tx) charge(c metering.Charge) error {
 	j, ok := t.st.jobs[c.JobID]
 	if !ok {
 		return fmt.Errorf("charge of unknown job %s", c.JobID)
