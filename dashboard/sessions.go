@@ -55,6 +55,14 @@ func NewSessions(now func() time.Time) *Sessions {
 // NewLink mints a one-time link token that works once until the returned
 // time. The caller (the operator-only API call) has checked the operator.
 func (s *Sessions) NewLink() (string, time.Time, error) {
+	return s.mint(s.links, LinkTTL, maxLinks)
+}
+
+// mint adds a new random token to m (links or sessions), live for ttl from
+// now, after pruning m to at most limit live tokens.
+func (s *Sessions) mint(m map[string]time.Time, ttl time.Duration,
+	limit int) (string, time.Time, error) {
+
 	tok, err := newToken()
 	if err != nil {
 		return "", time.Time{}, err
@@ -62,9 +70,9 @@ func (s *Sessions) NewLink() (string, time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	expires := now.Add(LinkTTL)
-	prune(s.links, now, maxLinks)
-	s.links[tok] = expires
+	expires := now.Add(ttl)
+	prune(m, now, limit)
+	m[tok] = expires
 	return tok, expires, nil
 }
 
@@ -83,17 +91,7 @@ func (s *Sessions) useLink(tok string) error {
 
 // newSession starts a session and returns its token and expiry.
 func (s *Sessions) newSession() (string, time.Time, error) {
-	tok, err := newToken()
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	expires := now.Add(SessionTTL)
-	prune(s.sessions, now, maxSessions)
-	s.sessions[tok] = expires
-	return tok, expires, nil
+	return s.mint(s.sessions, SessionTTL, maxSessions)
 }
 
 // valid says whether tok is a live session.
