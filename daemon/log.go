@@ -14,6 +14,7 @@ import (
 	"github.com/lightningnetwork/lnd/build"
 	"github.com/sluice-ln/sluice/channels"
 	"github.com/sluice-ln/sluice/dashboard"
+	"github.com/sluice-ln/sluice/leader"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/market"
 	"github.com/sluice-ln/sluice/metering"
@@ -56,6 +57,7 @@ func subsystems() []subsystem {
 		{ledger.Subsystem, ledger.UseLogger},
 		{channels.Subsystem, channels.UseLogger},
 		{store.Subsystem, store.UseLogger},
+		{leader.Subsystem, leader.UseLogger},
 		{rpc.Subsystem, rpc.UseLogger},
 		{dashboard.Subsystem, dashboard.UseLogger},
 		{settlement.Subsystem, settlement.UseLogger},

@@ -169,6 +169,10 @@ type DB struct {
 	// load found in it.
 	source     migrationSource
 	migrations *migrationSet
+
+	// fence, in a view made by Fenced, is checked at the start of each
+	// read-write transaction; nil for the store itself.
+	fence *fence
 }
 
 // Open opens the database cfg names, applies any pending migrations and

@@ -156,6 +156,13 @@ func (db *DB) attemptTx(ctx context.Context, opts TxOptions,
 		return fmt.Errorf("begin transaction: %w", mapError(err))
 	}
 
+	if db.fence != nil && !opts.ReadOnly {
+		if err := db.checkFence(ctx, sqlTx); err != nil {
+			_ = sqlTx.Rollback()
+			return err
+		}
+	}
+
 	tx := &Tx{tx: sqlTx, backend: db.cfg.Backend, q: sqlc.New(sqlTx)}
 	if err := fn(tx); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil &&
