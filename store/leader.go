@@ -247,3 +247,23 @@ func (db *DB) ListenCredited(ctx context.Context, ready chan<- struct{},
 		fn(providers)
 	}
 }
+
+// Resign ends holder's lease with token now, so that another instance may
+// take it over at once; a lease another holds is left alone. The caller
+// must have stopped its leader-only work first.
+func (db *DB) Resign(ctx context.Context, holder string, token int64) error {
+	if db.cfg.Backend != Postgres {
+		return nil
+	}
+	err := db.ExecTx(ctx, TxOptions{}, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE leader_lease SET expires_at = now()
+			WHERE id = 1 AND holder = $1 AND token = $2`,
+			holder, token)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("resign the leader lease: %w", err)
+	}
+
+	return nil
+}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -234,4 +235,50 @@ func queryInt(ctx context.Context, db *store.DB, query string,
 		func(tx *store.Tx) error {
 			return tx.QueryRow(ctx, query).Scan(v)
 		})
+}
+
+// TestCreditedNotifications: providers named by NotifyCredited reach a
+// ListenCredited on another connection, in order, however many there are
+// (a long list goes in several notifications).
+func TestCreditedNotifications(t *testing.T) {
+	db := openLeaderPG(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	got := make(chan []string, 100)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- db.ListenCredited(ctx, ready, func(p []string) {
+			got <- p
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("listen: %v", err)
+	}
+
+	require.NoError(t, db.NotifyCredited(ctx, []string{"p1", "p2"}))
+	require.Equal(t, []string{"p1", "p2"}, <-got)
+
+	var many []string
+	for i := range 2000 {
+		many = append(many, fmt.Sprintf("provider-%04d", i))
+	}
+	require.NoError(t, db.NotifyCredited(ctx, many))
+	var heard []string
+	for len(heard) < len(many) {
+		select {
+		case p := <-got:
+			require.NotEmpty(t, p)
+			heard = append(heard, p...)
+		case err := <-done:
+			t.Fatalf("listen: %v", err)
+		}
+	}
+	require.Equal(t, many, heard)
+
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
 }
