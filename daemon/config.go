@@ -190,6 +190,8 @@ type Config struct {
 	DB   *DBConfig   `group:"db" namespace:"db"`
 	Hub  *HubConfig  `group:"hub" namespace:"hub"`
 
+	Leader *LeaderConfig `group:"leader" namespace:"leader"`
+
 	Settlement *SettlementConfig `group:"settlement" namespace:"settlement"`
 	Payout     *PayoutConfig     `group:"payout" namespace:"payout"`
 	Metering   *MeteringConfig   `group:"metering" namespace:"metering"`
@@ -249,7 +251,8 @@ func DefaultConfig() Config {
 			SQLite:   &SQLiteConfig{},
 			Postgres: &PostgresConfig{},
 		},
-		Hub: &HubConfig{},
+		Hub:    &HubConfig{},
+		Leader: defaultLeaderConfig(),
 		Settlement: &SettlementConfig{
 			InvoiceExpiry: DefaultInvoiceExpiry,
 			RefundFeeBase: DefaultRefundFeeBase,
@@ -440,6 +443,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateMarket(); err != nil {
+		return err
+	}
+	if err := c.validateLeader(); err != nil {
 		return err
 	}
 

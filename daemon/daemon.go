@@ -26,6 +26,7 @@ import (
 	"github.com/sluice-ln/sluice/rpc"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
+	"github.com/sluice-ln/sluice/yield"
 )
 
 // StopTimeout bounds each step of Stop: draining the API, closing the store,
@@ -53,10 +54,21 @@ type Daemon struct {
 	db        *store.DB
 	jobs      *settlement.Manager
 	payouts   *payout.Scheduler
-	meter     *metering.Service
-	vault     *vaultLoop
-	shares    *sharesLoop
-	server    *rpc.Server
+
+	// jobsL and payoutsL run the leader-only loops: on PostgreSQL
+	// second instances on the fenced view, started once elected; on
+	// SQLite jobs and payouts themselves.
+	jobsL    *settlement.Manager
+	payoutsL *payout.Scheduler
+
+	// election starts the leader-only work and says this instance's
+	// role.
+	election *election
+
+	meter  *metering.Service
+	vault  *vaultLoop
+	shares *sharesLoop
+	server *rpc.Server
 
 	// metricsSrv serves /metrics when --prometheus.listen is set.
 	metricsSrv *metrics.Server
@@ -208,6 +220,16 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return fmt.Errorf("provider linking: %w", err)
 	}
 
+	// Leader-only work writes through the fenced view: on PostgreSQL
+	// its transactions commit only while this instance holds the leader
+	// lease with the token it was elected with; on SQLite it is db.
+	// Subsystems that serve the API or ingest usage are built on db; on
+	// PostgreSQL the ones that also run leader-only loops get a second
+	// instance on the fenced view, started when elected.
+	el := newElection(db, nil)
+	fenced := db.Fenced(el.token, el.deposed)
+	multi := el.multi()
+
 	mkt := newMarket(cfg.Market, db, d.clock)
 	jobs, err := newSettlement(cfg, services, db, providers, mkt, d.clock,
 		dm.refunds())
@@ -215,12 +237,18 @@ func (d *Daemon) Start(ctx context.Context) error {
 		d.stopSubsystems()
 		return fmt.Errorf("settlement: %w", err)
 	}
-	if err := jobs.Start(); err != nil {
-		d.stopSubsystems()
-		return fmt.Errorf("settlement: %w", err)
+	jobsL := jobs
+	if multi {
+		jobsL, err = newSettlement(cfg, services, fenced, providers,
+			newMarket(cfg.Market, fenced, d.clock), d.clock,
+			dm.refunds())
+		if err != nil {
+			d.stopSubsystems()
+			return fmt.Errorf("settlement: %w", err)
+		}
 	}
 	d.mu.Lock()
-	d.jobs = jobs
+	d.jobs, d.jobsL = jobs, jobsL
 	d.mu.Unlock()
 
 	payouts, err := newPayouts(cfg, services, db, d.clock, dm.payouts())
@@ -228,18 +256,29 @@ func (d *Daemon) Start(ctx context.Context) error {
 		d.stopSubsystems()
 		return fmt.Errorf("payouts: %w", err)
 	}
-	if err := payouts.Start(); err != nil {
-		d.stopSubsystems()
-		return fmt.Errorf("payouts: %w", err)
+	payoutsL := payouts
+	if multi {
+		payoutsL, err = newPayouts(cfg, services, fenced, d.clock,
+			dm.payouts())
+		if err != nil {
+			d.stopSubsystems()
+			return fmt.Errorf("payouts: %w", err)
+		}
 	}
 	d.mu.Lock()
-	d.payouts = payouts
+	d.payouts, d.payoutsL = payouts, payoutsL
 	d.mu.Unlock()
+	if !multi {
+		// One instance: credits go to its scheduler from the first.
+		el.setCredited(payouts.Credited)
+	}
 
 	// The lease strategy, when lease.enable: it reads the vault
-	// through ref, set once the vault is built.
+	// through ref, set once the vault is built. Its requests are
+	// leader-only work.
 	ref := &vaultRef{}
-	leases, err := newLeaseStrategy(cfg.Lease, services, db, ref, d.clock)
+	leases, err := newLeaseStrategy(cfg.Lease, services, fenced, ref,
+		d.clock)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("lease strategy: %w", err)
@@ -249,13 +288,22 @@ func (d *Daemon) Start(ctx context.Context) error {
 		d.stopSubsystems()
 		return fmt.Errorf("yield vault: %w", err)
 	}
+	vaultL := vault
+	if multi {
+		vaultL, err = newVault(cfg, fenced, services, leases, d.clock)
+		if err != nil {
+			d.stopSubsystems()
+			return fmt.Errorf("yield vault: %w", err)
+		}
+	}
 	ref.v = vault
 	dm.setVault(vault)
 
-	// Usage raises payable: a commit tells the payout scheduler whom.
-	// Each charge also tells the vault what it earned.
+	// Usage raises payable: a commit tells the payout scheduler whom,
+	// through the election (a follower tells the leader). Each charge
+	// also tells the vault what it earned.
 	meter, err := newMetering(cfg.Metering, db, jobs, vault,
-		payouts.Credited, dm.ingest())
+		el.Credited, dm.ingest())
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("metering: %w", err)
@@ -265,17 +313,25 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.meter = meter
 	d.mu.Unlock()
 
-	// The vault's loop closes epochs and finalizes redemptions.
-	d.mu.Lock()
-	d.vault = startVaultLoop(vault)
-	d.mu.Unlock()
-
 	// The share asset needs tapd; without it sluiced runs on and says
-	// so. A genesis left pending resumes here.
-	sharesL := startShares(ctx, cfg, db,
+	// so. Its loops are leader-only work, and so are its writes.
+	sharesL := newShares(ctx, cfg, fenced,
 		hex.EncodeToString(services.NodePubkey[:]), d.clock)
 	d.mu.Lock()
 	d.shares = sharesL
+	d.mu.Unlock()
+
+	// The leader-only work: settlement's invoice subscription and
+	// sweeper (refunds, placements), the payout scheduler (resuming
+	// pending payouts first), the vault's loop (epoch closes,
+	// redemptions, strategies) and the share asset's loops.
+	el.start = func(token int64) leaderHooks {
+		d.startLeaderWork(token, jobsL, payoutsL, vaultL, sharesL)
+		return leaderHooks{credited: payoutsL.Credited,
+			wake: payoutsL.Wake}
+	}
+	d.mu.Lock()
+	d.election = el
 	d.mu.Unlock()
 
 	history := hubnode.NewHubHistory(services.Client)
@@ -312,7 +368,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Metering:      meter,
 		Payouts:       payouts,
 		Vault:         vault,
-		Yield:         vault,
+		Yield:         yieldBackend{Vault: vault, leader: vaultL},
 		Leases:        leaseBackend(leases),
 		Market:        mkt,
 		Shares:        sharesBackend,
@@ -354,6 +410,13 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.server = server
 	d.mu.Unlock()
 
+	// The leader-only work starts now on SQLite, and once elected on
+	// PostgreSQL, whose campaign advertises the API's address.
+	if err := el.run(cfg.Leader, server.Addr(), d.clock); err != nil {
+		d.stopSubsystems()
+		return fmt.Errorf("leader election: %w", err)
+	}
+
 	if dm != nil {
 		promSrv := metrics.NewServer(cfg.Prometheus.Listen, dm.m)
 		if err := promSrv.Start(); err != nil {
@@ -392,11 +455,24 @@ func (d *Daemon) Stop() error {
 // stopSubsystems stops whatever Start started, in reverse order, and
 // forgets it.
 func (d *Daemon) stopSubsystems() error {
+	// First the election: no leader-only work starts after this.
+	d.mu.Lock()
+	el := d.election
+	d.mu.Unlock()
+	if el != nil {
+		_ = withTimeout("stop the leader election", func() error {
+			el.stop()
+			return nil
+		})
+	}
+
 	d.mu.Lock()
 	server, payouts, jobs := d.server, d.payouts, d.jobs
+	payoutsL, jobsL := d.payoutsL, d.jobsL
 	meter, db, services := d.meter, d.db, d.lnd
 	vault, sharesL, metricsSrv := d.vault, d.shares, d.metricsSrv
 	d.server, d.payouts, d.jobs, d.db, d.lnd = nil, nil, nil, nil, nil
+	d.payoutsL, d.jobsL = nil, nil
 	d.meter, d.vault, d.shares, d.metricsSrv = nil, nil, nil, nil
 	d.mu.Unlock()
 
@@ -445,23 +521,30 @@ func (d *Daemon) stopSubsystems() error {
 			errs = append(errs, err)
 		}
 	}
-	if payouts != nil {
+	for _, p := range distinct(payoutsL, payouts) {
 		err := withTimeout("stop payouts", func() error {
-			payouts.Stop()
+			p.Stop()
 			return nil
 		})
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if jobs != nil {
+	for _, j := range distinct(jobsL, jobs) {
 		err := withTimeout("stop settlement", func() error {
-			jobs.Stop()
+			j.Stop()
 			return nil
 		})
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if el != nil && db != nil {
+		// The leader-only work has stopped: hand the lease on.
+		ctx, cancel := context.WithTimeout(context.Background(),
+			StopTimeout)
+		el.resign(ctx)
+		cancel()
 	}
 	if db != nil {
 		err := withTimeout("close store", func() error {
@@ -482,6 +565,20 @@ func (d *Daemon) stopSubsystems() error {
 	}
 
 	return errors.Join(errs...)
+}
+
+// distinct returns the leader's instance and the API's of a subsystem,
+// without nils, and once when they are one (SQLite).
+func distinct[T comparable](leaders, api T) []T {
+	var zero T
+	var out []T
+	if leaders != zero {
+		out = append(out, leaders)
+	}
+	if api != zero && api != leaders {
+		out = append(out, api)
+	}
+	return out
 }
 
 // withTimeout runs fn and waits for it at most StopTimeout. A step that
@@ -520,8 +617,55 @@ func (d *Daemon) Info(_ context.Context) (rpc.Info, error) {
 	if d.db != nil {
 		info.DBBackend = string(d.db.Backend())
 	}
+	if d.election != nil {
+		info.LeaderRole, info.LeaderToken, info.LeaderAddress =
+			d.election.status()
+	}
 
 	return info, nil
+}
+
+// startLeaderWork starts the leader-only work with the fencing token its
+// writes carry (0 on SQLite, where the one instance leads): settlement's
+// invoice subscription and sweeper, the payout scheduler, whose first round
+// resumes pending payouts, the vault's loop and the share asset's loops.
+func (d *Daemon) startLeaderWork(token int64, jobs *settlement.Manager,
+	payouts *payout.Scheduler, vault *yield.Vault, sharesL *sharesLoop) {
+
+	if token != 0 {
+		log.Infof("Leading with token %d: starting settlement, "+
+			"payouts, the vault's loop and shares", token)
+	}
+	if err := jobs.Start(); err != nil {
+		log.Criticalf("Settlement: %v", err)
+		return
+	}
+	if err := payouts.Start(); err != nil {
+		log.Criticalf("Payouts: %v", err)
+		return
+	}
+	loop := startVaultLoop(vault)
+	d.mu.Lock()
+	d.vault = loop
+	d.mu.Unlock()
+	if sharesL != nil {
+		sharesL.run()
+	}
+}
+
+// yieldBackend is the vault as the YieldService serves it: applying a plan
+// executes its actions, leader-only work, on the leader's vault (whose
+// fenced writes refuse it on a follower); the rest on the API's.
+type yieldBackend struct {
+	*yield.Vault
+	leader *yield.Vault
+}
+
+// Apply applies a plan on the leader's vault.
+func (y yieldBackend) Apply(ctx context.Context, id string) (yield.Applied,
+	error) {
+
+	return y.leader.Apply(ctx, id)
 }
 
 // RPCAddr is the API server's address once started, else the configured

@@ -113,13 +113,18 @@ type sharesLoop struct {
 	// it, so that a client that hangs up does not stop it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+
+	// sync is how often the share asset's tranches and burns are
+	// synced (tapd.sharessync).
+	syncEvery time.Duration
+	wg        sync.WaitGroup
 }
 
-// startShares connects to tapd and resumes a pending genesis in the
-// background. When tapd is unreachable or on another network it logs why
-// and returns nil: sluiced runs without shares.
-func startShares(ctx context.Context, cfg *Config, db *store.DB,
+// newShares connects to tapd and builds the share asset's manager,
+// withdrawer and depositor on db; run starts their loops (the leader's
+// work). When tapd is unreachable or on another network it logs why and
+// returns nil: sluiced runs without shares.
+func newShares(ctx context.Context, cfg *Config, db *store.DB,
 	hub string, clk clock.Clock) *sharesLoop {
 
 	conn, err := ConnectTapd(ctx, cfg.Tapd, cfg.Network)
@@ -164,8 +169,15 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		cfg.Tapd.WithdrawInterval, cfg.Tapd.DepositInterval)
 
 	rctx, cancel := context.WithCancel(context.Background())
-	l := &sharesLoop{manager: m, withdrawer: w, depositor: dep,
-		conn: conn, ctx: rctx, cancel: cancel}
+	return &sharesLoop{manager: m, withdrawer: w, depositor: dep,
+		conn: conn, ctx: rctx, cancel: cancel,
+		syncEvery: cfg.Tapd.SharesSync}
+}
+
+// run resumes a pending genesis, then runs the share asset's sync, the
+// withdrawals' and the deposits' loops until stop: the leader's work.
+func (l *sharesLoop) run() {
+	m, w, dep, rctx := l.manager, l.withdrawer, l.depositor, l.ctx
 	l.wg.Add(3)
 	go func() {
 		defer l.wg.Done()
@@ -175,7 +187,7 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		}
 		// Then each closed epoch's tranche and burn, a pending one
 		// first.
-		err = m.Run(rctx, cfg.Tapd.SharesSync)
+		err = m.Run(rctx, l.syncEvery)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Errorf("Share sync: %v", err)
 		}
@@ -195,7 +207,6 @@ func startShares(ctx context.Context, cfg *Config, db *store.DB,
 		}
 	}()
 
-	return l
 }
 
 // Genesis mints the share asset's group (shares.Manager.Genesis) under the

@@ -150,6 +150,16 @@ type Info struct {
 	// StartTime is when the daemon started; the server's own start time
 	// is reported when it is zero. Uptime is measured from it.
 	StartTime time.Time
+
+	// LeaderRole is this instance's part in the leader election:
+	// "leader", "follower" or "deposed".
+	LeaderRole string
+
+	// LeaderToken is the fencing token while this instance leads.
+	LeaderToken int64
+
+	// LeaderAddress is the leader's advertised API address as last seen.
+	LeaderAddress string
 }
 
 // withDefaults returns the config with empty optional fields filled in, or

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/leader"
 )
 
 // errorCode pairs a domain package's sentinel error with the status code
@@ -24,6 +25,9 @@ type errorCodes []errorCode
 // table does not know is a fault of ours: Internal, logged, prefixed with
 // what was being done.
 func (t errorCodes) connectError(what string, err error) error {
+	if errors.Is(err, leader.ErrNotLeader) {
+		return notLeaderError(err)
+	}
 	for _, c := range t {
 		if errors.Is(err, c.err) {
 			return connect.NewError(c.code, err)
@@ -37,4 +41,55 @@ func (t errorCodes) connectError(what string, err error) error {
 	log.Errorf("%s: %v", what, err)
 	return connect.NewError(connect.CodeInternal, fmt.Errorf("%s: %w",
 		what, err))
+}
+
+// notLeaderError is the answer to a call that needed leader-only work on an
+// instance that does not lead (several sluiced on one PostgreSQL
+// database): FailedPrecondition, saying which instance leads when the
+// error knows.
+func notLeaderError(err error) error {
+	var fenced *leader.Fenced
+	if errors.As(err, &fenced) {
+		return connect.NewError(connect.CodeFailedPrecondition, fenced)
+	}
+
+	return connect.NewError(connect.CodeFailedPrecondition, err)
+}
+
+// leaderInterceptor answers a unary call whose error wraps
+// leader.ErrNotLeader with FailedPrecondition, whatever code the service
+// gave it, so that a client sent to a follower is told to call the leader.
+type leaderInterceptor struct{}
+
+var _ connect.Interceptor = leaderInterceptor{}
+
+// WrapUnary maps the error of a server-side unary call.
+func (leaderInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (
+		connect.AnyResponse, error) {
+
+		resp, err := next(ctx, req)
+		if err != nil && !req.Spec().IsClient &&
+			errors.Is(err, leader.ErrNotLeader) &&
+			connect.CodeOf(err) != connect.CodeFailedPrecondition {
+
+			return nil, notLeaderError(err)
+		}
+		return resp, err
+	}
+}
+
+// WrapStreamingClient leaves client streams alone.
+func (leaderInterceptor) WrapStreamingClient(
+	next connect.StreamingClientFunc) connect.StreamingClientFunc {
+
+	return next
+}
+
+// WrapStreamingHandler leaves streams alone: usage ingest runs on every
+// instance.
+func (leaderInterceptor) WrapStreamingHandler(
+	next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+
+	return next
 }

@@ -43,6 +43,10 @@ func (s *sluiceService) GetInfo(ctx context.Context,
 		Version:   info.Version,
 		Network:   info.Network,
 		DbBackend: info.DBBackend,
+
+		LeaderRole:    info.LeaderRole,
+		LeaderToken:   info.LeaderToken,
+		LeaderAddress: info.LeaderAddress,
 	}
 	if info.HubPubkey != [33]byte{} {
 		resp.HubPubkey = info.HubPubkey[:]

@@ -185,7 +185,9 @@ var _ connect.Codec = sluicerpc.JSONCodec{}
 func newHandler(auth connect.Interceptor,
 	services ...serviceHandler) *http.ServeMux {
 
-	opts := []connect.HandlerOption{connect.WithInterceptors(auth)}
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(auth, leaderInterceptor{}),
+	}
 	for _, c := range sluicerpc.JSONCodecs() {
 		opts = append(opts, connect.WithCodec(c))
 	}

@@ -62,6 +62,16 @@ func printInfo(out io.Writer, info *sluicerpc.GetInfoResponse) error {
 			info.StartTime.AsTime().Local().Format(time.RFC3339),
 			uptime))
 	}
+	if info.LeaderRole != "" {
+		lead := info.LeaderRole
+		switch {
+		case info.LeaderToken != 0:
+			lead += fmt.Sprintf(" (token %d)", info.LeaderToken)
+		case info.LeaderAddress != "":
+			lead += " of " + info.LeaderAddress
+		}
+		row("leader role", lead)
+	}
 	role := info.Role
 	if info.ProviderId != "" {
 		role += " for provider " + info.ProviderId
