@@ -84,7 +84,7 @@ func newPostgresDB(t *testing.T) string {
 }
 
 // freePort returns a 127.0.0.1 address no one listens on now.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -105,7 +105,7 @@ func (n *network) newSluicedPG(name, dsn string, extra ...string) *sluiced {
 	p.Sluiced = devnet.SluicedConfig{
 		Dir:        dir,
 		ConfigPath: filepath.Join(dir, "sluice.conf"),
-		RPCListen:  freePort(n.t.(*testing.T)),
+		RPCListen:  freePort(n.t),
 	}
 	path, err := p.WriteSluicedConf()
 	if err != nil {
