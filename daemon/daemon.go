@@ -603,8 +603,22 @@ func withTimeout(what string, fn func() error) error {
 // Info describes the running daemon for the API's GetInfo.
 func (d *Daemon) Info(_ context.Context) (rpc.Info, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	info := d.info()
+	el := d.election
+	d.mu.Unlock()
 
+	// Not under d.mu: the election takes its own lock, and holds it
+	// while the leader-only work it starts takes d.mu.
+	if el != nil {
+		info.LeaderRole, info.LeaderToken, info.LeaderAddress =
+			el.status()
+	}
+
+	return info, nil
+}
+
+// info is Info's part read under d.mu.
+func (d *Daemon) info() rpc.Info {
 	info := rpc.Info{
 		Version:   Version,
 		Network:   d.cfg.Network,
@@ -617,12 +631,8 @@ func (d *Daemon) Info(_ context.Context) (rpc.Info, error) {
 	if d.db != nil {
 		info.DBBackend = string(d.db.Backend())
 	}
-	if d.election != nil {
-		info.LeaderRole, info.LeaderToken, info.LeaderAddress =
-			d.election.status()
-	}
 
-	return info, nil
+	return info
 }
 
 // startLeaderWork starts the leader-only work with the fencing token its

@@ -76,6 +76,10 @@ type election struct {
 	// deposeOn logs the deposal once.
 	deposeOn sync.Once
 
+	// runCtx, ended by runCancel in stop, is the listener's.
+	runCtx    context.Context
+	runCancel context.CancelFunc
+
 	// mu guards the fields below.
 	mu sync.Mutex
 
@@ -94,11 +98,8 @@ type election struct {
 	// elector is set once campaigning starts (PostgreSQL).
 	elector *leader.Elector
 
-	// cancel ends the campaign and the notifier; runCtx, ended by
-	// runCancel, is the listener's.
-	cancel    context.CancelFunc
-	runCtx    context.Context
-	runCancel context.CancelFunc
+	// cancel ends the campaign and the notifier.
+	cancel context.CancelFunc
 }
 
 // newElection returns the election of a store; start runs the leader-only
@@ -106,11 +107,14 @@ type election struct {
 func newElection(db *store.DB,
 	start func(token int64) leaderHooks) *election {
 
+	runCtx, runCancel := context.WithCancel(context.Background())
 	return &election{
-		db:      db,
-		start:   start,
-		notify:  make(chan struct{}, 1),
-		pending: make(map[string]bool),
+		db:        db,
+		start:     start,
+		notify:    make(chan struct{}, 1),
+		pending:   make(map[string]bool),
+		runCtx:    runCtx,
+		runCancel: runCancel,
 	}
 }
 
@@ -259,12 +263,19 @@ func (e *election) run(cfg *LeaderConfig, addr string,
 // elected starts the leader-only work with token, routes credits to it and
 // listens for the followers' credits.
 func (e *election) elected(token int64, clk clock.Clock) {
+	// Called on the campaign's goroutine, which stop waits for: once
+	// stopping is set, nothing starts.
 	e.mu.Lock()
-	if e.stopping {
-		e.mu.Unlock()
+	stopping := e.stopping
+	e.mu.Unlock()
+	if stopping {
 		return
 	}
+
+	// Not under e.mu: the fenced view reads the token under it.
 	hooks := e.start(token)
+
+	e.mu.Lock()
 	e.credited = hooks.credited
 	pending := make([]string, 0, len(e.pending))
 	for p := range e.pending {
@@ -287,7 +298,7 @@ func (e *election) elected(token int64, clk clock.Clock) {
 // payout scheduler, connecting again after a failure; each connection
 // begins with a full round, for what was said while none listened.
 func (e *election) listen(hooks leaderHooks, clk clock.Clock) {
-	ctx := e.ctx()
+	ctx := e.runCtx
 	for {
 		ready := make(chan struct{})
 		go func() {
@@ -315,17 +326,6 @@ func (e *election) listen(hooks leaderHooks, clk clock.Clock) {
 
 // listenRetry is the wait before listening again after a failure.
 const listenRetry = time.Second
-
-// ctx is the listener's context, done when the election stops.
-func (e *election) ctx() context.Context {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.runCtx == nil {
-		e.runCtx, e.runCancel = context.WithCancel(
-			context.Background())
-	}
-	return e.runCtx
-}
 
 // notifier tells the leader, through PostgreSQL, of the providers credited
 // on this instance while it follows. A notification lost (this instance
@@ -367,14 +367,12 @@ func (e *election) notifier(ctx context.Context) {
 func (e *election) stop() {
 	e.mu.Lock()
 	e.stopping = true
-	cancel, runCancel := e.cancel, e.runCancel
+	cancel := e.cancel
 	e.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	if runCancel != nil {
-		runCancel()
-	}
+	e.runCancel()
 	e.wg.Wait()
 }
 
