@@ -57,6 +57,11 @@ func (db *DB) Fenced(token func() int64, deposed func(*leader.Fenced)) *DB {
 	return &view
 }
 
+// The lease's statements are written here rather than in queries/: they
+// run on PostgreSQL only (FOR SHARE, interval arithmetic on the server's
+// now()), which SQLite, where one instance leads without a lease, cannot
+// run, while every query sqlc generates must run on both engines.
+
 // leaseColumns are the lease's columns in leader.Lease's order.
 const leaseColumns = `holder, address, token, expires_at`
 
