@@ -36,6 +36,9 @@ func startSluiced(t *testing.T) (dir, addr string) {
 			HubPubkey: pub,
 			DBBackend: "sqlite",
 			StartTime: time.Now().Add(-time.Hour),
+
+			LeaderRole:    "follower",
+			LeaderAddress: "127.0.0.1:10091",
 		},
 	})
 	// Buyer macaroons are minted per buyer; lay one out where a buyer
@@ -98,13 +101,16 @@ func TestGetInfoCommand(t *testing.T) {
 			args: []string{"--rpcserver", addr, "--sluicedir", dir,
 				"getinfo"},
 			want: []string{"9.9.9-test", "regtest", "03000000",
-				"sqlite", "up 1h0m", "operator"},
+				"sqlite", "up 1h0m", "operator",
+				"leader role:    follower of 127.0.0.1:10091"},
 		},
 		{
 			name: "json before the command",
 			args: []string{"--rpcserver", addr, "--sluicedir", dir,
 				"--json", "getinfo"},
-			want: []string{`"hub_pubkey": "0300`, `"role": "operator"`},
+			want: []string{`"hub_pubkey": "0300`, `"role": "operator"`,
+				`"leader_role": "follower"`,
+				`"leader_address": "127.0.0.1:10091"`},
 		},
 		{
 			name: "json after the command",
