@@ -249,12 +249,23 @@ func (e *election) run(cfg *LeaderConfig, addr string,
 	go func() {
 		defer e.wg.Done()
 		err := el.Run(ctx)
-		if errors.Is(err, leader.ErrDeposed) {
-			e.deposeOn.Do(func() {
-				log.Criticalf("%v; stopping (restart to "+
-					"follow)", err)
-			})
+		if !errors.Is(err, leader.ErrDeposed) {
+			return
 		}
+		// Name the leader as the lease says now.
+		now := "unknown"
+		lctx, cancel := context.WithTimeout(context.Background(),
+			cfg.TTL)
+		l, lerr := e.db.LeaderLease(lctx)
+		cancel()
+		if lerr == nil {
+			now = fmt.Sprintf("%s at %s with token %d", l.Holder,
+				l.Address, l.Token)
+		}
+		e.deposeOn.Do(func() {
+			log.Criticalf("%v; the lease is now held by %s; "+
+				"stopping (restart to follow)", err, now)
+		})
 	}()
 
 	return nil
