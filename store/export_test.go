@@ -76,3 +76,9 @@ func MigrationKinds(fsys fs.FS, dir string) ([]MigrationKind, error) {
 
 	return set.kinds, nil
 }
+
+// UpgradeMigrations is the migration set Open uses (with the upgradetest
+// tag, today's plus the test's).
+func UpgradeMigrations() fs.FS {
+	return embeddedMigrations.fsys
+}
