@@ -207,8 +207,10 @@ func TestRollingUpgrade(t *testing.T) {
 	s2.addConf("payout", "payout.interval=24h")
 	s2.start()
 
+	// Dear enough that instance 1 pays out several times (the minimum
+	// is a satoshi), cheap enough that the budget lasts.
 	const budget = 10_000_000
-	rates := map[string]string{"cpu": "0.013", "mem": "0.0007"}
+	rates := map[string]string{"cpu": "1.3", "mem": "0.07"}
 	f := fundMeteredJob(t, net, s1, budget, rates)
 	f.storeCfg = store.Config{Backend: store.Postgres, PostgresDSN: dsn}
 
@@ -285,6 +287,16 @@ func TestRollingUpgrade(t *testing.T) {
 	book.reconcile(net, map[string]*lndNode{
 		f.providerID: net.lnd(devnet.NodeProvider1),
 	})
+	var paid int
+	for _, p := range book.payouts() {
+		if p.State == store.PayoutSucceeded {
+			paid++
+		}
+	}
+	if paid < 2 {
+		t.Fatalf("%d payouts succeeded; the stream should have paid "+
+			"out several times", paid)
+	}
 	s1.wantReconciled(t)
 	s2.wantReconciled(t)
 
