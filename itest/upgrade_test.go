@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/ledger"
+	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/store"
 )
 
@@ -235,7 +237,7 @@ func TestRollingUpgrade(t *testing.T) {
 	}
 
 	// 1. Instance 1 is replaced while the agent streams to instance 2.
-	a := f.startAgent(t, binaries.sluice, s2, 8)
+	a := f.startAgent(t, binaries.sluice, s2, 15)
 	s1.stop()
 	s1.binary = binaries.newerSluiced
 	s1.start()
@@ -243,6 +245,25 @@ func TestRollingUpgrade(t *testing.T) {
 		t.Fatalf("after the newer instance 1 started: version %d, "+
 			"want %d", v, today+1)
 	}
+	// The old instance 2 goes on taking seconds on the newer schema.
+	old2 := s2.clientsWith(readFile(t, f.files.macaroon))
+	lastSeq := func() uint64 {
+		m, err := old2.metering.GetMeter(f.ctx, connect.NewRequest(
+			&sluicerpc.GetMeterRequest{JobId: f.job.JobId}))
+		if err != nil {
+			t.Fatalf("old instance 2: get meter: %v", err)
+		}
+		return m.Msg.LastSeq
+	}
+	migrated := lastSeq()
+	eventually(t, time.Minute, "old instance 2 to take seconds on "+
+		"version 20", func() error {
+			if seq := lastSeq(); seq < migrated+2 {
+				return fmt.Errorf("last seq %d, %d at the "+
+					"migration", seq, migrated)
+			}
+			return nil
+		})
 	a.wait(t, "streaming to old instance 2 while instance 1 upgrades")
 
 	// 2. Instance 2 is replaced while the agent streams to instance 1.
