@@ -258,12 +258,12 @@ func TestRollingUpgrade(t *testing.T) {
 	migrated := lastSeq()
 	eventually(t, time.Minute, "old instance 2 to take seconds on "+
 		"version 20", func() error {
-			if seq := lastSeq(); seq < migrated+2 {
-				return fmt.Errorf("last seq %d, %d at the "+
-					"migration", seq, migrated)
-			}
-			return nil
-		})
+		if seq := lastSeq(); seq < migrated+2 {
+			return fmt.Errorf("last seq %d, %d at the "+
+				"migration", seq, migrated)
+		}
+		return nil
+	})
 	a.wait(t, "streaming to old instance 2 while instance 1 upgrades")
 
 	// 2. Instance 2 is replaced while the agent streams to instance 1.
