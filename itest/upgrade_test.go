@@ -172,13 +172,13 @@ func (a *agentRun) wait(t testing.TB, what string) {
 
 // TestRollingUpgrade runs two sluiced of today's build on one fresh
 // PostgreSQL database and replaces them, one at a time, with the newer
-// build (the upgradetest tag: an additive migration 20 and usage batch
+// build (the upgradetest tag: one more additive migration and usage batch
 // version 2) while the provider's agent meters a funded job:
 //
 //  1. the agent (today's build) streams to instance 2 while instance 1
-//     is replaced: the newer build migrates the shared database to
-//     version 20 although instance 2, which does not know it, is live,
-//     since it is additive; instance 2 keeps ingesting on it;
+//     is replaced: the newer build migrates the shared database to its
+//     newest version although instance 2, which does not know it, is
+//     live, since it is additive; instance 2 keeps ingesting on it;
 //  2. the agent (newer build) streams to the upgraded instance 1, which
 //     reads version 2, while instance 2 is replaced;
 //  3. the agent streams to the upgraded instance 2, on version 2.
@@ -186,7 +186,7 @@ func (a *agentRun) wait(t testing.TB, what string) {
 // Then: the job's seconds run from seq 1 without a gap, each stored once
 // and billed at the rate card (charged = seconds × price, to the msat),
 // the newest batches were version 2 (their sent-at time is stored in
-// migration 20's column), every payout was paid once (the hub's payments
+// that migration's column), every payout was paid once (the hub's payments
 // equal the payouts table and the provider's node got each once) and the
 // ledger reconciles with lnd.
 //
@@ -257,7 +257,7 @@ func TestRollingUpgrade(t *testing.T) {
 	}
 	migrated := lastSeq()
 	eventually(t, time.Minute, "old instance 2 to take seconds on "+
-		"version 20", func() error {
+		"the migrated schema", func() error {
 		if seq := lastSeq(); seq < migrated+2 {
 			return fmt.Errorf("last seq %d, %d at the "+
 				"migration", seq, migrated)

@@ -321,7 +321,7 @@ func (t *meteringTx) SaveMeters(ctx context.Context,
 
 // saveSentAt stores the meters' LastSentAt where the schema has a place
 // for it; nil in builds whose schema has none (only the upgradetest
-// build's additive migration 20 adds one, upgradetest.go).
+// build's additive test migration adds one, upgradetest.go).
 var saveSentAt func(ctx context.Context, tx *Tx,
 	meters []metering.JobMeter) error
 

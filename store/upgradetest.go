@@ -6,14 +6,17 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/sluice-ln/sluice/metering"
 )
 
-// upgradeFiles is the upgradetest build's extra migration: the "newer
+// upgradeFiles is the upgradetest build's extra migration, numbered after
+// the tree's newest (overlayFS): the "newer
 // build" of the rolling-upgrade test (itest/upgrade_test.go) carries one
 // additive migration more than today's, and usage batch version 2, whose
 // sent-at time it stores there.
@@ -48,14 +51,33 @@ func saveUsageSentAt(ctx context.Context, tx *Tx,
 	return nil
 }
 
-// overlayFS shows extraDir's files as if they were in base's dir.
+// overlayFS shows extraDir's files in base's dir, numbered after base's
+// last migration: extraDir holds name.up.sql and name.down.sql, which
+// appear as NNNNNN_name.up.sql and NNNNNN_name.down.sql with NNNNNN one
+// more than base's newest version, so that the test migration stays the
+// newest whatever migrations the tree gains.
 type overlayFS struct {
 	base, extra   fs.FS
 	dir, extraDir string
 }
 
-// Open opens name from base, or from extraDir for a file of dir that base
-// lacks.
+// next is the version the extra migrations take.
+func (o overlayFS) next() (int, error) {
+	entries, err := fs.ReadDir(o.base, o.dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".up.sql") {
+			n++
+		}
+	}
+
+	return n + 1, nil
+}
+
+// Open opens name from base, or the extra file it names.
 func (o overlayFS) Open(name string) (fs.File, error) {
 	f, err := o.base.Open(name)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) ||
@@ -63,29 +85,49 @@ func (o overlayFS) Open(name string) (fs.File, error) {
 
 		return f, err
 	}
+	next, nerr := o.next()
+	if nerr != nil {
+		return nil, nerr
+	}
+	prefix := fmt.Sprintf("%06d_", next)
+	base := path.Base(name)
+	if !strings.HasPrefix(base, prefix) {
+		return nil, err
+	}
 
-	return o.extra.Open(path.Join(o.extraDir, path.Base(name)))
+	return o.extra.Open(path.Join(o.extraDir,
+		strings.TrimPrefix(base, prefix)))
 }
 
-// ReadDir lists dir with extraDir's files in it, by name.
+// renamed is a directory entry shown under another name.
+type renamed struct {
+	fs.DirEntry
+	name string
+}
+
+// Name is the entry's shown name.
+func (r renamed) Name() string { return r.name }
+
+// ReadDir lists dir with the extra files in it, numbered, by name.
 func (o overlayFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	entries, err := fs.ReadDir(o.base, name)
 	if err != nil || name != o.dir {
 		return entries, err
 	}
+	next, err := o.next()
+	if err != nil {
+		return nil, err
+	}
 	extra, err := fs.ReadDir(o.extra, o.extraDir)
 	if err != nil {
 		return nil, err
 	}
-	entries = append(entries, extra...)
+	for _, e := range extra {
+		entries = append(entries, renamed{DirEntry: e,
+			name: fmt.Sprintf("%06d_%s", next, e.Name())})
+	}
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int {
-		switch {
-		case a.Name() < b.Name():
-			return -1
-		case a.Name() > b.Name():
-			return 1
-		}
-		return 0
+		return strings.Compare(a.Name(), b.Name())
 	})
 
 	return entries, nil
