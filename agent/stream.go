@@ -52,6 +52,10 @@ type MeterStatus struct {
 
 	// Max is the job's resource spec per second.
 	Max metering.Usage
+
+	// BatchVersions are the usage batch versions the server reads;
+	// empty for a server that predates versioning (version 1 only).
+	BatchVersions []uint8
 }
 
 // Client is the agent's view of Sluice's MeteringService. Errors that
@@ -161,6 +165,9 @@ type StreamStats struct {
 
 	// Pauses counts suspensions the job came back from.
 	Pauses int
+
+	// BatchVersion is the usage batch version last chosen.
+	BatchVersion uint8
 }
 
 // streamer is one Stream's state.
@@ -175,6 +182,11 @@ type streamer struct {
 	nextSeq    uint64
 	lastSecond int64
 	max        metering.Usage
+
+	// version is the batch version sent: the newest this build and
+	// the server both read, asked again after a failed connection
+	// (another server, perhaps upgraded, may answer next).
+	version uint8
 
 	stats StreamStats
 }
@@ -329,6 +341,7 @@ func (s *streamer) sync(st MeterStatus) error {
 			st.State)
 	}
 	s.max = st.Max
+	s.setVersion(st.BatchVersions)
 
 	// Renumber what was never accepted after the job's last record.
 	s.nextSeq = st.LastSeq + 1
@@ -370,21 +383,61 @@ func (s *streamer) add(m Measurement) {
 	s.lastSecond = m.Second
 }
 
+// setVersion chooses the batch version for a server that reads theirs,
+// reporting whether it changed.
+func (s *streamer) setVersion(theirs []uint8) bool {
+	v := metering.Negotiate(theirs)
+	if v == s.version {
+		return false
+	}
+	if s.version != 0 {
+		log.Infof("Job %s: sending batch version %d (was %d)",
+			s.cfg.JobID, v, s.version)
+	}
+	s.version = v
+	s.stats.BatchVersion = v
+
+	return true
+}
+
+// encode signs and encodes b in the negotiated batch version.
+func (s *streamer) encode(b *metering.Batch) ([]byte, error) {
+	b.Version, b.SentAt = s.version, 0
+	if b.EncodingVersion() >= 2 {
+		b.SentAt = time.Now().UnixMilli()
+	}
+	if err := b.Sign(s.cfg.Key); err != nil {
+		return nil, err
+	}
+
+	return b.Encode()
+}
+
 // sendOne sends the first pending records as one batch until Sluice
 // answers, handling what it answers.
 func (s *streamer) sendOne(ctx context.Context) error {
 	n := min(len(s.pending), s.cfg.MaxBatch)
 	b := &metering.Batch{JobID: s.cfg.JobID, Records: s.pending[:n]}
-	if err := b.Sign(s.cfg.Key); err != nil {
-		return err
-	}
-	enc, err := b.Encode()
+	enc, err := s.encode(b)
 	if err != nil {
 		return err
 	}
+	renegotiated, reconnect := false, false
 
 	retry := s.retryBackoff()
 	for {
+		if reconnect {
+			st, err := s.meter(ctx)
+			if err != nil {
+				return err
+			}
+			if s.setVersion(st.BatchVersions) {
+				if enc, err = s.encode(b); err != nil {
+					return err
+				}
+			}
+			reconnect = false
+		}
 		res, err := s.cfg.Client.Submit(ctx, enc)
 		if err == nil {
 			s.acknowledge(res.LastSeq, res.Accepted)
@@ -397,6 +450,23 @@ func (s *streamer) sendOne(ctx context.Context) error {
 
 		delay := retry.NextBackOff()
 		switch {
+		case errors.Is(err, metering.ErrUnsupportedVersion) &&
+			!renegotiated:
+			// Another server (an older one, mid-upgrade) took
+			// the call: ask it what it reads and send again.
+			log.Infof("Job %s: %v; asking the server which "+
+				"versions it reads", s.cfg.JobID, err)
+			st, err := s.meter(ctx)
+			if err != nil {
+				return err
+			}
+			s.setVersion(st.BatchVersions)
+			if enc, err = s.encode(b); err != nil {
+				return err
+			}
+			renegotiated = true
+			continue
+
 		case errors.Is(err, metering.ErrJobNotRunning),
 			errors.Is(err, metering.ErrInsufficientEscrow):
 			log.Infof("Job %s: %v", s.cfg.JobID, err)
@@ -429,6 +499,7 @@ func (s *streamer) sendOne(ctx context.Context) error {
 			log.Warnf("Job %s: sending seqs %d-%d: %v; again in %v",
 				s.cfg.JobID, b.Records[0].Seq,
 				b.Records[n-1].Seq, err, delay)
+			reconnect = true
 		}
 
 		if err := s.cfg.Sleep(ctx, delay); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +87,13 @@ type serverClient struct {
 	// committed.
 	failBefore, loseAnswer int
 	submits                int
+
+	// versions are the batch versions Meter announces (nil: none, a
+	// server before versioning); reads, when set, are the versions
+	// Submit takes: a batch of another is refused, and Meter then
+	// announces reads (the server that answered is an older one).
+	// sent are the versions of the batches that reached the server.
+	versions, reads, sent []uint8
 }
 
 var errDropped = errors.New("connection dropped")
@@ -103,6 +111,14 @@ func (c *serverClient) Submit(ctx context.Context,
 	lose := c.loseAnswer > 0
 	if lose {
 		c.loseAnswer--
+	}
+	if len(enc) > 0 {
+		c.sent = append(c.sent, enc[0])
+		if c.reads != nil && !slices.Contains(c.reads, enc[0]) {
+			c.versions = c.reads
+			c.mu.Unlock()
+			return SubmitResult{}, metering.ErrUnsupportedVersion
+		}
 	}
 	c.mu.Unlock()
 
@@ -134,8 +150,11 @@ func (c *serverClient) Meter(_ context.Context,
 	if !ok {
 		return MeterStatus{}, metering.ErrUnknownJob
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return MeterStatus{State: string(j.State), LastSeq: j.Meter.LastSeq,
-		LastSecond: j.Meter.LastSecond, Max: j.Max}, nil
+		LastSecond: j.Meter.LastSecond, Max: j.Max,
+		BatchVersions: slices.Clone(c.versions)}, nil
 }
 
 // setState changes the job's state in the store.

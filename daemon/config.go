@@ -159,6 +159,7 @@ type DBConfig struct {
 	Backend  string          `long:"backend" description:"the store backend" choice:"sqlite" choice:"postgres"`
 	SQLite   *SQLiteConfig   `group:"sqlite" namespace:"sqlite"`
 	Postgres *PostgresConfig `group:"postgres" namespace:"postgres"`
+	Instance string          `long:"instance" description:"this sluiced's name in the store's instance registry, which holds back a breaking migration while an instance whose binary lacks it runs (docs/operations.md \"Upgrading\"); keep it stable across restarts (default: <hostname>:<rpclisten>)"`
 }
 
 // Config is sluiced's configuration: defaults, overridden by sluice.conf,
@@ -677,4 +678,18 @@ func cleanPath(path string) string {
 	}
 
 	return filepath.Clean(os.ExpandEnv(path))
+}
+
+// instanceID is db.instance, or <hostname>:<rpclisten>: stable across
+// restarts of one instance, distinct between instances on one host.
+func (c *Config) instanceID() string {
+	if c.DB.Instance != "" {
+		return c.DB.Instance
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+
+	return host + ":" + c.RPCListen
 }

@@ -178,6 +178,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		Backend:     store.Backend(cfg.DB.Backend),
 		SQLitePath:  cfg.DB.SQLite.Path,
 		PostgresDSN: cfg.DB.Postgres.DSN,
+		InstanceID:  cfg.instanceID(),
 	})
 	if err != nil {
 		d.stopSubsystems()

@@ -35,6 +35,12 @@ var binaries struct {
 	sluice  string
 	agent   string
 
+	// newerSluiced and newerSluice are built with the upgradetest tag:
+	// the "newer build" of TestRollingUpgrade, with one additive
+	// migration and usage batch version 2 more.
+	newerSluiced string
+	newerSluice  string
+
 	// repoRoot is the repository under test.
 	repoRoot string
 }
@@ -96,10 +102,21 @@ func buildAll(ctx context.Context, dir string) error {
 		return fmt.Errorf("build sluiced, sluice and sluice-agent: "+
 			"%w\n%s", err, out)
 	}
+	newer := filepath.Join(dir, "upgradetest")
+	cmd = exec.CommandContext(ctx, "go", "build", "-tags", "upgradetest",
+		"-o", newer+"/", "./cmd/sluiced", "./cmd/sluice")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the upgradetest sluiced and sluice: "+
+			"%w\n%s", err, out)
+	}
+	binaries.newerSluiced = filepath.Join(newer, "sluiced")
+	binaries.newerSluice = filepath.Join(newer, "sluice")
 	binaries.sluiced = filepath.Join(dir, "sluiced")
 	binaries.sluice = filepath.Join(dir, "sluice")
 	binaries.agent = filepath.Join(dir, "sluice-agent")
-	fmt.Fprintf(os.Stderr, "itest: built sluiced, sluice and sluice-agent in %s\n",
+	fmt.Fprintf(os.Stderr, "itest: built sluiced, sluice and sluice-agent "+
+		"(and the upgradetest sluiced and sluice) in %s\n",
 		time.Since(start).Round(100*time.Millisecond))
 	return nil
 }

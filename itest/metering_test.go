@@ -44,7 +44,7 @@ type apiClients struct {
 // content.
 func (s *sluiced) clientsWith(macaroon []byte) apiClients {
 	s.t.Helper()
-	pemBytes, err := os.ReadFile(filepath.Join(s.dir, "tls.cert"))
+	pemBytes, err := os.ReadFile(filepath.Join(s.sluiceDir(), "tls.cert"))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -76,8 +76,10 @@ func readFile(t testing.TB, path string) []byte {
 // meteredJob is a sluiced on a fresh network taking a platform fee,
 // provider1 linked with a rate card, and a funded job for it.
 type meteredJob struct {
-	net        *network
-	s          *sluiced
+	net *network
+	s   *sluiced
+	// storeCfg opens s's store; zero for its SQLite file.
+	storeCfg   store.Config
 	files      providerFiles
 	providerID string
 	prov       apiClients
@@ -103,6 +105,14 @@ func newMeteredJob(t testing.TB, budget int64, rates map[string]string,
 		meteringFee))
 	s.start()
 
+	return fundMeteredJob(t, net, s, budget, rates)
+}
+
+// fundMeteredJob links provider1 to the running s with a rate card and
+// funds a job for it with the given budget.
+func fundMeteredJob(t testing.TB, net *network, s *sluiced, budget int64,
+	rates map[string]string) *meteredJob {
+
 	// provider1 links, with a rate card.
 	files := newProviderFiles(t, "provider1")
 	link := s.linkCLI(net.linkArgs("provider1", files)...)
@@ -118,7 +128,7 @@ func newMeteredJob(t testing.TB, budget int64, rates map[string]string,
 	}
 
 	// The operator adds a buyer, which creates a job for provider1.
-	op := s.clientsWith(readFile(t, filepath.Join(s.dir,
+	op := s.clientsWith(readFile(t, filepath.Join(s.sluiceDir(),
 		s.net.profile.Network, "operator.macaroon")))
 	added, err := op.operator.AddBuyer(ctx, connect.NewRequest(
 		&sluicerpc.AddBuyerRequest{Name: "metering-buyer"}))
@@ -200,9 +210,13 @@ func (f *meteredJob) checkLedger(t *testing.T, funded int64) (
 
 	// What the recorded seconds cost at the rate card, from the store's
 	// usage rows, against the ledger.
-	db, err := store.Open(ctx, store.Config{Backend: store.SQLite,
-		SQLitePath: filepath.Join(s.dir, s.net.profile.Network,
-			"sluice.db")})
+	cfg := f.storeCfg
+	if cfg.Backend == "" {
+		cfg = store.Config{Backend: store.SQLite,
+			SQLitePath: filepath.Join(s.dir, s.net.profile.Network,
+				"sluice.db")}
+	}
+	db, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

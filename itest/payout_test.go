@@ -54,12 +54,18 @@ func openBook(t testing.TB, s *sluiced) *payoutBook {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	return openBookWith(t, s, store.Config{Backend: store.SQLite,
+		SQLitePath: path})
+}
+
+// openBookWith is openBook on the store cfg names.
+func openBookWith(t testing.TB, s *sluiced, cfg store.Config) *payoutBook {
+	t.Helper()
 	ctx, cancel := rpcContext(t)
 	defer cancel()
-	db, err := store.Open(ctx, store.Config{Backend: store.SQLite,
-		SQLitePath: path})
+	db, err := store.Open(ctx, cfg)
 	if err != nil {
-		t.Fatalf("open sluiced's store %s: %v", path, err)
+		t.Fatalf("open sluiced's store: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return &payoutBook{

@@ -48,6 +48,14 @@ type sluiced struct {
 	dir       string
 	rpcListen string
 
+	// binary is the sluiced it runs; empty is binaries.sluiced.
+	binary string
+
+	// credDir, when set, holds the TLS certificate and macaroons this
+	// sluiced shares with another instance (TestRollingUpgrade); dir
+	// otherwise.
+	credDir string
+
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error // exit status, valid once exited is closed
@@ -152,7 +160,11 @@ func (s *sluiced) launch() *exec.Cmd {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	cmd := exec.Command(binaries.sluiced, "--configfile="+s.confPath)
+	bin := binaries.sluiced
+	if s.binary != "" {
+		bin = s.binary
+	}
+	cmd := exec.Command(bin, "--configfile="+s.confPath)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
@@ -236,9 +248,18 @@ func (s *sluiced) tail() string {
 func (s *sluiced) cliArgs() []string {
 	return []string{
 		"--rpcserver=" + s.rpcListen,
-		"--sluicedir=" + s.dir,
+		"--sluicedir=" + s.sluiceDir(),
 		"--network=" + s.net.profile.Network,
 	}
+}
+
+// sluiceDir is where the CLI finds this sluiced's TLS certificate and
+// macaroons.
+func (s *sluiced) sluiceDir() string {
+	if s.credDir != "" {
+		return s.credDir
+	}
+	return s.dir
 }
 
 // cli runs `sluice` against this sluiced and returns its stdout; the error

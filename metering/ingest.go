@@ -330,6 +330,10 @@ type jobWork struct {
 
 	price, fee ledger.MilliSatoshi
 	rows       []UsageRow
+
+	// sentAt is the latest sent-at time (Unix ms) of the job's batches
+	// in this commit that carry one (version 2), 0 for none.
+	sentAt int64
 }
 
 // commit runs one group commit and answers its requests.
@@ -418,6 +422,9 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 		if err != nil && !isRefusal(err) {
 			return nil, nil, err
 		}
+		if err == nil && r.batch.SentAt > w.sentAt {
+			w.sentAt = r.batch.SentAt
+		}
 		answers[i] = response{res: res, err: err}
 	}
 
@@ -461,7 +468,8 @@ func (in *Ingestor) apply(ctx context.Context, tx UsageTx,
 					err)
 			}
 		}
-		meters = append(meters, JobMeter{JobID: id, State: w.view.Meter})
+		meters = append(meters, JobMeter{JobID: id,
+			State: w.view.Meter, LastSentAt: w.sentAt})
 		last := w.view.Meter.LastSeq
 		charges = append(charges, Charge{
 			Key: UsageKeyPrefix(id) + fmt.Sprintf("%d-%d",

@@ -166,6 +166,12 @@ type UsageTx interface {
 type JobMeter struct {
 	JobID string
 	State MeterState
+
+	// LastSentAt is the latest time (Unix ms) an agent signed one of
+	// the commit's batches for the job at, from batches of version 2
+	// and later; 0 when none carried it. A store whose schema has no
+	// place for it ignores it.
+	LastSentAt int64
 }
 
 // Store runs the Ingestor's group commits.

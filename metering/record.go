@@ -14,7 +14,8 @@ import (
 
 // Limits of the encoding.
 const (
-	// Version is the encoding version this build writes and reads.
+	// Version is the encoding version every build writes and reads:
+	// version 1. Versions returns all a build reads.
 	Version = 1
 
 	// MaxJobIDLen is the longest job id a batch may carry, in bytes.
@@ -38,13 +39,18 @@ const (
 	// it: version, job id length, agent key, record count.
 	headerLen = 1 + 1 + AgentKeyLen + 2
 
+	// sentAtLen is what version 2 adds to the header after the record
+	// count: the Unix millisecond the agent signed the batch at.
+	sentAtLen = 8
+
 	// MinBatchLen is the length of the shortest valid batch: a one-byte
 	// job id and one record.
 	MinBatchLen = headerLen + 1 + RecordLen + SignatureLen
 
-	// MaxBatchLen is the length of the longest valid batch.
-	MaxBatchLen = headerLen + MaxJobIDLen + MaxRecords*RecordLen +
-		SignatureLen
+	// MaxBatchLen is the length of the longest valid batch of any
+	// version.
+	MaxBatchLen = headerLen + sentAtLen + MaxJobIDLen +
+		MaxRecords*RecordLen + SignatureLen
 )
 
 // SignatureTag is the BIP-340 tag of the hash an agent signs, which keeps a
@@ -90,6 +96,14 @@ type Record struct {
 
 // Batch is a job's records as an agent sends them, signed by its key.
 type Batch struct {
+	// Version is the encoding version: 0 or 1 for version 1, or a
+	// newer one this build supports (Versions).
+	Version uint8
+
+	// SentAt is, in version 2 and later, the Unix millisecond the agent
+	// signed the batch at; it must be 0 in version 1.
+	SentAt int64
+
 	// JobID names the job: 1 to MaxJobIDLen bytes of ASCII letters,
 	// digits and ".", "-", "_", ":".
 	JobID string
@@ -160,9 +174,35 @@ func checkRecords(recs []Record) error {
 	return nil
 }
 
+// EncodingVersion is the batch's encoding version: Version for 0.
+func (b *Batch) EncodingVersion() uint8 {
+	return b.version()
+}
+
+// version is the batch's encoding version, 1 for 0.
+func (b *Batch) version() uint8 {
+	if b.Version == 0 {
+		return Version
+	}
+	return b.Version
+}
+
 // Check checks the batch's shape: what Encode needs and Decode enforces.
 // It does not verify the signature.
 func (b *Batch) Check() error {
+	v := b.version()
+	if !Supports(v) {
+		return fmt.Errorf("%w: version %d, this build reads %v",
+			ErrUnsupportedVersion, v, Versions())
+	}
+	switch {
+	case v == 1 && b.SentAt != 0:
+		return fmt.Errorf("%w: version 1 has no sent-at time",
+			ErrMalformed)
+	case v >= 2 && b.SentAt < 0:
+		return fmt.Errorf("%w: sent-at %d is negative", ErrMalformed,
+			b.SentAt)
+	}
 	if err := checkJobID(b.JobID); err != nil {
 		return err
 	}
@@ -172,10 +212,14 @@ func (b *Batch) Check() error {
 
 // appendBody appends the signed part of the encoding; b must pass Check.
 func (b *Batch) appendBody(buf []byte) []byte {
-	buf = append(buf, Version, byte(len(b.JobID)))
+	v := b.version()
+	buf = append(buf, v, byte(len(b.JobID)))
 	buf = append(buf, b.JobID...)
 	buf = append(buf, b.AgentKey[:]...)
 	buf = binary.BigEndian.AppendUint16(buf, uint16(len(b.Records)))
+	if v >= 2 {
+		buf = binary.BigEndian.AppendUint64(buf, uint64(b.SentAt))
+	}
 	for _, r := range b.Records {
 		buf = binary.BigEndian.AppendUint64(buf, r.Seq)
 		buf = binary.BigEndian.AppendUint64(buf, uint64(r.Second))
@@ -188,7 +232,12 @@ func (b *Batch) appendBody(buf []byte) []byte {
 
 // bodyLen is the length of the signed part of b's encoding.
 func (b *Batch) bodyLen() int {
-	return headerLen + len(b.JobID) + len(b.Records)*RecordLen
+	n := headerLen + len(b.JobID) + len(b.Records)*RecordLen
+	if b.version() >= 2 {
+		n += sentAtLen
+	}
+
+	return n
 }
 
 // Encode returns the canonical encoding of the batch, as docs/protocol.md
@@ -287,13 +336,18 @@ func Decode(data []byte) (*Batch, error) {
 	if len(data) < 1 {
 		return nil, fmt.Errorf("%w: empty", ErrMalformed)
 	}
-	if data[0] != Version {
-		return nil, fmt.Errorf("%w: version %d, this build reads %d",
-			ErrUnsupportedVersion, data[0], Version)
+	version := data[0]
+	if !Supports(version) {
+		return nil, fmt.Errorf("%w: version %d, this build reads %v",
+			ErrUnsupportedVersion, version, Versions())
 	}
-	if len(data) < MinBatchLen {
+	extra := 0
+	if version >= 2 {
+		extra = sentAtLen
+	}
+	if len(data) < MinBatchLen+extra {
 		return nil, fmt.Errorf("%w: %d bytes, at least %d",
-			ErrMalformed, len(data), MinBatchLen)
+			ErrMalformed, len(data), MinBatchLen+extra)
 	}
 
 	idLen := int(data[1])
@@ -307,7 +361,11 @@ func Decode(data []byte) (*Batch, error) {
 			"job id", ErrMalformed, len(data), idLen)
 	}
 
+	// Version 1 decodes as Version 0, as a version 1 batch is built.
 	b := &Batch{JobID: string(data[off : off+idLen])}
+	if version != Version {
+		b.Version = version
+	}
 	off += idLen
 	copy(b.AgentKey[:], data[off:off+AgentKeyLen])
 	off += AgentKeyLen
@@ -317,6 +375,19 @@ func Decode(data []byte) (*Batch, error) {
 	if n == 0 || n > MaxRecords {
 		return nil, fmt.Errorf("%w: record count %d, want 1 to %d",
 			ErrMalformed, n, MaxRecords)
+	}
+	if version >= 2 {
+		if len(data) < off+sentAtLen {
+			return nil, fmt.Errorf("%w: %d bytes, too short for "+
+				"a sent-at time", ErrMalformed, len(data))
+		}
+		sentAt := binary.BigEndian.Uint64(data[off:])
+		if sentAt > math.MaxInt64 {
+			return nil, fmt.Errorf("%w: sent-at %d is out of range",
+				ErrMalformed, sentAt)
+		}
+		b.SentAt = int64(sentAt)
+		off += sentAtLen
 	}
 
 	want := off + n*RecordLen + SignatureLen

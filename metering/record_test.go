@@ -127,8 +127,8 @@ func TestDecodeRefuses(t *testing.T) {
 			b[0] = 0
 			return b
 		}, ErrUnsupportedVersion},
-		{"version 2", func(b []byte) []byte {
-			b[0] = 2
+		{"version 3", func(b []byte) []byte {
+			b[0] = 3
 			return b
 		}, ErrUnsupportedVersion},
 		{"short", func(b []byte) []byte {

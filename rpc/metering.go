@@ -91,16 +91,17 @@ func (s *meteringService) GetMeter(ctx context.Context,
 	}
 
 	return connect.NewResponse(&sluicerpc.GetMeterResponse{
-		JobId:        job.ID,
-		State:        string(job.State),
-		LastSeq:      job.Meter.LastSeq,
-		LastSecond:   job.Meter.LastSecond,
-		ChargedMsat:  int64(job.Meter.Charged),
-		FeesMsat:     int64(job.Meter.Fees),
-		CarryMsat:    job.Meter.Carry.String(),
-		EscrowMsat:   int64(job.Escrow),
-		MaxCpuCoreMs: job.Max.CPU,
-		MaxMemMibS:   job.Max.Mem,
+		JobId:         job.ID,
+		State:         string(job.State),
+		LastSeq:       job.Meter.LastSeq,
+		LastSecond:    job.Meter.LastSecond,
+		ChargedMsat:   int64(job.Meter.Charged),
+		FeesMsat:      int64(job.Meter.Fees),
+		CarryMsat:     job.Meter.Carry.String(),
+		BatchVersions: batchVersions(),
+		EscrowMsat:    int64(job.Escrow),
+		MaxCpuCoreMs:  job.Max.CPU,
+		MaxMemMibS:    job.Max.Mem,
 	}), nil
 }
 
@@ -125,4 +126,15 @@ var meteringCodes = errorCodes{
 	{metering.ErrInsufficientEscrow, connect.CodeFailedPrecondition},
 	{metering.ErrUnknownResource, connect.CodeFailedPrecondition},
 	{metering.ErrIngestClosed, connect.CodeUnavailable},
+}
+
+// batchVersions are the usage batch versions this server reads.
+func batchVersions() []uint32 {
+	vs := metering.Versions()
+	out := make([]uint32, len(vs))
+	for i, v := range vs {
+		out[i] = uint32(v)
+	}
+
+	return out
 }

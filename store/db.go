@@ -80,6 +80,17 @@ type Config struct {
 
 	// MaxRetryDelay caps the backoff between attempts.
 	MaxRetryDelay time.Duration
+
+	// InstanceID names this sluiced in the instance registry, which
+	// keeps breaking migrations from being applied under a live
+	// instance whose binary lacks them. Keep it stable across restarts
+	// of one instance; empty is "sqlite" on SQLite and host-pid on
+	// PostgreSQL.
+	InstanceID string
+
+	// InstanceTTL is how long a registration lives without a
+	// heartbeat; the instance heartbeats every third of it.
+	InstanceTTL time.Duration
 }
 
 // withDefaults returns cfg with zero knobs set to their defaults, or an
@@ -115,6 +126,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		{"BusyTimeout", &cfg.BusyTimeout, DefaultBusyTimeout},
 		{"RetryDelay", &cfg.RetryDelay, DefaultRetryDelay},
 		{"MaxRetryDelay", &cfg.MaxRetryDelay, DefaultMaxRetryDelay},
+		{"InstanceTTL", &cfg.InstanceTTL, DefaultInstanceTTL},
 	}
 	for _, d := range durations {
 		switch {
@@ -141,6 +153,10 @@ func (cfg Config) withDefaults() (Config, error) {
 		case *c.val == 0:
 			*c.val = c.def
 		}
+	}
+
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = defaultInstanceID(cfg.Backend)
 	}
 
 	if cfg.MaxRetryDelay < cfg.RetryDelay {
@@ -173,6 +189,11 @@ type DB struct {
 	// fence, in a view made by Fenced, is checked at the start of each
 	// read-write transaction; nil for the store itself.
 	fence *fence
+
+	// heartbeatStop ends the instance heartbeat, which closes
+	// heartbeatDone; nil before registration and after Close.
+	heartbeatStop chan struct{}
+	heartbeatDone chan struct{}
 }
 
 // Open opens the database cfg names, applies any pending migrations and
@@ -208,8 +229,16 @@ func open(ctx context.Context, cfg Config, source migrationSource) (*DB,
 	}
 
 	if err := db.migrate(ctx, migrations.latest()); err != nil {
+		// The instance may be registered already (a migration that
+		// failed): deregister it too.
+		db.heartbeatStop = make(chan struct{})
+		db.heartbeatDone = make(chan struct{})
+		close(db.heartbeatDone)
 		return nil, errors.Join(err, db.Close())
 	}
+	db.heartbeatStop = make(chan struct{})
+	db.heartbeatDone = make(chan struct{})
+	go db.heartbeat(db.heartbeatStop, db.heartbeatDone)
 
 	return db, nil
 }
@@ -338,6 +367,9 @@ func (db *DB) Backend() Backend {
 func (db *DB) Close() error {
 	defer logStats()
 	var errs []error
+	if db.writer != nil {
+		errs = append(errs, db.deregister())
+	}
 	if db.reader != nil && db.reader != db.writer {
 		errs = append(errs, db.reader.Close())
 	}

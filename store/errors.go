@@ -19,6 +19,12 @@ var (
 	// sluiced has used it, and this one must not write to it.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 
+	// ErrInstanceBehind is returned by Open and MigrateTo when a breaking
+	// migration is due while another live instance on the database runs a
+	// binary that does not know it; the message names the instance.
+	ErrInstanceBehind = errors.New("an instance runs a binary that does " +
+		"not know a breaking migration")
+
 	// ErrSerialization means PostgreSQL aborted a transaction because it
 	// conflicted with a concurrent one (SQLSTATE 40001) or deadlocked with
 	// it (40P01). ExecTx retries these; running the transaction again is

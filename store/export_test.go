@@ -66,3 +66,19 @@ func (t *Tx) QueryRow(ctx context.Context, query string,
 func (t *Tx) Remember() {
 	t.remember()
 }
+
+// MigrationKinds reads and checks fsys/dir, returning each version's kind.
+func MigrationKinds(fsys fs.FS, dir string) ([]MigrationKind, error) {
+	set, err := migrationSource{fsys: fsys, dir: dir}.load()
+	if err != nil {
+		return nil, err
+	}
+
+	return set.kinds, nil
+}
+
+// UpgradeMigrations is the migration set Open uses (with the upgradetest
+// tag, today's plus the test's).
+func UpgradeMigrations() fs.FS {
+	return embeddedMigrations.fsys
+}

@@ -76,10 +76,19 @@ type migrationSource struct {
 	dir  string
 }
 
-// migrationSet is what load found: each version's name, versions running
-// from 1 without gaps.
+// migrationSet is what load found: each version's name and kind, versions
+// running from 1 without gaps.
 type migrationSet struct {
 	names []string
+	kinds []MigrationKind
+}
+
+// kind returns the kind of version v; a version the set lacks is breaking.
+func (s *migrationSet) kind(v int) MigrationKind {
+	if v < 1 || v > len(s.kinds) {
+		return Breaking
+	}
+	return s.kinds[v-1]
 }
 
 // latest returns the highest version the set can migrate to.
@@ -109,6 +118,7 @@ func (src migrationSource) load() (*migrationSet, error) {
 
 	type files struct {
 		name     string
+		kind     MigrationKind
 		up, down bool
 	}
 	byVersion := make(map[int]*files)
@@ -132,6 +142,17 @@ func (src migrationSource) load() (*migrationSet, error) {
 		}
 		if m[3] == "up" {
 			f.up = true
+			body, err := fs.ReadFile(src.fsys,
+				src.dir+"/"+e.Name())
+			if err != nil {
+				return nil, fmt.Errorf("migrations %s: %w",
+					src.dir, err)
+			}
+			f.kind, err = kindOf(string(body))
+			if err != nil {
+				return nil, fmt.Errorf("migrations %s: %s: %w",
+					src.dir, e.Name(), err)
+			}
 		} else {
 			f.down = true
 		}
@@ -158,6 +179,7 @@ func (src migrationSource) load() (*migrationSet, error) {
 				"has no down file", src.dir, v)
 		}
 		set.names = append(set.names, f.name)
+		set.kinds = append(set.kinds, f.kind)
 	}
 
 	return set, nil
@@ -300,23 +322,27 @@ func (db *DB) MigrateTo(ctx context.Context, version int) error {
 }
 
 // migrate runs golang-migrate until the schema is at target. It first
-// carries a version table of the per-dialect runner over to golang-migrate's
-// and refuses, as tapd does, a database newer than this binary.
+// carries a version table of the per-dialect runner over to golang-migrate's,
+// refuses, as tapd does, a database with a breaking migration newer than
+// this binary (register), and registers this instance. A database whose
+// versions past this binary's are all additive is left as it is.
 func (db *DB) migrate(ctx context.Context, target int) error {
 	drv := &migrateDriver{ctx: ctx, db: db}
 	if err := drv.versionTable(); err != nil {
 		return err
 	}
 
-	current, err := readVersion(ctx, db.writer)
+	current, err := db.register(ctx, target)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	latest := db.migrations.latest()
 	if current > latest {
-		return fmt.Errorf("%w: database is at version %d, this "+
-			"binary knows up to %d", ErrSchemaTooNew, current,
-			latest)
+		// register found every version past latest additive.
+		log.Warnf("Database is at schema version %d, this binary "+
+			"knows up to %d; the versions it lacks are additive, "+
+			"so it runs on them", current, latest)
+		return nil
 	}
 
 	src, err := db.source.driver(db.cfg.Backend)
@@ -450,6 +476,15 @@ func (d *migrateDriver) versionTable() error {
 		return fmt.Errorf("migrate: create version table: %w",
 			mapError(err))
 	}
+	for _, stmt := range []string{createKindsTable, createInstancesTable} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate: create the upgrade tables: "+
+				"%w", mapError(err))
+		}
+	}
+	if err := d.db.backfillKinds(ctx, tx); err != nil {
+		return err
+	}
 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: commit: %w", mapError(err))
@@ -556,9 +591,31 @@ func (d *migrateDriver) Run(migration io.Reader) error {
 			"%d while migrating", d.current, current)
 	}
 
+	if direction == "up" && d.db.migrations.kind(version) == Breaking {
+		// Under the registry lock, so that no instance whose binary
+		// lacks it registers between this check and the commit.
+		if err := d.db.lockRegistry(d.ctx, tx); err != nil {
+			return err
+		}
+		err := d.db.checkInstances(d.ctx, tx, version)
+		if err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(d.ctx, string(body)); err != nil {
 		return fmt.Errorf("migration %d (%s) %s: %w", version, name,
 			direction, mapError(err))
+	}
+	if direction == "up" {
+		err = d.db.recordKind(d.ctx, tx, version, true)
+	} else {
+		_, err = tx.ExecContext(d.ctx, "DELETE FROM "+kindsTable+
+			" WHERE version = $1", version)
+		err = mapError(err)
+	}
+	if err != nil {
+		return fmt.Errorf("migration %d (%s) %s: %w", version, name,
+			direction, err)
 	}
 	if err := writeVersion(d.ctx, tx, d.target); err != nil {
 		return err

@@ -283,10 +283,18 @@ func (m *meteringClient) Meter(ctx context.Context,
 		return agent.MeterStatus{}, meteringErr(err)
 	}
 
+	versions := make([]uint8, 0, len(resp.Msg.BatchVersions))
+	for _, v := range resp.Msg.BatchVersions {
+		if v <= 255 {
+			versions = append(versions, uint8(v))
+		}
+	}
+
 	return agent.MeterStatus{
-		State:      resp.Msg.State,
-		LastSeq:    resp.Msg.LastSeq,
-		LastSecond: resp.Msg.LastSecond,
+		BatchVersions: versions,
+		State:         resp.Msg.State,
+		LastSeq:       resp.Msg.LastSeq,
+		LastSecond:    resp.Msg.LastSecond,
 		Max: metering.Usage{
 			CPU: resp.Msg.MaxCpuCoreMs, Mem: resp.Msg.MaxMemMibS,
 		},

@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The double-entry ledger: accounts with their current balance, balanced
 -- transactions named by an idempotency key, and the postings that make them
 -- up. Amounts are integer millisatoshi. Times are UTC, microsecond precision.

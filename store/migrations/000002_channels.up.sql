@@ -1,3 +1,4 @@
+-- sluice: additive
 -- Linked provider nodes: the challenges a node signs to prove it is its
 -- operator's, the provider records those proofs create, each provider's
 -- agent keys (the current one and those a re-link revoked) and its rate

@@ -1,3 +1,4 @@
+-- sluice: additive
 -- Jobs and the money that funds them: buyers (named by the operator, each
 -- bound into a buyer macaroon), jobs with the provider's rate card copied
 -- in, every state transition of a job with its time and cause, the hub

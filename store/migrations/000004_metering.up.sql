@@ -1,3 +1,4 @@
+-- sluice: additive
 -- Metering: every accepted second of every job, with its price, and each
 -- job's meter state (the last accepted seq and second, the sub-millisatoshi
 -- pricing carry, and the running totals of price and fee). Quantities are

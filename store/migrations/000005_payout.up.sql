@@ -1,3 +1,4 @@
+-- sluice: additive
 -- Streaming payouts: each payout is a durable keysend intent written, with
 -- its preimage, before lnd sees it (package payout); the operator's
 -- per-provider overrides of the payout policy; and each provider's payout

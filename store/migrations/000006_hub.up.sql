@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The hub this store belongs to: the identity key of the lnd it was first
 -- started with, and that lnd's network. sluiced records it on first start
 -- and refuses to start against another node or network (it would resume

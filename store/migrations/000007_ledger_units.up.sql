@@ -1,3 +1,4 @@
+-- sluice: additive
 -- Accounts carry their unit: 'msat' for money, 'share' for the yield
 -- vault's shares. A transaction balances per unit and no posting mixes
 -- units (package ledger checks both), so a balance and a posting amount stay

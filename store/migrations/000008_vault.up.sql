@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The yield vault's own rows (package yield): the operator's policy (one
 -- row, absent until first set), its cap per strategy, each provider's
 -- auto-stake percent, and the redemption queue. The vault's sats and

@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The yield vault's reward epochs (package yield, docs/vault.md): each
 -- epoch's window, and once it closed the totals of its contributions, the
 -- reward it moved from platform fees into the vault, the share units that

@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The vault's shares as a Taproot Asset on the hub's tapd (package shares,
 -- docs/shares.md): each mint of the asset, its intent written before tapd
 -- sees it and its outcome recorded once (package outbound's lifecycle).

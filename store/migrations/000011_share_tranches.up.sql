@@ -1,3 +1,4 @@
+-- sluice: breaking
 -- The share asset follows the ledger epoch by epoch (package shares,
 -- docs/shares.md): after an epoch closes, the shares the ledger issued up
 -- to the close are minted into the hub's tapd as one reissuance of the

@@ -1,3 +1,4 @@
+-- sluice: additive
 -- Shares taken out of the hub's custody to a provider's own tapd (package
 -- shares, docs/shares.md "Custody and withdrawal"). A provider registers
 -- one withdrawal address (a V2 group key address of the share asset, made

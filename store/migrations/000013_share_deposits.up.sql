@@ -1,3 +1,4 @@
+-- sluice: additive
 -- Shares brought back into the hub's custody (package shares,
 -- docs/shares.md "Deposit back"). Each provider gets one deposit address:
 -- a V2 group key address of the share asset with no amount, made on the

@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The yield strategies' plans and their applied actions (package yield,
 -- docs/yield.md). A plan is what `sluice yield plan` proposed, with the
 -- hash of the state it was planned on; applying it writes one action per

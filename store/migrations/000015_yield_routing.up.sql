@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The routing strategy's channels (package yield/routing): one row per
 -- channel the strategy opened from vault capital, recorded before lnd is
 -- asked to open it, so that a crashed open is found again by its memo and

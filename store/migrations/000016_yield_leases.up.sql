@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The liquidity leases the lease strategy sold (package yield/lease,
 -- docs/leases.md). A lease is stored with its preimage before the hub's
 -- hold invoice for its premium is made, so a crash never loses the

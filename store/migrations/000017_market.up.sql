@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The market (package market, docs/market.md): each provider's last
 -- capacity offer and what its heartbeats covered. One row per provider that
 -- ever sent a heartbeat, written by each heartbeat. CPU is in core-ms per

@@ -1,3 +1,4 @@
+-- sluice: additive
 -- Workloads and their results (package settlement, workload.go;
 -- docs/jobs.md): what a buyer's job asks the provider's serving agent to
 -- run, stored with the job when it is created, and how the run ended, as

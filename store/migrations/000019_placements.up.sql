@@ -1,3 +1,4 @@
+-- sluice: additive
 -- Placement (package market; settlement/placement.go; docs/market.md):
 -- every provider a job created without one was placed on, in order. The
 -- row without lapsed_at is where the job is now; a row with lapsed_at was
