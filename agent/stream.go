@@ -29,7 +29,7 @@ var (
 	// its next address (the agent was given several): the stream
 	// resumes there from the job's last acknowledged seq (GetMeter),
 	// as it does after a restart.
-	ErrMoved = errors.New("moved to the next sluiced")
+	ErrMoved = errors.New("moved to the next sluiced address")
 )
 
 // LogServer logs the sluiced address the agent uses, for a client given

@@ -347,7 +347,7 @@ var meteringSentinels = []error{
 func meteringErr(err error) error {
 	var moved *rpcclient.MovedError
 	if errors.As(err, &moved) {
-		return fmt.Errorf("%w to %s (sluiced at %s: %v)",
+		return fmt.Errorf("%w %s (sluiced at %s: %v)",
 			agent.ErrMoved, moved.To, moved.From, moved.Err)
 	}
 	var ce *connect.Error

@@ -38,8 +38,14 @@ func providerClient(c *cli.Context) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{addr: cl.Addr, current: cl.Current, sluice: cl.Sluice,
-		metering: cl.Metering, jobs: cl.Jobs, market: cl.Market}, nil
+	return newAPIClient(cl), nil
+}
+
+// newAPIClient is the agent's part of cl.
+func newAPIClient(cl *rpcclient.Client) *apiClient {
+	return &apiClient{addr: cl.Addr, current: cl.Current,
+		sluice: cl.Sluice, metering: cl.Metering, jobs: cl.Jobs,
+		market: cl.Market}
 }
 
 // providerTarget is providerClient and the provider the command acts for:
