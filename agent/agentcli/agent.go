@@ -59,7 +59,13 @@ the same way; a second one exits at once.
 
 Calls use the provider macaroon (<sluicedir>/<network>/provider.macaroon,
 or --macaroonpath) and the agent key that linking made
-(<sluicedir>/<network>/agent.key, or --agentkey).`,
+(<sluicedir>/<network>/agent.key, or --agentkey).
+
+--rpcserver may list several sluiced instances sharing one database
+(comma-separated, or the flag repeated): the agent stays on the first that
+answers and, when a call fails there in transport, moves to the next and
+resumes from the job's last acknowledged seq there; with none reachable at
+the start it exits naming each address (docs/operations.md).`,
 	Flags: append([]cli.Flag{
 		cli.StringFlag{
 			Name:  "job",
