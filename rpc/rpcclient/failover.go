@@ -247,8 +247,12 @@ func (s *servers) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			a := &attempt{addr: s.addrs[start]}
 			resp, err := next(context.WithValue(ctx, attemptKey{}, a),
 				req)
-			if err == nil || ctx.Err() != nil ||
-				!(transportFailure(a, err) || NotLeader(err)) {
+			// The call's own deadline passing is a server that
+			// did not answer in time; a cancel is the caller's.
+			timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+			if err == nil || errors.Is(ctx.Err(), context.Canceled) ||
+				!(timedOut || transportFailure(a, err) ||
+					NotLeader(err)) {
 
 				return resp, err
 			}
@@ -268,7 +272,14 @@ func (s *servers) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				return resp, nil
 			}
 			if ctx.Err() != nil {
-				return nil, err
+				// No time left for another address.
+				if len(failed.Tried) == 0 {
+					return nil, err
+				}
+				failed.Tried = append(failed.Tried,
+					AddrError{Addr: a.addr, Err: err})
+				return nil, connect.NewError(
+					connect.CodeOf(err), failed)
 			}
 			switch {
 			case NotLeader(err):

@@ -30,6 +30,8 @@ type fakeSluiced struct {
 	name  string
 	fail  error
 	abort bool
+	// hang holds each call until the client gives up.
+	hang  bool
 	calls atomic.Int32
 	srv   *httptest.Server
 }
@@ -42,10 +44,15 @@ func (f *fakeSluiced) answer() error {
 	return f.fail
 }
 
-func (f *fakeSluiced) GetInfo(context.Context,
-	*connect.Request[sluicerpc.GetInfoRequest]) (
+func (f *fakeSluiced) GetInfo(ctx context.Context,
+	_ *connect.Request[sluicerpc.GetInfoRequest]) (
 	*connect.Response[sluicerpc.GetInfoResponse], error) {
 
+	if f.hang {
+		f.calls.Add(1)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	if err := f.answer(); err != nil {
 		return nil, err
 	}
@@ -329,6 +336,36 @@ func TestOneServerMoves(t *testing.T) {
 	_, err = getInfo(ctx, cl)
 	if errors.As(err, &moved) || cl.Current() != c.addr(1) {
 		t.Fatalf("a verdict moved the client: %v", err)
+	}
+}
+
+// TestOneServerTimeoutMoves has the current instance hang: the call's
+// deadline passing moves the client to the next address, while a call the
+// caller cancels does not.
+func TestOneServerTimeoutMoves(t *testing.T) {
+	c := newCluster(t, 2)
+	c.nodes[0].hang = true
+	cl := c.client(t, c.addr(0), c.addr(1))
+
+	ctx, cancel := context.WithCancel(rpcclient.OneServer(callCtx(t)))
+	go func() {
+		for c.nodes[0].calls.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := getInfo(ctx, cl)
+	var moved *rpcclient.MovedError
+	if err == nil || errors.As(err, &moved) || cl.Current() != c.addr(0) {
+		t.Fatalf("a cancelled call: %v, current %s", err, cl.Current())
+	}
+
+	ctx, cancel = context.WithTimeout(rpcclient.OneServer(
+		context.Background()), 200*time.Millisecond)
+	defer cancel()
+	_, err = getInfo(ctx, cl)
+	if !errors.As(err, &moved) || moved.To != c.addr(1) {
+		t.Fatalf("a call that timed out: %v", err)
 	}
 }
 
