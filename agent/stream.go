@@ -23,7 +23,20 @@ var (
 	// record outside the rules): the command was stopped. It wraps the
 	// refusal.
 	ErrRefused = errors.New("usage refused")
+
+	// ErrMoved is wrapped by a Client's error when a call failed in
+	// transport at the server the client used and the client moved to
+	// its next address (the agent was given several): the stream
+	// resumes there from the job's last acknowledged seq (GetMeter),
+	// as it does after a restart.
+	ErrMoved = errors.New("moved to the next sluiced address")
 )
+
+// LogServer logs the sluiced address the agent uses, for a client given
+// several.
+func LogServer(addr string) {
+	log.Infof("Using sluiced at %s", addr)
+}
 
 // SubmitResult is Sluice's answer to a batch.
 type SubmitResult struct {
@@ -475,6 +488,23 @@ func (s *streamer) sendOne(ctx context.Context) error {
 		case errors.Is(err, metering.ErrSeqGap):
 			log.Warnf("Job %s: %v; resynchronising", s.cfg.JobID,
 				err)
+			st, err := s.meter(ctx)
+			if err != nil {
+				return err
+			}
+			return s.sync(st)
+
+		case errors.Is(err, ErrMoved):
+			// Another instance: resume from the job's last
+			// acknowledged seq there, after the wait, as after a
+			// restart.
+			log.Warnf("Job %s: sending seqs %d-%d: %v; resuming "+
+				"from the job's last acknowledged seq in %v",
+				s.cfg.JobID, b.Records[0].Seq,
+				b.Records[n-1].Seq, err, delay)
+			if err := s.cfg.Sleep(ctx, delay); err != nil {
+				return err
+			}
 			st, err := s.meter(ctx)
 			if err != nil {
 				return err

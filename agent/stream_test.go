@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -454,5 +455,59 @@ func TestStreamInterval(t *testing.T) {
 	if submits >= 12 || submits < 2 {
 		t.Fatalf("%d submits for 12 seconds 10 ms apart with a 50 ms "+
 			"interval", submits)
+	}
+}
+
+// movingClient is a serverClient whose instance dies at the submit moveAt:
+// the batch is committed but its answer lost, and the client says it moved
+// to the next instance (on the same store), as agentcli's client does
+// with several addresses.
+type movingClient struct {
+	*serverClient
+
+	moveAt, submits, meters int
+}
+
+func (m *movingClient) Submit(ctx context.Context, enc []byte) (SubmitResult,
+	error) {
+
+	m.submits++
+	res, err := m.serverClient.Submit(ctx, enc)
+	if m.submits == m.moveAt {
+		return SubmitResult{}, fmt.Errorf("%w B (sluiced at A: %v)",
+			ErrMoved, errDropped)
+	}
+	return res, err
+}
+
+func (m *movingClient) Meter(ctx context.Context, jobID string) (MeterStatus,
+	error) {
+
+	m.meters++
+	return m.serverClient.Meter(ctx, jobID)
+}
+
+// TestStreamResumesAfterMove has the instance die after committing the
+// second batch: the stream asks the next instance for the job's meter and
+// resumes from its last acknowledged seq, so every second is stored once
+// and charged once.
+func TestStreamResumesAfterMove(t *testing.T) {
+	c := &movingClient{serverClient: newServer(t, nil), moveAt: 2}
+	var sleeps int
+	cfg := streamCfg(c, func() { sleeps++ })
+	stats, err := Stream(context.Background(), cfg,
+		newFakeRun(seconds(10, 10)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, c.serverClient, 10, streamStart.Unix()+10)
+	c.store.CheckCharges(t, "job-1", 10, 0)
+	// The meter at the start, and once after the move.
+	if c.meters != 2 {
+		t.Fatalf("%d meter calls, want 2", c.meters)
+	}
+	// The batch committed on the dead instance was not sent again.
+	if stats.Accepted != 6 || stats.Dropped != 4 || sleeps != 1 {
+		t.Fatalf("stats %+v, %d sleeps", stats, sleeps)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,7 +59,13 @@ the same way; a second one exits at once.
 
 Calls use the provider macaroon (<sluicedir>/<network>/provider.macaroon,
 or --macaroonpath) and the agent key that linking made
-(<sluicedir>/<network>/agent.key, or --agentkey).`,
+(<sluicedir>/<network>/agent.key, or --agentkey).
+
+--rpcserver may list several sluiced instances sharing one database
+(comma-separated, or the flag repeated): the agent stays on the first that
+answers and, when a call fails there in transport, moves to the next and
+resumes from the job's last acknowledged seq there; with none reachable at
+the start it exits naming each address (docs/operations.md).`,
 	Flags: append([]cli.Flag{
 		cli.StringFlag{
 			Name:  "job",
@@ -245,8 +252,38 @@ func logStreamStats(logger btclog.Logger, jobID string,
 // meteringClient is the agent's Client on the MeteringService. It maps
 // Sluice's refusals back to metering's sentinels by their text, which the
 // status carries, so that the agent can tell a suspension from a gap.
+//
+// With several addresses, its first successful call finds a server (each
+// address in order, as the command line does); from then on it stays on
+// that server, and a call that fails in transport there moves the client
+// to the next address and returns agent.ErrMoved, on which the stream
+// resumes from the job's last acknowledged seq.
 type meteringClient struct {
 	api *apiClient
+
+	// attached is set once a call was answered.
+	attached atomic.Bool
+}
+
+// callContext bounds one call and, once attached, keeps it on one server
+// (rpcclient.OneServer).
+func (m *meteringClient) callContext(ctx context.Context) (context.Context,
+	context.CancelFunc) {
+
+	if m.attached.Load() {
+		ctx = rpcclient.OneServer(ctx)
+	}
+	return context.WithTimeout(ctx, callTimeout)
+}
+
+// answered marks the client attached, logging the server on the first
+// answer.
+func (m *meteringClient) answered() {
+	if !m.attached.Swap(true) && m.api.current != nil &&
+		strings.Contains(m.api.addr, ",") {
+
+		agent.LogServer(m.api.current())
+	}
 }
 
 var _ agent.Client = (*meteringClient)(nil)
@@ -254,7 +291,7 @@ var _ agent.Client = (*meteringClient)(nil)
 func (m *meteringClient) Submit(ctx context.Context,
 	batch []byte) (agent.SubmitResult, error) {
 
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := m.callContext(ctx)
 	defer cancel()
 
 	resp, err := m.api.metering.SubmitUsage(ctx, connect.NewRequest(
@@ -262,6 +299,7 @@ func (m *meteringClient) Submit(ctx context.Context,
 	if err != nil {
 		return agent.SubmitResult{}, meteringErr(err)
 	}
+	m.answered()
 
 	return agent.SubmitResult{
 		Accepted:   int(resp.Msg.Accepted),
@@ -274,7 +312,7 @@ func (m *meteringClient) Submit(ctx context.Context,
 func (m *meteringClient) Meter(ctx context.Context,
 	jobID string) (agent.MeterStatus, error) {
 
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := m.callContext(ctx)
 	defer cancel()
 
 	resp, err := m.api.metering.GetMeter(ctx, connect.NewRequest(
@@ -282,6 +320,7 @@ func (m *meteringClient) Meter(ctx context.Context,
 	if err != nil {
 		return agent.MeterStatus{}, meteringErr(err)
 	}
+	m.answered()
 
 	versions := make([]uint8, 0, len(resp.Msg.BatchVersions))
 	for _, v := range resp.Msg.BatchVersions {
@@ -317,7 +356,14 @@ var meteringSentinels = []error{
 // carries; errors without one (a dropped connection, a server not up) are
 // returned as they are, and the agent retries them. Auth failures are
 // wrapped as ErrForeignJob: retrying does not fix a macaroon.
+//
+// A call that left its server (rpcclient.MovedError) wraps agent.ErrMoved.
 func meteringErr(err error) error {
+	var moved *rpcclient.MovedError
+	if errors.As(err, &moved) {
+		return fmt.Errorf("%w %s (sluiced at %s: %v)",
+			agent.ErrMoved, moved.To, moved.From, moved.Err)
+	}
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
 		return err

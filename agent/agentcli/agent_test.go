@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/agent"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 )
 
 // TestMeteringErr checks that the agent gets metering's sentinels back
@@ -37,6 +39,9 @@ func TestMeteringErr(t *testing.T) {
 		{"unavailable", connect.NewError(connect.CodeUnavailable,
 			plain), nil},
 		{"not a connect error", plain, nil},
+		{"moved", &rpcclient.MovedError{From: "a:1", To: "b:2",
+			Err: connect.NewError(connect.CodeUnavailable, plain)},
+			agent.ErrMoved},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

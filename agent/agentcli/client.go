@@ -17,8 +17,12 @@ const callTimeout = 30 * time.Second
 // apiClient is the agent's connection to sluiced: the services it calls,
 // with the provider's macaroon on every call.
 type apiClient struct {
-	// addr is the server's host:port, for error messages.
+	// addr is the server's host:port (several joined by commas), for
+	// error messages.
 	addr string
+
+	// current is the address calls go to first (rpcclient.Client's).
+	current func() string
 
 	sluice   sluicerpcconnect.SluiceClient
 	metering sluicerpcconnect.MeteringServiceClient
@@ -34,8 +38,14 @@ func providerClient(c *cli.Context) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{addr: cl.Addr, sluice: cl.Sluice,
-		metering: cl.Metering, jobs: cl.Jobs, market: cl.Market}, nil
+	return newAPIClient(cl), nil
+}
+
+// newAPIClient is the agent's part of cl.
+func newAPIClient(cl *rpcclient.Client) *apiClient {
+	return &apiClient{addr: cl.Addr, current: cl.Current,
+		sluice: cl.Sluice, metering: cl.Metering, jobs: cl.Jobs,
+		market: cl.Market}
 }
 
 // providerTarget is providerClient and the provider the command acts for:

@@ -32,10 +32,14 @@ var DefaultSluiceDir = btcutil.AppDataDir("sluice", false)
 // Flags are the global flags of a command line that talks to sluiced (sluice
 // and sluice-agent): the server, its TLS certificate and the macaroon.
 var Flags = []cli.Flag{
-	cli.StringFlag{
-		Name:  "rpcserver",
-		Value: DefaultServer,
-		Usage: "host:port of sluiced's API",
+	// A slice flag without a default value: urfave/cli appends a
+	// repeated flag to its default. FromCLI applies DefaultServer.
+	cli.StringSliceFlag{
+		Name: "rpcserver",
+		Usage: "host:port of sluiced's API (default: " + DefaultServer +
+			"); several sluiced instances sharing one database: " +
+			"a comma-separated list, or the flag repeated, tried " +
+			"in order",
 	},
 	cli.StringFlag{
 		Name:  "sluicedir",
@@ -63,8 +67,9 @@ var Flags = []cli.Flag{
 
 // Connection is where Flags point, with their defaults applied.
 type Connection struct {
-	// Addr is sluiced's host:port.
-	Addr string
+	// Addrs are sluiced's host:port, one or several instances serving
+	// the same API, tried in order.
+	Addrs []string
 
 	// TLSCertPath and MacaroonPath are the files to read.
 	TLSCertPath  string
@@ -79,7 +84,7 @@ type Connection struct {
 func FromCLI(c *cli.Context) Connection {
 	dir := CleanPath(c.GlobalString("sluicedir"))
 	conn := Connection{
-		Addr:         c.GlobalString("rpcserver"),
+		Addrs:        ServerList(c.GlobalStringSlice("rpcserver")),
 		TLSCertPath:  CleanPath(c.GlobalString("tlscertpath")),
 		MacaroonPath: CleanPath(c.GlobalString("macaroonpath")),
 		NetworkDir:   filepath.Join(dir, c.GlobalString("network")),
@@ -94,14 +99,37 @@ func FromCLI(c *cli.Context) Connection {
 	return conn
 }
 
+// ServerList is the addresses of --rpcserver values: each value may list
+// several, comma-separated; blanks are dropped, and no value at all is
+// DefaultServer.
+func ServerList(values []string) []string {
+	var addrs []string
+	for _, v := range values {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				addrs = append(addrs, a)
+			}
+		}
+	}
+	if len(values) == 0 {
+		return []string{DefaultServer}
+	}
+	return addrs
+}
+
 // Dial reads the TLS certificate and the macaroon at macaroonPath and
 // returns a client of the server; with macaroonPath empty, calls carry no
 // macaroon (for the open linking calls). Nothing is dialed until the first
 // call. Its errors say which flag to set.
 func (conn Connection) Dial(macaroonPath string) (*Client, error) {
-	if _, _, err := net.SplitHostPort(conn.Addr); err != nil {
-		return nil, fmt.Errorf("--rpcserver %q is not host:port: %w",
-			conn.Addr, err)
+	if len(conn.Addrs) == 0 {
+		return nil, errors.New("--rpcserver: no address")
+	}
+	for _, addr := range conn.Addrs {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("--rpcserver %q is not "+
+				"host:port: %w", addr, err)
+		}
 	}
 	certPEM, err := os.ReadFile(conn.TLSCertPath)
 	if err != nil {
@@ -118,7 +146,7 @@ func (conn Connection) Dial(macaroonPath string) (*Client, error) {
 				"--network): %w", err)
 		}
 	}
-	cl, err := New(conn.Addr, certPEM, mac)
+	cl, err := NewServers(conn.Addrs, certPEM, mac)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", conn.TLSCertPath, err)
 	}
@@ -128,7 +156,14 @@ func (conn Connection) Dial(macaroonPath string) (*Client, error) {
 // Explain says why a call to the sluiced at addr failed: the server could
 // not be reached, refused the macaroon, or answered with an error (which
 // is returned wrapped, so that errors.As still finds the *connect.Error).
+//
+// A call that no address of several answered is explained by its
+// *ServersError, which names each address tried and its error.
 func Explain(addr, method string, err error) error {
+	var serversErr *ServersError
+	if errors.As(err, &serversErr) {
+		return fmt.Errorf("%s: %w", method, serversErr)
+	}
 	var connectErr *connect.Error
 	if !errors.As(err, &connectErr) {
 		return fmt.Errorf("%s: %w", method, err)

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -24,11 +26,19 @@ import (
 // certificate.
 var ErrNoCertificate = errors.New("no PEM certificate")
 
-// Client is a client of every service of one sluiced. Nothing is dialed
-// until the first call.
+// Client is a client of every service of sluiced, at one address or at
+// several (instances sharing one database, certificate and macaroons: see
+// failover.go for which call goes where). Nothing is dialed until the
+// first call.
 type Client struct {
-	// Addr is the server's host:port.
+	// Addr is the server's host:port; with several, they are joined by
+	// commas, for messages.
 	Addr string
+
+	// Addrs are the server's addresses, in the order they are tried.
+	Addrs []string
+
+	servers *servers
 
 	Sluice    sluicerpcconnect.SluiceClient
 	Providers sluicerpcconnect.ProviderServiceClient
@@ -47,39 +57,56 @@ type Client struct {
 // macaroon (the raw bytes of a macaroon file); with macaroon empty, calls
 // carry none, as the open linking calls need.
 func New(addr string, certPEM, macaroon []byte) (*Client, error) {
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, fmt.Errorf("server address %q is not host:port: %w",
-			addr, err)
+	return NewServers([]string{addr}, certPEM, macaroon)
+}
+
+// NewServers is New for the sluiced instances at addrs, tried in order: a
+// call goes to the next address by the rule of failover.go.
+func NewServers(addrs []string, certPEM, macaroon []byte) (*Client, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("no server address")
+	}
+	for _, addr := range addrs {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("server address %q is not "+
+				"host:port: %w", addr, err)
+		}
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(certPEM) {
 		return nil, ErrNoCertificate
 	}
 
-	opts := []connect.ClientOption{connect.WithGRPC()}
+	// The failover interceptor is the outer one: each try at an address
+	// carries the macaroon.
+	srvs := &servers{addrs: slices.Clone(addrs)}
+	interceptors := []connect.Interceptor{srvs}
 	if len(macaroon) > 0 {
-		opts = append(opts, connect.WithInterceptors(
-			macaroonInterceptor(hex.EncodeToString(macaroon)),
-		))
+		interceptors = append(interceptors,
+			macaroonInterceptor(hex.EncodeToString(macaroon)))
 	}
+	opts := []connect.ClientOption{connect.WithGRPC(),
+		connect.WithInterceptors(interceptors...)}
 
 	// HTTP/2 is what gRPC needs.
 	protocols := new(http.Protocols)
 	protocols.SetHTTP2(true)
 	httpClient := &http.Client{
-		Transport: &http.Transport{
+		Transport: routeTransport{base: &http.Transport{
 			TLSClientConfig: &tls.Config{
 				RootCAs:    pool,
 				MinVersion: tls.VersionTLS12,
 			},
 			Protocols:           protocols,
 			TLSHandshakeTimeout: 10 * time.Second,
-		},
+		}},
 	}
-	url := "https://" + addr
+	url := "https://" + addrs[0]
 	return &Client{
-		Addr:   addr,
-		Sluice: sluicerpcconnect.NewSluiceClient(httpClient, url, opts...),
+		Addr:    strings.Join(addrs, ","),
+		Addrs:   srvs.addrs,
+		servers: srvs,
+		Sluice:  sluicerpcconnect.NewSluiceClient(httpClient, url, opts...),
 		Providers: sluicerpcconnect.NewProviderServiceClient(
 			httpClient, url, opts...,
 		),
@@ -108,6 +135,11 @@ func New(addr string, certPEM, macaroon []byte) (*Client, error) {
 			httpClient, url, opts...,
 		),
 	}, nil
+}
+
+// Current is the address calls go to first: the last that answered.
+func (c *Client) Current() string {
+	return c.servers.Current()
 }
 
 // macaroonInterceptor adds the hex macaroon header to every call.
