@@ -33,6 +33,7 @@ import (
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
+	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 )
@@ -43,6 +44,11 @@ const (
 	// duration a line) for the simulated hub; without it the benchmark
 	// measures scaleSamples keysends on a real devnet first.
 	envScaleSamples = "SLUICE_BENCH_KEYSEND_SAMPLES"
+
+	// envScaleRuns sets the runs as providers:jobs pairs, comma
+	// separated ("100:1000,1000:10000" by default); the ratios compare
+	// the first two.
+	envScaleRuns = "SLUICE_BENCH_SCALE_RUNS"
 
 	// scaleSamples is how many keysends hub -> provider the benchmark
 	// measures on the devnet.
@@ -88,10 +94,33 @@ const (
 	scaleGoalRSS   = 512 << 20
 )
 
-// scaleRuns are the sizes BenchmarkScale runs.
-var scaleRuns = []struct{ providers, jobs int }{
-	{100, 1_000},
-	{1_000, 10_000},
+// scaleRun is one size BenchmarkScale runs.
+type scaleRun struct{ providers, jobs int }
+
+// defaultScaleRuns are issue 15's sizes.
+var defaultScaleRuns = []scaleRun{{100, 1_000}, {1_000, 10_000}}
+
+// scaleRuns are defaultScaleRuns or $SLUICE_BENCH_SCALE_RUNS.
+func scaleRuns(b *testing.B) []scaleRun {
+	b.Helper()
+	v := os.Getenv(envScaleRuns)
+	if v == "" {
+		return defaultScaleRuns
+	}
+	var runs []scaleRun
+	for _, pair := range strings.Split(v, ",") {
+		p, j, ok := strings.Cut(pair, ":")
+		providers, err1 := strconv.Atoi(p)
+		jobs, err2 := strconv.Atoi(j)
+		if !ok || err1 != nil || err2 != nil || providers < 1 ||
+			jobs < providers {
+
+			b.Fatalf("%s=%q: want providers:jobs pairs, jobs >= "+
+				"providers >= 1", envScaleRuns, v)
+		}
+		runs = append(runs, scaleRun{providers, jobs})
+	}
+	return runs
 }
 
 // scaleResult is what one run of BenchmarkScale measured.
@@ -153,18 +182,19 @@ func (r scaleResult) statementsPerBatch() float64 {
 // ingest backlog at each ten seconds, and the larger run's per-unit
 // figures over the smaller's.
 func BenchmarkScale(b *testing.B) {
-	lat := scaleLatencies(b)
+	runs := scaleRuns(b)
+	lat, src := scaleLatencies(b)
 	var results []scaleResult
 	for b.Loop() {
 		results = results[:0]
-		for _, r := range scaleRuns {
+		for _, r := range runs {
 			results = append(results, runScale(b, lat, r.providers,
 				r.jobs))
 		}
 	}
 
 	fmt.Fprintln(os.Stdout)
-	if err := writeScaleTable(os.Stdout, lat, results); err != nil {
+	if err := writeScaleTable(os.Stdout, lat, src, results); err != nil {
 		b.Fatal(err)
 	}
 	for _, r := range results {
@@ -185,8 +215,8 @@ func BenchmarkScale(b *testing.B) {
 // read from $SLUICE_BENCH_KEYSEND_SAMPLES, or measured as scaleSamples
 // keysends of 10 sat, one at a time, from the hub to a provider on a
 // fresh devnet, which is then stopped. Measured samples are written to a
-// file for later runs.
-func scaleLatencies(b *testing.B) []time.Duration {
+// file for later runs. It says where they came from.
+func scaleLatencies(b *testing.B) ([]time.Duration, string) {
 	b.Helper()
 	if path := os.Getenv(envScaleSamples); path != "" {
 		lat, err := readLatencies(path)
@@ -194,7 +224,7 @@ func scaleLatencies(b *testing.B) []time.Duration {
 			b.Fatalf("%s: %v", envScaleSamples, err)
 		}
 		b.Logf("keysend latencies: %d samples from %s", len(lat), path)
-		return lat
+		return lat, "read from " + path
 	}
 
 	net := newNetworkProviders(b, devnet.DefaultProviders)
@@ -232,7 +262,7 @@ func scaleLatencies(b *testing.B) []time.Duration {
 		"%v; written to %s (%s=%s reuses them)", len(lat),
 		Percentile(lat, 50), Percentile(lat, 99), path,
 		envScaleSamples, path)
-	return lat
+	return lat, "measured on the devnet, hub to provider, one at a time"
 }
 
 // readLatencies reads one Go duration a line.
@@ -494,15 +524,17 @@ func (s *sluiced) startSim() {
 			if err != nil {
 				return err
 			}
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(raw)
-			c := sluicerpcconnect.NewSluiceClient(&http.Client{
-				Transport: &http.Transport{TLSClientConfig: &tls.
-					Config{RootCAs: pool}},
-				Timeout: 5 * time.Second,
-			}, "https://"+s.rpcListen, connect.WithGRPC())
-			_, err = c.GetInfo(s.t.Context(), connect.NewRequest(
-				&sluicerpc.GetInfoRequest{}))
+			mac, err := os.ReadFile(filepath.Join(s.dir,
+				"regtest", "operator.macaroon"))
+			if err != nil {
+				return err
+			}
+			cl, err := rpcclient.New(s.rpcListen, raw, mac)
+			if err != nil {
+				return err
+			}
+			_, err = cl.Sluice.GetInfo(s.t.Context(),
+				connect.NewRequest(&sluicerpc.GetInfoRequest{}))
 			return err
 		})
 }
@@ -849,15 +881,15 @@ func peakRSS(b *testing.B, pid int) int64 {
 
 // writeScaleTable prints both runs and the larger's per-unit figures over
 // the smaller's.
-func writeScaleTable(w io.Writer, lat []time.Duration,
+func writeScaleTable(w io.Writer, lat []time.Duration, src string,
 	rs []scaleResult) error {
 
 	_, err := fmt.Fprintf(w, "scale on a simulated hub: sluiced on "+
 		"SQLite, its lnd a fake whose keysends take %d latencies "+
-		"measured on the devnet (p50 %.0f ms, p99 %.0f ms); each job "+
+		"(%s; p50 %.0f ms, p99 %.0f ms); each job "+
 		"sends its last %d seconds every %v for %d cycles (1 sat a "+
 		"second), pre-signed, at most %d batches in flight over %d "+
-		"connections; payouts every %v:\n", len(lat),
+		"connections; payouts every %v:\n", len(lat), src,
 		ms(Percentile(lat, 50)), ms(Percentile(lat, 99)),
 		scaleBatchRecords, scaleCycle, scaleCycles, scaleSenders,
 		scaleConns, scalePayoutInterval)
@@ -886,7 +918,7 @@ func writeScaleTable(w io.Writer, lat []time.Duration,
 			"acknowledged; minute's start, then every %v): %v\n",
 			r.jobs, scaleCycle, r.backlog)
 	}
-	if len(rs) == 2 {
+	if len(rs) >= 2 {
 		small, large := rs[0], rs[1]
 		ratio := func(l, s float64) string {
 			if s == 0 {
