@@ -688,7 +688,7 @@ func createScaleJobs(ctx context.Context, b *testing.B, api *scaleAPI,
 			return fmt.Errorf("job %s has no funding invoice",
 				job.JobId)
 		}
-		if err := hub.pay(job.Invoices[0].PaymentRequest); err != nil {
+		if err := hub.pay(ctx, job.Invoices[0].PaymentRequest); err != nil {
 			return err
 		}
 		all[i] = &scaleJob{id: job.JobId, provider: p}

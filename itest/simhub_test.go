@@ -60,12 +60,15 @@ type simHub struct {
 	// latencies are the keysend samples a payment waits one of.
 	latencies []time.Duration
 
+	// payMu keeps settles in settle index order to the subscribers.
+	payMu sync.Mutex
+
 	mu          sync.Mutex
 	nodes       map[route.Vertex]simNode
 	invoices    map[lntypes.Hash]*lnrpc.Invoice
 	addIndex    uint64
 	settleIndex uint64
-	subs        map[chan *lnrpc.Invoice]struct{}
+	subs        map[chan *lnrpc.Invoice]<-chan struct{}
 	payments    map[lntypes.Hash]*lnrpc.Payment
 	settled     map[route.Vertex][]settled
 	sent        int
@@ -93,7 +96,7 @@ func startSimHub(b testing.TB, latencies []time.Duration) *simHub {
 		latencies: latencies,
 		nodes:     map[route.Vertex]simNode{},
 		invoices:  map[lntypes.Hash]*lnrpc.Invoice{},
-		subs:      map[chan *lnrpc.Invoice]struct{}{},
+		subs:      map[chan *lnrpc.Invoice]<-chan struct{}{},
 		payments:  map[lntypes.Hash]*lnrpc.Payment{},
 		settled:   map[route.Vertex][]settled{},
 	}
@@ -281,7 +284,7 @@ func (h *simHub) SubscribeInvoices(req *lnrpc.InvoiceSubscription,
 			}
 		}
 	}
-	h.subs[ch] = struct{}{}
+	h.subs[ch] = stream.Context().Done()
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
@@ -331,19 +334,24 @@ func (h *simHub) CancelInvoice(_ context.Context,
 }
 
 // pay settles the hub's invoice of the payment request, as a buyer's
-// payment would, and tells the subscribers.
-func (h *simHub) pay(payReq string) error {
+// payment would, and tells the subscribers in settle order. It waits while
+// a subscriber is behind, as a payer waits for lnd.
+func (h *simHub) pay(ctx context.Context, payReq string) error {
 	inv, err := zpay32.Decode(payReq, &chaincfg.RegressionNetParams)
 	if err != nil {
 		return err
 	}
+	h.payMu.Lock()
+	defer h.payMu.Unlock()
+
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	stored, ok := h.invoices[*inv.PaymentHash]
 	switch {
 	case !ok:
+		h.mu.Unlock()
 		return fmt.Errorf("pay %x: no such invoice", inv.PaymentHash[:])
 	case stored.State != lnrpc.Invoice_OPEN:
+		h.mu.Unlock()
 		return fmt.Errorf("pay %x: invoice is %v", inv.PaymentHash[:],
 			stored.State)
 	}
@@ -354,14 +362,20 @@ func (h *simHub) pay(payReq string) error {
 	stored.SettleDate = time.Now().Unix()
 	stored.AmtPaidMsat = stored.ValueMsat
 	stored.AmtPaidSat = stored.ValueMsat / 1000
-	for ch := range h.subs {
-		// A subscriber that falls 1024 settles behind is cut off
-		// (its stream ends), as lnd does with a slow client.
+	update := copyInvoice(stored)
+	subs := make(map[chan *lnrpc.Invoice]<-chan struct{}, len(h.subs))
+	for ch, gone := range h.subs {
+		subs[ch] = gone
+	}
+	h.mu.Unlock()
+
+	for ch, gone := range subs {
 		select {
-		case ch <- copyInvoice(stored):
-		default:
-			return fmt.Errorf("pay %x: invoice subscriber too slow",
-				inv.PaymentHash[:])
+		case ch <- update:
+		case <-gone:
+		case <-ctx.Done():
+			return fmt.Errorf("pay %x: %w", inv.PaymentHash[:],
+				ctx.Err())
 		}
 	}
 	return nil
