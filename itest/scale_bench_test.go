@@ -915,8 +915,21 @@ func writeScaleTable(w io.Writer, lat []time.Duration, src string,
 	}
 	for _, r := range rs {
 		fmt.Fprintf(w, "backlog at %d jobs (records due minus "+
-			"acknowledged; minute's start, then every %v): %v\n",
-			r.jobs, scaleCycle, r.backlog)
+			"acknowledged; when the first batch is due, then every "+
+			"%v): %v", r.jobs, scaleCycle, r.backlog)
+		if n := len(r.backlog); n > 2 {
+			// From the end of the first cycle, when every job
+			// has sent once, to the end of the minute.
+			verdict := "did not grow"
+			if r.backlog[n-1] > r.backlog[1]+scaleBatchRecords*
+				int64(scaleSenders) {
+
+				verdict = "GREW"
+			}
+			fmt.Fprintf(w, "; from %d to %d: %s", r.backlog[1],
+				r.backlog[n-1], verdict)
+		}
+		fmt.Fprintln(w)
 	}
 	if len(rs) >= 2 {
 		small, large := rs[0], rs[1]
