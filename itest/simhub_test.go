@@ -357,7 +357,6 @@ func (h *simHub) pay(ctx context.Context, payReq string) error {
 	}
 	h.settleIndex++
 	stored.State = lnrpc.Invoice_SETTLED
-	stored.Settled = true
 	stored.SettleIndex = h.settleIndex
 	stored.SettleDate = time.Now().Unix()
 	stored.AmtPaidMsat = stored.ValueMsat
@@ -419,7 +418,6 @@ func (h *simHub) SendPaymentV2(req *routerrpc.SendPaymentRequest,
 	pay := &lnrpc.Payment{
 		PaymentHash:    hash.String(),
 		ValueMsat:      req.AmtMsat,
-		Value:          req.AmtMsat / 1000,
 		CreationTimeNs: time.Now().UnixNano(),
 		Status:         lnrpc.Payment_IN_FLIGHT,
 	}
