@@ -38,12 +38,15 @@ itest: build chromium
 # 1, 4 and 8 providers, fed by agents submitting signed usage over the API,
 # beside raw keysend to the same providers in the same run, with sluiced's
 # CPU, store statements and scheduler reads per payout (BenchmarkPayouts;
-# SLUICE_BENCH_PROVIDERS=N for fewer providers), and the serving agent's own
-# CPU and memory at 0, 1, 2 and 4 jobs (BenchmarkServeAgent).
+# SLUICE_BENCH_PROVIDERS=N for fewer providers), the serving agent's own
+# CPU and memory at 0, 1, 2 and 4 jobs (BenchmarkServeAgent), and sluiced on
+# a simulated hub with 100 providers / 1,000 jobs and 1,000 / 10,000, its
+# keysends taking latencies measured on the devnet first (BenchmarkScale,
+# about 10 minutes; docs/operations.md "Scale").
 bench: build postgres
 	$(GO) test -run '^$$' -bench BenchmarkIngest -benchtime 1x -timeout 30m ./metering/
 	$(GO) test -run '^$$' -bench BenchmarkSubmitUsage -benchtime 1x -timeout 30m ./rpc/
-	$(GO) test -run '^$$' -bench . -benchtime 1x -tags itest -timeout 30m ./itest/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -tags itest -timeout 60m ./itest/...
 
 # Every native fuzz test, each for FUZZTIME. go test fuzzes one target of one
 # package at a time.

@@ -63,6 +63,18 @@ type Options struct {
 	// TapdNetwork, when set, makes the fake a tapd too: taprpc's GetInfo
 	// answers it as tapd's network.
 	TapdNetwork string
+
+	// NodeKey is the node's identity key; a fresh one when nil. A
+	// caller that signs as the node (invoices) passes its own.
+	NodeKey *btcec.PrivateKey
+
+	// Lightning, when set, answers every Lightning call but GetInfo,
+	// which stays the fake's own; unimplemented otherwise.
+	Lightning lnrpc.LightningServer
+
+	// Register, when set, registers more services (routerrpc,
+	// invoicesrpc, ...) on the fake's gRPC server before it serves.
+	Register func(*grpc.Server)
 }
 
 // DefaultVersion is lnd v0.21.0-beta as built by devnet.
@@ -148,9 +160,12 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 	}
 
-	key, err := btcec.NewPrivateKey()
-	if err != nil {
-		t.Fatalf("lndtest: node key: %v", err)
+	key := opts.NodeKey
+	if key == nil {
+		key, err = btcec.NewPrivateKey()
+		if err != nil {
+			t.Fatalf("lndtest: node key: %v", err)
+		}
 	}
 	copy(s.Pubkey[:], key.PubKey().SerializeCompressed())
 
@@ -164,10 +179,19 @@ func Start(t testing.TB, opts Options) *Server {
 		&cert,
 	)))
 	lnrpc.RegisterStateServer(s.grpc, &stateServer{s: s})
-	lnrpc.RegisterLightningServer(s.grpc, &lightningServer{s: s})
+	var rest lnrpc.LightningServer = lnrpc.UnimplementedLightningServer{}
+	if opts.Lightning != nil {
+		rest = opts.Lightning
+	}
+	lnrpc.RegisterLightningServer(s.grpc, &lightningServer{
+		LightningServer: rest, s: s,
+	})
 	verrpc.RegisterVersionerServer(s.grpc, &versionServer{s: s})
 	if opts.TapdNetwork != "" {
 		taprpc.RegisterTaprootAssetsServer(s.grpc, &tapdServer{s: s})
+	}
+	if opts.Register != nil {
+		opts.Register(s.grpc)
 	}
 
 	go func() { _ = s.grpc.Serve(ln) }()
@@ -239,8 +263,10 @@ func (st *stateServer) GetState(context.Context,
 	return &lnrpc.GetStateResponse{State: st.s.opts.WalletState}, nil
 }
 
+// lightningServer answers GetInfo itself and passes every other call to
+// Options.Lightning.
 type lightningServer struct {
-	lnrpc.UnimplementedLightningServer
+	lnrpc.LightningServer
 	s *Server
 }
 
