@@ -1,3 +1,4 @@
+-- sluice: additive
 -- The leader election (package leader; store/leader.go; docs/operations.md,
 -- "Several instances"): one row, the lease. holder is the id of the
 -- sluiced holding it (unique per process start), address the API address
