@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -41,7 +40,7 @@ const defaultPostgresAdmin = "postgres://postgres@127.0.0.1:5432/" +
 
 // newPostgresDB creates a fresh PostgreSQL database for the test on
 // 127.0.0.1:5432, drops it when the test ends, and returns its DSN.
-func newPostgresDB(t *testing.T) string {
+func newPostgresDB(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(storetest.EnvPostgres)
 	if base == "" {
@@ -83,18 +82,6 @@ func newPostgresDB(t *testing.T) string {
 	return u.String()
 }
 
-// freePort returns a 127.0.0.1 address no one listens on now.
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // newSluicedPG returns a sluiced on the network's hub with a data
 // directory and API port of its own, on the PostgreSQL database dsn, with
 // the leader lease leaderTTL and extra conf lines.
@@ -105,7 +92,7 @@ func (n *network) newSluicedPG(name, dsn string, extra ...string) *sluiced {
 	p.Sluiced = devnet.SluicedConfig{
 		Dir:        dir,
 		ConfigPath: filepath.Join(dir, "sluice.conf"),
-		RPCListen:  freePort(n.t),
+		RPCListen:  freeAddr(n.t),
 	}
 	path, err := p.WriteSluicedConf()
 	if err != nil {

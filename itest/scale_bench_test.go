@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -537,20 +536,6 @@ func (s *sluiced) startSim() {
 				connect.NewRequest(&sluicerpc.GetInfoRequest{}))
 			return err
 		})
-}
-
-// freeAddr is a 127.0.0.1 address nothing listens on at the moment.
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		b.Fatal(err)
-	}
-	return addr
 }
 
 // parallel runs fn(i) for i in [0, n) on scaleSetupWorkers goroutines

@@ -4,12 +4,8 @@ package itest
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,58 +19,6 @@ import (
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/store"
 )
-
-// upgradePostgres is the PostgreSQL server TestRollingUpgrade makes its
-// database on.
-const upgradePostgres = "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable"
-
-// freshPostgres creates a database of its own for the test on the local
-// PostgreSQL server, dropped when the test ends, and returns its DSN.
-func freshPostgres(t testing.TB) string {
-	t.Helper()
-	ctx, cancel := rpcContext(t)
-	defer cancel()
-
-	admin, err := sql.Open("pgx/v5", fmt.Sprintf(upgradePostgres,
-		"postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var suffix [6]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
-		t.Fatal(err)
-	}
-	name := "sluice_itest_" + hex.EncodeToString(suffix[:])
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close()
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(),
-			30*time.Second)
-		defer cancel()
-		_, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+
-			name+" WITH (FORCE)")
-		if err != nil {
-			t.Logf("drop database %s: %v", name, err)
-		}
-		admin.Close()
-	})
-
-	return fmt.Sprintf(upgradePostgres, name)
-}
-
-// freePort returns a loopback address with a port nothing listens on.
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-
-	return l.Addr().String()
-}
 
 // postgresConf has s run on the PostgreSQL database dsn as instance id.
 func (s *sluiced) postgresConf(dsn, id string) {
@@ -92,7 +36,7 @@ func (n *network) secondSluiced(first *sluiced) *sluiced {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		n.t.Fatal(err)
 	}
-	listen := freePort(n.t)
+	listen := freeAddr(n.t)
 	conf, err := n.profile.SluicedConf()
 	if err != nil {
 		n.t.Fatal(err)
@@ -189,24 +133,24 @@ func (a *agentRun) wait(t testing.TB, what string) {
 // that migration's column), every payout was paid once (the hub's payments
 // equal the payouts table and the provider's node got each once) and the
 // ledger reconciles with lnd.
-//
-// Until leader election lands, instance 2 runs with a payout interval of a
-// day, so that only instance 1 schedules payouts: API and ingest only.
+// Both instances campaign for the leader lease: the one that leads pays,
+// and each replacement hands the lead to the other.
 func TestRollingUpgrade(t *testing.T) {
-	dsn := freshPostgres(t)
+	dsn := newPostgresDB(t)
 	net := newNetwork(t)
 
 	s1 := net.newSluiced()
 	s1.postgresConf(dsn, "one")
+	s1.addConf("leader", "leader.ttl="+leaderTTL.String())
 	s1.addConf("metering", fmt.Sprintf("metering.platformfee=%d",
 		meteringFee))
 	s1.start()
 
 	s2 := net.secondSluiced(s1)
 	s2.postgresConf(dsn, "two")
+	s2.addConf("leader", "leader.ttl="+leaderTTL.String())
 	s2.addConf("metering", fmt.Sprintf("metering.platformfee=%d",
 		meteringFee))
-	s2.addConf("payout", "payout.interval=24h")
 	s2.start()
 
 	// Dear enough that instance 1 pays out several times (the minimum
