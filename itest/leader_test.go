@@ -117,22 +117,8 @@ func (n *network) newSluicedPG(name, dsn string, extra ...string) *sluiced {
 
 // openBookPG is openBook on the PostgreSQL database the instances share.
 func openBookPG(t *testing.T, s *sluiced, dsn string) *payoutBook {
-	t.Helper()
-	ctx, cancel := rpcContext(t)
-	defer cancel()
-	db, err := store.Open(ctx, store.Config{Backend: store.Postgres,
+	return openBookWith(t, s, store.Config{Backend: store.Postgres,
 		PostgresDSN: dsn})
-	if err != nil {
-		t.Fatalf("open the shared store: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return &payoutBook{
-		t:      t,
-		s:      s,
-		db:     db,
-		ledger: ledger.New(store.NewLedgerStore(db), nil),
-		earned: map[string]ledger.MilliSatoshi{},
-	}
 }
 
 // leaderOf waits until exactly one of the running instances says it
