@@ -233,7 +233,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 
 	mkt := newMarket(cfg.Market, db, d.clock)
 	jobs, err := newSettlement(cfg, services, db, providers, mkt, d.clock,
-		dm.refunds())
+		dm.refunds(), nil)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("settlement: %w", err)
@@ -242,7 +242,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if multi {
 		jobsL, err = newSettlement(cfg, services, fenced, providers,
 			newMarket(cfg.Market, fenced, d.clock), d.clock,
-			dm.refunds())
+			dm.refunds(), el.holds)
 		if err != nil {
 			d.stopSubsystems()
 			return fmt.Errorf("settlement: %w", err)
@@ -252,7 +252,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.jobs, d.jobsL = jobs, jobsL
 	d.mu.Unlock()
 
-	payouts, err := newPayouts(cfg, services, db, d.clock, dm.payouts())
+	payouts, err := newPayouts(cfg, services, db, d.clock, dm.payouts(),
+		nil)
 	if err != nil {
 		d.stopSubsystems()
 		return fmt.Errorf("payouts: %w", err)
@@ -260,7 +261,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	payoutsL := payouts
 	if multi {
 		payoutsL, err = newPayouts(cfg, services, fenced, d.clock,
-			dm.payouts())
+			dm.payouts(), el.holds)
 		if err != nil {
 			d.stopSubsystems()
 			return fmt.Errorf("payouts: %w", err)
@@ -702,10 +703,12 @@ func orNone(s string) string {
 
 // newSettlement builds the settlement manager on the hub's lnd, the store,
 // the providers channels links and the daemon's clock; refunds, when not
-// nil, is told of each refund's outcome (metrics).
+// nil, is told of each refund's outcome (metrics); guard, when not nil, is
+// asked before each refund leaves (the leader's lease).
 func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 	db *store.DB, providers *channels.Manager, mkt *market.Market,
-	clk clock.Clock, refunds settlement.RefundObserver) (
+	clk clock.Clock, refunds settlement.RefundObserver,
+	guard func() error) (
 	*settlement.Manager, error) {
 
 	marketCfg := cfg.Market
@@ -741,8 +744,9 @@ func newSettlement(cfg *Config, services *lndclient.GrpcLndServices,
 		StartTimeout: marketCfg.StartTimeout,
 		LostAfter: max(marketCfg.LostAfter,
 			marketCfg.HeartbeatTimeout),
-		Clock:   clk,
-		Refunds: refunds,
+		Clock:     clk,
+		Refunds:   refunds,
+		SendGuard: guard,
 	})
 }
 

@@ -136,6 +136,19 @@ func (e *election) token() int64 {
 	return el.Token()
 }
 
+// holds is the guard of the leader-only work's sends: nil while this
+// instance leads within its lease's deadline (leader.Elector.Holds).
+func (e *election) holds() error {
+	e.mu.Lock()
+	el := e.elector
+	e.mu.Unlock()
+	if el == nil {
+		return fmt.Errorf("%w: not elected", leader.ErrNotLeader)
+	}
+
+	return el.Holds()
+}
+
 // status is the election as GetInfo reports it.
 func (e *election) status() (role string, token int64, addr string) {
 	if !e.multi() {

@@ -84,10 +84,11 @@ func (c *Config) validatePayout() error {
 
 // newPayouts builds the payout scheduler on the hub's router and graph, the
 // store and the daemon's clock; obs, when not nil, is told of each payout
-// (metrics).
+// (metrics); guard, when not nil, is asked before each keysend leaves (the
+// leader's lease).
 func newPayouts(cfg *Config, services *lndclient.GrpcLndServices,
-	db *store.DB, clk clock.Clock, obs payout.Observer) (*payout.Scheduler,
-	error) {
+	db *store.DB, clk clock.Clock, obs payout.Observer,
+	guard func() error) (*payout.Scheduler, error) {
 
 	exec, err := payout.NewExecutor(payout.ExecutorConfig{
 		DB:             db,
@@ -98,6 +99,7 @@ func newPayouts(cfg *Config, services *lndclient.GrpcLndServices,
 		BlockedRetry:   cfg.Payout.BlockedRetry,
 		Clock:          clk,
 		Observer:       obs,
+		Guard:          guard,
 	})
 	if err != nil {
 		return nil, err

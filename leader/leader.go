@@ -142,6 +142,10 @@ type Elector struct {
 
 	mu     sync.Mutex
 	status Status
+
+	// deadline is when this leader's lease ends on its own clock, if
+	// it is not renewed; zero while it does not lead.
+	deadline time.Time
 }
 
 // New checks cfg and returns an Elector ready to Run.
@@ -173,6 +177,30 @@ func (e *Elector) Status() Status {
 // is what the store's fenced view checks.
 func (e *Elector) Token() int64 {
 	return e.Status().Token
+}
+
+// Holds returns nil while this instance leads and its lease's deadline,
+// on its own clock, has not passed; else an error wrapping ErrNotLeader.
+// It is the check right before a call leaves the process with value: a
+// leader paused past its deadline (SIGSTOP, a long GC, a frozen VM) finds
+// it passed when it wakes, before its renewal loop has run, and sends
+// nothing.
+func (e *Elector) Holds() error {
+	e.mu.Lock()
+	st, deadline := e.status, e.deadline
+	e.mu.Unlock()
+
+	switch {
+	case st.Role != Leading:
+		return fmt.Errorf("%w: this instance is %s", ErrNotLeader,
+			st.Role)
+
+	case !e.cfg.Clock.Now().Before(deadline):
+		return fmt.Errorf("%w: the lease of token %d ended at %v, not "+
+			"renewed", ErrNotLeader, st.Token, deadline)
+	}
+
+	return nil
 }
 
 // setStatus records the election's state.
@@ -216,6 +244,9 @@ func (e *Elector) Run(ctx context.Context) error {
 			// The lease ends TTL after the database's now, which
 			// is after start: start+TTL is within it.
 			deadline = start.Add(e.cfg.TTL)
+			e.mu.Lock()
+			e.deadline = deadline
+			e.mu.Unlock()
 			last = l
 			if token == 0 {
 				token = l.Token

@@ -268,3 +268,26 @@ func TestFencedError(t *testing.T) {
 	require.Equal(t, "not the leader; the leader is unknown",
 		err.Error())
 }
+
+// TestElectorHolds: Holds refuses a follower, admits the leader within
+// its deadline, and refuses it once its clock has passed the deadline even
+// though its renewal loop has not run yet (a paused process waking up).
+func TestElectorHolds(t *testing.T) {
+	h := newHarness(t)
+	require.ErrorIs(t, h.e.Holds(), ErrNotLeader)
+
+	c := h.call()
+	c.reply <- campaignReply{lease: Lease{Holder: "me", Token: 1}}
+	<-h.elected
+	h.wait()
+	require.NoError(t, h.e.Holds())
+
+	h.advance(ttl - time.Millisecond)
+	require.NoError(t, h.e.Holds())
+
+	// Woken past the deadline: refused before any renewal.
+	h.advance(time.Millisecond)
+	err := h.e.Holds()
+	require.ErrorIs(t, err, ErrNotLeader)
+	require.Contains(t, err.Error(), "token 1")
+}

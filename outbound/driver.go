@@ -116,6 +116,12 @@ type Driver struct {
 
 	// Retry is the wait rule for an unknown outcome.
 	Retry Retry
+
+	// Guard, when set, is asked right before each send: an error stops
+	// Drive with it before the call leaves, and the intent stays
+	// pending. The daemon's guard is the leader's lease: a leader that
+	// has lost it (one paused past its deadline, say) sends nothing.
+	Guard func() error
 }
 
 // Hit fires the failpoint named, unless the name is empty.
@@ -168,6 +174,12 @@ func Drive[D any](ctx context.Context, d Driver, what string, call Call[D],
 		if track {
 			out, err = call.Track(ctx)
 		} else {
+			if d.Guard != nil {
+				if err := d.Guard(); err != nil {
+					return Outcome[D]{}, fmt.Errorf("%s: not "+
+						"sent: %w", what, err)
+				}
+			}
 			out, err = call.Send(ctx, func() { d.Hit(fp.AfterSend) })
 		}
 

@@ -212,3 +212,39 @@ func TestDriveWaitsOnItsClock(t *testing.T) {
 		t.Fatalf("calls %q, want \"send track\"", got)
 	}
 }
+
+// TestDriveGuard: a guard that refuses stops Drive before the send, with
+// its error, and leaves the call unmade; a resumed intent is still
+// tracked first, and sent only once the guard admits it.
+func TestDriveGuard(t *testing.T) {
+	refused := errors.New("lease lost")
+	var hits []string
+	d := fastDriver(&hits)
+	d.Guard = func() error { return refused }
+
+	f := &fakeCall{t: t}
+	_, err := Drive[int](context.Background(), d, "guarded", f, fp, false)
+	if !errors.Is(err, refused) {
+		t.Fatalf("fresh intent: got %v, want the guard's error", err)
+	}
+	if len(f.calls) != 0 {
+		t.Fatalf("fresh intent: calls %v, want none", f.calls)
+	}
+
+	f = &fakeCall{t: t, tracks: []answer{{err: ErrNotSeen}}}
+	_, err = Drive[int](context.Background(), d, "guarded", f, fp, true)
+	if !errors.Is(err, refused) {
+		t.Fatalf("resumed intent: got %v, want the guard's error", err)
+	}
+	if strings.Join(f.calls, ",") != "track" {
+		t.Fatalf("resumed intent: calls %v, want track only", f.calls)
+	}
+
+	d.Guard = func() error { return nil }
+	f = &fakeCall{t: t, sends: []answer{{status: StatusSucceeded,
+		accepted: true}}}
+	out, err := Drive[int](context.Background(), d, "guarded", f, fp, false)
+	if err != nil || out.Status != StatusSucceeded {
+		t.Fatalf("admitted: got %v, %v", out.Status, err)
+	}
+}

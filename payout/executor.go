@@ -84,6 +84,10 @@ type ExecutorConfig struct {
 	// Observer, when set, is told of each payout written, resumed and
 	// resolved (metrics).
 	Observer Observer
+
+	// Guard, when set, is asked right before each keysend leaves
+	// (outbound.Driver.Guard): the leader's lease on PostgreSQL.
+	Guard func() error
 }
 
 // Executor makes payouts: it writes each durably before lnd sees it, sends
@@ -381,7 +385,7 @@ var failpoints = outbound.Failpoints{
 // retry rule.
 func (e *Executor) driver() outbound.Driver {
 	return outbound.Driver{Hook: e.hit, Clock: e.cfg.Clock,
-		Retry: e.retry}
+		Retry: e.retry, Guard: e.cfg.Guard}
 }
 
 // execute gets p's outcome from lnd through the one outbound lifecycle and

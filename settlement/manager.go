@@ -127,6 +127,10 @@ type Config struct {
 
 	// Refunds, when set, is told of each refund's outcome (metrics).
 	Refunds RefundObserver
+
+	// SendGuard, when set, is asked right before each refund payment
+	// leaves (outbound.Driver.Guard): the leader's lease on PostgreSQL.
+	SendGuard func() error
 }
 
 // Manager runs jobs: it creates them with their funding invoices, credits

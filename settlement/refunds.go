@@ -606,7 +606,7 @@ func (m *Manager) payRefund(ctx context.Context, r StoredRefund,
 	}
 	call := outbound.Payment{Payer: m.cfg.Payments, Payment: pay,
 		Hash: hash}
-	driver := outbound.Driver{Hook: m.hit}
+	driver := outbound.Driver{Hook: m.hit, Guard: m.cfg.SendGuard}
 	out, err := outbound.Drive(ctx, driver, "refund "+r.PaymentHash, call,
 		refundFailpoints, resume)
 	if err != nil {
