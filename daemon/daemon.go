@@ -230,6 +230,13 @@ func (d *Daemon) Start(ctx context.Context) error {
 	el := newElection(db, nil)
 	fenced := db.Fenced(el.token, el.deposed)
 	multi := el.multi()
+	// guard is asked before each call that moves value leaves the
+	// leader-only work (outbound.Driver.Guard): on PostgreSQL the
+	// leader's lease; one SQLite instance always leads.
+	var guard func() error
+	if multi {
+		guard = el.holds
+	}
 
 	mkt := newMarket(cfg.Market, db, d.clock)
 	jobs, err := newSettlement(cfg, services, db, providers, mkt, d.clock,
@@ -242,7 +249,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if multi {
 		jobsL, err = newSettlement(cfg, services, fenced, providers,
 			newMarket(cfg.Market, fenced, d.clock), d.clock,
-			dm.refunds(), el.holds)
+			dm.refunds(), guard)
 		if err != nil {
 			d.stopSubsystems()
 			return fmt.Errorf("settlement: %w", err)
@@ -261,7 +268,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	payoutsL := payouts
 	if multi {
 		payoutsL, err = newPayouts(cfg, services, fenced, d.clock,
-			dm.payouts(), el.holds)
+			dm.payouts(), guard)
 		if err != nil {
 			d.stopSubsystems()
 			return fmt.Errorf("payouts: %w", err)
@@ -318,7 +325,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// The share asset needs tapd; without it sluiced runs on and says
 	// so. Its loops are leader-only work, and so are its writes.
 	sharesL := newShares(ctx, cfg, fenced,
-		hex.EncodeToString(services.NodePubkey[:]), d.clock)
+		hex.EncodeToString(services.NodePubkey[:]), d.clock, guard)
 	d.mu.Lock()
 	d.shares = sharesL
 	d.mu.Unlock()

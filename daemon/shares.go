@@ -125,7 +125,7 @@ type sharesLoop struct {
 // work). When tapd is unreachable or on another network it logs why and
 // returns nil: sluiced runs without shares.
 func newShares(ctx context.Context, cfg *Config, db *store.DB,
-	hub string, clk clock.Clock) *sharesLoop {
+	hub string, clk clock.Clock, guard func() error) *sharesLoop {
 
 	conn, err := ConnectTapd(ctx, cfg.Tapd, cfg.Network)
 	if err != nil {
@@ -143,6 +143,7 @@ func newShares(ctx context.Context, cfg *Config, db *store.DB,
 		Vault:   shares.Vault{Hub: hub, Network: cfg.Network},
 		FeeRate: sharesFeeRate,
 		Clock:   clk,
+		Guard:   guard,
 	})
 	sender := hubnode.NewTapdSender(conn)
 	w := shares.NewWithdrawer(shares.WithdrawConfig{
@@ -154,6 +155,7 @@ func newShares(ctx context.Context, cfg *Config, db *store.DB,
 		FeeRate:       sharesFeeRate,
 		RoundInterval: cfg.Tapd.WithdrawInterval,
 		Clock:         clk,
+		Guard:         guard,
 	})
 	dep := shares.NewDepositor(shares.DepositConfig{
 		Store:    db,

@@ -57,6 +57,10 @@ type Config struct {
 
 	// Retry is the wait rule while a mint's outcome is unknown.
 	Retry outbound.Retry
+
+	// Guard, when set, is asked right before each call to tapd leaves
+	// (outbound.Driver.Guard): the leader's lease on PostgreSQL.
+	Guard func() error
 }
 
 // Manager mints the share asset.
@@ -192,7 +196,7 @@ func (m *Manager) drive(ctx context.Context, g Mint, resume bool) (Mint,
 		clock:   m.cfg.Clock,
 	}
 	d := outbound.Driver{Hook: m.cfg.Hook, Clock: m.cfg.Clock,
-		Retry: m.cfg.Retry}
+		Retry: m.cfg.Retry, Guard: m.cfg.Guard}
 	out, err := outbound.Drive(ctx, d, "share genesis "+g.Name, call,
 		genesisFailpoints, resume)
 	if err != nil {

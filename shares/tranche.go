@@ -241,7 +241,7 @@ func (m *Manager) driveOp(ctx context.Context, g Mint, op EpochOp,
 	resume bool) (EpochOp, error) {
 
 	d := outbound.Driver{Hook: m.cfg.Hook, Clock: m.cfg.Clock,
-		Retry: m.cfg.Retry}
+		Retry: m.cfg.Retry, Guard: m.cfg.Guard}
 	what := fmt.Sprintf("share %s %s", op.Kind, op.Name)
 
 	var (

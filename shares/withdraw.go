@@ -75,10 +75,11 @@ type WithdrawConfig struct {
 	// DefaultPollInterval when zero.
 	PollInterval time.Duration
 
-	// Clock, Hook and Retry are as in Config.
+	// Clock, Hook, Retry and Guard are as in Config.
 	Clock clock.Clock
 	Hook  func(name string)
 	Retry outbound.Retry
+	Guard func() error
 }
 
 // Withdrawer takes providers' shares out of the hub's custody to their
@@ -483,7 +484,7 @@ func (w *Withdrawer) drive(ctx context.Context, r Round, resume bool) (
 		clock:   w.cfg.Clock,
 	}
 	d := outbound.Driver{Hook: w.cfg.Hook, Clock: w.cfg.Clock,
-		Retry: w.cfg.Retry}
+		Retry: w.cfg.Retry, Guard: w.cfg.Guard}
 	what := fmt.Sprintf("share withdrawal round %d", r.ID)
 	out, err := outbound.Drive(ctx, d, what, call, withdrawFailpoints,
 		resume)
