@@ -186,6 +186,8 @@ type Config struct {
 	MaxLogFiles    int    `long:"maxlogfiles" description:"how many rotated log files to keep (0 keeps all)"`
 	MaxLogFileSize int    `long:"maxlogfilesize" description:"log file size in MB at which it rotates"`
 
+	CPUProfile string `long:"cpuprofile" description:"write a Go CPU profile of the whole run to this file, finished at shutdown (for go tool pprof); off when empty"`
+
 	Lnd  *LndConfig  `group:"lnd" namespace:"lnd"`
 	Tapd *TapdConfig `group:"tapd" namespace:"tapd"`
 	DB   *DBConfig   `group:"db" namespace:"db"`

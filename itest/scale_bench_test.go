@@ -49,6 +49,10 @@ const (
 	// the first two.
 	envScaleRuns = "SLUICE_BENCH_SCALE_RUNS"
 
+	// envScaleProfile names a directory: each run's measured sluiced
+	// then writes its CPU profile there, as scale-<jobs>.prof.
+	envScaleProfile = "SLUICE_BENCH_SCALE_CPUPROFILE"
+
 	// scaleSamples is how many keysends hub -> provider the benchmark
 	// measures on the devnet.
 	scaleSamples = 100
@@ -397,6 +401,10 @@ func runScale(b *testing.B, lat []time.Duration, providers,
 	base := time.Now().Unix()
 	presign(b, all, base)
 
+	if dir := os.Getenv(envScaleProfile); dir != "" {
+		s.appendConf(fmt.Sprintf("cpuprofile=%s",
+			filepath.Join(dir, fmt.Sprintf("scale-%d.prof", jobs))))
+	}
 	s.startSim()
 	pid := s.cmd.Process.Pid
 	cpuStart, err := ProcessCPU(pid)
@@ -506,6 +514,21 @@ func newSimSluiced(b *testing.B, hub *simHub) *sluiced {
 		}
 	})
 	return s
+}
+
+// appendConf adds a line to the Application Options of s's sluice.conf,
+// read at its next start.
+func (s *sluiced) appendConf(line string) {
+	s.t.Helper()
+	raw, err := os.ReadFile(s.confPath)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	conf := strings.Replace(string(raw), "[Application Options]\n",
+		"[Application Options]\n"+line+"\n", 1)
+	if err := os.WriteFile(s.confPath, []byte(conf), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // startSim starts sluiced and waits until its API answers GetInfo.
