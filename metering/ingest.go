@@ -189,6 +189,11 @@ func (in *Ingestor) Stop() {
 	<-in.stopped
 }
 
+// Queued returns how many batches wait for a commit.
+func (in *Ingestor) Queued() int {
+	return len(in.queue)
+}
+
 // Submit verifies the batch's signature and queues it for the next group
 // commit, blocking while the queue is full, then waits until its records
 // are durable. callerID is the provider the caller's macaroon is bound to.

@@ -343,27 +343,28 @@ func TestIngestSameJobInOneCommit(t *testing.T) {
 	batches := []*metering.Batch{first, signed(t, "job-1", 3, 4), first}
 
 	// A first commit holds the store while the others queue.
-	store.SetDelay(100 * time.Millisecond)
+	held, release := store.Hold()
+	defer release()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		_, _ = in.Submit(ctx, "prov-1", holder)
 	}()
-	time.Sleep(60 * time.Millisecond)
+	waitHeld(t, held)
 
 	results := make([]metering.Result, 3)
 	errs := make([]error, 3)
 	for i, b := range batches {
-
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			results[i], errs[i] = in.Submit(ctx, "prov-1", b)
 		}()
 		// Queue them in this order.
-		time.Sleep(5 * time.Millisecond)
+		waitQueued(t, in, i+1)
 	}
+	release()
 	wg.Wait()
 
 	for i, err := range errs {
@@ -389,19 +390,24 @@ func TestIngestStopAndBackPressure(t *testing.T) {
 	in, store := newIngestor(t, metering.IngestConfig{QueueLen: 1,
 		Linger: -1}, testJob(t, "job-1", 1_000_000),
 		testJob(t, "job-2", 1_000_000), testJob(t, "job-3", 1_000_000))
-	store.SetDelay(300 * time.Millisecond)
+	held, release := store.Hold()
+	defer release()
 
 	// One batch commits slowly, one waits in the queue; a third cannot
 	// queue and its caller gives up.
 	var wg sync.WaitGroup
-	for _, id := range []string{"job-1", "job-2"} {
+	for i, id := range []string{"job-1", "job-2"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, _ = in.Submit(context.Background(), "prov-1",
 				signed(t, id, 1, 1))
 		}()
-		time.Sleep(20 * time.Millisecond)
+		if i == 0 {
+			waitHeld(t, held)
+		} else {
+			waitQueued(t, in, 1)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(),
 		50*time.Millisecond)
@@ -410,6 +416,7 @@ func TestIngestStopAndBackPressure(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("full queue: err = %v", err)
 	}
+	release()
 	wg.Wait()
 
 	in.Stop()
@@ -417,6 +424,29 @@ func TestIngestStopAndBackPressure(t *testing.T) {
 		signed(t, "job-3", 1, 1))
 	if !errors.Is(err, metering.ErrIngestClosed) {
 		t.Fatalf("after Stop: err = %v", err)
+	}
+}
+
+// waitHeld waits until a commit Hold stopped has begun.
+func waitHeld(t *testing.T, held <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no commit began within 10s")
+	}
+}
+
+// waitQueued waits until n batches wait for a commit.
+func waitQueued(t *testing.T, in *metering.Ingestor, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for in.Queued() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d batches queued after 10s, want %d",
+				in.Queued(), n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

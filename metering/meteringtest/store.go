@@ -64,6 +64,14 @@ type Store struct {
 
 	// delay is how long each commit takes.
 	delay time.Duration
+
+	// hold, when set, stops the next commit until it is released.
+	hold *hold
+}
+
+// hold is a commit stopped by Hold.
+type hold struct {
+	held, release chan struct{}
 }
 
 // Compile-time check that Store is what the Ingestor needs.
@@ -161,6 +169,19 @@ func (s *Store) SetDelay(d time.Duration) {
 	s.delay = d
 }
 
+// Hold makes the next commit stop, once it has begun and holds the store,
+// until release is called; held is closed when it stops. Batches submitted
+// meanwhile queue behind it, in the order their Submit calls queue them.
+func (s *Store) Hold() (held <-chan struct{}, release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	h := &hold{held: make(chan struct{}), release: make(chan struct{})}
+	s.hold = h
+	var once sync.Once
+	return h.held, func() { once.Do(func() { close(h.release) }) }
+}
+
 // ExecUsage runs fn on a copy of the state and keeps the copy if fn
 // succeeds: one transaction at a time, as on SQLite.
 func (s *Store) ExecUsage(ctx context.Context,
@@ -171,6 +192,11 @@ func (s *Store) ExecUsage(ctx context.Context,
 
 	if s.delay > 0 {
 		time.Sleep(s.delay)
+	}
+	if h := s.hold; h != nil {
+		s.hold = nil
+		close(h.held)
+		<-h.release
 	}
 
 	runs := 1
