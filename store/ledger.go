@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
@@ -190,27 +189,40 @@ func (t *Tx) Accounts(ctx context.Context,
 		return out, nil
 	}
 
-	// One query for all of them: (kind = $1 AND ref = $2) OR ... Built
-	// here rather than by sqlc: the list's length is known only at run
-	// time, and sqlc.slice is not available for the postgresql engine
-	// (its = ANY($1::text[]) form does not run on SQLite).
-	var (
-		where strings.Builder
-		args  = make([]any, 0, 2*len(ids))
-	)
-	for i, id := range ids {
-		if i > 0 {
-			where.WriteString(" OR ")
+	// One query for all of them, or for each chunk (valuesChunks): (kind
+	// = $1 AND ref = $2) OR ... Built here rather than by sqlc: the
+	// list's length is known only at run time, and sqlc.slice is not
+	// available for the postgresql engine (its = ANY($1::text[]) form
+	// does not run on SQLite).
+	for rest := ids; len(rest) > 0; {
+		n := valuesChunks(len(rest))[0]
+		if err := t.readAccounts(ctx, rest[:n], out); err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(&where, "(kind = %s AND ref = %s)", t.param(2*i+1),
-			t.param(2*i+2))
-		args = append(args, string(id.Kind), id.Ref)
+		rest = rest[n:]
+	}
+	for _, id := range ids {
+		st, found := out[id]
+		t.keepAccount(id, st, found)
 	}
 
-	rows, err := t.query(ctx, "SELECT kind, ref, unit, balance FROM "+
-		"accounts WHERE "+where.String(), args...)
+	return out, nil
+}
+
+// readAccounts reads the stored state of ids into out in one statement.
+func (t *Tx) readAccounts(ctx context.Context, ids []ledger.Account,
+	out map[ledger.Account]ledger.AccountState) error {
+
+	args := make([]any, 0, 2*len(ids))
+	for _, id := range ids {
+		args = append(args, string(id.Kind), id.Ref)
+	}
+	q := listSQL(t.backend, "SELECT kind, ref, unit, balance FROM "+
+		"accounts WHERE ", "(kind = ", " AND ref = ", ")", " OR ", 2,
+		len(ids), "")
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("accounts: %w", err)
+		return fmt.Errorf("accounts: %w", err)
 	}
 	defer rows.Close()
 
@@ -222,19 +234,15 @@ func (t *Tx) Accounts(ctx context.Context,
 		)
 		err := rows.Scan(&acct.Kind, &acct.Ref, &unit, &balance)
 		if err != nil {
-			return nil, fmt.Errorf("accounts: %w", mapError(err))
+			return fmt.Errorf("accounts: %w", mapError(err))
 		}
 		out[acct] = storedState(acct, unit, balance)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("accounts: %w", mapError(err))
-	}
-	for _, id := range ids {
-		st, found := out[id]
-		t.keepAccount(id, st, found)
+		return fmt.Errorf("accounts: %w", mapError(err))
 	}
 
-	return out, nil
+	return nil
 }
 
 // InsertTransaction records tx at the given time, creates the accounts it
@@ -297,16 +305,12 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 	return ledger.Receipt{TxID: txID, IdempotencyKey: key, Time: at}, nil
 }
 
-// ledgerBatchRows is how many rows one statement of InsertTransactions
-// carries: 5 parameters each at most, well inside both engines' limits.
-const ledgerBatchRows = 1000
-
 // Compile-time check that the SQL store records batches of transactions.
 var _ ledger.BatchTxStore = (*Tx)(nil)
 
 // InsertTransactions records txs in order, as InsertTransaction would one
-// after the other, with one statement per table (per ledgerBatchRows
-// rows) instead of three per transaction: the transactions, every
+// after the other, with one statement per table (per chunk of
+// rows, valuesChunks) instead of three per transaction: the transactions, every
 // account they touch at its final state, and all their postings, each
 // with the balance its own transaction left. A key already recorded gives
 // an error wrapping ledger.ErrKeyExists, and the rows the call had
@@ -391,23 +395,19 @@ func (t *Tx) insertLedgerTxs(ctx context.Context, txs []ledger.Transaction,
 	at time.Time) ([]int64, error) {
 
 	byKey := make(map[string]int64, len(txs))
-	for from := 0; from < len(txs); from += ledgerBatchRows {
-		chunk := txs[from:min(from+ledgerBatchRows, len(txs))]
-		var q strings.Builder
-		q.WriteString("INSERT INTO ledger_transactions " +
-			"(idempotency_key, description, created_at) VALUES ")
+	rest := txs
+	for _, n := range valuesChunks(len(txs)) {
+		chunk := rest[:n]
+		rest = rest[n:]
 		args := make([]any, 0, 3*len(chunk))
-		for i, tx := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			fmt.Fprintf(&q, "(%s, %s, %s)", t.param(3*i+1),
-				t.param(3*i+2), t.param(3*i+3))
+		for _, tx := range chunk {
 			args = append(args, tx.IdempotencyKey, tx.Description, at)
 		}
-		q.WriteString(" ON CONFLICT (idempotency_key) DO NOTHING " +
-			"RETURNING id, idempotency_key")
-		if err := t.scanIDs(ctx, q.String(), args, byKey); err != nil {
+		q := valuesSQL(t.backend, "INSERT INTO ledger_transactions "+
+			"(idempotency_key, description, created_at) VALUES ", 3,
+			len(chunk), " ON CONFLICT (idempotency_key) DO NOTHING "+
+				"RETURNING id, idempotency_key")
+		if err := t.scanIDs(ctx, q, args, byKey); err != nil {
 			return nil, err
 		}
 	}
@@ -484,27 +484,20 @@ type postingRow struct {
 	amount, after int64
 }
 
-// insertPostingRows inserts postings with one statement per
-// ledgerBatchRows of them.
+// insertPostingRows inserts postings with one statement per chunk of them
+// (valuesChunks).
 func (t *Tx) insertPostingRows(ctx context.Context, rows []postingRow) error {
-	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), ledgerBatchRows)]
-		rows = rows[len(chunk):]
-		var q strings.Builder
-		q.WriteString("INSERT INTO ledger_postings (tx_id, seq, " +
-			"account_id, amount, balance_after) VALUES ")
+	for _, n := range valuesChunks(len(rows)) {
+		chunk := rows[:n]
+		rows = rows[n:]
 		args := make([]any, 0, 5*len(chunk))
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			fmt.Fprintf(&q, "(%s, %s, %s, %s, %s)", t.param(5*i+1),
-				t.param(5*i+2), t.param(5*i+3), t.param(5*i+4),
-				t.param(5*i+5))
+		for _, r := range chunk {
 			args = append(args, r.txID, r.seq, r.account, r.amount,
 				r.after)
 		}
-		if _, err := t.exec(ctx, q.String(), args...); err != nil {
+		if _, err := t.exec(ctx, postingsSQL(t.backend, len(chunk)),
+			args...); err != nil {
+
 			return err
 		}
 	}
@@ -512,64 +505,39 @@ func (t *Tx) insertPostingRows(ctx context.Context, rows []postingRow) error {
 	return nil
 }
 
+// postingsSQL is the INSERT of n rows of ledger_postings.
+func postingsSQL(backend Backend, n int) string {
+	return valuesSQL(backend, "INSERT INTO ledger_postings (tx_id, seq, "+
+		"account_id, amount, balance_after) VALUES ", 5, n, "")
+}
+
 // upsertAccounts sets the balance of each account (sorted, each once) to
 // its state's, creating it in its state's unit on first use, in one
-// statement, and returns the accounts' ids. An account is created in its
+// statement per chunk of them (valuesChunks), and returns the accounts'
+// ids. An account is created in its
 // unit and only ever written in it: one recorded in another unit is not
 // written (the update's WHERE keeps it, and no row comes back for it),
 // and comes back as ledger.ErrWrongUnit.
 //
-// The statement is built here rather than by sqlc: the number of rows is
-// known only at run time (sqlc has no multi-row VALUES form that runs on
-// both engines). Its rows are written in the order given, which is what
+// The statements are built here rather than by sqlc: the number of rows
+// is known only at run time (sqlc has no multi-row VALUES form that runs
+// on both engines). Their rows are written in the order given, which is what
 // keeps the lock order fixed on Postgres; the accounts are distinct, so
 // no row is updated twice.
 func (t *Tx) upsertAccounts(ctx context.Context, accounts []ledger.Account,
 	states map[ledger.Account]ledger.AccountState, at time.Time) (
 	map[ledger.Account]int64, error) {
 
-	var q strings.Builder
-	q.WriteString("INSERT INTO accounts (kind, ref, unit, balance, " +
-		"created_at) VALUES ")
-	args := make([]any, 0, 5*len(accounts))
-	for i, a := range accounts {
-		st := states[a]
-		balance, err := column(st.Unit, st.Balance, st.Shares)
-		if err != nil {
-			return nil, fmt.Errorf("account %v: %w", a, err)
-		}
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		fmt.Fprintf(&q, "(%s, %s, %s, %s, %s)", t.param(5*i+1),
-			t.param(5*i+2), t.param(5*i+3), t.param(5*i+4),
-			t.param(5*i+5))
-		args = append(args, string(a.Kind), a.Ref, string(st.Unit),
-			balance, at)
-	}
-	q.WriteString(" ON CONFLICT (kind, ref) DO UPDATE SET balance = " +
-		"excluded.balance WHERE accounts.unit = excluded.unit " +
-		"RETURNING id, kind, ref")
-
-	rows, err := t.query(ctx, q.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-
 	ids := make(map[ledger.Account]int64, len(accounts))
-	for rows.Next() {
-		var (
-			id   int64
-			acct ledger.Account
-		)
-		if err := rows.Scan(&id, &acct.Kind, &acct.Ref); err != nil {
-			return nil, mapError(err)
+	rest := accounts
+	for _, n := range valuesChunks(len(accounts)) {
+		chunk := rest[:n]
+		rest = rest[n:]
+		if err := t.upsertAccountChunk(ctx, chunk, states, at,
+			ids); err != nil {
+
+			return nil, err
 		}
-		ids[acct] = id
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapError(err)
 	}
 	for _, a := range accounts {
 		if _, ok := ids[a]; !ok {
@@ -587,29 +555,63 @@ func (t *Tx) upsertAccounts(ctx context.Context, accounts []ledger.Account,
 	return ids, nil
 }
 
+// upsertAccountChunk is upsertAccounts for one chunk of accounts, in one
+// statement, adding their ids to ids.
+func (t *Tx) upsertAccountChunk(ctx context.Context,
+	accounts []ledger.Account,
+	states map[ledger.Account]ledger.AccountState, at time.Time,
+	ids map[ledger.Account]int64) error {
+
+	args := make([]any, 0, 5*len(accounts))
+	for _, a := range accounts {
+		st := states[a]
+		balance, err := column(st.Unit, st.Balance, st.Shares)
+		if err != nil {
+			return fmt.Errorf("account %v: %w", a, err)
+		}
+		args = append(args, string(a.Kind), a.Ref, string(st.Unit),
+			balance, at)
+	}
+	q := valuesSQL(t.backend, "INSERT INTO accounts (kind, ref, unit, "+
+		"balance, created_at) VALUES ", 5, len(accounts),
+		" ON CONFLICT (kind, ref) DO UPDATE SET balance = "+
+			"excluded.balance WHERE accounts.unit = excluded.unit "+
+			"RETURNING id, kind, ref")
+
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+
+	for rows.Next() {
+		var (
+			id   int64
+			acct ledger.Account
+		)
+		if err := rows.Scan(&id, &acct.Kind, &acct.Ref); err != nil {
+			return mapError(err)
+		}
+		ids[acct] = id
+	}
+
+	return mapError(rows.Err())
+}
+
 // insertPostings inserts a transaction's postings, numbered in the order
-// given, in one statement, built here for the reason upsertAccounts says.
+// given (insertPostingRows).
 func (t *Tx) insertPostings(ctx context.Context, txID int64,
 	postings []ledger.Posting, accountIDs map[ledger.Account]int64,
 	amounts, afters []int64) error {
 
-	var q strings.Builder
-	q.WriteString("INSERT INTO ledger_postings (tx_id, seq, account_id, " +
-		"amount, balance_after) VALUES ")
-	args := make([]any, 0, 5*len(postings))
+	rows := make([]postingRow, len(postings))
 	for i, p := range postings {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		fmt.Fprintf(&q, "(%s, %s, %s, %s, %s)", t.param(5*i+1),
-			t.param(5*i+2), t.param(5*i+3), t.param(5*i+4),
-			t.param(5*i+5))
-		args = append(args, txID, int32(i), accountIDs[p.Account],
-			amounts[i], afters[i])
+		rows[i] = postingRow{txID: txID, seq: int32(i),
+			account: accountIDs[p.Account], amount: amounts[i],
+			after: afters[i]}
 	}
-	_, err := t.exec(ctx, q.String(), args...)
 
-	return err
+	return t.insertPostingRows(ctx, rows)
 }
 
 // balancesAfter returns each posting's amount and the balance it leaves

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
@@ -62,19 +61,15 @@ type UsageMeter struct {
 const usageColumns = "job_id, seq, unix_second, cpu_core_ms, mem_mib_s, " +
 	"price_msat, fee_msat, batch_hash"
 
-// usageInsertChunk is how many rows one INSERT statement carries: 8
-// parameters each, well inside SQLite's and Postgres' limits.
-const usageInsertChunk = 500
-
-// InsertUsageRecords stores usage records with multi-row INSERTs. A (job,
-// seq) already stored fails with ErrUniqueViolation, a job that does not
-// exist with ErrForeignKeyViolation; nothing of the call's rows is then
-// kept once the caller rolls back.
+// InsertUsageRecords stores usage records with multi-row INSERTs
+// (valuesChunks). A (job, seq) already stored fails with
+// ErrUniqueViolation, a job that does not exist with
+// ErrForeignKeyViolation; nothing of the call's rows is then kept once the
+// caller rolls back.
 func (t *Tx) InsertUsageRecords(ctx context.Context,
 	recs []UsageRecord) error {
 
-	for len(recs) > 0 {
-		n := min(len(recs), usageInsertChunk)
+	for _, n := range valuesChunks(len(recs)) {
 		if err := t.insertUsageChunk(ctx, recs[:n]); err != nil {
 			return err
 		}
@@ -84,34 +79,19 @@ func (t *Tx) InsertUsageRecords(ctx context.Context,
 	return nil
 }
 
-// insertUsageChunk inserts up to usageInsertChunk records in one
-// statement. It is built here rather than by sqlc: the number of rows is
-// known only at run time, and sqlc has no multi-row VALUES form that runs
-// on both engines (CopyFrom is pgx-only). One statement per chunk keeps
-// metering's group commit to one round trip per 500 records.
+// insertUsageChunk inserts records in one statement. It is built here
+// rather than by sqlc: the number of rows is known only at run time, and
+// sqlc has no multi-row VALUES form that runs on both engines (CopyFrom is
+// pgx-only).
 func (t *Tx) insertUsageChunk(ctx context.Context, recs []UsageRecord) error {
-	var q strings.Builder
-	q.Grow(64 + len(recs)*48)
-	q.WriteString("INSERT INTO usage_records (" + usageColumns +
-		") VALUES ")
 	args := make([]any, 0, len(recs)*8)
-	for i, r := range recs {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteByte('(')
-		for c := 0; c < 8; c++ {
-			if c > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(t.param(i*8 + c + 1))
-		}
-		q.WriteByte(')')
+	for _, r := range recs {
 		args = append(args, r.JobID, r.Seq, r.Second, r.CPU, r.Mem,
 			int64(r.Price), int64(r.Fee), r.BatchHash)
 	}
-
-	if _, err := t.exec(ctx, q.String(), args...); err != nil {
+	q := valuesSQL(t.backend, "INSERT INTO usage_records ("+
+		usageColumns+") VALUES ", 8, len(recs), "")
+	if _, err := t.exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("insert %d usage records of job %s from seq "+
 			"%d: %w", len(recs), recs[0].JobID, recs[0].Seq, err)
 	}
@@ -188,7 +168,8 @@ func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
 }
 
 // loadUsageMeters reads the meters of the jobs whose meter the
-// transaction has not read yet, in one statement, and remembers them
+// transaction has not read yet, in a statement per chunk of them
+// (valuesChunks), and remembers them
 // (and which jobs have none) for UsageMeter to answer (memo.go). Without
 // a memo it does nothing.
 func (t *Tx) loadUsageMeters(ctx context.Context, jobIDs []string) error {
@@ -201,24 +182,18 @@ func (t *Tx) loadUsageMeters(ctx context.Context, jobIDs []string) error {
 			missing = append(missing, id)
 		}
 	}
-	for len(missing) > 0 {
-		chunk := missing[:min(len(missing), ledgerBatchRows)]
-		missing = missing[len(chunk):]
+	for _, n := range valuesChunks(len(missing)) {
+		chunk := missing[:n]
+		missing = missing[n:]
 
-		var q strings.Builder
-		q.WriteString("SELECT job_id, last_seq, last_second, carry, " +
-			"charged_msat, fees_msat, fee_bp, updated_at " +
-			"FROM usage_meters WHERE job_id IN (")
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(t.param(i + 1))
 			args[i] = id
 		}
-		q.WriteByte(')')
-		found, err := t.scanMeters(ctx, q.String(), args)
+		q := listSQL(t.backend, "SELECT "+meterColumns+" FROM "+
+			"usage_meters WHERE job_id IN (", "", "", "", ",", 1,
+			len(chunk), ")")
+		found, err := t.scanMeters(ctx, q, args)
 		if err != nil {
 			return fmt.Errorf("meters of %d jobs: %w", len(chunk),
 				err)
@@ -288,48 +263,33 @@ func (t *Tx) PutUsageMeter(ctx context.Context, m UsageMeter) error {
 const meterColumns = "job_id, last_seq, last_second, carry, charged_msat, " +
 	"fees_msat, fee_bp, updated_at"
 
-// meterPutChunk is how many meters one upsert of PutUsageMeters carries:
-// 8 parameters each.
-const meterPutChunk = 500
-
 // PutUsageMeters writes many jobs' meter states, as PutUsageMeter does
-// each, with one statement per meterPutChunk of them: metering's group
-// commit saves every job it touched at once. Each job appears once.
+// each, with one multi-row upsert per chunk of them (valuesChunks):
+// metering's group commit saves every job it touched at once. Each job
+// appears once.
 func (t *Tx) PutUsageMeters(ctx context.Context, meters []UsageMeter) error {
-	for len(meters) > 0 {
-		chunk := meters[:min(len(meters), meterPutChunk)]
-		meters = meters[len(chunk):]
+	for _, n := range valuesChunks(len(meters)) {
+		chunk := meters[:n]
+		meters = meters[n:]
 
-		var q strings.Builder
-		q.WriteString("INSERT INTO usage_meters (" + meterColumns +
-			") VALUES ")
 		args := make([]any, 0, 8*len(chunk))
-		for i, m := range chunk {
+		for _, m := range chunk {
 			t.forgetMeter(m.JobID)
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteByte('(')
-			for c := 0; c < 8; c++ {
-				if c > 0 {
-					q.WriteByte(',')
-				}
-				q.WriteString(t.param(i*8 + c + 1))
-			}
-			q.WriteByte(')')
 			args = append(args, m.JobID, m.LastSeq, m.LastSecond,
 				m.Carry, int64(m.Charged), int64(m.Fees),
 				int32(m.FeeRate), dbTime(m.UpdatedAt))
 		}
-		q.WriteString(" ON CONFLICT (job_id) DO UPDATE SET " +
-			"last_seq = excluded.last_seq, " +
-			"last_second = excluded.last_second, " +
-			"carry = excluded.carry, " +
-			"charged_msat = excluded.charged_msat, " +
-			"fees_msat = excluded.fees_msat, " +
-			"fee_bp = excluded.fee_bp, " +
-			"updated_at = excluded.updated_at")
-		if _, err := t.exec(ctx, q.String(), args...); err != nil {
+		q := valuesSQL(t.backend, "INSERT INTO usage_meters ("+
+			meterColumns+") VALUES ", 8, len(chunk),
+			" ON CONFLICT (job_id) DO UPDATE SET "+
+				"last_seq = excluded.last_seq, "+
+				"last_second = excluded.last_second, "+
+				"carry = excluded.carry, "+
+				"charged_msat = excluded.charged_msat, "+
+				"fees_msat = excluded.fees_msat, "+
+				"fee_bp = excluded.fee_bp, "+
+				"updated_at = excluded.updated_at")
+		if _, err := t.exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("meters of %d jobs from %s: %w",
 				len(chunk), chunk[0].JobID, err)
 		}

@@ -49,14 +49,16 @@ func (d countingDriver) Open(name string) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{Conn: c}, nil
+	return &countingConn{Conn: c, stmts: newStmtCache()}, nil
 }
 
 // countingConn passes everything to the driver's connection, counting
-// each statement. It offers database/sql the context interfaces, so
+// each statement, and runs statements prepared once per connection
+// (stmtCache). It offers database/sql the context interfaces, so
 // statements take the same path as without it.
 type countingConn struct {
 	driver.Conn
+	stmts *stmtCache
 }
 
 var (
@@ -77,7 +79,14 @@ func (c *countingConn) ExecContext(ctx context.Context, query string,
 	if !ok {
 		return nil, driver.ErrSkip
 	}
+	s, err := c.stmts.get(ctx, query, c.PrepareContext)
+	if err != nil {
+		return nil, err
+	}
 	statements.Add(1)
+	if s != nil {
+		return s.exec(ctx, args)
+	}
 	return e.ExecContext(ctx, query, args)
 }
 
@@ -88,7 +97,14 @@ func (c *countingConn) QueryContext(ctx context.Context, query string,
 	if !ok {
 		return nil, driver.ErrSkip
 	}
+	s, err := c.stmts.get(ctx, query, c.PrepareContext)
+	if err != nil {
+		return nil, err
+	}
 	statements.Add(1)
+	if s != nil {
+		return s.query(ctx, args)
+	}
 	return q.QueryContext(ctx, query, args)
 }
 
@@ -99,6 +115,13 @@ func (c *countingConn) PrepareContext(ctx context.Context,
 		return p.PrepareContext(ctx, query)
 	}
 	return c.Prepare(query)
+}
+
+// Close closes the connection's prepared statements, then the
+// connection.
+func (c *countingConn) Close() error {
+	c.stmts.close()
+	return c.Conn.Close()
 }
 
 func (c *countingConn) BeginTx(ctx context.Context,
