@@ -3,6 +3,7 @@ package store
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/yield"
@@ -37,6 +38,11 @@ type txMemo struct {
 	// is held with found false. PutUsageMeter forgets the job's.
 	meters map[string]memoMeter
 
+	// links holds, by job, its provider's agent key and its first
+	// funding as metering's reads found them (loadMeteringJobs): neither
+	// changes inside a group commit.
+	links map[string]memoLink
+
 	// The vault's rows a group commit's charges each read: its policy
 	// (PutPolicy forgets it), the providers' auto-stake percents
 	// (SetAutoStake forgets the provider's) and the total of the
@@ -52,6 +58,14 @@ type memoMeter struct {
 	found bool
 }
 
+// memoLink is a job's provider's agent key (linked false when the
+// provider is not stored) and when the job was first funded.
+type memoLink struct {
+	agentKey string
+	linked   bool
+	fundedAt time.Time
+}
+
 // memoAccount is an account's state as the transaction saw it last.
 type memoAccount struct {
 	state ledger.AccountState
@@ -64,6 +78,7 @@ func (t *Tx) remember() {
 		accounts:  make(map[ledger.Account]memoAccount),
 		jobs:      make(map[string]Job),
 		meters:    make(map[string]memoMeter),
+		links:     make(map[string]memoLink),
 		autoStake: make(map[string]uint32),
 	}
 }
@@ -140,6 +155,33 @@ func (t *Tx) keepMeter(jobID string, m UsageMeter, found bool) {
 	if t.memo != nil {
 		t.memo.meters[jobID] = memoMeter{meter: m, found: found}
 	}
+}
+
+// keepLink records a job's agent key and first funding as read.
+func (t *Tx) keepLink(jobID, agentKey string, linked bool,
+	fundedAt time.Time) {
+
+	if t.memo != nil {
+		t.memo.links[jobID] = memoLink{agentKey, linked, fundedAt}
+	}
+}
+
+// memoMeteringJob returns what meteringJob returns of a job when the
+// memo holds all of it: the job, its meter and its link.
+func (t *Tx) memoMeteringJob(id string) (meteringJobRecord, bool) {
+	if t.memo == nil {
+		return meteringJobRecord{}, false
+	}
+	job, okJob := t.memoJob(id)
+	m, okMeter := t.memo.meters[id]
+	l, okLink := t.memo.links[id]
+	if !okJob || !okMeter || !okLink {
+		return meteringJobRecord{}, false
+	}
+
+	return meteringJobRecord{job: job, agentKey: l.agentKey,
+		linked: l.linked, fundedAt: l.fundedAt, meter: m.meter,
+		meterFound: m.found}, true
 }
 
 // forgetMeter drops the meter of a job the transaction writes.

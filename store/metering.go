@@ -298,56 +298,220 @@ func (t *Tx) PutUsageMeters(ctx context.Context, meters []UsageMeter) error {
 	return nil
 }
 
-// meteringJob is what metering's group commit reads of a job, in one
-// statement (GetMeteringJob): the job with its resources, its provider's
-// current agent key (ok false when the provider is not stored), when it
-// was first funded (zero if never), and its usage meter, which
-// UsageMeter then answers without a statement, as JobByID does the job,
-// for the rest of the transaction (memo.go). An unknown job is
+// meteringJobsPrefix and meteringJobsSuffix enclose the job ids of
+// meteringJobsSQL.
+const (
+	// Everything metering's group commit reads of a job, in one statement
+	// where five would each take one (GetJob, ListJobResources,
+	// ListJobEvents for the first funding, GetProvider for the agent key,
+	// GetUsageMeter): one row per resource, ordered by job and resource
+	// (one row with a NULL resource for a job without any). The provider,
+	// the first funding and the meter are NULL when there are none.
+	meteringJobsPrefix = `SELECT j.id, j.buyer_id, j.provider_id, j.state,
+    j.budget_msat, j.buffer_seconds, j.price_per_second, j.refund_pubkey,
+    j.created_at, j.updated_at, j.started_at, j.ended_at,
+    r.resource, r.max_per_second, r.rate,
+    p.agent_pubkey,
+    f.created_at AS funded_at,
+    m.last_seq, m.last_second, m.carry, m.charged_msat, m.fees_msat,
+    m.fee_bp, m.updated_at AS meter_updated_at
+FROM jobs j
+LEFT JOIN job_resources r ON r.job_id = j.id
+LEFT JOIN providers p ON p.id = j.provider_id
+LEFT JOIN job_events f ON f.id = (
+    SELECT MIN(e.id) FROM job_events e
+    WHERE e.job_id = j.id AND e.to_state = 'funded')
+LEFT JOIN usage_meters m ON m.job_id = j.id
+WHERE j.id IN (`
+	meteringJobsSuffix = `)
+ORDER BY j.id, r.resource`
+)
+
+// meteringJobRow is one row of meteringJobsSQL.
+type meteringJobRow struct {
+	ID             string
+	BuyerID        string
+	ProviderID     string
+	State          string
+	BudgetMsat     int64
+	BufferSeconds  int64
+	PricePerSecond string
+	RefundPubkey   string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	StartedAt      sql.NullTime
+	EndedAt        sql.NullTime
+	Resource       sql.NullString
+	MaxPerSecond   sql.NullInt64
+	Rate           sql.NullString
+	AgentPubkey    sql.NullString
+	FundedAt       sql.NullTime
+	LastSeq        sql.NullInt64
+	LastSecond     sql.NullInt64
+	Carry          sql.NullString
+	ChargedMsat    sql.NullInt64
+	FeesMsat       sql.NullInt64
+	FeeBp          sql.NullInt32
+	MeterUpdatedAt sql.NullTime
+}
+
+// meteringJobRecord is what metering's group commit reads of a job: the
+// job with its resources, its provider's current agent key (linked false
+// when the provider is not stored), when it was first funded (zero if
+// never), and its usage meter (found false if never metered).
+type meteringJobRecord struct {
+	job        Job
+	agentKey   string
+	linked     bool
+	fundedAt   time.Time
+	meter      UsageMeter
+	meterFound bool
+}
+
+// meteringJob returns what metering's group commit reads of a job, from
+// the transaction's memo when loadMeteringJobs read it before, or with
+// one statement. The job and its meter are then known to JobByID and
+// UsageMeter for the rest of the transaction (memo.go). An unknown job is
 // ErrNotFound.
 func (t *Tx) meteringJob(ctx context.Context, id string) (job Job,
 	agentKey string, ok bool, fundedAt time.Time, err error) {
 
-	rows, err := t.q.GetMeteringJob(ctx, id)
-	if err != nil {
-		return Job{}, "", false, time.Time{}, fmt.Errorf("job %s: %w",
-			id, mapError(err))
+	if rec, ok := t.memoMeteringJob(id); ok {
+		return rec.job, rec.agentKey, rec.linked, rec.fundedAt, nil
 	}
-	if len(rows) == 0 {
+	recs, err := t.readMeteringJobs(ctx, []string{id})
+	if err != nil {
+		return Job{}, "", false, time.Time{}, err
+	}
+	rec, found := recs[id]
+	if !found {
 		return Job{}, "", false, time.Time{}, fmt.Errorf("job %s: %w",
 			id, ErrNotFound)
 	}
 
+	return rec.job, rec.agentKey, rec.linked, rec.fundedAt, nil
+}
+
+// loadMeteringJobs reads what metering's group commit reads of the jobs
+// the memo does not know yet, in a statement per chunk of them
+// (valuesChunks) rather than one per job, and keeps it in the memo, where
+// meteringJob then finds it. Without a memo it does nothing.
+func (t *Tx) loadMeteringJobs(ctx context.Context, ids []string) error {
+	if t.memo == nil {
+		return nil
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, ok := t.memoMeteringJob(id); !ok {
+			missing = append(missing, id)
+		}
+	}
+	_, err := t.readMeteringJobs(ctx, missing)
+
+	return err
+}
+
+// readMeteringJobs reads the jobs of ids with meteringJobsSQL, keeps them
+// in the memo if there is one, and returns them by id; unknown jobs are
+// left out.
+func (t *Tx) readMeteringJobs(ctx context.Context, ids []string) (
+	map[string]meteringJobRecord, error) {
+
+	out := make(map[string]meteringJobRecord, len(ids))
+	for _, n := range valuesChunks(len(ids)) {
+		chunk := ids[:n]
+		ids = ids[n:]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := t.scanMeteringJobs(ctx, listSQL(t.backend,
+			meteringJobsPrefix, "", "", "", ",", 1, len(chunk),
+			meteringJobsSuffix), args)
+		if err != nil {
+			return nil, fmt.Errorf("jobs %s…: %w", chunk[0], err)
+		}
+		for len(rows) > 0 {
+			end := 1
+			for end < len(rows) && rows[end].ID == rows[0].ID {
+				end++
+			}
+			rec := meteringJobFrom(rows[:end])
+			rows = rows[end:]
+			out[rec.job.ID] = rec
+			t.keepJob(rec.job)
+			t.keepMeter(rec.job.ID, rec.meter, rec.meterFound)
+			t.keepLink(rec.job.ID, rec.agentKey, rec.linked,
+				rec.fundedAt)
+		}
+	}
+
+	return out, nil
+}
+
+// scanMeteringJobs runs a meteringJobsSQL query.
+func (t *Tx) scanMeteringJobs(ctx context.Context, q string, args []any) (
+	[]meteringJobRow, error) {
+
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meteringJobRow
+	for rows.Next() {
+		var r meteringJobRow
+		if err := rows.Scan(&r.ID, &r.BuyerID, &r.ProviderID, &r.State,
+			&r.BudgetMsat, &r.BufferSeconds, &r.PricePerSecond,
+			&r.RefundPubkey, &r.CreatedAt, &r.UpdatedAt,
+			&r.StartedAt, &r.EndedAt, &r.Resource, &r.MaxPerSecond,
+			&r.Rate, &r.AgentPubkey, &r.FundedAt, &r.LastSeq,
+			&r.LastSecond, &r.Carry, &r.ChargedMsat, &r.FeesMsat,
+			&r.FeeBp, &r.MeterUpdatedAt); err != nil {
+
+			return nil, mapError(err)
+		}
+		out = append(out, r)
+	}
+
+	return out, mapError(rows.Err())
+}
+
+// meteringJobFrom makes one job's record of its rows (one per resource).
+func meteringJobFrom(rows []meteringJobRow) meteringJobRecord {
 	r := rows[0]
-	job = Job{
-		ID:             r.ID,
-		BuyerID:        r.BuyerID,
-		ProviderID:     r.ProviderID,
-		State:          r.State,
-		Budget:         ledger.MilliSatoshi(r.BudgetMsat),
-		BufferSeconds:  r.BufferSeconds,
-		PricePerSecond: r.PricePerSecond,
-		RefundPubkey:   r.RefundPubkey,
-		CreatedAt:      r.CreatedAt.UTC(),
-		UpdatedAt:      r.UpdatedAt.UTC(),
-		StartedAt:      fromNull(r.StartedAt),
-		EndedAt:        fromNull(r.EndedAt),
+	rec := meteringJobRecord{
+		job: Job{
+			ID:             r.ID,
+			BuyerID:        r.BuyerID,
+			ProviderID:     r.ProviderID,
+			State:          r.State,
+			Budget:         ledger.MilliSatoshi(r.BudgetMsat),
+			BufferSeconds:  r.BufferSeconds,
+			PricePerSecond: r.PricePerSecond,
+			RefundPubkey:   r.RefundPubkey,
+			CreatedAt:      r.CreatedAt.UTC(),
+			UpdatedAt:      r.UpdatedAt.UTC(),
+			StartedAt:      fromNull(r.StartedAt),
+			EndedAt:        fromNull(r.EndedAt),
+		},
+		agentKey:   r.AgentPubkey.String,
+		linked:     r.AgentPubkey.Valid,
+		fundedAt:   fromNull(r.FundedAt),
+		meterFound: r.LastSeq.Valid,
 	}
 	for _, row := range rows {
 		if !row.Resource.Valid {
 			continue
 		}
-		job.Resources = append(job.Resources, JobResource{
+		rec.job.Resources = append(rec.job.Resources, JobResource{
 			Resource:     row.Resource.String,
 			MaxPerSecond: row.MaxPerSecond.Int64,
 			Rate:         row.Rate.String,
 		})
 	}
-	t.keepJob(job)
-
-	var meter UsageMeter
 	if r.LastSeq.Valid {
-		meter = UsageMeter{
+		rec.meter = UsageMeter{
 			JobID:      r.ID,
 			LastSeq:    r.LastSeq.Int64,
 			LastSecond: r.LastSecond.Int64,
@@ -358,8 +522,6 @@ func (t *Tx) meteringJob(ctx context.Context, id string) (job Job,
 			UpdatedAt:  fromNull(r.MeterUpdatedAt),
 		}
 	}
-	t.keepMeter(r.ID, meter, r.LastSeq.Valid)
 
-	return job, r.AgentPubkey.String, r.AgentPubkey.Valid,
-		fromNull(r.FundedAt), nil
+	return rec
 }

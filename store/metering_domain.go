@@ -201,6 +201,11 @@ func (t *meteringTx) Jobs(ctx context.Context, ids []string) (
 
 	views := make(map[string]metering.JobView, len(ids))
 	accounts := []ledger.Account{ledger.PlatformFees()}
+	// Every job in a statement per chunk, not one per job: JobInfo
+	// then finds each in the memo.
+	if err := t.tx.loadMeteringJobs(ctx, ids); err != nil {
+		return nil, err
+	}
 	for _, id := range ids {
 		job, err := t.s.jobs.JobInfo(ctx, t.tx, id)
 		if errors.Is(err, metering.ErrUnknownJob) {

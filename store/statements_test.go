@@ -33,7 +33,7 @@ import (
 // counter by the payouts it made.
 const (
 	maxStatementsPerBatch      = 15
-	maxStatementsPerGroupBatch = 13
+	maxStatementsPerGroupBatch = 9
 	maxStatementsPerPlainBatch = 9
 	maxStatementsPerPayout     = 12
 )
