@@ -83,6 +83,7 @@ func benchIngestOnce(b *testing.B, cfg store.Config) {
 	total := agents * seconds
 
 	b.StartTimer()
+	statements := store.Statements()
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, agents)
@@ -105,6 +106,7 @@ func benchIngestOnce(b *testing.B, cfg store.Config) {
 	}
 	wg.Wait()
 	ingest := time.Since(start)
+	statements = store.Statements() - statements
 	b.StopTimer()
 	close(errs)
 	for err := range errs {
@@ -148,6 +150,10 @@ func benchIngestOnce(b *testing.B, cfg store.Config) {
 			c.took.Round(time.Millisecond),
 			100*c.took.Seconds()/ingest.Seconds(),
 			(c.took / time.Duration(c.n)).Round(10*time.Microsecond))
+		if statements > 0 {
+			b.Logf("%s: %.1f statements per group commit",
+				cfg.Backend, float64(statements)/float64(c.n))
+		}
 	}
 }
 
