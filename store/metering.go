@@ -69,11 +69,46 @@ const usageColumns = "job_id, seq, unix_second, cpu_core_ms, mem_mib_s, " +
 func (t *Tx) InsertUsageRecords(ctx context.Context,
 	recs []UsageRecord) error {
 
+	if t.backend == Postgres && len(recs) > 0 {
+		return t.insertUsageArrays(ctx, recs)
+	}
 	for _, n := range valuesChunks(len(recs)) {
 		if err := t.insertUsageChunk(ctx, recs[:n]); err != nil {
 			return err
 		}
 		recs = recs[n:]
+	}
+
+	return nil
+}
+
+// usageArraysSQL inserts usage records given as one array per column, on
+// PostgreSQL: one statement of eight parameters whatever the number of
+// rows, prepared once per connection.
+const usageArraysSQL = "INSERT INTO usage_records (" + usageColumns + ") " +
+	"SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], " +
+	"$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])"
+
+// insertUsageArrays inserts records on PostgreSQL with usageArraysSQL:
+// where a multi-row INSERT binds eight parameters a row, it binds eight
+// arrays.
+func (t *Tx) insertUsageArrays(ctx context.Context, recs []UsageRecord) error {
+	var (
+		jobs, hashes            = make([]string, len(recs)), make([]string, len(recs))
+		seqs, seconds, cpu, mem = make([]int64, len(recs)), make([]int64, len(recs)), make([]int64, len(recs)), make([]int64, len(recs))
+		prices, fees            = make([]int64, len(recs)), make([]int64, len(recs))
+	)
+	for i, r := range recs {
+		jobs[i], seqs[i], seconds[i] = r.JobID, r.Seq, r.Second
+		cpu[i], mem[i] = r.CPU, r.Mem
+		prices[i], fees[i], hashes[i] = int64(r.Price), int64(r.Fee),
+			r.BatchHash
+	}
+	if _, err := t.exec(ctx, usageArraysSQL, jobs, seqs, seconds, cpu,
+		mem, prices, fees, hashes); err != nil {
+
+		return fmt.Errorf("insert %d usage records of job %s from seq "+
+			"%d: %w", len(recs), recs[0].JobID, recs[0].Seq, err)
 	}
 
 	return nil
