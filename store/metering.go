@@ -93,19 +93,22 @@ const usageArraysSQL = "INSERT INTO usage_records (" + usageColumns + ") " +
 // where a multi-row INSERT binds eight parameters a row, it binds eight
 // arrays.
 func (t *Tx) insertUsageArrays(ctx context.Context, recs []UsageRecord) error {
-	var (
-		jobs, hashes            = make([]string, len(recs)), make([]string, len(recs))
-		seqs, seconds, cpu, mem = make([]int64, len(recs)), make([]int64, len(recs)), make([]int64, len(recs)), make([]int64, len(recs))
-		prices, fees            = make([]int64, len(recs)), make([]int64, len(recs))
-	)
-	for i, r := range recs {
-		jobs[i], seqs[i], seconds[i] = r.JobID, r.Seq, r.Second
-		cpu[i], mem[i] = r.CPU, r.Mem
-		prices[i], fees[i], hashes[i] = int64(r.Price), int64(r.Fee),
-			r.BatchHash
+	n := len(recs)
+	jobs, hashes := make([]string, n), make([]string, n)
+	ints := make([][]int64, 6) // seq, second, cpu, mem, price, fee
+	for c := range ints {
+		ints[c] = make([]int64, n)
 	}
-	if _, err := t.exec(ctx, usageArraysSQL, jobs, seqs, seconds, cpu,
-		mem, prices, fees, hashes); err != nil {
+	for i, r := range recs {
+		jobs[i], hashes[i] = r.JobID, r.BatchHash
+		for c, v := range []int64{r.Seq, r.Second, r.CPU, r.Mem,
+			int64(r.Price), int64(r.Fee)} {
+
+			ints[c][i] = v
+		}
+	}
+	if _, err := t.exec(ctx, usageArraysSQL, jobs, ints[0], ints[1],
+		ints[2], ints[3], ints[4], ints[5], hashes); err != nil {
 
 		return fmt.Errorf("insert %d usage records of job %s from seq "+
 			"%d: %w", len(recs), recs[0].JobID, recs[0].Seq, err)
