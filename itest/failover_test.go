@@ -92,27 +92,8 @@ func TestAgentFailover(t *testing.T) {
 		fmt.Sprintf(`timeout %d sh -c 'while :; do :; done'; exit 0`,
 			runFor),
 	}
-	cmd := exec.Command(binaries.agent, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
 	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	agent := startProcess(t, binaries.agent, args...)
 
 	meterAt := func(s *sluiced) func() (*sluicerpc.GetMeterResponse,
 		error) {
@@ -164,16 +145,16 @@ func TestAgentFailover(t *testing.T) {
 	})
 
 	select {
-	case <-exited:
+	case <-agent.exited:
 	case <-time.After(time.Minute):
-		t.Fatalf("agent still running:\n%s", out.String())
+		t.Fatalf("agent still running:\n%s", agent.output())
 	}
 	wall := time.Since(started)
-	if waitErr != nil {
-		t.Fatalf("sluice-agent run: %v\n%s\n%s", waitErr, out.String(),
+	if agent.err != nil {
+		t.Fatalf("sluice-agent run: %v\n%s\n%s", agent.err, agent.output(),
 			b.tail())
 	}
-	log := out.String()
+	log := agent.output()
 	for _, want := range []string{"Using sluiced at " + a.rpcListen,
 		"moved to the next sluiced address " + addrB} {
 
@@ -238,10 +219,11 @@ func TestAgentFailover(t *testing.T) {
 	t.Logf("all dead: %s", strings.TrimSpace(stderr))
 
 	// The agent with only dead addresses says so and exits non-zero.
-	agent := exec.Command(binaries.agent, append(global(dead1+","+dead2),
-		"--macaroonpath", f.files.macaroon, "run", "--job",
-		f.job.JobId, "--agentkey", f.files.agentKey, "--", "true")...)
-	agentOut, err := agent.CombinedOutput()
+	deadAgent := exec.Command(binaries.agent,
+		append(global(dead1+","+dead2), "--macaroonpath",
+			f.files.macaroon, "run", "--job", f.job.JobId,
+			"--agentkey", f.files.agentKey, "--", "true")...)
+	agentOut, err := deadAgent.CombinedOutput()
 	if err == nil {
 		t.Fatalf("sluice-agent run with only dead addresses "+
 			"succeeded:\n%s", agentOut)

@@ -3,11 +3,9 @@
 package itest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -399,26 +397,7 @@ func TestAgentPausesSuspendedJob(t *testing.T) {
 		"agent", "run", "--job", f.job.JobId,
 		"--agentkey", f.files.agentKey, "--poll", "1s",
 		"--", "sh", "-c", `timeout 40 sh -c 'while :; do :; done'; exit 0`)
-	cmd := exec.Command(binaries.sluice, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	agent := startProcess(t, binaries.sluice, args...)
 
 	f.waitState(t, "suspended")
 	top, err := f.buyer.jobs.TopUpJob(f.ctx, connect.NewRequest(
@@ -434,15 +413,15 @@ func TestAgentPausesSuspendedJob(t *testing.T) {
 	f.waitState(t, "running", "low_balance")
 
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("agent run: %v\n%s\n%s", waitErr,
-				out.String(), f.s.tail())
+	case <-agent.exited:
+		if agent.err != nil {
+			t.Fatalf("agent run: %v\n%s\n%s", agent.err,
+				agent.output(), f.s.tail())
 		}
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("agent still running:\n%s", out.String())
+		t.Fatalf("agent still running:\n%s", agent.output())
 	}
-	log := out.String()
+	log := agent.output()
 	for _, want := range []string{"pausing the command", "resuming"} {
 		if !strings.Contains(log, want) {
 			t.Fatalf("agent output lacks %q:\n%s", want, log)

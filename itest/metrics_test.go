@@ -3,11 +3,9 @@
 package itest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -147,35 +145,16 @@ func TestMetricsScrape(t *testing.T) {
 		"agent", "run", "--job", job.JobId,
 		"--agentkey", f.files.agentKey,
 		"--", "sh", "-c", `timeout 8 sh -c 'while :; do :; done'; exit 0`)
-	cmd := exec.Command(binaries.sluice, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	agent := startProcess(t, binaries.sluice, args...)
 
 	// During the run: records ingested, escrow spent.
 	eventually(t, time.Minute, "a scrape to show the job metered",
 		func() error {
 			select {
-			case <-exited:
+			case <-agent.exited:
 				return permanent(fmt.Errorf("agent exited "+
 					"before a scrape saw usage: %v\n%s",
-					waitErr, out.String()))
+					agent.err, agent.output()))
 			default:
 			}
 			sc := scrapeMetrics(t, addr)
@@ -192,13 +171,13 @@ func TestMetricsScrape(t *testing.T) {
 		})
 
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("agent run: %v\n%s\n%s", waitErr,
-				out.String(), s.tail())
+	case <-agent.exited:
+		if agent.err != nil {
+			t.Fatalf("agent run: %v\n%s\n%s", agent.err,
+				agent.output(), s.tail())
 		}
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("agent still running:\n%s", out.String())
+		t.Fatalf("agent still running:\n%s", agent.output())
 	}
 
 	meter, err := f.prov.metering.GetMeter(f.ctx, connect.NewRequest(
