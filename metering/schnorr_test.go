@@ -6,23 +6,18 @@ import (
 	"testing"
 )
 
-// verifiers are the BIP-340 verifiers this build has: btcec always, and
-// the build's own (verifyBIP340) when that is another library.
-func verifiers() []struct {
+// namedVerifier is a BIP-340 verifier and the library it uses.
+type namedVerifier struct {
 	name   string
 	verify func(*[AgentKeyLen]byte, *[32]byte, *[SignatureLen]byte) bool
-} {
-	vs := []struct {
-		name   string
-		verify func(*[AgentKeyLen]byte, *[32]byte,
-			*[SignatureLen]byte) bool
-	}{{"btcec", verifyBtcec}}
+}
+
+// verifiers are the BIP-340 verifiers this build has: btcec always, and
+// the build's own (verifyBIP340) when that is another library.
+func verifiers() []namedVerifier {
+	vs := []namedVerifier{{"btcec", verifyBtcec}}
 	if Verifier() != "btcec" {
-		vs = append(vs, struct {
-			name   string
-			verify func(*[AgentKeyLen]byte, *[32]byte,
-				*[SignatureLen]byte) bool
-		}{Verifier(), verifyBIP340})
+		vs = append(vs, namedVerifier{Verifier(), verifyBIP340})
 	}
 
 	return vs
