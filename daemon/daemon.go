@@ -154,6 +154,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	log.Infof("sluiced %s starting on %s (data %s, config %s)",
 		VersionString(), cfg.Network, cfg.DataDir,
 		orNone(cfg.ConfigFile))
+	log.Infof("Usage signatures verified with %s", metering.Verifier())
 
 	if err := os.MkdirAll(cfg.NetworkDir(), 0o700); err != nil {
 		return fmt.Errorf("--datadir: %w", err)

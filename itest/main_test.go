@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluice-ln/sluice/devnet"
+	"github.com/sluice-ln/sluice/metering"
 )
 
 // Environment variables the harness reads.
@@ -94,16 +96,22 @@ func buildAll(ctx context.Context, dir string) error {
 		return fmt.Errorf("daemons: %w", err)
 	}
 
+	// The binaries take the test binary's own tags (extraTags), so
+	// that a libsecp256k1 test run tests a libsecp256k1 sluiced.
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+"/",
-		"./cmd/sluiced", "./cmd/sluice", "./cmd/sluice-agent")
+	tags := strings.Join(extraTags, ",")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", tags,
+		"-o", dir+"/", "./cmd/sluiced", "./cmd/sluice",
+		"./cmd/sluice-agent")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build sluiced, sluice and sluice-agent: "+
 			"%w\n%s", err, out)
 	}
 	newer := filepath.Join(dir, "upgradetest")
-	cmd = exec.CommandContext(ctx, "go", "build", "-tags", "upgradetest",
+	cmd = exec.CommandContext(ctx, "go", "build",
+		"-tags", strings.Join(append([]string{"upgradetest"},
+			extraTags...), ","),
 		"-o", newer+"/", "./cmd/sluiced", "./cmd/sluice")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -116,7 +124,9 @@ func buildAll(ctx context.Context, dir string) error {
 	binaries.sluice = filepath.Join(dir, "sluice")
 	binaries.agent = filepath.Join(dir, "sluice-agent")
 	fmt.Fprintf(os.Stderr, "itest: built sluiced, sluice and sluice-agent "+
-		"(and the upgradetest sluiced and sluice) in %s\n",
-		time.Since(start).Round(100*time.Millisecond))
+		"(and the upgradetest sluiced and sluice) in %s, tags %q, "+
+		"usage signatures verified with %s\n",
+		time.Since(start).Round(100*time.Millisecond), tags,
+		metering.Verifier())
 	return nil
 }

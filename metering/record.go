@@ -297,27 +297,16 @@ func (b *Batch) SignWithAux(priv *btcec.PrivateKey, aux [32]byte) error {
 	return nil
 }
 
-// Verify checks the signature against the batch's agent key. Errors wrap
-// ErrBadSignature (or ErrMalformed for a batch that fails Check).
+// Verify checks the signature against the batch's agent key, with the
+// library this build verifies with (Verifier). Errors wrap ErrBadSignature
+// (or ErrMalformed for a batch that fails Check).
 func (b *Batch) Verify() error {
 	digest, err := b.Digest()
 	if err != nil {
 		return err
 	}
-
-	pub, err := schnorr.ParsePubKey(b.AgentKey[:])
-	if err != nil {
-		return fmt.Errorf("%w: agent key %x: %v", ErrBadSignature,
-			b.AgentKey, err)
-	}
-	sig, err := schnorr.ParseSignature(b.Signature[:])
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSignature, err)
-	}
-	if !sig.Verify(digest[:], pub) {
-		return fmt.Errorf("%w: job %s seqs %d-%d by agent %x",
-			ErrBadSignature, b.JobID, b.Records[0].Seq,
-			b.Records[len(b.Records)-1].Seq, b.AgentKey)
+	if !verifyBIP340(&b.AgentKey, &digest, &b.Signature) {
+		return b.signatureError()
 	}
 
 	return nil

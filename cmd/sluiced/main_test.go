@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-ln/sluice/daemon/lndtest"
+	"github.com/sluice-ln/sluice/metering"
 )
 
 // startBound is how long sluiced may take to give up on an lnd that is not
@@ -42,8 +43,8 @@ func sluicedBinary(t *testing.T) string {
 		}
 		binPath = filepath.Join(dir, "sluiced")
 		// go test puts the go tool that runs it first on PATH.
-		out, err := exec.Command("go", "build", "-o", binPath, ".").
-			CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", buildTags,
+			"-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = errors.New(string(out))
 		}
@@ -153,6 +154,12 @@ func TestSluicedWithoutLnd(t *testing.T) {
 	if !strings.Contains(stdout, host) {
 		t.Errorf("the log on stdout does not name the host:\n%s",
 			stdout)
+	}
+	// Built with this test binary's tags, sluiced verifies with the
+	// same library as the test binary, and says which at start.
+	want := "Usage signatures verified with " + metering.Verifier()
+	if !strings.Contains(stdout, want) {
+		t.Errorf("the log on stdout lacks %q:\n%s", want, stdout)
 	}
 }
 
