@@ -166,6 +166,19 @@ func (t *Tx) PendingPayouts(ctx context.Context) ([]Payout, error) {
 	return payoutsFromRows(rows, err, "pending payouts")
 }
 
+// ProviderPendingPayout returns the provider's pending payout, or
+// ErrNotFound when it has none; it never has more than one.
+func (t *Tx) ProviderPendingPayout(ctx context.Context, providerID string) (
+	Payout, error) {
+
+	row, err := t.q.GetProviderPendingPayout(ctx, providerID)
+	if err != nil {
+		return Payout{}, notFound(err,
+			"pending payout of "+providerID)
+	}
+	return payoutFromRow(row), nil
+}
+
 // ProviderPayouts returns a provider's payouts, newest first, at most
 // limit of them (0 for all).
 func (t *Tx) ProviderPayouts(ctx context.Context, providerID string,
@@ -244,6 +257,27 @@ func (t *Tx) PayoutCandidates(ctx context.Context) ([]PayoutCandidate,
 		})
 	}
 	return out, nil
+}
+
+// PayoutCandidate returns one provider as PayoutCandidates would list it,
+// or ErrNotFound when it would not be listed: no such provider, or no
+// payable above zero.
+func (t *Tx) PayoutCandidate(ctx context.Context, providerID string) (
+	PayoutCandidate, error) {
+
+	row, err := t.q.GetPayoutCandidate(ctx, sqlc.GetPayoutCandidateParams{
+		PayableKind: string(ledger.KindProviderPayable),
+		ProviderID:  providerID,
+	})
+	if err != nil {
+		return PayoutCandidate{}, notFound(err,
+			"payout candidate "+providerID)
+	}
+	return PayoutCandidate{
+		ProviderID: row.ID,
+		NodePubkey: row.NodePubkey,
+		Payable:    ledger.MilliSatoshi(row.Balance),
+	}, nil
 }
 
 // nullInt64 is a nullable integer column's value for a pointer.

@@ -122,6 +122,19 @@ func (p payoutTx) PendingPayouts(ctx context.Context) ([]payout.StoredPayout,
 	return storedPayouts(p.Tx.PendingPayouts(ctx))
 }
 
+func (p payoutTx) ProviderPendingPayout(ctx context.Context,
+	providerID string) (payout.StoredPayout, bool, error) {
+
+	row, err := p.Tx.ProviderPendingPayout(ctx, providerID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return payout.StoredPayout{}, false, nil
+	case err != nil:
+		return payout.StoredPayout{}, false, err
+	}
+	return storedPayout(row), true, nil
+}
+
 func (p payoutTx) ProviderPayouts(ctx context.Context, providerID string,
 	limit int) ([]payout.StoredPayout, error) {
 
@@ -180,6 +193,23 @@ func (p payoutTx) PayoutCandidates(ctx context.Context) (
 		}
 	}
 	return out, nil
+}
+
+func (p payoutTx) PayoutCandidate(ctx context.Context, providerID string) (
+	payout.StoredCandidate, bool, error) {
+
+	c, err := p.Tx.PayoutCandidate(ctx, providerID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return payout.StoredCandidate{}, false, nil
+	case err != nil:
+		return payout.StoredCandidate{}, false, err
+	}
+	return payout.StoredCandidate{
+		ProviderID: c.ProviderID,
+		NodePubkey: c.NodePubkey,
+		Payable:    c.Payable,
+	}, true, nil
 }
 
 func (p payoutTx) ProviderExists(ctx context.Context, providerID string) (

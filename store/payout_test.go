@@ -155,6 +155,16 @@ func TestPayouts(t *testing.T) {
 
 			t.Fatalf("pending payouts %+v, want p1 and p2", pending)
 		}
+		var pendingA store.Payout
+		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			var err error
+			pendingA, err = tx.ProviderPendingPayout(ctx, "pa")
+			return err
+		})
+		if !reflect.DeepEqual(pendingA, utcPayout(p1)) {
+			t.Fatalf("pending payout of pa %+v, want p1 %+v",
+				pendingA, utcPayout(p1))
+		}
 
 		// Resolve p1 once; a second resolution is stale, an unknown
 		// one not found.
@@ -182,6 +192,15 @@ func TestPayouts(t *testing.T) {
 		})
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown payout: %v, want ErrNotFound", err)
+		}
+
+		err = inTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			_, err := tx.ProviderPendingPayout(ctx, "pa")
+			return err
+		})
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("pending payout of pa once p1 is resolved: "+
+				"%v, want ErrNotFound", err)
 		}
 
 		// With p1 resolved, provider pa may have a new pending one.
@@ -278,6 +297,31 @@ func TestPayoutCandidates(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("candidates %+v, want %+v", got, want)
+		}
+
+		// One at a time: the same answer, and ErrNotFound for a
+		// provider without payable, a ref that is no provider and
+		// an id nobody has.
+		var one store.PayoutCandidate
+		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			var err error
+			one, err = tx.PayoutCandidate(ctx, "pa")
+			return err
+		})
+		if one != want[0] {
+			t.Fatalf("candidate pa %+v, want %+v", one, want[0])
+		}
+		for _, id := range []string{"pb", "stranger", "nobody"} {
+			err := inTx(t, db, func(ctx context.Context,
+				tx *store.Tx) error {
+
+				_, err := tx.PayoutCandidate(ctx, id)
+				return err
+			})
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("candidate %s: %v, want ErrNotFound",
+					id, err)
+			}
 		}
 	})
 }

@@ -130,3 +130,21 @@ FROM payouts
 WHERE provider_id = $1 AND state = 'succeeded'
 ORDER BY resolved_at DESC, id DESC
 LIMIT 1;
+
+-- name: GetPayoutCandidate :one
+-- One provider as ListPayoutCandidates gives it, when its payable account
+-- (kind @payable_kind, ref the provider id) holds a positive balance; no
+-- row otherwise. Both lookups are by unique key.
+SELECT p.id, p.node_pubkey, a.balance
+FROM providers p
+JOIN accounts a ON a.kind = @payable_kind AND a.ref = p.id
+WHERE p.id = @provider_id AND a.balance > 0;
+
+-- name: GetProviderPendingPayout :one
+-- A provider's pending payout: there is at most one
+-- (payouts_one_pending_idx).
+SELECT id, provider_id, dest_pubkey, amount_msat, fee_budget_msat,
+    fee_payer, payment_hash, preimage, state, fee_msat, failure, created_at,
+    resolved_at
+FROM payouts
+WHERE provider_id = $1 AND state = 'pending';

@@ -100,6 +100,34 @@ func (q *Queries) GetPayout(ctx context.Context, id string) (Payout, error) {
 	return i, err
 }
 
+const getPayoutCandidate = `-- name: GetPayoutCandidate :one
+SELECT p.id, p.node_pubkey, a.balance
+FROM providers p
+JOIN accounts a ON a.kind = $1 AND a.ref = p.id
+WHERE p.id = $2 AND a.balance > 0
+`
+
+type GetPayoutCandidateParams struct {
+	PayableKind string
+	ProviderID  string
+}
+
+type GetPayoutCandidateRow struct {
+	ID         string
+	NodePubkey string
+	Balance    int64
+}
+
+// One provider as ListPayoutCandidates gives it, when its payable account
+// (kind @payable_kind, ref the provider id) holds a positive balance; no
+// row otherwise. Both lookups are by unique key.
+func (q *Queries) GetPayoutCandidate(ctx context.Context, arg GetPayoutCandidateParams) (GetPayoutCandidateRow, error) {
+	row := q.db.QueryRowContext(ctx, getPayoutCandidate, arg.PayableKind, arg.ProviderID)
+	var i GetPayoutCandidateRow
+	err := row.Scan(&i.ID, &i.NodePubkey, &i.Balance)
+	return i, err
+}
+
 const getPayoutPolicy = `-- name: GetPayoutPolicy :one
 SELECT provider_id, interval_ms, minimum_msat, fee_floor_msat, fee_ppm,
     fee_payer, updated_at
@@ -139,6 +167,37 @@ func (q *Queries) GetPayoutStatus(ctx context.Context, providerID string) (Payou
 		&i.RetryAt,
 		&i.Failures,
 		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const getProviderPendingPayout = `-- name: GetProviderPendingPayout :one
+SELECT id, provider_id, dest_pubkey, amount_msat, fee_budget_msat,
+    fee_payer, payment_hash, preimage, state, fee_msat, failure, created_at,
+    resolved_at
+FROM payouts
+WHERE provider_id = $1 AND state = 'pending'
+`
+
+// A provider's pending payout: there is at most one
+// (payouts_one_pending_idx).
+func (q *Queries) GetProviderPendingPayout(ctx context.Context, providerID string) (Payout, error) {
+	row := q.db.QueryRowContext(ctx, getProviderPendingPayout, providerID)
+	var i Payout
+	err := row.Scan(
+		&i.ID,
+		&i.ProviderID,
+		&i.DestPubkey,
+		&i.AmountMsat,
+		&i.FeeBudgetMsat,
+		&i.FeePayer,
+		&i.PaymentHash,
+		&i.Preimage,
+		&i.State,
+		&i.FeeMsat,
+		&i.Failure,
+		&i.CreatedAt,
+		&i.ResolvedAt,
 	)
 	return i, err
 }
