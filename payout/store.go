@@ -107,6 +107,11 @@ type TxStore interface {
 	// PendingPayouts returns every pending payout, oldest first.
 	PendingPayouts(ctx context.Context) ([]StoredPayout, error)
 
+	// ProviderPendingPayout returns the provider's pending payout, and
+	// false when it has none (it never has more than one).
+	ProviderPendingPayout(ctx context.Context, providerID string) (
+		StoredPayout, bool, error)
+
 	// ProviderPayouts returns a provider's payouts, newest first, at
 	// most limit of them (0 for all).
 	ProviderPayouts(ctx context.Context, providerID string, limit int) (
@@ -125,6 +130,13 @@ type TxStore interface {
 	// PayoutCandidates returns the linked providers whose payable is
 	// above zero, ordered by provider id.
 	PayoutCandidates(ctx context.Context) ([]StoredCandidate, error)
+
+	// PayoutCandidate returns one provider as PayoutCandidates would
+	// list it, and false when it would not be listed (unknown, not
+	// linked, or nothing payable): the scheduler's read of the providers
+	// that are due, which costs what they are, not what all are.
+	PayoutCandidate(ctx context.Context, providerID string) (
+		StoredCandidate, bool, error)
 
 	// ProviderExists reports whether a provider with the id was ever
 	// linked.
