@@ -256,20 +256,28 @@ func (s *Scheduler) run(ctx context.Context) {
 	full := true
 	var lastFull time.Time
 	for {
-		now := s.cfg.Clock.Now()
 		if full {
 			// The read of every provider covers what is due.
+			now := s.cfg.Clock.Now()
 			s.due(now)
 			lastFull = now
 			s.round(ctx, nil)
 			full = false
-		} else if ids := s.due(now); len(ids) > 0 {
+		}
+		// Rounds of the providers that are due, until none is: a
+		// round that leaves a slot free lets the next provider
+		// waiting for one go.
+		for ctx.Err() == nil {
+			ids := s.due(s.cfg.Clock.Now())
+			if len(ids) == 0 {
+				break
+			}
 			s.round(ctx, ids)
 		}
 
 		// The safety poll counts from the last read of every
 		// provider: reads of a few do not put it off.
-		now = s.cfg.Clock.Now()
+		now := s.cfg.Clock.Now()
 		poll := lastFull.Add(s.cfg.SafetyPoll)
 		wait := max(poll.Sub(now), 0)
 		if next := s.nextDeadline(); !next.IsZero() {
@@ -291,16 +299,43 @@ func (s *Scheduler) run(ctx context.Context) {
 	}
 }
 
-// due returns, in id order, the providers worth reading at now: those
-// credited since it was last called that could be paid now, those whose
-// deadline has passed, and, while slots are free, as many of those left
-// waiting for a slot. A credited provider that is not due yet is watched
-// until it is; one with a payout in progress is left to its payout's end.
+// due returns, in id order, the providers worth reading at now, as many
+// as there are free slots: first those the plans left waiting for a slot,
+// then those credited since it was last called that could be paid now and
+// those whose deadline has passed. What could be paid now but finds no
+// slot is queued for one, unread: a payout's end reads it. A credited
+// provider that is not due yet is watched until it is; one with a payout
+// in progress is left to its payout's end.
 func (s *Scheduler) due(now time.Time) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
+	free := s.cfg.MaxInFlight - len(s.busy)
 	ids := make(map[string]bool)
+	for len(ids) < free && len(s.waiting) > 0 {
+		p := s.waiting[0]
+		s.waiting = s.waiting[1:]
+		if !s.queued[p] {
+			// Started meanwhile.
+			continue
+		}
+		delete(s.queued, p)
+		if !s.busy[p] {
+			ids[p] = true
+		}
+	}
+
+	// consider reads p, which may be paid now, while a slot is free,
+	// and else queues it for one.
+	consider := func(p string) {
+		switch {
+		case s.busy[p], ids[p], s.queued[p]:
+		case len(ids) < free:
+			ids[p] = true
+		default:
+			s.queue(p)
+		}
+	}
 	for p := range s.credited {
 		delete(s.credited, p)
 		if s.busy[p] {
@@ -311,26 +346,21 @@ func (s *Scheduler) due(now time.Time) []string {
 			s.watch.set(p, at)
 			continue
 		}
-		ids[p] = true
+		consider(p)
 	}
 	for _, p := range s.watch.popDue(now) {
-		if !s.busy[p] {
-			ids[p] = true
-		}
-	}
-	for free := s.cfg.MaxInFlight - len(s.busy); free > 0 &&
-		len(s.waiting) > 0; {
-
-		p := s.waiting[0]
-		s.waiting = s.waiting[1:]
-		if !s.queued[p] || s.busy[p] {
-			continue
-		}
-		delete(s.queued, p)
-		ids[p] = true
-		free--
+		consider(p)
 	}
 	return slices.Sorted(maps.Keys(ids))
+}
+
+// queue puts p last of the providers waiting for a slot, unless it waits
+// already. The caller holds s.mu.
+func (s *Scheduler) queue(p string) {
+	if !s.queued[p] {
+		s.queued[p] = true
+		s.waiting = append(s.waiting, p)
+	}
 }
 
 // nextDeadline is the earliest time a watched provider is due; zero for
@@ -505,10 +535,7 @@ func (s *Scheduler) round(ctx context.Context, ids []string) time.Time {
 		go s.pay(ctx, st.candidate, st.policy)
 	}
 	for _, p := range d.waiting {
-		if !s.queued[p] {
-			s.queued[p] = true
-			s.waiting = append(s.waiting, p)
-		}
+		s.queue(p)
 	}
 	for _, l := range d.later {
 		s.watch.set(l.providerID, l.at)
