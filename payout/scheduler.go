@@ -135,6 +135,12 @@ type Scheduler struct {
 	waiting []string
 	queued  map[string]bool
 
+	// unsure are the providers whose last payout in this process ended
+	// in an error, so that it may be left pending: a read of a few
+	// providers looks for the pending payouts of those alone (the
+	// reads of every provider find every one).
+	unsure map[string]bool
+
 	wg sync.WaitGroup
 }
 
@@ -177,6 +183,7 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		credited: make(map[string]bool),
 		watch:    newDeadlines(),
 		queued:   make(map[string]bool),
+		unsure:   make(map[string]bool),
 	}, nil
 }
 
@@ -384,12 +391,20 @@ func (s *Scheduler) read(ctx context.Context, ids []string) (snapshot,
 		defaults:    s.cfg.Defaults,
 		maxInFlight: s.cfg.MaxInFlight,
 	}
+	unsure := make(map[string]bool)
+	s.mu.Lock()
+	for _, p := range ids {
+		if s.unsure[p] {
+			unsure[p] = true
+		}
+	}
+	s.mu.Unlock()
 	err := s.cfg.DB.ExecPayouts(ctx, true, func(tx TxStore) error {
 		snap.pending, snap.providers = nil, nil
 		if ids == nil {
 			return readAll(ctx, tx, &snap)
 		}
-		return readSome(ctx, tx, ids, &snap)
+		return readSome(ctx, tx, ids, unsure, &snap)
 	})
 	return snap, err
 }
@@ -431,46 +446,38 @@ func readAll(ctx context.Context, tx TxStore, snap *snapshot) error {
 	return nil
 }
 
-// readSome reads the pending payout and the payable, override and status
-// of each provider of ids (in id order) into snap: a few point queries a
-// provider, whatever the number of the others.
+// readSome reads the payable, override and retry time of each provider
+// of ids (in id order) into snap, and the pending payout of those of them
+// that are unsure: a point query or two a provider, whatever the number
+// of the others.
 func readSome(ctx context.Context, tx TxStore, ids []string,
-	snap *snapshot) error {
+	unsure map[string]bool, snap *snapshot) error {
 
 	for _, id := range ids {
-		p, ok, err := tx.ProviderPendingPayout(ctx, id)
-		if err != nil {
-			return fmt.Errorf("pending payout of %s: %w", id, err)
-		}
-		if ok {
-			snap.pending = append(snap.pending,
-				pendingPayout{id: p.ID, providerID: id})
+		if unsure[id] {
+			p, ok, err := tx.ProviderPendingPayout(ctx, id)
+			if err != nil {
+				return fmt.Errorf("pending payout of %s: %w",
+					id, err)
+			}
+			if ok {
+				snap.pending = append(snap.pending,
+					pendingPayout{id: p.ID, providerID: id})
+			}
 		}
 
-		c, ok, err := tx.PayoutCandidate(ctx, id)
+		c, ok, err := tx.PayoutCandidateState(ctx, id)
 		if err != nil {
 			return fmt.Errorf("payable of %s: %w", id, err)
 		}
 		if !ok {
 			continue
 		}
-		ps := providerState{id: c.ProviderID, node: c.NodePubkey,
-			payable: c.Payable}
-		o, ok, err := tx.PayoutPolicy(ctx, id)
-		if err != nil {
-			return fmt.Errorf("payout policy of %s: %w", id, err)
-		}
-		if ok {
-			ps.override = &o
-		}
-		st, ok, err := tx.PayoutStatus(ctx, id)
-		if err != nil {
-			return fmt.Errorf("payout status of %s: %w", id, err)
-		}
-		if ok {
-			ps.retryAt = st.RetryAt
-		}
-		snap.providers = append(snap.providers, ps)
+		snap.providers = append(snap.providers, providerState{
+			id: c.ProviderID, node: c.NodePubkey,
+			payable: c.Payable, override: c.Override,
+			retryAt: c.RetryAt,
+		})
 	}
 	return nil
 }
@@ -512,6 +519,19 @@ func (s *Scheduler) round(ctx context.Context, ids []string) time.Time {
 	for _, p := range ids {
 		delete(s.retryAt, p)
 	}
+	if ids == nil {
+		clear(s.unsure)
+	}
+	for _, p := range snap.pending {
+		s.unsure[p.providerID] = true
+	}
+	for _, p := range ids {
+		if !slices.ContainsFunc(snap.pending, func(pp pendingPayout) bool {
+			return pp.providerID == p
+		}) {
+			delete(s.unsure, p)
+		}
+	}
 	for _, p := range snap.providers {
 		if !p.retryAt.IsZero() {
 			s.retryAt[p.id] = p.retryAt
@@ -546,11 +566,17 @@ func (s *Scheduler) round(ctx context.Context, ids []string) time.Time {
 // done releases a provider, and its slot, and tells the loop. The
 // provider is due again when its interval ends (at once after a resume,
 // which was not its turn): it may have more payable, or a retry time, and
-// is read then, alone. The slot goes to a provider left waiting for one,
+// is read then, alone; with its pending payout too when its payout ended
+// in an error (failed). The slot goes to a provider left waiting for one,
 // if any; else it costs no read.
-func (s *Scheduler) done(providerID string) {
+func (s *Scheduler) done(providerID string, failed bool) {
 	s.mu.Lock()
 	delete(s.busy, providerID)
+	if failed {
+		s.unsure[providerID] = true
+	} else {
+		delete(s.unsure, providerID)
+	}
 	s.watch.set(providerID, dueAt(s.nextDue[providerID],
 		s.retryAt[providerID]))
 	s.mu.Unlock()
@@ -563,9 +589,10 @@ func (s *Scheduler) done(providerID string) {
 // pay makes one payout to c.
 func (s *Scheduler) pay(ctx context.Context, c Candidate, pol Policy) {
 	defer s.wg.Done()
-	defer s.done(c.ProviderID)
+	var err error
+	defer func() { s.done(c.ProviderID, err != nil) }()
 
-	_, err := s.exec.Pay(ctx, c, pol)
+	_, err = s.exec.Pay(ctx, c, pol)
 	switch {
 	case err == nil, ctx.Err() != nil:
 
@@ -583,9 +610,10 @@ func (s *Scheduler) pay(ctx context.Context, c Candidate, pol Policy) {
 // resume finishes a pending payout.
 func (s *Scheduler) resume(ctx context.Context, providerID, id string) {
 	defer s.wg.Done()
-	defer s.done(providerID)
+	var err error
+	defer func() { s.done(providerID, err != nil) }()
 
-	_, err := s.exec.Resume(ctx, id)
+	_, err = s.exec.Resume(ctx, id)
 	if err != nil && ctx.Err() == nil {
 		log.Warnf("Resuming payout %s to provider %s: %v", id,
 			providerID, err)

@@ -563,10 +563,10 @@ func (t countingTx) PayoutCandidates(ctx context.Context) (
 	return cs, t.count(len(cs), err)
 }
 
-func (t countingTx) PayoutCandidate(ctx context.Context, id string) (
-	payout.StoredCandidate, bool, error) {
+func (t countingTx) PayoutCandidateState(ctx context.Context, id string) (
+	payout.StoredCandidateState, bool, error) {
 
-	c, ok, err := t.TxStore.PayoutCandidate(ctx, id)
+	c, ok, err := t.TxStore.PayoutCandidateState(ctx, id)
 	return c, ok, t.count(one(ok), err)
 }
 
@@ -692,11 +692,72 @@ func TestSchedulerReadsFollowPayouts(t *testing.T) {
 	}
 	// The start reads every provider; after that a payout costs a
 	// read of its provider when its interval ends, or when a slot
-	// frees for it: a candidate, a status, perhaps a pending payout.
+	// frees for it: a row or two.
 	if rows, most := db.rows.Load(), providers+3*payouts; rows > most {
 		t.Fatalf("%d rows read for %d payouts to %d providers, want "+
 			"at most %d", rows, payouts, providers, most)
 	}
 	t.Logf("%d rows read in %d reads for %d payouts to %d providers",
 		db.rows.Load(), s.Reads(), payouts, providers)
+}
+
+// TestSchedulerResumesWhatItLeftPending: a payout an error left pending
+// (here the leader's guard refused the send once) is resumed when its
+// provider's interval ends, by a read of that provider alone, before
+// anything new is paid to it.
+func TestSchedulerResumesWhatItLeftPending(t *testing.T) {
+	e := newEnv(t, "")
+	var refused atomic.Bool
+	ex, err := payout.NewExecutor(payout.ExecutorConfig{
+		DB:       e.db,
+		Ledger:   e.ledger,
+		Payments: e.lnd,
+		Routes:   e.lnd,
+		Clock:    e.clock,
+		Guard: func() error {
+			if refused.CompareAndSwap(false, true) {
+				return errors.New("not the leader for a moment")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex.SetHook(func(string) {})
+	ticks := make(chan time.Duration, 64)
+	tc := clock.NewTestClockWithTickSignal(e.clock.Now(), ticks)
+	s, err := payout.NewScheduler(payout.SchedulerConfig{
+		Defaults: payout.TestPolicy(), SafetyPoll: time.Hour,
+		DB: e.db, Executor: ex, Clock: tc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	<-ticks
+
+	e.earn("pa", "j1", 100_000)
+	s.Credited("pa")
+	waitFor(t, "a payout left pending", func() bool {
+		return len(e.pending()) == 1 && s.Busy() == 0
+	})
+	left := e.pending()[0]
+	if n := e.lnd.Sends(); n != 0 {
+		t.Fatalf("%d sends past the guard", n)
+	}
+
+	tc.SetTime(tc.Now().Add(time.Second))
+	waitFor(t, "the pending payout resumed", func() bool {
+		return len(e.succeededOf("pa")) == 1
+	})
+	ps := e.payouts()
+	if len(ps) != 1 || ps[0].ID != left {
+		t.Fatalf("payouts %+v, want the one left pending, alone", ps)
+	}
+	if n := s.FullReads(); n != 1 {
+		t.Fatalf("%d reads of every provider, want the start's", n)
+	}
 }

@@ -50,6 +50,19 @@ type StoredCandidate struct {
 	Payable    ledger.MilliSatoshi
 }
 
+// StoredCandidateState is a candidate with what the scheduler weighs
+// besides its payable.
+type StoredCandidateState struct {
+	StoredCandidate
+
+	// Override is the operator's change to the defaults; nil for none.
+	Override *Override
+
+	// RetryAt is when payouts to it may be tried again; zero when they
+	// are not held back.
+	RetryAt time.Time
+}
+
 // StoredStatus is a provider's payout status as the store keeps it.
 type StoredStatus struct {
 	ProviderID string
@@ -131,12 +144,13 @@ type TxStore interface {
 	// above zero, ordered by provider id.
 	PayoutCandidates(ctx context.Context) ([]StoredCandidate, error)
 
-	// PayoutCandidate returns one provider as PayoutCandidates would
-	// list it, and false when it would not be listed (unknown, not
-	// linked, or nothing payable): the scheduler's read of the providers
-	// that are due, which costs what they are, not what all are.
-	PayoutCandidate(ctx context.Context, providerID string) (
-		StoredCandidate, bool, error)
+	// PayoutCandidateState returns one provider as PayoutCandidates
+	// would list it, with its override and retry time, and false when
+	// it would not be listed (unknown, not linked, or nothing payable):
+	// the scheduler's read of a provider that is due, which costs what
+	// that provider is, not what all are.
+	PayoutCandidateState(ctx context.Context, providerID string) (
+		StoredCandidateState, bool, error)
 
 	// ProviderExists reports whether a provider with the id was ever
 	// linked.

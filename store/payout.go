@@ -259,25 +259,56 @@ func (t *Tx) PayoutCandidates(ctx context.Context) ([]PayoutCandidate,
 	return out, nil
 }
 
-// PayoutCandidate returns one provider as PayoutCandidates would list it,
-// or ErrNotFound when it would not be listed: no such provider, or no
-// payable above zero.
-func (t *Tx) PayoutCandidate(ctx context.Context, providerID string) (
-	PayoutCandidate, error) {
+// PayoutCandidateState is one payout candidate with what the payout
+// scheduler weighs besides its payable: its overrides and its retry time.
+type PayoutCandidateState struct {
+	PayoutCandidate
 
-	row, err := t.q.GetPayoutCandidate(ctx, sqlc.GetPayoutCandidateParams{
-		PayableKind: string(ledger.KindProviderPayable),
-		ProviderID:  providerID,
-	})
+	// Policy is the provider's overrides; nil when it has none.
+	Policy *PayoutPolicy
+
+	// RetryAt is its payout status's retry time; zero when there is
+	// none.
+	RetryAt time.Time
+}
+
+// PayoutCandidateState returns one provider as PayoutCandidates would
+// list it, with its overrides and retry time, in one statement; or
+// ErrNotFound when it would not be listed: no such provider, or no payable
+// above zero.
+func (t *Tx) PayoutCandidateState(ctx context.Context, providerID string) (
+	PayoutCandidateState, error) {
+
+	row, err := t.q.GetPayoutCandidateState(ctx,
+		sqlc.GetPayoutCandidateStateParams{
+			PayableKind: string(ledger.KindProviderPayable),
+			ProviderID:  providerID,
+		})
 	if err != nil {
-		return PayoutCandidate{}, notFound(err,
+		return PayoutCandidateState{}, notFound(err,
 			"payout candidate "+providerID)
 	}
-	return PayoutCandidate{
-		ProviderID: row.ID,
-		NodePubkey: row.NodePubkey,
-		Payable:    ledger.MilliSatoshi(row.Balance),
-	}, nil
+	out := PayoutCandidateState{
+		PayoutCandidate: PayoutCandidate{
+			ProviderID: row.ID,
+			NodePubkey: row.NodePubkey,
+			Payable:    ledger.MilliSatoshi(row.Balance),
+		},
+		RetryAt: fromNull(row.RetryAt),
+	}
+	if row.PolicyProviderID.Valid {
+		p := payoutPolicyFromRow(sqlc.PayoutPolicy{
+			ProviderID:   row.PolicyProviderID.String,
+			IntervalMs:   row.IntervalMs,
+			MinimumMsat:  row.MinimumMsat,
+			FeeFloorMsat: row.FeeFloorMsat,
+			FeePpm:       row.FeePpm,
+			FeePayer:     row.FeePayer,
+			UpdatedAt:    row.PolicyUpdatedAt.Time,
+		})
+		out.Policy = &p
+	}
+	return out, nil
 }
 
 // nullInt64 is a nullable integer column's value for a pointer.

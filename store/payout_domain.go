@@ -195,21 +195,29 @@ func (p payoutTx) PayoutCandidates(ctx context.Context) (
 	return out, nil
 }
 
-func (p payoutTx) PayoutCandidate(ctx context.Context, providerID string) (
-	payout.StoredCandidate, bool, error) {
+func (p payoutTx) PayoutCandidateState(ctx context.Context,
+	providerID string) (payout.StoredCandidateState, bool, error) {
 
-	c, err := p.Tx.PayoutCandidate(ctx, providerID)
+	c, err := p.Tx.PayoutCandidateState(ctx, providerID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return payout.StoredCandidate{}, false, nil
+		return payout.StoredCandidateState{}, false, nil
 	case err != nil:
-		return payout.StoredCandidate{}, false, err
+		return payout.StoredCandidateState{}, false, err
 	}
-	return payout.StoredCandidate{
-		ProviderID: c.ProviderID,
-		NodePubkey: c.NodePubkey,
-		Payable:    c.Payable,
-	}, true, nil
+	out := payout.StoredCandidateState{
+		StoredCandidate: payout.StoredCandidate{
+			ProviderID: c.ProviderID,
+			NodePubkey: c.NodePubkey,
+			Payable:    c.Payable,
+		},
+		RetryAt: c.RetryAt,
+	}
+	if c.Policy != nil {
+		o := override(*c.Policy)
+		out.Override = &o
+	}
+	return out, true, nil
 }
 
 func (p payoutTx) ProviderExists(ctx context.Context, providerID string) (

@@ -299,23 +299,66 @@ func TestPayoutCandidates(t *testing.T) {
 			t.Fatalf("candidates %+v, want %+v", got, want)
 		}
 
-		// One at a time: the same answer, and ErrNotFound for a
-		// provider without payable, a ref that is no provider and
-		// an id nobody has.
-		var one store.PayoutCandidate
+		// One at a time: the same answer, without an override or a
+		// retry time, then with them; ErrNotFound for a provider
+		// without payable, a ref that is no provider and an id
+		// nobody has.
+		state := func() store.PayoutCandidateState {
+			t.Helper()
+			var c store.PayoutCandidateState
+			mustTx(t, db, func(ctx context.Context,
+				tx *store.Tx) error {
+
+				var err error
+				c, err = tx.PayoutCandidateState(ctx, "pa")
+				return err
+			})
+			return c
+		}
+		got1 := state()
+		if got1.PayoutCandidate != want[0] || got1.Policy != nil ||
+			!got1.RetryAt.IsZero() {
+
+			t.Fatalf("candidate pa %+v, want %+v alone", got1,
+				want[0])
+		}
+		interval := 3 * time.Second
+		payer := "platform"
+		retry := payoutAt.Add(time.Minute)
+		var policy store.PayoutPolicy
 		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
-			var err error
-			one, err = tx.PayoutCandidate(ctx, "pa")
+			err := tx.SetPayoutPolicy(ctx, store.PayoutPolicy{
+				ProviderID: "pa", Interval: &interval,
+				FeePayer: &payer, UpdatedAt: payoutAt,
+			})
+			if err != nil {
+				return err
+			}
+			err = tx.SetPayoutStatus(ctx, store.PayoutStatus{
+				ProviderID: "pa", State: "retrying",
+				Since: payoutAt, RetryAt: retry, Failures: 2,
+				UpdatedAt: payoutAt,
+			})
+			if err != nil {
+				return err
+			}
+			policy, err = tx.PayoutPolicy(ctx, "pa")
 			return err
 		})
-		if one != want[0] {
-			t.Fatalf("candidate pa %+v, want %+v", one, want[0])
+		got2 := state()
+		if got2.PayoutCandidate != want[0] || got2.Policy == nil ||
+			!reflect.DeepEqual(*got2.Policy, policy) ||
+			!got2.RetryAt.Equal(retry.Truncate(time.Microsecond)) {
+
+			t.Fatalf("candidate pa %+v (policy %+v), want %+v with "+
+				"policy %+v, retry at %v", got2, got2.Policy,
+				want[0], policy, retry)
 		}
 		for _, id := range []string{"pb", "stranger", "nobody"} {
 			err := inTx(t, db, func(ctx context.Context,
 				tx *store.Tx) error {
 
-				_, err := tx.PayoutCandidate(ctx, id)
+				_, err := tx.PayoutCandidateState(ctx, id)
 				return err
 			})
 			if !errors.Is(err, store.ErrNotFound) {

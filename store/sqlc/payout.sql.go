@@ -100,31 +100,57 @@ func (q *Queries) GetPayout(ctx context.Context, id string) (Payout, error) {
 	return i, err
 }
 
-const getPayoutCandidate = `-- name: GetPayoutCandidate :one
-SELECT p.id, p.node_pubkey, a.balance
+const getPayoutCandidateState = `-- name: GetPayoutCandidateState :one
+SELECT p.id, p.node_pubkey, a.balance,
+    pol.provider_id AS policy_provider_id, pol.interval_ms,
+    pol.minimum_msat, pol.fee_floor_msat, pol.fee_ppm, pol.fee_payer,
+    pol.updated_at AS policy_updated_at, st.retry_at
 FROM providers p
 JOIN accounts a ON a.kind = $1 AND a.ref = p.id
+LEFT JOIN payout_policies pol ON pol.provider_id = p.id
+LEFT JOIN payout_status st ON st.provider_id = p.id
 WHERE p.id = $2 AND a.balance > 0
 `
 
-type GetPayoutCandidateParams struct {
+type GetPayoutCandidateStateParams struct {
 	PayableKind string
 	ProviderID  string
 }
 
-type GetPayoutCandidateRow struct {
-	ID         string
-	NodePubkey string
-	Balance    int64
+type GetPayoutCandidateStateRow struct {
+	ID               string
+	NodePubkey       string
+	Balance          int64
+	PolicyProviderID sql.NullString
+	IntervalMs       sql.NullInt64
+	MinimumMsat      sql.NullInt64
+	FeeFloorMsat     sql.NullInt64
+	FeePpm           sql.NullInt64
+	FeePayer         sql.NullString
+	PolicyUpdatedAt  sql.NullTime
+	RetryAt          sql.NullTime
 }
 
 // One provider as ListPayoutCandidates gives it, when its payable account
-// (kind @payable_kind, ref the provider id) holds a positive balance; no
-// row otherwise. Both lookups are by unique key.
-func (q *Queries) GetPayoutCandidate(ctx context.Context, arg GetPayoutCandidateParams) (GetPayoutCandidateRow, error) {
-	row := q.db.QueryRowContext(ctx, getPayoutCandidate, arg.PayableKind, arg.ProviderID)
-	var i GetPayoutCandidateRow
-	err := row.Scan(&i.ID, &i.NodePubkey, &i.Balance)
+// (kind @payable_kind, ref the provider id) holds a positive balance, with
+// its override (policy_provider_id NULL for none) and its status's retry
+// time; no row otherwise. Every lookup is by unique key.
+func (q *Queries) GetPayoutCandidateState(ctx context.Context, arg GetPayoutCandidateStateParams) (GetPayoutCandidateStateRow, error) {
+	row := q.db.QueryRowContext(ctx, getPayoutCandidateState, arg.PayableKind, arg.ProviderID)
+	var i GetPayoutCandidateStateRow
+	err := row.Scan(
+		&i.ID,
+		&i.NodePubkey,
+		&i.Balance,
+		&i.PolicyProviderID,
+		&i.IntervalMs,
+		&i.MinimumMsat,
+		&i.FeeFloorMsat,
+		&i.FeePpm,
+		&i.FeePayer,
+		&i.PolicyUpdatedAt,
+		&i.RetryAt,
+	)
 	return i, err
 }
 
