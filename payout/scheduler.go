@@ -513,24 +513,19 @@ func (s *Scheduler) round(ctx context.Context, ids []string) time.Time {
 
 	snap.busy = maps.Clone(s.busy)
 	snap.nextDue = s.nextDue
+	// What was read replaces what was known of the providers read: their
+	// retry times, and whether they have a pending payout (an unsure
+	// provider stays so until its pending payout is resumed).
 	if ids == nil {
 		clear(s.retryAt)
+		clear(s.unsure)
 	}
 	for _, p := range ids {
 		delete(s.retryAt, p)
-	}
-	if ids == nil {
-		clear(s.unsure)
+		delete(s.unsure, p)
 	}
 	for _, p := range snap.pending {
 		s.unsure[p.providerID] = true
-	}
-	for _, p := range ids {
-		if !slices.ContainsFunc(snap.pending, func(pp pendingPayout) bool {
-			return pp.providerID == p
-		}) {
-			delete(s.unsure, p)
-		}
 	}
 	for _, p := range snap.providers {
 		if !p.retryAt.IsZero() {
