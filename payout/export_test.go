@@ -25,9 +25,10 @@ func (e *Executor) SetRetry(r outbound.Retry) {
 	e.retry = r
 }
 
-// Round runs one scheduling round and returns the plan's next deadline.
+// Round runs one scheduling round over every provider and returns the
+// plan's next deadline.
 func (s *Scheduler) Round(ctx context.Context) time.Time {
-	return s.round(ctx)
+	return s.round(ctx, nil)
 }
 
 // WaitPayouts waits for the payouts the rounds started.
@@ -45,4 +46,9 @@ func (s *Scheduler) Busy() int {
 // Reads counts the scheduler's store reads.
 func (s *Scheduler) Reads() int64 {
 	return s.reads.Load()
+}
+
+// FullReads counts the scheduler's store reads of every provider.
+func (s *Scheduler) FullReads() int64 {
+	return s.fullReads.Load()
 }

@@ -77,14 +77,28 @@ type skip struct {
 	err        error
 }
 
+// later is a provider plan found waiting for its interval or its retry
+// time, and when that passes.
+type later struct {
+	providerID string
+	at         time.Time
+}
+
 // decision is what plan says to do now.
 type decision struct {
 	starts []start
 
-	// next is the earliest time a provider that is waiting for its
-	// interval or its retry time becomes due; zero when none is. Payout
-	// endings and new payable wake the scheduler on their own.
-	next time.Time
+	// waiting are the providers, in plan order, that could go now but
+	// found every slot taken: a pending payout to resume, or payable
+	// that is due. A payout's end frees a slot for the first of them.
+	waiting []string
+
+	// later are the providers waiting for their interval or retry time,
+	// for the scheduler to look at again when it passes; next is the
+	// earliest of their times, zero when there are none. Payout endings
+	// and new payable wake the scheduler on their own.
+	later []later
+	next  time.Time
 
 	skipped []skip
 }
@@ -95,8 +109,9 @@ type decision struct {
 // could be paid at least over a route that costs nothing (whether fees
 // apply depends on the route, which the executor checks). Each start takes
 // one of maxInFlight slots; once they are taken nothing more starts until
-// a payout ends. A provider never has two payouts in progress. plan is a
-// pure function of its arguments.
+// a payout ends, and what could have started is named as waiting for a
+// slot. A provider never has two payouts in progress. plan is a pure
+// function of its arguments.
 func plan(snap snapshot, now time.Time) decision {
 	var d decision
 	busy := make(map[string]bool, len(snap.busy))
@@ -109,11 +124,13 @@ func plan(snap snapshot, now time.Time) decision {
 		if busy[p.providerID] {
 			continue
 		}
+		// Its provider gets nothing new before the resume.
+		busy[p.providerID] = true
 		if free <= 0 {
-			return d
+			d.waiting = append(d.waiting, p.providerID)
+			continue
 		}
 		free--
-		busy[p.providerID] = true
 		d.starts = append(d.starts, start{
 			providerID: p.providerID, resume: p.id,
 		})
@@ -133,11 +150,9 @@ func plan(snap snapshot, now time.Time) decision {
 			continue
 		}
 
-		due := snap.nextDue[c.id]
-		if c.retryAt.After(due) {
-			due = c.retryAt
-		}
+		due := dueAt(snap.nextDue[c.id], c.retryAt)
 		if now.Before(due) {
+			d.later = append(d.later, later{c.id, due})
 			d.next = earliest(d.next, due)
 			continue
 		}
@@ -154,7 +169,8 @@ func plan(snap snapshot, now time.Time) decision {
 		if free <= 0 {
 			// A payout that ends frees a slot and wakes the
 			// scheduler.
-			return d
+			d.waiting = append(d.waiting, c.id)
+			continue
 		}
 		free--
 		busy[c.id] = true
@@ -171,6 +187,15 @@ func plan(snap snapshot, now time.Time) decision {
 		})
 	}
 	return d
+}
+
+// dueAt is when a provider may be paid again: the later of the end of
+// its interval and its retry time.
+func dueAt(nextDue, retryAt time.Time) time.Time {
+	if retryAt.After(nextDue) {
+		return retryAt
+	}
+	return nextDue
 }
 
 // earliest is the earlier of two times, a zero time counting as none.

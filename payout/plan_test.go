@@ -236,6 +236,9 @@ func fmtDecision(d decision) string {
 			int64(st.policy.Minimum), st.policy.FeePayer,
 			fmtOffset(st.nextDue))
 	}
+	for _, p := range d.waiting {
+		fmt.Fprintf(&b, "wait %s for a slot\n", p)
+	}
 	for _, sk := range d.skipped {
 		fmt.Fprintf(&b, "skip %s: %v\n", sk.providerID, sk.err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,12 +57,17 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// DefaultSafetyPoll is how often the scheduler reads the store without
-// being woken. Payable that sluiced's own metering credits wakes it (Credited)
-// and so does every payout that ends; the slow poll is for payable written
-// into the store by something else (an operator's repair, the integration
+// DefaultSafetyPoll is how often the scheduler reads every provider
+// without being woken. Payable that sluiced's own metering credits wakes
+// it (Credited), and every payout that ends has its provider looked at
+// again when its interval ends; the slow poll is for payable written into
+// the store by something else (an operator's repair, the integration
 // tests' ledger writes from their own process), which nothing announces.
 const DefaultSafetyPoll = time.Second
+
+// readRetry is how long a provider whose read failed waits before it is
+// read again, unless the safety poll comes first.
+const readRetry = time.Second
 
 // SchedulerConfig is what a Scheduler works with.
 type SchedulerConfig struct {
@@ -95,15 +101,21 @@ type SchedulerConfig struct {
 //
 // The decisions are plan's, a pure function of a snapshot; the loop reads
 // the snapshot, starts what plan says and sleeps until something could
-// change the answer: usage credited to a provider that could be paid now
-// (Credited), a payout's end, the plan's next deadline, a policy change
-// (Wake) or the slow safety poll.
+// change the answer. What a read costs follows what woke it, so that a
+// payout costs the store a few rows however many providers there are:
+// the start, a policy change (Wake) and the slow safety poll read every
+// provider; usage credited to a provider that could be paid now
+// (Credited), a provider's interval or retry time ending (a payout's end
+// is such a deadline: its provider is due again when its interval ends)
+// and a freed slot when providers were left waiting for one read only
+// those providers.
 type Scheduler struct {
-	cfg   SchedulerConfig
-	exec  *Executor
-	wake  chan struct{}
-	kick  chan struct{}
-	reads atomic.Int64
+	cfg       SchedulerConfig
+	exec      *Executor
+	wake      chan struct{}
+	kick      chan struct{}
+	reads     atomic.Int64
+	fullReads atomic.Int64
 
 	mu       sync.Mutex
 	started  bool
@@ -112,6 +124,22 @@ type Scheduler struct {
 	nextDue  map[string]time.Time
 	retryAt  map[string]time.Time
 	credited map[string]bool
+
+	// watch holds the providers to read again when their interval or
+	// retry time ends.
+	watch deadlines
+
+	// waiting are the providers the plans left waiting for a slot,
+	// first come first; queued is their set, and a provider taken out
+	// of it (started) is passed over in waiting.
+	waiting []string
+	queued  map[string]bool
+
+	// unsure are the providers whose last payout in this process ended
+	// in an error, so that it may be left pending: a read of a few
+	// providers looks for the pending payouts of those alone (the
+	// reads of every provider find every one).
+	unsure map[string]bool
 
 	wg sync.WaitGroup
 }
@@ -153,6 +181,9 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		nextDue:  make(map[string]time.Time),
 		retryAt:  make(map[string]time.Time),
 		credited: make(map[string]bool),
+		watch:    newDeadlines(),
+		queued:   make(map[string]bool),
+		unsure:   make(map[string]bool),
 	}, nil
 }
 
@@ -192,8 +223,8 @@ func (s *Scheduler) Stop() {
 	}
 	cancel()
 	s.wg.Wait()
-	log.Infof("Payout scheduler stopped after %d store reads",
-		s.reads.Load())
+	log.Infof("Payout scheduler stopped after %d store reads, %d of "+
+		"them of every provider", s.reads.Load(), s.fullReads.Load())
 }
 
 // Wake asks for a scheduling round now: something may have changed that
@@ -207,9 +238,9 @@ func (s *Scheduler) Wake() {
 
 // Credited tells the scheduler that a commit raised the payable of the
 // providers: metering calls it after each durable group commit. It never
-// blocks. A provider with a payout in progress, or whose interval or retry
-// time has not passed, costs no store read: its payout's end or its
-// deadline wakes the scheduler anyway.
+// blocks. A provider that could be paid now costs a read of that provider
+// alone; one with a payout in progress, or whose interval or retry time
+// has not passed, costs none now: it is read when its deadline passes.
 func (s *Scheduler) Credited(providers ...string) {
 	if len(providers) == 0 {
 		return
@@ -229,121 +260,250 @@ func (s *Scheduler) Credited(providers ...string) {
 func (s *Scheduler) run(ctx context.Context) {
 	defer s.wg.Done()
 
-	read := true
-	var deadline, lastRead time.Time
+	full := true
+	var lastFull time.Time
 	for {
-		if read {
-			lastRead = s.cfg.Clock.Now()
-			deadline = s.round(ctx)
-			read = false
+		if full {
+			// The read of every provider covers what is due.
+			now := s.cfg.Clock.Now()
+			s.due(now)
+			lastFull = now
+			s.round(ctx, nil)
+			full = false
+		}
+		// Rounds of the providers that are due, until none is: a
+		// round that leaves a slot free lets the next provider
+		// waiting for one go.
+		for ctx.Err() == nil {
+			ids := s.due(s.cfg.Clock.Now())
+			if len(ids) == 0 {
+				break
+			}
+			s.round(ctx, ids)
 		}
 
-		// The safety poll counts from the last read, so that wake-ups
-		// that read nothing do not put it off.
+		// The safety poll counts from the last read of every
+		// provider: reads of a few do not put it off.
 		now := s.cfg.Clock.Now()
-		wait := max(lastRead.Add(s.cfg.SafetyPoll).Sub(now), 0)
-		if !deadline.IsZero() {
-			wait = min(wait, max(deadline.Sub(now), 0))
+		poll := lastFull.Add(s.cfg.SafetyPoll)
+		wait := max(poll.Sub(now), 0)
+		if next := s.nextDeadline(); !next.IsZero() {
+			wait = min(wait, max(next.Sub(now), 0))
 		}
 		select {
 		case <-ctx.Done():
 			return
 
 		case <-s.wake:
-			read = true
+			full = true
 
 		case <-s.kick:
-			var due time.Time
-			read, due = s.creditedDue(s.cfg.Clock.Now())
-			deadline = earliest(deadline, due)
+			// Credits, a payout's end: due says what to read.
 
 		case <-s.cfg.Clock.TickAfter(wait):
-			read = true
+			full = !s.cfg.Clock.Now().Before(poll)
 		}
 	}
 }
 
-// creditedDue takes the providers credited since it was last called and
-// says whether one of them could be paid now, which is worth a round, or
-// else the earliest time one of them becomes due.
-func (s *Scheduler) creditedDue(now time.Time) (bool, time.Time) {
+// due returns, in id order, the providers worth reading at now, as many
+// as there are free slots: first those the plans left waiting for a slot,
+// then those credited since it was last called that could be paid now and
+// those whose deadline has passed. What could be paid now but finds no
+// slot is queued for one, unread: a payout's end reads it. A credited
+// provider that is not due yet is watched until it is; one with a payout
+// in progress is left to its payout's end.
+func (s *Scheduler) due(now time.Time) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	var next time.Time
-	read := false
+	free := s.cfg.MaxInFlight - len(s.busy)
+	ids := make(map[string]bool)
+	for len(ids) < free && len(s.waiting) > 0 {
+		p := s.waiting[0]
+		s.waiting = s.waiting[1:]
+		if !s.queued[p] {
+			// Started meanwhile.
+			continue
+		}
+		delete(s.queued, p)
+		if !s.busy[p] {
+			ids[p] = true
+		}
+	}
+
+	// consider reads p, which may be paid now, while a slot is free,
+	// and else queues it for one.
+	consider := func(p string) {
+		switch {
+		case s.busy[p], ids[p], s.queued[p]:
+		case len(ids) < free:
+			ids[p] = true
+		default:
+			s.queue(p)
+		}
+	}
 	for p := range s.credited {
 		delete(s.credited, p)
 		if s.busy[p] {
 			continue
 		}
-		due := s.nextDue[p]
-		if s.retryAt[p].After(due) {
-			due = s.retryAt[p]
-		}
-		if now.Before(due) {
-			next = earliest(next, due)
+		at := dueAt(s.nextDue[p], s.retryAt[p])
+		if now.Before(at) {
+			s.watch.set(p, at)
 			continue
 		}
-		read = true
+		consider(p)
 	}
-	return read, next
+	for _, p := range s.watch.popDue(now) {
+		consider(p)
+	}
+	return slices.Sorted(maps.Keys(ids))
 }
 
-// read takes a snapshot of the store in one read-only transaction.
-func (s *Scheduler) read(ctx context.Context) (snapshot, error) {
+// queue puts p last of the providers waiting for a slot, unless it waits
+// already. The caller holds s.mu.
+func (s *Scheduler) queue(p string) {
+	if !s.queued[p] {
+		s.queued[p] = true
+		s.waiting = append(s.waiting, p)
+	}
+}
+
+// nextDeadline is the earliest time a watched provider is due; zero for
+// none.
+func (s *Scheduler) nextDeadline() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.watch.next()
+}
+
+// read takes a snapshot of the store in one read-only transaction: of
+// every provider when ids is nil, else of those providers alone.
+func (s *Scheduler) read(ctx context.Context, ids []string) (snapshot,
+	error) {
+
 	s.reads.Add(1)
+	if ids == nil {
+		s.fullReads.Add(1)
+	}
 	snap := snapshot{
 		defaults:    s.cfg.Defaults,
 		maxInFlight: s.cfg.MaxInFlight,
 	}
+	unsure := make(map[string]bool)
+	s.mu.Lock()
+	for _, p := range ids {
+		if s.unsure[p] {
+			unsure[p] = true
+		}
+	}
+	s.mu.Unlock()
 	err := s.cfg.DB.ExecPayouts(ctx, true, func(tx TxStore) error {
 		snap.pending, snap.providers = nil, nil
-		pending, err := tx.PendingPayouts(ctx)
-		if err != nil {
-			return err
+		if ids == nil {
+			return readAll(ctx, tx, &snap)
 		}
-		for _, p := range pending {
-			snap.pending = append(snap.pending,
-				pendingPayout{id: p.ID, providerID: p.ProviderID})
-		}
-		candidates, err := tx.PayoutCandidates(ctx)
-		if err != nil {
-			return err
-		}
-		overrides, err := tx.PayoutPolicies(ctx)
-		if err != nil {
-			return err
-		}
-		statuses, err := tx.PayoutStatuses(ctx)
-		if err != nil {
-			return err
-		}
-		for _, c := range candidates {
-			ps := providerState{id: c.ProviderID,
-				node: c.NodePubkey, payable: c.Payable}
-			if o, ok := overrides[c.ProviderID]; ok {
-				ps.override = &o
-			}
-			if st, ok := statuses[c.ProviderID]; ok {
-				ps.retryAt = st.RetryAt
-			}
-			snap.providers = append(snap.providers, ps)
-		}
-		return nil
+		return readSome(ctx, tx, ids, unsure, &snap)
 	})
 	return snap, err
 }
 
-// round reads a snapshot, plans and starts what the plan says. It returns
-// the plan's next deadline, zero for none.
-func (s *Scheduler) round(ctx context.Context) time.Time {
-	snap, err := s.read(ctx)
+// readAll reads every pending payout and every provider with payable into
+// snap.
+func readAll(ctx context.Context, tx TxStore, snap *snapshot) error {
+	pending, err := tx.PendingPayouts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		snap.pending = append(snap.pending,
+			pendingPayout{id: p.ID, providerID: p.ProviderID})
+	}
+	candidates, err := tx.PayoutCandidates(ctx)
+	if err != nil {
+		return err
+	}
+	overrides, err := tx.PayoutPolicies(ctx)
+	if err != nil {
+		return err
+	}
+	statuses, err := tx.PayoutStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range candidates {
+		ps := providerState{id: c.ProviderID,
+			node: c.NodePubkey, payable: c.Payable}
+		if o, ok := overrides[c.ProviderID]; ok {
+			ps.override = &o
+		}
+		if st, ok := statuses[c.ProviderID]; ok {
+			ps.retryAt = st.RetryAt
+		}
+		snap.providers = append(snap.providers, ps)
+	}
+	return nil
+}
+
+// readSome reads the payable, override and retry time of each provider
+// of ids (in id order) into snap, and the pending payout of those of them
+// that are unsure: a point query or two a provider, whatever the number
+// of the others.
+func readSome(ctx context.Context, tx TxStore, ids []string,
+	unsure map[string]bool, snap *snapshot) error {
+
+	for _, id := range ids {
+		if unsure[id] {
+			p, ok, err := tx.ProviderPendingPayout(ctx, id)
+			if err != nil {
+				return fmt.Errorf("pending payout of %s: %w",
+					id, err)
+			}
+			if ok {
+				snap.pending = append(snap.pending,
+					pendingPayout{id: p.ID, providerID: id})
+			}
+		}
+
+		c, ok, err := tx.PayoutCandidateState(ctx, id)
+		if err != nil {
+			return fmt.Errorf("payable of %s: %w", id, err)
+		}
+		if !ok {
+			continue
+		}
+		snap.providers = append(snap.providers, providerState{
+			id: c.ProviderID, node: c.NodePubkey,
+			payable: c.Payable, override: c.Override,
+			retryAt: c.RetryAt,
+		})
+	}
+	return nil
+}
+
+// round reads a snapshot, of every provider when ids is nil and else of
+// those providers, plans and starts what the plan says; it watches the
+// providers the plan found waiting for a deadline and queues those it
+// found waiting for a slot. It returns the plan's next deadline, zero for
+// none.
+func (s *Scheduler) round(ctx context.Context, ids []string) time.Time {
+	snap, err := s.read(ctx, ids)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Warnf("Payout round: reading the store: %v", err)
 		}
-		// The safety poll tries again.
+		if ids == nil {
+			// The safety poll tries again.
+			return time.Time{}
+		}
+		// The providers are read again soon, or at the safety poll.
+		at := s.cfg.Clock.Now().Add(min(readRetry, s.cfg.SafetyPoll))
+		s.mu.Lock()
+		for _, p := range ids {
+			s.watch.set(p, at)
+		}
+		s.mu.Unlock()
 		return time.Time{}
 	}
 	now := s.cfg.Clock.Now()
@@ -353,7 +513,20 @@ func (s *Scheduler) round(ctx context.Context) time.Time {
 
 	snap.busy = maps.Clone(s.busy)
 	snap.nextDue = s.nextDue
-	clear(s.retryAt)
+	// What was read replaces what was known of the providers read: their
+	// retry times, and whether they have a pending payout (an unsure
+	// provider stays so until its pending payout is resumed).
+	if ids == nil {
+		clear(s.retryAt)
+		clear(s.unsure)
+	}
+	for _, p := range ids {
+		delete(s.retryAt, p)
+		delete(s.unsure, p)
+	}
+	for _, p := range snap.pending {
+		s.unsure[p.providerID] = true
+	}
 	for _, p := range snap.providers {
 		if !p.retryAt.IsZero() {
 			s.retryAt[p.id] = p.retryAt
@@ -366,6 +539,8 @@ func (s *Scheduler) round(ctx context.Context) time.Time {
 	}
 	for _, st := range d.starts {
 		s.busy[st.providerID] = true
+		s.watch.remove(st.providerID)
+		delete(s.queued, st.providerID)
 		s.wg.Add(1)
 		if st.resume != "" {
 			go s.resume(ctx, st.providerID, st.resume)
@@ -374,25 +549,45 @@ func (s *Scheduler) round(ctx context.Context) time.Time {
 		s.nextDue[st.providerID] = st.nextDue
 		go s.pay(ctx, st.candidate, st.policy)
 	}
+	for _, p := range d.waiting {
+		s.queue(p)
+	}
+	for _, l := range d.later {
+		s.watch.set(l.providerID, l.at)
+	}
 	return d.next
 }
 
-// done releases a provider, and its slot, and wakes the loop: the
-// provider may have more payable, or a retry time, and the slot may let
-// another provider go.
-func (s *Scheduler) done(providerID string) {
+// done releases a provider, and its slot, and tells the loop. The
+// provider is due again when its interval ends (at once after a resume,
+// which was not its turn): it may have more payable, or a retry time, and
+// is read then, alone; with its pending payout too when its payout ended
+// in an error (failed). The slot goes to a provider left waiting for one,
+// if any; else it costs no read.
+func (s *Scheduler) done(providerID string, failed bool) {
 	s.mu.Lock()
 	delete(s.busy, providerID)
+	if failed {
+		s.unsure[providerID] = true
+	} else {
+		delete(s.unsure, providerID)
+	}
+	s.watch.set(providerID, dueAt(s.nextDue[providerID],
+		s.retryAt[providerID]))
 	s.mu.Unlock()
-	s.Wake()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // pay makes one payout to c.
 func (s *Scheduler) pay(ctx context.Context, c Candidate, pol Policy) {
 	defer s.wg.Done()
-	defer s.done(c.ProviderID)
+	var err error
+	defer func() { s.done(c.ProviderID, err != nil) }()
 
-	_, err := s.exec.Pay(ctx, c, pol)
+	_, err = s.exec.Pay(ctx, c, pol)
 	switch {
 	case err == nil, ctx.Err() != nil:
 
@@ -410,9 +605,10 @@ func (s *Scheduler) pay(ctx context.Context, c Candidate, pol Policy) {
 // resume finishes a pending payout.
 func (s *Scheduler) resume(ctx context.Context, providerID, id string) {
 	defer s.wg.Done()
-	defer s.done(providerID)
+	var err error
+	defer func() { s.done(providerID, err != nil) }()
 
-	_, err := s.exec.Resume(ctx, id)
+	_, err = s.exec.Resume(ctx, id)
 	if err != nil && ctx.Err() == nil {
 		log.Warnf("Resuming payout %s to provider %s: %v", id,
 			providerID, err)

@@ -3,6 +3,9 @@ package payout_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -400,11 +403,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestSchedulerWakes runs the loop on a test clock with an hour's safety
-// poll: it reads the store when metering credits a provider it could pay
-// and when a payout ends, not when it credits one whose interval has not
-// passed (then the interval's end wakes it), and on its own only at the
-// safety poll. The clock signals each time the loop arms its timer, which
-// it does once per turn, just before it waits: the test counts those
+// poll: it reads every provider at the start and at the safety poll, and
+// in between only the providers metering credits that it could pay now
+// and those whose interval ends; a payout's end costs no read until its
+// provider's interval ends, nor does crediting a provider whose interval
+// has not passed. The clock signals each time the loop arms its timer,
+// which it does once per turn, just before it waits: the test counts those
 // turns (parked), so it knows the loop has handled every wake-up and
 // waits, instead of sleeping and hoping it has.
 func TestSchedulerWakes(t *testing.T) {
@@ -429,50 +433,48 @@ func TestSchedulerWakes(t *testing.T) {
 			}
 		}
 	}
+	// reads checks the reads so far, and those of every provider.
+	reads := func(what string, all, full int64) {
+		t.Helper()
+		if n, f := s.Reads(), s.FullReads(); n != all || f != full {
+			t.Fatalf("%s: %d reads, %d of every provider; want "+
+				"%d, %d", what, n, f, all, full)
+		}
+	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Stop()
 	parked("the first read", 1)
-	if n := s.Reads(); n != 1 {
-		t.Fatalf("%d reads at the start, want 1", n)
-	}
+	reads("at the start", 1, 1)
 
 	// Payable nobody announces waits for the safety poll: the loop
 	// is waiting, and nothing wakes it.
 	e.earn("pa", "j1", 100_000)
-	if n := s.Reads(); n != 1 || len(e.payouts()) != 0 {
-		t.Fatalf("%d reads, %d payouts without a wake-up", n,
-			len(e.payouts()))
+	if n := len(e.payouts()); n != 0 {
+		t.Fatalf("%d payouts without a wake-up", n)
 	}
+	reads("without a wake-up", 1, 1)
 
-	// Announced, it is paid at once (a read); the payout's end reads
-	// again.
+	// Announced, it is paid at once (a read of pa); the payout's end
+	// reads nothing: pa is due again when its interval ends.
 	s.Credited("pa")
 	parked("the credit and the payout's end", 2)
 	if n := len(e.succeededOf("pa")); n != 1 {
 		t.Fatalf("%d payouts to pa after its credit, want 1", n)
 	}
-	if n := s.Reads(); n != 3 {
-		t.Fatalf("%d reads after the payout's end, want 3", n)
-	}
+	reads("after the payout's end", 2, 1)
 
 	// Credited again within its interval: no read until the interval
 	// ends, then a payout.
 	e.earn("pa", "j1", 100_000)
 	s.Credited("pa")
 	parked("pa's credit within its interval", 1)
-	if n := s.Reads(); n != 3 {
-		t.Fatalf("%d reads after crediting pa within its interval, "+
-			"want 3", n)
-	}
+	reads("after crediting pa within its interval", 2, 1)
 	s.Credited("pa", "pb")
 	parked("pb's credit", 1)
-	if n := s.Reads(); n != 4 {
-		// pb is due and unknown: one read for it, none for pa.
-		t.Fatalf("%d reads after crediting pa within its interval "+
-			"and pb, want 4", n)
-	}
+	// pb is due and unknown: one read for it, none for pa.
+	reads("after crediting pa within its interval and pb", 3, 1)
 	if n := len(e.succeededOf("pa")); n != 1 {
 		t.Fatalf("%d payouts to pa within its interval", n)
 	}
@@ -481,6 +483,7 @@ func TestSchedulerWakes(t *testing.T) {
 	if n := len(e.succeededOf("pa")); n != 2 {
 		t.Fatalf("%d payouts to pa at its interval's end, want 2", n)
 	}
+	reads("after pa's interval's end", 4, 1)
 
 	// Payable nobody announces is paid at the safety poll.
 	e.earn("pb", "j2", 100_000)
@@ -495,4 +498,266 @@ func TestSchedulerWakes(t *testing.T) {
 	tc.SetTime(tc.Now().Add(time.Hour))
 	waitFor(t, "a payout to pb at the safety poll",
 		func() bool { return len(e.succeededOf("pb")) == 1 })
+	if n := s.FullReads(); n != 2 {
+		t.Fatalf("%d reads of every provider after the safety poll, "+
+			"want 2", n)
+	}
+}
+
+// countingDB is a payout.DB whose transactions count the rows they read
+// of the scheduler's queries: candidates, overrides, statuses and pending
+// payouts.
+type countingDB struct {
+	payout.DB
+	rows atomic.Int64
+}
+
+func (c *countingDB) ExecPayouts(ctx context.Context, readOnly bool,
+	fn func(payout.TxStore) error) error {
+
+	return c.DB.ExecPayouts(ctx, readOnly, func(tx payout.TxStore) error {
+		return fn(countingTx{TxStore: tx, rows: &c.rows})
+	})
+}
+
+// countingTx counts the rows countingDB counts.
+type countingTx struct {
+	payout.TxStore
+	rows *atomic.Int64
+}
+
+// count adds n rows when err is nil, and returns err.
+func (t countingTx) count(n int, err error) error {
+	if err == nil {
+		t.rows.Add(int64(n))
+	}
+	return err
+}
+
+// one is 1 for a row found, 0 for none.
+func one(ok bool) int {
+	if ok {
+		return 1
+	}
+	return 0
+}
+
+func (t countingTx) PendingPayouts(ctx context.Context) (
+	[]payout.StoredPayout, error) {
+
+	ps, err := t.TxStore.PendingPayouts(ctx)
+	return ps, t.count(len(ps), err)
+}
+
+func (t countingTx) ProviderPendingPayout(ctx context.Context,
+	id string) (payout.StoredPayout, bool, error) {
+
+	p, ok, err := t.TxStore.ProviderPendingPayout(ctx, id)
+	return p, ok, t.count(one(ok), err)
+}
+
+func (t countingTx) PayoutCandidates(ctx context.Context) (
+	[]payout.StoredCandidate, error) {
+
+	cs, err := t.TxStore.PayoutCandidates(ctx)
+	return cs, t.count(len(cs), err)
+}
+
+func (t countingTx) PayoutCandidateState(ctx context.Context, id string) (
+	payout.StoredCandidateState, bool, error) {
+
+	c, ok, err := t.TxStore.PayoutCandidateState(ctx, id)
+	return c, ok, t.count(one(ok), err)
+}
+
+func (t countingTx) PayoutPolicies(ctx context.Context) (
+	map[string]payout.Override, error) {
+
+	os, err := t.TxStore.PayoutPolicies(ctx)
+	return os, t.count(len(os), err)
+}
+
+func (t countingTx) PayoutPolicy(ctx context.Context, id string) (
+	payout.Override, bool, error) {
+
+	o, ok, err := t.TxStore.PayoutPolicy(ctx, id)
+	return o, ok, t.count(one(ok), err)
+}
+
+func (t countingTx) PayoutStatuses(ctx context.Context) (
+	map[string]payout.StoredStatus, error) {
+
+	ss, err := t.TxStore.PayoutStatuses(ctx)
+	return ss, t.count(len(ss), err)
+}
+
+func (t countingTx) PayoutStatus(ctx context.Context, id string) (
+	payout.StoredStatus, bool, error) {
+
+	st, ok, err := t.TxStore.PayoutStatus(ctx, id)
+	return st, ok, t.count(one(ok), err)
+}
+
+// addProviders links n more providers, p000 and on, each with its own
+// node, and returns their ids.
+func (e *env) addProviders(n int) []string {
+	e.t.Helper()
+	ids := make([]string, n)
+	ctx := context.Background()
+	err := e.db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+		for i := range ids {
+			ids[i] = fmt.Sprintf("p%03d", i)
+			err := tx.InsertProvider(ctx, store.Provider{
+				ID:          ids[i],
+				NodePubkey:  fmt.Sprintf("02%064x", i+1),
+				AgentPubkey: strings.Repeat("1", 64),
+				Status:      "linked",
+				LinkedAt:    e.clock.Now(),
+				CreatedAt:   e.clock.Now(),
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ids
+}
+
+// TestSchedulerReadsFollowPayouts runs the loop over many providers, all
+// earning all the time, through several of their intervals, with fewer
+// slots than providers: each interval every provider is paid, and what
+// the scheduler reads of the store grows with the payouts, a few rows
+// each, not with the providers times the payouts, as it did when every
+// payout's end read every provider.
+func TestSchedulerReadsFollowPayouts(t *testing.T) {
+	const (
+		providers = 24
+		intervals = 4
+	)
+	e := newEnv(t, "")
+	ids := e.addProviders(providers)
+	for _, p := range ids {
+		e.earn(p, "j-"+p, 100_000)
+	}
+	tc := clock.NewTestClock(e.clock.Now())
+	db := &countingDB{DB: e.db}
+	s, err := payout.NewScheduler(payout.SchedulerConfig{
+		Defaults:    payout.TestPolicy(),
+		MaxInFlight: 6,
+		SafetyPoll:  time.Hour,
+		DB:          db,
+		Executor:    e.newExecutor(),
+		Clock:       tc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sent says whether n payouts were sent and have ended.
+	sent := func(n int) func() bool {
+		return func() bool {
+			return e.lnd.Sends() == n && s.Busy() == 0
+		}
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	waitFor(t, "a payout to every provider", sent(providers))
+
+	// Each interval: every provider earns, metering announces it, and
+	// the interval passes; every provider is paid again.
+	for i := 1; i <= intervals; i++ {
+		for _, p := range ids {
+			e.earn(p, "j-"+p, 100_000)
+		}
+		s.Credited(ids...)
+		tc.SetTime(tc.Now().Add(payout.TestPolicy().Interval))
+		waitFor(t, fmt.Sprintf("interval %d's payouts", i),
+			sent(providers*(i+1)))
+	}
+
+	payouts := int64(providers * (intervals + 1))
+	for _, p := range ids {
+		if n := len(e.succeededOf(p)); n != intervals+1 {
+			t.Fatalf("%d payouts to %s, want %d", n, p,
+				intervals+1)
+		}
+	}
+	if n := s.FullReads(); n != 1 {
+		t.Fatalf("%d reads of every provider, want the start's", n)
+	}
+	// The start reads every provider; after that a payout costs a
+	// read of its provider when its interval ends, or when a slot
+	// frees for it: a row or two.
+	if rows, most := db.rows.Load(), providers+3*payouts; rows > most {
+		t.Fatalf("%d rows read for %d payouts to %d providers, want "+
+			"at most %d", rows, payouts, providers, most)
+	}
+	t.Logf("%d rows read in %d reads for %d payouts to %d providers",
+		db.rows.Load(), s.Reads(), payouts, providers)
+}
+
+// TestSchedulerResumesWhatItLeftPending: a payout an error left pending
+// (here the leader's guard refused the send once) is resumed when its
+// provider's interval ends, by a read of that provider alone, before
+// anything new is paid to it.
+func TestSchedulerResumesWhatItLeftPending(t *testing.T) {
+	e := newEnv(t, "")
+	var refused atomic.Bool
+	ex, err := payout.NewExecutor(payout.ExecutorConfig{
+		DB:       e.db,
+		Ledger:   e.ledger,
+		Payments: e.lnd,
+		Routes:   e.lnd,
+		Clock:    e.clock,
+		Guard: func() error {
+			if refused.CompareAndSwap(false, true) {
+				return errors.New("not the leader for a moment")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex.SetHook(func(string) {})
+	ticks := make(chan time.Duration, 64)
+	tc := clock.NewTestClockWithTickSignal(e.clock.Now(), ticks)
+	s, err := payout.NewScheduler(payout.SchedulerConfig{
+		Defaults: payout.TestPolicy(), SafetyPoll: time.Hour,
+		DB: e.db, Executor: ex, Clock: tc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	<-ticks
+
+	e.earn("pa", "j1", 100_000)
+	s.Credited("pa")
+	waitFor(t, "a payout left pending", func() bool {
+		return len(e.pending()) == 1 && s.Busy() == 0
+	})
+	left := e.pending()[0]
+	if n := e.lnd.Sends(); n != 0 {
+		t.Fatalf("%d sends past the guard", n)
+	}
+
+	tc.SetTime(tc.Now().Add(time.Second))
+	waitFor(t, "the pending payout resumed", func() bool {
+		return len(e.succeededOf("pa")) == 1
+	})
+	ps := e.payouts()
+	if len(ps) != 1 || ps[0].ID != left {
+		t.Fatalf("payouts %+v, want the one left pending, alone", ps)
+	}
+	if n := s.FullReads(); n != 1 {
+		t.Fatalf("%d reads of every provider, want the start's", n)
+	}
 }

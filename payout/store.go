@@ -50,6 +50,19 @@ type StoredCandidate struct {
 	Payable    ledger.MilliSatoshi
 }
 
+// StoredCandidateState is a candidate with what the scheduler weighs
+// besides its payable.
+type StoredCandidateState struct {
+	StoredCandidate
+
+	// Override is the operator's change to the defaults; nil for none.
+	Override *Override
+
+	// RetryAt is when payouts to it may be tried again; zero when they
+	// are not held back.
+	RetryAt time.Time
+}
+
 // StoredStatus is a provider's payout status as the store keeps it.
 type StoredStatus struct {
 	ProviderID string
@@ -107,6 +120,11 @@ type TxStore interface {
 	// PendingPayouts returns every pending payout, oldest first.
 	PendingPayouts(ctx context.Context) ([]StoredPayout, error)
 
+	// ProviderPendingPayout returns the provider's pending payout, and
+	// false when it has none (it never has more than one).
+	ProviderPendingPayout(ctx context.Context, providerID string) (
+		StoredPayout, bool, error)
+
 	// ProviderPayouts returns a provider's payouts, newest first, at
 	// most limit of them (0 for all).
 	ProviderPayouts(ctx context.Context, providerID string, limit int) (
@@ -125,6 +143,14 @@ type TxStore interface {
 	// PayoutCandidates returns the linked providers whose payable is
 	// above zero, ordered by provider id.
 	PayoutCandidates(ctx context.Context) ([]StoredCandidate, error)
+
+	// PayoutCandidateState returns one provider as PayoutCandidates
+	// would list it, with its override and retry time, and false when
+	// it would not be listed (unknown, not linked, or nothing payable):
+	// the scheduler's read of a provider that is due, which costs what
+	// that provider is, not what all are.
+	PayoutCandidateState(ctx context.Context, providerID string) (
+		StoredCandidateState, bool, error)
 
 	// ProviderExists reports whether a provider with the id was ever
 	// linked.

@@ -166,6 +166,19 @@ func (t *Tx) PendingPayouts(ctx context.Context) ([]Payout, error) {
 	return payoutsFromRows(rows, err, "pending payouts")
 }
 
+// ProviderPendingPayout returns the provider's pending payout, or
+// ErrNotFound when it has none; it never has more than one.
+func (t *Tx) ProviderPendingPayout(ctx context.Context, providerID string) (
+	Payout, error) {
+
+	row, err := t.q.GetProviderPendingPayout(ctx, providerID)
+	if err != nil {
+		return Payout{}, notFound(err,
+			"pending payout of "+providerID)
+	}
+	return payoutFromRow(row), nil
+}
+
 // ProviderPayouts returns a provider's payouts, newest first, at most
 // limit of them (0 for all).
 func (t *Tx) ProviderPayouts(ctx context.Context, providerID string,
@@ -242,6 +255,58 @@ func (t *Tx) PayoutCandidates(ctx context.Context) ([]PayoutCandidate,
 			NodePubkey: row.NodePubkey,
 			Payable:    ledger.MilliSatoshi(row.Balance),
 		})
+	}
+	return out, nil
+}
+
+// PayoutCandidateState is one payout candidate with what the payout
+// scheduler weighs besides its payable: its overrides and its retry time.
+type PayoutCandidateState struct {
+	PayoutCandidate
+
+	// Policy is the provider's overrides; nil when it has none.
+	Policy *PayoutPolicy
+
+	// RetryAt is its payout status's retry time; zero when there is
+	// none.
+	RetryAt time.Time
+}
+
+// PayoutCandidateState returns one provider as PayoutCandidates would
+// list it, with its overrides and retry time, in one statement; or
+// ErrNotFound when it would not be listed: no such provider, or no payable
+// above zero.
+func (t *Tx) PayoutCandidateState(ctx context.Context, providerID string) (
+	PayoutCandidateState, error) {
+
+	row, err := t.q.GetPayoutCandidateState(ctx,
+		sqlc.GetPayoutCandidateStateParams{
+			PayableKind: string(ledger.KindProviderPayable),
+			ProviderID:  providerID,
+		})
+	if err != nil {
+		return PayoutCandidateState{}, notFound(err,
+			"payout candidate "+providerID)
+	}
+	out := PayoutCandidateState{
+		PayoutCandidate: PayoutCandidate{
+			ProviderID: row.ID,
+			NodePubkey: row.NodePubkey,
+			Payable:    ledger.MilliSatoshi(row.Balance),
+		},
+		RetryAt: fromNull(row.RetryAt),
+	}
+	if row.PolicyProviderID.Valid {
+		p := payoutPolicyFromRow(sqlc.PayoutPolicy{
+			ProviderID:   row.PolicyProviderID.String,
+			IntervalMs:   row.IntervalMs,
+			MinimumMsat:  row.MinimumMsat,
+			FeeFloorMsat: row.FeeFloorMsat,
+			FeePpm:       row.FeePpm,
+			FeePayer:     row.FeePayer,
+			UpdatedAt:    row.PolicyUpdatedAt.Time,
+		})
+		out.Policy = &p
 	}
 	return out, nil
 }

@@ -122,6 +122,19 @@ func (p payoutTx) PendingPayouts(ctx context.Context) ([]payout.StoredPayout,
 	return storedPayouts(p.Tx.PendingPayouts(ctx))
 }
 
+func (p payoutTx) ProviderPendingPayout(ctx context.Context,
+	providerID string) (payout.StoredPayout, bool, error) {
+
+	row, err := p.Tx.ProviderPendingPayout(ctx, providerID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return payout.StoredPayout{}, false, nil
+	case err != nil:
+		return payout.StoredPayout{}, false, err
+	}
+	return storedPayout(row), true, nil
+}
+
 func (p payoutTx) ProviderPayouts(ctx context.Context, providerID string,
 	limit int) ([]payout.StoredPayout, error) {
 
@@ -180,6 +193,31 @@ func (p payoutTx) PayoutCandidates(ctx context.Context) (
 		}
 	}
 	return out, nil
+}
+
+func (p payoutTx) PayoutCandidateState(ctx context.Context,
+	providerID string) (payout.StoredCandidateState, bool, error) {
+
+	c, err := p.Tx.PayoutCandidateState(ctx, providerID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return payout.StoredCandidateState{}, false, nil
+	case err != nil:
+		return payout.StoredCandidateState{}, false, err
+	}
+	out := payout.StoredCandidateState{
+		StoredCandidate: payout.StoredCandidate{
+			ProviderID: c.ProviderID,
+			NodePubkey: c.NodePubkey,
+			Payable:    c.Payable,
+		},
+		RetryAt: c.RetryAt,
+	}
+	if c.Policy != nil {
+		o := override(*c.Policy)
+		out.Override = &o
+	}
+	return out, true, nil
 }
 
 func (p payoutTx) ProviderExists(ctx context.Context, providerID string) (

@@ -155,6 +155,16 @@ func TestPayouts(t *testing.T) {
 
 			t.Fatalf("pending payouts %+v, want p1 and p2", pending)
 		}
+		var pendingA store.Payout
+		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			var err error
+			pendingA, err = tx.ProviderPendingPayout(ctx, "pa")
+			return err
+		})
+		if !reflect.DeepEqual(pendingA, utcPayout(p1)) {
+			t.Fatalf("pending payout of pa %+v, want p1 %+v",
+				pendingA, utcPayout(p1))
+		}
 
 		// Resolve p1 once; a second resolution is stale, an unknown
 		// one not found.
@@ -182,6 +192,15 @@ func TestPayouts(t *testing.T) {
 		})
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown payout: %v, want ErrNotFound", err)
+		}
+
+		err = inTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			_, err := tx.ProviderPendingPayout(ctx, "pa")
+			return err
+		})
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("pending payout of pa once p1 is resolved: "+
+				"%v, want ErrNotFound", err)
 		}
 
 		// With p1 resolved, provider pa may have a new pending one.
@@ -278,6 +297,74 @@ func TestPayoutCandidates(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("candidates %+v, want %+v", got, want)
+		}
+
+		// One at a time: the same answer, without an override or a
+		// retry time, then with them; ErrNotFound for a provider
+		// without payable, a ref that is no provider and an id
+		// nobody has.
+		state := func() store.PayoutCandidateState {
+			t.Helper()
+			var c store.PayoutCandidateState
+			mustTx(t, db, func(ctx context.Context,
+				tx *store.Tx) error {
+
+				var err error
+				c, err = tx.PayoutCandidateState(ctx, "pa")
+				return err
+			})
+			return c
+		}
+		got1 := state()
+		if got1.PayoutCandidate != want[0] || got1.Policy != nil ||
+			!got1.RetryAt.IsZero() {
+
+			t.Fatalf("candidate pa %+v, want %+v alone", got1,
+				want[0])
+		}
+		interval := 3 * time.Second
+		payer := "platform"
+		retry := payoutAt.Add(time.Minute)
+		var policy store.PayoutPolicy
+		mustTx(t, db, func(ctx context.Context, tx *store.Tx) error {
+			err := tx.SetPayoutPolicy(ctx, store.PayoutPolicy{
+				ProviderID: "pa", Interval: &interval,
+				FeePayer: &payer, UpdatedAt: payoutAt,
+			})
+			if err != nil {
+				return err
+			}
+			err = tx.SetPayoutStatus(ctx, store.PayoutStatus{
+				ProviderID: "pa", State: "retrying",
+				Since: payoutAt, RetryAt: retry, Failures: 2,
+				UpdatedAt: payoutAt,
+			})
+			if err != nil {
+				return err
+			}
+			policy, err = tx.PayoutPolicy(ctx, "pa")
+			return err
+		})
+		got2 := state()
+		if got2.PayoutCandidate != want[0] || got2.Policy == nil ||
+			!reflect.DeepEqual(*got2.Policy, policy) ||
+			!got2.RetryAt.Equal(retry.Truncate(time.Microsecond)) {
+
+			t.Fatalf("candidate pa %+v (policy %+v), want %+v with "+
+				"policy %+v, retry at %v", got2, got2.Policy,
+				want[0], policy, retry)
+		}
+		for _, id := range []string{"pb", "stranger", "nobody"} {
+			err := inTx(t, db, func(ctx context.Context,
+				tx *store.Tx) error {
+
+				_, err := tx.PayoutCandidateState(ctx, id)
+				return err
+			})
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("candidate %s: %v, want ErrNotFound",
+					id, err)
+			}
 		}
 	})
 }

@@ -130,3 +130,27 @@ FROM payouts
 WHERE provider_id = $1 AND state = 'succeeded'
 ORDER BY resolved_at DESC, id DESC
 LIMIT 1;
+
+-- name: GetPayoutCandidateState :one
+-- One provider as ListPayoutCandidates gives it, when its payable account
+-- (kind @payable_kind, ref the provider id) holds a positive balance, with
+-- its override (policy_provider_id NULL for none) and its status's retry
+-- time; no row otherwise. Every lookup is by unique key.
+SELECT p.id, p.node_pubkey, a.balance,
+    pol.provider_id AS policy_provider_id, pol.interval_ms,
+    pol.minimum_msat, pol.fee_floor_msat, pol.fee_ppm, pol.fee_payer,
+    pol.updated_at AS policy_updated_at, st.retry_at
+FROM providers p
+JOIN accounts a ON a.kind = @payable_kind AND a.ref = p.id
+LEFT JOIN payout_policies pol ON pol.provider_id = p.id
+LEFT JOIN payout_status st ON st.provider_id = p.id
+WHERE p.id = @provider_id AND a.balance > 0;
+
+-- name: GetProviderPendingPayout :one
+-- A provider's pending payout: there is at most one
+-- (payouts_one_pending_idx).
+SELECT id, provider_id, dest_pubkey, amount_msat, fee_budget_msat,
+    fee_payer, payment_hash, preimage, state, fee_msat, failure, created_at,
+    resolved_at
+FROM payouts
+WHERE provider_id = $1 AND state = 'pending';

@@ -100,6 +100,60 @@ func (q *Queries) GetPayout(ctx context.Context, id string) (Payout, error) {
 	return i, err
 }
 
+const getPayoutCandidateState = `-- name: GetPayoutCandidateState :one
+SELECT p.id, p.node_pubkey, a.balance,
+    pol.provider_id AS policy_provider_id, pol.interval_ms,
+    pol.minimum_msat, pol.fee_floor_msat, pol.fee_ppm, pol.fee_payer,
+    pol.updated_at AS policy_updated_at, st.retry_at
+FROM providers p
+JOIN accounts a ON a.kind = $1 AND a.ref = p.id
+LEFT JOIN payout_policies pol ON pol.provider_id = p.id
+LEFT JOIN payout_status st ON st.provider_id = p.id
+WHERE p.id = $2 AND a.balance > 0
+`
+
+type GetPayoutCandidateStateParams struct {
+	PayableKind string
+	ProviderID  string
+}
+
+type GetPayoutCandidateStateRow struct {
+	ID               string
+	NodePubkey       string
+	Balance          int64
+	PolicyProviderID sql.NullString
+	IntervalMs       sql.NullInt64
+	MinimumMsat      sql.NullInt64
+	FeeFloorMsat     sql.NullInt64
+	FeePpm           sql.NullInt64
+	FeePayer         sql.NullString
+	PolicyUpdatedAt  sql.NullTime
+	RetryAt          sql.NullTime
+}
+
+// One provider as ListPayoutCandidates gives it, when its payable account
+// (kind @payable_kind, ref the provider id) holds a positive balance, with
+// its override (policy_provider_id NULL for none) and its status's retry
+// time; no row otherwise. Every lookup is by unique key.
+func (q *Queries) GetPayoutCandidateState(ctx context.Context, arg GetPayoutCandidateStateParams) (GetPayoutCandidateStateRow, error) {
+	row := q.db.QueryRowContext(ctx, getPayoutCandidateState, arg.PayableKind, arg.ProviderID)
+	var i GetPayoutCandidateStateRow
+	err := row.Scan(
+		&i.ID,
+		&i.NodePubkey,
+		&i.Balance,
+		&i.PolicyProviderID,
+		&i.IntervalMs,
+		&i.MinimumMsat,
+		&i.FeeFloorMsat,
+		&i.FeePpm,
+		&i.FeePayer,
+		&i.PolicyUpdatedAt,
+		&i.RetryAt,
+	)
+	return i, err
+}
+
 const getPayoutPolicy = `-- name: GetPayoutPolicy :one
 SELECT provider_id, interval_ms, minimum_msat, fee_floor_msat, fee_ppm,
     fee_payer, updated_at
@@ -139,6 +193,37 @@ func (q *Queries) GetPayoutStatus(ctx context.Context, providerID string) (Payou
 		&i.RetryAt,
 		&i.Failures,
 		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const getProviderPendingPayout = `-- name: GetProviderPendingPayout :one
+SELECT id, provider_id, dest_pubkey, amount_msat, fee_budget_msat,
+    fee_payer, payment_hash, preimage, state, fee_msat, failure, created_at,
+    resolved_at
+FROM payouts
+WHERE provider_id = $1 AND state = 'pending'
+`
+
+// A provider's pending payout: there is at most one
+// (payouts_one_pending_idx).
+func (q *Queries) GetProviderPendingPayout(ctx context.Context, providerID string) (Payout, error) {
+	row := q.db.QueryRowContext(ctx, getProviderPendingPayout, providerID)
+	var i Payout
+	err := row.Scan(
+		&i.ID,
+		&i.ProviderID,
+		&i.DestPubkey,
+		&i.AmountMsat,
+		&i.FeeBudgetMsat,
+		&i.FeePayer,
+		&i.PaymentHash,
+		&i.Preimage,
+		&i.State,
+		&i.FeeMsat,
+		&i.Failure,
+		&i.CreatedAt,
+		&i.ResolvedAt,
 	)
 	return i, err
 }
