@@ -74,28 +74,9 @@ func envOver(t testing.TB, db *store.DB) *env {
 	}
 	e.ledger = ledger.New(store.NewLedgerStore(db), e.clock.Now)
 
-	ctx := context.Background()
-	err := db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
-		for id, node := range map[string]route.Vertex{
-			"pa": nodeA, "pb": nodeB,
-		} {
-			err := tx.InsertProvider(ctx, store.Provider{
-				ID:          id,
-				NodePubkey:  node.String(),
-				AgentPubkey: strings.Repeat("1", 64),
-				Status:      "linked",
-				LinkedAt:    e.clock.Now(),
-				CreatedAt:   e.clock.Now(),
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+	e.linkProviders(map[string]string{
+		"pa": nodeA.String(), "pb": nodeB.String(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.exec = e.newExecutor()
 	return e
 }
@@ -239,4 +220,30 @@ func (e *env) status(provider string) store.PayoutStatus {
 		e.t.Fatal(err)
 	}
 	return s
+}
+
+// linkProviders stores the providers, by id with their node keys, as
+// linked now.
+func (e *env) linkProviders(nodes map[string]string) {
+	e.t.Helper()
+	ctx := context.Background()
+	err := e.db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
+		for id, node := range nodes {
+			err := tx.InsertProvider(ctx, store.Provider{
+				ID:          id,
+				NodePubkey:  node,
+				AgentPubkey: strings.Repeat("1", 64),
+				Status:      "linked",
+				LinkedAt:    e.clock.Now(),
+				CreatedAt:   e.clock.Now(),
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -603,27 +602,12 @@ func (t countingTx) PayoutStatus(ctx context.Context, id string) (
 func (e *env) addProviders(n int) []string {
 	e.t.Helper()
 	ids := make([]string, n)
-	ctx := context.Background()
-	err := e.db.ExecTx(ctx, store.TxOptions{}, func(tx *store.Tx) error {
-		for i := range ids {
-			ids[i] = fmt.Sprintf("p%03d", i)
-			err := tx.InsertProvider(ctx, store.Provider{
-				ID:          ids[i],
-				NodePubkey:  fmt.Sprintf("02%064x", i+1),
-				AgentPubkey: strings.Repeat("1", 64),
-				Status:      "linked",
-				LinkedAt:    e.clock.Now(),
-				CreatedAt:   e.clock.Now(),
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		e.t.Fatal(err)
+	nodes := make(map[string]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p%03d", i)
+		nodes[ids[i]] = fmt.Sprintf("02%064x", i+1)
 	}
+	e.linkProviders(nodes)
 	return ids
 }
 
