@@ -365,20 +365,10 @@ WHERE j.id IN (`
 ORDER BY j.id, r.resource`
 )
 
-// meteringJobRow is one row of meteringJobsSQL.
+// meteringJobRow is one row of meteringJobsSQL: the job's row, then one of
+// its resources and the rest.
 type meteringJobRow struct {
-	ID             string
-	BuyerID        string
-	ProviderID     string
-	State          string
-	BudgetMsat     int64
-	BufferSeconds  int64
-	PricePerSecond string
-	RefundPubkey   string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	StartedAt      sql.NullTime
-	EndedAt        sql.NullTime
+	sqlc.Job
 	Resource       sql.NullString
 	MaxPerSecond   sql.NullInt64
 	Rate           sql.NullString
@@ -519,20 +509,7 @@ func (t *Tx) scanMeteringJobs(ctx context.Context, q string, args []any) (
 func meteringJobFrom(rows []meteringJobRow) meteringJobRecord {
 	r := rows[0]
 	rec := meteringJobRecord{
-		job: Job{
-			ID:             r.ID,
-			BuyerID:        r.BuyerID,
-			ProviderID:     r.ProviderID,
-			State:          r.State,
-			Budget:         ledger.MilliSatoshi(r.BudgetMsat),
-			BufferSeconds:  r.BufferSeconds,
-			PricePerSecond: r.PricePerSecond,
-			RefundPubkey:   r.RefundPubkey,
-			CreatedAt:      r.CreatedAt.UTC(),
-			UpdatedAt:      r.UpdatedAt.UTC(),
-			StartedAt:      fromNull(r.StartedAt),
-			EndedAt:        fromNull(r.EndedAt),
-		},
+		job:        jobFromRow(r.Job),
 		agentKey:   r.AgentPubkey.String,
 		linked:     r.AgentPubkey.Valid,
 		fundedAt:   fromNull(r.FundedAt),
