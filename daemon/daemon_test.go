@@ -28,7 +28,7 @@ const startBound = 10 * time.Second
 // TestStartUnreachableLnd checks that Start fails within the bound, naming
 // the lnd host, when nothing listens there.
 func TestStartUnreachableLnd(t *testing.T) {
-	host := freeAddr(t)
+	host := lndtest.FreeAddr(t)
 	cfg, err := LoadConfig([]string{
 		"--datadir", t.TempDir(), "--lnd.host", host,
 	})
@@ -73,7 +73,7 @@ func testDaemonConfig(t *testing.T, fake *lndtest.Server) *Config {
 
 	cfg, err := LoadConfig([]string{
 		"--datadir", t.TempDir(),
-		"--rpclisten", freeAddr(t),
+		"--rpclisten", lndtest.FreeAddr(t),
 		"--lnd.host", fake.Host,
 		"--lnd.tlspath", fake.TLSCertPath,
 		"--lnd.macaroonpath", fake.MacaroonDir,

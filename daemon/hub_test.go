@@ -159,7 +159,7 @@ func TestStartAgainstAnotherHub(t *testing.T) {
 		t.Helper()
 		args := append([]string{
 			"--datadir", dataDir,
-			"--rpclisten", freeAddr(t),
+			"--rpclisten", lndtest.FreeAddr(t),
 			"--lnd.host", fake.Host,
 			"--lnd.tlspath", fake.TLSCertPath,
 			"--lnd.macaroonpath", fake.MacaroonDir,

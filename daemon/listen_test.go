@@ -31,7 +31,7 @@ func TestStartListenAnywhere(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, port, err := net.SplitHostPort(freeAddr(t))
+			_, port, err := net.SplitHostPort(lndtest.FreeAddr(t))
 			if err != nil {
 				t.Fatal(err)
 			}

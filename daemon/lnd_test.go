@@ -15,22 +15,6 @@ import (
 	"github.com/sluice-ln/sluice/daemon/lndtest"
 )
 
-// freeAddr returns a 127.0.0.1 address where nothing listens.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	return addr
-}
-
 // silentAddr returns a 127.0.0.1 address that accepts TCP connections and
 // never says a word, like a hung lnd.
 func silentAddr(t *testing.T) string {
@@ -127,7 +111,7 @@ func TestConnectLnd(t *testing.T) {
 	}, {
 		name: "nothing listens",
 		edit: func(t *testing.T, cfg *LndConfig) {
-			cfg.Host = freeAddr(t)
+			cfg.Host = lndtest.FreeAddr(t)
 		},
 		wantErr: ErrLndUnreachable,
 		want:    []string{"--lnd.host", "refused"},

@@ -5,7 +5,6 @@ package itest
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,22 +12,9 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/daemon/lndtest"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 )
-
-// freeAddr is a 127.0.0.1 address nothing listens on now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
 
 // twin returns a second sluiced on s's data directory (the same SQLite
 // file, TLS certificate and macaroons) whose API listens on rpcListen: a
@@ -80,7 +66,7 @@ func TestAgentFailover(t *testing.T) {
 	f := newMeteredJob(t, budget, map[string]string{
 		"cpu": "0.013", "mem": "0.0007"})
 	a := f.s
-	addrB := freeAddr(t)
+	addrB := lndtest.FreeAddr(t)
 	b := a.twin(addrB)
 
 	args := []string{
@@ -186,7 +172,7 @@ func TestAgentFailover(t *testing.T) {
 	b.wantReconciled(t)
 
 	// The CLI: a dead address, then the live one.
-	dead1, dead2 := freeAddr(t), freeAddr(t)
+	dead1, dead2 := lndtest.FreeAddr(t), lndtest.FreeAddr(t)
 	global := func(servers string) []string {
 		return []string{"--rpcserver", servers, "--sluicedir", b.dir,
 			"--network", b.net.profile.Network}

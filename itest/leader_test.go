@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-ln/sluice/daemon/lndtest"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/store"
@@ -92,7 +93,7 @@ func (n *network) newSluicedPG(name, dsn string, extra ...string) *sluiced {
 	p.Sluiced = devnet.SluicedConfig{
 		Dir:        dir,
 		ConfigPath: filepath.Join(dir, "sluice.conf"),
-		RPCListen:  freeAddr(n.t),
+		RPCListen:  lndtest.FreeAddr(n.t),
 	}
 	path, err := p.WriteSluicedConf()
 	if err != nil {

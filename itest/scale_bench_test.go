@@ -29,6 +29,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/channels"
+	"github.com/sluice-ln/sluice/daemon/lndtest"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/metering"
@@ -474,10 +475,10 @@ func runScale(b *testing.B, lat []time.Duration, providers,
 func newSimSluiced(b *testing.B, hub *simHub) *sluiced {
 	b.Helper()
 	dir := b.TempDir()
-	listen := freeAddr(b)
+	listen := lndtest.FreeAddr(b)
 	// Nothing listens at tapd's address: sluiced runs without the
 	// share asset, as it does when tapd is down.
-	tapd := freeAddr(b)
+	tapd := lndtest.FreeAddr(b)
 	conf := strings.Join([]string{
 		"[Application Options]",
 		"datadir=" + dir,

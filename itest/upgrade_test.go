@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/daemon/lndtest"
 	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
@@ -36,7 +37,7 @@ func (n *network) secondSluiced(first *sluiced) *sluiced {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		n.t.Fatal(err)
 	}
-	listen := freeAddr(n.t)
+	listen := lndtest.FreeAddr(n.t)
 	conf, err := n.profile.SluicedConf()
 	if err != nil {
 		n.t.Fatal(err)

@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluice-ln/sluice/daemon/lndtest"
 	"github.com/sluice-ln/sluice/rpc"
 	"github.com/urfave/cli"
 )
@@ -67,18 +67,6 @@ func runSluice(args ...string) (string, error) {
 	return out.String(), err
 }
 
-// freeAddr returns a loopback address where nothing listens.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestGetInfoCommand(t *testing.T) {
 	dir, addr := startSluiced(t)
 	_, otherAddr := startSluiced(t) // another server, another cert
@@ -88,7 +76,7 @@ func TestGetInfoCommand(t *testing.T) {
 	if err := os.WriteFile(garbage, []byte("not a macaroon"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	down := freeAddr(t)
+	down := lndtest.FreeAddr(t)
 
 	tests := []struct {
 		name    string

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,22 +63,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeAddr returns a 127.0.0.1 address where nothing listens.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	return addr
-}
-
 // runSluiced runs sluiced with args to completion within limit and returns
 // its exit code, stdout, stderr and how long it ran.
 func runSluiced(t *testing.T, limit time.Duration, args ...string) (int,
@@ -124,7 +107,7 @@ func runSluiced(t *testing.T, limit time.Duration, args ...string) (int,
 // TestSluicedWithoutLnd checks the promise: sluiced started without
 // a reachable lnd exits non-zero within 10 seconds, naming the host.
 func TestSluicedWithoutLnd(t *testing.T) {
-	host := freeAddr(t)
+	host := lndtest.FreeAddr(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sluice.conf")
 	err := os.WriteFile(conf, []byte("[lnd]\nlnd.host="+host+"\n"), 0o600)
@@ -212,7 +195,7 @@ func TestSluicedSignals(t *testing.T) {
 			fake := lndtest.Start(t, lndtest.Options{})
 			cmd := exec.Command(sluicedBinary(t),
 				"--datadir", t.TempDir(),
-				"--rpclisten", freeAddr(t),
+				"--rpclisten", lndtest.FreeAddr(t),
 				"--lnd.host", fake.Host,
 				"--lnd.tlspath", fake.TLSCertPath,
 				"--lnd.macaroonpath", fake.MacaroonPath,

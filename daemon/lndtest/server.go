@@ -370,3 +370,20 @@ func writeSelfSignedCert(path string) (tls.Certificate, error) {
 
 	return tls.X509KeyPair(certPEM, keyPEM)
 }
+
+// FreeAddr returns a 127.0.0.1 address where nothing listens now: for the
+// API, a second sluiced, or an address to find dead, beside a fake lnd.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	return addr
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/sluice-ln/sluice/daemon/lndtest"
 	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
@@ -120,18 +120,6 @@ func (c *cluster) addr(i int) string {
 	return c.nodes[i].srv.Listener.Addr().String()
 }
 
-// deadAddr is a 127.0.0.1 address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func (c *cluster) client(t *testing.T, addrs ...string) *rpcclient.Client {
 	t.Helper()
 	cl, err := rpcclient.NewServers(addrs, c.cert, nil)
@@ -160,7 +148,7 @@ func getInfo(ctx context.Context, cl *rpcclient.Client) (string, error) {
 // is answered by the second, which calls start from afterwards.
 func TestFailoverDownToNext(t *testing.T) {
 	c := newCluster(t, 2)
-	dead := deadAddr(t)
+	dead := lndtest.FreeAddr(t)
 	cl := c.client(t, dead, c.addr(0), c.addr(1))
 	ctx := callCtx(t)
 
@@ -247,7 +235,7 @@ func TestFailoverVerdictIsFinal(t *testing.T) {
 // answers, in the error and in Explain.
 func TestFailoverAllDown(t *testing.T) {
 	c := newCluster(t, 1)
-	a, b := deadAddr(t), deadAddr(t)
+	a, b := lndtest.FreeAddr(t), lndtest.FreeAddr(t)
 	cl := c.client(t, a, b)
 	_, err := getInfo(callCtx(t), cl)
 	if connect.CodeOf(err) != connect.CodeUnavailable {
@@ -373,7 +361,7 @@ func TestOneServerTimeoutMoves(t *testing.T) {
 // transport error comes back as it was, without a ServersError.
 func TestOneAddressAsBefore(t *testing.T) {
 	c := newCluster(t, 1)
-	cl := c.client(t, deadAddr(t))
+	cl := c.client(t, lndtest.FreeAddr(t))
 	_, err := getInfo(callCtx(t), cl)
 	var se *rpcclient.ServersError
 	if err == nil || errors.As(err, &se) ||
