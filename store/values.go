@@ -42,9 +42,10 @@ func valuesChunks(n int) []int {
 
 // valuesShape names one multi-row statement.
 type valuesShape struct {
-	backend        Backend
-	prefix, suffix string
-	cols, rows     int
+	backend                Backend
+	prefix, suffix         string
+	open, sep, close, join string
+	cols, rows             int
 }
 
 // valuesStatements are the multi-row statements built so far, by shape:
@@ -67,8 +68,8 @@ func valuesSQL(backend Backend, prefix string, cols, rows int,
 func listSQL(backend Backend, prefix, open, sep, close, join string,
 	cols, rows int, suffix string) string {
 
-	shape := valuesShape{backend, prefix + "\x00" + open + "\x00" + sep +
-		"\x00" + close + "\x00" + join, suffix, cols, rows}
+	shape := valuesShape{backend, prefix, suffix, open, sep, close, join,
+		cols, rows}
 	if q, ok := valuesStatements.Load(shape); ok {
 		return q.(string)
 	}
