@@ -249,7 +249,12 @@ func (s *servers) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				req)
 			// The call's own deadline passing is a server that
 			// did not answer in time; a cancel is the caller's.
-			timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+			// The server learns the deadline from the request's
+			// timeout header and may answer deadline_exceeded a
+			// moment before the caller's own context ends.
+			timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) ||
+				(hasDeadline(ctx) &&
+					connect.CodeOf(err) == connect.CodeDeadlineExceeded)
 			if err == nil || errors.Is(ctx.Err(), context.Canceled) ||
 				!(timedOut || transportFailure(a, err) ||
 					NotLeader(err)) {
@@ -352,4 +357,11 @@ func (t routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.URL.Host = a.addr
 	r.Host = ""
 	return t.base.RoundTrip(r)
+}
+
+// hasDeadline reports whether ctx carries a deadline, which a call sends
+// to its server.
+func hasDeadline(ctx context.Context) bool {
+	_, ok := ctx.Deadline()
+	return ok
 }
