@@ -3,6 +3,7 @@ package ledger
 import (
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/shopspring/decimal"
 )
@@ -28,6 +29,15 @@ var (
 // MaxRateDecimals decimal places. The zero Rate is free.
 type Rate struct {
 	d decimal.Decimal
+
+	// coef and exp are d as coef·10^exp when small is set: d's
+	// coefficient fits in a uint64 and its exponent is in
+	// [-MaxRateDecimals, 0], as for every rate ParseRate reads. Price
+	// works on them in integers (priceSmall); a Rate without them is
+	// priced in decimals.
+	coef  uint64
+	exp   int32
+	small bool
 }
 
 // NewRate returns d as a Rate, refusing a negative d or one with more than
@@ -46,7 +56,20 @@ func NewRate(d decimal.Decimal) (Rate, error) {
 			"places", ErrInvalidRate, d, MaxRateDecimals)
 	}
 
-	return Rate{d: d.Truncate(MaxRateDecimals)}, nil
+	return newRate(d.Truncate(MaxRateDecimals)), nil
+}
+
+// newRate is d, already checked, as a Rate with its integer form when it
+// has one.
+func newRate(d decimal.Decimal) Rate {
+	r := Rate{d: d}
+	c := d.Coefficient()
+	if e := d.Exponent(); e <= 0 && e >= -MaxRateDecimals &&
+		c.Sign() >= 0 && c.IsUint64() {
+
+		r.coef, r.exp, r.small = c.Uint64(), e, true
+	}
+	return r
 }
 
 // RateFromMsat returns a whole number of millisatoshis per unit-second as a
@@ -134,6 +157,16 @@ func (r Rate) Price(quantity int64, carry decimal.Decimal) (MilliSatoshi,
 		return 0, decimal.Zero, fmt.Errorf("%w: quantity %d is "+
 			"negative", ErrInvalidAmount, quantity)
 	}
+	if price, rest, ok := r.priceSmall(quantity, carry); ok {
+		return price, rest, nil
+	}
+	return r.priceDecimal(quantity, carry)
+}
+
+// priceDecimal is Price in decimal arithmetic, for any rate and carry.
+func (r Rate) priceDecimal(quantity int64, carry decimal.Decimal) (
+	MilliSatoshi, decimal.Decimal, error) {
+
 	if err := ValidateCarry(carry); err != nil {
 		return 0, decimal.Zero, err
 	}
@@ -146,6 +179,63 @@ func (r Rate) Price(quantity int64, carry decimal.Decimal) (MilliSatoshi,
 	}
 
 	return MilliSatoshi(whole.IntPart()), total.Sub(whole), nil
+}
+
+// pow10 holds 10^0 to 10^19, every power of ten a uint64 holds.
+var pow10 = func() (p [20]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// priceSmall is Price in integers, for a small rate and a carry whose
+// exponent is in [-MaxRateDecimals, 0] and which is in [0, 1): the carry
+// of every earlier Price, and zero. It returns what Price returns, in the
+// same form (the carry's exponent is the smaller of the rate's and the
+// carry's, as decimal arithmetic leaves it), and false when its inputs are
+// outside that range or a step would not fit in 64 bits: Price then works
+// in decimals and returns its errors.
+func (r Rate) priceSmall(quantity int64, carry decimal.Decimal) (
+	MilliSatoshi, decimal.Decimal, bool) {
+
+	ce := carry.Exponent()
+	if ce > 0 && carry.IsZero() {
+		// decimal.Zero is 0·10^1; adding it keeps the rate's
+		// exponent, as 0·10^0 does.
+		ce = 0
+	}
+	if !r.small || ce > 0 || ce < -MaxRateDecimals || carry.Sign() < 0 {
+		return 0, decimal.Decimal{}, false
+	}
+	// Below 1: the coefficient is below 10^-ce.
+	c := carry.Coefficient()
+	if !c.IsUint64() || c.Uint64() >= pow10[-ce] {
+		return 0, decimal.Decimal{}, false
+	}
+	cc := c.Uint64()
+
+	// Both in units of 10^e, the finer of the two exponents.
+	e := min(r.exp, ce)
+	hi, rate := bits.Mul64(r.coef, pow10[r.exp-e])
+	if hi != 0 {
+		return 0, decimal.Decimal{}, false
+	}
+	hi, total := bits.Mul64(rate, uint64(quantity))
+	if hi != 0 {
+		return 0, decimal.Decimal{}, false
+	}
+	total, carried := bits.Add64(total, cc*pow10[ce-e], 0)
+	if carried != 0 {
+		return 0, decimal.Decimal{}, false
+	}
+	unit := pow10[-e]
+	whole, rest := total/unit, total%unit
+	if whole > math.MaxInt64 {
+		return 0, decimal.Decimal{}, false
+	}
+	return MilliSatoshi(whole), decimal.New(int64(rest), e), true
 }
 
 // BasisPoints is a fraction in hundredths of a percent: 10000 is all of it.

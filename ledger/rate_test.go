@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"math"
+	"math/big"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -254,4 +255,97 @@ func FuzzParseRate(f *testing.F) {
 				s, r, r.String(), back, err)
 		}
 	})
+}
+
+// TestPriceSmallAgrees checks Price's integer path against its decimal
+// one: the same price, the same carry in the same form (value and
+// exponent), the same errors, for rates and carries of every precision,
+// quantities up to the largest, and carries Price must refuse.
+func TestPriceSmallAgrees(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		exp := int32(rapid.IntRange(-MaxRateDecimals, 0).Draw(t, "exp"))
+		coef := rapid.OneOf(
+			rapid.Uint64Range(0, 1_000),
+			rapid.Uint64Range(0, 1_000_000_000),
+			rapid.Uint64(),
+		).Draw(t, "coef")
+		r, err := NewRate(decimal.NewFromBigInt(
+			new(big.Int).SetUint64(coef), exp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.small {
+			t.Fatalf("%v has no integer form", r)
+		}
+
+		ce := int32(rapid.IntRange(-MaxRateDecimals-2, 1).Draw(t, "ce"))
+		var cc *big.Int
+		switch {
+		case rapid.Bool().Draw(t, "validCarry") && ce <= 0:
+			// Below 1; below -MaxRateDecimals, with trailing
+			// zeros only.
+			places := min(-ce, MaxRateDecimals)
+			cc = new(big.Int).SetUint64(rapid.Uint64Range(0,
+				pow10[places]-1).Draw(t, "cc"))
+			cc.Mul(cc, new(big.Int).Exp(big.NewInt(10),
+				big.NewInt(int64(-ce-places)), nil))
+		default:
+			cc = big.NewInt(rapid.Int64().Draw(t, "anyCC"))
+		}
+		carry := decimal.NewFromBigInt(cc, ce)
+		q := rapid.OneOf(
+			rapid.Int64Range(0, 100_000),
+			rapid.Int64Range(0, math.MaxInt64),
+			rapid.Int64Range(-5, -1),
+		).Draw(t, "quantity")
+
+		gotP, gotC, gotErr := r.Price(q, carry)
+		var (
+			wantP   MilliSatoshi
+			wantC   decimal.Decimal
+			wantErr error
+		)
+		if q < 0 {
+			wantErr = ErrInvalidAmount
+		} else {
+			wantP, wantC, wantErr = r.priceDecimal(q, carry)
+		}
+		if (gotErr == nil) != (wantErr == nil) ||
+			(wantErr != nil && !errors.Is(gotErr, errors.Unwrap(
+				wantErr)) && !errors.Is(gotErr, wantErr)) {
+
+			t.Fatalf("%v × %d + %v: error %v, decimal path %v", r, q,
+				carry, gotErr, wantErr)
+		}
+		if wantErr != nil {
+			return
+		}
+		if gotP != wantP || !gotC.Equal(wantC) ||
+			gotC.Exponent() != wantC.Exponent() {
+
+			t.Fatalf("%v × %d + %v: %v + %v (exp %d), decimal path "+
+				"%v + %v (exp %d)", r, q, carry, gotP, gotC,
+				gotC.Exponent(), wantP, wantC, wantC.Exponent())
+		}
+	})
+}
+
+// TestPriceSmallTaken checks that the rates a rate card holds are priced
+// in integers: the decimal path is the exception.
+func TestPriceSmallTaken(t *testing.T) {
+	for _, s := range []string{"0", "12", "0.5", "0.000125",
+		"0.000000000000000001", "123456.123456789"} {
+
+		r, err := ParseRate(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, carry, ok := r.priceSmall(1500, decimal.Zero)
+		if !ok {
+			t.Fatalf("%s × 1500 not priced in integers", s)
+		}
+		if _, _, ok := r.priceSmall(7, carry); !ok {
+			t.Fatalf("%s × 7 + %v not priced in integers", s, carry)
+		}
+	}
 }
