@@ -29,6 +29,7 @@ import (
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
+	"github.com/sluice-ln/sluice/store"
 )
 
 // Bounds of BenchmarkPayouts. Each level runs payoutBenchRounds rounds;
@@ -235,6 +236,10 @@ type payoutLevel struct {
 	// inFlight and gap are medians of sluiceRound's.
 	inFlight, gap time.Duration
 
+	// window is the payouts settled on the providers' lnds in the
+	// feeding windows (sluiceRound.window).
+	window Level
+
 	// payouts counts the payouts of the rounds' windows; cpu is
 	// sluiced's CPU in them; statements and reads are what sluiced
 	// ran on its store (less an idle run's) and the scheduler's store
@@ -275,6 +280,14 @@ func (l payoutLevel) ratio() float64 {
 	return l.sluice.PerSecond() / l.baseline.PerSecond()
 }
 
+// windowRatio is the ratio by the payouts settled in the feeding windows.
+func (l payoutLevel) windowRatio() float64 {
+	if l.baseline.PerSecond() == 0 {
+		return 0
+	}
+	return l.window.PerSecond() / l.baseline.PerSecond()
+}
+
 // BenchmarkPayouts measures Sluice's payouts beside raw lnd keysend on one
 // network with eight providers (SLUICE_BENCH_PROVIDERS sets fewer). A level
 // of N providers (1, 4, 8) runs three rounds of two halves. Sluice: sluiced
@@ -282,12 +295,18 @@ func (l payoutLevel) ratio() float64 {
 // providers submits a signed metered second (1 sat at the provider's rate
 // card) over the API every 100 ms (SLUICE_BENCH_FEED sets it) for 5 s, to
 // its jobs in turn, each funded by the buyer node; payouts per second are
-// those settled on the providers' lnds in that time, and latency is from a
-// second's commit (its SubmitUsage answer) to the settle of the payout
-// that carried it.
+// the payouts begun in that time that succeeded, per second from the first
+// one's intent to the last one's resolution in the store, and latency is
+// from a second's commit (its SubmitUsage answer) to the settle of the
+// payout that carried it.
 // Keysend: with sluiced stopped, the hub pays the same N providers round
 // robin, from N senders, by keysend of the median payout amount
-// (KeysendPayer), for 5 s. Per payout it reports sluiced's CPU (utime and
+// (KeysendPayer), for 5 s, counted the same way: the keysends begun in
+// the 5 s, per second from the first start to the last end. The window
+// ratio counts, as sessions before did, only the payouts settled on the
+// providers' lnds within the feeding time, per second of it: that leaves
+// out, at each provider, the payout in flight when the window closes and
+// the first payout's latency when it opens, which keysend's count keeps. Per payout it reports sluiced's CPU (utime and
 // stime from /proc over the round's feeding and draining), the store
 // statements sluiced ran (its count at exit, less that of an idle run as
 // long) and the scheduler's store reads. At the end the ledger is
@@ -368,6 +387,8 @@ func BenchmarkPayouts(b *testing.B) {
 		b.ReportMetric(l.sluice.PerSecond(),
 			fmt.Sprintf("payouts/s@%d", c))
 		b.ReportMetric(l.ratio(), fmt.Sprintf("ratio@%d", c))
+		b.ReportMetric(l.windowRatio(), fmt.Sprintf("window-ratio@%d",
+			c))
 		b.ReportMetric(ms(l.sluice.P50),
 			fmt.Sprintf("payout-p50-ms@%d", c))
 		b.ReportMetric(ms(l.sluice.P99),
@@ -407,6 +428,10 @@ func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
 	}
 	var sluiceLat, baseLat, amounts, inFlight, gaps []time.Duration
 	for round := range payoutBenchRounds {
+		if dir := os.Getenv(envPayoutsProfile); dir != "" {
+			s.setConf("cpuprofile", filepath.Join(dir,
+				fmt.Sprintf("payouts-%d-%d.prof", c, round+1)))
+		}
 		r := benchSluiceRound(b, s, book, watch, feeds)
 		level.payouts += r.payouts
 		level.cpu += r.use.cpu
@@ -421,6 +446,8 @@ func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
 		}
 		level.sluice.Succeeded += r.Succeeded
 		level.sluice.Elapsed += r.Elapsed
+		level.window.Succeeded += r.window
+		level.window.Elapsed += r.windowTime
 		level.credits += r.credits
 		sluiceLat = append(sluiceLat, r.latencies...)
 		inFlight = append(inFlight, r.inFlight...)
@@ -445,11 +472,12 @@ func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
 			level.baseline.FirstErr = base.FirstErr
 		}
 		baseLat = append(baseLat, lat...)
-		b.Logf("level %d round %d: sluice %d payouts in %v, %d "+
-			"seconds credited; keysend of %v: %d in %v", c, round+1,
-			r.Succeeded, r.Elapsed.Round(time.Millisecond),
-			r.credits, amt, base.Succeeded,
-			base.Elapsed.Round(time.Millisecond))
+		b.Logf("level %d round %d: sluice %d payouts in %v (%d "+
+			"settled in the %v window), %d seconds credited; "+
+			"keysend of %v: %d in %v", c, round+1, r.Succeeded,
+			r.Elapsed.Round(time.Millisecond), r.window,
+			r.windowTime.Round(time.Millisecond), r.credits, amt,
+			base.Succeeded, base.Elapsed.Round(time.Millisecond))
 	}
 	level.sluice.P50 = Percentile(sluiceLat, 50)
 	level.sluice.P99 = Percentile(sluiceLat, 99)
@@ -463,10 +491,21 @@ func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
 
 // sluiceRound is what one round of Sluice's payouts measured.
 type sluiceRound struct {
-	// Succeeded counts the payouts settled on the providers' lnds while
-	// the round fed them, in Elapsed.
+	// Succeeded counts the payouts begun while the round fed (their
+	// intents from the feed's start to its end) that succeeded;
+	// Elapsed is from the first one's intent to the last one's
+	// resolution in the store. Measure counts keysends the same way:
+	// those begun in its time, from the first start to the last end.
 	Succeeded int
 	Elapsed   time.Duration
+
+	// window counts the payouts settled on the providers' lnds while
+	// the round fed, in windowTime, the feeding time: the measure of
+	// earlier sessions, which leaves out the payouts in flight at the
+	// window's ends, a payout's latency per provider that keysend's
+	// measure counts.
+	window     int
+	windowTime time.Duration
 
 	// credits counts the metered seconds credited; latencies are from
 	// each one's commit to the settle of the payout that carried it.
@@ -488,11 +527,13 @@ type sluiceRound struct {
 }
 
 // timings fills inFlight and gaps from the store's payouts of the
-// providers created from start on.
+// providers created from start on, and Succeeded and Elapsed from those
+// created before feedEnd.
 func (r *sluiceRound) timings(book *payoutBook, ids []string,
-	start time.Time) {
+	start, feedEnd time.Time) {
 
 	last := map[string]time.Time{}
+	var first, end time.Time
 	for _, p := range book.payouts() {
 		if !slices.Contains(ids, p.ProviderID) ||
 			p.CreatedAt.Before(start) || p.ResolvedAt.IsZero() {
@@ -500,6 +541,15 @@ func (r *sluiceRound) timings(book *payoutBook, ids []string,
 			continue
 		}
 		r.payouts++
+		if p.CreatedAt.Before(feedEnd) && p.State == store.PayoutSucceeded {
+			r.Succeeded++
+			if first.IsZero() || p.CreatedAt.Before(first) {
+				first = p.CreatedAt
+			}
+			if p.ResolvedAt.After(end) {
+				end = p.ResolvedAt
+			}
+		}
 		r.inFlight = append(r.inFlight, p.ResolvedAt.Sub(p.CreatedAt))
 		if prev, ok := last[p.ProviderID]; ok &&
 			p.CreatedAt.After(prev) {
@@ -507,6 +557,9 @@ func (r *sluiceRound) timings(book *payoutBook, ids []string,
 			r.gaps = append(r.gaps, p.CreatedAt.Sub(prev))
 		}
 		last[p.ProviderID] = p.ResolvedAt
+	}
+	if r.Succeeded > 0 {
+		r.Elapsed = end.Sub(first)
 	}
 }
 
@@ -553,7 +606,7 @@ func benchSluiceRound(b *testing.B, s *sluiced, book *payoutBook,
 		b.Fatal(err)
 	}
 	s.stop()
-	r := sluiceRound{Elapsed: feedEnd.Sub(start)}
+	r := sluiceRound{windowTime: feedEnd.Sub(start)}
 	r.use = sluicedLog(b, s)
 	r.use.cpu = cpuEnd - cpuStart
 
@@ -577,7 +630,7 @@ func benchSluiceRound(b *testing.B, s *sluiced, book *payoutBook,
 		return nil
 	})
 
-	r.timings(book, ids, start)
+	r.timings(book, ids, start, feedEnd)
 	for i, id := range ids {
 		settles, err := watch.since(id, from[id])
 		if err != nil {
@@ -586,7 +639,7 @@ func benchSluiceRound(b *testing.B, s *sluiced, book *payoutBook,
 		for _, st := range settles {
 			r.amounts = append(r.amounts, st.amount)
 			if !st.at.After(feedEnd) {
-				r.Succeeded++
+				r.window++
 			}
 		}
 		l, ok := creditLatencies(credits[i], settles)
@@ -601,7 +654,7 @@ func benchSluiceRound(b *testing.B, s *sluiced, book *payoutBook,
 			book.earned[id] += cr.amount
 		}
 	}
-	if len(r.amounts) == 0 {
+	if len(r.amounts) == 0 || r.Succeeded == 0 {
 		b.Fatalf("no payout settled at %d providers", len(ids))
 	}
 	return r
@@ -664,15 +717,17 @@ func writePayoutTable(w io.Writer, levels []payoutLevel) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "N\tkeysend/s\tp50 ms\tp99 ms\tpayouts/s\t"+
-		"p50 ms\tp99 ms\tratio\tpayout msat\tin flight ms\t"+
+		"p50 ms\tp99 ms\tratio\twindow ratio\tpayout msat\t"+
+		"in flight ms\t"+
 		"gap ms\tcpu ms/payout\tstmts/payout\treads/payout\t")
 	for _, l := range levels {
 		fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t"+
-			"%.2f\t%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.2f\t\n",
+			"%.2f\t%.2f\t%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.2f\t\n",
 			l.sluice.Concurrency,
 			l.baseline.PerSecond(), ms(l.baseline.P50),
 			ms(l.baseline.P99), l.sluice.PerSecond(),
 			ms(l.sluice.P50), ms(l.sluice.P99), l.ratio(),
+			l.windowRatio(),
 			int64(l.amount), ms(l.inFlight), ms(l.gap),
 			l.cpuPerPayout(), l.statementsPerPayout(),
 			l.readsPerPayout())
@@ -680,7 +735,13 @@ func writePayoutTable(w io.Writer, levels []payoutLevel) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(w, "(keysend p50/p99: send to success at "+
+	_, err = fmt.Fprintln(w, "(keysend/s: keysends begun in the "+
+		"time, per second from the first start to the last end; "+
+		"payouts/s: payouts begun while the agents fed, per second "+
+		"from the first intent to the last resolution in the store; "+
+		"window ratio: payouts settled on the providers' lnds in the "+
+		"feeding time, per second of it, over keysend/s; "+
+		"keysend p50/p99: send to success at "+
 		"the hub; payout p50/p99: a metered second's commit to the "+
 		"settle on the provider's lnd; in flight: a payout's intent "+
 		"to its resolution in the store; gap: a resolution to the "+

@@ -54,6 +54,11 @@ const (
 	// then writes its CPU profile there, as scale-<jobs>.prof.
 	envScaleProfile = "SLUICE_BENCH_SCALE_CPUPROFILE"
 
+	// envPayoutsProfile names a directory: BenchmarkPayouts' sluiced
+	// then writes its CPU profile of each round there, as
+	// payouts-<N>-<round>.prof.
+	envPayoutsProfile = "SLUICE_BENCH_PAYOUTS_CPUPROFILE"
+
 	// scaleSamples is how many keysends hub -> provider the benchmark
 	// measures on the devnet.
 	scaleSamples = 100
@@ -530,6 +535,28 @@ func (s *sluiced) appendConf(line string) {
 	if err := os.WriteFile(s.confPath, []byte(conf), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
+}
+
+// setConf sets an Application Option of s's sluice.conf, in place of
+// the value it had there.
+func (s *sluiced) setConf(key, value string) {
+	s.t.Helper()
+	raw, err := os.ReadFile(s.confPath)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.SplitAfter(string(raw), "\n") {
+		if !strings.HasPrefix(line, key+"=") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(s.confPath, []byte(strings.Join(kept, "")),
+		0o600); err != nil {
+
+		s.t.Fatal(err)
+	}
+	s.appendConf(key + "=" + value)
 }
 
 // startSim starts sluiced and waits until its API answers GetInfo.
