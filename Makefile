@@ -60,6 +60,7 @@ itest: build libsecp256k1 chromium
 # about 10 minutes; docs/operations.md "Scale").
 bench: build libsecp256k1 postgres
 	$(GO) test $(call gotags) -run '^$$' -bench BenchmarkIngest -benchtime 1x -timeout 30m ./metering/
+	$(GO) test $(call gotags) -run '^$$' -bench BenchmarkIngest -benchtime 1x -timeout 30m ./metering/ -args -ingest.batch 60
 	$(GO) test $(call gotags) -run '^$$' -bench BenchmarkSubmitUsage -benchtime 1x -timeout 30m ./rpc/
 	$(GO) test $(call gotags,itest) -run '^$$' -bench . -benchtime 1x -timeout 60m ./itest/...
 
