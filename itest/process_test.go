@@ -3,10 +3,10 @@
 package itest
 
 import (
-	"bytes"
 	"os/exec"
-	"sync"
 	"testing"
+
+	"github.com/sluice-ln/sluice/outputtest"
 )
 
 // testProcess is a command a test started (an agent, say): its output is
@@ -20,8 +20,8 @@ type testProcess struct {
 	exited chan struct{}
 	err    error
 
-	mu  sync.Mutex
-	out bytes.Buffer
+	// out is the command's output.
+	out outputtest.Buffer
 }
 
 // startProcess starts name with args, its stdout and stderr together.
@@ -29,7 +29,7 @@ func startProcess(t testing.TB, name string, args ...string) *testProcess {
 	t.Helper()
 	p := &testProcess{exited: make(chan struct{})}
 	p.cmd = exec.Command(name, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -49,16 +49,7 @@ func startProcess(t testing.TB, name string, args ...string) *testProcess {
 	return p
 }
 
-// Write collects the command's output.
-func (p *testProcess) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
 // output returns the command's output so far.
 func (p *testProcess) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	return p.out.String()
 }
