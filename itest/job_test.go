@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/ledger"
 	"github.com/sluice-ln/sluice/lightning"
+	"github.com/sluice-ln/sluice/outputtest"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/settlement"
 	"github.com/sluice-ln/sluice/store"
@@ -215,9 +216,10 @@ func TestJobFundingAndRefunds(t *testing.T) {
 		err            error
 	}
 	waited := make(chan result, 1)
+	progress := &outputtest.Buffer{}
 	go func() {
-		o, e, err := s.cliStderr("--macaroonpath="+mac, "job",
-			"create", "--provider", provID, "--cpu", "1000",
+		o, e, err := s.cliStderrTo(progress, "--macaroonpath="+mac,
+			"job", "create", "--provider", provID, "--cpu", "1000",
 			"--budget", fmt.Sprint(budgetA), "--buffer", "10",
 			"--json", "--wait", "--timeout", "50s")
 		waited <- result{o, e, err}
@@ -244,6 +246,15 @@ func TestJobFundingAndRefunds(t *testing.T) {
 	jobA = s.job(t, mac, "show", jobA.JobId)
 	jobB := s.job(t, mac, "create", "--provider", provID, "--mem",
 		"512", "--budget", fmt.Sprint(budgetB), "--buffer", "10")
+	// Paid before the command's first look, job A would be funded
+	// already and the command would never say it waits.
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	if err := progress.WaitFor(ctx, "waiting for the funding "+
+		"invoice"); err != nil {
+
+		t.Fatal(err)
+	}
 	for _, j := range []*sluicerpc.Job{jobA, jobB} {
 		if j.State != "awaiting_funding" || len(j.Invoices) != 1 {
 			t.Fatalf("created %+v", j)

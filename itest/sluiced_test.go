@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-ln/sluice/outputtest"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 )
 
@@ -292,12 +293,20 @@ func runSluice(args ...string) (string, error) {
 
 // runSluiceStderr is runSluice also returning stderr.
 func runSluiceStderr(args ...string) (string, string, error) {
+	return runSluiceStderrTo(&outputtest.Buffer{}, args...)
+}
+
+// runSluiceStderrTo is runSluiceStderr writing stderr to stderr as the
+// command runs, for a test to watch.
+func runSluiceStderrTo(stderr *outputtest.Buffer, args ...string) (string,
+	string, error) {
+
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binaries.sluice, args...)
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	cmd.Stderr = stderr
 	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), stderr.String(), fmt.Errorf(
@@ -310,4 +319,11 @@ func runSluiceStderr(args ...string) (string, string, error) {
 // cliStderr is cli also returning stderr.
 func (s *sluiced) cliStderr(args ...string) (string, string, error) {
 	return runSluiceStderr(append(s.cliArgs(), args...)...)
+}
+
+// cliStderrTo is cliStderr writing stderr to stderr as the command runs.
+func (s *sluiced) cliStderrTo(stderr *outputtest.Buffer, args ...string) (
+	string, string, error) {
+
+	return runSluiceStderrTo(stderr, append(s.cliArgs(), args...)...)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/sluice-ln/sluice/outputtest"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/urfave/cli"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -298,15 +300,23 @@ func TestWaitTexts(t *testing.T) {
 
 // runCLIStderr is runCLI keeping stderr apart.
 func runCLIStderr(args ...string) (stdout, stderr string, err error) {
-	var out, errOut bytes.Buffer
+	var errOut bytes.Buffer
+	return runCLIStderrTo(&errOut, args...)
+}
+
+// runCLIStderrTo is runCLIStderr writing stderr to errOut as it goes.
+func runCLIStderrTo(errOut io.Writer, args ...string) (stdout,
+	stderr string, err error) {
+
+	var out bytes.Buffer
 	app := cli.NewApp()
 	app.Name = "sluice"
 	app.Flags = globalFlags
 	app.Commands = []cli.Command{jobCommand, operatorCommand}
 	app.Writer = &out
-	app.ErrWriter = &errOut
+	app.ErrWriter = errOut
 	err = app.Run(append([]string{"sluice"}, args...))
-	return out.String(), errOut.String(), err
+	return out.String(), fmt.Sprint(errOut), err
 }
 
 // TestJobWait checks `job create --wait` against a real settlement
@@ -329,14 +339,17 @@ func TestJobWait(t *testing.T) {
 		err            error
 	}
 	done := make(chan result, 1)
+	progress := &outputtest.Buffer{}
 	go func() {
-		o, e, err := runCLIStderr(append(buyer, "job", "create",
-			"--provider", "prov-1", "--cpu", "1000", "--budget",
-			"5sat", "--wait", "--timeout", "1m")...)
+		o, e, err := runCLIStderrTo(progress, append(buyer, "job",
+			"create", "--provider", "prov-1", "--cpu", "1000",
+			"--budget", "5sat", "--wait", "--timeout", "1m")...)
 		done <- result{o, e, err}
 	}()
 
-	// Pay the job's funding invoice once the command made it.
+	// Pay the job's funding invoice once the command made it and says
+	// it waits for the payment: paid before that, the first poll would
+	// find the job funded and never say it waits.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var job *sluicerpc.Job
@@ -374,6 +387,11 @@ func TestJobWait(t *testing.T) {
 	}
 	hash, err := lntypes.MakeHash(shown.Job.Invoices[0].PaymentHash)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := progress.WaitFor(ctx, "waiting for the funding "+
+		"invoice"); err != nil {
+
 		t.Fatal(err)
 	}
 	js.hub.Settle(hash, 0)
