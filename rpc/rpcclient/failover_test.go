@@ -357,6 +357,33 @@ func TestOneServerTimeoutMoves(t *testing.T) {
 	}
 }
 
+// TestOneServerDeadlineAnswerMoves has the current instance answer
+// deadline_exceeded at once, as a server does whose copy of the call's
+// deadline ran out before the caller's: a call with a deadline moves on as
+// a timeout; one without a deadline takes the answer as the verdict it is.
+func TestOneServerDeadlineAnswerMoves(t *testing.T) {
+	c := newCluster(t, 2)
+	c.nodes[0].fail = connect.NewError(connect.CodeDeadlineExceeded,
+		errors.New("deadline passed on the server"))
+	cl := c.client(t, c.addr(0), c.addr(1))
+
+	_, err := getInfo(rpcclient.OneServer(context.Background()), cl)
+	var moved *rpcclient.MovedError
+	if connect.CodeOf(err) != connect.CodeDeadlineExceeded ||
+		errors.As(err, &moved) || cl.Current() != c.addr(0) {
+
+		t.Fatalf("without a deadline: %v, current %s", err,
+			cl.Current())
+	}
+
+	_, err = getInfo(rpcclient.OneServer(callCtx(t)), cl)
+	if !errors.As(err, &moved) || moved.To != c.addr(1) ||
+		cl.Current() != c.addr(1) {
+
+		t.Fatalf("with a deadline: %v, current %s", err, cl.Current())
+	}
+}
+
 // TestOneAddressAsBefore checks that one address is the plain call: its
 // transport error comes back as it was, without a ServersError.
 func TestOneAddressAsBefore(t *testing.T) {
