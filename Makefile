@@ -48,7 +48,8 @@ unit: web libsecp256k1 postgres bubblewrap
 itest: build libsecp256k1 chromium
 	$(GO) test -count=1 -p 1 $(call gotags,itest) -timeout 60m -v $(ITEST_RUN) ./devnet/... ./itest/...
 
-# bench: metering's ingest, the API's SubmitUsage, then on the local network
+# bench: metering's ingest (batches of 10, then of 60: the agent's default),
+# the API's SubmitUsage, then on the local network
 # the keysend baseline (BenchmarkKeysendBaseline) and Sluice's payouts to
 # 1, 4 and 8 providers, fed by agents submitting signed usage over the API,
 # beside raw keysend to the same providers in the same run, with sluiced's

@@ -306,11 +306,11 @@ func (l payoutLevel) windowRatio() float64 {
 // ratio counts, as sessions before did, only the payouts settled on the
 // providers' lnds within the feeding time, per second of it: that leaves
 // out, at each provider, the payout in flight when the window closes and
-// the first payout's latency when it opens, which keysend's count keeps. Per payout it reports sluiced's CPU (utime and
-// stime from /proc over the round's feeding and draining), the store
-// statements sluiced ran (its count at exit, less that of an idle run as
-// long) and the scheduler's store reads. At the end the ledger is
-// reconciled with every lnd.
+// the first payout's latency when it opens, which keysend's count keeps. Per
+// payout it reports sluiced's CPU (utime and stime from /proc over the
+// round's feeding and draining), the store statements sluiced ran (its count
+// at exit, less that of an idle run as long) and the scheduler's store
+// reads. At the end the ledger is reconciled with every lnd.
 func BenchmarkPayouts(b *testing.B) {
 	providers := devnet.MaxProviders
 	if v := os.Getenv(envBenchProviders); v != "" {
