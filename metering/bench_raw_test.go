@@ -84,6 +84,7 @@ func rawInsertSQLite(b *testing.B, path string, rows []store.UsageRecord) {
 	params.Add("_pragma", "foreign_keys(1)")
 	params.Add("_pragma", "synchronous(FULL)")
 	params.Add("_pragma", "journal_mode(WAL)")
+	params.Add("_pragma", "temp_store(MEMORY)")
 	params.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", path+"?"+params.Encode())
 	if err != nil {

@@ -271,6 +271,15 @@ func (db *DB) openSQLite(ctx context.Context) error {
 	// from its first statement instead of failing on upgrade.
 	writeParams := cloneValues(common)
 	writeParams.Add("_pragma", "journal_mode(WAL)")
+	// A statement that may abort inside a transaction (a multi-row
+	// INSERT, a foreign key) journals the pages it changes so that it
+	// can be undone alone; past 64 KiB SQLite spills that journal to a
+	// temporary file, two write syscalls per page. Metering's group
+	// commit changes hundreds of pages per statement, and the spilled
+	// journal took a quarter of its CPU; in memory it takes a twentieth
+	// (BenchmarkIngest's profile, docs/protocol.md "Ingest
+	// performance").
+	writeParams.Add("_pragma", "temp_store(MEMORY)")
 	writeParams.Set("_txlock", "immediate")
 
 	writer, err := sql.Open(sqliteDriver, path+"?"+writeParams.Encode())
