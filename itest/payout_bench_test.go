@@ -247,6 +247,86 @@ type payoutLevel struct {
 	payouts           int
 	cpu               time.Duration
 	statements, reads int64
+
+	// stored are the rounds' counted payouts as the store has them;
+	// keysendWindows are when the keysend halves ran. split fills the
+	// medians below from the hub's own record of the payments.
+	stored         []store.Payout
+	keysendWindows [][2]time.Time
+	split          payoutSplit
+}
+
+// payoutSplit says where a payout's time in flight goes, from the hub's
+// record of each payment (lnd's creation time and its HTLCs' resolve
+// times, ListPayments) beside the store's intent and resolution times:
+// before is intent to lnd's record of the payment (the intent's commit
+// and the call), lnd is that record to the last HTLC's resolution, after
+// is that resolution to the store's (the update stream and the
+// resolution's commit). keysendLnd is the lnd part of the keysend
+// baseline's payments, for comparison: lnd's own time in the other half.
+type payoutSplit struct {
+	before, lnd, after, keysendLnd time.Duration
+}
+
+// splitPayouts fills each level's split from the hub's payments.
+func splitPayouts(b *testing.B, net *network, levels []payoutLevel) {
+	b.Helper()
+	ctx, cancel := rpcContext(b)
+	defer cancel()
+	resp, err := net.lnd(devnet.NodeHub).ln.ListPayments(ctx,
+		&lnrpc.ListPaymentsRequest{MaxPayments: 100_000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	type lndPayment struct{ created, resolved time.Time }
+	byHash := map[string]lndPayment{}
+	for _, p := range resp.Payments {
+		var last int64
+		for _, h := range p.Htlcs {
+			last = max(last, h.ResolveTimeNs)
+		}
+		if p.Status != lnrpc.Payment_SUCCEEDED || last == 0 {
+			continue
+		}
+		byHash[p.PaymentHash] = lndPayment{
+			created:  time.Unix(0, p.CreationTimeNs),
+			resolved: time.Unix(0, last),
+		}
+	}
+	for i := range levels {
+		l := &levels[i]
+		ours := map[string]bool{}
+		var before, inLnd, after, keysend []time.Duration
+		for _, p := range l.stored {
+			ours[p.PaymentHash] = true
+			lp, ok := byHash[p.PaymentHash]
+			if !ok {
+				continue
+			}
+			before = append(before, lp.created.Sub(p.CreatedAt))
+			inLnd = append(inLnd, lp.resolved.Sub(lp.created))
+			after = append(after, p.ResolvedAt.Sub(lp.resolved))
+		}
+		for hash, lp := range byHash {
+			if ours[hash] {
+				continue
+			}
+			for _, w := range l.keysendWindows {
+				if !lp.created.Before(w[0]) &&
+					lp.created.Before(w[1]) {
+
+					keysend = append(keysend,
+						lp.resolved.Sub(lp.created))
+				}
+			}
+		}
+		l.split = payoutSplit{
+			before:     Percentile(before, 50),
+			lnd:        Percentile(inLnd, 50),
+			after:      Percentile(after, 50),
+			keysendLnd: Percentile(keysend, 50),
+		}
+	}
 }
 
 // cpuPerPayout is sluiced's CPU per payout in milliseconds.
@@ -374,6 +454,7 @@ func BenchmarkPayouts(b *testing.B) {
 		}
 	}
 	stopWatch()
+	splitPayouts(b, net, levels)
 	book.reconcile(net, nodes)
 
 	fmt.Fprintln(os.Stdout)
@@ -449,6 +530,7 @@ func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
 		level.window.Succeeded += r.window
 		level.window.Elapsed += r.windowTime
 		level.credits += r.credits
+		level.stored = append(level.stored, r.stored...)
 		sluiceLat = append(sluiceLat, r.latencies...)
 		inFlight = append(inFlight, r.inFlight...)
 		gaps = append(gaps, r.gaps...)
@@ -459,8 +541,11 @@ func benchPayoutLevel(b *testing.B, net *network, s *sluiced,
 		// The baseline pays the median payout so far.
 		amt := ledger.MilliSatoshi(Percentile(amounts, 50))
 		ctx, cancel := context.WithTimeout(b.Context(), benchTimeout)
+		began := time.Now()
 		base, lat, err := roundRobinKeysend(ctx, net, nodes, amt, c,
 			round == 0)
+		level.keysendWindows = append(level.keysendWindows,
+			[2]time.Time{began, time.Now()})
 		cancel()
 		if err != nil {
 			b.Fatalf("keysend baseline at %d: %v", c, err)
@@ -521,9 +606,11 @@ type sluiceRound struct {
 	gaps     []time.Duration
 
 	// payouts counts the providers' payouts made from the feed's start
-	// to the drain; use is what sluiced spent on the round.
+	// to the drain; use is what sluiced spent on the round; stored are
+	// the payouts Succeeded counts.
 	payouts int
 	use     sluicedUse
+	stored  []store.Payout
 }
 
 // timings fills inFlight and gaps from the store's payouts of the
@@ -543,6 +630,7 @@ func (r *sluiceRound) timings(book *payoutBook, ids []string,
 		r.payouts++
 		if p.CreatedAt.Before(feedEnd) && p.State == store.PayoutSucceeded {
 			r.Succeeded++
+			r.stored = append(r.stored, p)
 			if first.IsZero() || p.CreatedAt.Before(first) {
 				first = p.CreatedAt
 			}
@@ -718,17 +806,20 @@ func writePayoutTable(w io.Writer, levels []payoutLevel) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "N\tkeysend/s\tp50 ms\tp99 ms\tpayouts/s\t"+
 		"p50 ms\tp99 ms\tratio\twindow ratio\tpayout msat\t"+
-		"in flight ms\t"+
+		"in flight ms\tbefore/lnd/after ms\tkeysend lnd ms\t"+
 		"gap ms\tcpu ms/payout\tstmts/payout\treads/payout\t")
 	for _, l := range levels {
 		fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t"+
-			"%.2f\t%.2f\t%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.2f\t\n",
+			"%.2f\t%.2f\t%d\t%.0f\t%.0f/%.0f/%.0f\t%.0f\t%.0f\t"+
+			"%.2f\t%.1f\t%.2f\t\n",
 			l.sluice.Concurrency,
 			l.baseline.PerSecond(), ms(l.baseline.P50),
 			ms(l.baseline.P99), l.sluice.PerSecond(),
 			ms(l.sluice.P50), ms(l.sluice.P99), l.ratio(),
 			l.windowRatio(),
-			int64(l.amount), ms(l.inFlight), ms(l.gap),
+			int64(l.amount), ms(l.inFlight), ms(l.split.before),
+			ms(l.split.lnd), ms(l.split.after),
+			ms(l.split.keysendLnd), ms(l.gap),
 			l.cpuPerPayout(), l.statementsPerPayout(),
 			l.readsPerPayout())
 	}
@@ -744,7 +835,11 @@ func writePayoutTable(w io.Writer, levels []payoutLevel) error {
 		"keysend p50/p99: send to success at "+
 		"the hub; payout p50/p99: a metered second's commit to the "+
 		"settle on the provider's lnd; in flight: a payout's intent "+
-		"to its resolution in the store; gap: a resolution to the "+
+		"to its resolution in the store; before/lnd/after: that "+
+		"time split at the hub's record of the payment (creation) "+
+		"and its HTLC's resolution (lnd's ListPayments), keysend "+
+		"lnd: the same lnd part for the keysend baseline; "+
+		"gap: a resolution to the "+
 		"provider's next intent; medians; per payout: sluiced's "+
 		"CPU, store statements (metering's included, an idle "+
 		"run's taken off) and the scheduler's store reads over "+
