@@ -272,7 +272,7 @@ func (db *DB) openSQLite(ctx context.Context) error {
 	writeParams := cloneValues(common)
 	writeParams.Add("_pragma", "journal_mode(WAL)")
 	// A statement that may abort inside a transaction (a multi-row
-	// INSERT, a foreign key) journals the pages it changes so that it
+	// INSERT, for one) journals the pages it changes so that it
 	// can be undone alone; past 64 KiB SQLite spills that journal to a
 	// temporary file, two write syscalls per page. Metering's group
 	// commit changes hundreds of pages per statement, and the spilled
