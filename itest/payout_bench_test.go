@@ -261,8 +261,9 @@ type payoutLevel struct {
 // times, ListPayments) beside the store's intent and resolution times:
 // before is intent to lnd's record of the payment (the intent's commit
 // and the call), lnd is that record to the last HTLC's resolution, after
-// is that resolution to the store's (the update stream and the
-// resolution's commit). keysendLnd is the lnd part of the keysend
+// is that resolution to the outcome reaching the executor (lnd's write of
+// the settle and its update stream: the store's resolution time is taken
+// before the resolution's commit). keysendLnd is the lnd part of the keysend
 // baseline's payments, for comparison: lnd's own time in the other half.
 type payoutSplit struct {
 	before, lnd, after, keysendLnd time.Duration
