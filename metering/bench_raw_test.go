@@ -24,8 +24,8 @@ const rawTxRows = 1000
 //
 //   - SQLite: one prepared multi-row INSERT of rawTxRows rows (8,000
 //     anonymous ? parameters, within SQLite's 32,766) per transaction, on
-//     a connection with the store's durability (WAL, synchronous=FULL,
-//     BEGIN IMMEDIATE).
+//     a connection set as the store's writer is (WAL, synchronous=FULL,
+//     BEGIN IMMEDIATE, temp_store=MEMORY).
 //   - PostgreSQL: COPY (pgx CopyFrom) of rawTxRows rows per transaction.
 //     Measured once against a prepared 1,000-row multi-row INSERT of the
 //     same rows in the same run: COPY 50,400 rows/s, the INSERT 34,700,
