@@ -3,6 +3,9 @@ package rpc
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -204,5 +207,102 @@ func TestGetMeter(t *testing.T) {
 		d.buyerHex(t, "buyer-1")))
 	if connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Fatalf("as a buyer: %v", err)
+	}
+}
+
+// compressionRecorder is a RoundTripper that keeps whether the last
+// answer's gRPC message came compressed: the flag byte that opens its
+// envelope.
+type compressionRecorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	flag int
+}
+
+func (c *compressionRecorder) RoundTrip(req *http.Request) (*http.Response,
+	error) {
+
+	resp, err := c.next.RoundTrip(req)
+	if err == nil {
+		c.mu.Lock()
+		c.flag = -1
+		c.mu.Unlock()
+		resp.Body = &flagReader{ReadCloser: resp.Body, rec: c}
+	}
+	return resp, err
+}
+
+// compressed reports the flag of the last answer's first message.
+func (c *compressionRecorder) compressed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flag == 1
+}
+
+// flagReader passes a body on, telling rec its first byte.
+type flagReader struct {
+	io.ReadCloser
+	rec  *compressionRecorder
+	seen bool
+}
+
+func (f *flagReader) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if n > 0 && !f.seen {
+		f.seen = true
+		f.rec.mu.Lock()
+		f.rec.flag = int(p[0])
+		f.rec.mu.Unlock()
+	}
+	return n, err
+}
+
+// TestSmallAnswersUncompressed checks that the API gzips an answer to a
+// client that accepts gzip only from compressMinBytes on: an agent's
+// SubmitUsage answer, a few bytes, goes as it is.
+func TestSmallAnswersUncompressed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fake := &fakeMetering{}
+	dir := t.TempDir()
+	cfg := testConfig(dir, &fakeInfo{})
+	cfg.Metering = fake
+	d := startServer(t, dir, cfg)
+	httpc := httpClient(t, d.certPath(), true)
+	rec := &compressionRecorder{next: httpc.Transport}
+	httpc.Transport = rec
+	// connect's clients accept gzip unless told otherwise.
+	client := sluicerpcconnect.NewMeteringServiceClient(httpc, d.url(),
+		connect.WithGRPC())
+	mac := d.providerHex(t, "prov-1")
+
+	for _, c := range []struct {
+		name       string
+		refusal    string
+		compressed bool
+	}{
+		{"small", "", false},
+		{"large", strings.Repeat("x", 2*compressMinBytes), true},
+	} {
+		var err error
+		if c.refusal != "" {
+			err = fmt.Errorf("%s: %w", c.refusal,
+				metering.ErrInsufficientEscrow)
+		}
+		fake.set(metering.Result{Accepted: 1, LastSeq: 1}, err)
+		resp, err := client.SubmitUsage(ctx, withMac(
+			&sluicerpc.SubmitUsageRequest{Batch: []byte{1}}, mac))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if resp.Msg.Accepted != 1 ||
+			!strings.Contains(resp.Msg.Refused, c.refusal) {
+
+			t.Fatalf("%s: answer %+v", c.name, resp.Msg)
+		}
+		if got := rec.compressed(); got != c.compressed {
+			t.Errorf("%s answer: compressed %v, want %v", c.name,
+				got, c.compressed)
+		}
 	}
 }

@@ -180,13 +180,22 @@ type serviceHandler func(opts ...connect.HandlerOption) (string, http.Handler)
 // The JSON codec is written without importing connect; check it fits.
 var _ connect.Codec = sluicerpc.JSONCodec{}
 
+// compressMinBytes is the smallest answer the API compresses, for a client
+// that accepts gzip. connect's default, 0, compresses every answer: an
+// agent's SubmitUsage answer is a few bytes, which gzip makes longer, and
+// resetting a gzip writer for each cost 3 % of sluiced's CPU in a CPU
+// profile of BenchmarkPayouts' rounds at eight providers (docs/payouts.md).
+const compressMinBytes = 1024
+
 // newHandler routes every service to its handler through the auth
-// interceptor, with the hex JSON codec.
+// interceptor, with the hex JSON codec, compressing only answers of at
+// least compressMinBytes.
 func newHandler(auth connect.Interceptor,
 	services ...serviceHandler) *http.ServeMux {
 
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(auth, leaderInterceptor{}),
+		connect.WithCompressMinBytes(compressMinBytes),
 	}
 	for _, c := range sluicerpc.JSONCodecs() {
 		opts = append(opts, connect.WithCodec(c))
