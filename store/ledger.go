@@ -189,13 +189,14 @@ func (t *Tx) Accounts(ctx context.Context,
 		return out, nil
 	}
 
-	// One query for all of them, or for each chunk (valuesChunks): (kind
-	// = $1 AND ref = $2) OR ... Built here rather than by sqlc: the
+	// One query for all of them, or for each chunk (Tx.chunks): (kind =
+	// ? AND ref = ?) OR ... on SQLite, a join with the arrays of kinds
+	// and refs on PostgreSQL. Built here rather than by sqlc: the
 	// list's length is known only at run time, and sqlc.slice is not
 	// available for the postgresql engine (its = ANY($1::text[]) form
 	// does not run on SQLite).
-	for rest := ids; len(rest) > 0; {
-		n := valuesChunks(len(rest))[0]
+	rest := ids
+	for _, n := range t.chunks(len(ids)) {
 		if err := t.readAccounts(ctx, rest[:n], out); err != nil {
 			return nil, err
 		}
@@ -213,13 +214,25 @@ func (t *Tx) Accounts(ctx context.Context,
 func (t *Tx) readAccounts(ctx context.Context, ids []ledger.Account,
 	out map[ledger.Account]ledger.AccountState) error {
 
-	args := make([]any, 0, 2*len(ids))
-	for _, id := range ids {
-		args = append(args, string(id.Kind), id.Ref)
+	var (
+		q    string
+		args []any
+	)
+	if t.backend == Postgres {
+		kinds, refs := make([]string, len(ids)), make([]string, len(ids))
+		for i, id := range ids {
+			kinds[i], refs[i] = string(id.Kind), id.Ref
+		}
+		q, args = accountsReadArrays, []any{kinds, refs}
+	} else {
+		args = make([]any, 0, 2*len(ids))
+		for _, id := range ids {
+			args = append(args, string(id.Kind), id.Ref)
+		}
+		q = listSQL(t.backend, "SELECT kind, ref, unit, balance FROM "+
+			"accounts WHERE ", "(kind = ", " AND ref = ", ")", " OR ",
+			2, len(ids), "")
 	}
-	q := listSQL(t.backend, "SELECT kind, ref, unit, balance FROM "+
-		"accounts WHERE ", "(kind = ", " AND ref = ", ")", " OR ", 2,
-		len(ids), "")
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("accounts: %w", err)
@@ -244,6 +257,41 @@ func (t *Tx) readAccounts(ctx context.Context, ids []ledger.Account,
 
 	return nil
 }
+
+// The ledger's statements of any number of rows on PostgreSQL, each taking
+// one array per column (unnestSQL).
+var (
+	// accountsReadArrays reads the accounts of $1's kinds and $2's refs.
+	accountsReadArrays = unnestSQL("SELECT a.kind, a.ref, a.unit, "+
+		"a.balance FROM accounts a JOIN ", []string{"text", "text"},
+		" AS k (kind, ref) ON a.kind = k.kind AND a.ref = k.ref")
+
+	// ledgerTxsArrays inserts transactions of $1's keys and $2's
+	// descriptions at $3, as insertLedgerTxs' VALUES do.
+	ledgerTxsArrays = unnestSQL("INSERT INTO ledger_transactions "+
+		"(idempotency_key, description, created_at) SELECT k, d, "+
+		"$3::timestamptz FROM ", []string{"text", "text"},
+		" AS t (k, d) ON CONFLICT (idempotency_key) DO NOTHING "+
+			"RETURNING id, idempotency_key")
+
+	// accountsUpsertArrays sets accounts' balances, creating them at
+	// $5, as upsertAccountChunk's VALUES do.
+	accountsUpsertArrays = unnestSQL("INSERT INTO accounts (kind, ref, "+
+		"unit, balance, created_at) SELECT k, r, u, b, $5::timestamptz "+
+		"FROM ", []string{"text", "text", "text", "bigint"},
+		" AS t (k, r, u, b)"+accountsUpsertSuffix)
+
+	// postingsArrays inserts postings.
+	postingsArrays = unnestSQL("INSERT INTO ledger_postings (tx_id, "+
+		"seq, account_id, amount, balance_after) SELECT * FROM ",
+		[]string{"bigint", "integer", "bigint", "bigint", "bigint"}, "")
+)
+
+// accountsUpsertSuffix ends both backends' upserts of accounts: an account
+// recorded in another unit is left as it is, and returns no row.
+const accountsUpsertSuffix = " ON CONFLICT (kind, ref) DO UPDATE SET " +
+	"balance = excluded.balance WHERE accounts.unit = excluded.unit " +
+	"RETURNING id, kind, ref"
 
 // InsertTransaction records tx at the given time, creates the accounts it
 // posts to on first use in the unit of their state, and sets each one's
@@ -309,9 +357,9 @@ func (t *Tx) InsertTransaction(ctx context.Context, tx ledger.Transaction,
 var _ ledger.BatchTxStore = (*Tx)(nil)
 
 // InsertTransactions records txs in order, as InsertTransaction would one
-// after the other, with one statement per table (per chunk of
-// rows, valuesChunks) instead of three per transaction: the transactions, every
-// account they touch at its final state, and all their postings, each
+// after the other, with one statement per table (per chunk of rows on
+// SQLite, Tx.chunks) instead of three per transaction: the transactions,
+// every account they touch at its final state, and all their postings, each
 // with the balance its own transaction left. A key already recorded gives
 // an error wrapping ledger.ErrKeyExists, and the rows the call had
 // inserted are deleted again, so that the ledger can post the batch one by
@@ -396,17 +444,32 @@ func (t *Tx) insertLedgerTxs(ctx context.Context, txs []ledger.Transaction,
 
 	byKey := make(map[string]int64, len(txs))
 	rest := txs
-	for _, n := range valuesChunks(len(txs)) {
+	for _, n := range t.chunks(len(txs)) {
 		chunk := rest[:n]
 		rest = rest[n:]
-		args := make([]any, 0, 3*len(chunk))
-		for _, tx := range chunk {
-			args = append(args, tx.IdempotencyKey, tx.Description, at)
+		var (
+			q    string
+			args []any
+		)
+		if t.backend == Postgres {
+			keys := make([]string, len(chunk))
+			descs := make([]string, len(chunk))
+			for i, tx := range chunk {
+				keys[i], descs[i] = tx.IdempotencyKey, tx.Description
+			}
+			q, args = ledgerTxsArrays, []any{keys, descs, at}
+		} else {
+			args = make([]any, 0, 3*len(chunk))
+			for _, tx := range chunk {
+				args = append(args, tx.IdempotencyKey,
+					tx.Description, at)
+			}
+			q = valuesSQL(t.backend, "INSERT INTO "+
+				"ledger_transactions (idempotency_key, "+
+				"description, created_at) VALUES ", 3,
+				len(chunk), " ON CONFLICT (idempotency_key) DO "+
+					"NOTHING RETURNING id, idempotency_key")
 		}
-		q := valuesSQL(t.backend, "INSERT INTO ledger_transactions "+
-			"(idempotency_key, description, created_at) VALUES ", 3,
-			len(chunk), " ON CONFLICT (idempotency_key) DO NOTHING "+
-				"RETURNING id, idempotency_key")
 		if err := t.scanIDs(ctx, q, args, byKey); err != nil {
 			return nil, err
 		}
@@ -485,8 +548,21 @@ type postingRow struct {
 }
 
 // insertPostingRows inserts postings with one statement per chunk of them
-// (valuesChunks).
+// (Tx.chunks).
 func (t *Tx) insertPostingRows(ctx context.Context, rows []postingRow) error {
+	if t.backend == Postgres && len(rows) > 0 {
+		n := len(rows)
+		txIDs, accounts := make([]int64, n), make([]int64, n)
+		amounts, afters := make([]int64, n), make([]int64, n)
+		seqs := make([]int32, n)
+		for i, r := range rows {
+			txIDs[i], seqs[i], accounts[i] = r.txID, r.seq, r.account
+			amounts[i], afters[i] = r.amount, r.after
+		}
+		_, err := t.exec(ctx, postingsArrays, txIDs, seqs, accounts,
+			amounts, afters)
+		return err
+	}
 	for _, n := range valuesChunks(len(rows)) {
 		chunk := rows[:n]
 		rows = rows[n:]
@@ -513,7 +589,7 @@ func postingsSQL(backend Backend, n int) string {
 
 // upsertAccounts sets the balance of each account (sorted, each once) to
 // its state's, creating it in its state's unit on first use, in one
-// statement per chunk of them (valuesChunks), and returns the accounts'
+// statement per chunk of them (Tx.chunks), and returns the accounts'
 // ids. An account is created in its
 // unit and only ever written in it: one recorded in another unit is not
 // written (the update's WHERE keeps it, and no row comes back for it),
@@ -530,7 +606,7 @@ func (t *Tx) upsertAccounts(ctx context.Context, accounts []ledger.Account,
 
 	ids := make(map[ledger.Account]int64, len(accounts))
 	rest := accounts
-	for _, n := range valuesChunks(len(accounts)) {
+	for _, n := range t.chunks(len(accounts)) {
 		chunk := rest[:n]
 		rest = rest[n:]
 		if err := t.upsertAccountChunk(ctx, chunk, states, at,
@@ -562,21 +638,37 @@ func (t *Tx) upsertAccountChunk(ctx context.Context,
 	states map[ledger.Account]ledger.AccountState, at time.Time,
 	ids map[ledger.Account]int64) error {
 
-	args := make([]any, 0, 5*len(accounts))
-	for _, a := range accounts {
+	n := len(accounts)
+	kinds, refs, units := make([]string, n), make([]string, n),
+		make([]string, n)
+	balances := make([]int64, n)
+	for i, a := range accounts {
 		st := states[a]
 		balance, err := column(st.Unit, st.Balance, st.Shares)
 		if err != nil {
 			return fmt.Errorf("account %v: %w", a, err)
 		}
-		args = append(args, string(a.Kind), a.Ref, string(st.Unit),
-			balance, at)
+		kinds[i], refs[i], units[i] = string(a.Kind), a.Ref,
+			string(st.Unit)
+		balances[i] = balance
 	}
-	q := valuesSQL(t.backend, "INSERT INTO accounts (kind, ref, unit, "+
-		"balance, created_at) VALUES ", 5, len(accounts),
-		" ON CONFLICT (kind, ref) DO UPDATE SET balance = "+
-			"excluded.balance WHERE accounts.unit = excluded.unit "+
-			"RETURNING id, kind, ref")
+	var (
+		q    string
+		args []any
+	)
+	if t.backend == Postgres {
+		q = accountsUpsertArrays
+		args = []any{kinds, refs, units, balances, at}
+	} else {
+		args = make([]any, 0, 5*n)
+		for i := range accounts {
+			args = append(args, kinds[i], refs[i], units[i],
+				balances[i], at)
+		}
+		q = valuesSQL(t.backend, "INSERT INTO accounts (kind, ref, "+
+			"unit, balance, created_at) VALUES ", 5, n,
+			accountsUpsertSuffix)
+	}
 
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {

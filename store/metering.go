@@ -62,7 +62,7 @@ const usageColumns = "job_id, seq, unix_second, cpu_core_ms, mem_mib_s, " +
 	"price_msat, fee_msat, batch_hash"
 
 // InsertUsageRecords stores usage records with multi-row INSERTs
-// (valuesChunks). A (job, seq) already stored fails with
+// (valuesChunks) on SQLite, one of arrays on PostgreSQL. A (job, seq) already stored fails with
 // ErrUniqueViolation, a job that does not exist with
 // ErrForeignKeyViolation; nothing of the call's rows is then kept once the
 // caller rolls back.
@@ -85,9 +85,9 @@ func (t *Tx) InsertUsageRecords(ctx context.Context,
 // usageArraysSQL inserts usage records given as one array per column, on
 // PostgreSQL: one statement of eight parameters whatever the number of
 // rows, prepared once per connection.
-const usageArraysSQL = "INSERT INTO usage_records (" + usageColumns + ") " +
-	"SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], " +
-	"$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])"
+var usageArraysSQL = unnestSQL("INSERT INTO usage_records ("+
+	usageColumns+") SELECT * FROM ", []string{"text", "bigint", "bigint",
+	"bigint", "bigint", "bigint", "bigint", "text"}, "")
 
 // insertUsageArrays inserts records on PostgreSQL with usageArraysSQL:
 // where a multi-row INSERT binds eight parameters a row, it binds eight
@@ -207,7 +207,7 @@ func (t *Tx) UsageMeter(ctx context.Context, jobID string) (UsageMeter,
 
 // loadUsageMeters reads the meters of the jobs whose meter the
 // transaction has not read yet, in a statement per chunk of them
-// (valuesChunks), and remembers them
+// (Tx.chunks), and remembers them
 // (and which jobs have none) for UsageMeter to answer (memo.go). Without
 // a memo it does nothing.
 func (t *Tx) loadUsageMeters(ctx context.Context, jobIDs []string) error {
@@ -220,17 +220,12 @@ func (t *Tx) loadUsageMeters(ctx context.Context, jobIDs []string) error {
 			missing = append(missing, id)
 		}
 	}
-	for _, n := range valuesChunks(len(missing)) {
+	for _, n := range t.chunks(len(missing)) {
 		chunk := missing[:n]
 		missing = missing[n:]
 
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		q := listSQL(t.backend, "SELECT "+meterColumns+" FROM "+
-			"usage_meters WHERE job_id IN (", "", "", "", ",", 1,
-			len(chunk), ")")
+		q, args := t.idList("SELECT "+meterColumns+" FROM "+
+			"usage_meters WHERE job_id", chunk, "")
 		found, err := t.scanMeters(ctx, q, args)
 		if err != nil {
 			return fmt.Errorf("meters of %d jobs: %w", len(chunk),
@@ -301,11 +296,30 @@ func (t *Tx) PutUsageMeter(ctx context.Context, m UsageMeter) error {
 const meterColumns = "job_id, last_seq, last_second, carry, charged_msat, " +
 	"fees_msat, fee_bp, updated_at"
 
+// metersUpsertSuffix ends both backends' upserts of meters.
+const metersUpsertSuffix = " ON CONFLICT (job_id) DO UPDATE SET " +
+	"last_seq = excluded.last_seq, " +
+	"last_second = excluded.last_second, " +
+	"carry = excluded.carry, " +
+	"charged_msat = excluded.charged_msat, " +
+	"fees_msat = excluded.fees_msat, " +
+	"fee_bp = excluded.fee_bp, " +
+	"updated_at = excluded.updated_at"
+
+// metersArraysSQL upserts meters given as one array per column, on
+// PostgreSQL.
+var metersArraysSQL = unnestSQL("INSERT INTO usage_meters ("+meterColumns+
+	") SELECT * FROM ", []string{"text", "bigint", "bigint", "text",
+	"bigint", "bigint", "integer", "timestamptz"}, metersUpsertSuffix)
+
 // PutUsageMeters writes many jobs' meter states, as PutUsageMeter does
-// each, with one multi-row upsert per chunk of them (valuesChunks):
+// each, with one multi-row upsert per chunk of them (Tx.chunks):
 // metering's group commit saves every job it touched at once. Each job
 // appears once.
 func (t *Tx) PutUsageMeters(ctx context.Context, meters []UsageMeter) error {
+	if t.backend == Postgres && len(meters) > 0 {
+		return t.putUsageMeterArrays(ctx, meters)
+	}
 	for _, n := range valuesChunks(len(meters)) {
 		chunk := meters[:n]
 		meters = meters[n:]
@@ -319,14 +333,7 @@ func (t *Tx) PutUsageMeters(ctx context.Context, meters []UsageMeter) error {
 		}
 		q := valuesSQL(t.backend, "INSERT INTO usage_meters ("+
 			meterColumns+") VALUES ", 8, len(chunk),
-			" ON CONFLICT (job_id) DO UPDATE SET "+
-				"last_seq = excluded.last_seq, "+
-				"last_second = excluded.last_second, "+
-				"carry = excluded.carry, "+
-				"charged_msat = excluded.charged_msat, "+
-				"fees_msat = excluded.fees_msat, "+
-				"fee_bp = excluded.fee_bp, "+
-				"updated_at = excluded.updated_at")
+			metersUpsertSuffix)
 		if _, err := t.exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("meters of %d jobs from %s: %w",
 				len(chunk), chunk[0].JobID, err)
@@ -336,8 +343,35 @@ func (t *Tx) PutUsageMeters(ctx context.Context, meters []UsageMeter) error {
 	return nil
 }
 
-// meteringJobsPrefix and meteringJobsSuffix enclose the job ids of
-// meteringJobsSQL.
+// putUsageMeterArrays is PutUsageMeters on PostgreSQL: one statement of
+// eight arrays.
+func (t *Tx) putUsageMeterArrays(ctx context.Context,
+	meters []UsageMeter) error {
+
+	n := len(meters)
+	jobs, carries := make([]string, n), make([]string, n)
+	seqs, seconds := make([]int64, n), make([]int64, n)
+	charged, fees := make([]int64, n), make([]int64, n)
+	rates, updated := make([]int32, n), make([]time.Time, n)
+	for i, m := range meters {
+		t.forgetMeter(m.JobID)
+		jobs[i], seqs[i], seconds[i], carries[i] = m.JobID, m.LastSeq,
+			m.LastSecond, m.Carry
+		charged[i], fees[i] = int64(m.Charged), int64(m.Fees)
+		rates[i], updated[i] = int32(m.FeeRate), dbTime(m.UpdatedAt)
+	}
+	if _, err := t.exec(ctx, metersArraysSQL, jobs, seqs, seconds,
+		carries, charged, fees, rates, updated); err != nil {
+
+		return fmt.Errorf("meters of %d jobs from %s: %w", n,
+			meters[0].JobID, err)
+	}
+
+	return nil
+}
+
+// meteringJobsPrefix and meteringJobsSuffix enclose the condition on the
+// job ids (Tx.idList) of what is called meteringJobsSQL here.
 const (
 	// Everything metering's group commit reads of a job, in one statement
 	// where five would each take one (GetJob, ListJobResources,
@@ -360,8 +394,8 @@ LEFT JOIN job_events f ON f.id = (
     SELECT MIN(e.id) FROM job_events e
     WHERE e.job_id = j.id AND e.to_state = 'funded')
 LEFT JOIN usage_meters m ON m.job_id = j.id
-WHERE j.id IN (`
-	meteringJobsSuffix = `)
+WHERE j.id`
+	meteringJobsSuffix = `
 ORDER BY j.id, r.resource`
 )
 
@@ -422,7 +456,7 @@ func (t *Tx) meteringJob(ctx context.Context, id string) (job Job,
 
 // loadMeteringJobs reads what metering's group commit reads of the jobs
 // the memo does not know yet, in a statement per chunk of them
-// (valuesChunks) rather than one per job, and keeps it in the memo, where
+// (Tx.chunks) rather than one per job, and keeps it in the memo, where
 // meteringJob then finds it. Without a memo it does nothing.
 func (t *Tx) loadMeteringJobs(ctx context.Context, ids []string) error {
 	if t.memo == nil {
@@ -446,16 +480,12 @@ func (t *Tx) readMeteringJobs(ctx context.Context, ids []string) (
 	map[string]meteringJobRecord, error) {
 
 	out := make(map[string]meteringJobRecord, len(ids))
-	for _, n := range valuesChunks(len(ids)) {
+	for _, n := range t.chunks(len(ids)) {
 		chunk := ids[:n]
 		ids = ids[n:]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := t.scanMeteringJobs(ctx, listSQL(t.backend,
-			meteringJobsPrefix, "", "", "", ",", 1, len(chunk),
-			meteringJobsSuffix), args)
+		q, args := t.idList(meteringJobsPrefix, chunk,
+			meteringJobsSuffix)
+		rows, err := t.scanMeteringJobs(ctx, q, args)
 		if err != nil {
 			return nil, fmt.Errorf("jobs %s…: %w", chunk[0], err)
 		}

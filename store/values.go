@@ -2,6 +2,7 @@ package store
 
 import (
 	"math/bits"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -38,6 +39,62 @@ func valuesChunks(n int) []int {
 	}
 
 	return sizes
+}
+
+// chunks returns the row counts of the statements that write or read n
+// rows: valuesChunks on SQLite; on PostgreSQL, whose statements take each
+// column as one array (unnestSQL) whatever the number of rows, one of all
+// n.
+func (t *Tx) chunks(n int) []int {
+	if t.backend == Postgres {
+		if n == 0 {
+			return nil
+		}
+		return []int{n}
+	}
+
+	return valuesChunks(n)
+}
+
+// unnestSQL returns prefix, then PostgreSQL's "unnest($1::t1[], ...,
+// $n::tn[])" of one array parameter per type, then suffix: a statement
+// that takes any number of rows as one array per column, in one shape
+// that stays prepared, where a multi-row VALUES binds a parameter per
+// value and comes in many shapes. unnest gives the rows in the arrays'
+// order.
+func unnestSQL(prefix string, types []string, suffix string) string {
+	var q strings.Builder
+	q.WriteString(prefix)
+	q.WriteString("unnest(")
+	for i, typ := range types {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("$" + strconv.Itoa(i+1) + "::" + typ + "[]")
+	}
+	q.WriteString(")")
+	q.WriteString(suffix)
+
+	return q.String()
+}
+
+// idList returns prefix, a condition that its last column is one of ids,
+// and suffix, with the arguments: " IN (?,?,...)" on SQLite, in one of
+// valuesChunks' shapes; " = ANY($1::text[])" on PostgreSQL, one shape for
+// any number of ids.
+func (t *Tx) idList(prefix string, ids []string, suffix string) (string,
+	[]any) {
+
+	if t.backend == Postgres {
+		return prefix + " = ANY($1::text[])" + suffix, []any{ids}
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+
+	return listSQL(t.backend, prefix+" IN (", "", "", "", ",", 1,
+		len(ids), ")"+suffix), args
 }
 
 // valuesShape names one multi-row statement.
