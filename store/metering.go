@@ -62,8 +62,8 @@ const usageColumns = "job_id, seq, unix_second, cpu_core_ms, mem_mib_s, " +
 	"price_msat, fee_msat, batch_hash"
 
 // InsertUsageRecords stores usage records with multi-row INSERTs
-// (valuesChunks) on SQLite, one of arrays on PostgreSQL. A (job, seq) already stored fails with
-// ErrUniqueViolation, a job that does not exist with
+// (valuesChunks) on SQLite, one of arrays on PostgreSQL. A (job, seq)
+// already stored fails with ErrUniqueViolation, a job that does not exist with
 // ErrForeignKeyViolation; nothing of the call's rows is then kept once the
 // caller rolls back.
 func (t *Tx) InsertUsageRecords(ctx context.Context,
