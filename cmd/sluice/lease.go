@@ -130,7 +130,7 @@ func leaseRequest(c *cli.Context) error {
 			return errors.New("give --node or --devnet, not both")
 		}
 		var err error
-		payer, err = devnetNode(c, dir, c.String("as"))
+		_, payer, err = devnetNode(c, dir, "as", c.String("as"))
 		if err != nil {
 			return err
 		}
@@ -187,31 +187,6 @@ func leaseRequest(c *cli.Context) error {
 		}
 		return leaseWait(resp.Msg.Lease), nil
 	})
-}
-
-// devnetNode returns the local network's node named name, and points the
-// API flags at the network's sluiced unless they are given.
-func devnetNode(c *cli.Context, dir, name string) (*devnet.LndNode, error) {
-	prof, err := devnet.LoadProfile(dir)
-	if err != nil {
-		return nil, err
-	}
-	node, err := prof.Node(name)
-	if err != nil {
-		return nil, fmt.Errorf("--as: %w", err)
-	}
-	if !c.GlobalIsSet("rpcserver") {
-		err := c.GlobalSet("rpcserver", prof.Sluiced.RPCListen)
-		if err != nil {
-			return nil, err
-		}
-	}
-	if !c.GlobalIsSet("sluicedir") {
-		if err := c.GlobalSet("sluicedir", prof.Sluiced.Dir); err != nil {
-			return nil, err
-		}
-	}
-	return node, nil
 }
 
 // payHeld pays the hold invoice from node and returns once the hub holds

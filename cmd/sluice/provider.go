@@ -14,7 +14,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/lightningnetwork/lnd/routing/route"
 	"github.com/sluice-ln/sluice/channels"
-	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/hubnode"
 	"github.com/sluice-ln/sluice/keyfile"
 	"github.com/sluice-ln/sluice/rpc/rpcclient"
@@ -137,22 +136,9 @@ func resolveLnd(c *cli.Context) (lndFlags, error) {
 		return f, nil
 	}
 
-	name := c.String("node")
-	if name == "" {
-		return f, errors.New("--devnet needs --node (provider1, " +
-			"provider2)")
-	}
-	prof, err := devnet.LoadProfile(dir)
+	_, node, err := devnetProvider(c, dir)
 	if err != nil {
 		return f, err
-	}
-	node, err := prof.Node(name)
-	if err != nil {
-		return f, fmt.Errorf("--node: %w", err)
-	}
-	if node.Role != devnet.RoleProvider {
-		return f, fmt.Errorf("--node %s is the network's %s, not a "+
-			"provider", name, node.Role)
 	}
 	if f.host == "" {
 		f.host = node.RPCHost
@@ -162,18 +148,6 @@ func resolveLnd(c *cli.Context) (lndFlags, error) {
 	}
 	if f.macaroonPath == "" {
 		f.macaroonPath = node.AdminMacaroonPath
-	}
-	if !c.GlobalIsSet("rpcserver") {
-		if err := c.GlobalSet("rpcserver",
-			prof.Sluiced.RPCListen); err != nil {
-
-			return f, err
-		}
-	}
-	if !c.GlobalIsSet("sluicedir") {
-		if err := c.GlobalSet("sluicedir", prof.Sluiced.Dir); err != nil {
-			return f, err
-		}
 	}
 	return f, nil
 }

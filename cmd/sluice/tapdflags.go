@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sluice-ln/sluice/devnet"
 	"github.com/sluice-ln/sluice/rpc/rpcclient"
 	"github.com/urfave/cli"
 )
@@ -60,25 +59,12 @@ func resolveTapd(c *cli.Context) (tapdFlags, error) {
 		}
 		return f, nil
 	}
-	name := c.String("node")
-	if name == "" {
-		return f, errors.New("--devnet needs --node (provider1, " +
-			"provider2)")
-	}
-	prof, err := devnet.LoadProfile(dir)
+	prof, node, err := devnetProvider(c, dir)
 	if err != nil {
 		return f, err
 	}
-	node, err := prof.Node(name)
-	if err != nil {
-		return f, fmt.Errorf("--node: %w", err)
-	}
-	if node.Role != devnet.RoleProvider {
-		return f, fmt.Errorf("--node %s is the network's %s, not a "+
-			"provider", name, node.Role)
-	}
 	if node.Tapd == nil {
-		return f, fmt.Errorf("--node %s runs no tapd", name)
+		return f, fmt.Errorf("--node %s runs no tapd", node.Name)
 	}
 	if f.host == "" {
 		f.host = node.Tapd.RPCHost
@@ -93,17 +79,6 @@ func resolveTapd(c *cli.Context) (tapdFlags, error) {
 		f.universe == "" {
 
 		f.universe = hub.Tapd.RPCHost
-	}
-	for flag, value := range map[string]string{
-		"rpcserver": prof.Sluiced.RPCListen,
-		"sluicedir": prof.Sluiced.Dir,
-	} {
-		if c.GlobalIsSet(flag) {
-			continue
-		}
-		if err := c.GlobalSet(flag, value); err != nil {
-			return f, err
-		}
 	}
 	return f, nil
 }
