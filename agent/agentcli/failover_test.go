@@ -3,7 +3,6 @@ package agentcli
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"github.com/sluice-ln/sluice/metering"
 	"github.com/sluice-ln/sluice/metering/meteringtest"
 	"github.com/sluice-ln/sluice/rpc/rpcclient"
+	"github.com/sluice-ln/sluice/rpc/rpcclient/rpcclienttest"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 	"github.com/sluice-ln/sluice/settlement"
@@ -109,29 +109,19 @@ func newInstances(t *testing.T, n int) ([]*instance, *meteringtest.Store,
 	in.Start()
 	t.Cleanup(in.Stop)
 
-	var (
-		insts []*instance
-		first *httptest.Server
-		cert  []byte
-	)
-	for range n {
-		inst := &instance{in: in, store: store}
-		mux := http.NewServeMux()
-		mux.Handle(sluicerpcconnect.NewMeteringServiceHandler(inst))
-		srv := httptest.NewUnstartedServer(mux)
-		srv.EnableHTTP2 = true
-		if first != nil {
-			srv.TLS = first.TLS.Clone()
-		}
-		srv.StartTLS()
-		if first == nil {
-			first = srv
-			cert = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE",
-				Bytes: srv.Certificate().Raw})
-		}
-		t.Cleanup(srv.Close)
-		inst.srv = srv
-		insts = append(insts, inst)
+	insts := make([]*instance, n)
+	for i := range insts {
+		insts[i] = &instance{in: in, store: store}
+	}
+	servers, cert := rpcclienttest.Instances(t, n,
+		func(i int) http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle(sluicerpcconnect.NewMeteringServiceHandler(
+				insts[i]))
+			return mux
+		})
+	for i, srv := range servers {
+		insts[i].srv = srv
 	}
 	return insts, store, cert
 }

@@ -2,7 +2,6 @@ package rpcclient_test
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/sluice-ln/sluice/daemon/lndtest"
 	"github.com/sluice-ln/sluice/rpc/rpcclient"
+	"github.com/sluice-ln/sluice/rpc/rpcclient/rpcclienttest"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc"
 	"github.com/sluice-ln/sluice/rpc/sluicerpc/sluicerpcconnect"
 )
@@ -90,28 +90,22 @@ type cluster struct {
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	c := &cluster{}
-	var tlsCfg *httptest.Server
 	for i := range n {
-		f := &fakeSluiced{name: string(rune('A' + i))}
-		mux := http.NewServeMux()
-		mux.Handle(sluicerpcconnect.NewSluiceHandler(f))
-		mux.Handle(sluicerpcconnect.NewJobServiceHandler(f))
-		srv := httptest.NewUnstartedServer(mux)
-		srv.EnableHTTP2 = true
-		if tlsCfg != nil {
-			// The same certificate on every instance.
-			srv.TLS = tlsCfg.TLS.Clone()
-		}
-		srv.StartTLS()
-		if tlsCfg == nil {
-			tlsCfg = srv
-			c.cert = pem.EncodeToMemory(&pem.Block{
-				Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-		}
-		t.Cleanup(srv.Close)
-		f.srv = srv
-		c.nodes = append(c.nodes, f)
+		c.nodes = append(c.nodes,
+			&fakeSluiced{name: string(rune('A' + i))})
 	}
+	servers, cert := rpcclienttest.Instances(t, n,
+		func(i int) http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle(sluicerpcconnect.NewSluiceHandler(c.nodes[i]))
+			mux.Handle(sluicerpcconnect.NewJobServiceHandler(
+				c.nodes[i]))
+			return mux
+		})
+	for i, srv := range servers {
+		c.nodes[i].srv = srv
+	}
+	c.cert = cert
 	return c
 }
 
