@@ -3,6 +3,7 @@
 package itest
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -151,26 +152,54 @@ func (b *payoutBook) payouts() []store.Payout {
 	return out
 }
 
-// drained waits until nothing is pending and each provider's payable is
-// below what a payout under the default policy would take.
+// drained waits until nothing is pending or in flight and each
+// provider's payable is below what a payout under the default policy
+// would take, all read in one snapshot of the store: read one after the
+// other, a payout whose intent landed between the read of the payouts and
+// that of the payable (which the intent moves to in flight) went unseen.
 func (b *payoutBook) drained(providers ...string) {
 	b.t.Helper()
 	pol := payout.DefaultPolicy()
 	eventually(b.t, payoutWait, "payouts to drain the payable", func() error {
-		for _, p := range b.payouts() {
-			if p.State == store.PayoutPending {
-				return fmt.Errorf("payout %s pending", p.ID)
-			}
-		}
-		for _, id := range providers {
-			payable := b.balance(ledger.ProviderPayable(id))
-			if _, ok := pol.Plan(payable, 0, 0); ok {
-				return fmt.Errorf("%s has %v payable", id,
-					payable)
-			}
-		}
-		return nil
+		ctx, cancel := rpcContext(b.t)
+		defer cancel()
+		return b.db.ExecTx(ctx, store.TxOptions{ReadOnly: true},
+			func(tx *store.Tx) error {
+				return drainedIn(ctx, tx, pol, providers)
+			})
 	})
+}
+
+// drainedIn is drained's check in tx: an error says what is left.
+func drainedIn(ctx context.Context, tx *store.Tx, pol payout.Policy,
+	providers []string) error {
+
+	payouts, err := tx.Payouts(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, p := range payouts {
+		if p.State == store.PayoutPending {
+			return fmt.Errorf("payout %s pending", p.ID)
+		}
+	}
+	for _, id := range providers {
+		payable, err := tx.Balance(ctx, ledger.ProviderPayable(id))
+		if err != nil {
+			return err
+		}
+		if _, ok := pol.Plan(payable, 0, 0); ok {
+			return fmt.Errorf("%s has %v payable", id, payable)
+		}
+		inFlight, err := tx.Balance(ctx, ledger.PayoutInFlight(id))
+		if err != nil {
+			return err
+		}
+		if inFlight != 0 {
+			return fmt.Errorf("%s has %v in flight", id, inFlight)
+		}
+	}
+	return nil
 }
 
 // reconcile checks the ledger and the store against both lnds: every
