@@ -22,14 +22,14 @@ func devnetNode(c *cli.Context, dir, flag, name string) (*devnet.Profile,
 	if err != nil {
 		return nil, nil, fmt.Errorf("--%s: %w", flag, err)
 	}
-	for flag, value := range map[string]string{
+	for global, value := range map[string]string{
 		"rpcserver": prof.Sluiced.RPCListen,
 		"sluicedir": prof.Sluiced.Dir,
 	} {
-		if c.GlobalIsSet(flag) {
+		if c.GlobalIsSet(global) {
 			continue
 		}
-		if err := c.GlobalSet(flag, value); err != nil {
+		if err := c.GlobalSet(global, value); err != nil {
 			return nil, nil, err
 		}
 	}
